@@ -1,0 +1,139 @@
+//! Match modules (`-m NAME ...`): one file per module family, each with typed options that parse as the
+//! module's `iptables` extension does and print as `iptables-save` prints them.
+//!
+//! Adding a module: write its file with a type that implements [`Extension`], then add one line to the
+//! `modules!` list below.
+
+use crate::diag::Diagnostic;
+use crate::ext::{ExtCtx, Extension, Opt, OptSpec};
+use crate::span::Span;
+use crate::verbatim::Verbatim;
+use serde::{Deserialize, Serialize};
+
+pub mod comment;
+pub mod tcp;
+
+/// One `-m NAME [options]` of a rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// The module's name as `iptables-save` prints it after `-m`.
+    pub name: String,
+    /// The `-m NAME` and all of its options; for an implicit match, its options.
+    pub span: Span,
+    /// Whether the module was loaded without `-m`, by an option of the rule's `-p` protocol
+    /// (`-p tcp --dport 22`); `iptables-save` prints the `-m` anyway.
+    pub implicit: bool,
+    /// The typed options.
+    pub kind: MatchKind,
+}
+
+impl Match {
+    /// Appends ` -m NAME` and the options, as `iptables-save` prints them.
+    pub fn save(&self, out: &mut String) {
+        out.push_str(" -m ");
+        out.push_str(&self.name);
+        self.kind.save(out);
+    }
+}
+
+macro_rules! modules {
+    ($($variant:ident($ty:ty) = $($name:literal)|+;)*) => {
+        /// The typed options of a match, one variant per module.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "module", content = "options", rename_all = "snake_case")]
+        pub enum MatchKind {
+            $(
+                #[allow(missing_docs)]
+                $variant($ty),
+            )*
+            /// A module chainwalk does not model, kept as written.
+            Unmodelled(Verbatim),
+        }
+
+        /// The options of the module called `name`, if chainwalk models it.
+        pub fn options(name: &str) -> Option<&'static [OptSpec]> {
+            match name {
+                $($($name)|+ => Some(<$ty as Extension>::OPTIONS),)*
+                _ => None,
+            }
+        }
+
+        /// Builds the module called `name` (which must be one [`options`] knows) from its options.
+        pub fn build(name: &str, opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<MatchKind, Diagnostic> {
+            match name {
+                $($($name)|+ => Ok(MatchKind::$variant(<$ty as Extension>::build(opts, ctx, warnings)?)),)*
+                _ => Ok(MatchKind::Unmodelled(Verbatim::from_opts(opts))),
+            }
+        }
+
+        impl MatchKind {
+            /// Appends the options as `iptables-save` prints them.
+            pub fn save(&self, out: &mut String) {
+                match self {
+                    $(MatchKind::$variant(m) => m.save(out),)*
+                    MatchKind::Unmodelled(v) => v.save(out),
+                }
+            }
+        }
+    };
+}
+
+modules! {
+    Tcp(tcp::Tcp) = "tcp";
+    Comment(comment::Comment) = "comment";
+}
+
+/// Match modules that exist in iptables 1.8 but that chainwalk does not model: they are kept as written,
+/// with a warning. A name in neither list is refused, as `iptables` refuses a module it cannot load.
+pub const UNMODELLED: &[&str] = &[
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "connbytes",
+    "connlabel",
+    "cpu",
+    "dccp",
+    "devgroup",
+    "dst",
+    "ecn",
+    "esp",
+    "eui64",
+    "frag",
+    "hbh",
+    "helper",
+    "ipcomp",
+    "ipv6header",
+    "ipvs",
+    "l2tp",
+    "mh",
+    "nfacct",
+    "osf",
+    "quota",
+    "rateest",
+    "realm",
+    "rt",
+    "sctp",
+    "socket",
+    "udplite",
+];
+
+/// Whether a module called `name` exists for iptables 1.8 (modelled or not).
+pub fn exists(name: &str) -> bool {
+    options(name).is_some() || UNMODELLED.contains(&name)
+}
+
+/// The module `iptables` loads implicitly for the options of protocol `proto` (`-p tcp --dport 22`).
+pub fn implicit_for(proto: crate::ruleset::Protocol, family: crate::ruleset::Family) -> Option<&'static str> {
+    use crate::ruleset::{Family, Protocol};
+    match proto {
+        Protocol::TCP => Some("tcp"),
+        Protocol::UDP => Some("udp"),
+        Protocol::SCTP => Some("sctp"),
+        Protocol::DCCP => Some("dccp"),
+        Protocol::UDPLITE => Some("udplite"),
+        Protocol::ICMP if family == Family::Ipv4 => Some("icmp"),
+        Protocol::ICMPV6 if family == Family::Ipv6 => Some("icmp6"),
+        _ => None,
+    }
+}

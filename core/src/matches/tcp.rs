@@ -1,0 +1,172 @@
+//! `-m tcp`: ports, flags and options of TCP segments (`libxt_tcp`, the kernel's `xt_tcpudp.c`).
+
+use crate::diag::Diagnostic;
+use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::{Negatable, Protocol};
+use crate::values::{opt_number, PortRange};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The options of `-m tcp`. A port range of `0:65535` is the same as none.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tcp {
+    /// `--sport`.
+    pub sport: Option<Negatable<PortRange>>,
+    /// `--dport`.
+    pub dport: Option<Negatable<PortRange>>,
+    /// `--tcp-flags MASK COMP` (`--syn` is `FIN,SYN,RST,ACK SYN`).
+    pub flags: Option<Negatable<TcpFlagsTest>>,
+    /// `--tcp-option N`: the segment carries TCP option kind N.
+    pub option: Option<Negatable<u8>>,
+}
+
+/// A test of TCP flags: of the flags in `mask`, exactly those in `comp` are set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TcpFlagsTest {
+    /// The flags looked at.
+    pub mask: TcpFlags,
+    /// The flags among them that must be set.
+    pub comp: TcpFlags,
+}
+
+impl TcpFlagsTest {
+    /// What `--syn` means.
+    pub const SYN: TcpFlagsTest = TcpFlagsTest { mask: TcpFlags(0x17), comp: TcpFlags(0x02) };
+
+    /// Whether a segment with `flags` passes the test.
+    pub fn matches(&self, flags: TcpFlags) -> bool {
+        flags.0 & self.mask.0 == self.comp.0
+    }
+}
+
+/// A set of TCP flags, bit for bit as in the TCP header (FIN is bit 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TcpFlags(pub u8);
+
+/// The flag names `iptables` knows, in the order it prints them.
+pub const FLAG_NAMES: [(&str, u8); 8] = [
+    ("FIN", 0x01),
+    ("SYN", 0x02),
+    ("RST", 0x04),
+    ("PSH", 0x08),
+    ("ACK", 0x10),
+    ("URG", 0x20),
+    ("ECE", 0x40),
+    ("CWR", 0x80),
+];
+
+impl TcpFlags {
+    /// Reads a comma-separated list of flag names (any case), `ALL` or `NONE`.
+    pub fn parse(text: &str) -> Result<TcpFlags, String> {
+        let mut bits = 0u8;
+        for name in text.split(',') {
+            bits |= match name.to_ascii_uppercase().as_str() {
+                "ALL" => 0x3f,
+                "NONE" => 0,
+                upper => FLAG_NAMES.iter().find(|(n, _)| *n == upper).map(|&(_, b)| b).ok_or_else(|| {
+                    format!("`{name}` is not a TCP flag (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR, ALL, NONE)")
+                })?,
+            };
+        }
+        Ok(TcpFlags(bits))
+    }
+
+    /// Whether every flag of `other` is set here.
+    pub fn contains(self, other: TcpFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// The names joined by commas, or `NONE`, as `iptables-save` prints them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("NONE");
+        }
+        let mut first = true;
+        for (name, bit) in FLAG_NAMES {
+            if self.0 & bit != 0 {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `--sport`/`--dport` (and their long names) for the port matches of several protocols.
+pub(crate) fn port_opt(opts: &[Opt<'_>], short: &str, long: &str) -> Result<Option<Negatable<PortRange>>, Diagnostic> {
+    let mut found = None;
+    for o in opts.iter().filter(|o| o.name == short || o.name == long) {
+        if found.is_some() {
+            return Err(Diagnostic::error(o.span, format!("`--{short}` is given more than once")));
+        }
+        let range = o.parse_arg(PortRange::parse)?;
+        found = Some(Negatable { value: range, negated: o.negated, span: o.span });
+    }
+    Ok(found)
+}
+
+/// Prints a port option unless it covers every port.
+pub(crate) fn save_ports(out: &mut String, name: &str, ports: &Option<Negatable<PortRange>>) {
+    if let Some(p) = ports {
+        if p.value != (PortRange { min: 0, max: u16::MAX }) || p.negated {
+            save_opt_value(out, p.negated, name, p.value);
+        }
+    }
+}
+
+impl Extension for Tcp {
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("sport", Args::One),
+        opt("source-port", Args::One),
+        opt("dport", Args::One),
+        opt("destination-port", Args::One),
+        opt("tcp-flags", Args::Two),
+        opt("syn", Args::Zero),
+        opt("tcp-option", Args::One),
+    ];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Tcp, Diagnostic> {
+        ctx.require_proto("the tcp match", &[Protocol::TCP])?;
+        let mut flags = None;
+        for o in opts.iter().filter(|o| o.name == "tcp-flags" || o.name == "syn") {
+            if flags.is_some() {
+                return Err(Diagnostic::error(o.span, "only one of `--tcp-flags` and `--syn` may be given"));
+            }
+            let test = if o.name == "syn" {
+                TcpFlagsTest::SYN
+            } else {
+                let mask = o.parse_arg(TcpFlags::parse)?;
+                let comp = TcpFlags::parse(o.arg2()).map_err(|m| Diagnostic::error(o.arg2_span(), m))?;
+                TcpFlagsTest { mask, comp }
+            };
+            flags = Some(Negatable { value: test, negated: o.negated, span: o.span });
+        }
+        let option = match find(opts, "tcp-option")? {
+            Some(o) => Some(Negatable { value: opt_number(o, 1, 255)? as u8, negated: o.negated, span: o.span }),
+            None => None,
+        };
+        Ok(Tcp {
+            sport: port_opt(opts, "sport", "source-port")?,
+            dport: port_opt(opts, "dport", "destination-port")?,
+            flags,
+            option,
+        })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_ports(out, "sport", &self.sport);
+        save_ports(out, "dport", &self.dport);
+        if let Some(o) = &self.option {
+            save_opt_value(out, o.negated, "tcp-option", o.value);
+        }
+        if let Some(f) = &self.flags {
+            save_opt(out, f.negated, "tcp-flags");
+            out.push_str(&format!(" {} {}", f.value.mask, f.value.comp));
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Reading an `iptables-save` dump the way `iptables-restore` reads it, line by line.
+//!
+//! The line structure (`*table`, `:CHAIN POLICY [p:b]`, `COMMIT`, comments) follows `ios_restore` in
+//! iptables' `iptables-restore.c`; a rule line is split into arguments ([`token`]) and read as
+//! `do_command4` reads its argument vector ([`rule`]). Every finding is collected with its position; one
+//! bad line does not stop the reading of the rest.
+
+pub mod rule;
+pub mod token;
+
+use crate::diag::{Diagnostic, MAX_DIAGNOSTICS};
+use crate::ruleset::{Chain, Counters, Family, Policy, Ruleset, Table, TableName};
+use crate::span::Span;
+use nom::bytes::complete::{tag, take_while1};
+use nom::combinator::{all_consuming, map_res};
+use nom::sequence::{delimited, separated_pair};
+use nom::{IResult, Parser};
+
+/// A dump as read: the ruleset as far as it could be built, and every finding.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Parsed {
+    /// The tables, chains and rules. Lines with errors are left out.
+    pub ruleset: Ruleset,
+    /// Errors and warnings in the order of the lines they are about.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// Whether any finding is an error (`iptables-restore` would refuse the dump).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| !d.is_error())
+    }
+}
+
+/// Reads `input` as a dump of `family`, or of the family it looks like when `family` is `None`.
+pub fn parse(input: &str, family: Option<Family>) -> Parsed {
+    let family = family.unwrap_or_else(|| detect_family(input));
+    let mut reader =
+        Reader { family, ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
+    let mut line_start = 0;
+    let mut last_line = 0;
+    let mut ended_with_newline = true;
+    for (index, raw) in input.split_inclusive('\n').enumerate() {
+        let line_no = index as u32 + 1;
+        last_line = line_no;
+        ended_with_newline = raw.ends_with('\n');
+        let mut text = raw.strip_suffix('\n').unwrap_or(raw);
+        if let Some(stripped) = text.strip_suffix('\r') {
+            text = stripped;
+            if reader.diags.iter().all(|d| !d.message.contains("\\r\\n")) {
+                let span = Span::within_line(line_no, line_start, text, text.len(), text.len() + 1);
+                reader.diags.push(
+                    Diagnostic::warning(
+                        span,
+                        "this dump has Windows line endings (\\r\\n); iptables-restore would refuse them",
+                    )
+                    .with_hint(
+                        "chainwalk reads them as plain newlines; convert the file with `dos2unix` before loading it",
+                    ),
+                );
+            }
+        }
+        reader.line(line_no, line_start, text, ended_with_newline);
+        line_start += raw.len();
+    }
+    if let Some(t) = reader.current {
+        let span =
+            Span { start: input.len(), end: input.len(), line: last_line + u32::from(ended_with_newline), col: 1 };
+        let table = reader.ruleset.tables[t].name;
+        reader.diags.push(
+            Diagnostic::error(span, format!("the {table} table is not finished: `COMMIT` expected at the end"))
+                .with_hint("iptables-restore applies a table only at its `COMMIT` line"),
+        );
+    }
+    let mut diags = reader.diags;
+    cap(&mut diags);
+    Parsed { ruleset: reader.ruleset, diagnostics: diags }
+}
+
+/// Keeps at most [`MAX_DIAGNOSTICS`] errors and as many warnings, with a last note on what was left out.
+fn cap(diags: &mut Vec<Diagnostic>) {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    if errors <= MAX_DIAGNOSTICS && warnings <= MAX_DIAGNOSTICS {
+        return;
+    }
+    let (mut e, mut w) = (0, 0);
+    diags.retain(|d| {
+        let n = if d.is_error() { &mut e } else { &mut w };
+        *n += 1;
+        *n <= MAX_DIAGNOSTICS
+    });
+    let last = diags.last().map(|d| d.span).unwrap_or_default();
+    let dropped = errors.saturating_sub(MAX_DIAGNOSTICS) + warnings.saturating_sub(MAX_DIAGNOSTICS);
+    diags.push(Diagnostic::warning(last, format!("{dropped} more findings are not shown")));
+}
+
+/// Guesses the family of a dump: IPv6 if its header says `ip6tables-save` or an address, protocol or
+/// module in it is IPv6-only.
+pub fn detect_family(input: &str) -> Family {
+    for line in input.lines() {
+        if line.starts_with('#') {
+            if line.contains("ip6tables") {
+                return Family::Ipv6;
+            }
+            continue;
+        }
+        if !(line.starts_with('-') || line.starts_with('[')) {
+            continue;
+        }
+        let mut words = line.split_ascii_whitespace().peekable();
+        while let Some(w) = words.next() {
+            let ipv6 = match w {
+                "-s" | "-d" | "--source" | "--destination" | "--src-range" | "--dst-range" | "--to-destination"
+                | "--to-source" => words.peek().is_some_and(|a| a.contains("::") || a.matches(':').count() >= 2),
+                "ipv6-icmp" | "icmpv6" | "icmp6" | "hl" | "--icmpv6-type" | "rt" | "frag" | "ipv6header" => true,
+                _ => w.starts_with("icmp6-"),
+            };
+            if ipv6 {
+                return Family::Ipv6;
+            }
+        }
+    }
+    Family::Ipv4
+}
+
+/// The state of reading: the ruleset so far and the table being filled.
+struct Reader {
+    family: Family,
+    ruleset: Ruleset,
+    diags: Vec<Diagnostic>,
+    current: Option<usize>,
+}
+
+impl Reader {
+    fn line(&mut self, line: u32, start: usize, text: &str, has_newline: bool) {
+        let whole = Span::within_line(line, start, text, 0, text.len());
+        if text.is_empty() || text.starts_with('#') {
+            return;
+        }
+        if self.current.is_some() && (text == "COMMIT" || (text.trim_end() == "COMMIT" && !text.starts_with(' '))) {
+            if text != "COMMIT" {
+                self.diags.push(Diagnostic::error(
+                    whole,
+                    "`COMMIT` must stand alone on its line: iptables-restore refuses trailing blanks after it",
+                ));
+            } else if !has_newline {
+                self.diags.push(
+                    Diagnostic::warning(
+                        whole,
+                        "the last `COMMIT` has no newline after it; iptables-legacy-restore refuses that",
+                    )
+                    .with_hint("add a newline at the end of the file (iptables-nft-restore does not care)"),
+                );
+            }
+            let t = self.current.take().unwrap_or_default();
+            self.ruleset.tables[t].commit = Some(whole);
+            crate::validate::table(&self.ruleset, t, &mut self.diags);
+            return;
+        }
+        if let Some(rest) = text.strip_prefix('*') {
+            if self.current.is_none() {
+                self.table(line, start, text, rest);
+                return;
+            }
+        }
+        if let Some(rest) = text.strip_prefix(':') {
+            if let Some(t) = self.current {
+                self.chain(t, line, start, text, rest);
+                return;
+            }
+        }
+        match self.current {
+            Some(t) => rule::command_line(&mut self.ruleset, t, line, start, text, &mut self.diags),
+            None => {
+                let message = if text.trim().is_empty() {
+                    "a line of only blanks: iptables-restore reads it as a command and refuses it".to_string()
+                } else if text.starts_with('-') || text.starts_with('[') {
+                    "this rule comes before any `*table` line".to_string()
+                } else if text.starts_with(' ') || text.starts_with('\t') {
+                    "iptables-restore does not allow blanks at the start of a line".to_string()
+                } else {
+                    format!(
+                        "`{}` is not a table header, a chain, a rule or a comment",
+                        text.split_whitespace().next().unwrap_or(text)
+                    )
+                };
+                self.diags.push(Diagnostic::error(whole, message));
+            }
+        }
+    }
+
+    fn table(&mut self, line: u32, start: usize, text: &str, rest: &str) {
+        let name = rest.split([' ', '\t']).next().unwrap_or("");
+        let span = Span::within_line(line, start, text, 1, 1 + name.len());
+        let Some(table) = TableName::from_name(name) else {
+            let message = if name.is_empty() {
+                "the table name is missing after `*`".to_string()
+            } else {
+                format!("there is no table called `{name}`")
+            };
+            self.diags.push(
+                Diagnostic::error(span, message).with_hint("the tables are raw, mangle, nat, filter and security"),
+            );
+            // Read the block anyway, as a table of its own, so its lines are still checked.
+            self.open_table(TableName::Filter, span, true);
+            return;
+        };
+        self.open_table(table, span, false);
+    }
+
+    fn open_table(&mut self, name: TableName, span: Span, invalid: bool) {
+        let chains = name
+            .hooks()
+            .iter()
+            .map(|&hook| Chain {
+                name: hook.chain_name().to_string(),
+                hook: Some(hook),
+                policy: Some(Policy::Accept),
+                counters: None,
+                span,
+                declared: false,
+                rules: Vec::new(),
+            })
+            .collect();
+        let table = Table { name, span, chains, commit: None };
+        if invalid {
+            self.ruleset.tables.push(table);
+            self.current = Some(self.ruleset.tables.len() - 1);
+            return;
+        }
+        if let Some(i) = self.ruleset.tables.iter().position(|t| t.name == name && t.commit.is_some()) {
+            // A second block for the same table flushes it and starts over, as iptables-restore does.
+            let policies: Vec<_> = self.ruleset.tables[i]
+                .chains
+                .iter()
+                .filter(|c| c.hook.is_some())
+                .map(|c| (c.name.clone(), c.policy))
+                .collect();
+            let mut table = table;
+            for c in &mut table.chains {
+                if let Some((_, p)) = policies.iter().find(|(n, _)| *n == c.name) {
+                    c.policy = *p;
+                }
+            }
+            self.diags.push(Diagnostic::warning(
+                span,
+                format!("a second `*{name}` block: iptables-restore flushes the table and the earlier block is lost"),
+            ));
+            self.ruleset.tables[i] = table;
+            self.current = Some(i);
+        } else {
+            self.ruleset.tables.push(table);
+            self.current = Some(self.ruleset.tables.len() - 1);
+        }
+    }
+
+    fn chain(&mut self, t: usize, line: u32, start: usize, text: &str, rest: &str) {
+        let mut words = Vec::new();
+        let mut pos = 1;
+        for w in rest.split([' ', '\t']) {
+            if !w.is_empty() {
+                words.push((w, Span::within_line(line, start, text, pos, pos + w.len())));
+            }
+            pos += w.len() + 1;
+        }
+        let whole = Span::within_line(line, start, text, 0, text.len());
+        let Some(&(name, name_span)) = words.first() else {
+            self.diags.push(Diagnostic::error(whole, "the chain name is missing after `:`"));
+            return;
+        };
+        if name.len() > crate::validate::MAX_CHAIN_NAME_LEN {
+            self.diags.push(Diagnostic::error(
+                name_span,
+                format!(
+                    "chain name `{name}` is {} characters long; the kernel allows at most {}",
+                    name.len(),
+                    crate::validate::MAX_CHAIN_NAME_LEN
+                ),
+            ));
+            return;
+        }
+        let Some(&(policy_text, policy_span)) = words.get(1) else {
+            self.diags.push(Diagnostic::error(
+                whole,
+                format!(
+                    "chain `{name}` has no policy: write `ACCEPT` or `DROP` for a built-in chain, `-` for a user chain"
+                ),
+            ));
+            return;
+        };
+        let counters = words.get(2).and_then(|(w, _)| parse_counters(w));
+        let table = &mut self.ruleset.tables[t];
+        let table_name = table.name;
+        let policy = match policy_text {
+            "-" => None,
+            "ACCEPT" => Some(Policy::Accept),
+            "DROP" => Some(Policy::Drop),
+            other => {
+                self.diags.push(
+                    Diagnostic::error(policy_span, format!("`{other}` is not a policy"))
+                        .with_hint("a built-in chain's policy is ACCEPT or DROP; a user chain has `-`"),
+                );
+                return;
+            }
+        };
+        if let Some(existing) = table.chains.iter_mut().find(|c| c.name == name) {
+            if existing.hook.is_some() {
+                if let Some(p) = policy {
+                    existing.policy = Some(p);
+                }
+                existing.counters = counters.or(existing.counters);
+                existing.span = whole;
+                existing.declared = true;
+                // Keep the order of declaration for printing back.
+                let i = table.chains.iter().position(|c| c.name == name).unwrap_or(0);
+                let chain = table.chains.remove(i);
+                let at = table.chains.iter().filter(|c| c.declared).count();
+                table.chains.insert(at, chain);
+            } else {
+                self.diags.push(Diagnostic::error(
+                    name_span,
+                    format!("chain `{name}` is declared twice in the {table_name} table"),
+                ));
+            }
+            return;
+        }
+        if crate::targets::Verdict::from_name(name).is_some() {
+            self.diags
+                .push(Diagnostic::error(name_span, format!("`{name}` is a verdict and cannot be the name of a chain")));
+            return;
+        }
+        if let Some(p) = policy {
+            let message = if crate::ruleset::Hook::from_chain_name(name).is_some() {
+                format!("the {table_name} table has no built-in {name} chain, so it cannot have a policy")
+            } else {
+                format!("`{name}` is a user chain, which cannot have a policy ({})", p.as_str())
+            };
+            self.diags.push(
+                Diagnostic::error(policy_span, message).with_hint("write `-` instead of the policy for a user chain"),
+            );
+            return;
+        }
+        let at = table.chains.iter().filter(|c| c.declared).count();
+        table.chains.insert(
+            at,
+            Chain {
+                name: name.to_string(),
+                hook: None,
+                policy: None,
+                counters,
+                span: whole,
+                declared: true,
+                rules: Vec::new(),
+            },
+        );
+    }
+}
+
+/// Reads `[packets:bytes]`.
+pub fn parse_counters(text: &str) -> Option<Counters> {
+    fn number(i: &str) -> IResult<&str, u64> {
+        map_res(take_while1(|c: char| c.is_ascii_digit()), str::parse).parse(i)
+    }
+    all_consuming(delimited(tag("["), separated_pair(number, tag(":"), number), tag("]")))
+        .parse(text)
+        .ok()
+        .map(|(_, (packets, bytes))| Counters { packets, bytes })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,882 @@
+//! Reading one command line of a table (`-A CHAIN ...`, `-I`, `-N`, `-P`, ...) as `do_command4` in
+//! iptables reads its arguments: generic options, `-m` matches with their options, the target and its
+//! options, in any order, with options found in the extensions loaded so far (the newest first) and
+//! abbreviated long options accepted when they are unambiguous, as `getopt_long` does.
+
+use super::parse_counters;
+use super::token::{tokenize, Token};
+use crate::diag::Diagnostic;
+use crate::ext::{Args, ExtCtx, Opt, OptSpec};
+use crate::ruleset::{
+    Counters, Family, Generic, Interface, Negatable, Network, Policy, Protocol, Rule, Ruleset, Table,
+};
+use crate::span::Span;
+use crate::targets::{Target, TargetKind, Verdict};
+use crate::{matches, targets, verbatim};
+
+/// A command of a restore line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Command {
+    Append,
+    Insert,
+    Delete,
+    Replace,
+    NewChain,
+    Policy,
+    Flush,
+    DeleteChain,
+    Zero,
+    Rename,
+}
+
+fn command_of(word: &str) -> Option<Command> {
+    Some(match word {
+        "-A" | "--append" => Command::Append,
+        "-I" | "--insert" => Command::Insert,
+        "-D" | "--delete" => Command::Delete,
+        "-R" | "--replace" => Command::Replace,
+        "-N" | "--new-chain" => Command::NewChain,
+        "-P" | "--policy" => Command::Policy,
+        "-F" | "--flush" => Command::Flush,
+        "-X" | "--delete-chain" => Command::DeleteChain,
+        "-Z" | "--zero" => Command::Zero,
+        "-E" | "--rename-chain" => Command::Rename,
+        _ => return None,
+    })
+}
+
+/// The long names of the generic options, for abbreviations (`--dest`, `--proto`).
+const GENERIC_LONG: &[(&str, &str)] = &[
+    ("source", "-s"),
+    ("src", "-s"),
+    ("destination", "-d"),
+    ("dst", "-d"),
+    ("in-interface", "-i"),
+    ("out-interface", "-o"),
+    ("protocol", "-p"),
+    ("fragment", "-f"),
+    ("match", "-m"),
+    ("jump", "-j"),
+    ("goto", "-g"),
+    ("set-counters", "-c"),
+    ("table", "-t"),
+    ("ipv4", "-4"),
+    ("ipv6", "-6"),
+    ("append", "-A"),
+    ("insert", "-I"),
+    ("delete", "-D"),
+    ("replace", "-R"),
+    ("new-chain", "-N"),
+    ("policy", "-P"),
+    ("flush", "-F"),
+    ("delete-chain", "-X"),
+    ("zero", "-Z"),
+    ("rename-chain", "-E"),
+    ("verbose", "-v"),
+    ("numeric", "-n"),
+    ("exact", "-x"),
+    ("wait", "-w"),
+];
+
+/// An extension being filled from the arguments: its name, where it was loaded, its options so far.
+struct Loaded<'a> {
+    name: String,
+    span: Span,
+    implicit: bool,
+    spec: Option<&'static [OptSpec]>,
+    opts: Vec<Opt<'a>>,
+}
+
+/// Everything a line said, before it is applied to the table.
+struct Line<'a> {
+    command: Option<(Command, Span)>,
+    /// The command's own arguments (chain name, rule number, policy, new name).
+    command_args: Vec<Token<'a>>,
+    generic: Generic,
+    matches: Vec<Loaded<'a>>,
+    target: Option<(Loaded<'a>, bool)>,
+    counters: Option<Counters>,
+    skip: bool,
+}
+
+/// Reads line `line` (text `text`, starting at byte `start`) of table `t` and applies it.
+pub fn command_line(ruleset: &mut Ruleset, t: usize, line: u32, start: usize, text: &str, diags: &mut Vec<Diagnostic>) {
+    let whole = Span::within_line(line, start, text, 0, text.len());
+    let mut counters = None;
+    let mut offset = 0;
+    if text.starts_with('[') {
+        let Some(close) = text.find(']') else {
+            diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
+            return;
+        };
+        match parse_counters(&text[..=close]) {
+            Some(c) => counters = Some(c),
+            None => {
+                let span = Span::within_line(line, start, text, 0, close + 1);
+                diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
+                return;
+            }
+        }
+        offset = close + 1;
+    }
+    let tokens = match tokenize(line, start, text, offset) {
+        Ok(t) => t,
+        Err(d) => {
+            diags.push(d);
+            return;
+        }
+    };
+    let family = ruleset.family;
+    let table = &mut ruleset.tables[t];
+    let mut warnings = Vec::new();
+    match read_line(&tokens, family, table, &mut warnings) {
+        Ok(mut parsed) => {
+            if parsed.counters.is_none() {
+                parsed.counters = counters;
+            }
+            diags.append(&mut warnings);
+            if !parsed.skip {
+                if let Err(d) = apply(parsed, table, whole, family, diags) {
+                    diags.push(d);
+                }
+            }
+        }
+        Err(d) => {
+            diags.append(&mut warnings);
+            diags.push(d);
+        }
+    }
+}
+
+fn read_line<'a>(
+    tokens: &[Token<'a>],
+    family: Family,
+    table: &Table,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Line<'a>, Diagnostic> {
+    let mut line = Line {
+        command: None,
+        command_args: Vec::new(),
+        generic: Generic::default(),
+        matches: Vec::new(),
+        target: None,
+        counters: None,
+        skip: false,
+    };
+    let mut i = 0;
+    let mut negate: Option<Span> = None;
+    while i < tokens.len() {
+        let tok = &tokens[i];
+        let word: &str = &tok.text;
+        if tok.quoted || !word.starts_with('-') || word == "-" {
+            if word == "!" && !tok.quoted {
+                if negate.is_some() {
+                    return Err(Diagnostic::error(tok.span, "two `!` in a row"));
+                }
+                negate = Some(tok.span);
+                i += 1;
+                continue;
+            }
+            return Err(Diagnostic::error(
+                tok.span,
+                format!("`{word}` is not an option here (iptables says \"Bad argument `{word}'\")"),
+            )
+            .with_hint("an argument that contains blanks must be in double quotes"));
+        }
+        // Long options may carry their argument after `=`.
+        let (name, inline_arg) = match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
+            Some((n, a)) => (format!("--{n}"), Some(a)),
+            None => (word.to_string(), None),
+        };
+        let short = canonical_generic(&name, &line, table)?;
+        let neg_span = negate.take();
+        let negated = neg_span.is_some();
+        let start_span = neg_span.unwrap_or(tok.span);
+        if let Some(cmd) = short.as_deref().and_then(command_of) {
+            if negated {
+                return Err(Diagnostic::error(start_span, "a command cannot be negated with `!`"));
+            }
+            if let Some((_, prev)) = line.command {
+                return Err(Diagnostic::error(tok.span, "a line can have only one command")
+                    .with_hint(format!("the command was already given at column {}", prev.col)));
+            }
+            line.command = Some((cmd, tok.span));
+            i += 1;
+            // The command's arguments: everything up to the next option.
+            while i < tokens.len() && (tokens[i].quoted || !tokens[i].text.starts_with('-') && tokens[i].text != "!") {
+                line.command_args.push(tokens[i].clone());
+                i += 1;
+            }
+            continue;
+        }
+        match short.as_deref() {
+            Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g" | "-c") => {
+                let (value, old_neg, next) = take_value(tokens, i, inline_arg, &name)?;
+                let negated = negated || old_neg.is_some();
+                if let Some(s) = old_neg {
+                    warnings.push(old_negation_warning(s, &name, &value.text));
+                }
+                let span = start_span.to(value.span);
+                i = next;
+                let flag = short.as_deref().unwrap_or_default();
+                generic_option(flag, &value, negated, span, family, table, &mut line, warnings)?;
+            }
+            Some("-f") => {
+                if line.generic.fragment.is_some() {
+                    return Err(Diagnostic::error(tok.span, "`-f` is given more than once"));
+                }
+                line.generic.fragment = Some(Negatable { value: (), negated, span: start_span.to(tok.span) });
+                i += 1;
+            }
+            Some("-t") => {
+                return Err(Diagnostic::error(
+                    tok.span,
+                    "`-t` cannot be used in a restore file: the table is the one of the `*table` line above",
+                ));
+            }
+            Some("-4") | Some("-6") => {
+                // A line for the other family is skipped, as iptables-restore does.
+                let for_v6 = short.as_deref() == Some("-6");
+                if for_v6 != (family == Family::Ipv6) {
+                    line.skip = true;
+                }
+                i += 1;
+            }
+            Some("-v" | "-n" | "-x" | "-w") => i += 1,
+            Some(_) => unreachable_generic(tok.span)?,
+            None => {
+                i = extension_option(
+                    tokens, i, &name, inline_arg, negated, start_span, family, table, &mut line, warnings,
+                )?;
+            }
+        }
+    }
+    if let Some(s) = negate {
+        return Err(Diagnostic::error(s, "`!` at the end of the line negates nothing"));
+    }
+    Ok(line)
+}
+
+fn unreachable_generic(span: Span) -> Result<(), Diagnostic> {
+    Err(Diagnostic::error(span, "this option is not supported in a restore file"))
+}
+
+fn old_negation_warning(span: Span, option: &str, value: &str) -> Diagnostic {
+    Diagnostic::warning(span, format!("old negation syntax `{option} ! {value}`; iptables 1.8 refuses it"))
+        .with_hint(format!("write `! {option} {value}`"))
+}
+
+/// The short form of a generic option (`--source` is `-s`), or `None` if `word` is not one.
+fn canonical_generic(word: &str, line: &Line<'_>, table: &Table) -> Result<Option<String>, Diagnostic> {
+    let _ = table;
+    if !word.starts_with("--") {
+        return Ok(match word {
+            "-s" | "-d" | "-i" | "-o" | "-p" | "-f" | "-m" | "-j" | "-g" | "-c" | "-t" | "-4" | "-6" | "-v" | "-n"
+            | "-x" | "-w" => Some(word.to_string()),
+            w if command_of(w).is_some() => Some(w.to_string()),
+            _ => None,
+        });
+    }
+    let long = &word[2..];
+    if let Some((_, s)) = GENERIC_LONG.iter().find(|(l, _)| *l == long) {
+        return Ok(Some(s.to_string()));
+    }
+    // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
+    let generic: Vec<&str> = GENERIC_LONG.iter().filter(|(l, _)| l.starts_with(long)).map(|(_, s)| *s).collect();
+    if generic.is_empty() || long.is_empty() {
+        return Ok(None);
+    }
+    let ext_has = loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
+    let first = generic[0];
+    if !ext_has && generic.iter().all(|s| *s == first) {
+        return Ok(Some(first.to_string()));
+    }
+    Ok(None)
+}
+
+/// The loaded extensions with known option tables, newest first, with their index (`usize::MAX` for the target).
+fn loaded_exts<'l>(line: &'l Line<'_>) -> impl Iterator<Item = (&'static [OptSpec], usize)> + 'l {
+    let target = line.target.as_ref().and_then(|(t, _)| t.spec.map(|s| (s, usize::MAX)));
+    target.into_iter().chain(line.matches.iter().enumerate().rev().filter_map(|(i, m)| m.spec.map(|s| (s, i))))
+}
+
+/// Takes the value of an option with one argument, which `getopt` takes whatever it looks like. An
+/// unquoted `!` in its place is the old negation form, and the value is the argument after it.
+fn take_value<'a>(
+    tokens: &[Token<'a>],
+    i: usize,
+    inline: Option<&str>,
+    name: &str,
+) -> Result<(Token<'a>, Option<Span>, usize), Diagnostic> {
+    if let Some(a) = inline {
+        let mut t = tokens[i].clone();
+        t.text = a.to_string().into();
+        return Ok((t, None, i + 1));
+    }
+    let Some(v) = tokens.get(i + 1) else {
+        return Err(Diagnostic::error(tokens[i].span, format!("`{name}` needs an argument")));
+    };
+    if v.text == "!" && !v.quoted {
+        let Some(v2) = tokens.get(i + 2) else {
+            return Err(Diagnostic::error(v.span, "no argument follows `!`"));
+        };
+        return Ok((v2.clone(), Some(v.span.to(v2.span)), i + 3));
+    }
+    Ok((v.clone(), None, i + 2))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generic_option<'a>(
+    flag: &str,
+    value: &Token<'a>,
+    negated: bool,
+    span: Span,
+    family: Family,
+    table: &Table,
+    line: &mut Line<'a>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    let text: &str = &value.text;
+    let err = |m: String| Diagnostic::error(value.span, m);
+    let dup = |what: &str| Diagnostic::error(span, format!("`{what}` is given more than once"));
+    match flag {
+        "-s" | "-d" => {
+            if text.contains(',') {
+                return Err(err(format!("`{text}` is a list of addresses; chainwalk reads one address per rule"))
+                    .with_hint("iptables expands such a list into one rule per address; write those rules out"));
+            }
+            let net = Network::parse(text, family).map_err(err)?;
+            let slot = if flag == "-s" { &mut line.generic.source } else { &mut line.generic.destination };
+            if slot.is_some() {
+                return Err(dup(flag));
+            }
+            *slot = Some(Negatable { value: net, negated, span });
+        }
+        "-i" | "-o" => {
+            let iface = Interface::parse(text).map_err(err)?;
+            let slot = if flag == "-i" { &mut line.generic.in_interface } else { &mut line.generic.out_interface };
+            if slot.is_some() {
+                return Err(dup(flag));
+            }
+            *slot = Some(Negatable { value: iface, negated, span });
+        }
+        "-p" => {
+            if line.generic.protocol.is_some() {
+                return Err(dup(flag));
+            }
+            let proto = Protocol::parse(text).map_err(err)?;
+            if proto.is_all() && negated {
+                return Err(Diagnostic::error(span, "`! -p all` would match nothing; iptables refuses it"));
+            }
+            line.generic.protocol = Some(Negatable { value: proto, negated, span });
+        }
+        "-m" => {
+            if negated {
+                return Err(Diagnostic::error(
+                    span,
+                    "a match cannot be negated as a whole; negate its options instead",
+                ));
+            }
+            if text.is_empty() {
+                return Err(err("`-m` needs a module name".into()));
+            }
+            let spec = matches::options(text);
+            if spec.is_none() {
+                if matches::exists(text) {
+                    warnings.push(verbatim::unmodelled(span, "match", text));
+                } else {
+                    return Err(err(format!("there is no match module called `{text}`"))
+                        .with_hint("iptables says \"Couldn't load match\"; check the spelling"));
+                }
+            }
+            line.matches.push(Loaded { name: text.to_string(), span, implicit: false, spec, opts: Vec::new() });
+        }
+        "-j" | "-g" => {
+            if negated {
+                return Err(Diagnostic::error(span, "a target cannot be negated"));
+            }
+            if line.target.is_some() {
+                return Err(Diagnostic::error(span, "a rule can have only one target (`-j` or `-g`)"));
+            }
+            let goto = flag == "-g";
+            if text.is_empty() {
+                return Err(err(format!("`{flag}` needs a target name")));
+            }
+            let is_chain = table.chain(text).is_some();
+            let spec = if goto { None } else { targets::options(text) };
+            if goto && !is_chain {
+                return Err(err(format!(
+                    "`-g {text}`: goto needs a user chain of this table, and there is no chain `{text}`"
+                )));
+            }
+            if !goto && Verdict::from_name(text).is_none() && spec.is_none() {
+                if targets::exists(text) {
+                    warnings.push(verbatim::unmodelled(span, "target", text));
+                } else if !is_chain {
+                    return Err(err(format!(
+                        "there is no chain or target called `{text}` in the {} table",
+                        table.name
+                    ))
+                    .with_hint(format!(
+                        "declare the chain with `:{text} - [0:0]` before this line, or check the spelling"
+                    )));
+                }
+            }
+            line.target =
+                Some((Loaded { name: text.to_string(), span, implicit: false, spec, opts: Vec::new() }, goto));
+        }
+        "-c" => {
+            return Err(Diagnostic::error(
+                span,
+                "`-c` takes two arguments; write counters as `[PACKETS:BYTES]` at the start of the line",
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Reads an option that belongs to an extension, with its arguments, and returns the index after it.
+#[allow(clippy::too_many_arguments)]
+fn extension_option<'a>(
+    tokens: &[Token<'a>],
+    i: usize,
+    name: &str,
+    inline: Option<&str>,
+    negated: bool,
+    start_span: Span,
+    family: Family,
+    table: &Table,
+    line: &mut Line<'a>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<usize, Diagnostic> {
+    let tok = &tokens[i];
+    let Some(long) = name.strip_prefix("--") else {
+        return Err(Diagnostic::error(tok.span, format!("unknown option `{name}`")));
+    };
+    let mut resolved = resolve(line, long, tok.span)?;
+    if resolved.is_none() {
+        // iptables loads the match of the rule's protocol when an option is unknown (`-p tcp --dport 22`).
+        if let Some(p) = &line.generic.protocol {
+            if let Some(m) = matches::implicit_for(p.value, family) {
+                if !line.matches.iter().any(|l| l.name == m) {
+                    line.matches.push(Loaded {
+                        name: m.to_string(),
+                        span: start_span,
+                        implicit: true,
+                        spec: matches::options(m),
+                        opts: Vec::new(),
+                    });
+                    resolved = resolve(line, long, tok.span)?;
+                }
+            }
+        }
+    }
+    let (slot, spec_name, args) = match resolved {
+        Some(r) => r,
+        None => {
+            // An extension kept verbatim takes any option given right after it.
+            let last_unmodelled = match (&line.target, line.matches.last()) {
+                (Some((t, _)), _)
+                    if t.spec.is_none()
+                        && targets::options(&t.name).is_none()
+                        && Verdict::from_name(&t.name).is_none()
+                        && table.chain(&t.name).is_none() =>
+                {
+                    Some(usize::MAX)
+                }
+                (None, Some(m)) if m.spec.is_none() => Some(line.matches.len() - 1),
+                _ => None,
+            };
+            match last_unmodelled {
+                Some(s) => (s, None, None),
+                None => {
+                    let mut d = Diagnostic::error(tok.span, format!("unknown option `{name}`"));
+                    if let Some(hint) = option_hint(line) {
+                        d = d.with_hint(hint);
+                    }
+                    return Err(d);
+                }
+            }
+        }
+    };
+    let mut next = i + 1;
+    let mut args_taken: Vec<Token<'a>> = Vec::new();
+    let mut old_neg = None;
+    if let Some(a) = inline {
+        let mut t = tok.clone();
+        t.text = a.to_string().into();
+        args_taken.push(t);
+    }
+    let wanted = match args {
+        Some(Args::Zero) => 0,
+        Some(Args::One) => 1,
+        Some(Args::Two) => 2,
+        None => usize::MAX,
+    };
+    while args_taken.len() < wanted {
+        let Some(v) = tokens.get(next) else {
+            if wanted == usize::MAX {
+                break;
+            }
+            let what = if wanted == 2 { "two arguments" } else { "an argument" };
+            return Err(Diagnostic::error(tok.span, format!("`{name}` needs {what}")));
+        };
+        let bang = v.text == "!" && !v.quoted;
+        if bang && args_taken.is_empty() && old_neg.is_none() {
+            // The old form `--option ! value`; for an option of unknown arity, a `!` before another
+            // option negates that option instead.
+            let after = tokens.get(next + 1);
+            if wanted == usize::MAX && after.is_none_or(|t| !t.quoted && t.text.starts_with('-')) {
+                break;
+            }
+            let Some(v2) = after else {
+                return Err(Diagnostic::error(v.span, "no argument follows `!`"));
+            };
+            old_neg = Some(v.span);
+            args_taken.push(v2.clone());
+            next += 2;
+            continue;
+        }
+        let value_like = v.quoted || !v.text.starts_with('-') || v.text == "-";
+        if wanted == usize::MAX && (bang || !value_like) {
+            break;
+        }
+        if wanted == 2 && args_taken.len() == 1 && !value_like {
+            return Err(Diagnostic::error(tok.span, format!("`{name}` needs two arguments")));
+        }
+        args_taken.push(v.clone());
+        next += 1;
+    }
+    if let Some(s) = old_neg {
+        warnings.push(old_negation_warning(s, name, args_taken.first().map(|t| t.text.as_ref()).unwrap_or("")));
+    }
+    let end = args_taken.last().map(|t| t.span).unwrap_or(tok.span);
+    let spec_name: &'a str = match spec_name {
+        Some(n) => n,
+        None => match &tok.text {
+            std::borrow::Cow::Borrowed(b) => {
+                let w: &'a str = b;
+                let w = w.strip_prefix("--").unwrap_or(w);
+                w.split('=').next().unwrap_or(w)
+            }
+            std::borrow::Cow::Owned(_) => return Err(Diagnostic::error(tok.span, "an option name cannot be quoted")),
+        },
+    };
+    let opt =
+        Opt { name: spec_name, negated: negated || old_neg.is_some(), args: args_taken, span: start_span.to(end) };
+    if slot == usize::MAX {
+        if let Some((t, _)) = line.target.as_mut() {
+            t.opts.push(opt);
+        }
+    } else {
+        line.matches[slot].opts.push(opt);
+    }
+    Ok(next)
+}
+
+/// Finds which loaded extension an option belongs to: an exact name first (the newest extension wins, as
+/// in iptables' merged option table), then an unambiguous abbreviation.
+fn resolve(
+    line: &Line<'_>,
+    long: &str,
+    span: Span,
+) -> Result<Option<(usize, Option<&'static str>, Option<Args>)>, Diagnostic> {
+    for (spec, slot) in loaded_exts(line) {
+        if let Some(o) = spec.iter().find(|o| o.name == long) {
+            return Ok(Some((slot, Some(o.name), Some(o.args))));
+        }
+    }
+    if long.is_empty() {
+        return Ok(None);
+    }
+    let mut found: Vec<(usize, &'static OptSpec)> = Vec::new();
+    for (spec, slot) in loaded_exts(line) {
+        for o in spec.iter().filter(|o| o.name.starts_with(long)) {
+            if !found.iter().any(|(_, f)| f.name == o.name) {
+                found.push((slot, o));
+            }
+        }
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [(slot, o)] => Ok(Some((*slot, Some(o.name), Some(o.args)))),
+        many => {
+            let names: Vec<String> = many.iter().map(|(_, o)| format!("--{}", o.name)).collect();
+            Err(Diagnostic::error(span, format!("`--{long}` is ambiguous: it could be {}", names.join(", "))))
+        }
+    }
+}
+
+fn option_hint(line: &Line<'_>) -> Option<String> {
+    let (name, spec) = match (&line.target, line.matches.last()) {
+        (Some((t, _)), _) => (format!("the {} target", t.name), t.spec),
+        (None, Some(m)) => (format!("the {} match", m.name), m.spec),
+        (None, None) => return Some("an option of a match needs its `-m MODULE` (or `-p PROTOCOL`) before it".into()),
+    };
+    let spec = spec?;
+    let names: Vec<String> = spec.iter().map(|o| format!("--{}", o.name)).collect();
+    if names.is_empty() {
+        return Some(format!("{name} takes no options"));
+    }
+    Some(format!("{name} takes {}", names.join(", ")))
+}
+
+/// Builds the rule (or runs the command) and applies it to the table.
+fn apply(
+    line: Line<'_>,
+    table: &mut Table,
+    whole: Span,
+    family: Family,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    let Some((command, cmd_span)) = line.command else {
+        return Err(
+            Diagnostic::error(whole, "this line gives no command").with_hint("a rule line starts with `-A CHAIN`")
+        );
+    };
+    let args = &line.command_args;
+    let arg = |n: usize, what: &str| -> Result<&Token<'_>, Diagnostic> {
+        args.get(n).ok_or_else(|| Diagnostic::error(cmd_span, format!("this command needs {what}")))
+    };
+    let chain_index = |table: &Table, tok: &Token<'_>| -> Result<usize, Diagnostic> {
+        table.chain_index(&tok.text).ok_or_else(|| {
+            Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name))
+                .with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
+        })
+    };
+    let rule_number = |tok: &Token<'_>, max: usize| -> Result<usize, Diagnostic> {
+        match tok.text.parse::<usize>() {
+            Ok(n) if n >= 1 && n <= max => Ok(n),
+            Ok(_) => Err(Diagnostic::error(
+                tok.span,
+                format!("rule number {} is out of range: the chain has {} rules", tok.text, max.saturating_sub(1)),
+            )),
+            Err(_) => Err(Diagnostic::error(tok.span, format!("`{}` is not a rule number", tok.text))),
+        }
+    };
+    let too_many = |from: usize| -> Result<(), Diagnostic> {
+        match args.get(from) {
+            Some(extra) => Err(Diagnostic::error(extra.span, format!("unexpected argument `{}`", extra.text))),
+            None => Ok(()),
+        }
+    };
+    let has_spec = line.generic != Generic::default() || !line.matches.is_empty() || line.target.is_some();
+    match command {
+        Command::Append | Command::Insert | Command::Replace | Command::Delete => {
+            let c = chain_index(table, arg(0, "a chain name")?)?;
+            let len = table.chains[c].rules.len();
+            let pos = match (command, args.get(1)) {
+                (Command::Append, _) => {
+                    too_many(1)?;
+                    len
+                }
+                (Command::Insert, None) => 0,
+                (Command::Insert, Some(n)) => {
+                    too_many(2)?;
+                    rule_number(n, len + 1)? - 1
+                }
+                (Command::Replace, Some(n)) => {
+                    too_many(2)?;
+                    rule_number(n, len)? - 1
+                }
+                (Command::Replace, None) => return Err(Diagnostic::error(cmd_span, "`-R` needs a rule number")),
+                (Command::Delete, Some(n)) if !has_spec => {
+                    too_many(2)?;
+                    let n = rule_number(n, len)?;
+                    table.chains[c].rules.remove(n - 1);
+                    return Ok(());
+                }
+                (Command::Delete, _) => {
+                    too_many(1)?;
+                    usize::MAX
+                }
+                _ => len,
+            };
+            let rule = build_rule(line, table, whole, family, diags)?;
+            let rules = &mut table.chains[c].rules;
+            match command {
+                Command::Replace => rules[pos] = rule,
+                Command::Delete => {
+                    let mut wanted = String::new();
+                    crate::render::save::rule_spec(&rule, &mut wanted);
+                    let found = rules.iter().position(|r| {
+                        let mut s = String::new();
+                        crate::render::save::rule_spec(r, &mut s);
+                        s == wanted
+                    });
+                    match found {
+                        Some(i) => {
+                            rules.remove(i);
+                        }
+                        None => {
+                            return Err(Diagnostic::error(whole, "`-D`: no rule in the chain is the same as this one"))
+                        }
+                    }
+                }
+                _ => rules.insert(pos, rule),
+            }
+        }
+        Command::NewChain => {
+            let name = arg(0, "a chain name")?;
+            too_many(1)?;
+            if table.chain(&name.text).is_some() || Verdict::from_name(&name.text).is_some() {
+                return Err(Diagnostic::error(name.span, format!("chain `{}` already exists", name.text)));
+            }
+            if name.text.len() > crate::validate::MAX_CHAIN_NAME_LEN {
+                return Err(Diagnostic::error(
+                    name.span,
+                    format!(
+                        "chain name `{}` is too long (at most {} characters)",
+                        name.text,
+                        crate::validate::MAX_CHAIN_NAME_LEN
+                    ),
+                ));
+            }
+            let at = table.chains.iter().filter(|c| c.declared).count();
+            table.chains.insert(
+                at,
+                crate::ruleset::Chain {
+                    name: name.text.to_string(),
+                    hook: None,
+                    policy: None,
+                    counters: None,
+                    span: whole,
+                    declared: true,
+                    rules: Vec::new(),
+                },
+            );
+        }
+        Command::Policy => {
+            let c = chain_index(table, arg(0, "a chain name")?)?;
+            let p = arg(1, "a policy")?;
+            too_many(2)?;
+            let policy = match p.text.as_ref() {
+                "ACCEPT" => Policy::Accept,
+                "DROP" => Policy::Drop,
+                other => return Err(Diagnostic::error(p.span, format!("`{other}` is not a policy (ACCEPT or DROP)"))),
+            };
+            let chain = &mut table.chains[c];
+            if chain.hook.is_none() {
+                return Err(Diagnostic::error(
+                    p.span,
+                    format!("`{}` is a user chain, which cannot have a policy", chain.name),
+                ));
+            }
+            chain.policy = Some(policy);
+        }
+        Command::Flush | Command::Zero => {
+            too_many(1)?;
+            let which = match args.first() {
+                Some(n) => vec![chain_index(table, n)?],
+                None => (0..table.chains.len()).collect(),
+            };
+            if command == Command::Flush {
+                for c in which {
+                    table.chains[c].rules.clear();
+                }
+            }
+        }
+        Command::DeleteChain => {
+            too_many(1)?;
+            let doomed: Vec<String> = match args.first() {
+                Some(n) => {
+                    let c = chain_index(table, n)?;
+                    if table.chains[c].hook.is_some() {
+                        return Err(Diagnostic::error(n.span, "a built-in chain cannot be deleted"));
+                    }
+                    vec![n.text.to_string()]
+                }
+                None => table.chains.iter().filter(|c| c.hook.is_none()).map(|c| c.name.clone()).collect(),
+            };
+            for name in &doomed {
+                let referenced = table
+                    .chains
+                    .iter()
+                    .flat_map(|c| &c.rules)
+                    .any(|r| r.target.as_ref().and_then(Target::chain) == Some(name));
+                if referenced {
+                    return Err(Diagnostic::error(
+                        whole,
+                        format!("chain `{name}` cannot be deleted: a rule still jumps to it"),
+                    ));
+                }
+                if table.chain(name).is_some_and(|c| !c.rules.is_empty()) && args.first().is_some() {
+                    return Err(Diagnostic::error(
+                        whole,
+                        format!("chain `{name}` cannot be deleted: it still has rules"),
+                    ));
+                }
+            }
+            table.chains.retain(|c| !doomed.contains(&c.name));
+        }
+        Command::Rename => {
+            let c = chain_index(table, arg(0, "the chain's old name")?)?;
+            let new = arg(1, "the chain's new name")?;
+            too_many(2)?;
+            if table.chains[c].hook.is_some() {
+                return Err(Diagnostic::error(cmd_span, "a built-in chain cannot be renamed"));
+            }
+            if table.chain(&new.text).is_some() {
+                return Err(Diagnostic::error(new.span, format!("chain `{}` already exists", new.text)));
+            }
+            let old = std::mem::replace(&mut table.chains[c].name, new.text.to_string());
+            for r in table.chains.iter_mut().flat_map(|c| c.rules.iter_mut()) {
+                if let Some(t) = r.target.as_mut().filter(|t| matches!(t.kind, TargetKind::Chain) && t.name == old) {
+                    t.name = new.text.to_string();
+                }
+            }
+        }
+    }
+    if !matches!(command, Command::Append | Command::Insert | Command::Replace | Command::Delete) && has_spec {
+        diags.push(Diagnostic::warning(whole, "this command takes no rule; the options after it are ignored"));
+    }
+    Ok(())
+}
+
+fn build_rule(
+    line: Line<'_>,
+    table: &Table,
+    whole: Span,
+    family: Family,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Rule, Diagnostic> {
+    let Line { generic, matches: loaded, target, counters, .. } = line;
+    let mut warnings = Vec::new();
+    let mut built = Vec::with_capacity(loaded.len());
+    for m in loaded {
+        let span = m.opts.iter().fold(m.span, |s, o| s.to(o.span));
+        let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: m.span };
+        let kind = matches::build(&m.name, &m.opts, &ctx, &mut warnings)?;
+        built.push(matches::Match { name: m.name, span, implicit: m.implicit, kind });
+    }
+    let target = match target {
+        None => None,
+        Some((t, goto)) => {
+            let span = t.opts.iter().fold(t.span, |s, o| s.to(o.span));
+            let kind = if let Some(v) = Verdict::from_name(&t.name).filter(|_| !goto) {
+                if let Some(o) = t.opts.first() {
+                    return Err(Diagnostic::error(o.span, format!("{} takes no options", t.name)));
+                }
+                TargetKind::Standard(v)
+            } else if t.spec.is_none() && table.chain(&t.name).is_some() {
+                if let Some(o) = t.opts.first() {
+                    return Err(Diagnostic::error(o.span, format!("a jump to chain `{}` takes no options", t.name)));
+                }
+                if table.chain(&t.name).is_some_and(|c| c.hook.is_some()) {
+                    return Err(Diagnostic::error(
+                        t.span,
+                        format!("`{}` is a built-in chain; rules cannot jump to it", t.name),
+                    ));
+                }
+                TargetKind::Chain
+            } else {
+                let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: t.span };
+                targets::build(&t.name, &t.opts, &ctx, &mut warnings)?
+            };
+            Some(Target { name: t.name, span, goto, kind })
+        }
+    };
+    diags.append(&mut warnings);
+    Ok(Rule { span: whole, counters, generic, matches: built, target })
+}

@@ -1,0 +1,3 @@
+//! Text renderings of what the core computed.
+
+pub mod save;

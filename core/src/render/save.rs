@@ -1,0 +1,87 @@
+//! Printing a ruleset back in the canonical `iptables-save` form (as `print_rule4` in iptables'
+//! `iptables.c` prints it): chain declarations, then each chain's rules, the generic part in the order
+//! `-s -d -i -o -p -f`, then the matches in their order, then the target.
+
+use crate::ruleset::{Generic, Negatable, Rule, Ruleset, Table};
+use std::fmt::{Display, Write};
+
+/// How to print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaveOptions {
+    /// Print `[packets:bytes]` before each rule, as `iptables-save -c` does.
+    pub counters: bool,
+}
+
+/// The whole ruleset as `iptables-save` prints it (without the dated comment lines).
+pub fn ruleset(rs: &Ruleset, opts: SaveOptions) -> String {
+    let mut out = String::with_capacity(rs.rule_count() * 96);
+    for t in &rs.tables {
+        table(t, opts, &mut out);
+    }
+    out
+}
+
+/// One `*table` ... `COMMIT` block.
+pub fn table(t: &Table, opts: SaveOptions, out: &mut String) {
+    let _ = writeln!(out, "*{}", t.name);
+    for c in t.chains.iter().filter(|c| c.declared || c.hook.is_some()) {
+        let policy = c.policy.map(|p| p.as_str()).unwrap_or("-");
+        let counters = c.counters.unwrap_or_default();
+        let _ = writeln!(out, ":{} {} [{}:{}]", c.name, policy, counters.packets, counters.bytes);
+    }
+    for c in &t.chains {
+        for r in &c.rules {
+            rule(&c.name, r, opts, out);
+            out.push('\n');
+        }
+    }
+    out.push_str("COMMIT\n");
+}
+
+/// One rule line, without its newline: `[p:b] -A CHAIN SPEC`.
+pub fn rule(chain: &str, r: &Rule, opts: SaveOptions, out: &mut String) {
+    if opts.counters {
+        let c = r.counters.unwrap_or_default();
+        let _ = write!(out, "[{}:{}] ", c.packets, c.bytes);
+    }
+    out.push_str("-A ");
+    out.push_str(chain);
+    rule_spec(r, out);
+}
+
+/// The part of a rule after `-A CHAIN`, each piece preceded by a space.
+pub fn rule_spec(r: &Rule, out: &mut String) {
+    generic(&r.generic, out);
+    for m in &r.matches {
+        m.save(out);
+    }
+    if let Some(t) = &r.target {
+        t.save(out);
+    }
+}
+
+fn generic(g: &Generic, out: &mut String) {
+    let mut item = |flag: &str, v: &Option<Negatable<String>>| {
+        if let Some(v) = v {
+            if v.negated {
+                out.push_str(" !");
+            }
+            let _ = write!(out, " {flag} {}", v.value);
+        }
+    };
+    fn shown<T: Display>(v: &Option<Negatable<T>>, skip: impl Fn(&T) -> bool) -> Option<Negatable<String>> {
+        v.as_ref().filter(|v| v.negated || !skip(&v.value)).map(|v| Negatable {
+            value: v.value.to_string(),
+            negated: v.negated,
+            span: v.span,
+        })
+    }
+    item("-s", &shown(&g.source, |n| n.is_any()));
+    item("-d", &shown(&g.destination, |n| n.is_any()));
+    item("-i", &shown(&g.in_interface, |_| false));
+    item("-o", &shown(&g.out_interface, |_| false));
+    item("-p", &shown(&g.protocol, |p| p.is_all()));
+    if let Some(f) = &g.fragment {
+        out.push_str(if f.negated { " ! -f" } else { " -f" });
+    }
+}

@@ -1,0 +1,341 @@
+//! Addresses, interfaces and protocols of the generic rule part, parsed and printed as `iptables` does.
+
+use super::Family;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// An address with a mask, as `-s`, `-d` and many modules take it. The address has the mask applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Network {
+    /// The address, with host bits cleared.
+    pub addr: IpAddr,
+    /// The mask; it need not be contiguous (`10.0.0.0/255.0.255.0` is valid).
+    pub mask: IpAddr,
+}
+
+impl Network {
+    /// Parses `ADDR[/MASK]` for `family`. The mask is a prefix length or, for IPv4, a dotted mask.
+    pub fn parse(text: &str, family: Family) -> Result<Network, String> {
+        let (addr_text, mask_text) = match text.split_once('/') {
+            Some((a, m)) => (a, Some(m)),
+            None => (text, None),
+        };
+        match family {
+            Family::Ipv4 => {
+                let addr = parse_ipv4(addr_text, false).ok_or_else(|| host_not_found(addr_text))?;
+                let mask = match mask_text {
+                    None => u32::MAX,
+                    Some(m) if m.contains('.') => u32::from(parse_ipv4(m, true).ok_or_else(|| bad_mask(m))?),
+                    Some(m) => prefix_mask_v4(parse_uint(m).filter(|&n| n <= 32).ok_or_else(|| bad_mask(m))? as u32),
+                };
+                Ok(Network {
+                    addr: IpAddr::V4(Ipv4Addr::from(u32::from(addr) & mask)),
+                    mask: IpAddr::V4(Ipv4Addr::from(mask)),
+                })
+            }
+            Family::Ipv6 => {
+                let addr: Ipv6Addr = addr_text.parse().map_err(|_| host_not_found(addr_text))?;
+                let mask = match mask_text {
+                    None => u128::MAX,
+                    Some(m) if m.contains(':') => u128::from(m.parse::<Ipv6Addr>().map_err(|_| bad_mask(m))?),
+                    Some(m) => prefix_mask_v6(parse_uint(m).filter(|&n| n <= 128).ok_or_else(|| bad_mask(m))? as u32),
+                };
+                Ok(Network {
+                    addr: IpAddr::V6(Ipv6Addr::from(u128::from(addr) & mask)),
+                    mask: IpAddr::V6(Ipv6Addr::from(mask)),
+                })
+            }
+        }
+    }
+
+    /// The prefix length, if the mask is contiguous.
+    pub fn prefix_len(&self) -> Option<u8> {
+        let (bits, width) = match self.mask {
+            IpAddr::V4(m) => (u32::from(m) as u128, 32),
+            IpAddr::V6(m) => (u128::from(m), 128),
+        };
+        let ones = bits.count_ones();
+        let expect = if ones == 0 { 0 } else { (u128::MAX >> (128 - width)) & !((1u128 << (width - ones)) - 1) };
+        (bits == expect).then_some(ones as u8)
+    }
+
+    /// Whether `ip` is inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, self.mask, ip) {
+            (IpAddr::V4(a), IpAddr::V4(m), IpAddr::V4(i)) => u32::from(i) & u32::from(m) == u32::from(a),
+            (IpAddr::V6(a), IpAddr::V6(m), IpAddr::V6(i)) => u128::from(i) & u128::from(m) == u128::from(a),
+            _ => false,
+        }
+    }
+
+    /// Whether this is the whole address space (`0.0.0.0/0`), which `iptables-save` leaves out.
+    pub fn is_any(&self) -> bool {
+        self.prefix_len() == Some(0)
+    }
+}
+
+impl fmt::Display for Network {
+    /// `ADDR/LEN`, or `ADDR/MASK` for a mask that is not contiguous, as `iptables-save` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefix_len() {
+            Some(len) => write!(f, "{}/{}", self.addr, len),
+            None => write!(f, "{}/{}", self.addr, self.mask),
+        }
+    }
+}
+
+fn host_not_found(text: &str) -> String {
+    if text.is_empty() {
+        "an address is missing here".to_string()
+    } else {
+        format!("`{text}` is not an address; iptables would look it up as a host name, which chainwalk does not do")
+    }
+}
+
+fn bad_mask(text: &str) -> String {
+    format!("`{text}` is not a valid mask")
+}
+
+/// A contiguous IPv4 mask of `len` bits.
+pub(crate) fn prefix_mask_v4(len: u32) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len)
+    }
+}
+
+/// A contiguous IPv6 mask of `len` bits.
+pub(crate) fn prefix_mask_v6(len: u32) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    }
+}
+
+/// A number the way `strtoul(s, _, 0)` reads it in full: decimal, `0x` hex or `0` octal.
+pub(crate) fn parse_uint(text: &str) -> Option<u64> {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        if hex.is_empty() {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u64::from_str_radix(&text[1..], 8).ok()
+    } else if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// An IPv4 address as `iptables` reads it: one to four dotted parts (missing parts are zero) of numbers
+/// in C notation. A mask must have all four parts.
+pub(crate) fn parse_ipv4(text: &str, is_mask: bool) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 || (is_mask && parts.len() != 4) {
+        return None;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        octets[i] = u8::try_from(parse_uint(part)?).ok()?;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
+/// An interface name for `-i`/`-o`, where a trailing `+` matches every name with that prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Interface {
+    /// The name as written, `+` included.
+    pub name: String,
+}
+
+/// The longest interface name the kernel takes (`IFNAMSIZ` - 1).
+pub const MAX_IFNAME_LEN: usize = 15;
+
+impl Interface {
+    /// Checks an interface name as `xtables_parse_interface` does.
+    pub fn parse(text: &str) -> Result<Interface, String> {
+        if text.len() > MAX_IFNAME_LEN {
+            return Err(format!("interface name `{text}` is longer than {MAX_IFNAME_LEN} characters"));
+        }
+        Ok(Interface { name: text.to_string() })
+    }
+
+    /// Whether the name ends in `+`, matching every interface that starts with the rest.
+    pub fn is_wildcard(&self) -> bool {
+        self.name.ends_with('+')
+    }
+
+    /// Whether the interface called `actual` matches this name.
+    pub fn matches(&self, actual: &str) -> bool {
+        match self.name.strip_suffix('+') {
+            Some(prefix) => actual.starts_with(prefix),
+            None => self.name == actual,
+        }
+    }
+}
+
+impl fmt::Display for Interface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// A layer-4 protocol: its number, 0 meaning any (`all`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Protocol(pub u8);
+
+/// Protocol names `iptables` knows without `/etc/protocols` (`xtables_chain_protos`) and the common ones
+/// from Debian's `/etc/protocols`, first name first for each number.
+const PROTOCOLS: &[(&str, u8)] = &[
+    ("tcp", 6),
+    ("sctp", 132),
+    ("udp", 17),
+    ("udplite", 136),
+    ("icmp", 1),
+    ("ipv6-icmp", 58),
+    ("icmpv6", 58),
+    ("esp", 50),
+    ("ah", 51),
+    ("mh", 135),
+    ("ipv6-mh", 135),
+    ("mobility-header", 135),
+    ("all", 0),
+    ("igmp", 2),
+    ("ggp", 3),
+    ("ipencap", 4),
+    ("st", 5),
+    ("egp", 8),
+    ("igp", 9),
+    ("pup", 12),
+    ("hmp", 20),
+    ("xns-idp", 22),
+    ("rdp", 27),
+    ("iso-tp4", 29),
+    ("dccp", 33),
+    ("xtp", 36),
+    ("ddp", 37),
+    ("idpr-cmtp", 38),
+    ("ipv6", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("idrp", 45),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("skip", 57),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("rspf", 73),
+    ("vmtp", 81),
+    ("eigrp", 88),
+    ("ospf", 89),
+    ("ax.25", 93),
+    ("ipip", 94),
+    ("etherip", 97),
+    ("encap", 98),
+    ("pim", 103),
+    ("ipcomp", 108),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("isis", 124),
+    ("fc", 133),
+    ("mpls-in-ip", 137),
+    ("manet", 138),
+    ("hip", 139),
+    ("shim6", 140),
+    ("wesp", 141),
+    ("rohc", 142),
+    ("ethernet", 143),
+];
+
+impl Protocol {
+    /// TCP.
+    pub const TCP: Protocol = Protocol(6);
+    /// UDP.
+    pub const UDP: Protocol = Protocol(17);
+    /// ICMP.
+    pub const ICMP: Protocol = Protocol(1);
+    /// ICMPv6.
+    pub const ICMPV6: Protocol = Protocol(58);
+    /// SCTP.
+    pub const SCTP: Protocol = Protocol(132);
+    /// UDP-Lite.
+    pub const UDPLITE: Protocol = Protocol(136);
+    /// DCCP.
+    pub const DCCP: Protocol = Protocol(33);
+
+    /// Parses a name (any case) or a number from 0 to 255.
+    pub fn parse(text: &str) -> Result<Protocol, String> {
+        let lower = text.to_ascii_lowercase();
+        if let Some(n) = parse_uint(&lower) {
+            return u8::try_from(n)
+                .map(Protocol)
+                .map_err(|_| format!("protocol number `{text}` is out of range (0 to 255)"));
+        }
+        PROTOCOLS
+            .iter()
+            .find(|(name, _)| *name == lower)
+            .map(|&(_, n)| Protocol(n))
+            .ok_or_else(|| format!("unknown protocol `{text}`"))
+    }
+
+    /// The name `iptables-save` prints, or `None` where it prints the number.
+    pub fn name(self) -> Option<&'static str> {
+        PROTOCOLS.iter().find(|&&(_, n)| n == self.0).map(|&(name, _)| name)
+    }
+
+    /// Whether this is "any protocol".
+    pub fn is_all(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_parse_and_print_like_iptables() {
+        let n = |s| Network::parse(s, Family::Ipv4).unwrap().to_string();
+        assert_eq!(n("10.1.2.3/8"), "10.0.0.0/8");
+        assert_eq!(n("192.0.2.7"), "192.0.2.7/32");
+        assert_eq!(n("10"), "10.0.0.0/32");
+        assert_eq!(n("0/0"), "0.0.0.0/0");
+        assert_eq!(n("10.0.0.0/255.0.255.0"), "10.0.0.0/255.0.255.0");
+        assert_eq!(n("10.0.0.0/255.255.0.0"), "10.0.0.0/16");
+        let v6 = |s| Network::parse(s, Family::Ipv6).unwrap().to_string();
+        assert_eq!(v6("2001:db8::1/64"), "2001:db8::/64");
+        assert_eq!(v6("::ffff:127.0.0.1"), "::ffff:127.0.0.1/128");
+        assert!(Network::parse("example.org", Family::Ipv4).is_err());
+        assert!(Network::parse("10.0.0.0/33", Family::Ipv4).is_err());
+        assert!(Network::parse("256.0.0.0", Family::Ipv4).is_err());
+    }
+
+    #[test]
+    fn protocols() {
+        assert_eq!(Protocol::parse("TCP"), Ok(Protocol::TCP));
+        assert_eq!(Protocol::parse("icmpv6"), Ok(Protocol::ICMPV6));
+        assert_eq!(Protocol::parse("47").unwrap().to_string(), "gre");
+        assert_eq!(Protocol::parse("253").unwrap().to_string(), "253");
+        assert!(Protocol::parse("nope").is_err());
+    }
+
+    #[test]
+    fn interfaces() {
+        let i = Interface::parse("eth+").unwrap();
+        assert!(i.matches("eth0") && !i.matches("wlan0"));
+        assert!(Interface::parse("averyveryverylongname").is_err());
+    }
+}

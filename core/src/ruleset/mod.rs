@@ -1,0 +1,163 @@
+//! The parsed dump: tables, chains, rules, the generic part of each rule, its matches and its target.
+//!
+//! These types are what `iptables-restore` builds in memory before it commits a table. Every item keeps the
+//! [`Span`] it was read from. The types serialize with serde so the web app and the CLI can show them.
+
+pub(crate) mod addr;
+mod name;
+
+pub use addr::{Interface, Network, Protocol};
+pub use name::{Family, Hook, TableName};
+
+use crate::matches::Match;
+use crate::span::Span;
+use crate::targets::Target;
+use serde::{Deserialize, Serialize};
+
+/// A whole dump: the tables in the order they appeared.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ruleset {
+    /// IPv4 (`iptables-save`) or IPv6 (`ip6tables-save`).
+    pub family: Family,
+    /// The tables, in the order of their `*table` lines.
+    pub tables: Vec<Table>,
+}
+
+impl Ruleset {
+    /// The table called `name`, if the dump has one.
+    pub fn table(&self, name: TableName) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The number of rules in all tables.
+    pub fn rule_count(&self) -> usize {
+        self.tables.iter().map(Table::rule_count).sum()
+    }
+
+    /// The number of chains in all tables.
+    pub fn chain_count(&self) -> usize {
+        self.tables.iter().map(|t| t.chains.len()).sum()
+    }
+}
+
+/// One `*table` ... `COMMIT` block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Which table.
+    pub name: TableName,
+    /// The `*table` line.
+    pub span: Span,
+    /// The chains in the order the dump declared them; built-in chains it did not declare come last.
+    pub chains: Vec<Chain>,
+    /// The `COMMIT` line, if there was one.
+    pub commit: Option<Span>,
+}
+
+impl Table {
+    /// The chain called `name`.
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+
+    /// The index of the chain called `name` in [`Table::chains`].
+    pub fn chain_index(&self, name: &str) -> Option<usize> {
+        self.chains.iter().position(|c| c.name == name)
+    }
+
+    /// The number of rules in all chains of this table.
+    pub fn rule_count(&self) -> usize {
+        self.chains.iter().map(|c| c.rules.len()).sum()
+    }
+}
+
+/// A chain: built-in (with a policy) or user-defined.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chain {
+    /// The chain's name as written.
+    pub name: String,
+    /// The hook this chain is attached to, for a built-in chain.
+    pub hook: Option<Hook>,
+    /// The policy of a built-in chain (`ACCEPT` unless the dump says otherwise).
+    pub policy: Option<Policy>,
+    /// The policy's counters, when the dump has them.
+    pub counters: Option<Counters>,
+    /// The `:CHAIN POLICY [p:b]` line (or the `-N` line); for a built-in chain the dump did not declare,
+    /// the `*table` line.
+    pub span: Span,
+    /// Whether the dump declared the chain (a built-in chain may be left out).
+    pub declared: bool,
+    /// The rules, numbered from 1 as the kernel counts them.
+    pub rules: Vec<Rule>,
+}
+
+/// What a built-in chain does with a packet that reaches its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Policy {
+    /// Let the packet go on.
+    Accept,
+    /// Drop the packet.
+    Drop,
+}
+
+impl Policy {
+    /// The name `iptables-save` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Accept => "ACCEPT",
+            Policy::Drop => "DROP",
+        }
+    }
+}
+
+/// Packet and byte counters, as `iptables-save -c` prints them (`[packets:bytes]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Counters {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// One rule of a chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The whole rule line (or the part of it after the counters).
+    pub span: Span,
+    /// The `[packets:bytes]` prefix, when the dump has one.
+    pub counters: Option<Counters>,
+    /// The generic part: addresses, interfaces, protocol, fragment.
+    pub generic: Generic,
+    /// The `-m` matches in the order they were given.
+    pub matches: Vec<Match>,
+    /// The `-j` or `-g` target; a rule without one only counts packets.
+    pub target: Option<Target>,
+}
+
+/// A value that `!` may negate, with the span of the option that set it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Negatable<T> {
+    /// The value.
+    pub value: T,
+    /// Whether the option was negated with `!`.
+    pub negated: bool,
+    /// The option and its value (and the `!`), as written.
+    pub span: Span,
+}
+
+/// The part of a rule that every rule has, whatever its matches: `-s -d -i -o -p -f`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generic {
+    /// `-s`.
+    pub source: Option<Negatable<Network>>,
+    /// `-d`.
+    pub destination: Option<Negatable<Network>>,
+    /// `-i`.
+    pub in_interface: Option<Negatable<Interface>>,
+    /// `-o`.
+    pub out_interface: Option<Negatable<Interface>>,
+    /// `-p`.
+    pub protocol: Option<Negatable<Protocol>>,
+    /// `-f` (only second and further fragments) or `! -f` (only unfragmented packets and first fragments).
+    pub fragment: Option<Negatable<()>>,
+}

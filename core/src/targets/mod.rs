@@ -1,0 +1,138 @@
+//! Targets (`-j NAME ...`, `-g CHAIN`): the standard verdicts, jumps and gotos to user chains, and target
+//! extensions, one file per family, with typed options that parse as their `iptables` extension does and
+//! print as `iptables-save` prints them.
+//!
+//! Adding a target: write its file with a type that implements [`Extension`], then add one line to the
+//! `targets!` list below.
+
+use crate::diag::Diagnostic;
+use crate::ext::{ExtCtx, Extension, Opt, OptSpec};
+use crate::span::Span;
+use crate::verbatim::Verbatim;
+use serde::{Deserialize, Serialize};
+
+/// The `-j`/`-g` part of a rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// The target's or chain's name as written.
+    pub name: String,
+    /// `-j NAME` and its options.
+    pub span: Span,
+    /// Whether it was `-g` (goto): a chain entered this way returns to the caller of the current chain.
+    pub goto: bool,
+    /// What the target is.
+    pub kind: TargetKind,
+}
+
+impl Target {
+    /// Appends ` -j NAME` (or ` -g NAME`) and the options, as `iptables-save` prints them.
+    pub fn save(&self, out: &mut String) {
+        out.push_str(if self.goto { " -g " } else { " -j " });
+        out.push_str(&self.name);
+        self.kind.save(out);
+    }
+
+    /// The user chain this target enters, if it is a jump or goto.
+    pub fn chain(&self) -> Option<&str> {
+        matches!(self.kind, TargetKind::Chain).then_some(self.name.as_str())
+    }
+}
+
+/// A verdict the standard target gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// `ACCEPT`: the packet leaves this table's chain for the hook and goes on.
+    Accept,
+    /// `DROP`: the packet is gone.
+    Drop,
+    /// `RETURN`: back to the calling chain, or the policy in a built-in chain.
+    Return,
+    /// `QUEUE`: to user space, queue 0.
+    Queue,
+}
+
+impl Verdict {
+    /// The verdict named `name`.
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        match name {
+            "ACCEPT" => Some(Verdict::Accept),
+            "DROP" => Some(Verdict::Drop),
+            "RETURN" => Some(Verdict::Return),
+            "QUEUE" => Some(Verdict::Queue),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! targets {
+    ($($variant:ident($ty:ty) = $($name:literal)|+;)*) => {
+        /// What a target is: a verdict, a user chain, or an extension with its typed options.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "target", content = "options", rename_all = "snake_case")]
+        pub enum TargetKind {
+            /// `ACCEPT`, `DROP`, `RETURN`, `QUEUE`.
+            Standard(Verdict),
+            /// A user chain (the name is the target's).
+            Chain,
+            $(
+                #[allow(missing_docs)]
+                $variant($ty),
+            )*
+            /// A target chainwalk does not model, kept as written.
+            Unmodelled(Verbatim),
+        }
+
+        /// The options of the target extension called `name`, if chainwalk models it.
+        pub fn options(name: &str) -> Option<&'static [OptSpec]> {
+            match name {
+                $($($name)|+ => Some(<$ty as Extension>::OPTIONS),)*
+                _ => None,
+            }
+        }
+
+        /// Builds the target extension called `name` from its options.
+        pub fn build(name: &str, opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<TargetKind, Diagnostic> {
+            match name {
+                $($($name)|+ => Ok(TargetKind::$variant(<$ty as Extension>::build(opts, ctx, warnings)?)),)*
+                _ => Ok(TargetKind::Unmodelled(Verbatim::from_opts(opts))),
+            }
+        }
+
+        impl TargetKind {
+            /// Appends the options as `iptables-save` prints them.
+            pub fn save(&self, out: &mut String) {
+                match self {
+                    TargetKind::Standard(_) | TargetKind::Chain => {}
+                    $(TargetKind::$variant(t) => t.save(out),)*
+                    TargetKind::Unmodelled(v) => v.save(out),
+                }
+            }
+        }
+    };
+}
+
+targets! {}
+
+/// Target extensions that exist in iptables 1.8 but that chainwalk does not model: kept as written, with a
+/// warning.
+pub const UNMODELLED: &[&str] = &[
+    "CLUSTERIP",
+    "CONNSECMARK",
+    "DNPT",
+    "ECN",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "SECMARK",
+    "SNPT",
+    "SYNPROXY",
+    "TCPOPTSTRIP",
+    "TEE",
+];
+
+/// Whether a target extension called `name` exists for iptables 1.8 (modelled or not).
+pub fn exists(name: &str) -> bool {
+    options(name).is_some() || UNMODELLED.contains(&name)
+}
