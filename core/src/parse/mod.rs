@@ -105,9 +105,10 @@ fn cap(diags: &mut Vec<Diagnostic>) {
     diags.push(Diagnostic::warning(last, format!("{dropped} more findings are not shown")));
 }
 
-/// Guesses the family of a dump: IPv6 if its header says `ip6tables-save` or an address, protocol or
-/// module in it is IPv6-only.
+/// Guesses the family of a dump: from its header (`ip6tables-save`), else from the first address in a
+/// rule, else from IPv6-only protocols and modules.
 pub fn detect_family(input: &str) -> Family {
+    let mut v6_hint = false;
     for line in input.lines() {
         if line.starts_with('#') {
             if line.contains("ip6tables") {
@@ -120,18 +121,29 @@ pub fn detect_family(input: &str) -> Family {
         }
         let mut words = line.split_ascii_whitespace().peekable();
         while let Some(w) = words.next() {
-            let ipv6 = match w {
+            match w {
                 "-s" | "-d" | "--source" | "--destination" | "--src-range" | "--dst-range" | "--to-destination"
-                | "--to-source" => words.peek().is_some_and(|a| a.contains("::") || a.matches(':').count() >= 2),
-                "ipv6-icmp" | "icmpv6" | "icmp6" | "hl" | "--icmpv6-type" | "rt" | "frag" | "ipv6header" => true,
-                _ => w.starts_with("icmp6-"),
-            };
-            if ipv6 {
-                return Family::Ipv6;
+                | "--to-source" => {
+                    let Some(a) = words.peek() else { continue };
+                    if a.contains("::") || a.matches(':').count() >= 2 {
+                        return Family::Ipv6;
+                    }
+                    if a.starts_with(|c: char| c.is_ascii_digit()) && a.contains('.') {
+                        return Family::Ipv4;
+                    }
+                }
+                "ipv6-icmp" | "icmpv6" | "icmp6" | "hl" | "--icmpv6-type" | "rt" | "frag" | "ipv6header" => {
+                    v6_hint = true
+                }
+                _ => v6_hint |= w.starts_with("icmp6-"),
             }
         }
     }
-    Family::Ipv4
+    if v6_hint {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    }
 }
 
 /// The state of reading: the ruleset so far and the table being filled.
