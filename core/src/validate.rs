@@ -1,21 +1,200 @@
-//! What `iptables-restore` (and the kernel, when the table is committed) would refuse that no single line
-//! shows: loops of jumps, and targets used in tables or hooks where the kernel does not allow them.
-//! Also warnings about things that load but are probably mistakes.
+//! What `iptables-restore` refuses that no single line shows, found when a table is complete: the
+//! kernel's checks at `COMMIT` (`translate_table` in `net/ipv4/netfilter/ip_tables.c`): loops of jumps, and
+//! matches and targets used in tables or hooks they do not allow. Also warnings about rules that load but
+//! are probably mistakes.
 
 use crate::diag::Diagnostic;
-use crate::ruleset::{Hook, Ruleset, Table};
+use crate::render::save;
+use crate::ruleset::{Family, Hook, Ruleset, Table, TableName};
+use std::collections::HashMap;
 
 /// The longest chain name the kernel takes (`XT_EXTENSION_MAXNAMELEN` - 1).
 pub const MAX_CHAIN_NAME_LEN: usize = 28;
 
+/// Where the kernel lets an extension be used: a table (if it is bound to one) and a set of hooks.
+#[derive(Clone, Copy, Debug)]
+pub struct Allowed {
+    /// The only table it may be used in, if it is bound to one.
+    pub table: Option<&'static [TableName]>,
+    /// The hooks it may be reached from, as [`Hook::bit`]s; `ALL_HOOKS` for any.
+    pub hooks: u8,
+}
+
+const ALL_HOOKS: u8 = 0b11111;
+const PRE: u8 = 1;
+const IN: u8 = 2;
+const FWD: u8 = 4;
+const OUT: u8 = 8;
+const POST: u8 = 16;
+
+/// Where each target extension is allowed, as its `xt_target` registration in the kernel says.
+pub fn target_allowed(name: &str, family: Family) -> Allowed {
+    use TableName::*;
+    let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
+        "DNAT" | "REDIRECT" => (Some(&[Nat]), PRE | OUT),
+        "SNAT" => (Some(&[Nat]), POST | IN),
+        "MASQUERADE" => (Some(&[Nat]), POST),
+        "NETMAP" => (Some(&[Nat]), PRE | POST | OUT | IN),
+        "REJECT" => (None, IN | FWD | OUT),
+        "TPROXY" => (Some(&[Mangle]), PRE),
+        "CT" | "NOTRACK" | "TRACE" => (Some(&[Raw]), ALL_HOOKS),
+        "CHECKSUM" | "TOS" | "DSCP" | "TTL" | "HL" | "ECN" => (Some(&[Mangle]), ALL_HOOKS),
+        "CLASSIFY" => (None, OUT | FWD | POST),
+        "TCPMSS" => (None, FWD | OUT | POST),
+        "SECMARK" | "CONNSECMARK" => (Some(&[Mangle, Security]), ALL_HOOKS),
+        "SYNPROXY" => (None, IN | FWD),
+        _ => (None, ALL_HOOKS),
+    };
+    let _ = family;
+    Allowed { table, hooks }
+}
+
+/// Where each match module is allowed, as its `xt_match` registration in the kernel says.
+pub fn match_allowed(name: &str) -> Allowed {
+    use TableName::*;
+    let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
+        "owner" => (None, OUT | POST),
+        "mac" => (None, PRE | IN | FWD),
+        "rpfilter" => (Some(&[Raw, Mangle]), PRE),
+        _ => (None, ALL_HOOKS),
+    };
+    Allowed { table, hooks }
+}
+
+fn hook_names(bits: u8) -> String {
+    let names: Vec<&str> = Hook::ALL.iter().filter(|h| bits & h.bit() != 0).map(|h| h.chain_name()).collect();
+    match names.as_slice() {
+        [] => "no hook".into(),
+        [one] => (*one).into(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// Checks table `t` of `rs` as the kernel checks it at `COMMIT`, adding findings to `diags`.
 pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
     let table = &rs.tables[t];
-    let _ = reachable_hooks(table);
-    let _ = diags;
+    if let Some(d) = find_loop(table) {
+        diags.push(d);
+        return;
+    }
+    let reach = reachable_hooks(table);
+    for (c, chain) in table.chains.iter().enumerate() {
+        let hooks = reach[c];
+        for rule in &chain.rules {
+            for m in &rule.matches {
+                if let Some(d) = misplaced(
+                    table.name,
+                    hooks,
+                    match_allowed(&m.name),
+                    &format!("the {} match", m.name),
+                    m.span,
+                    &chain.name,
+                ) {
+                    diags.push(d);
+                }
+            }
+            if let Some(target) = &rule.target {
+                let allowed = target_allowed(&target.name, rs.family);
+                if let Some(d) = misplaced(table.name, hooks, allowed, &target.name, target.span, &chain.name) {
+                    diags.push(d);
+                }
+            }
+        }
+    }
+    warnings(table, &reach, diags);
 }
 
-/// For each chain of `table` (by index), the hooks from which it can be reached through jumps and gotos.
+fn misplaced(
+    table: TableName,
+    hooks: u8,
+    allowed: Allowed,
+    what: &str,
+    span: crate::span::Span,
+    chain: &str,
+) -> Option<Diagnostic> {
+    if let Some(tables) = allowed.table {
+        if !tables.contains(&table) {
+            let names: Vec<&str> = tables.iter().map(|t| t.as_str()).collect();
+            return Some(
+                Diagnostic::error(
+                    span,
+                    format!("{what} is only valid in the {} table, not in {table}", names.join(" or ")),
+                )
+                .with_hint("the kernel refuses the table at COMMIT"),
+            );
+        }
+    }
+    let bad = hooks & !allowed.hooks;
+    if bad != 0 {
+        let via = if Hook::from_chain_name(chain).is_some() && hooks.count_ones() == 1 {
+            format!("in {chain}")
+        } else {
+            format!("in chain {chain}, which is reached from {}", hook_names(hooks))
+        };
+        return Some(
+            Diagnostic::error(span, format!("{what} may only be used from {}, not {via}", hook_names(allowed.hooks)))
+                .with_hint("the kernel refuses the table at COMMIT"),
+        );
+    }
+    None
+}
+
+/// A chain that jumps, through any number of chains, back to itself: the kernel refuses the table.
+fn find_loop(table: &Table) -> Option<Diagnostic> {
+    // Iterative depth-first search with colours: 0 new, 1 on the current path, 2 done.
+    let n = table.chains.len();
+    let mut colour = vec![0u8; n];
+    let edges: Vec<Vec<(usize, &crate::ruleset::Rule)>> = table
+        .chains
+        .iter()
+        .map(|c| {
+            c.rules
+                .iter()
+                .filter_map(|r| {
+                    r.target.as_ref().and_then(|t| t.chain()).and_then(|name| table.chain_index(name)).map(|i| (i, r))
+                })
+                .collect()
+        })
+        .collect();
+    for start in 0..n {
+        if colour[start] != 0 {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        colour[start] = 1;
+        while let Some(&mut (c, ref mut next)) = stack.last_mut() {
+            if let Some(&(to, rule)) = edges[c].get(*next) {
+                *next += 1;
+                match colour[to] {
+                    0 => {
+                        colour[to] = 1;
+                        stack.push((to, 0));
+                    }
+                    1 => {
+                        let mut path: Vec<&str> = stack
+                            .iter()
+                            .skip_while(|(x, _)| *x != to)
+                            .map(|(x, _)| table.chains[*x].name.as_str())
+                            .collect();
+                        path.push(&table.chains[to].name);
+                        return Some(
+                            Diagnostic::error(rule.span, format!("this jump makes a loop: {}", path.join(" → ")))
+                                .with_hint("the kernel refuses a table whose chains can jump in a circle"),
+                        );
+                    }
+                    _ => {}
+                }
+            } else {
+                colour[c] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+/// For each chain of `table` (by index), the hooks from which it can be reached through jumps and gotos,
+/// as [`Hook::bit`]s. A user chain nothing reaches has none.
 pub fn reachable_hooks(table: &Table) -> Vec<u8> {
     let mut hooks = vec![0u8; table.chains.len()];
     let mut stack: Vec<(usize, u8)> =
@@ -32,4 +211,93 @@ pub fn reachable_hooks(table: &Table) -> Vec<u8> {
         }
     }
     hooks
+}
+
+/// Things that load but are probably mistakes: duplicated rules, user chains nothing jumps to, rules after
+/// one that ends the chain for every packet.
+fn warnings(table: &Table, reach: &[u8], diags: &mut Vec<Diagnostic>) {
+    let mut text = String::new();
+    for (c, chain) in table.chains.iter().enumerate() {
+        if chain.hook.is_none() && reach[c] == 0 && chain.declared {
+            let referenced = table
+                .chains
+                .iter()
+                .flat_map(|x| &x.rules)
+                .any(|r| r.target.as_ref().and_then(|t| t.chain()) == Some(&chain.name));
+            if !referenced {
+                diags.push(Diagnostic::warning(
+                    chain.span,
+                    format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
+                ));
+            }
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut ended_at: Option<usize> = None;
+        for (i, rule) in chain.rules.iter().enumerate() {
+            text.clear();
+            save::rule_spec(rule, &mut text);
+            if let Some(&first) = seen.get(&text) {
+                diags.push(Diagnostic::warning(
+                    rule.span,
+                    format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
+                ));
+            } else {
+                seen.insert(text.clone(), i);
+            }
+            if let Some(end) = ended_at {
+                if end + 1 == i {
+                    diags.push(Diagnostic::warning(
+                        rule.span,
+                        format!(
+                            "no packet reaches rule {} of {}: rule {} before it ends the chain for every packet",
+                            i + 1,
+                            chain.name,
+                            end + 1
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let unconditional = rule.generic == Default::default() && rule.matches.iter().all(|m| m.name == "comment");
+            let terminal = rule
+                .target
+                .as_ref()
+                .is_some_and(|t| t.goto || matches!(t.kind, crate::targets::TargetKind::Standard(_)));
+            if unconditional && terminal {
+                ended_at = Some(i);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse::parse;
+
+    fn first_error(input: &str) -> Option<(u32, String)> {
+        parse(input, None).errors().next().map(|d| (d.span.line, d.message.clone()))
+    }
+
+    #[test]
+    fn loops_are_refused() {
+        let e = first_error("*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -s 192.0.2.1 -j A\nCOMMIT\n");
+        let (line, message) = e.expect("a loop error");
+        assert_eq!(line, 7);
+        assert!(message.contains("A → B → A"), "{message}");
+    }
+
+    #[test]
+    fn unreachable_loops_are_refused_too() {
+        assert!(first_error("*filter\n:A - [0:0]\n-A A -j A\nCOMMIT\n").is_some());
+    }
+
+    #[test]
+    fn warns_about_duplicates_unused_chains_and_shadowed_rules() {
+        let p = parse("*filter\n:INPUT ACCEPT [0:0]\n:UNUSED - [0:0]\n-A INPUT -p tcp -j ACCEPT\n-A INPUT -p tcp -j ACCEPT\n-A INPUT -j DROP\n-A INPUT -s 192.0.2.1 -j ACCEPT\nCOMMIT\n", None);
+        assert!(!p.has_errors());
+        let w: Vec<(u32, &str)> = p.warnings().map(|d| (d.span.line, d.message.as_str())).collect();
+        assert!(w.iter().any(|(l, m)| *l == 3 && m.contains("UNUSED")), "{w:?}");
+        assert!(w.iter().any(|(l, m)| *l == 5 && m.contains("same as rule 1")), "{w:?}");
+        assert!(w.iter().any(|(l, m)| *l == 7 && m.contains("no packet reaches rule 4")), "{w:?}");
+    }
 }
