@@ -1,0 +1,649 @@
+//! The packet a walk starts with, read from the two ways people write one: a line of the kernel's own
+//! LOG/TRACE output (`IN=ppp0 OUT= SRC=... DST=... PROTO=TCP SPT=... DPT=... SYN`), which a user can paste
+//! from their log, and a short form for typing by hand (`tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0
+//! syn`).
+//!
+//! Keys the kernel prints that chainwalk does not need (MAC, SEQ, WINDOW, OPT, ...) are ignored; a few keys
+//! the kernel does not print describe what the walk cannot see in a single packet: `CTSTATE=`, `CTDIR=`,
+//! `MARK=`, `UID=`/`GID=`, `PHYSIN=`/`PHYSOUT=`.
+
+use crate::diag::Diagnostic;
+use crate::matches::tcp::{TcpFlags, FLAG_NAMES};
+use crate::ruleset::addr::parse_uint;
+use crate::ruleset::Family;
+use crate::span::Span;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+
+/// A packet as netfilter sees it at the first hook it meets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Packet {
+    /// The interface it arrived on; `None` for a packet this host sends (the OUTPUT path).
+    pub in_iface: Option<String>,
+    /// The interface given for it, if any (for a locally generated packet the routing decision picks one).
+    pub out_iface: Option<String>,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Total length in bytes, as `LEN=` gives it.
+    pub len: u16,
+    /// Time to live (IPv4) or hop limit (IPv6).
+    pub ttl: u8,
+    /// The TOS byte (IPv4) or traffic class (IPv6).
+    pub tos: u8,
+    /// The IPv4 "don't fragment" flag.
+    pub dont_fragment: bool,
+    /// The IPv4 "more fragments" flag.
+    pub more_fragments: bool,
+    /// The fragment offset in 8-byte units; non-zero for second and later fragments.
+    pub fragment_offset: u16,
+    /// The transport layer.
+    pub l4: L4,
+    /// The connection tracking state rules see.
+    pub ct_state: CtState,
+    /// Which direction of its connection the packet travels.
+    pub ct_dir: CtDir,
+    /// The packet mark (`skb->mark`) on arrival.
+    pub mark: u32,
+    /// The owner of the sending socket, for a locally generated packet.
+    pub uid: Option<u32>,
+    /// The group of the sending socket, for a locally generated packet.
+    pub gid: Option<u32>,
+    /// The bridge port it came in on, when the input interface is a bridge.
+    pub physin: Option<String>,
+    /// The bridge port it goes out on.
+    pub physout: Option<String>,
+    /// The source MAC address, when the log line had `MAC=`.
+    pub mac_src: Option<[u8; 6]>,
+}
+
+/// The transport header of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum L4 {
+    /// TCP with ports and flags.
+    Tcp {
+        /// Source port.
+        sport: u16,
+        /// Destination port.
+        dport: u16,
+        /// The flags of the segment.
+        flags: TcpFlags,
+    },
+    /// UDP.
+    Udp {
+        /// Source port.
+        sport: u16,
+        /// Destination port.
+        dport: u16,
+    },
+    /// UDP-Lite.
+    Udplite {
+        /// Source port.
+        sport: u16,
+        /// Destination port.
+        dport: u16,
+    },
+    /// SCTP.
+    Sctp {
+        /// Source port.
+        sport: u16,
+        /// Destination port.
+        dport: u16,
+    },
+    /// DCCP.
+    Dccp {
+        /// Source port.
+        sport: u16,
+        /// Destination port.
+        dport: u16,
+    },
+    /// ICMP (IPv4).
+    Icmp {
+        /// Type.
+        icmp_type: u8,
+        /// Code.
+        code: u8,
+    },
+    /// ICMPv6.
+    Icmpv6 {
+        /// Type.
+        icmp_type: u8,
+        /// Code.
+        code: u8,
+    },
+    /// Any other protocol, by number.
+    Other {
+        /// The IP protocol number.
+        proto: u8,
+    },
+}
+
+impl L4 {
+    /// The IP protocol number.
+    pub fn proto(&self) -> u8 {
+        match self {
+            L4::Tcp { .. } => 6,
+            L4::Udp { .. } => 17,
+            L4::Udplite { .. } => 136,
+            L4::Sctp { .. } => 132,
+            L4::Dccp { .. } => 33,
+            L4::Icmp { .. } => 1,
+            L4::Icmpv6 { .. } => 58,
+            L4::Other { proto } => *proto,
+        }
+    }
+
+    /// Source and destination ports, for protocols that have them.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match *self {
+            L4::Tcp { sport, dport, .. }
+            | L4::Udp { sport, dport }
+            | L4::Udplite { sport, dport }
+            | L4::Sctp { sport, dport }
+            | L4::Dccp { sport, dport } => Some((sport, dport)),
+            _ => None,
+        }
+    }
+
+    /// The same header with other ports (for protocols that have ports).
+    pub fn with_ports(self, sport: u16, dport: u16) -> L4 {
+        match self {
+            L4::Tcp { flags, .. } => L4::Tcp { sport, dport, flags },
+            L4::Udp { .. } => L4::Udp { sport, dport },
+            L4::Udplite { .. } => L4::Udplite { sport, dport },
+            L4::Sctp { .. } => L4::Sctp { sport, dport },
+            L4::Dccp { .. } => L4::Dccp { sport, dport },
+            other => other,
+        }
+    }
+}
+
+/// The connection tracking state of a packet, as `-m conntrack --ctstate` sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CtState {
+    /// The first packet of a connection.
+    #[default]
+    New,
+    /// A packet of a connection that has seen traffic both ways.
+    Established,
+    /// A packet related to another connection (an ICMP error, an FTP data connection).
+    Related,
+    /// A packet conntrack could not make sense of.
+    Invalid,
+    /// A packet exempted from tracking (`-j NOTRACK`, `-j CT --notrack`).
+    Untracked,
+}
+
+impl CtState {
+    /// The state's name as `--ctstate` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CtState::New => "NEW",
+            CtState::Established => "ESTABLISHED",
+            CtState::Related => "RELATED",
+            CtState::Invalid => "INVALID",
+            CtState::Untracked => "UNTRACKED",
+        }
+    }
+
+    fn parse(text: &str) -> Option<CtState> {
+        Some(match text.to_ascii_uppercase().as_str() {
+            "NEW" => CtState::New,
+            "ESTABLISHED" => CtState::Established,
+            "RELATED" => CtState::Related,
+            "INVALID" => CtState::Invalid,
+            "UNTRACKED" => CtState::Untracked,
+            _ => return None,
+        })
+    }
+}
+
+/// The direction of a packet in its connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CtDir {
+    /// From the side that opened the connection.
+    #[default]
+    Original,
+    /// From the side that answered.
+    Reply,
+}
+
+impl Packet {
+    /// The address family.
+    pub fn family(&self) -> Family {
+        if self.dst.is_ipv6() {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        }
+    }
+
+    /// Whether this host sends the packet (it has no input interface).
+    pub fn is_local_out(&self) -> bool {
+        self.in_iface.is_none()
+    }
+
+    /// A packet from `src` to `dst` with everything else at its usual value.
+    pub fn new(src: IpAddr, dst: IpAddr, l4: L4) -> Packet {
+        Packet {
+            in_iface: None,
+            out_iface: None,
+            src,
+            dst,
+            len: 60,
+            ttl: 64,
+            tos: 0,
+            dont_fragment: false,
+            more_fragments: false,
+            fragment_offset: 0,
+            l4,
+            ct_state: CtState::New,
+            ct_dir: CtDir::Original,
+            mark: 0,
+            uid: None,
+            gid: None,
+            physin: None,
+            physout: None,
+            mac_src: None,
+        }
+    }
+}
+
+/// Reads a packet in either form. The text may be a whole kernel log line: anything before its first
+/// `KEY=` word (a syslog prefix, `TRACE: raw:PREROUTING:policy:2`) is skipped.
+pub fn parse(text: &str) -> Result<Packet, Diagnostic> {
+    let trimmed = text.trim();
+    let words = words(trimmed);
+    if words.iter().any(|(w, _)| w.contains('=')) {
+        parse_log(trimmed, &words)
+    } else {
+        parse_short(trimmed, &words)
+    }
+}
+
+/// The words of `text` with their byte ranges.
+fn words(text: &str) -> Vec<(&str, (usize, usize))> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push((&text[s..i], (s, i)));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn span_of(text: &str, range: (usize, usize)) -> Span {
+    Span::within_line(1, 0, text, range.0, range.1)
+}
+
+fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Diagnostic> {
+    let first = words.iter().position(|(w, _)| w.starts_with("IN=") || w.starts_with("OUT=")).unwrap_or(0);
+    let mut fields: Vec<(&str, &str, Span)> = Vec::new();
+    let mut flags = TcpFlags(0);
+    let mut dont_fragment = false;
+    let mut more_fragments = false;
+    let mut fragment_offset = 0;
+    for &(w, range) in &words[first..] {
+        let span = span_of(text, range);
+        if let Some((k, v)) = w.split_once('=') {
+            fields.push((k, v, span));
+        } else if let Some(off) = w.strip_prefix("FRAG:") {
+            fragment_offset =
+                off.parse().map_err(|_| Diagnostic::error(span, format!("`{w}` is not a fragment offset")))?;
+        } else if let Some(&(_, bit)) = FLAG_NAMES.iter().find(|(n, _)| *n == w) {
+            flags.0 |= bit;
+        } else if w == "DF" {
+            dont_fragment = true;
+        } else if w == "MF" {
+            more_fragments = true;
+        }
+        // Other bare words (CE, INCOMPLETE, option dumps) do not matter to netfilter's rules here.
+    }
+    let get = |key: &str| fields.iter().find(|(k, _, _)| *k == key).map(|&(_, v, s)| (v, s));
+    let whole = span_of(text, (0, text.len()));
+    let addr = |key: &str| -> Result<IpAddr, Diagnostic> {
+        let (v, s) = get(key).ok_or_else(|| Diagnostic::error(whole, format!("the packet needs `{key}=ADDRESS`")))?;
+        v.parse().map_err(|_| Diagnostic::error(s, format!("`{v}` is not an IP address")))
+    };
+    let src = addr("SRC")?;
+    let dst = addr("DST")?;
+    if src.is_ipv6() != dst.is_ipv6() {
+        return Err(Diagnostic::error(whole, "SRC and DST are of different families"));
+    }
+    let number = |key: &str, max: u64| -> Result<Option<u64>, Diagnostic> {
+        match get(key) {
+            None => Ok(None),
+            Some((v, s)) => match parse_uint(v).or_else(|| v.parse().ok()) {
+                Some(n) if n <= max => Ok(Some(n)),
+                _ => Err(Diagnostic::error(s, format!("`{key}={v}` is not a number from 0 to {max}"))),
+            },
+        }
+    };
+    let port = |key: &str| -> Result<u16, Diagnostic> {
+        Ok(number(key, u64::from(u16::MAX))?
+            .ok_or_else(|| Diagnostic::error(whole, format!("the packet needs `{key}=PORT` for its protocol")))?
+            as u16)
+    };
+    let proto_text = get("PROTO").map(|(v, _)| v).unwrap_or("");
+    let l4 = match proto_text.to_ascii_uppercase().as_str() {
+        "TCP" => L4::Tcp { sport: port("SPT")?, dport: port("DPT")?, flags },
+        "UDP" => L4::Udp { sport: port("SPT")?, dport: port("DPT")? },
+        "UDPLITE" => L4::Udplite { sport: port("SPT")?, dport: port("DPT")? },
+        "SCTP" => L4::Sctp { sport: port("SPT")?, dport: port("DPT")? },
+        "DCCP" => L4::Dccp { sport: port("SPT")?, dport: port("DPT")? },
+        "ICMP" | "ICMPV6" => {
+            let icmp_type = number("TYPE", 255)?.unwrap_or(if src.is_ipv6() { 128 } else { 8 }) as u8;
+            let code = number("CODE", 255)?.unwrap_or(0) as u8;
+            if src.is_ipv6() {
+                L4::Icmpv6 { icmp_type, code }
+            } else {
+                L4::Icmp { icmp_type, code }
+            }
+        }
+        "" => {
+            return Err(Diagnostic::error(
+                whole,
+                "the packet needs `PROTO=` (TCP, UDP, ICMP, ICMPv6, SCTP or a number)",
+            ))
+        }
+        other => match parse_uint(other) {
+            Some(n) if n <= 255 => L4::Other { proto: n as u8 },
+            _ => {
+                let s = get("PROTO").map(|(_, s)| s).unwrap_or(whole);
+                return Err(Diagnostic::error(s, format!("`{proto_text}` is not a protocol chainwalk knows")));
+            }
+        },
+    };
+    let iface = |key: &str| get(key).map(|(v, _)| v).filter(|v| !v.is_empty()).map(str::to_string);
+    let mut p = Packet::new(src, dst, l4);
+    p.in_iface = iface("IN");
+    p.out_iface = iface("OUT");
+    p.len = number("LEN", 65535)?.unwrap_or(60) as u16;
+    p.ttl = number(if src.is_ipv6() { "HOPLIMIT" } else { "TTL" }, 255)?.unwrap_or(64) as u8;
+    p.tos = number(if src.is_ipv6() { "TC" } else { "TOS" }, 255)?.unwrap_or(0) as u8;
+    p.dont_fragment = dont_fragment;
+    p.more_fragments = more_fragments;
+    p.fragment_offset = fragment_offset;
+    if let Some((v, s)) = get("CTSTATE") {
+        p.ct_state = CtState::parse(v).ok_or_else(|| {
+            Diagnostic::error(
+                s,
+                format!("`{v}` is not a conntrack state (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED)"),
+            )
+        })?;
+    }
+    if let Some((v, s)) = get("CTDIR") {
+        p.ct_dir = match v.to_ascii_uppercase().as_str() {
+            "ORIGINAL" => CtDir::Original,
+            "REPLY" => CtDir::Reply,
+            _ => return Err(Diagnostic::error(s, format!("`{v}` is not a direction (ORIGINAL or REPLY)"))),
+        };
+    }
+    p.mark = number("MARK", u64::from(u32::MAX))?.unwrap_or(0) as u32;
+    p.uid = number("UID", u64::from(u32::MAX))?.map(|n| n as u32);
+    p.gid = number("GID", u64::from(u32::MAX))?.map(|n| n as u32);
+    p.physin = iface("PHYSIN");
+    p.physout = iface("PHYSOUT");
+    if let Some((v, _)) = get("MAC") {
+        let bytes: Vec<u8> = v.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
+        if bytes.len() >= 12 {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&bytes[6..12]);
+            p.mac_src = Some(mac);
+        }
+    }
+    Ok(p)
+}
+
+/// Reads `PROTO SRC[:PORT] -> DST[:PORT] [in IFACE | out IFACE] [FLAG...] [state STATE] [mark N] ...`.
+fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Diagnostic> {
+    let whole = span_of(text, (0, text.len()));
+    let usage =
+        "write a packet like `tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0 syn`, or paste a kernel log line";
+    let [(proto, proto_r), (src, src_r), (arrow, arrow_r), (dst, dst_r), rest @ ..] = words else {
+        return Err(Diagnostic::error(whole, "this packet is incomplete").with_hint(usage));
+    };
+    if *arrow != "->" && *arrow != ">" {
+        return Err(
+            Diagnostic::error(span_of(text, *arrow_r), "expected `->` between source and destination").with_hint(usage)
+        );
+    }
+    let endpoint = |w: &str, r: (usize, usize)| -> Result<(IpAddr, Option<u16>), Diagnostic> {
+        let bad = || {
+            Diagnostic::error(
+                span_of(text, r),
+                format!("`{w}` is not ADDRESS or ADDRESS:PORT ([ADDRESS]:PORT for IPv6)"),
+            )
+        };
+        if let Ok(a) = w.parse::<IpAddr>() {
+            return Ok((a, None));
+        }
+        let (a, p) = if let Some(rest) = w.strip_prefix('[') {
+            rest.split_once("]:").ok_or_else(bad)?
+        } else {
+            w.rsplit_once(':').ok_or_else(bad)?
+        };
+        let addr = a.parse().map_err(|_| bad())?;
+        let port = p.parse().map_err(|_| bad())?;
+        Ok((addr, Some(port)))
+    };
+    let (src_ip, sport) = endpoint(src, *src_r)?;
+    let (dst_ip, dport) = endpoint(dst, *dst_r)?;
+    if src_ip.is_ipv6() != dst_ip.is_ipv6() {
+        return Err(Diagnostic::error(whole, "source and destination are of different families"));
+    }
+    let need_ports = |name: &str| -> Result<(u16, u16), Diagnostic> {
+        match (sport, dport) {
+            (Some(s), Some(d)) => Ok((s, d)),
+            _ => Err(Diagnostic::error(
+                span_of(text, *proto_r),
+                format!("a {name} packet needs ports: ADDRESS:PORT on both sides"),
+            )),
+        }
+    };
+    let mut l4 = match proto.to_ascii_lowercase().as_str() {
+        "tcp" => {
+            let (s, d) = need_ports("tcp")?;
+            L4::Tcp { sport: s, dport: d, flags: TcpFlags(0) }
+        }
+        "udp" => {
+            let (s, d) = need_ports("udp")?;
+            L4::Udp { sport: s, dport: d }
+        }
+        "sctp" => {
+            let (s, d) = need_ports("sctp")?;
+            L4::Sctp { sport: s, dport: d }
+        }
+        "icmp" | "icmpv6" | "icmp6" | "ipv6-icmp" if src_ip.is_ipv6() => L4::Icmpv6 { icmp_type: 128, code: 0 },
+        "icmp" => L4::Icmp { icmp_type: 8, code: 0 },
+        other => match parse_uint(other) {
+            Some(n) if n <= 255 => L4::Other { proto: n as u8 },
+            _ => {
+                return Err(Diagnostic::error(
+                    span_of(text, *proto_r),
+                    format!("`{proto}` is not a protocol chainwalk knows"),
+                )
+                .with_hint("use tcp, udp, sctp, icmp, icmpv6 or a protocol number"))
+            }
+        },
+    };
+    let mut p = Packet::new(src_ip, dst_ip, l4);
+    let mut i = 0;
+    while i < rest.len() {
+        let (w, r) = rest[i];
+        let span = span_of(text, r);
+        let value = |i: usize| -> Result<(&str, Span), Diagnostic> {
+            rest.get(i + 1)
+                .map(|&(v, r)| (v, span_of(text, r)))
+                .ok_or_else(|| Diagnostic::error(span, format!("`{w}` needs a value")))
+        };
+        let num = |v: &str, s: Span, max: u64| -> Result<u64, Diagnostic> {
+            parse_uint(v)
+                .filter(|&n| n <= max)
+                .ok_or_else(|| Diagnostic::error(s, format!("`{v}` is not a number from 0 to {max}")))
+        };
+        let lower = w.to_ascii_lowercase();
+        match lower.as_str() {
+            "in" | "out" | "state" | "mark" | "uid" | "gid" | "ttl" | "len" | "type" | "code" | "dir" | "physin"
+            | "physout" | "tos" => {
+                let (v, s) = value(i)?;
+                match lower.as_str() {
+                    "in" => p.in_iface = Some(v.to_string()),
+                    "out" => p.out_iface = Some(v.to_string()),
+                    "physin" => p.physin = Some(v.to_string()),
+                    "physout" => p.physout = Some(v.to_string()),
+                    "state" => {
+                        p.ct_state = CtState::parse(v)
+                            .ok_or_else(|| Diagnostic::error(s, format!("`{v}` is not a conntrack state")))?
+                    }
+                    "dir" => {
+                        p.ct_dir = match v.to_ascii_lowercase().as_str() {
+                            "original" => CtDir::Original,
+                            "reply" => CtDir::Reply,
+                            _ => {
+                                return Err(Diagnostic::error(
+                                    s,
+                                    format!("`{v}` is not a direction (original or reply)"),
+                                ))
+                            }
+                        }
+                    }
+                    "mark" => p.mark = num(v, s, u64::from(u32::MAX))? as u32,
+                    "uid" => p.uid = Some(num(v, s, u64::from(u32::MAX))? as u32),
+                    "gid" => p.gid = Some(num(v, s, u64::from(u32::MAX))? as u32),
+                    "ttl" => p.ttl = num(v, s, 255)? as u8,
+                    "tos" => p.tos = num(v, s, 255)? as u8,
+                    "len" => p.len = num(v, s, 65535)? as u16,
+                    "type" | "code" => {
+                        let n = num(v, s, 255)? as u8;
+                        match (&mut l4, lower.as_str()) {
+                            (L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. }, "type") => *icmp_type = n,
+                            (L4::Icmp { code, .. } | L4::Icmpv6 { code, .. }, "code") => *code = n,
+                            _ => return Err(Diagnostic::error(span, format!("`{w}` is for ICMP packets"))),
+                        }
+                        p.l4 = l4;
+                    }
+                    _ => {}
+                }
+                i += 2;
+            }
+            "local" => {
+                p.in_iface = None;
+                i += 1;
+            }
+            "df" => {
+                p.dont_fragment = true;
+                i += 1;
+            }
+            "mf" => {
+                p.more_fragments = true;
+                i += 1;
+            }
+            _ => {
+                let mut any = false;
+                for flag in w.split([',', '+']) {
+                    let upper = flag.to_ascii_uppercase();
+                    if let Some(&(_, bit)) = FLAG_NAMES.iter().find(|(n, _)| *n == upper) {
+                        if let L4::Tcp { flags, .. } = &mut l4 {
+                            flags.0 |= bit;
+                            any = true;
+                        }
+                    } else if let Some(state) = CtState::parse(flag) {
+                        p.ct_state = state;
+                        any = true;
+                    }
+                }
+                if !any {
+                    return Err(Diagnostic::error(span, format!("`{w}` is not something chainwalk understands in a packet"))
+                        .with_hint("after the addresses: in IFACE, out IFACE, TCP flags (syn, ack, ...), state STATE, mark N, uid N, ttl N"));
+                }
+                p.l4 = l4;
+                i += 1;
+            }
+        }
+    }
+    Ok(p)
+}
+
+impl fmt::Display for Packet {
+    /// The packet in the kernel's log syntax, as a TRACE line prints it after the rule name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "IN={} OUT={} SRC={} DST={}",
+            self.in_iface.as_deref().unwrap_or(""),
+            self.out_iface.as_deref().unwrap_or(""),
+            self.src,
+            self.dst
+        )?;
+        match self.l4 {
+            L4::Tcp { sport, dport, flags } => {
+                write!(f, " PROTO=TCP SPT={sport} DPT={dport}")?;
+                // The kernel prints the flags in the order CWR ECE URG ACK PSH RST SYN FIN.
+                for (name, bit) in FLAG_NAMES.iter().rev() {
+                    if flags.0 & bit != 0 {
+                        write!(f, " {name}")?;
+                    }
+                }
+                Ok(())
+            }
+            L4::Udp { sport, dport } => write!(f, " PROTO=UDP SPT={sport} DPT={dport}"),
+            L4::Udplite { sport, dport } => write!(f, " PROTO=UDPLITE SPT={sport} DPT={dport}"),
+            L4::Sctp { sport, dport } => write!(f, " PROTO=SCTP SPT={sport} DPT={dport}"),
+            L4::Dccp { sport, dport } => write!(f, " PROTO=DCCP SPT={sport} DPT={dport}"),
+            L4::Icmp { icmp_type, code } => write!(f, " PROTO=ICMP TYPE={icmp_type} CODE={code}"),
+            L4::Icmpv6 { icmp_type, code } => write!(f, " PROTO=ICMPv6 TYPE={icmp_type} CODE={code}"),
+            L4::Other { proto } => write!(f, " PROTO={proto}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_kernel_log_line() {
+        let p = parse("Jan 13 11:03:16 host kernel: [1.2] TRACE: raw:PREROUTING:policy:2 IN=ppp0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x00 PREC=0x00 TTL=41 ID=0 DF PROTO=TCP SPT=19327 DPT=7788 SEQ=3930627540 ACK=0 WINDOW=65535 RES=0x00 SYN URGP=0").unwrap();
+        assert_eq!(p.in_iface.as_deref(), Some("ppp0"));
+        assert_eq!(p.out_iface, None);
+        assert_eq!(p.l4, L4::Tcp { sport: 19327, dport: 7788, flags: TcpFlags(0x02) });
+        assert_eq!((p.ttl, p.len, p.dont_fragment), (41, 64, true));
+        assert_eq!(p.mac_src, Some([0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb]));
+        assert_eq!(p.to_string(), "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN");
+    }
+
+    #[test]
+    fn reads_the_short_form() {
+        let p = parse("tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0 syn").unwrap();
+        assert_eq!(p.l4, L4::Tcp { sport: 40000, dport: 7788, flags: TcpFlags(0x02) });
+        let p = parse("udp [2001:db8::1]:5353 -> [2001:db8::2]:53 out eth0 state established mark 0x10").unwrap();
+        assert_eq!((p.ct_state, p.mark, p.in_iface.is_none()), (CtState::Established, 16, true));
+        let p = parse("icmp 192.0.2.1 -> 192.0.2.2 in eth0 type 3 code 1").unwrap();
+        assert_eq!(p.l4, L4::Icmp { icmp_type: 3, code: 1 });
+    }
+
+    #[test]
+    fn extra_keys_and_errors() {
+        let p = parse(
+            "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2 CTSTATE=ESTABLISHED CTDIR=REPLY UID=1000",
+        )
+        .unwrap();
+        assert_eq!((p.ct_state, p.ct_dir, p.uid), (CtState::Established, CtDir::Reply, Some(1000)));
+        let e = parse("IN=eth0 SRC=192.0.2.1 DST=nope PROTO=TCP").unwrap_err();
+        assert_eq!(e.span.col, 23);
+        let e = parse("tcp 192.0.2.1:1 -> 192.0.2.2:2 sideways").unwrap_err();
+        assert_eq!(e.span.col, 32);
+    }
+}
