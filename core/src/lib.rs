@@ -7,6 +7,7 @@
 pub mod diag;
 pub mod ext;
 pub mod matches;
+pub mod host;
 pub mod packet;
 pub mod parse;
 pub mod render;

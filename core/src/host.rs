@@ -1,0 +1,650 @@
+//! The host a packet passes: its interfaces and addresses, its routes and the sysctls that change what
+//! netfilter sees. Routing decides between INPUT and FORWARD and picks the output interface; `addrtype`,
+//! MASQUERADE and `rpfilter` need the host's addresses.
+//!
+//! A host is written the way a person copies it from a shell: `ip -br addr` (or `ip addr`), `ip route` (and
+//! `ip -6 route`, `ip route show table local`), and `sysctl` lines, in any order, with `#` comments. Each line
+//! is recognised by its shape.
+
+use crate::diag::Diagnostic;
+use crate::ruleset::addr::parse_ipv4;
+use crate::span::Span;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The host: interfaces, routes and the sysctls chainwalk models.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    /// The interfaces, `lo` included.
+    pub interfaces: Vec<HostInterface>,
+    /// The routes of the main table (as given, plus the kernel's prefix routes for each address), and any
+    /// `local`/`broadcast` routes given explicitly.
+    pub routes: Vec<Route>,
+    /// `net.ipv4.ip_forward`: whether IPv4 packets not for this host are forwarded.
+    pub ip_forward: bool,
+    /// `net.ipv6.conf.all.forwarding`.
+    pub ipv6_forward: bool,
+    /// `net.ipv4.conf.all.route_localnet`: whether 127.0.0.0/8 may be routed between interfaces.
+    pub route_localnet: bool,
+    /// Whether chainwalk made this host up because none was given (and so every answer that depends on
+    /// it rests on that assumption).
+    pub assumed: bool,
+}
+
+/// One interface with its addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInterface {
+    /// Its name (`eth0`; an `@peer` suffix from `ip` output is removed).
+    pub name: String,
+    /// Whether it is up (`UP` or `UNKNOWN` in `ip` output).
+    pub up: bool,
+    /// Its addresses with their prefix lengths.
+    pub addrs: Vec<IfAddr>,
+    /// Its MAC address, when given.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// An address of an interface, with its prefix length (`192.0.2.1/24`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfAddr {
+    /// The address.
+    pub addr: IpAddr,
+    /// The prefix length of its subnet.
+    pub prefix: u8,
+}
+
+impl IfAddr {
+    /// Whether `ip` is in this address's subnet.
+    pub fn subnet_contains(&self, ip: IpAddr) -> bool {
+        prefix_contains(self.addr, self.prefix, ip)
+    }
+
+    /// The subnet's broadcast address (IPv4 with a prefix shorter than 31 only).
+    pub fn broadcast(&self) -> Option<Ipv4Addr> {
+        match self.addr {
+            IpAddr::V4(a) if self.prefix < 31 => Some(Ipv4Addr::from(u32::from(a) | (u32::MAX >> self.prefix))),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `ip` is inside `net/prefix`.
+pub fn prefix_contains(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+/// What a route does with the packets it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// Send it on, directly or through a gateway.
+    Unicast,
+    /// It is for this host.
+    Local,
+    /// It is a broadcast for a subnet of this host.
+    Broadcast,
+    /// Drop it silently.
+    Blackhole,
+    /// Drop it with "host unreachable".
+    Unreachable,
+    /// Drop it with "administratively prohibited".
+    Prohibit,
+    /// Give up on this table.
+    Throw,
+}
+
+/// One route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The destination prefix's address (`0.0.0.0` for `default`).
+    pub dst: IpAddr,
+    /// The destination prefix's length.
+    pub prefix: u8,
+    /// What the route does.
+    pub kind: RouteKind,
+    /// The gateway (`via`).
+    pub via: Option<IpAddr>,
+    /// The output interface (`dev`).
+    pub dev: Option<String>,
+    /// The preferred source address (`src`).
+    pub src: Option<IpAddr>,
+    /// The metric; lower wins among routes of the same prefix.
+    pub metric: u32,
+    /// Where it was written, if it was (prefix routes the kernel adds for addresses have none).
+    pub span: Option<Span>,
+}
+
+/// Where the routing decision sends a packet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RouteDecision {
+    /// To this host (INPUT).
+    Local {
+        /// The interface that has the address (`lo` for loopback addresses).
+        dev: String,
+    },
+    /// Out of an interface (FORWARD, or out for a locally generated packet).
+    Forward {
+        /// The output interface.
+        dev: String,
+        /// The next hop, if it goes through a gateway.
+        via: Option<IpAddr>,
+        /// The source address the route prefers.
+        src: Option<IpAddr>,
+    },
+    /// Dropped by routing: no route, or a blackhole/unreachable/prohibit route.
+    Unroutable {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// The address types `-m addrtype` knows (`RTN_*` in the kernel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AddrType {
+    /// `0.0.0.0` or `::`.
+    Unspec,
+    /// An address reached through a unicast route.
+    Unicast,
+    /// An address of this host.
+    Local,
+    /// A broadcast address of a subnet of this host, or `255.255.255.255`.
+    Broadcast,
+    /// A multicast address.
+    Multicast,
+    /// An address a blackhole route covers.
+    Blackhole,
+    /// An address an unreachable route covers.
+    Unreachable,
+    /// An address a prohibit route covers.
+    Prohibit,
+    /// An address a throw route covers.
+    Throw,
+}
+
+impl Host {
+    /// A host with only a loopback interface.
+    pub fn loopback_only() -> Host {
+        Host {
+            interfaces: vec![HostInterface {
+                name: "lo".into(),
+                up: true,
+                addrs: vec![
+                    IfAddr { addr: IpAddr::V4(Ipv4Addr::LOCALHOST), prefix: 8 },
+                    IfAddr { addr: IpAddr::V6(Ipv6Addr::LOCALHOST), prefix: 128 },
+                ],
+                mac: None,
+            }],
+            routes: Vec::new(),
+            ip_forward: false,
+            ipv6_forward: false,
+            route_localnet: false,
+            assumed: false,
+        }
+    }
+
+    /// The interface called `name`.
+    pub fn interface(&self, name: &str) -> Option<&HostInterface> {
+        self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// Whether `ip` is an address of any interface of this host (Linux answers for all its addresses on
+    /// every interface).
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        self.local_dev(ip).is_some()
+    }
+
+    fn local_dev(&self, ip: IpAddr) -> Option<&str> {
+        if let IpAddr::V4(v4) = ip {
+            if v4.is_loopback() {
+                return Some("lo");
+            }
+        }
+        if ip == IpAddr::V6(Ipv6Addr::LOCALHOST) {
+            return Some("lo");
+        }
+        self.interfaces.iter().find(|i| i.addrs.iter().any(|a| a.addr == ip)).map(|i| i.name.as_str()).or_else(|| {
+            self.routes
+                .iter()
+                .find(|r| r.kind == RouteKind::Local && prefix_contains(r.dst, r.prefix, ip))
+                .map(|r| r.dev.as_deref().unwrap_or("lo"))
+        })
+    }
+
+    /// Whether `ip` is a broadcast address for this host.
+    pub fn is_broadcast(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => {
+                v4.is_broadcast()
+                    || self.interfaces.iter().flat_map(|i| &i.addrs).any(|a| a.broadcast() == Some(v4))
+                    || self
+                        .routes
+                        .iter()
+                        .any(|r| r.kind == RouteKind::Broadcast && prefix_contains(r.dst, r.prefix, ip))
+            }
+            IpAddr::V6(_) => false,
+        }
+    }
+
+    /// The main-table route for `ip`: longest prefix first, then lowest metric.
+    pub fn lookup(&self, ip: IpAddr) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| r.dst.is_ipv4() == ip.is_ipv4() && !matches!(r.kind, RouteKind::Local | RouteKind::Broadcast))
+            .filter(|r| prefix_contains(r.dst, r.prefix, ip))
+            .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
+    }
+
+    /// The kernel's routing decision for a packet to `dst` (`ip_route_input`/`ip_route_output`).
+    pub fn route(&self, dst: IpAddr) -> RouteDecision {
+        if let Some(dev) = self.local_dev(dst) {
+            return RouteDecision::Local { dev: dev.to_string() };
+        }
+        if self.is_broadcast(dst) {
+            return RouteDecision::Local { dev: "lo".into() };
+        }
+        match self.lookup(dst) {
+            Some(r) => match r.kind {
+                RouteKind::Unicast => match &r.dev {
+                    Some(dev) => RouteDecision::Forward { dev: dev.clone(), via: r.via, src: r.src },
+                    None => match r.via.and_then(|gw| self.lookup(gw)).and_then(|g| g.dev.clone()) {
+                        Some(dev) => RouteDecision::Forward { dev, via: r.via, src: r.src },
+                        None => RouteDecision::Unroutable { reason: format!("the route to {dst} names no interface") },
+                    },
+                },
+                kind => RouteDecision::Unroutable {
+                    reason: format!("a {} route covers {dst}", format!("{kind:?}").to_lowercase()),
+                },
+            },
+            None => RouteDecision::Unroutable { reason: format!("no route to {dst}") },
+        }
+    }
+
+    /// The type of `ip` as `-m addrtype` sees it (`inet_addr_type` in the kernel).
+    pub fn addr_type(&self, ip: IpAddr) -> AddrType {
+        if ip.is_unspecified() {
+            return AddrType::Unspec;
+        }
+        if ip.is_multicast() {
+            return AddrType::Multicast;
+        }
+        if self.is_local(ip) {
+            return AddrType::Local;
+        }
+        if self.is_broadcast(ip) {
+            return AddrType::Broadcast;
+        }
+        match self.lookup(ip).map(|r| r.kind) {
+            Some(RouteKind::Blackhole) => AddrType::Blackhole,
+            Some(RouteKind::Unreachable) => AddrType::Unreachable,
+            Some(RouteKind::Prohibit) => AddrType::Prohibit,
+            Some(RouteKind::Throw) => AddrType::Throw,
+            _ => AddrType::Unicast,
+        }
+    }
+
+    /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the route's preferred
+    /// source, else the first address of `dev` in the next hop's subnet, else its first address of the family.
+    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr, preferred: Option<IpAddr>) -> Option<IpAddr> {
+        if let Some(src) = preferred {
+            return Some(src);
+        }
+        let iface = self.interface(dev)?;
+        let same_family = |a: &&IfAddr| a.addr.is_ipv4() == next_hop.is_ipv4();
+        iface
+            .addrs
+            .iter()
+            .filter(same_family)
+            .find(|a| a.subnet_contains(next_hop))
+            .or_else(|| iface.addrs.iter().find(same_family))
+            .map(|a| a.addr)
+    }
+}
+
+/// Reads a host description; every line it does not understand is an error at that line.
+pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
+    let mut host = Host::loopback_only();
+    host.interfaces.clear();
+    let mut errors = Vec::new();
+    let mut line_start = 0;
+    let mut current_iface: Option<usize> = None;
+    for (index, raw) in text.split_inclusive('\n').enumerate() {
+        let line_no = index as u32 + 1;
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let start = line_start;
+        line_start += raw.len();
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('$') {
+            continue;
+        }
+        let span = Span::within_line(line_no, start, line, 0, line.len());
+        if let Err(message) =
+            read_line(&mut host, trimmed, line.starts_with(char::is_whitespace), &mut current_iface, span)
+        {
+            errors.push(Diagnostic::error(span, message));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    finish(&mut host);
+    Ok(host)
+}
+
+/// Adds what the kernel adds by itself: `lo`, and a prefix route for each address.
+fn finish(host: &mut Host) {
+    if host.interface("lo").is_none() {
+        host.interfaces.insert(0, Host::loopback_only().interfaces.remove(0));
+    }
+    let mut prefix_routes = Vec::new();
+    for iface in host.interfaces.iter().filter(|i| i.up && i.name != "lo") {
+        for a in &iface.addrs {
+            let net = network_of(a.addr, a.prefix);
+            let exists = host
+                .routes
+                .iter()
+                .any(|r| r.dst == net && r.prefix == a.prefix && r.dev.as_deref() == Some(&iface.name));
+            if !exists {
+                prefix_routes.push(Route {
+                    dst: net,
+                    prefix: a.prefix,
+                    kind: RouteKind::Unicast,
+                    via: None,
+                    dev: Some(iface.name.clone()),
+                    src: Some(a.addr),
+                    metric: if a.addr.is_ipv6() { 256 } else { 0 },
+                    span: None,
+                });
+            }
+        }
+    }
+    host.routes.extend(prefix_routes);
+}
+
+fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+        }
+        IpAddr::V6(a) => {
+            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+        }
+    }
+}
+
+const ROUTE_TYPES: &[(&str, RouteKind)] = &[
+    ("unicast", RouteKind::Unicast),
+    ("local", RouteKind::Local),
+    ("broadcast", RouteKind::Broadcast),
+    ("blackhole", RouteKind::Blackhole),
+    ("unreachable", RouteKind::Unreachable),
+    ("prohibit", RouteKind::Prohibit),
+    ("throw", RouteKind::Throw),
+];
+
+const LINK_STATES: &[&str] = &["UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING"];
+
+fn read_line(
+    host: &mut Host,
+    line: &str,
+    indented: bool,
+    current: &mut Option<usize>,
+    span: Span,
+) -> Result<(), String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    // sysctl: `net.ipv4.ip_forward = 1` or `net.ipv4.ip_forward=1`.
+    if words[0].starts_with("net.") {
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => return Err(format!("`{}` needs `= VALUE`", words[0])),
+        };
+        let on = match value {
+            "1" => true,
+            "0" => false,
+            other => return Err(format!("`{other}` is not 0 or 1")),
+        };
+        match key {
+            "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => host.ip_forward = on,
+            "net.ipv6.conf.all.forwarding" => host.ipv6_forward = on,
+            "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
+            // Other sysctls are accepted and do not change what chainwalk models.
+            _ => {}
+        }
+        return Ok(());
+    }
+    // `ip addr` long form: `2: eth0@if5: <BROADCAST,UP> mtu 1500 ... state UP ...`.
+    if words[0].ends_with(':') && words[0][..words[0].len() - 1].bytes().all(|b| b.is_ascii_digit()) && words.len() >= 2
+    {
+        let name = words[1].trim_end_matches(':');
+        let name = name.split('@').next().unwrap_or(name);
+        let flags_up = words.get(2).is_some_and(|f| f.trim_matches(['<', '>']).split(',').any(|f| f == "UP"));
+        let state_up = words.windows(2).find(|w| w[0] == "state").is_none_or(|w| w[1] == "UP" || w[1] == "UNKNOWN");
+        *current = Some(add_interface(host, name, flags_up && state_up));
+        return Ok(());
+    }
+    if indented
+        || matches!(words[0], "inet" | "inet6" | "link/ether" | "link/loopback" | "link/none" | "valid_lft" | "altname")
+    {
+        let Some(i) = *current else {
+            return Err("an address line before any interface line (`2: eth0: <...>`)".into());
+        };
+        match words[0] {
+            "inet" | "inet6" => {
+                let a = words.get(1).ok_or("an address is missing")?;
+                let mut ifaddr = parse_ifaddr(a)?;
+                if words.get(2) == Some(&"peer") && !a.contains('/') {
+                    ifaddr.prefix = if ifaddr.addr.is_ipv4() { 32 } else { 128 };
+                }
+                host.interfaces[i].addrs.push(ifaddr);
+            }
+            "link/ether" => host.interfaces[i].mac = words.get(1).and_then(|m| parse_mac(m)),
+            _ => {}
+        }
+        return Ok(());
+    }
+    // `ip -br addr`: `eth0  UP  192.0.2.1/24 fe80::1/64`, or `ip -br link`: `eth0 UP 52:54:00:12:34:56 <...>`.
+    if words.len() >= 2 && LINK_STATES.contains(&words[1]) {
+        let name = words[0].split('@').next().unwrap_or(words[0]);
+        let up = words[1] == "UP" || words[1] == "UNKNOWN";
+        let i = add_interface(host, name, up);
+        for w in &words[2..] {
+            if w.starts_with('<') {
+                break;
+            }
+            if let Some(mac) = parse_mac(w) {
+                host.interfaces[i].mac = Some(mac);
+            } else {
+                let a = parse_ifaddr(w)?;
+                if !host.interfaces[i].addrs.contains(&a) {
+                    host.interfaces[i].addrs.push(a);
+                }
+            }
+        }
+        *current = None;
+        return Ok(());
+    }
+    read_route(host, &words, span)
+}
+
+fn add_interface(host: &mut Host, name: &str, up: bool) -> usize {
+    match host.interfaces.iter().position(|i| i.name == name) {
+        Some(i) => {
+            host.interfaces[i].up = up;
+            i
+        }
+        None => {
+            host.interfaces.push(HostInterface { name: name.to_string(), up, addrs: Vec::new(), mac: None });
+            host.interfaces.len() - 1
+        }
+    }
+}
+
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() != 2 {
+            return None;
+        }
+        mac[i] = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| parse_ipv4(text, false).filter(|_| text.contains('.')).map(IpAddr::V4))
+        .ok_or_else(|| format!("`{text}` is not an IP address"))
+}
+
+fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
+    let (a, p) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let addr = parse_ip(a)?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match p {
+        Some(p) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|&n| n <= max)
+            .ok_or_else(|| format!("`/{p}` is not a prefix length from 0 to {max}"))?,
+        None => max,
+    };
+    Ok(IfAddr { addr, prefix })
+}
+
+fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<(), String> {
+    let mut i = 0;
+    let mut kind = RouteKind::Unicast;
+    if let Some(&(_, k)) = ROUTE_TYPES.iter().find(|(n, _)| *n == words[0]) {
+        kind = k;
+        i += 1;
+    }
+    let dst_text = *words.get(i).ok_or("a route needs a destination")?;
+    i += 1;
+    let family_v6 =
+        words.iter().any(|w| w.contains(':') && parse_ip(w.split('/').next().unwrap_or(w)).is_ok_and(|a| a.is_ipv6()));
+    let (dst, prefix) = if dst_text == "default" {
+        if family_v6 {
+            (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+        } else {
+            (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+        }
+    } else {
+        let a = parse_ifaddr(dst_text).map_err(|_| {
+            format!(
+                "`{}` is not a host line chainwalk understands (an `ip addr`, `ip route` or `sysctl` line)",
+                words.join(" ")
+            )
+        })?;
+        (network_of(a.addr, a.prefix), a.prefix)
+    };
+    let mut route = Route {
+        dst,
+        prefix,
+        kind,
+        via: None,
+        dev: None,
+        src: None,
+        metric: if dst.is_ipv6() { 1024 } else { 0 },
+        span: Some(span),
+    };
+    let mut table_main = true;
+    while i < words.len() {
+        let key = words[i];
+        let value = words.get(i + 1).copied();
+        match key {
+            "via" => {
+                route.via = Some(parse_ip(
+                    value.ok_or("`via` needs an address")?.trim_start_matches("inet6 ").trim_start_matches("inet "),
+                )?)
+            }
+            "dev" => route.dev = Some(value.ok_or("`dev` needs an interface")?.to_string()),
+            "src" => route.src = Some(parse_ip(value.ok_or("`src` needs an address")?)?),
+            "metric" => route.metric = value.and_then(|v| v.parse().ok()).ok_or("`metric` needs a number")?,
+            "table" => table_main = matches!(value, Some("main") | Some("254") | Some("local") | Some("255")),
+            "proto" | "scope" | "pref" | "mtu" | "advmss" | "realm" | "expires" | "weight" | "nexthop" | "onlink"
+            | "linkdown" | "dead" | "offload" | "trap" | "hoplimit" | "rtt" | "rttvar" | "window" | "cwnd"
+            | "initcwnd" | "initrwnd" | "congctl" | "features" | "quickack" | "fastopen_no_cookie"
+            | "ttl-propagate" | "uid" | "tos" | "dsfield" | "from" | "nhid" | "error" => {
+                if matches!(key, "onlink" | "linkdown" | "dead" | "offload" | "trap") {
+                    i += 1;
+                    continue;
+                }
+            }
+            other => return Err(format!("`{other}` is not a route attribute chainwalk knows")),
+        }
+        i += 2;
+    }
+    if table_main {
+        host.routes.push(route);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOCKER_HOST: &str = "# ip -br addr\nlo        UNKNOWN  127.0.0.1/8\nppp0      UP       198.51.100.2/24\np1p1      UP       192.168.200.1/30\ndocker0   UP       172.17.0.1/16\n# ip route\ndefault via 198.51.100.1 dev ppp0\n192.168.200.0/30 dev p1p1 proto kernel scope link src 192.168.200.1\n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1\n# sysctl\nnet.ipv4.ip_forward = 1\n";
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn reads_brief_addresses_routes_and_sysctls() {
+        let h = parse(DOCKER_HOST).unwrap();
+        assert_eq!(h.interfaces.len(), 4);
+        assert!(h.ip_forward);
+        assert_eq!(h.route(ip("198.51.100.2")), RouteDecision::Local { dev: "ppp0".into() });
+        assert_eq!(
+            h.route(ip("172.17.0.2")),
+            RouteDecision::Forward { dev: "docker0".into(), via: None, src: Some(ip("172.17.0.1")) }
+        );
+        assert_eq!(
+            h.route(ip("203.0.113.7")),
+            RouteDecision::Forward { dev: "ppp0".into(), via: Some(ip("198.51.100.1")), src: None }
+        );
+        assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
+        assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
+        assert_eq!(h.addr_type(ip("203.0.113.7")), AddrType::Unicast);
+        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2"), None), Some(ip("172.17.0.1")));
+    }
+
+    #[test]
+    fn reads_long_ip_addr_output() {
+        let h = parse("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n2: eth0@if7: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000\n    link/ether 02:42:ac:11:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 0\n    inet 192.0.2.10/24 brd 192.0.2.255 scope global eth0\n       valid_lft forever preferred_lft forever\n    inet6 2001:db8::10/64 scope global\n       valid_lft forever preferred_lft forever\ndefault via 192.0.2.1 dev eth0\n2001:db8::/64 dev eth0 proto kernel metric 256 pref medium\nblackhole 198.51.100.0/24\n").unwrap();
+        let eth0 = h.interface("eth0").unwrap();
+        assert_eq!(eth0.addrs.len(), 2);
+        assert_eq!(eth0.mac, Some([2, 0x42, 0xac, 0x11, 0, 2]));
+        assert_eq!(h.route(ip("2001:db8::99")), RouteDecision::Forward { dev: "eth0".into(), via: None, src: None });
+        assert!(matches!(h.route(ip("198.51.100.7")), RouteDecision::Unroutable { .. }));
+        assert_eq!(h.addr_type(ip("198.51.100.7")), AddrType::Blackhole);
+    }
+
+    #[test]
+    fn positions_errors() {
+        let e = parse("eth0 UP 192.0.2.1/24\nthis is nonsense\n").unwrap_err();
+        assert_eq!(e[0].span.line, 2);
+    }
+}
