@@ -14,9 +14,11 @@ pub mod render;
 pub mod ruleset;
 pub mod span;
 pub mod targets;
+pub mod trace;
 pub mod validate;
 pub mod values;
 pub mod verbatim;
+pub mod walk;
 
 pub use diag::{Diagnostic, Severity};
 pub use parse::{parse, Parsed};

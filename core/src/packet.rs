@@ -57,6 +57,25 @@ pub struct Packet {
     pub physout: Option<String>,
     /// The source MAC address, when the log line had `MAC=`.
     pub mac_src: Option<[u8; 6]>,
+    /// The connection mark (`CTMARK=`), for a packet of a known connection.
+    pub ct_mark: u32,
+    /// For a reply-direction packet: the original direction's addresses and ports as the connection's
+    /// first packet had them before any NAT (`ORIGSRC=`, `ORIGDST=`, `ORIGSPT=`, `ORIGDPT=`), where they
+    /// differ from this packet's reversed.
+    pub orig: Option<Original>,
+}
+
+/// The original direction of a connection, as its first packet had it (before NAT).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Original {
+    /// Source address, if given.
+    pub src: Option<IpAddr>,
+    /// Destination address, if given.
+    pub dst: Option<IpAddr>,
+    /// Source port, if given.
+    pub sport: Option<u16>,
+    /// Destination port, if given.
+    pub dport: Option<u16>,
 }
 
 /// The transport header of a packet.
@@ -250,6 +269,8 @@ impl Packet {
             physin: None,
             physout: None,
             mac_src: None,
+            ct_mark: 0,
+            orig: None,
         }
     }
 }
@@ -393,6 +414,24 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     p.mark = number("MARK", u64::from(u32::MAX))?.unwrap_or(0) as u32;
     p.uid = number("UID", u64::from(u32::MAX))?.map(|n| n as u32);
     p.gid = number("GID", u64::from(u32::MAX))?.map(|n| n as u32);
+    p.ct_mark = number("CTMARK", u64::from(u32::MAX))?.unwrap_or(0) as u32;
+    let orig_addr = |key: &str| -> Result<Option<IpAddr>, Diagnostic> {
+        match get(key) {
+            None => Ok(None),
+            Some((v, s)) => {
+                v.parse().map(Some).map_err(|_| Diagnostic::error(s, format!("`{v}` is not an IP address")))
+            }
+        }
+    };
+    let orig = Original {
+        src: orig_addr("ORIGSRC")?,
+        dst: orig_addr("ORIGDST")?,
+        sport: number("ORIGSPT", 65535)?.map(|n| n as u16),
+        dport: number("ORIGDPT", 65535)?.map(|n| n as u16),
+    };
+    if orig != Original::default() {
+        p.orig = Some(orig);
+    }
     p.physin = iface("PHYSIN");
     p.physout = iface("PHYSOUT");
     if let Some((v, _)) = get("MAC") {

@@ -32,3 +32,9 @@ impl Extension for Comment {
         save_opt_string(out, false, "comment", &self.text);
     }
 }
+
+impl crate::walk::eval::Evaluate for Comment {
+    fn eval(&self, _ctx: &crate::walk::eval::EvalCtx<'_>) -> crate::walk::eval::Outcome {
+        crate::walk::eval::Outcome::yes("a comment matches every packet")
+    }
+}

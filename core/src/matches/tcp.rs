@@ -170,3 +170,74 @@ impl Extension for Tcp {
         }
     }
 }
+
+/// Says whether `port` is in a port option's range (for the port matches of several protocols).
+pub(crate) fn eval_ports(
+    name: &str,
+    key: &str,
+    port: u16,
+    opt: &Option<Negatable<PortRange>>,
+) -> Option<crate::walk::eval::Outcome> {
+    let p = opt.as_ref()?;
+    let inside = p.value.contains(port);
+    let fact = if p.value.min == p.value.max {
+        format!("{key}={port} {} {}", if inside { "is" } else { "is not" }, p.value)
+    } else {
+        format!("{key}={port} is {}in {}", if inside { "" } else { "not " }, p.value)
+    };
+    let _ = name;
+    Some(crate::walk::eval::conclude(inside, p.negated, fact))
+}
+
+impl crate::walk::eval::Evaluate for Tcp {
+    /// `tcp_mt` in `xt_tcpudp.c`: no match for later fragments; ports, then options, then flags.
+    fn eval(&self, ctx: &crate::walk::eval::EvalCtx<'_>) -> crate::walk::eval::Outcome {
+        use crate::walk::eval::{conclude, Outcome};
+        if ctx.is_later_fragment() {
+            return Outcome::no("a later fragment has no TCP header, so the tcp match does not match it");
+        }
+        let crate::packet::L4::Tcp { sport, dport, flags } = ctx.pkt.l4 else {
+            return Outcome::no("the packet is not TCP");
+        };
+        let mut why = Vec::new();
+        for (key, port, opt) in [("SPT", sport, &self.sport), ("DPT", dport, &self.dport)] {
+            if let Some(o) = eval_ports("tcp", key, port, opt) {
+                if !o.holds {
+                    return o;
+                }
+                why.push(o.why);
+            }
+        }
+        if let Some(o) = &self.option {
+            let o = Outcome::assumed(
+                o.negated,
+                format!("chainwalk does not know the packet's TCP options; it assumes option {} is absent", o.value),
+            );
+            if !o.holds {
+                return o;
+            }
+            why.push(o.why);
+        }
+        if let Some(f) = &self.flags {
+            let test = f.value;
+            let set = TcpFlags(flags.0 & test.mask.0);
+            let ok = test.matches(flags);
+            let fact = format!(
+                "of {} the packet has {} set, {} {}",
+                test.mask,
+                set,
+                if ok { "which is" } else { "not" },
+                test.comp
+            );
+            let o = conclude(ok, f.negated, fact);
+            if !o.holds {
+                return o;
+            }
+            why.push(o.why);
+        }
+        if why.is_empty() {
+            return Outcome::yes("the packet is TCP");
+        }
+        Outcome::yes(why.join("; "))
+    }
+}

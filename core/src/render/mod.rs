@@ -1,3 +1,5 @@
 //! Text renderings of what the core computed.
 
+pub mod log;
 pub mod save;
+pub mod text;

@@ -1,0 +1,271 @@
+//! The result of a packet walk: the one type the web app and the CLI consume.
+//!
+//! A [`Trace`] says which stages (hook × table) the packet passed or skipped, every rule it met and whether
+//! it matched (with the reason), the lines the kernel's TRACE target would print, every change made to the
+//! packet, the step that decided its fate, and the fate itself.
+
+use crate::ruleset::{Hook, TableName};
+use crate::span::Span;
+use serde::{Deserialize, Serialize};
+
+/// A walk of one packet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The kernel's name for each TRACE line, in order (`raw:PREROUTING:policy:2`).
+    pub trace: Vec<String>,
+    /// The TRACE lines with the packet as the kernel prints it at that point.
+    pub log: Vec<LogLine>,
+    /// The stages in the order the packet met them.
+    pub stages: Vec<Stage>,
+    /// Every rule (and chain end) the packet met, in order.
+    pub steps: Vec<Step>,
+    /// Changes made to the packet, in order.
+    pub changes: Vec<Change>,
+    /// The step that decided the packet's fate, if a rule or policy did (routing may decide instead).
+    pub deciding: Option<usize>,
+    /// What happened to the packet in the end.
+    pub fate: Fate,
+    /// What the walk had to assume (nondeterministic matches, the host, NAT bindings of earlier packets).
+    pub assumptions: Vec<Assumption>,
+    /// Findings about the walk a reader should see: e.g. a rule that ended a chain before a DNAT it
+    /// probably was meant to reach.
+    pub insights: Vec<Insight>,
+}
+
+/// One TRACE line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// The table.
+    pub table: TableName,
+    /// The chain.
+    pub chain: String,
+    /// `rule`, `return` or `policy`, as the kernel decides it from the shape of the entry.
+    pub kind: LineKind,
+    /// The number the kernel prints: rules count from 1 in their chain; the chain's end is one more than
+    /// its last rule.
+    pub number: u32,
+    /// The packet as the kernel's log prints it (`IN=ppp0 OUT= SRC=... DST=... PROTO=TCP SPT=... DPT=... SYN`).
+    pub packet: String,
+    /// The step this line belongs to.
+    pub step: usize,
+    /// The rule as `iptables-save` prints it, for the nf_tables rendering (`-A CHAIN ...`); the policy for
+    /// a chain's end.
+    pub rule_text: String,
+    /// The verdict the nf_tables trace prints for this entry (`CONTINUE`, `ACCEPT`, `DROP`, `RETURN`,
+    /// `JUMP`, `GOTO`).
+    pub verdict: String,
+}
+
+/// The three words the kernel uses in a TRACE line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineKind {
+    /// A rule whose target ran.
+    Rule,
+    /// The end of a user chain, or an unconditional verdict in one.
+    Return,
+    /// The policy of a built-in chain, or an unconditional verdict in one.
+    Policy,
+}
+
+impl LineKind {
+    /// The word as the kernel prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Rule => "rule",
+            LineKind::Return => "return",
+            LineKind::Policy => "policy",
+        }
+    }
+}
+
+/// What a stage is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum StageKind {
+    /// A table's chain at a hook.
+    Table {
+        /// The table.
+        table: TableName,
+    },
+    /// Connection tracking looks the packet up (after raw).
+    Conntrack,
+    /// The routing decision.
+    Routing,
+    /// Delivery to a local socket.
+    Deliver,
+    /// The packet leaves through an interface.
+    Egress,
+}
+
+/// One stage of the walk: a table at a hook, conntrack, or routing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// The hook, for stages that belong to one.
+    pub hook: Option<Hook>,
+    /// What the stage is.
+    pub kind: StageKind,
+    /// Whether the packet passed it, skipped it, or stopped in it.
+    pub status: StageStatus,
+    /// One sentence about what happened (or why it was skipped).
+    pub note: String,
+}
+
+/// What happened at a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    /// The packet went through and on.
+    Passed,
+    /// The stage did not run for this packet (e.g. nat for an ESTABLISHED packet).
+    Skipped,
+    /// The packet's walk ended here.
+    Stopped,
+    /// The dump has no such table, so the kernel has nothing registered here.
+    Absent,
+}
+
+/// One rule, or one chain end, that the packet met.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The stage (index into [`Trace::stages`]).
+    pub stage: usize,
+    /// The table.
+    pub table: TableName,
+    /// The chain.
+    pub chain: String,
+    /// The rule's number as the kernel counts it; for a chain end, one more than the last rule.
+    pub number: u32,
+    /// Whether this is a rule or the chain's end (policy or implicit return).
+    pub kind: StepKind,
+    /// Whether the rule matched (a chain end always does).
+    pub matched: bool,
+    /// The rule's conditions in order, each with whether it held; evaluation stops at the first that
+    /// does not.
+    pub conditions: Vec<Condition>,
+    /// The target (`ACCEPT`, `DOCKER`, `DNAT`), if the rule has one.
+    pub target: Option<String>,
+    /// What the target did, in words, when it ran.
+    pub effect: Option<String>,
+    /// How many jumps deep the chain is (0 for the hook's built-in chain).
+    pub depth: u32,
+    /// The rule's text in the dump, or the chain's declaration for a chain end.
+    pub span: Option<Span>,
+    /// The TRACE line the kernel prints for this step, if it prints one (index into [`Trace::log`]).
+    pub log: Option<usize>,
+}
+
+/// Whether a step is a rule or a chain's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// A rule of the dump.
+    Rule,
+    /// The end of a built-in chain: its policy.
+    Policy,
+    /// The end of a user chain: back to the caller.
+    Return,
+}
+
+/// One condition of a rule and whether it held for the packet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    /// The condition as written in canonical form (`! -i p1p1`, `-m tcp --dport 22`).
+    pub text: String,
+    /// Whether it held.
+    pub holds: bool,
+    /// Why, in a sentence (`IN=ppp0 is not p1p1, so this holds`).
+    pub why: String,
+    /// Whether the answer rests on an assumption (history, chance, data chainwalk does not have).
+    pub assumed: bool,
+    /// Where the condition is written.
+    pub span: Option<Span>,
+    /// Whether the kernel evaluated it (conditions after the first that fails are not).
+    pub evaluated: bool,
+}
+
+/// A change made to the packet or its connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The step that made it, if a rule did (NAT bindings of earlier packets have none).
+    pub step: Option<usize>,
+    /// What changed (`destination`, `source`, `mark`, `connmark`, `state`, `tos`, `ttl`).
+    pub what: String,
+    /// The value before.
+    pub from: String,
+    /// The value after.
+    pub to: String,
+    /// A sentence for people.
+    pub note: String,
+}
+
+/// What the walk assumed, and how to change the assumption.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assumption {
+    /// The step it concerns, if one.
+    pub step: Option<usize>,
+    /// The rule it concerns, as `table:chain:number`, usable as a key for overriding it.
+    pub key: Option<String>,
+    /// What was assumed.
+    pub text: String,
+    /// The answer assumed for a match (true: it matched).
+    pub matched: Option<bool>,
+}
+
+/// A finding about the walk worth pointing out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Insight {
+    /// The step it is about.
+    pub step: usize,
+    /// What a reader should know.
+    pub text: String,
+}
+
+/// What finally happened to the packet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fate {
+    /// Accepted, dropped, rejected or queued.
+    pub verdict: FateVerdict,
+    /// Which path it took: to this host, through it, or out of it.
+    pub path: Path,
+    /// The interface it leaves by, if it leaves.
+    pub out: Option<String>,
+    /// Its source in the end (`ADDR[:PORT]`, IPv6 as `[ADDR]:PORT`).
+    pub src: String,
+    /// Its destination in the end.
+    pub dst: String,
+    /// What a REJECT sent back (`tcp-reset`, `icmp-port-unreachable`), or the ICMP error routing sent.
+    pub reject_with: Option<String>,
+    /// The queue number, for a queued packet.
+    pub queue: Option<u16>,
+    /// One sentence saying what happened, for people.
+    pub summary: String,
+}
+
+/// The final verdict on a packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FateVerdict {
+    /// It went through.
+    #[default]
+    Accept,
+    /// It was dropped silently.
+    Drop,
+    /// It was dropped and an error was sent back.
+    Reject,
+    /// It was handed to a user-space queue.
+    Queue,
+}
+
+/// The path a packet takes through the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Path {
+    /// To a local socket (PREROUTING, INPUT).
+    #[default]
+    Input,
+    /// Through the host (PREROUTING, FORWARD, POSTROUTING).
+    Forward,
+    /// From this host (OUTPUT, POSTROUTING).
+    Output,
+}

@@ -1,0 +1,202 @@
+//! Evaluating a rule's conditions against a packet: the generic part (`ip_packet_match` in the kernel's
+//! `ip_tables.c`) here, each match module in its own file through [`Evaluate`].
+
+use crate::host::Host;
+use crate::packet::{CtDir, CtState, Packet};
+use crate::ruleset::{Family, Generic, Hook, TableName};
+use crate::trace::Condition;
+use std::net::IpAddr;
+
+/// What a match module may look at: the packet as it is now, its connection, the host, and where in
+/// netfilter the rule is.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalCtx<'a> {
+    /// The packet, with the changes made so far (NAT, marks).
+    pub pkt: &'a Packet,
+    /// Its connection as conntrack sees it at this point.
+    pub ct: &'a ConnState,
+    /// The host.
+    pub host: &'a Host,
+    /// The hook the rule runs at.
+    pub hook: Hook,
+    /// The table the rule is in.
+    pub table: TableName,
+    /// The input interface (none for a locally generated packet).
+    pub in_iface: Option<&'a str>,
+    /// The output interface (none before routing).
+    pub out_iface: Option<&'a str>,
+}
+
+impl EvalCtx<'_> {
+    /// IPv4 or IPv6.
+    pub fn family(&self) -> Family {
+        self.pkt.family()
+    }
+
+    /// Whether this is a second or later fragment, which carries no transport header: port and flag
+    /// matches do not match it.
+    pub fn is_later_fragment(&self) -> bool {
+        self.pkt.fragment_offset != 0
+    }
+}
+
+/// A connection as conntrack knows it when a rule runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnState {
+    /// The state rules see (`INVALID` in the raw table, where conntrack has not run yet).
+    pub state: CtState,
+    /// The direction of this packet.
+    pub dir: CtDir,
+    /// The connection mark.
+    pub mark: u32,
+    /// Whether the connection's source is translated (`--ctstate SNAT`).
+    pub snat: bool,
+    /// Whether the connection's destination is translated (`--ctstate DNAT`).
+    pub dnat: bool,
+    /// The original direction's tuple: (source, destination, source port, destination port).
+    pub original: Tuple,
+    /// The reply direction's tuple, after translation.
+    pub reply: Tuple,
+    /// Whether the connection has seen a reply (`--ctstatus SEEN_REPLY`); true when ESTABLISHED.
+    pub seen_reply: bool,
+    /// Whether the connection is assured (`--ctstatus ASSURED`).
+    pub assured: bool,
+    /// Whether the connection is in the conntrack table already (`--ctstatus CONFIRMED`).
+    pub confirmed: bool,
+}
+
+/// Addresses and ports of one direction of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuple {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port (0 for protocols without ports).
+    pub sport: u16,
+    /// Destination port (for ICMP echo, the identifier).
+    pub dport: u16,
+}
+
+/// The answer of one condition: whether it held, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether the condition held.
+    pub holds: bool,
+    /// Why, as a sentence about the packet.
+    pub why: String,
+    /// Whether the answer was assumed rather than computed.
+    pub assumed: bool,
+}
+
+impl Outcome {
+    /// A condition that holds, because `why`.
+    pub fn yes(why: impl Into<String>) -> Outcome {
+        Outcome { holds: true, why: why.into(), assumed: false }
+    }
+
+    /// A condition that does not hold, because `why`.
+    pub fn no(why: impl Into<String>) -> Outcome {
+        Outcome { holds: false, why: why.into(), assumed: false }
+    }
+
+    /// `holds`, with `why` saying both cases.
+    pub fn when(holds: bool, why: impl Into<String>) -> Outcome {
+        Outcome { holds, why: why.into(), assumed: false }
+    }
+
+    /// An answer chainwalk cannot compute from one packet, assumed to be `holds`.
+    pub fn assumed(holds: bool, why: impl Into<String>) -> Outcome {
+        Outcome { holds, why: why.into(), assumed: true }
+    }
+
+    /// The same outcome for a negated condition (`!`): it holds when the plain one does not.
+    pub fn negate(self, negated: bool) -> Outcome {
+        if negated {
+            Outcome { holds: !self.holds, ..self }
+        } else {
+            self
+        }
+    }
+}
+
+/// A match module that can say whether a packet matches it.
+pub trait Evaluate {
+    /// Evaluates the module against the packet.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome;
+}
+
+/// A "holds" sentence for an outcome of a possibly negated test: `plain` says what is true of the packet,
+/// e.g. "IN=ppp0 is not p1p1"; the result adds ", so this holds" or ", so this does not hold".
+pub fn conclude(fact_true: bool, negated: bool, fact: String) -> Outcome {
+    let holds = fact_true != negated;
+    let tail = if holds { "so this holds" } else { "so this does not hold" };
+    Outcome::when(holds, format!("{fact}, {tail}"))
+}
+
+/// Evaluates the generic part of a rule, one condition per option given, in the kernel's order
+/// (addresses, interfaces, protocol, fragment). Conditions after the first that fails are listed as
+/// not evaluated.
+pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool {
+    let pkt = ctx.pkt;
+    let mut ok = true;
+    let mut push = |text: String, span, o: Outcome, ok: &mut bool| {
+        let evaluated = *ok;
+        out.push(Condition { text, holds: o.holds, why: o.why, assumed: o.assumed, span: Some(span), evaluated });
+        if evaluated && !o.holds {
+            *ok = false;
+        }
+    };
+    let neg = |n: bool| if n { "! " } else { "" };
+    if let Some(s) = &g.source {
+        let inside = s.value.contains(pkt.src);
+        let fact = format!("SRC={} is {}in {}", pkt.src, if inside { "" } else { "not " }, s.value);
+        push(format!("{}-s {}", neg(s.negated), s.value), s.span, conclude(inside, s.negated, fact), &mut ok);
+    }
+    if let Some(d) = &g.destination {
+        let inside = d.value.contains(pkt.dst);
+        let fact = format!("DST={} is {}in {}", pkt.dst, if inside { "" } else { "not " }, d.value);
+        push(format!("{}-d {}", neg(d.negated), d.value), d.span, conclude(inside, d.negated, fact), &mut ok);
+    }
+    for (flag, name, iface, actual) in
+        [("-i", "IN", &g.in_interface, ctx.in_iface), ("-o", "OUT", &g.out_interface, ctx.out_iface)]
+    {
+        if let Some(i) = iface {
+            let actual = actual.unwrap_or("");
+            let is = i.value.matches(actual);
+            let fact = if i.value.is_wildcard() {
+                format!(
+                    "{name}={actual} {} with {}",
+                    if is { "starts" } else { "does not start" },
+                    i.value.name.trim_end_matches('+')
+                )
+            } else {
+                format!("{name}={actual} {} {}", if is { "is" } else { "is not" }, i.value)
+            };
+            push(format!("{}{flag} {}", neg(i.negated), i.value), i.span, conclude(is, i.negated, fact), &mut ok);
+        }
+    }
+    if let Some(p) = &g.protocol {
+        if !p.value.is_all() {
+            let actual = pkt.l4.proto();
+            let is = actual == p.value.0;
+            let fact = format!(
+                "the protocol is {}, {}{}",
+                crate::ruleset::Protocol(actual),
+                if is { "which is " } else { "not " },
+                p.value
+            );
+            push(format!("{}-p {}", neg(p.negated), p.value), p.span, conclude(is, p.negated, fact), &mut ok);
+        }
+    }
+    if let Some(f) = &g.fragment {
+        let later = ctx.is_later_fragment();
+        let fact = if later {
+            format!("the packet is a later fragment (offset {})", pkt.fragment_offset)
+        } else {
+            "the packet is not a later fragment".to_string()
+        };
+        push(format!("{}-f", neg(f.negated)), f.span, conclude(later, f.negated, fact), &mut ok);
+    }
+    ok
+}

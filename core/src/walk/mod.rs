@@ -1,0 +1,661 @@
+//! The packet walk: the hooks a packet passes, the tables registered at each in the kernel's priority
+//! order, connection tracking, routing and NAT, modelled on `net/ipv4/ip_input.c`, `ip_forward.c`,
+//! `ip_output.c`, `net/netfilter/nf_nat_core.c` and `ip_tables.c`.
+//!
+//! [`Simulation::new`] indexes a ruleset once; [`Simulation::walk`] walks one packet and returns its
+//! [`Trace`]. The ruleset is never copied per packet.
+
+pub mod eval;
+mod matches;
+mod nat;
+mod table;
+mod target;
+
+use crate::host::{Host, HostInterface, IfAddr, RouteDecision};
+use crate::packet::{CtDir, CtState, Packet, L4};
+use crate::ruleset::{Family, Hook, Ruleset, TableName};
+use crate::trace::{Assumption, Change, Fate, FateVerdict, Path, Stage, StageKind, StageStatus, Trace};
+use eval::{ConnState, Tuple};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub use table::TableVerdict;
+
+/// Choices the caller makes about a walk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalkOptions {
+    /// Start the TRACE lines where the dump's own matching `-j TRACE` rule marks the packet (as the user's
+    /// log shows them), instead of marking the packet before the raw table (which shows every line).
+    pub trace_from_dump: bool,
+    /// Answers for matches chainwalk cannot decide from one packet, by rule (`table:chain:number`): true
+    /// makes the rule's assumed conditions hold, false makes them fail.
+    pub overrides: HashMap<String, bool>,
+}
+
+/// A ruleset indexed for walking packets through it.
+#[derive(Debug)]
+pub struct Simulation<'r> {
+    ruleset: &'r Ruleset,
+    /// For each table name, its index in the ruleset.
+    tables: [Option<usize>; 5],
+    /// For each table (by ruleset index), the chain index of each chain name.
+    chains: Vec<HashMap<&'r str, usize>>,
+}
+
+impl<'r> Simulation<'r> {
+    /// Indexes `ruleset`; linear in its size.
+    pub fn new(ruleset: &'r Ruleset) -> Simulation<'r> {
+        let mut tables = [None; 5];
+        let mut chains = Vec::with_capacity(ruleset.tables.len());
+        for (i, t) in ruleset.tables.iter().enumerate() {
+            tables[t.name as usize] = Some(i);
+            chains.push(t.chains.iter().enumerate().map(|(c, ch)| (ch.name.as_str(), c)).collect());
+        }
+        Simulation { ruleset, tables, chains }
+    }
+
+    /// The ruleset.
+    pub fn ruleset(&self) -> &'r Ruleset {
+        self.ruleset
+    }
+
+    /// Walks `packet` through the host's netfilter and returns what happened. With no host, one is
+    /// assumed (see [`assumed_host`]).
+    pub fn walk(&self, host: Option<&Host>, packet: &Packet, opts: &WalkOptions) -> Trace {
+        let assumed;
+        let host = match host {
+            Some(h) => h,
+            None => {
+                assumed = assumed_host(packet);
+                &assumed
+            }
+        };
+        let mut w = Walker::new(self, host, packet, opts);
+        if host.assumed {
+            w.trace.assumptions.push(Assumption {
+                step: None,
+                key: None,
+                text: assumed_host_text(packet),
+                matched: None,
+            });
+        }
+        w.run();
+        w.finish()
+    }
+}
+
+/// The host chainwalk assumes when none is given: the packet's destination is an address of its input
+/// interface (so it is delivered locally), or for a locally generated packet its source is an address of
+/// its output interface and everything else is reached through a default route there.
+pub fn assumed_host(packet: &Packet) -> Host {
+    let mut host = Host::loopback_only();
+    host.assumed = true;
+    let v6 = packet.family() == Family::Ipv6;
+    let prefix = if v6 { 64 } else { 24 };
+    let (iface, addr) = match &packet.in_iface {
+        Some(i) => (i.clone(), packet.dst),
+        None => (packet.out_iface.clone().unwrap_or_else(|| "eth0".into()), packet.src),
+    };
+    let is_loopback = match addr {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback(),
+    };
+    if iface != "lo" {
+        let mut addrs = Vec::new();
+        if !is_loopback {
+            addrs.push(IfAddr { addr, prefix });
+        }
+        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None });
+        let any =
+            if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
+        host.routes.push(crate::host::Route {
+            dst: any,
+            prefix: 0,
+            kind: crate::host::RouteKind::Unicast,
+            via: None,
+            dev: Some(iface),
+            src: None,
+            metric: 0,
+            span: None,
+        });
+    }
+    host
+}
+
+fn assumed_host_text(packet: &Packet) -> String {
+    match &packet.in_iface {
+        Some(i) => format!(
+            "No host was given: chainwalk assumed {} is an address of {i}, so the packet is for this host.",
+            packet.dst
+        ),
+        None => format!(
+            "No host was given: chainwalk assumed {} is an address of {} and that everything else is reached through it.",
+            packet.src,
+            packet.out_iface.as_deref().unwrap_or("eth0")
+        ),
+    }
+}
+
+/// The order in which tables run at each hook (their priorities: raw -300, conntrack -200, mangle -150,
+/// nat -100 for destination NAT, filter 0, security 50, nat 100 for source NAT).
+fn tables_at(hook: Hook) -> &'static [TableName] {
+    use TableName::*;
+    match hook {
+        Hook::Prerouting => &[Raw, Mangle, Nat],
+        Hook::Input => &[Mangle, Filter, Security, Nat],
+        Hook::Forward => &[Mangle, Filter, Security],
+        Hook::Output => &[Raw, Mangle, Nat, Filter, Security],
+        Hook::Postrouting => &[Mangle, Nat],
+    }
+}
+
+/// The state of one walk.
+struct Walker<'s, 'r> {
+    sim: &'s Simulation<'r>,
+    host: &'s Host,
+    opts: &'s WalkOptions,
+    /// The packet as it is now.
+    pkt: Packet,
+    /// The packet as it arrived (for the fate's and the NAT probe's sake).
+    first: Packet,
+    ct: ConnState,
+    /// Whether conntrack has looked at the packet yet (rules before it see no connection).
+    ct_seen: bool,
+    /// Whether NAT has been decided for each manip type (destination, source) on this connection.
+    nat_dst_done: bool,
+    nat_src_done: bool,
+    /// Whether the kernel would print TRACE lines now (`skb->nf_trace`).
+    traced: bool,
+    /// A NAT binding found for an ESTABLISHED or RELATED packet: (destination rewrite, source rewrite).
+    binding: Option<nat::Binding>,
+    /// Whether this walk only probes a first packet for its NAT binding (nothing is recorded).
+    probe: bool,
+    in_iface: Option<String>,
+    out_iface: Option<String>,
+    trace: Trace,
+    fate: Option<Fate>,
+}
+
+impl<'s, 'r> Walker<'s, 'r> {
+    fn new(sim: &'s Simulation<'r>, host: &'s Host, packet: &Packet, opts: &'s WalkOptions) -> Walker<'s, 'r> {
+        let tuple = tuple_of(packet);
+        let ct = ConnState {
+            state: CtState::Invalid,
+            dir: packet.ct_dir,
+            mark: 0,
+            snat: false,
+            dnat: false,
+            original: tuple,
+            reply: reverse(tuple),
+            seen_reply: false,
+            assured: false,
+            confirmed: false,
+        };
+        Walker {
+            sim,
+            host,
+            opts,
+            pkt: packet.clone(),
+            first: packet.clone(),
+            ct,
+            ct_seen: false,
+            nat_dst_done: false,
+            nat_src_done: false,
+            traced: !opts.trace_from_dump,
+            binding: None,
+            probe: false,
+            in_iface: packet.in_iface.clone(),
+            out_iface: None,
+            trace: Trace::default(),
+            fate: None,
+        }
+    }
+
+    fn family(&self) -> Family {
+        self.pkt.family()
+    }
+
+    fn forwarding(&self) -> bool {
+        match self.family() {
+            Family::Ipv4 => self.host.ip_forward,
+            Family::Ipv6 => self.host.ipv6_forward,
+        }
+    }
+
+    fn run(&mut self) {
+        if self.pkt.in_iface.is_some() {
+            self.incoming();
+        } else {
+            self.outgoing();
+        }
+    }
+
+    /// PREROUTING, the routing decision, then INPUT or FORWARD and POSTROUTING.
+    fn incoming(&mut self) {
+        if !self.hook(Hook::Prerouting) {
+            return;
+        }
+        let decision = self.route_decision();
+        match decision {
+            RouteDecision::Local { .. } => {
+                if self.hook(Hook::Input) {
+                    self.deliver();
+                }
+            }
+            RouteDecision::Forward { dev, via, .. } => {
+                if !self.forwarding() {
+                    let knob = if self.family() == Family::Ipv4 {
+                        "net.ipv4.ip_forward"
+                    } else {
+                        "net.ipv6.conf.all.forwarding"
+                    };
+                    self.stop_by_routing(
+                        Path::Forward,
+                        format!("the packet is not for this host and {knob} is 0, so it is not forwarded"),
+                        None,
+                    );
+                    return;
+                }
+                if self.pkt.ttl <= 1 {
+                    self.stop_by_routing(
+                        Path::Forward,
+                        "the packet's TTL ran out, so it is not forwarded".into(),
+                        Some("icmp-time-exceeded".into()),
+                    );
+                    return;
+                }
+                self.pkt.ttl -= 1;
+                self.out_iface = Some(dev);
+                if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
+                    self.egress(Path::Forward, via);
+                }
+            }
+            RouteDecision::Unroutable { reason } => {
+                self.stop_by_routing(
+                    Path::Forward,
+                    format!("routing drops the packet: {reason}"),
+                    Some(unreachable_for(self.family())),
+                );
+            }
+        }
+    }
+
+    /// The routing decision for a locally generated packet, OUTPUT, POSTROUTING, and for a packet to this
+    /// host the way back in through `lo`.
+    fn outgoing(&mut self) {
+        let mut decision = self.route_decision();
+        match &decision {
+            RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
+            RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
+            RouteDecision::Unroutable { reason } => {
+                let reason = reason.clone();
+                self.stop_by_routing(
+                    Path::Output,
+                    format!("the host has no route for it: {reason}"),
+                    Some(unreachable_for(self.family())),
+                );
+                return;
+            }
+        }
+        let dst_before = self.pkt.dst;
+        if !self.hook(Hook::Output) {
+            return;
+        }
+        if self.pkt.dst != dst_before {
+            // ip_route_me_harder: a new destination needs a new route.
+            decision = self.route_decision();
+            match &decision {
+                RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
+                RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
+                RouteDecision::Unroutable { reason } => {
+                    let reason = reason.clone();
+                    self.stop_by_routing(
+                        Path::Output,
+                        format!("after NAT, {reason}"),
+                        Some(unreachable_for(self.family())),
+                    );
+                    return;
+                }
+            }
+        }
+        if !self.hook(Hook::Postrouting) {
+            return;
+        }
+        match decision {
+            RouteDecision::Local { .. } => {
+                // Out through lo and back in: the connection is tracked and NATed already.
+                self.in_iface = Some("lo".into());
+                self.out_iface = None;
+                self.pkt.in_iface = Some("lo".into());
+                if self.hook(Hook::Prerouting) && self.hook(Hook::Input) {
+                    self.deliver();
+                }
+            }
+            RouteDecision::Forward { via, .. } => self.egress(Path::Output, via),
+            RouteDecision::Unroutable { .. } => {}
+        }
+    }
+
+    fn route_decision(&mut self) -> RouteDecision {
+        let d = self.host.route(self.pkt.dst);
+        let note = match &d {
+            RouteDecision::Local { dev } => {
+                format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
+            }
+            RouteDecision::Forward { dev, via, .. } => match via {
+                Some(gw) => format!("{} is routed out of {dev} via {gw}", self.pkt.dst),
+                None => format!("{} is routed out of {dev}", self.pkt.dst),
+            },
+            RouteDecision::Unroutable { reason } => format!("no usable route: {reason}"),
+        };
+        let status =
+            if matches!(d, RouteDecision::Unroutable { .. }) { StageStatus::Stopped } else { StageStatus::Passed };
+        self.stage(None, StageKind::Routing, status, note);
+        d
+    }
+
+    fn stage(&mut self, hook: Option<Hook>, kind: StageKind, status: StageStatus, note: String) -> usize {
+        if self.probe {
+            return 0;
+        }
+        self.trace.stages.push(Stage { hook, kind, status, note });
+        self.trace.stages.len() - 1
+    }
+
+    /// Runs every table at `hook` in order. Returns whether the packet goes on.
+    fn hook(&mut self, hook: Hook) -> bool {
+        for &table in tables_at(hook) {
+            if table == TableName::Mangle && matches!(hook, Hook::Prerouting | Hook::Output) {
+                self.conntrack(hook);
+            }
+            if table == TableName::Nat {
+                if !self.nat_stage(hook) {
+                    return false;
+                }
+                continue;
+            }
+            if !self.table(hook, table) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Connection tracking at PREROUTING or OUTPUT (priority -200): from here on rules see the state.
+    fn conntrack(&mut self, hook: Hook) {
+        if self.ct_seen {
+            return;
+        }
+        self.ct_seen = true;
+        if self.ct.state == CtState::Untracked {
+            self.stage(
+                Some(hook),
+                StageKind::Conntrack,
+                StageStatus::Skipped,
+                "the packet was marked NOTRACK in raw: conntrack leaves it UNTRACKED".into(),
+            );
+            return;
+        }
+        let given = self.first.ct_state;
+        self.ct.state = given;
+        self.ct.seen_reply = matches!(given, CtState::Established) || self.ct.dir == CtDir::Reply;
+        self.ct.assured = self.ct.seen_reply;
+        self.ct.confirmed = given != CtState::New;
+        if matches!(given, CtState::Established | CtState::Related) {
+            self.nat_dst_done = true;
+            self.nat_src_done = true;
+            self.binding = if self.probe { None } else { Some(nat::find_binding(self)) };
+            if let Some(b) = &self.binding {
+                self.ct.dnat = b.dst.is_some();
+                self.ct.snat = b.src.is_some();
+            }
+        }
+        if given == CtState::Invalid {
+            self.nat_dst_done = true;
+            self.nat_src_done = true;
+        }
+        let note = match given {
+            CtState::New => "conntrack sees the first packet of a new connection (NEW)".to_string(),
+            other => format!("conntrack finds the packet's connection: {}", other.as_str()),
+        };
+        self.stage(Some(hook), StageKind::Conntrack, StageStatus::Passed, note);
+    }
+
+    /// The nat table at `hook`: consulted only for the first packet of a connection; later packets get
+    /// the binding the first one got.
+    fn nat_stage(&mut self, hook: Hook) -> bool {
+        let is_dst = matches!(hook, Hook::Prerouting | Hook::Output);
+        let done = if is_dst { self.nat_dst_done } else { self.nat_src_done };
+        let has_table = self.sim.tables[TableName::Nat as usize].is_some();
+        if self.ct.state == CtState::Untracked {
+            if has_table {
+                self.stage(
+                    Some(hook),
+                    StageKind::Table { table: TableName::Nat },
+                    StageStatus::Skipped,
+                    "the packet is not tracked, so there is no NAT for it".into(),
+                );
+            }
+            return true;
+        }
+        if done {
+            if has_table {
+                let note = match self.ct.state {
+                    CtState::Established | CtState::Related => format!(
+                        "the nat table is consulted only for the first packet of a connection; this one is {}",
+                        self.ct.state.as_str()
+                    ),
+                    CtState::Invalid => {
+                        "the packet is INVALID: conntrack has no connection for it, so there is no NAT".into()
+                    }
+                    _ => "NAT for this connection was already decided".into(),
+                };
+                self.stage(Some(hook), StageKind::Table { table: TableName::Nat }, StageStatus::Skipped, note);
+            }
+            nat::apply_binding(self, is_dst);
+            return true;
+        }
+        if is_dst {
+            self.nat_dst_done = true;
+        } else {
+            self.nat_src_done = true;
+        }
+        if !has_table {
+            return true;
+        }
+        self.table(hook, TableName::Nat)
+    }
+
+    /// Runs one table's chain at `hook`. Returns whether the packet goes on.
+    fn table(&mut self, hook: Hook, table: TableName) -> bool {
+        let Some(t) = self.sim.tables[table as usize] else {
+            return true;
+        };
+        let stage = self.stage(Some(hook), StageKind::Table { table }, StageStatus::Passed, String::new());
+        let verdict = table::run(self, t, hook, stage);
+        let (status, note, goes_on) = match &verdict {
+            TableVerdict::Accept => {
+                (StageStatus::Passed, format!("{table} {} let the packet through", hook.chain_name()), true)
+            }
+            TableVerdict::Drop { .. } => {
+                (StageStatus::Stopped, format!("{table} {} dropped the packet", hook.chain_name()), false)
+            }
+            TableVerdict::Reject { with, .. } => {
+                (StageStatus::Stopped, format!("{table} {} rejected the packet ({with})", hook.chain_name()), false)
+            }
+            TableVerdict::Queue { num, .. } => (
+                StageStatus::Stopped,
+                format!("{table} {} queued the packet to user space (queue {num})", hook.chain_name()),
+                false,
+            ),
+        };
+        if !self.probe {
+            self.trace.stages[stage].status = status;
+            self.trace.stages[stage].note = note;
+        }
+        if !goes_on {
+            let path = self.path_for(hook);
+            let (verdict_kind, reject_with, queue, step) = match verdict {
+                TableVerdict::Drop { step } => (FateVerdict::Drop, None, None, step),
+                TableVerdict::Reject { with, step } => (FateVerdict::Reject, Some(with), None, step),
+                TableVerdict::Queue { num, step } => (FateVerdict::Queue, None, Some(num), step),
+                TableVerdict::Accept => unreachable_accept(),
+            };
+            self.trace.deciding = step;
+            let what = match verdict_kind {
+                FateVerdict::Drop => "dropped".to_string(),
+                FateVerdict::Reject => format!("rejected ({})", reject_with.as_deref().unwrap_or("")),
+                FateVerdict::Queue => format!("queued to user space (queue {})", queue.unwrap_or(0)),
+                FateVerdict::Accept => String::new(),
+            };
+            let by = step.map(|s| self.describe_step(s)).unwrap_or_else(|| format!("{table} {}", hook.chain_name()));
+            let summary = format!("{} in {table} {} by {by}.", capitalise(&what), hook.chain_name());
+            self.set_fate(verdict_kind, path, reject_with, queue, summary);
+        }
+        goes_on
+    }
+
+    fn path_for(&self, hook: Hook) -> Path {
+        match hook {
+            Hook::Input => Path::Input,
+            Hook::Forward => Path::Forward,
+            Hook::Output => Path::Output,
+            Hook::Prerouting | Hook::Postrouting => {
+                if self.first.in_iface.is_none() {
+                    Path::Output
+                } else if hook == Hook::Postrouting || !self.host.is_local(self.pkt.dst) {
+                    Path::Forward
+                } else {
+                    Path::Input
+                }
+            }
+        }
+    }
+
+    fn describe_step(&self, s: usize) -> String {
+        let step = &self.trace.steps[s];
+        let line = step.span.map(|sp| format!(" (line {})", sp.line)).unwrap_or_default();
+        match step.kind {
+            crate::trace::StepKind::Rule => format!("rule {} of {} {}{line}", step.number, step.table, step.chain),
+            crate::trace::StepKind::Policy => format!("the policy of {} {}{line}", step.table, step.chain),
+            crate::trace::StepKind::Return => format!("the end of {} {}{line}", step.table, step.chain),
+        }
+    }
+
+    fn set_fate(
+        &mut self,
+        verdict: FateVerdict,
+        path: Path,
+        reject_with: Option<String>,
+        queue: Option<u16>,
+        summary: String,
+    ) {
+        if self.fate.is_some() {
+            return;
+        }
+        let out = match (verdict, path) {
+            (FateVerdict::Accept, Path::Forward | Path::Output) => self.out_iface.clone(),
+            _ => None,
+        };
+        self.fate = Some(Fate {
+            verdict,
+            path,
+            out,
+            src: endpoint(self.pkt.src, self.pkt.l4.ports().map(|p| p.0)),
+            dst: endpoint(self.pkt.dst, self.pkt.l4.ports().map(|p| p.1)),
+            reject_with,
+            queue,
+            summary,
+        });
+    }
+
+    fn stop_by_routing(&mut self, path: Path, why: String, icmp: Option<String>) {
+        let verdict = if icmp.is_some() { FateVerdict::Reject } else { FateVerdict::Drop };
+        let summary = format!("{}.", capitalise(&why));
+        self.set_fate(verdict, path, icmp, None, summary);
+    }
+
+    fn deliver(&mut self) {
+        let iface = self.first.in_iface.clone().unwrap_or_else(|| "lo".into());
+        let note =
+            format!("delivered to a local socket for {}", endpoint(self.pkt.dst, self.pkt.l4.ports().map(|p| p.1)));
+        self.stage(Some(Hook::Input), StageKind::Deliver, StageStatus::Passed, note.clone());
+        let path = if self.first.in_iface.is_none() { Path::Output } else { Path::Input };
+        let summary = format!(
+            "Delivered locally through INPUT ({} arrived on {iface}).",
+            endpoint(self.pkt.dst, self.pkt.l4.ports().map(|p| p.1))
+        );
+        let _ = note;
+        self.set_fate(FateVerdict::Accept, if path == Path::Output { Path::Input } else { path }, None, None, summary);
+    }
+
+    fn egress(&mut self, path: Path, via: Option<IpAddr>) {
+        let dev = self.out_iface.clone().unwrap_or_default();
+        let hop = via.map(|v| format!(" via {v}")).unwrap_or_default();
+        let dst = endpoint(self.pkt.dst, self.pkt.l4.ports().map(|p| p.1));
+        let src = endpoint(self.pkt.src, self.pkt.l4.ports().map(|p| p.0));
+        let note = format!("leaves through {dev}{hop} as {src} -> {dst}");
+        self.stage(Some(Hook::Postrouting), StageKind::Egress, StageStatus::Passed, note);
+        let summary = match path {
+            Path::Forward => format!("Forwarded out {dev}{hop} to {dst} (from {src})."),
+            _ => format!("Sent out {dev}{hop} to {dst} (from {src})."),
+        };
+        self.set_fate(FateVerdict::Accept, path, None, None, summary);
+    }
+
+    fn change(&mut self, step: Option<usize>, what: &str, from: String, to: String, note: String) {
+        if self.probe {
+            return;
+        }
+        self.trace.changes.push(Change { step, what: what.into(), from, to, note });
+    }
+
+    fn finish(mut self) -> Trace {
+        self.trace.fate = self.fate.take().unwrap_or_default();
+        table::analyse(&mut self);
+        if self.trace.deciding.is_none() {
+            self.trace.deciding = table::accepting_step(&self.trace);
+        }
+        self.trace
+    }
+}
+
+fn unreachable_accept() -> (FateVerdict, Option<String>, Option<u16>, Option<usize>) {
+    (FateVerdict::Accept, None, None, None)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn unreachable_for(family: Family) -> String {
+    match family {
+        Family::Ipv4 => "icmp-net-unreachable".into(),
+        Family::Ipv6 => "icmp6-no-route".into(),
+    }
+}
+
+/// `ADDR[:PORT]`, with IPv6 addresses in brackets when a port follows.
+pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
+    match (addr, port) {
+        (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+        (a, Some(p)) => format!("{a}:{p}"),
+        (a, None) => a.to_string(),
+    }
+}
+
+fn tuple_of(p: &Packet) -> Tuple {
+    let (sport, dport) = match p.l4 {
+        L4::Icmp { .. } | L4::Icmpv6 { .. } => (0, 0),
+        l4 => l4.ports().unwrap_or((0, 0)),
+    };
+    Tuple { src: p.src, dst: p.dst, sport, dport }
+}
+
+fn reverse(t: Tuple) -> Tuple {
+    Tuple { src: t.dst, dst: t.src, sport: t.dport, dport: t.sport }
+}

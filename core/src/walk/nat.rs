@@ -1,0 +1,131 @@
+//! NAT for packets of connections that already exist: the nat table is consulted only for a
+//! connection's first packet (`nf_nat_inet_fn` in `nf_nat_core.c`), and every later packet gets the
+//! binding that first packet got, in both directions. chainwalk finds the binding by walking the first
+//! packet (same addresses and ports, state NEW) through the rules without recording it.
+
+use super::{endpoint, Walker};
+use crate::packet::{CtDir, CtState, Packet, L4};
+use crate::trace::Assumption;
+use std::net::IpAddr;
+
+/// The translation a connection got on its first packet, as it applies to the packet being walked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// The new destination (address, port) to set where destination NAT runs (PREROUTING/OUTPUT).
+    pub dst: Option<(IpAddr, Option<u16>)>,
+    /// The new source to set where source NAT runs (POSTROUTING/INPUT).
+    pub src: Option<(IpAddr, Option<u16>)>,
+}
+
+fn ports(p: &Packet) -> (Option<u16>, Option<u16>) {
+    match p.l4.ports() {
+        Some((s, d)) => (Some(s), Some(d)),
+        None => (None, None),
+    }
+}
+
+/// Walks the connection's first packet silently and returns the translation it got.
+fn probe(w: &Walker<'_, '_>, first: &Packet) -> Packet {
+    let mut p = Walker::new(w.sim, w.host, first, w.opts);
+    p.probe = true;
+    p.traced = false;
+    p.run();
+    p.pkt
+}
+
+/// The first packet of the connection `w`'s packet belongs to, in the original direction.
+fn first_packet(w: &Walker<'_, '_>) -> Packet {
+    let pkt = &w.first;
+    let mut first = pkt.clone();
+    first.ct_state = CtState::New;
+    first.ct_dir = CtDir::Original;
+    if pkt.ct_dir == CtDir::Reply {
+        let orig = pkt.orig.unwrap_or_default();
+        let (sport, dport) = ports(pkt);
+        first.src = orig.src.unwrap_or(pkt.dst);
+        first.dst = orig.dst.unwrap_or(pkt.src);
+        if let (Some(s), Some(d)) = (dport, sport) {
+            first.l4 = pkt.l4.with_ports(orig.sport.unwrap_or(s), orig.dport.unwrap_or(d));
+        }
+        // It came in where the reply goes out, or from this host.
+        first.in_iface = if w.host.is_local(first.src) {
+            None
+        } else {
+            match w.host.route(first.src) {
+                crate::host::RouteDecision::Forward { dev, .. } => Some(dev),
+                _ => pkt.out_iface.clone(),
+            }
+        };
+    }
+    if let L4::Tcp { sport, dport, .. } = first.l4 {
+        first.l4 = L4::Tcp { sport, dport, flags: crate::matches::tcp::TcpFlags(0x02) };
+    }
+    first
+}
+
+/// Finds the binding of `w`'s connection.
+pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
+    let first = first_packet(w);
+    let after = probe(w, &first);
+    let (fs, fd) = ports(&first);
+    let (as_, ad) = ports(&after);
+    let dst_changed = after.dst != first.dst || ad != fd;
+    let src_changed = after.src != first.src || as_ != fs;
+    let binding = if w.first.ct_dir == CtDir::Original {
+        Binding { dst: dst_changed.then_some((after.dst, ad)), src: src_changed.then_some((after.src, as_)) }
+    } else {
+        // A reply: the original's destination NAT is undone on the reply's source, and its source NAT on
+        // the reply's destination.
+        Binding { src: dst_changed.then_some((first.dst, fd)), dst: src_changed.then_some((first.src, fs)) }
+    };
+    let dir = if w.first.ct_dir == CtDir::Original { "first" } else { "original" };
+    let described = endpoint(first.src, fs) + " -> " + &endpoint(first.dst, fd);
+    let text = if binding == Binding::default() {
+        format!("The connection's {dir} packet ({described}, NEW) was walked through the nat chains to find its binding: it was not translated.")
+    } else {
+        let mut parts = Vec::new();
+        if dst_changed {
+            parts.push(format!("destination to {}", endpoint(after.dst, ad)));
+        }
+        if src_changed {
+            parts.push(format!("source to {}", endpoint(after.src, as_)));
+        }
+        format!(
+            "The connection's {dir} packet ({described}, NEW) was walked through the nat chains to find its binding: {}; this packet gets the same translation without any nat rule running.",
+            parts.join(" and ")
+        )
+    };
+    let mut text = text;
+    if w.first.ct_dir == CtDir::Reply && w.first.orig.is_none() {
+        text.push_str(" (For a reply, give ORIGSRC=/ORIGDST= if the connection's first packet had other addresses.)");
+    }
+    w.trace.assumptions.push(Assumption { step: None, key: None, text, matched: None });
+    binding
+}
+
+/// Applies the binding's rewrite for this NAT point (destination or source) without any rule.
+pub(super) fn apply_binding(w: &mut Walker<'_, '_>, is_dst: bool) {
+    let Some(b) = w.binding.clone() else { return };
+    let target = if is_dst { b.dst } else { b.src };
+    let Some((addr, port)) = target else { return };
+    let before_pkt = w.pkt.clone();
+    let (sp, dp) = ports(&w.pkt);
+    if is_dst {
+        w.pkt.dst = addr;
+        if let (Some(p), Some(s)) = (port, sp) {
+            w.pkt.l4 = w.pkt.l4.with_ports(s, p);
+        }
+    } else {
+        w.pkt.src = addr;
+        if let (Some(p), Some(d)) = (port, dp) {
+            w.pkt.l4 = w.pkt.l4.with_ports(p, d);
+        }
+    }
+    let (what, from, to) = if is_dst {
+        ("destination", endpoint(before_pkt.dst, dp), endpoint(w.pkt.dst, ports(&w.pkt).1))
+    } else {
+        ("source", endpoint(before_pkt.src, sp), endpoint(w.pkt.src, ports(&w.pkt).0))
+    };
+    let note = format!("the connection's existing NAT binding rewrites the {what} from {from} to {to}");
+    w.change(None, what, from, to, note);
+}

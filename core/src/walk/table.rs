@@ -1,0 +1,516 @@
+//! One table's traversal at one hook, as `ipt_do_table` in the kernel's `ip_tables.c` does it: rules in
+//! order, jumps pushing a return position, gotos not, `RETURN` popping (or falling to the policy), and
+//! the TRACE line for each rule whose target runs.
+
+use super::eval::{self, EvalCtx, Outcome};
+use super::{matches, target, Walker};
+use crate::packet::{CtState, Packet};
+use crate::render::save;
+use crate::ruleset::{Chain, Hook, Policy, Rule, TableName};
+use crate::targets::{TargetKind, Verdict};
+use crate::trace::{Assumption, Condition, Insight, LineKind, LogLine, Step, StepKind, Trace};
+
+/// How a table's traversal ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableVerdict {
+    /// The packet goes on to the next table or hook.
+    Accept,
+    /// Dropped, by the step given (a rule or a policy).
+    Drop {
+        /// The deciding step.
+        step: Option<usize>,
+    },
+    /// Dropped with an error sent back.
+    Reject {
+        /// What was sent back.
+        with: String,
+        /// The deciding step.
+        step: Option<usize>,
+    },
+    /// Handed to a user-space queue.
+    Queue {
+        /// The queue number.
+        num: u16,
+        /// The deciding step.
+        step: Option<usize>,
+    },
+}
+
+/// What a target did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetResult {
+    /// Go on with the next rule (`XT_CONTINUE`).
+    Continue,
+    /// End the table's traversal and let the packet go on (`NF_ACCEPT`).
+    Accept,
+    /// Drop the packet.
+    Drop,
+    /// Drop the packet and send back `with`.
+    Reject(String),
+    /// Queue the packet to user space.
+    Queue(u16),
+}
+
+/// Where a traversal is allowed to record: a real walk records steps and TRACE lines; a probe (what would
+/// have happened if one rule had not matched) records nothing and reports the NAT it reached.
+#[derive(Clone, Copy)]
+struct Mode {
+    record: bool,
+    skip: Option<(usize, usize)>,
+}
+
+/// What a probe found: the NAT step it reached.
+struct ProbeHit {
+    chain: String,
+    number: u32,
+    line: u32,
+    target: String,
+    /// The first chain the probe entered from the starting chain on its way, if the NAT rule is not in it.
+    via: Option<String>,
+}
+
+/// Walks table `t` (index into the ruleset) at `hook`, recording steps under stage `stage`.
+pub(super) fn run(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize) -> TableVerdict {
+    let verdict = traverse(w, t, hook, stage, Mode { record: !w.probe, skip: None }, &mut None);
+    if w.probe {
+        return verdict;
+    }
+    // An early ACCEPT in a nat chain that kept the packet from a translation further on.
+    let table = &w.sim.ruleset.tables[t];
+    if table.name == TableName::Nat && verdict == TableVerdict::Accept {
+        if let Some(last) = w.trace.steps.iter().rposition(|s| s.stage == stage) {
+            let s = &w.trace.steps[last];
+            let accepted_by_rule = s.kind == StepKind::Rule && s.matched && s.target.as_deref() == Some("ACCEPT");
+            if accepted_by_rule {
+                let chain = w.sim.chains[t].get(s.chain.as_str()).copied();
+                if let Some(c) = chain {
+                    let skip = (c, s.number as usize - 1);
+                    let saved = (w.pkt.clone(), w.ct.clone());
+                    let mut hit = None;
+                    traverse(w, t, hook, stage, Mode { record: false, skip: Some(skip) }, &mut hit);
+                    w.pkt = saved.0;
+                    w.ct = saved.1;
+                    if let Some(h) = hit {
+                        let s = &w.trace.steps[last];
+                        let line = s.span.map(|sp| format!(" (line {})", sp.line)).unwrap_or_default();
+                        let before = match &h.via {
+                            Some(via) => format!("before any rule jumped to {via}"),
+                            None => format!("before rule {} of {} (line {})", h.number, h.chain, h.line),
+                        };
+                        let text = format!(
+                            "{} {} rule {}{line} accepted the packet {before}, so the {} never ran.",
+                            s.table, s.chain, s.number, h.target
+                        );
+                        w.trace.insights.push(Insight { step: last, text });
+                    }
+                }
+            }
+        }
+    }
+    verdict
+}
+
+fn traverse(
+    w: &mut Walker<'_, '_>,
+    t: usize,
+    hook: Hook,
+    stage: usize,
+    mode: Mode,
+    hit: &mut Option<ProbeHit>,
+) -> TableVerdict {
+    let sim = w.sim;
+    let table = &sim.ruleset.tables[t];
+    let Some(&start) = sim.chains[t].get(hook.chain_name()) else {
+        return TableVerdict::Accept;
+    };
+    // Return positions: (chain, next rule, depth).
+    let mut stack: Vec<(usize, usize, u32)> = Vec::new();
+    let (mut c, mut r, mut depth) = (start, 0usize, 0u32);
+    let mut first_entered: Option<String> = None;
+    for _ in 0..10_000_000 {
+        let chain = &table.chains[c];
+        if r >= chain.rules.len() {
+            let number = chain.rules.len() as u32 + 1;
+            if chain.hook.is_some() {
+                let policy = chain.policy.unwrap_or(Policy::Accept);
+                let step = record_end(
+                    w,
+                    mode,
+                    stage,
+                    table.name,
+                    hook,
+                    chain,
+                    StepKind::Policy,
+                    number,
+                    depth,
+                    policy.as_str(),
+                );
+                return match policy {
+                    Policy::Accept => TableVerdict::Accept,
+                    Policy::Drop => TableVerdict::Drop { step },
+                };
+            }
+            record_end(w, mode, stage, table.name, hook, chain, StepKind::Return, number, depth, "RETURN");
+            match stack.pop() {
+                Some((pc, pr, pd)) => (c, r, depth) = (pc, pr, pd),
+                None => (c, r, depth) = (start, table.chains[start].rules.len(), 0),
+            }
+            continue;
+        }
+        let rule = &chain.rules[r];
+        let forced_miss = mode.skip == Some((c, r));
+        let key = format!("{}:{}:{}", table.name, chain.name, r + 1);
+        let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, forced_miss);
+        let step = if mode.record {
+            Some(push_step(w, stage, table.name, chain, r, rule, matched, conditions, depth))
+        } else {
+            None
+        };
+        if let Some(s) = step {
+            for (text, answer) in assumed {
+                w.trace.assumptions.push(Assumption {
+                    step: Some(s),
+                    key: Some(key.clone()),
+                    text,
+                    matched: Some(answer),
+                });
+            }
+        }
+        if !matched {
+            r += 1;
+            continue;
+        }
+        if let Some(s) = step {
+            log_line(w, s, hook, table.name, chain, r, rule);
+        }
+        let Some(tg) = &rule.target else {
+            r += 1;
+            continue;
+        };
+        match &tg.kind {
+            TargetKind::Standard(v) => match v {
+                Verdict::Accept => {
+                    set_effect(w, step, "ACCEPT: this table lets the packet go on".into());
+                    return TableVerdict::Accept;
+                }
+                Verdict::Drop => {
+                    set_effect(w, step, "DROP: the packet is gone".into());
+                    return TableVerdict::Drop { step };
+                }
+                Verdict::Queue => {
+                    set_effect(w, step, "QUEUE: to user space, queue 0".into());
+                    return TableVerdict::Queue { num: 0, step };
+                }
+                Verdict::Return => {
+                    set_effect(w, step, "RETURN: back to the calling chain".into());
+                    match stack.pop() {
+                        Some((pc, pr, pd)) => (c, r, depth) = (pc, pr, pd),
+                        None => (c, r, depth) = (start, table.chains[start].rules.len(), 0),
+                    }
+                }
+            },
+            TargetKind::Chain => {
+                let Some(&next) = sim.chains[t].get(tg.name.as_str()) else {
+                    r += 1;
+                    continue;
+                };
+                if depth == 0 && first_entered.is_none() {
+                    first_entered = Some(tg.name.clone());
+                }
+                if tg.goto {
+                    set_effect(w, step, format!("goto {}: its end returns to the chain that called this one", tg.name));
+                    depth += 1;
+                } else {
+                    set_effect(w, step, format!("jump to {}", tg.name));
+                    stack.push((c, r + 1, depth));
+                    depth += 1;
+                }
+                (c, r) = (next, 0);
+            }
+            _ => {
+                let before = w.pkt.clone();
+                let result = target::apply(w, tg, hook, table.name, step);
+                if !mode.record && is_nat_target(&tg.name) && w.pkt != before && hit.is_none() {
+                    *hit = Some(ProbeHit {
+                        chain: chain.name.clone(),
+                        number: r as u32 + 1,
+                        line: rule.span.line,
+                        target: describe_nat(&tg.name, &w.pkt, &before),
+                        via: if depth > 0 { first_entered.clone() } else { None },
+                    });
+                }
+                match result {
+                    TargetResult::Continue => r += 1,
+                    TargetResult::Accept => return TableVerdict::Accept,
+                    TargetResult::Drop => return TableVerdict::Drop { step },
+                    TargetResult::Reject(with) => return TableVerdict::Reject { with, step },
+                    TargetResult::Queue(num) => return TableVerdict::Queue { num, step },
+                }
+            }
+        }
+    }
+    TableVerdict::Drop { step: None }
+}
+
+fn is_nat_target(name: &str) -> bool {
+    matches!(name, "DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE" | "NETMAP")
+}
+
+fn describe_nat(name: &str, after: &Packet, before: &Packet) -> String {
+    let ports = |p: &Packet| p.l4.ports();
+    if after.dst != before.dst || ports(after).map(|p| p.1) != ports(before).map(|p| p.1) {
+        format!("{name} to {}", super::endpoint(after.dst, ports(after).map(|p| p.1)))
+    } else {
+        format!("{name} to {}", super::endpoint(after.src, ports(after).map(|p| p.0)))
+    }
+}
+
+fn set_effect(w: &mut Walker<'_, '_>, step: Option<usize>, effect: String) {
+    if let Some(s) = step {
+        w.trace.steps[s].effect = Some(effect);
+    }
+}
+
+/// Evaluates a rule: the generic part, then each match in order, stopping at the first that fails.
+/// Returns whether it matched, its conditions, and the assumptions made (with the answer used).
+fn evaluate(
+    w: &Walker<'_, '_>,
+    rule: &Rule,
+    hook: Hook,
+    table: TableName,
+    key: &str,
+    forced_miss: bool,
+) -> (bool, Vec<Condition>, Vec<(String, bool)>) {
+    let out_iface = match hook {
+        Hook::Prerouting | Hook::Input => None,
+        _ => w.out_iface.as_deref(),
+    };
+    let ct = w.ct_view(table);
+    let ctx = EvalCtx { pkt: &w.pkt, ct: &ct, host: w.host, hook, table, in_iface: w.in_iface.as_deref(), out_iface };
+    let mut conditions = Vec::with_capacity(2 + rule.matches.len());
+    let mut ok = eval::generic(&rule.generic, &ctx, &mut conditions);
+    let mut assumed = Vec::new();
+    let override_answer = w.opts.overrides.get(key).copied();
+    for m in &rule.matches {
+        let mut o: Outcome = matches::eval(m, &ctx);
+        if o.assumed {
+            if let Some(answer) = override_answer {
+                o.holds = answer;
+                o.why = format!("{} (set by hand to {})", o.why, if answer { "match" } else { "not match" });
+            }
+            if ok {
+                assumed.push((format!("{}: {}", condition_text(m), o.why), o.holds));
+            }
+        }
+        let evaluated = ok;
+        conditions.push(Condition {
+            text: condition_text(m),
+            holds: o.holds,
+            why: o.why,
+            assumed: o.assumed,
+            span: Some(m.span),
+            evaluated,
+        });
+        if evaluated && !o.holds {
+            ok = false;
+        }
+    }
+    if forced_miss {
+        ok = false;
+    }
+    (ok, conditions, assumed)
+}
+
+fn condition_text(m: &crate::matches::Match) -> String {
+    let mut s = String::new();
+    m.save(&mut s);
+    s.trim_start().to_string()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_step(
+    w: &mut Walker<'_, '_>,
+    stage: usize,
+    table: TableName,
+    chain: &Chain,
+    r: usize,
+    rule: &Rule,
+    matched: bool,
+    conditions: Vec<Condition>,
+    depth: u32,
+) -> usize {
+    w.trace.steps.push(Step {
+        stage,
+        table,
+        chain: chain.name.clone(),
+        number: r as u32 + 1,
+        kind: StepKind::Rule,
+        matched,
+        conditions,
+        target: rule.target.as_ref().map(|t| t.name.clone()),
+        effect: None,
+        depth,
+        span: Some(rule.span),
+        log: None,
+    });
+    w.trace.steps.len() - 1
+}
+
+/// Records a chain's end (policy or return) and its TRACE line.
+#[allow(clippy::too_many_arguments)]
+fn record_end(
+    w: &mut Walker<'_, '_>,
+    mode: Mode,
+    stage: usize,
+    table: TableName,
+    hook: Hook,
+    chain: &Chain,
+    kind: StepKind,
+    number: u32,
+    depth: u32,
+    verdict: &str,
+) -> Option<usize> {
+    if !mode.record {
+        return None;
+    }
+    let effect = match kind {
+        StepKind::Policy => format!("policy {verdict}"),
+        _ => "end of chain: back to the caller".to_string(),
+    };
+    w.trace.steps.push(Step {
+        stage,
+        table,
+        chain: chain.name.clone(),
+        number,
+        kind,
+        matched: true,
+        conditions: Vec::new(),
+        target: None,
+        effect: Some(effect),
+        depth,
+        span: Some(chain.span),
+        log: None,
+    });
+    let s = w.trace.steps.len() - 1;
+    if w.traced {
+        let line_kind = if kind == StepKind::Policy { LineKind::Policy } else { LineKind::Return };
+        let rule_text = match kind {
+            StepKind::Policy => format!(":{} {}", chain.name, verdict),
+            _ => format!("-A {} (end of chain)", chain.name),
+        };
+        let nft_verdict = if kind == StepKind::Policy { verdict.to_string() } else { "RETURN".to_string() };
+        push_log(w, s, hook, table, &chain.name, line_kind, number, rule_text, nft_verdict);
+    }
+    Some(s)
+}
+
+fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chain: &Chain, r: usize, rule: &Rule) {
+    // The TRACE target marks the packet when it runs; the line for its own rule is printed before that.
+    let is_trace_target = rule.target.as_ref().is_some_and(|t| t.name == "TRACE");
+    if w.traced {
+        let kind = if unconditional_verdict(rule) {
+            if chain.hook.is_some() {
+                LineKind::Policy
+            } else {
+                LineKind::Return
+            }
+        } else {
+            LineKind::Rule
+        };
+        let mut text = String::new();
+        save::rule(&chain.name, rule, save::SaveOptions::default(), &mut text);
+        let verdict = match rule.target.as_ref().map(|t| (&t.kind, t.goto)) {
+            None => "CONTINUE".to_string(),
+            Some((TargetKind::Standard(v), _)) => format!("{v:?}").to_uppercase(),
+            Some((TargetKind::Chain, true)) => "GOTO".to_string(),
+            Some((TargetKind::Chain, false)) => "JUMP".to_string(),
+            Some(_) => "CONTINUE".to_string(),
+        };
+        push_log(w, s, hook, table, &chain.name, kind, r as u32 + 1, text, verdict);
+    }
+    if is_trace_target {
+        w.traced = true;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_log(
+    w: &mut Walker<'_, '_>,
+    s: usize,
+    hook: Hook,
+    table: TableName,
+    chain: &str,
+    kind: LineKind,
+    number: u32,
+    rule_text: String,
+    verdict: String,
+) {
+    let packet = w.log_packet(hook);
+    w.trace.trace.push(format!("{table}:{chain}:{}:{number}", kind.as_str()));
+    w.trace.log.push(LogLine { table, chain: chain.to_string(), kind, number, packet, step: s, rule_text, verdict });
+    w.trace.steps[s].log = Some(w.trace.log.len() - 1);
+}
+
+/// Whether the kernel takes this rule for a chain's tail: no match of any kind, and a standard target
+/// with a verdict (ACCEPT, DROP, QUEUE, RETURN) rather than a jump (`get_chainname_rulenum` in ip_tables.c).
+fn unconditional_verdict(rule: &Rule) -> bool {
+    let g = &rule.generic;
+    let zero_addr = |n: &Option<crate::ruleset::Negatable<crate::ruleset::Network>>| {
+        n.as_ref().is_none_or(|n| !n.negated && n.value.is_any())
+    };
+    let generic_zero = zero_addr(&g.source)
+        && zero_addr(&g.destination)
+        && g.in_interface.is_none()
+        && g.out_interface.is_none()
+        && g.protocol.as_ref().is_none_or(|p| !p.negated && p.value.is_all())
+        && g.fragment.is_none();
+    generic_zero
+        && rule.matches.is_empty()
+        && rule.target.as_ref().is_some_and(|t| matches!(t.kind, TargetKind::Standard(_)) && !t.goto)
+}
+
+/// After the walk: nothing more to add for now beyond what the table runs found.
+pub(super) fn analyse(_w: &mut Walker<'_, '_>) {}
+
+/// For an accepted packet with no other deciding step: the step of an insight, else the last step that
+/// accepted it in the filter table, else in any table.
+pub(super) fn accepting_step(trace: &Trace) -> Option<usize> {
+    if let Some(i) = trace.insights.first() {
+        return Some(i.step);
+    }
+    let accepts = |s: &Step| {
+        s.matched
+            && match s.kind {
+                StepKind::Rule => s.target.as_deref() == Some("ACCEPT"),
+                StepKind::Policy => s.effect.as_deref() == Some("policy ACCEPT"),
+                StepKind::Return => false,
+            }
+    };
+    trace
+        .steps
+        .iter()
+        .rposition(|s| s.table == TableName::Filter && accepts(s))
+        .or_else(|| trace.steps.iter().rposition(accepts))
+}
+
+impl Walker<'_, '_> {
+    /// The connection as a rule in `table` sees it: in raw, conntrack has not run yet.
+    fn ct_view(&self, table: TableName) -> super::eval::ConnState {
+        let mut ct = self.ct.clone();
+        if !self.ct_seen && table == TableName::Raw && ct.state != CtState::Untracked {
+            ct.state = CtState::Invalid;
+        }
+        ct
+    }
+
+    /// The packet as the TRACE line at `hook` prints it.
+    fn log_packet(&self, hook: Hook) -> String {
+        let mut p = self.pkt.clone();
+        p.in_iface = self.in_iface.clone();
+        p.out_iface = match hook {
+            Hook::Prerouting | Hook::Input => None,
+            _ => self.out_iface.clone(),
+        };
+        p.to_string()
+    }
+}
