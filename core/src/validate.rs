@@ -28,21 +28,31 @@ const OUT: u8 = 8;
 const POST: u8 = 16;
 
 /// Where each target extension is allowed, as its `xt_target` registration in the kernel says.
-pub fn target_allowed(name: &str, family: Family) -> Allowed {
+pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowed {
+    let name = target.name.as_str();
+    let clamps = name == "TCPMSS" && {
+        let mut opts = String::new();
+        target.kind.save(&mut opts);
+        opts.contains("--clamp-mss-to-pmtu")
+    };
     use TableName::*;
     let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
         "DNAT" | "REDIRECT" => (Some(&[Nat]), PRE | OUT),
         "SNAT" => (Some(&[Nat]), POST | IN),
         "MASQUERADE" => (Some(&[Nat]), POST),
         "NETMAP" => (Some(&[Nat]), PRE | POST | OUT | IN),
-        "REJECT" => (None, IN | FWD | OUT),
+        "REJECT" => (Some(&[Filter]), IN | FWD | OUT),
         "TPROXY" => (Some(&[Mangle]), PRE),
         "CT" | "NOTRACK" | "TRACE" => (Some(&[Raw]), ALL_HOOKS),
         "CHECKSUM" | "TOS" | "DSCP" | "TTL" | "HL" | "ECN" => (Some(&[Mangle]), ALL_HOOKS),
         "CLASSIFY" => (None, OUT | FWD | POST),
-        "TCPMSS" => (None, FWD | OUT | POST),
+        // Only `--clamp-mss-to-pmtu` is bound to hooks; `--set-mss` may be used anywhere.
+        "TCPMSS" if clamps => (None, FWD | OUT | POST),
         "SECMARK" | "CONNSECMARK" => (Some(&[Mangle, Security]), ALL_HOOKS),
         "SYNPROXY" => (None, IN | FWD),
+        "SNPT" => (Some(&[Mangle]), IN | POST),
+        "DNPT" => (Some(&[Mangle]), PRE | OUT),
+        "TCPOPTSTRIP" => (Some(&[Mangle]), ALL_HOOKS),
         _ => (None, ALL_HOOKS),
     };
     let _ = family;
@@ -54,8 +64,9 @@ pub fn match_allowed(name: &str) -> Allowed {
     use TableName::*;
     let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
         "owner" => (None, OUT | POST),
-        "mac" => (None, PRE | IN | FWD),
-        "rpfilter" => (Some(&[Raw, Mangle]), PRE),
+        "mac" | "eui64" => (None, PRE | IN | FWD),
+        "socket" => (None, PRE | IN),
+        "rpfilter" => (None, PRE),
         _ => (None, ALL_HOOKS),
     };
     Allowed { table, hooks }
@@ -94,7 +105,7 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
                 }
             }
             if let Some(target) = &rule.target {
-                let allowed = target_allowed(&target.name, rs.family);
+                let allowed = target_allowed(target, rs.family);
                 if let Some(d) = misplaced(table.name, hooks, allowed, &target.name, target.span, &chain.name) {
                     diags.push(d);
                 }
@@ -156,7 +167,8 @@ fn find_loop(table: &Table) -> Option<Diagnostic> {
                 .collect()
         })
         .collect();
-    for start in 0..n {
+    // Only loops a packet can enter count: the kernel walks the chains from the built-in ones.
+    for start in (0..n).filter(|&c| table.chains[c].hook.is_some()) {
         if colour[start] != 0 {
             continue;
         }
@@ -287,8 +299,19 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_loops_are_refused_too() {
-        assert!(first_error("*filter\n:A - [0:0]\n-A A -j A\nCOMMIT\n").is_some());
+    fn only_reachable_loops_are_refused() {
+        assert!(first_error("*filter\n:A - [0:0]\n-A A -j A\nCOMMIT\n").is_none());
+        assert!(first_error("*filter\n:A - [0:0]\n-A INPUT -g A\n-A A -j A\nCOMMIT\n").is_some());
+    }
+
+    #[test]
+    fn targets_and_matches_where_the_kernel_refuses_them() {
+        let e = first_error("*nat\n:PREROUTING ACCEPT [0:0]\n:X - [0:0]\n-A INPUT -j X\n-A X -p tcp -j DNAT --to-destination 192.0.2.1\nCOMMIT\n");
+        assert_eq!(e.map(|(l, m)| (l, m.contains("PREROUTING and OUTPUT"))), Some((5, true)));
+        assert!(first_error("*nat\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n").is_none());
+        assert!(first_error("*filter\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n").is_some());
+        assert!(first_error("*mangle\n-A INPUT -j REJECT\nCOMMIT\n").is_some());
+        assert!(first_error("*filter\n-A INPUT -m owner --uid-owner 0 -j ACCEPT\nCOMMIT\n").is_some());
     }
 
     #[test]

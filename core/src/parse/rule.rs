@@ -97,6 +97,10 @@ struct Line<'a> {
     target: Option<(Loaded<'a>, bool)>,
     counters: Option<Counters>,
     skip: bool,
+    /// Every address of a `-s` list (`-s a,b` makes one rule per address).
+    sources: Vec<Negatable<Network>>,
+    /// Every address of a `-d` list.
+    destinations: Vec<Negatable<Network>>,
 }
 
 /// Reads line `line` (text `text`, starting at byte `start`) of table `t` and applies it.
@@ -162,6 +166,8 @@ fn read_line<'a>(
         target: None,
         counters: None,
         skip: false,
+        sources: Vec::new(),
+        destinations: Vec::new(),
     };
     let mut i = 0;
     let mut negate: Option<Span> = None;
@@ -210,7 +216,16 @@ fn read_line<'a>(
             continue;
         }
         match short.as_deref() {
-            Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g" | "-c") => {
+            Some("-c") => {
+                let nums: Vec<Option<u64>> =
+                    (1..=2).map(|k| tokens.get(i + k).and_then(|t| t.text.parse().ok())).collect();
+                match nums.as_slice() {
+                    [Some(packets), Some(bytes)] => line.counters = Some(Counters { packets: *packets, bytes: *bytes }),
+                    _ => return Err(Diagnostic::error(tok.span, "`-c` needs two numbers: packets and bytes")),
+                }
+                i += 3;
+            }
+            Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g") => {
                 let (value, old_neg, next) = take_value(tokens, i, inline_arg, &name)?;
                 let negated = negated || old_neg.is_some();
                 if let Some(s) = old_neg {
@@ -242,7 +257,13 @@ fn read_line<'a>(
                 }
                 i += 1;
             }
-            Some("-v" | "-n" | "-x" | "-w") => i += 1,
+            Some("-v" | "-w") => i += 1,
+            Some(flag @ ("-n" | "-x")) => {
+                return Err(Diagnostic::error(
+                    tok.span,
+                    format!("`{flag}` is an option for listing rules; iptables-restore refuses it here"),
+                ));
+            }
             Some(_) => unreachable_generic(tok.span)?,
             None => {
                 i = extension_option(
@@ -341,16 +362,21 @@ fn generic_option<'a>(
     let dup = |what: &str| Diagnostic::error(span, format!("`{what}` is given more than once"));
     match flag {
         "-s" | "-d" => {
-            if text.contains(',') {
-                return Err(err(format!("`{text}` is a list of addresses; chainwalk reads one address per rule"))
-                    .with_hint("iptables expands such a list into one rule per address; write those rules out"));
+            // A comma-separated list makes one rule per address (sources first, then destinations).
+            let mut nets = Vec::new();
+            for part in text.split(',') {
+                nets.push(Negatable { value: Network::parse(part, family).map_err(err)?, negated, span });
             }
-            let net = Network::parse(text, family).map_err(err)?;
-            let slot = if flag == "-s" { &mut line.generic.source } else { &mut line.generic.destination };
+            let (slot, list) = if flag == "-s" {
+                (&mut line.generic.source, &mut line.sources)
+            } else {
+                (&mut line.generic.destination, &mut line.destinations)
+            };
             if slot.is_some() {
                 return Err(dup(flag));
             }
-            *slot = Some(Negatable { value: net, negated, span });
+            *slot = nets.first().cloned();
+            *list = nets;
         }
         "-i" | "-o" => {
             let iface = Interface::parse(text).map_err(err)?;
@@ -401,6 +427,10 @@ fn generic_option<'a>(
             let goto = flag == "-g";
             if text.is_empty() {
                 return Err(err(format!("`{flag}` needs a target name")));
+            }
+            if text == "DROP" && table.name == crate::ruleset::TableName::Nat {
+                return Err(err("the nat table is not for filtering, so iptables refuses DROP in it".into())
+                    .with_hint("drop packets in the filter table (or mangle/raw)"));
             }
             let is_chain = table.chain(text).is_some();
             let spec = if goto { None } else { targets::options(text) };
@@ -693,11 +723,21 @@ fn apply(
                 }
                 _ => len,
             };
-            let rule = build_rule(line, table, whole, family, diags)?;
+            let chain_name = table.chains[c].name.clone();
+            let mut built = build_rules(line, table, &chain_name, whole, family, diags)?;
             let rules = &mut table.chains[c].rules;
             match command {
-                Command::Replace => rules[pos] = rule,
+                Command::Replace => {
+                    if built.len() != 1 {
+                        return Err(Diagnostic::error(
+                            whole,
+                            "`-R` replaces one rule; an address list would make several",
+                        ));
+                    }
+                    rules[pos] = built.remove(0);
+                }
                 Command::Delete => {
+                    let rule = built.remove(0);
                     let mut wanted = String::new();
                     crate::render::save::rule_spec(&rule, &mut wanted);
                     let found = rules.iter().position(|r| {
@@ -714,7 +754,11 @@ fn apply(
                         }
                     }
                 }
-                _ => rules.insert(pos, rule),
+                _ => {
+                    let tail = rules.split_off(pos);
+                    rules.extend(built);
+                    rules.extend(tail);
+                }
             }
         }
         Command::NewChain => {
@@ -834,14 +878,62 @@ fn apply(
     Ok(())
 }
 
+/// Builds the rule (several, for address lists) that a command line describes.
+fn build_rules(
+    line: Line<'_>,
+    table: &Table,
+    chain: &str,
+    whole: Span,
+    family: Family,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Vec<Rule>, Diagnostic> {
+    let sources = line.sources.clone();
+    let destinations = line.destinations.clone();
+    let rule = build_rule(line, table, chain, whole, family, diags)?;
+    if sources.len() <= 1 && destinations.len() <= 1 {
+        return Ok(vec![rule]);
+    }
+    let srcs: Vec<Option<Negatable<Network>>> =
+        if sources.is_empty() { vec![None] } else { sources.into_iter().map(Some).collect() };
+    let dsts: Vec<Option<Negatable<Network>>> =
+        if destinations.is_empty() { vec![None] } else { destinations.into_iter().map(Some).collect() };
+    let mut rules = Vec::with_capacity(srcs.len() * dsts.len());
+    for s in &srcs {
+        for d in &dsts {
+            let mut r = rule.clone();
+            r.generic.source = s.clone();
+            r.generic.destination = d.clone();
+            rules.push(r);
+        }
+    }
+    Ok(rules)
+}
+
 fn build_rule(
     line: Line<'_>,
     table: &Table,
+    chain: &str,
     whole: Span,
     family: Family,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Rule, Diagnostic> {
     let Line { generic, matches: loaded, target, counters, .. } = line;
+    // iptables refuses an interface a built-in chain never has.
+    if let Some(hook) = table.chain(chain).and_then(|c| c.hook) {
+        use crate::ruleset::Hook;
+        if let (Some(i), Hook::Output | Hook::Postrouting) = (&generic.in_interface, hook) {
+            return Err(Diagnostic::error(
+                i.span,
+                format!("`-i` cannot be used in {chain}: packets there have no input interface"),
+            ));
+        }
+        if let (Some(o), Hook::Prerouting | Hook::Input) = (&generic.out_interface, hook) {
+            return Err(Diagnostic::error(
+                o.span,
+                format!("`-o` cannot be used in {chain}: packets there have no output interface yet"),
+            ));
+        }
+    }
     let mut warnings = Vec::new();
     let mut built = Vec::with_capacity(loaded.len());
     for m in loaded {

@@ -78,8 +78,8 @@ fn generic(g: &Generic, out: &mut String) {
     }
     item("-s", &shown(&g.source, |n| n.is_any()));
     item("-d", &shown(&g.destination, |n| n.is_any()));
-    item("-i", &shown(&g.in_interface, |_| false));
-    item("-o", &shown(&g.out_interface, |_| false));
+    item("-i", &shown(&g.in_interface, |i| i.name == "+"));
+    item("-o", &shown(&g.out_interface, |i| i.name == "+"));
     item("-p", &shown(&g.protocol, |p| p.is_all()));
     if let Some(f) = &g.fragment {
         out.push_str(if f.negated { " ! -f" } else { " -f" });

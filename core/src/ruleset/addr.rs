@@ -23,6 +23,8 @@ impl Network {
         };
         match family {
             Family::Ipv4 => {
+                // The one host name every system resolves the same way, from /etc/hosts.
+                let addr_text = if addr_text == "localhost" { "127.0.0.1" } else { addr_text };
                 let addr = parse_ipv4(addr_text, false).ok_or_else(|| host_not_found(addr_text))?;
                 let mask = match mask_text {
                     None => u32::MAX,
@@ -200,10 +202,12 @@ const PROTOCOLS: &[(&str, u8)] = &[
     ("icmpv6", 58),
     ("esp", 50),
     ("ah", 51),
+    ("mobility-header", 135),
     ("mh", 135),
     ("ipv6-mh", 135),
-    ("mobility-header", 135),
     ("all", 0),
+    ("ip", 0),
+    ("hopopt", 0),
     ("igmp", 2),
     ("ggp", 3),
     ("ipencap", 4),
@@ -295,6 +299,9 @@ impl Protocol {
 
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("all");
+        }
         match self.name() {
             Some(name) => f.write_str(name),
             None => write!(f, "{}", self.0),
