@@ -59,10 +59,21 @@ pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowe
     Allowed { table, hooks }
 }
 
-/// Where each match module is allowed, as its `xt_match` registration in the kernel says.
-pub fn match_allowed(name: &str) -> Allowed {
+/// Where each match module is allowed, as its `xt_match` registration and `checkentry` in the kernel say.
+pub fn match_allowed(m: &crate::matches::Match) -> Allowed {
     use TableName::*;
-    let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
+    let mut opts = String::new();
+    m.kind.save(&mut opts);
+    let has = |o: &str| opts.contains(o);
+    let (table, hooks): (Option<&'static [TableName]>, u8) = match m.name.as_str() {
+        "addrtype" if has("--limit-iface-in") => (None, PRE | IN | FWD),
+        "addrtype" if has("--limit-iface-out") => (None, OUT | FWD | POST),
+        "policy" if has("--dir in") => (None, PRE | IN | FWD),
+        "policy" if has("--dir out") => (None, OUT | FWD | POST),
+        "physdev" if (has("--physdev-out") || has("--physdev-is-out")) && !has("--physdev-is-bridged") => {
+            (None, PRE | IN | FWD | POST)
+        }
+        "devgroup" if has("--dst-group") => (None, PRE | FWD | OUT | POST),
         "owner" => (None, OUT | POST),
         "mac" | "eui64" => (None, PRE | IN | FWD),
         "socket" => (None, PRE | IN),
@@ -96,7 +107,7 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
                 if let Some(d) = misplaced(
                     table.name,
                     hooks,
-                    match_allowed(&m.name),
+                    match_allowed(m),
                     &format!("the {} match", m.name),
                     m.span,
                     &chain.name,
@@ -105,6 +116,18 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
                 }
             }
             if let Some(target) = &rule.target {
+                if let Some(d) = protocol_needed(rule, target) {
+                    diags.push(d);
+                }
+                if target.name == "TCPMSS" && !tests_syn(rule) {
+                    diags.push(
+                        Diagnostic::error(
+                            target.span,
+                            "TCPMSS only works on TCP SYN packets: the rule must test the SYN flag",
+                        )
+                        .with_hint("add `-m tcp --tcp-flags SYN,RST SYN` (or `--syn`) to the rule"),
+                    );
+                }
                 let allowed = target_allowed(target, rs.family);
                 if let Some(d) = misplaced(table.name, hooks, allowed, &target.name, target.span, &chain.name) {
                     diags.push(d);
@@ -113,6 +136,60 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
         }
     }
     warnings(table, &reach, diags);
+}
+
+/// Targets the kernel lets work on some protocols only (`.proto` in their registration).
+fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target) -> Option<Diagnostic> {
+    let mut opts = String::new();
+    target.kind.save(&mut opts);
+    let needs_tcp = match target.name.as_str() {
+        "TCPOPTSTRIP" => true,
+        "ECN" => opts.contains("--ecn-tcp"),
+        _ => false,
+    };
+    let proto = rule.generic.protocol.as_ref().filter(|p| !p.negated).map(|p| p.value);
+    if needs_tcp && proto != Some(crate::ruleset::Protocol::TCP) {
+        return Some(Diagnostic::error(
+            target.span,
+            format!("{} works on TCP only: the rule must say `-p tcp`", target.name),
+        ));
+    }
+    if target.name == "CT" {
+        if let Some(helper) = opts.split("--helper ").nth(1).and_then(|r| r.split_whitespace().next()) {
+            let helper = helper.trim_matches('"');
+            let known: &[(&str, &[u8])] = &[
+                ("ftp", &[6]),
+                ("irc", &[6]),
+                ("sip", &[6, 17]),
+                ("tftp", &[17]),
+                ("amanda", &[17]),
+                ("pptp", &[6]),
+                ("sane", &[6]),
+                ("snmp", &[17]),
+                ("netbios-ns", &[17]),
+                ("RAS", &[17]),
+                ("Q.931", &[6]),
+            ];
+            let fits =
+                known.iter().any(|(name, protos)| *name == helper && proto.is_some_and(|p| protos.contains(&p.0)));
+            if !fits {
+                return Some(
+                    Diagnostic::error(target.span, format!("the kernel has no conntrack helper `{helper}` for this rule's protocol"))
+                        .with_hint("helpers: ftp, irc, pptp, sane, Q.931 (tcp); tftp, amanda, snmp, netbios-ns, RAS (udp); sip (both)"),
+                );
+            }
+        }
+    }
+    None
+}
+
+/// Whether a rule has a tcp match that requires the SYN flag (`find_syn_match` in the kernel's
+/// `xt_TCPMSS.c`).
+fn tests_syn(rule: &crate::ruleset::Rule) -> bool {
+    rule.matches.iter().any(|m| match &m.kind {
+        crate::matches::MatchKind::Tcp(t) => t.flags.as_ref().is_some_and(|f| !f.negated && f.value.comp.0 & 0x02 != 0),
+        _ => false,
+    })
 }
 
 fn misplaced(

@@ -49,7 +49,12 @@ impl Verbatim {
             out.push_str(&o.name);
             for a in &o.args {
                 out.push(' ');
-                push_quoted(out, a);
+                // Modules print their own values, mostly bare; quote only what would not read back.
+                if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
+                    push_quoted(out, a);
+                } else {
+                    out.push_str(a);
+                }
             }
         }
     }

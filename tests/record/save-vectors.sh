@@ -12,10 +12,19 @@
 #                 selects ip6tables (default ipv4).
 # Outputs (in OUTDIR):
 #   NAME.out      per rule: "ok<TAB>INPUT<TAB>SAVED -A LINE" or
-#                 "err<TAB>INPUT<TAB>first line of the tool's stderr"
+#                 "err<TAB>INPUT<TAB>ERROR" where ERROR is the first line of
+#                 the tool's stderr (see error_line below for the two
+#                 refinements: leading "Warning:" lines are skipped, and an
+#                 empty message is completed from the next line). Tabs in
+#                 text become spaces. A rule that save prints as several
+#                 lines (e.g. -s a,b) gives them joined with " ;; "; one
+#                 that prints none gives an empty third field.
 #   tables/NAME.result  exit status + stderr of iptables-legacy-restore
-#                 --test and of iptables-legacy-restore, and the -A/: lines of
-#                 iptables-legacy-save when the real restore succeeded.
+#                 --test and of iptables-legacy-restore (run in that order in
+#                 one fresh namespace), then what iptables-legacy-save -t T
+#                 prints afterwards for every table T named in the file
+#                 (comment lines dropped), whether or not the restore
+#                 succeeded.
 # Optional: CWREC_KLOG=FILE appends kernel log lines (dmesg) emitted while
 # restoring each rule to FILE (diagnostics only, never part of the data).
 #
@@ -77,7 +86,41 @@ detab() { tr '\t' ' '; }
 kmark() { if [ -n "$klog" ]; then dmesg 2>/dev/null | wc -l; else echo 0; fi; }
 kdump() {  # kdump MARK LABEL
     [ -n "$klog" ] || return 0
-    dmesg 2>/dev/null | tail -n "+$(( $1 + 1 ))" | sed "s|^|$2	|" >>"$klog" || true
+    dmesg 2>/dev/null | tail -n "+$(( $1 + 1 ))" | KLABEL="$2" awk '{ print ENVIRON["KLABEL"] "\t" $0 }' >>"$klog" || true
+}
+
+# The rule lines of one table as printed by iptables-save: every "-A" line;
+# a line that follows a rule and is neither a chain line nor COMMIT (only
+# possible when a string value contains a newline) is appended to the rule
+# as a literal "\n".
+rule_lines() {
+    awk '
+        /^-A / { if (have) print cur; cur = $0; have = 1; next }
+        /^(\*|:|#|COMMIT)/ { if (have) print cur; have = 0; next }
+        { if (have) cur = cur "\\n" $0 }
+        END { if (have) print cur }
+    '
+}
+
+# The error a failed restore reports: the first stderr line that is not a
+# "Warning: ..." line (the first line at all if there is no other). When
+# that line carries an empty message ("iptables-restore v1.8.9 (legacy): "
+# followed by the text on the next lines), the next non-empty line is
+# appended to it.
+error_line() {
+    awk '
+        { lines[NR] = $0 }
+        END {
+            pick = 0
+            for (i = 1; i <= NR; i++) if (lines[i] !~ /^Warning: /) { pick = i; break }
+            if (pick == 0) pick = 1
+            msg = lines[pick]
+            if (msg ~ /: *$/) {
+                for (j = pick + 1; j <= NR; j++) if (lines[j] !~ /^[ \t]*$/) { sub(/ *$/, "", msg); msg = msg " " lines[j]; break }
+            }
+            print msg
+        }
+    '
 }
 
 # ---------------------------------------------------------------- per rule
@@ -124,7 +167,7 @@ record_in_file() {
             in_ns "$save" -t "$table" >"$tmp/save" 2>"$tmp/save.err"
             local saved n
             n=$(grep -c '^-A ' "$tmp/save" || true)
-            saved=$(grep '^-A ' "$tmp/save" | detab | sed ':a;N;$!ba;s/\n/ ;; /g' || true)
+            saved=$(rule_lines <"$tmp/save" | detab | sed ':a;N;$!ba;s/\n/ ;; /g' || true)
             if [ "$n" -ne 1 ]; then
                 echo "warning: $name: '$line' produced $n -A lines" >&2
             fi
@@ -141,7 +184,7 @@ record_in_file() {
                 } >"$rf"
                 if in_ns "$restore" <"$rf" >/dev/null 2>"$tmp/rt.err"; then
                     local again
-                    again=$(in_ns "$save" -t "$table" | grep '^-A ' | detab || true)
+                    again=$(in_ns "$save" -t "$table" 2>/dev/null | rule_lines | detab || true)
                     [ "$again" = "$saved" ] || echo "warning: $name: round trip changed '$saved' -> '$again'" >&2
                 else
                     echo "warning: $name: saved line does not restore: '$saved': $(head -n1 "$tmp/rt.err")" >&2
@@ -149,7 +192,7 @@ record_in_file() {
             fi
         else
             local msg
-            msg=$(head -n1 "$tmp/stderr" | detab)
+            msg=$(error_line <"$tmp/stderr" | detab)
             [ -n "$msg" ] || msg="(exit $rc, empty stderr)"
             printf 'err\t%s\t%s\n' "$input" "$msg" >>"$out"
             nerr=$((nerr + 1))
@@ -187,11 +230,12 @@ record_rules_file() {
             sed 's/^/  /' "$tmp/stderr"
         } >>"$res"
         [ "$rc" -eq 0 ] || kdump "$km" "tables/$name	$mode"
-        if [ "$mode" = real ] && [ "$rc" -eq 0 ]; then
+        if [ "$mode" = real ]; then
+            # also after a failure: shows which tables were committed
             echo "save:" >>"$res"
             local t
             for t in $(sed -n 's/^\*\([a-z]*\).*/\1/p' "$rules" | sort -u); do
-                in_ns "$save" -t "$t" 2>&1 | grep -E '^(\*|:|-A |COMMIT)' | sed 's/^/  /' >>"$res" || true
+                in_ns "$save" -t "$t" 2>&1 | grep -v '^#' | sed 's/^/  /' >>"$res" || true
             done
         fi
     done

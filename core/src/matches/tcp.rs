@@ -63,8 +63,9 @@ impl TcpFlags {
             bits |= match name.to_ascii_uppercase().as_str() {
                 "ALL" => 0x3f,
                 "NONE" => 0,
-                upper => FLAG_NAMES.iter().find(|(n, _)| *n == upper).map(|&(_, b)| b).ok_or_else(|| {
-                    format!("`{name}` is not a TCP flag (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR, ALL, NONE)")
+                // iptables knows the six classic flags only; ECE and CWR cannot be tested.
+                upper => FLAG_NAMES[..6].iter().find(|(n, _)| *n == upper).map(|&(_, b)| b).ok_or_else(|| {
+                    format!("`{name}` is not a TCP flag iptables knows (FIN, SYN, RST, PSH, ACK, URG, ALL, NONE)")
                 })?,
             };
         }
@@ -113,7 +114,8 @@ pub(crate) fn port_opt(opts: &[Opt<'_>], short: &str, long: &str) -> Result<Opti
 /// Prints a port option unless it covers every port.
 pub(crate) fn save_ports(out: &mut String, name: &str, ports: &Option<Negatable<PortRange>>) {
     if let Some(p) = ports {
-        if p.value != (PortRange { min: 0, max: u16::MAX }) || p.negated {
+        // A range of every port prints nothing, negated or not.
+        if p.value != (PortRange { min: 0, max: u16::MAX }) {
             save_opt_value(out, p.negated, name, p.value);
         }
     }
@@ -164,7 +166,7 @@ impl Extension for Tcp {
         if let Some(o) = &self.option {
             save_opt_value(out, o.negated, "tcp-option", o.value);
         }
-        if let Some(f) = &self.flags {
+        if let Some(f) = self.flags.as_ref().filter(|f| f.negated || f.value.mask.0 != 0) {
             save_opt(out, f.negated, "tcp-flags");
             out.push_str(&format!(" {} {}", f.value.mask, f.value.comp));
         }

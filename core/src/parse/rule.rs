@@ -194,7 +194,10 @@ fn read_line<'a>(
             Some((n, a)) => (format!("--{n}"), Some(a)),
             None => (word.to_string(), None),
         };
-        let short = canonical_generic(&name, &line, table)?;
+        let short = canonical_generic(&name, &line, table).map_err(|mut d| {
+            d.span = tok.span;
+            d
+        })?;
         let neg_span = negate.take();
         let negated = neg_span.is_some();
         let start_span = neg_span.unwrap_or(tok.span);
@@ -237,6 +240,11 @@ fn read_line<'a>(
                 generic_option(flag, &value, negated, span, family, table, &mut line, warnings)?;
             }
             Some("-f") => {
+                if family == Family::Ipv6 {
+                    return Err(
+                        Diagnostic::error(tok.span, "`-f` is not supported in IPv6").with_hint("use `-m frag` instead")
+                    );
+                }
                 if line.generic.fragment.is_some() {
                     return Err(Diagnostic::error(tok.span, "`-f` is given more than once"));
                 }
@@ -307,8 +315,22 @@ fn canonical_generic(word: &str, line: &Line<'_>, table: &Table) -> Result<Optio
     if generic.is_empty() || long.is_empty() {
         return Ok(None);
     }
-    let ext_has = loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
+    // An extension kept verbatim may have any option, so it takes what only abbreviates a generic one.
+    let verbatim_last = match (&line.target, line.matches.last()) {
+        (Some((t, _)), _) => t.spec.is_none() && crate::targets::exists(&t.name),
+        (None, Some(m)) => m.spec.is_none(),
+        (None, None) => false,
+    };
+    let ext_has = verbatim_last || loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
     let first = generic[0];
+    let ext_prefix = loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
+    if ext_prefix && !verbatim_last {
+        // getopt_long refuses a prefix that fits options of both the command and an extension.
+        return Err(Diagnostic::error(
+            Span::default(),
+            format!("`--{long}` is ambiguous: it abbreviates a generic option and an option of a loaded module"),
+        ));
+    }
     if !ext_has && generic.iter().all(|s| *s == first) {
         return Ok(Some(first.to_string()));
     }
@@ -498,6 +520,12 @@ fn extension_option<'a>(
                         opts: Vec::new(),
                     });
                     resolved = resolve(line, long, tok.span)?;
+                    // Keep the implicit match only if the option is one of its own.
+                    let in_implicit = matches!(resolved, Some((slot, _, _)) if slot == line.matches.len() - 1);
+                    if !in_implicit {
+                        line.matches.pop();
+                        resolved = resolve(line, long, tok.span)?;
+                    }
                 }
             }
         }

@@ -25,7 +25,9 @@ impl Network {
             Family::Ipv4 => {
                 // The one host name every system resolves the same way, from /etc/hosts.
                 let addr_text = if addr_text == "localhost" { "127.0.0.1" } else { addr_text };
-                let addr = parse_ipv4(addr_text, false).ok_or_else(|| host_not_found(addr_text))?;
+                let addr = parse_ipv4(addr_text, false)
+                    .or_else(|| inet_aton(addr_text))
+                    .ok_or_else(|| host_not_found(addr_text))?;
                 let mask = match mask_text {
                     None => u32::MAX,
                     Some(m) if m.contains('.') => u32::from(parse_ipv4(m, true).ok_or_else(|| bad_mask(m))?),
@@ -81,10 +83,47 @@ impl fmt::Display for Network {
     /// `ADDR/LEN`, or `ADDR/MASK` for a mask that is not contiguous, as `iptables-save` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.prefix_len() {
-            Some(len) => write!(f, "{}/{}", self.addr, len),
-            None => write!(f, "{}/{}", self.addr, self.mask),
+            Some(len) => write!(f, "{}/{}", Ip(self.addr), len),
+            None => write!(f, "{}/{}", Ip(self.addr), Ip(self.mask)),
         }
     }
+}
+
+/// An address printed as the C library's `inet_ntop` prints it, which is what iptables prints: like
+/// Rust's own form, except that an IPv6 address whose first 96 bits are zero (other than `::` and `::1`)
+/// ends in dotted IPv4 (`::1.2.3.4`, `::0.0.0.2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ip(pub IpAddr);
+
+impl fmt::Display for Ip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V6(a) => {
+                let w = a.segments();
+                let v4_compat = w[..6].iter().all(|&x| x == 0) && (w[6] != 0 || w[7] > 1);
+                if v4_compat {
+                    let [.., a, b, c, d] = a.octets();
+                    write!(f, "::{a}.{b}.{c}.{d}")
+                } else {
+                    write!(f, "{a}")
+                }
+            }
+            v4 => write!(f, "{v4}"),
+        }
+    }
+}
+
+/// The forms `inet_aton` reads beyond dotted quads: `a` (32 bits), `a.b` (8 + 24), `a.b.c` (8 + 8 + 16),
+/// each part in C notation. iptables falls back to the C library's resolver, which accepts these.
+pub(crate) fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<u64> = text.split('.').map(parse_uint).collect::<Option<_>>()?;
+    let value = match parts.as_slice() {
+        [a] if *a <= 0xffff_ffff => *a,
+        [a, b] if *a <= 0xff && *b <= 0xff_ffff => a << 24 | b,
+        [a, b, c] if *a <= 0xff && *b <= 0xff && *c <= 0xffff => a << 24 | b << 16 | c,
+        _ => return None,
+    };
+    Some(Ipv4Addr::from(value as u32))
 }
 
 fn host_not_found(text: &str) -> String {
@@ -119,6 +158,9 @@ pub(crate) fn prefix_mask_v6(len: u32) -> u128 {
 
 /// A number the way `strtoul(s, _, 0)` reads it in full: decimal, `0x` hex or `0` octal.
 pub(crate) fn parse_uint(text: &str) -> Option<u64> {
+    // strtoul skips leading blanks and takes a `+` sign.
+    let text = text.trim_start_matches([' ', '\t', '\n']);
+    let text = text.strip_prefix('+').unwrap_or(text);
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         if hex.is_empty() {
             return None;
@@ -322,9 +364,15 @@ mod tests {
         assert_eq!(n("0/0"), "0.0.0.0/0");
         assert_eq!(n("10.0.0.0/255.0.255.0"), "10.0.0.0/255.0.255.0");
         assert_eq!(n("10.0.0.0/255.255.0.0"), "10.0.0.0/16");
+        assert_eq!(n("0x0a000001"), "10.0.0.1/32");
+        assert_eq!(n("010.1.2.3"), "8.1.2.3/32");
         let v6 = |s| Network::parse(s, Family::Ipv6).unwrap().to_string();
         assert_eq!(v6("2001:db8::1/64"), "2001:db8::/64");
         assert_eq!(v6("::ffff:127.0.0.1"), "::ffff:127.0.0.1/128");
+        assert_eq!(v6("::1.2.3.4"), "::1.2.3.4/128");
+        assert_eq!(v6("::2"), "::0.0.0.2/128");
+        assert_eq!(v6("::1"), "::1/128");
+        assert_eq!(v6("::"), "::/128");
         assert!(Network::parse("example.org", Family::Ipv4).is_err());
         assert!(Network::parse("10.0.0.0/33", Family::Ipv4).is_err());
         assert!(Network::parse("256.0.0.0", Family::Ipv4).is_err());

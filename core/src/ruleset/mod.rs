@@ -6,7 +6,7 @@
 pub(crate) mod addr;
 mod name;
 
-pub use addr::{Interface, Network, Protocol};
+pub use addr::{Interface, Ip, Network, Protocol};
 pub use name::{Family, Hook, TableName};
 
 use crate::matches::Match;

@@ -1,0 +1,151 @@
+//! Conformance with the real `iptables-restore`/`iptables-save` 1.8.9, rule by rule: every vector in
+//! `tests/data/save-vectors/*.out` was recorded by `tests/record/save-vectors.sh` from the real tools
+//! (`ok` with what `iptables-save` printed back, or `err` with what the tool said). chainwalk must accept
+//! exactly the `ok` rules and print them back the same, and refuse the `err` ones. Deliberate differences
+//! are listed, with their reasons, in `tests/data/save-vectors/differences.txt`; a listed difference that
+//! no longer differs fails too, so the list stays true.
+//!
+//! The whole-dump vectors in `tables/` (kernel checks at COMMIT) are checked the same way.
+
+use chainwalk_core::{parse, render::save, Family};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/save-vectors")
+}
+
+/// `input<TAB>reason` lines: rules where chainwalk deliberately differs from iptables.
+fn differences() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(data_dir().join("differences.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+struct Header {
+    family: Family,
+    table: String,
+    chains: Vec<String>,
+}
+
+fn header(input: &str) -> Header {
+    let mut h = Header { family: Family::Ipv4, table: "filter".into(), chains: Vec::new() };
+    for line in input.lines() {
+        if let Some(v) = line.strip_prefix("# family:") {
+            h.family = if v.trim() == "ipv6" { Family::Ipv6 } else { Family::Ipv4 };
+        } else if let Some(v) = line.strip_prefix("# table:") {
+            h.table = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("# chains:") {
+            h.chains = v.split_whitespace().map(str::to_string).collect();
+        }
+    }
+    h
+}
+
+/// What chainwalk makes of one rule: `Ok(saved lines joined by " ;; ")` or `Err(first error)`.
+fn chainwalk(h: &Header, rule: &str) -> Result<String, String> {
+    let mut dump = format!("*{}\n", h.table);
+    for c in &h.chains {
+        dump.push_str(&format!(":{c} - [0:0]\n"));
+    }
+    dump.push_str(rule);
+    dump.push_str("\nCOMMIT\n");
+    let p = parse(&dump, Some(h.family));
+    if let Some(e) = p.errors().next() {
+        return Err(e.message.clone());
+    }
+    let mut lines = Vec::new();
+    for t in &p.ruleset.tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                let mut s = String::new();
+                save::rule(&c.name, r, save::SaveOptions::default(), &mut s);
+                lines.push(s);
+            }
+        }
+    }
+    Ok(lines.join(" ;; "))
+}
+
+#[test]
+fn rules_load_and_print_back_as_iptables_does() {
+    let known = differences();
+    let mut used = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    let (mut total, mut agree) = (0, 0);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir())
+        .expect("tests/data/save-vectors")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "out"))
+        .collect();
+    files.sort();
+    for out in &files {
+        let input = std::fs::read_to_string(out.with_extension("in")).expect("the .in beside the .out");
+        let h = header(&input);
+        let text = std::fs::read_to_string(out).expect("readable .out");
+        for line in text.lines() {
+            let mut f = line.splitn(3, '\t');
+            let (Some(kind), Some(rule), Some(what)) = (f.next(), f.next(), f.next()) else { continue };
+            total += 1;
+            let ours = chainwalk(&h, rule);
+            let same = match (kind, &ours) {
+                ("ok", Ok(saved)) => saved == what,
+                ("err", Err(_)) => true,
+                _ => false,
+            };
+            if same {
+                agree += 1;
+                if known.contains_key(rule) {
+                    failures.push(format!("listed as a difference but now agrees: {rule}"));
+                }
+                continue;
+            }
+            if known.contains_key(rule) {
+                used.insert(rule.to_string());
+                continue;
+            }
+            let name = out.file_name().unwrap_or_default().to_string_lossy();
+            failures.push(format!("{name}: {rule}\n    iptables:  {kind} {what}\n    chainwalk: {ours:?}"));
+        }
+    }
+    eprintln!("{agree} of {total} recorded rules agree with iptables 1.8.9; {} deliberate differences", used.len());
+    assert!(failures.is_empty(), "{} disagreements with the real iptables:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn whole_dumps_load_or_fail_as_iptables_restore_does() {
+    let dir = data_dir().join("tables");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data/save-vectors/tables")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        .collect();
+    files.sort();
+    let known = differences();
+    let mut failures = Vec::new();
+    for rules in &files {
+        let name = rules.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let result = std::fs::read_to_string(rules.with_extension("result")).expect("a .result beside the .rules");
+        // The real load (without --test) is the second `exit:` in the file.
+        let exits: Vec<&str> = result.lines().filter_map(|l| l.strip_prefix("exit: ")).collect();
+        let Some(real) = exits.get(1) else { continue };
+        let accepted = *real == "0";
+        let text = std::fs::read_to_string(rules).expect("readable dump");
+        let p = parse(&text, None);
+        let ours = !p.has_errors();
+        if ours != accepted && !known.contains_key(&format!("tables/{name}")) {
+            failures.push(format!(
+                "{name}: iptables-restore {}, chainwalk {} ({:?})",
+                if accepted { "accepts" } else { "refuses" },
+                if ours { "accepts" } else { "refuses" },
+                p.errors().next().map(|d| format!("{}:{} {}", d.span.line, d.span.col, d.message))
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} dumps judged differently:\n{}", failures.len(), failures.join("\n"));
+}
