@@ -97,6 +97,8 @@ struct Line<'a> {
     target: Option<(Loaded<'a>, bool)>,
     counters: Option<Counters>,
     skip: bool,
+    /// Whether `-p all` was given (stored as no protocol).
+    protocol_all: bool,
     /// Every address of a `-s` list (`-s a,b` makes one rule per address).
     sources: Vec<Negatable<Network>>,
     /// Every address of a `-d` list.
@@ -166,6 +168,7 @@ fn read_line<'a>(
         target: None,
         counters: None,
         skip: false,
+        protocol_all: false,
         sources: Vec::new(),
         destinations: Vec::new(),
     };
@@ -397,7 +400,8 @@ fn generic_option<'a>(
             if slot.is_some() {
                 return Err(dup(flag));
             }
-            *slot = nets.first().cloned();
+            // The whole address space, not negated, is what the kernel stores for no address at all.
+            *slot = nets.first().cloned().filter(|n| n.negated || !n.value.is_any());
             *list = nets;
         }
         "-i" | "-o" => {
@@ -406,10 +410,11 @@ fn generic_option<'a>(
             if slot.is_some() {
                 return Err(dup(flag));
             }
-            *slot = Some(Negatable { value: iface, negated, span });
+            // `+` alone matches every interface: the kernel stores it as no interface.
+            *slot = (negated || iface.name != "+").then_some(Negatable { value: iface, negated, span });
         }
         "-p" => {
-            if line.generic.protocol.is_some() {
+            if line.generic.protocol.is_some() || line.protocol_all {
                 return Err(dup(flag));
             }
             let proto = Protocol::parse(text).map_err(err)?;
@@ -417,6 +422,11 @@ fn generic_option<'a>(
                 return Err(Diagnostic::error(span, "`! -p all` would match nothing; iptables refuses it"));
             }
             line.generic.protocol = Some(Negatable { value: proto, negated, span });
+            if proto.is_all() {
+                // `-p all` is no protocol test; keep it only for the duplicate check above.
+                line.generic.protocol = None;
+                line.protocol_all = true;
+            }
         }
         "-m" => {
             if negated {
