@@ -30,11 +30,10 @@ const POST: u8 = 16;
 /// Where each target extension is allowed, as its `xt_target` registration in the kernel says.
 pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowed {
     let name = target.name.as_str();
-    let clamps = name == "TCPMSS" && {
-        let mut opts = String::new();
-        target.kind.save(&mut opts);
-        opts.contains("--clamp-mss-to-pmtu")
-    };
+    let clamps = matches!(
+        &target.kind,
+        crate::targets::TargetKind::Tcpmss(t) if t.mss == crate::targets::header::MssAction::ClampToPmtu
+    );
     use TableName::*;
     let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
         "DNAT" | "REDIRECT" => (Some(&[Nat]), PRE | OUT),
@@ -153,32 +152,6 @@ fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target)
             target.span,
             format!("{} works on TCP only: the rule must say `-p tcp`", target.name),
         ));
-    }
-    if target.name == "CT" {
-        if let Some(helper) = opts.split("--helper ").nth(1).and_then(|r| r.split_whitespace().next()) {
-            let helper = helper.trim_matches('"');
-            let known: &[(&str, &[u8])] = &[
-                ("ftp", &[6]),
-                ("irc", &[6]),
-                ("sip", &[6, 17]),
-                ("tftp", &[17]),
-                ("amanda", &[17]),
-                ("pptp", &[6]),
-                ("sane", &[6]),
-                ("snmp", &[17]),
-                ("netbios-ns", &[17]),
-                ("RAS", &[17]),
-                ("Q.931", &[6]),
-            ];
-            let fits =
-                known.iter().any(|(name, protos)| *name == helper && proto.is_some_and(|p| protos.contains(&p.0)));
-            if !fits {
-                return Some(
-                    Diagnostic::error(target.span, format!("the kernel has no conntrack helper `{helper}` for this rule's protocol"))
-                        .with_hint("helpers: ftp, irc, pptp, sane, Q.931 (tcp); tftp, amanda, snmp, netbios-ns, RAS (udp); sip (both)"),
-                );
-            }
-        }
     }
     None
 }

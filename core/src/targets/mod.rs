@@ -11,6 +11,18 @@ use crate::span::Span;
 use crate::verbatim::Verbatim;
 use serde::{Deserialize, Serialize};
 
+mod common;
+pub mod conntrack;
+pub mod header;
+pub mod log;
+pub mod mark;
+pub mod nat;
+pub mod queue;
+pub mod reject;
+pub mod set;
+pub mod synproxy;
+pub mod tproxy;
+
 /// The `-j`/`-g` part of a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
@@ -112,7 +124,33 @@ macro_rules! targets {
     };
 }
 
-targets! {}
+targets! {
+    Reject(reject::Reject) = "REJECT";
+    Log(log::Log) = "LOG";
+    Nflog(log::Nflog) = "NFLOG";
+    Audit(log::Audit) = "AUDIT";
+    Nfqueue(queue::Nfqueue) = "NFQUEUE";
+    Mark(mark::Mark) = "MARK";
+    Connmark(mark::Connmark) = "CONNMARK";
+    Classify(mark::Classify) = "CLASSIFY";
+    Dnat(nat::Dnat) = "DNAT";
+    Snat(nat::Snat) = "SNAT";
+    Masquerade(nat::Masquerade) = "MASQUERADE";
+    Redirect(nat::Redirect) = "REDIRECT";
+    Netmap(nat::Netmap) = "NETMAP";
+    Ct(conntrack::Ct) = "CT";
+    Notrack(conntrack::Notrack) = "NOTRACK";
+    Trace(conntrack::Trace) = "TRACE";
+    Tos(header::Tos) = "TOS";
+    Ttl(header::Ttl) = "TTL";
+    Hl(header::Hl) = "HL";
+    Dscp(header::Dscp) = "DSCP";
+    Tcpmss(header::Tcpmss) = "TCPMSS";
+    Checksum(header::Checksum) = "CHECKSUM";
+    Tproxy(tproxy::Tproxy) = "TPROXY";
+    Set(set::SetTarget) = "SET";
+    Synproxy(synproxy::Synproxy) = "SYNPROXY";
+}
 
 /// Target extensions that exist in iptables 1.8 but that chainwalk does not model: kept as written, with a
 /// warning.
@@ -127,7 +165,6 @@ pub const UNMODELLED: &[&str] = &[
     "RATEEST",
     "SECMARK",
     "SNPT",
-    "SYNPROXY",
     "TCPOPTSTRIP",
     "TEE",
 ];
