@@ -12,6 +12,40 @@ use serde::{Deserialize, Serialize};
 
 pub mod comment;
 pub mod tcp;
+pub mod udp;
+pub mod icmp;
+pub mod icmp6;
+pub mod multiport;
+pub mod iprange;
+pub mod addrtype;
+pub mod conntrack;
+pub mod state;
+pub mod mark;
+pub mod connmark;
+pub mod mac;
+pub mod pkttype;
+pub mod length;
+pub mod ttl;
+pub mod hl;
+pub mod tos;
+pub mod dscp;
+pub mod tcpmss;
+pub mod rpfilter;
+pub mod physdev;
+pub mod owner;
+pub mod u32;
+pub mod limit;
+pub mod hashlimit;
+pub mod statistic;
+pub mod recent;
+pub mod connlimit;
+pub mod set;
+pub mod policy;
+pub mod sctp;
+pub mod rt;
+pub mod frag;
+pub mod time;
+pub mod string;
 
 /// One `-m NAME [options]` of a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +115,40 @@ macro_rules! modules {
 modules! {
     Tcp(tcp::Tcp) = "tcp";
     Comment(comment::Comment) = "comment";
+    Udp(udp::Udp) = "udp";
+    Icmp(icmp::Icmp) = "icmp";
+    Icmp6(icmp6::Icmp6) = "icmp6";
+    Multiport(multiport::Multiport) = "multiport";
+    Iprange(iprange::Iprange) = "iprange";
+    Addrtype(addrtype::Addrtype) = "addrtype";
+    Conntrack(conntrack::Conntrack) = "conntrack";
+    State(state::State) = "state";
+    Mark(mark::Mark) = "mark";
+    Connmark(connmark::Connmark) = "connmark";
+    Mac(mac::Mac) = "mac";
+    Pkttype(pkttype::Pkttype) = "pkttype";
+    Length(length::Length) = "length";
+    Ttl(ttl::Ttl) = "ttl";
+    Hl(hl::Hl) = "hl";
+    Tos(tos::Tos) = "tos";
+    Dscp(dscp::Dscp) = "dscp";
+    TcpMss(tcpmss::TcpMss) = "tcpmss";
+    RpFilter(rpfilter::RpFilter) = "rpfilter";
+    Physdev(physdev::Physdev) = "physdev";
+    Owner(owner::Owner) = "owner";
+    U32(u32::U32) = "u32";
+    Limit(limit::Limit) = "limit";
+    Hashlimit(hashlimit::Hashlimit) = "hashlimit";
+    Statistic(statistic::Statistic) = "statistic";
+    Recent(recent::Recent) = "recent";
+    Connlimit(connlimit::Connlimit) = "connlimit";
+    Set(set::Set) = "set";
+    Policy(policy::Policy) = "policy";
+    Sctp(sctp::Sctp) = "sctp";
+    Rt(rt::Rt) = "rt";
+    Frag(frag::Frag) = "frag";
+    Time(time::Time) = "time";
+    StringMatch(string::StringMatch) = "string";
 }
 
 /// Match modules that exist in iptables 1.8 but that chainwalk does not model: they are kept as written,
@@ -99,7 +167,6 @@ pub const UNMODELLED: &[&str] = &[
     "ecn",
     "esp",
     "eui64",
-    "frag",
     "hbh",
     "helper",
     "ipcomp",
@@ -112,10 +179,7 @@ pub const UNMODELLED: &[&str] = &[
     "quota",
     "rateest",
     "realm",
-    "rt",
-    "sctp",
     "socket",
-    "udplite",
 ];
 
 /// Whether a module called `name` exists for iptables 1.8 (modelled or not).
@@ -131,7 +195,6 @@ pub fn implicit_for(proto: crate::ruleset::Protocol, family: crate::ruleset::Fam
         Protocol::UDP => Some("udp"),
         Protocol::SCTP => Some("sctp"),
         Protocol::DCCP => Some("dccp"),
-        Protocol::UDPLITE => Some("udplite"),
         Protocol::ICMP if family == Family::Ipv4 => Some("icmp"),
         Protocol::ICMPV6 if family == Family::Ipv6 => Some("icmp6"),
         _ => None,

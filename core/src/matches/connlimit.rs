@@ -1,0 +1,259 @@
+//! `-m connlimit`: the number of tracked connections from (or to) an address group (`libxt_connlimit`,
+//! the kernel's `xt_connlimit.c`). The answer depends on the connections open at the time, so a packet
+//! walk states an assumption about it; this module stores the settings as the kernel does.
+
+use super::recent::inet_aton;
+use super::u32::c_strtoul;
+use crate::diag::Diagnostic;
+use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::{Family, Network};
+use crate::values::opt_number;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The options of `-m connlimit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connlimit {
+    /// The connection count compared against.
+    pub limit: u32,
+    /// `--connlimit-above` (or `! --connlimit-upto`): match when more than `limit` connections exist;
+    /// otherwise (`--connlimit-upto`) when at most `limit` do.
+    pub above: bool,
+    /// `--connlimit-mask`: addresses are grouped by this mask (all ones when not given).
+    pub mask: IpAddr,
+    /// `--connlimit-saddr` (the default) or `--connlimit-daddr`: which address is grouped.
+    pub side: ConnlimitSide,
+}
+
+/// Which address of a connection `-m connlimit` groups by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConnlimitSide {
+    /// `--connlimit-saddr`: the source address.
+    #[default]
+    Source,
+    /// `--connlimit-daddr`: the destination address.
+    Dest,
+}
+
+/// The prefix length `iptables-save` prints for a mask: its length when it is contiguous, otherwise the
+/// family's full length (as `iptables` 1.8.9 prints a mask that is not).
+pub(crate) fn printed_prefix(mask: IpAddr) -> u8 {
+    let (bits, width) = match mask {
+        IpAddr::V4(m) => (u128::from(u32::from(m)) << 96, 32),
+        IpAddr::V6(m) => (u128::from(m), 128),
+    };
+    let ones = bits.leading_ones();
+    if bits.checked_shl(ones).unwrap_or(0) == 0 {
+        ones as u8
+    } else {
+        width
+    }
+}
+
+/// Reads a prefix length or a mask as `XTTYPE_PLENMASK` does in iptables 1.8.9 (`--connlimit-mask`, the
+/// mask part of `--tunnel-src`): an IPv4 length above 32 means 32; a mask is taken as it is.
+pub(crate) fn plen_mask(text: &str, family: Family) -> Result<IpAddr, String> {
+    let bad = |w: u32| format!("`{text}` is neither a prefix length from 0 to {w} nor a mask");
+    match family {
+        Family::Ipv4 => {
+            if text.contains('.') {
+                return inet_aton(text).map(IpAddr::V4).ok_or_else(|| bad(32));
+            }
+            match c_strtoul(text, 0) {
+                Some((Some(n), used)) if used == text.len() && n <= u64::from(u32::MAX) => {
+                    let len = n.min(32) as u32;
+                    let net = Network::parse(&format!("0.0.0.0/{len}"), family).map_err(|_| bad(32))?;
+                    Ok(net.mask)
+                }
+                _ => Err(bad(32)),
+            }
+        }
+        Family::Ipv6 => {
+            if text.contains(':') {
+                return text.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| bad(128));
+            }
+            match c_strtoul(text, 0) {
+                Some((Some(n), used)) if used == text.len() && n <= 128 => {
+                    Network::parse(&format!("::/{n}"), family).map(|net| net.mask).map_err(|_| bad(128))
+                }
+                _ => Err(bad(128)),
+            }
+        }
+    }
+}
+
+impl Extension for Connlimit {
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("connlimit-upto", Args::One),
+        opt("connlimit-above", Args::One),
+        opt("connlimit-mask", Args::One),
+        opt("connlimit-saddr", Args::Zero),
+        opt("connlimit-daddr", Args::Zero),
+    ];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Connlimit, Diagnostic> {
+        for o in opts.iter().filter(|o| o.name != "connlimit-upto" && o.name != "connlimit-above") {
+            o.no_negation()?;
+        }
+        let mut limit = None;
+        for name in ["connlimit-upto", "connlimit-above"] {
+            if let Some(o) = find(opts, name)? {
+                let n = opt_number(o, 0, u64::from(u32::MAX))? as u32;
+                limit = Some((n, (name == "connlimit-above") != o.negated));
+            }
+        }
+        exclusive(opts, &["connlimit-upto", "connlimit-above"])?;
+        let mask = match find(opts, "connlimit-mask")? {
+            Some(o) => o.parse_arg(|t| plen_mask(t, ctx.family))?,
+            None => match ctx.family {
+                Family::Ipv4 => IpAddr::V4(Ipv4Addr::BROADCAST),
+                Family::Ipv6 => IpAddr::V6(Ipv6Addr::from(u128::MAX)),
+            },
+        };
+        find(opts, "connlimit-saddr")?;
+        let side = if find(opts, "connlimit-daddr")?.is_some() { ConnlimitSide::Dest } else { ConnlimitSide::Source };
+        exclusive(opts, &["connlimit-saddr", "connlimit-daddr"])?;
+        let Some((limit, above)) = limit else {
+            return Err(ctx.error("the connlimit match needs `--connlimit-above N` or `--connlimit-upto N`"));
+        };
+        Ok(Connlimit { limit, above, mask, side })
+    }
+
+    /// `connlimit_save`: the comparison, the mask as a prefix length, and always the side.
+    fn save(&self, out: &mut String) {
+        let cmp = if self.above { "above" } else { "upto" };
+        let side = match self.side {
+            ConnlimitSide::Source => "saddr",
+            ConnlimitSide::Dest => "daddr",
+        };
+        let _ = write!(
+            out,
+            " --connlimit-{cmp} {} --connlimit-mask {} --connlimit-{side}",
+            self.limit,
+            printed_prefix(self.mask)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// `-m connlimit OPTIONS` printed back, without the `-A INPUT -m connlimit` before it.
+    fn saved_in(family: Family, options: &str) -> String {
+        let line = format!("-A INPUT -m connlimit {options} -j DROP");
+        let p = parsed(family, &line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::new();
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chain("INPUT").unwrap().rules[0], &mut out);
+        out.trim_start_matches(" -m connlimit ").trim_end_matches(" -j DROP").to_string()
+    }
+
+    /// The first error's column (on line 2) and message.
+    fn error(family: Family, options: &str) -> (u32, String) {
+        let line = format!("-A INPUT -m connlimit {options} -j DROP");
+        let p = parsed(family, &line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 2);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        let v4 = Family::Ipv4;
+        // Options and what iptables-save 1.8.9 printed for them.
+        for (input, out) in [
+            ("--connlimit-above 3", "--connlimit-above 3 --connlimit-mask 32 --connlimit-saddr"),
+            ("--connlimit-upto 3", "--connlimit-upto 3 --connlimit-mask 32 --connlimit-saddr"),
+            ("--connlimit-above 3 --connlimit-mask 24", "--connlimit-above 3 --connlimit-mask 24 --connlimit-saddr"),
+            ("--connlimit-above 3 --connlimit-mask 0", "--connlimit-above 3 --connlimit-mask 0 --connlimit-saddr"),
+            ("--connlimit-above 3 --connlimit-mask 33", "--connlimit-above 3 --connlimit-mask 32 --connlimit-saddr"),
+            (
+                "--connlimit-above 3 --connlimit-mask 4294967295",
+                "--connlimit-above 3 --connlimit-mask 32 --connlimit-saddr",
+            ),
+            ("--connlimit-above 3 --connlimit-mask 0x10", "--connlimit-above 3 --connlimit-mask 16 --connlimit-saddr"),
+            (
+                "--connlimit-above 3 --connlimit-mask 255.255.0.0",
+                "--connlimit-above 3 --connlimit-mask 16 --connlimit-saddr",
+            ),
+            (
+                "--connlimit-above 3 --connlimit-mask 255.0.255.0",
+                "--connlimit-above 3 --connlimit-mask 32 --connlimit-saddr",
+            ),
+            (
+                "--connlimit-above 3 --connlimit-mask 128.0.0.0",
+                "--connlimit-above 3 --connlimit-mask 1 --connlimit-saddr",
+            ),
+            ("--connlimit-above 3 --connlimit-daddr", "--connlimit-above 3 --connlimit-mask 32 --connlimit-daddr"),
+            (
+                "--connlimit-mask 24 --connlimit-above 3 --connlimit-daddr",
+                "--connlimit-above 3 --connlimit-mask 24 --connlimit-daddr",
+            ),
+            ("! --connlimit-above 3", "--connlimit-upto 3 --connlimit-mask 32 --connlimit-saddr"),
+            ("! --connlimit-upto 3", "--connlimit-above 3 --connlimit-mask 32 --connlimit-saddr"),
+            ("--connlimit-above 0", "--connlimit-above 0 --connlimit-mask 32 --connlimit-saddr"),
+            ("--connlimit-above 0x10", "--connlimit-above 16 --connlimit-mask 32 --connlimit-saddr"),
+            ("--connlimit-above 4294967295", "--connlimit-above 4294967295 --connlimit-mask 32 --connlimit-saddr"),
+        ] {
+            assert_eq!(saved_in(v4, input), out, "{input}");
+        }
+        let v6 = Family::Ipv6;
+        for (input, out) in [
+            ("--connlimit-above 3", "--connlimit-above 3 --connlimit-mask 128 --connlimit-saddr"),
+            ("--connlimit-above 3 --connlimit-mask 64", "--connlimit-above 3 --connlimit-mask 64 --connlimit-saddr"),
+            (
+                "--connlimit-above 3 --connlimit-mask 0 --connlimit-daddr",
+                "--connlimit-above 3 --connlimit-mask 0 --connlimit-daddr",
+            ),
+            (
+                "--connlimit-above 3 --connlimit-mask ffff::",
+                "--connlimit-above 3 --connlimit-mask 16 --connlimit-saddr",
+            ),
+            (
+                "--connlimit-above 3 --connlimit-mask ffff:0:ffff::",
+                "--connlimit-above 3 --connlimit-mask 128 --connlimit-saddr",
+            ),
+        ] {
+            assert_eq!(saved_in(v6, input), out, "{input}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let v4 = Family::Ipv4;
+        assert_eq!(
+            error(v4, ""),
+            (10, "the connlimit match needs `--connlimit-above N` or `--connlimit-upto N`".into())
+        );
+        assert_eq!(
+            error(v4, "--connlimit-above 3 --connlimit-upto 4"),
+            (43, "only one of `--connlimit-upto`, `--connlimit-above` may be given".into())
+        );
+        assert_eq!(error(v4, "--connlimit-above -1").0, 41);
+        assert_eq!(
+            error(v4, "--connlimit-above 3 --connlimit-mask -1"),
+            (60, "`-1` is neither a prefix length from 0 to 32 nor a mask".into())
+        );
+        assert_eq!(error(v4, "--connlimit-above 3 --connlimit-mask 24x").0, 60);
+        assert_eq!(error(v4, "--connlimit-above 3 --connlimit-mask 255.255.0.0/8").0, 60);
+        assert_eq!(
+            error(Family::Ipv6, "--connlimit-above 3 --connlimit-mask 129").1,
+            "`129` is neither a prefix length from 0 to 128 nor a mask"
+        );
+        assert_eq!(
+            error(v4, "--connlimit-saddr --connlimit-daddr --connlimit-above 1").1,
+            "only one of `--connlimit-saddr`, `--connlimit-daddr` may be given"
+        );
+        assert_eq!(error(v4, "--connlimit-above 3 --connlimit-saddr --connlimit-saddr").0, 61);
+        assert_eq!(
+            error(v4, "! --connlimit-saddr --connlimit-above 3").1,
+            "`--connlimit-saddr` cannot be negated with `!`"
+        );
+    }
+}

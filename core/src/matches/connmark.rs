@@ -1,0 +1,84 @@
+//! `-m connmark --mark VALUE[/MASK]`: the mark of the packet's connection (`ct->mark`), as set by
+//! `-j CONNMARK` (`libxt_connmark`, revision 1 of the kernel's `xt_connmark.c`).
+
+use super::mark::mark_opt;
+use crate::diag::Diagnostic;
+use crate::ext::{opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Negatable;
+use crate::values::MarkMask;
+use serde::{Deserialize, Serialize};
+
+/// The options of `-m connmark`. A packet without a connection does not match.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Connmark {
+    /// `--mark`: the connection matches when `ctmark & mask == value`.
+    pub mark: Negatable<MarkMask>,
+}
+
+impl Extension for Connmark {
+    const OPTIONS: &'static [OptSpec] = &[opt("mark", Args::One)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Connmark, Diagnostic> {
+        Ok(Connmark { mark: mark_opt(opts, ctx, "connmark")? })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_opt_value(out, self.mark.negated, "mark", self.mark.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        let v4 = Family::Ipv4;
+        for same in [
+            "-A INPUT -m connmark --mark 0x10/0xff",
+            "-A INPUT -m connmark ! --mark 0x10/0xff",
+            "-A INPUT -m connmark --mark 0x0/0x0",
+            "-A INPUT -m connmark --mark 0x1 -m mark --mark 0x2",
+        ] {
+            assert_eq!(saved(v4, same), same);
+        }
+        assert_eq!(
+            saved(v4, "-A INPUT -m connmark --mark 0xffffffff/0xffffffff"),
+            "-A INPUT -m connmark --mark 0xffffffff"
+        );
+        assert_eq!(saved(Family::Ipv6, "-A INPUT -m connmark --mark 1"), "-A INPUT -m connmark --mark 0x1");
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // A decimal value and mask.
+        assert_eq!(
+            saved(Family::Ipv4, "-A INPUT -m connmark --mark 1/3 -j ACCEPT"),
+            "-A INPUT -m connmark --mark 0x1/0x3 -j ACCEPT"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let p = parsed(Family::Ipv4, "-A INPUT -m connmark -j ACCEPT");
+        let e = p.errors().next().expect("an error");
+        assert_eq!((e.span.line, e.span.col), (3, 10));
+        assert_eq!(e.message, "the connmark match needs `--mark VALUE[/MASK]`");
+        let p = parsed(Family::Ipv4, "-A INPUT -m connmark --mark 0x1x");
+        let e = p.errors().next().expect("an error");
+        assert_eq!((e.span.col, e.message.as_str()), (29, "`0x1x` is not a 32-bit number"));
+    }
+}

@@ -1,0 +1,677 @@
+//! `-m conntrack`: what connection tracking knows about the packet's connection: its state, status,
+//! original and reply tuples, remaining lifetime and the packet's direction (`libxt_conntrack`, revision 3
+//! of the kernel's `xt_conntrack.c`). Also the connection states that `-m state` ([`super::state`]) shares.
+
+use super::length::parse_uint_range;
+use super::udp::{parse_port_rc, wrapped_port};
+use crate::diag::Diagnostic;
+use crate::ext::{opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::addr::{parse_uint, prefix_mask_v4, prefix_mask_v6};
+use crate::ruleset::{Family, Negatable, Protocol};
+use crate::values::{NumRange, PortRange};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The options of `-m conntrack`; at least one is given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conntrack {
+    /// `--ctstate`: the connection is in one of these states.
+    pub state: Option<Negatable<CtStates>>,
+    /// `--ctproto`: the layer-4 protocol of the connection.
+    pub proto: Option<Negatable<Protocol>>,
+    /// `--ctorigsrc` to `--ctrepldstport`: tests of the connection's addresses and ports, boxed because
+    /// most rules have none.
+    pub tuple: Option<Box<CtTuple>>,
+    /// `--ctstatus`: the connection has one of these status bits.
+    pub status: Option<Negatable<CtStatuses>>,
+    /// `--ctexpire`: the connection's remaining lifetime, in seconds, is in this range.
+    pub expire: Option<Negatable<NumRange>>,
+    /// `--ctdir`: the packet travels in this direction of its connection.
+    pub direction: Option<CtDirection>,
+}
+
+/// Tests of the addresses and ports of a connection's two directions (its original and reply tuples).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CtTuple {
+    /// `--ctorigsrc`: the source address of the original direction.
+    pub orig_src: Option<Negatable<HostMask>>,
+    /// `--ctorigdst`: the destination address of the original direction.
+    pub orig_dst: Option<Negatable<HostMask>>,
+    /// `--ctreplsrc`: the source address of the reply direction.
+    pub repl_src: Option<Negatable<HostMask>>,
+    /// `--ctrepldst`: the destination address of the reply direction.
+    pub repl_dst: Option<Negatable<HostMask>>,
+    /// `--ctorigsrcport`: the source port of the original direction.
+    pub orig_src_port: Option<Negatable<PortRange>>,
+    /// `--ctorigdstport`: the destination port of the original direction.
+    pub orig_dst_port: Option<Negatable<PortRange>>,
+    /// `--ctreplsrcport`: the source port of the reply direction.
+    pub repl_src_port: Option<Negatable<PortRange>>,
+    /// `--ctrepldstport`: the destination port of the reply direction.
+    pub repl_dst_port: Option<Negatable<PortRange>>,
+}
+
+/// A connection state as `--ctstate` and `--state` name it (`man iptables-extensions`, conntrack).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CtState {
+    /// The packet belongs to no known connection.
+    Invalid,
+    /// The packet starts a new connection.
+    New,
+    /// The packet starts a connection related to an existing one (an FTP data channel, an ICMP error).
+    Related,
+    /// The packet belongs to a connection that has seen packets both ways.
+    Established,
+    /// The packet is not tracked (`-j NOTRACK` / `-j CT --notrack` in the raw table).
+    Untracked,
+    /// The connection's original source differs from its reply destination: it is source-NATed
+    /// (conntrack only).
+    Snat,
+    /// The connection's original destination differs from its reply source: it is destination-NATed
+    /// (conntrack only).
+    Dnat,
+}
+
+impl CtState {
+    /// All states, in the order `iptables-save` lists them.
+    pub const ALL: [CtState; 7] = [
+        CtState::Invalid,
+        CtState::New,
+        CtState::Related,
+        CtState::Established,
+        CtState::Untracked,
+        CtState::Snat,
+        CtState::Dnat,
+    ];
+
+    /// The name `iptables` reads (in any case) and prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtState::Invalid => "INVALID",
+            CtState::New => "NEW",
+            CtState::Related => "RELATED",
+            CtState::Established => "ESTABLISHED",
+            CtState::Untracked => "UNTRACKED",
+            CtState::Snat => "SNAT",
+            CtState::Dnat => "DNAT",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of connection states; a packet matches when its state is in the set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CtStates(pub u8);
+
+impl CtStates {
+    /// Reads a comma-separated list of the state names in `allowed`, in any case.
+    pub fn parse(text: &str, allowed: &[CtState]) -> Result<CtStates, String> {
+        let mut set = CtStates(0);
+        for item in text.split(',') {
+            let s = allowed.iter().find(|s| s.name().eq_ignore_ascii_case(item)).ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|s| s.name()).collect();
+                if item.is_empty() {
+                    format!(
+                        "`{text}` has an empty item; the states ({}) are separated by single commas",
+                        names.join(", ")
+                    )
+                } else {
+                    format!("`{item}` is not a connection state ({})", names.join(", "))
+                }
+            })?;
+            set.0 |= s.bit();
+        }
+        Ok(set)
+    }
+
+    /// Whether `s` is in the set.
+    pub fn contains(self, s: CtState) -> bool {
+        self.0 & s.bit() != 0
+    }
+}
+
+impl fmt::Display for CtStates {
+    /// The names joined by commas, in `iptables-save` order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = CtState::ALL.iter().filter(|s| self.contains(**s)).map(|s| s.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// A status bit of a connection (`IPS_*` in `linux/netfilter/nf_conntrack_common.h`) as `--ctstatus`
+/// names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CtStatus {
+    /// The connection was expected by a helper.
+    Expected,
+    /// A packet has been seen in the reply direction.
+    SeenReply,
+    /// The connection will not be dropped early when the table is full.
+    Assured,
+    /// The connection is in the conntrack table: its first packet has made it through the host.
+    Confirmed,
+}
+
+impl CtStatus {
+    /// All statuses, in bit order, which is `iptables-save`'s order.
+    pub const ALL: [CtStatus; 4] = [CtStatus::Expected, CtStatus::SeenReply, CtStatus::Assured, CtStatus::Confirmed];
+
+    /// The name `iptables` reads (in any case) and prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtStatus::Expected => "EXPECTED",
+            CtStatus::SeenReply => "SEEN_REPLY",
+            CtStatus::Assured => "ASSURED",
+            CtStatus::Confirmed => "CONFIRMED",
+        }
+    }
+
+    /// The bit in the kernel's status word (`IPS_EXPECTED` is bit 0).
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of status bits; a connection matches when it has any of them. The empty set is written `NONE`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CtStatuses(pub u8);
+
+impl CtStatuses {
+    /// Reads a comma-separated list of status names (and `NONE`, which adds nothing), in any case.
+    pub fn parse(text: &str) -> Result<CtStatuses, String> {
+        let mut set = CtStatuses(0);
+        for item in text.split(',') {
+            if item.eq_ignore_ascii_case("NONE") {
+                continue;
+            }
+            let s = CtStatus::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(item)).ok_or_else(|| {
+                format!("`{item}` is not a connection status (NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED)")
+            })?;
+            set.0 |= s.bit();
+        }
+        Ok(set)
+    }
+
+    /// Whether `s` is in the set.
+    pub fn contains(self, s: CtStatus) -> bool {
+        self.0 & s.bit() != 0
+    }
+}
+
+impl fmt::Display for CtStatuses {
+    /// The names joined by commas in bit order, or `NONE`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = CtStatus::ALL.iter().filter(|s| self.contains(**s)).map(|s| s.name()).collect();
+        if names.is_empty() {
+            f.write_str("NONE")
+        } else {
+            f.write_str(&names.join(","))
+        }
+    }
+}
+
+/// The direction of a packet within its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CtDirection {
+    /// The direction of the connection's first packet.
+    Original,
+    /// The other direction.
+    Reply,
+}
+
+impl CtDirection {
+    /// The name `iptables-save` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtDirection::Original => "ORIGINAL",
+            CtDirection::Reply => "REPLY",
+        }
+    }
+}
+
+/// An address with a mask as conntrack's address options keep it: the address is kept as written (not
+/// masked), and an address matches when it agrees with it on the bits of the mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HostMask {
+    /// The address as written.
+    pub addr: IpAddr,
+    /// The mask; it need not be contiguous.
+    pub mask: IpAddr,
+}
+
+impl HostMask {
+    /// Reads `ADDR[/MASK]` for `family` as `iptables` reads conntrack addresses: the address as
+    /// `getaddrinfo` reads numbers (for IPv4 `inet_aton`, where `10.1` is 10.0.0.1), the mask as a
+    /// prefix length in C notation or else as an address (so `/100` is the mask 0.0.0.100).
+    pub fn parse(text: &str, family: Family) -> Result<HostMask, String> {
+        let (addr_text, mask_text) = match text.split_once('/') {
+            Some((a, m)) => (a, Some(m)),
+            None => (text, None),
+        };
+        let bad_mask = |m: &str| {
+            let width = if family == Family::Ipv4 { 32 } else { 128 };
+            format!("`{m}` is neither a network mask nor a prefix length (0 to {width})")
+        };
+        match family {
+            Family::Ipv4 => {
+                let addr = inet_aton(addr_text).ok_or_else(|| not_an_address(addr_text, "IPv4"))?;
+                let mask = match mask_text {
+                    None => u32::MAX,
+                    Some(m) => match parse_uint(m).filter(|&n| n <= 32) {
+                        Some(n) => prefix_mask_v4(n as u32),
+                        None => u32::from(inet_aton(m).ok_or_else(|| bad_mask(m))?),
+                    },
+                };
+                Ok(HostMask { addr: IpAddr::V4(addr), mask: IpAddr::V4(Ipv4Addr::from(mask)) })
+            }
+            Family::Ipv6 => {
+                let addr: Ipv6Addr = addr_text.parse().map_err(|_| not_an_address(addr_text, "IPv6"))?;
+                let mask = match mask_text {
+                    None => u128::MAX,
+                    Some(m) => match parse_uint(m).filter(|&n| n <= 128) {
+                        Some(n) => prefix_mask_v6(n as u32),
+                        None => u128::from(m.parse::<Ipv6Addr>().map_err(|_| bad_mask(m))?),
+                    },
+                };
+                Ok(HostMask { addr: IpAddr::V6(addr), mask: IpAddr::V6(Ipv6Addr::from(mask)) })
+            }
+        }
+    }
+
+    /// Whether `ip` agrees with the address on every bit of the mask.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, self.mask, ip) {
+            (IpAddr::V4(a), IpAddr::V4(m), IpAddr::V4(i)) => (u32::from(i) ^ u32::from(a)) & u32::from(m) == 0,
+            (IpAddr::V6(a), IpAddr::V6(m), IpAddr::V6(i)) => (u128::from(i) ^ u128::from(a)) & u128::from(m) == 0,
+            _ => false,
+        }
+    }
+
+    /// The length of the mask if it is contiguous.
+    fn prefix_len(&self) -> Option<u32> {
+        let (bits, width) = match self.mask {
+            IpAddr::V4(m) => (u128::from(u32::from(m)) << 96, 32),
+            IpAddr::V6(m) => (u128::from(m), 128),
+        };
+        let ones = bits.leading_ones();
+        (bits.count_ones() == ones && ones <= width).then_some(ones)
+    }
+}
+
+impl fmt::Display for HostMask {
+    /// The address, then `/LEN` for a contiguous mask shorter than the address. `iptables-save` prints a
+    /// mask that is not contiguous not at all (so what it prints does not read back the same).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = if self.addr.is_ipv4() { 32 } else { 128 };
+        match self.prefix_len() {
+            Some(len) if len < width => write!(f, "{}/{len}", self.addr),
+            _ => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+fn not_an_address(text: &str, kind: &str) -> String {
+    format!("`{text}` is not an {kind} address; iptables would look it up as a host name, which chainwalk does not do")
+}
+
+/// An IPv4 address as `inet_aton` reads it: one to four parts in C notation, the last one filling the
+/// remaining bytes (`10.1` is 10.0.0.1, `167772161` is 10.0.0.1).
+fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for (i, part) in parts.iter().enumerate() {
+        let n = parse_uint(part)?;
+        if i + 1 < parts.len() {
+            value |= u32::from(u8::try_from(n).ok()?) << (24 - 8 * i);
+        } else {
+            let room = 8 * (4 - i as u32);
+            if room < 32 && n >> room != 0 {
+                return None;
+            }
+            value |= u32::try_from(n).ok()?;
+        }
+    }
+    Some(Ipv4Addr::from(value))
+}
+
+/// Fills `slot` from option `o` with its argument read by `f`, refusing a second occurrence (which
+/// `iptables` refuses before it reads the argument).
+fn set<T>(
+    slot: &mut Option<Negatable<T>>,
+    o: &Opt<'_>,
+    f: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<(), Diagnostic> {
+    if slot.is_some() {
+        return Err(Diagnostic::error(o.span, format!("`--{}` is given more than once", o.name)));
+    }
+    *slot = Some(Negatable { value: o.parse_arg(f)?, negated: o.negated, span: o.span });
+    Ok(())
+}
+
+fn parse_expire(text: &str) -> Result<NumRange, String> {
+    parse_uint_range(text, u64::from(u32::MAX)).map(|(min, max)| NumRange { min: min as u32, max: max as u32 })
+}
+
+fn parse_direction(text: &str) -> Result<CtDirection, String> {
+    [CtDirection::Original, CtDirection::Reply]
+        .into_iter()
+        .find(|d| d.name().eq_ignore_ascii_case(text))
+        .ok_or_else(|| format!("`{text}` is not a direction (ORIGINAL or REPLY)"))
+}
+
+impl Extension for Conntrack {
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("ctstate", Args::One),
+        opt("ctproto", Args::One),
+        opt("ctorigsrc", Args::One),
+        opt("ctorigdst", Args::One),
+        opt("ctreplsrc", Args::One),
+        opt("ctrepldst", Args::One),
+        opt("ctorigsrcport", Args::One),
+        opt("ctorigdstport", Args::One),
+        opt("ctreplsrcport", Args::One),
+        opt("ctrepldstport", Args::One),
+        opt("ctstatus", Args::One),
+        opt("ctexpire", Args::One),
+        opt("ctdir", Args::One),
+    ];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<Conntrack, Diagnostic> {
+        let family = ctx.family;
+        let host = |t: &str| HostMask::parse(t, family);
+        let mut ct = Conntrack::default();
+        for o in opts {
+            match o.name {
+                "ctstate" => set(&mut ct.state, o, |t| CtStates::parse(t, &CtState::ALL))?,
+                "ctproto" => set(&mut ct.proto, o, Protocol::parse)?,
+                "ctorigsrc" | "ctorigdst" | "ctreplsrc" | "ctrepldst" => {
+                    let tuple = ct.tuple.get_or_insert_with(Box::default);
+                    let slot = match o.name {
+                        "ctorigsrc" => &mut tuple.orig_src,
+                        "ctorigdst" => &mut tuple.orig_dst,
+                        "ctreplsrc" => &mut tuple.repl_src,
+                        _ => &mut tuple.repl_dst,
+                    };
+                    set(slot, o, host)?;
+                }
+                "ctorigsrcport" | "ctorigdstport" | "ctreplsrcport" | "ctrepldstport" => {
+                    let tuple = ct.tuple.get_or_insert_with(Box::default);
+                    let slot = match o.name {
+                        "ctorigsrcport" => &mut tuple.orig_src_port,
+                        "ctorigdstport" => &mut tuple.orig_dst_port,
+                        "ctreplsrcport" => &mut tuple.repl_src_port,
+                        _ => &mut tuple.repl_dst_port,
+                    };
+                    set(slot, o, parse_port_rc)?;
+                    warnings.extend(wrapped_port(o));
+                }
+                "ctstatus" => set(&mut ct.status, o, CtStatuses::parse)?,
+                "ctexpire" => set(&mut ct.expire, o, parse_expire)?,
+                _ => {
+                    if ct.direction.is_some() {
+                        return Err(Diagnostic::error(o.span, "`--ctdir` is given more than once"));
+                    }
+                    o.no_negation()?;
+                    ct.direction = Some(o.parse_arg(parse_direction)?);
+                }
+            }
+        }
+        if opts.is_empty() {
+            return Err(ctx.error("the conntrack match needs at least one option (`--ctstate STATES`, ...)"));
+        }
+        Ok(ct)
+    }
+
+    fn save(&self, out: &mut String) {
+        fn value<T: fmt::Display>(out: &mut String, name: &str, v: &Option<Negatable<T>>) {
+            if let Some(v) = v {
+                save_opt_value(out, v.negated, name, &v.value);
+            }
+        }
+        value(out, "ctstate", &self.state);
+        if let Some(p) = &self.proto {
+            save_opt_value(out, p.negated, "ctproto", p.value.0);
+        }
+        if let Some(t) = &self.tuple {
+            value(out, "ctorigsrc", &t.orig_src);
+            value(out, "ctorigdst", &t.orig_dst);
+            value(out, "ctreplsrc", &t.repl_src);
+            value(out, "ctrepldst", &t.repl_dst);
+            value(out, "ctorigsrcport", &t.orig_src_port);
+            value(out, "ctorigdstport", &t.orig_dst_port);
+            value(out, "ctreplsrcport", &t.repl_src_port);
+            value(out, "ctrepldstport", &t.repl_dst_port);
+        }
+        value(out, "ctstatus", &self.status);
+        value(out, "ctexpire", &self.expire);
+        if let Some(d) = self.direction {
+            save_opt(out, false, "ctdir");
+            out.push(' ');
+            out.push_str(d.name());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matches::MatchKind;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// `-A INPUT -m conntrack GIVEN` printed back, without the `-A INPUT -m conntrack` part.
+    fn options(family: Family, given: &str) -> String {
+        let line = saved(family, &format!("-A INPUT -m conntrack {given}"));
+        line.strip_prefix("-A INPUT -m conntrack ").unwrap_or(&line).to_string()
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(family: Family, line: &str) -> (u32, String) {
+        let p = parsed(family, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn every_option_in_save_order() {
+        let all = "--ctstate NEW --ctproto 6 --ctorigsrc 10.0.0.0/8 --ctorigdst 10.0.0.1 --ctreplsrc 10.0.0.2 \
+                   --ctrepldst 10.0.0.3 --ctorigsrcport 1 --ctorigdstport 2 --ctreplsrcport 3 --ctrepldstport 4 \
+                   --ctstatus ASSURED --ctexpire 5 --ctdir ORIGINAL";
+        assert_eq!(options(Family::Ipv4, all), all);
+        let reversed = "--ctdir ORIGINAL --ctexpire 5 --ctstatus ASSURED --ctrepldstport 4 --ctreplsrcport 3 \
+                        --ctorigdstport 2 --ctorigsrcport 1 --ctrepldst 10.0.0.3 --ctreplsrc 10.0.0.2 --ctorigdst \
+                        10.0.0.1 --ctorigsrc 10.0.0.0/8 --ctproto tcp --ctstate NEW";
+        assert_eq!(options(Family::Ipv4, reversed), all);
+        let negated = "! --ctstate NEW ! --ctproto 6 ! --ctorigsrc 1.2.3.4 ! --ctorigdst 1.2.3.4 ! --ctreplsrc \
+                       1.2.3.4 ! --ctrepldst 1.2.3.4 ! --ctorigsrcport 1 ! --ctorigdstport 2 ! --ctreplsrcport 3 ! \
+                       --ctrepldstport 4 ! --ctstatus ASSURED ! --ctexpire 5 --ctdir REPLY";
+        assert_eq!(options(Family::Ipv4, negated), negated);
+    }
+
+    #[test]
+    fn values_print_as_iptables_save_prints_them() {
+        // What iptables-save 1.8.9 printed after `-m conntrack GIVEN`.
+        let v4 = [
+            ("--ctstate ESTABLISHED,RELATED", "--ctstate RELATED,ESTABLISHED"),
+            (
+                "--ctstate DNAT,SNAT,UNTRACKED,ESTABLISHED,RELATED,NEW,INVALID",
+                "--ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED,SNAT,DNAT",
+            ),
+            ("--ctproto all", "--ctproto 0"),
+            ("--ctproto 47", "--ctproto 47"),
+            ("--ctorigsrc 10.1.2.3/8", "--ctorigsrc 10.1.2.3/8"),
+            ("--ctorigsrc 10.0.0.0/255.255.0.0", "--ctorigsrc 10.0.0.0/16"),
+            ("--ctorigsrc 10.0.0.0/255.0.255.0", "--ctorigsrc 10.0.0.0"),
+            ("--ctorigsrc 10.0.0.0/33", "--ctorigsrc 10.0.0.0"),
+            ("--ctorigsrc 10.0.0.0/32", "--ctorigsrc 10.0.0.0"),
+            ("--ctorigsrc 10.0.0.0/0", "--ctorigsrc 10.0.0.0/0"),
+            ("--ctorigsrc 0.0.0.0", "--ctorigsrc 0.0.0.0"),
+            ("--ctorigsrc 10.0.0.0/024", "--ctorigsrc 10.0.0.0/20"),
+            ("--ctorigsrc 10.0.0.0/0x18", "--ctorigsrc 10.0.0.0/24"),
+            ("--ctorigsrc 10.1", "--ctorigsrc 10.0.0.1"),
+            ("--ctstatus NONE", "--ctstatus NONE"),
+            ("--ctstatus NONE,ASSURED", "--ctstatus ASSURED"),
+            ("--ctstatus CONFIRMED,ASSURED,SEEN_REPLY,EXPECTED", "--ctstatus EXPECTED,SEEN_REPLY,ASSURED,CONFIRMED"),
+            ("--ctorigsrcport 1024:", "--ctorigsrcport 1024:65535"),
+            ("--ctorigsrcport :", "--ctorigsrcport 0:65535"),
+            ("--ctorigsrcport 0:0", "--ctorigsrcport 0"),
+            ("--ctorigsrcport 80:22", "--ctorigsrcport 80:22"),
+            ("--ctorigsrcport 010", "--ctorigsrcport 10"),
+            ("--ctorigdstport 70000", "--ctorigdstport 4464"),
+            ("--ctorigsrcport 131072", "--ctorigsrcport 0"),
+            ("--ctorigsrcport \"\"", "--ctorigsrcport 0"),
+            ("! --ctorigsrcport 0:65535", "! --ctorigsrcport 0:65535"),
+            ("--ctexpire 10:100", "--ctexpire 10:100"),
+            ("--ctexpire 100:10", "--ctexpire 100:10"),
+            ("--ctexpire 10:", "--ctexpire 10:4294967295"),
+            ("--ctexpire 0x10", "--ctexpire 16"),
+        ];
+        for (given, printed) in v4 {
+            assert_eq!(options(Family::Ipv4, given), printed, "{given}");
+        }
+        let v6 = [
+            ("--ctorigsrc 2001:DB8::1/64", "--ctorigsrc 2001:db8::1/64"),
+            ("--ctorigsrc 2001:db8::1/128", "--ctorigsrc 2001:db8::1"),
+            ("--ctorigsrc 2001:db8::1/ffff:ffff::", "--ctorigsrc 2001:db8::1/32"),
+            ("--ctorigsrc 2001:db8::1/ffff:0:ffff::", "--ctorigsrc 2001:db8::1"),
+            ("--ctorigsrc 2001:db8::1/0x40", "--ctorigsrc 2001:db8::1/64"),
+            ("--ctorigsrc ::/0", "--ctorigsrc ::/0"),
+            ("--ctproto ipv6-icmp", "--ctproto 58"),
+        ];
+        for (given, printed) in v6 {
+            assert_eq!(options(Family::Ipv6, given), printed, "{given}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // Names in any case, a protocol name, a service name, abbreviated options.
+        assert_eq!(
+            saved(
+                Family::Ipv4,
+                "-A INPUT -m conntrack --ctstate new,established --ctproto TCP --ctorigdstp ssh --ctdi reply -j ACCEPT"
+            ),
+            "-A INPUT -m conntrack --ctstate NEW,ESTABLISHED --ctproto 6 --ctorigdstport 22 --ctdir REPLY -j ACCEPT"
+        );
+        assert_eq!(options(Family::Ipv4, "--ctstatu assured --ctex 5"), "--ctstatus ASSURED --ctexpire 5");
+    }
+
+    #[test]
+    fn the_walk_gets_typed_values() {
+        let p = parsed(Family::Ipv4, "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED --ctorigsrc 10.1.2.3/8");
+        let MatchKind::Conntrack(ct) = &p.ruleset.tables[0].chains[0].rules[0].matches[0].kind else {
+            panic!("not a conntrack match");
+        };
+        let states = ct.state.as_ref().map(|s| s.value).unwrap_or_default();
+        assert!(states.contains(CtState::Established) && states.contains(CtState::Related));
+        assert!(!states.contains(CtState::New));
+        let src = ct.tuple.as_ref().and_then(|t| t.orig_src.as_ref()).map(|s| s.value).expect("ctorigsrc");
+        assert!(src.contains("10.200.0.1".parse().unwrap()));
+        assert!(!src.contains("11.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn ports_above_65535_wrap_with_a_warning() {
+        let p = parsed(Family::Ipv4, "-A INPUT -m conntrack --ctorigdstport 1:70000");
+        assert!(!p.has_errors(), "{:?}", p.diagnostics);
+        let w = p.warnings().next().expect("a warning");
+        assert_eq!((w.span.line, w.span.col), (3, 39));
+        assert_eq!(w.message, "port 70000 is above 65535; iptables takes it modulo 65536, as port 4464");
+    }
+
+    #[test]
+    fn inet_aton_reads_short_forms() {
+        assert_eq!(inet_aton("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("10.1.2"), Some(Ipv4Addr::new(10, 1, 0, 2)));
+        assert_eq!(inet_aton("167772161"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("100"), Some(Ipv4Addr::new(0, 0, 0, 100)));
+        assert_eq!(inet_aton("1.256"), Some(Ipv4Addr::new(1, 0, 1, 0)));
+        assert_eq!(inet_aton("1.2.256"), Some(Ipv4Addr::new(1, 2, 1, 0)));
+        assert_eq!(inet_aton("1.2.3.256"), None);
+        assert_eq!(inet_aton("1.2.3.4.5"), None);
+        assert_eq!(inet_aton(""), None);
+    }
+
+    #[test]
+    fn errors() {
+        let v4 = Family::Ipv4;
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctstate BOGUS"),
+            (
+                33,
+                "`BOGUS` is not a connection state (INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED, SNAT, DNAT)".into()
+            )
+        );
+        assert!(error(v4, "-A INPUT -m conntrack --ctstate NEW,").1.starts_with("`NEW,` has an empty item"));
+        assert!(error(v4, "-A INPUT -m conntrack --ctstate \"NEW ESTABLISHED\"")
+            .1
+            .starts_with("`NEW ESTABLISHED` is not"));
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctstate NEW --ctstate ESTABLISHED"),
+            (37, "`--ctstate` is given more than once".into())
+        );
+        assert_eq!(error(v4, "-A INPUT -m conntrack --ctproto bogus").1, "unknown protocol `bogus`");
+        assert!(error(v4, "-A INPUT -m conntrack --ctorigsrc 2001:db8::1")
+            .1
+            .starts_with("`2001:db8::1` is not an IPv4"));
+        assert!(error(Family::Ipv6, "-A INPUT -m conntrack --ctorigsrc 10.0.0.1")
+            .1
+            .starts_with("`10.0.0.1` is not an IPv6"));
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctorigsrc 10.0.0.0/x").1,
+            "`x` is neither a network mask nor a prefix length (0 to 32)"
+        );
+        assert!(error(v4, "-A INPUT -m conntrack --ctorigsrc 10.0.0.0/").1.starts_with("`` is neither"));
+        assert_eq!(
+            error(Family::Ipv6, "-A INPUT -m conntrack --ctorigsrc ::1/129").1,
+            "`129` is neither a network mask nor a prefix length (0 to 128)"
+        );
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctstatus DYING").1,
+            "`DYING` is not a connection status (NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED)"
+        );
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctdir BOTH"),
+            (31, "`BOTH` is not a direction (ORIGINAL or REPLY)".into())
+        );
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack ! --ctdir REPLY"),
+            (23, "`--ctdir` cannot be negated with `!`".into())
+        );
+        assert!(error(v4, "-A INPUT -m conntrack --ctorigdstport 22,23").1.contains("22,23"));
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctorigsrcport 0x10"),
+            (39, "`0x10` is not a port: ports are read here as decimal numbers or service names".into())
+        );
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack --ctexpire 4294967296").1,
+            "`4294967296` is not a number from 0 to 4294967295"
+        );
+        assert_eq!(
+            error(v4, "-A INPUT -m conntrack -j ACCEPT"),
+            (10, "the conntrack match needs at least one option (`--ctstate STATES`, ...)".into())
+        );
+    }
+}

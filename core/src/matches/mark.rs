@@ -1,0 +1,102 @@
+//! `-m mark --mark VALUE[/MASK]`: the packet's firewall mark (`skb->mark`), as set by `-j MARK` or by
+//! `-j CONNMARK --restore-mark` (`libxt_mark`, revision 1 of the kernel's `xt_mark.c`).
+
+use crate::diag::Diagnostic;
+use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Negatable;
+use crate::values::MarkMask;
+use serde::{Deserialize, Serialize};
+
+/// The options of `-m mark`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    /// `--mark`: the packet matches when `mark & mask == value`.
+    pub mark: Negatable<MarkMask>,
+}
+
+/// Reads the required `--mark VALUE[/MASK]` of the mark and connmark matches; `what` names the match.
+pub(crate) fn mark_opt(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, what: &str) -> Result<Negatable<MarkMask>, Diagnostic> {
+    let o = find(opts, "mark")?.ok_or_else(|| ctx.error(format!("the {what} match needs `--mark VALUE[/MASK]`")))?;
+    let mark = o.parse_arg(MarkMask::parse)?;
+    Ok(Negatable { value: mark, negated: o.negated, span: o.span })
+}
+
+impl Extension for Mark {
+    const OPTIONS: &'static [OptSpec] = &[opt("mark", Args::One)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Mark, Diagnostic> {
+        Ok(Mark { mark: mark_opt(opts, ctx, "mark")? })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_opt_value(out, self.mark.negated, "mark", self.mark.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(line: &str) -> (u32, String) {
+        let p = parsed(Family::Ipv4, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        // What iptables-save 1.8.9 printed after `-m mark GIVEN`.
+        let cases = [
+            ("--mark 0x1", "--mark 0x1"),
+            ("--mark 0x10/0xff", "--mark 0x10/0xff"),
+            ("--mark 0x10/0xffffffff", "--mark 0x10"),
+            ("! --mark 0x10/0xff", "! --mark 0x10/0xff"),
+            ("--mark 0", "--mark 0x0"),
+            ("--mark 0/0", "--mark 0x0/0x0"),
+            ("--mark 4294967295", "--mark 0xffffffff"),
+            ("--mark 0x11/0x1", "--mark 0x11/0x1"),
+        ];
+        for (given, printed) in cases {
+            assert_eq!(
+                saved(Family::Ipv4, &format!("-A INPUT -m mark {given}")),
+                format!("-A INPUT -m mark {printed}")
+            );
+        }
+        assert_eq!(saved(Family::Ipv6, "-A INPUT -m mark --mark 1"), "-A INPUT -m mark --mark 0x1");
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // Decimal and octal numbers.
+        assert_eq!(
+            saved(Family::Ipv4, "-A INPUT -m mark --mark 16/255 -j DROP"),
+            "-A INPUT -m mark --mark 0x10/0xff -j DROP"
+        );
+        assert_eq!(saved(Family::Ipv4, "-A INPUT -m mark --mark 010"), "-A INPUT -m mark --mark 0x8");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(error("-A INPUT -m mark --mark 0x100000000"), (25, "`0x100000000` is not a 32-bit number".into()));
+        assert_eq!(error("-A INPUT -m mark --mark 1/").1, "`` is not a 32-bit mask");
+        assert_eq!(error("-A INPUT -m mark --mark -1").1, "`-1` is not a 32-bit number");
+        assert_eq!(error("-A INPUT -m mark --mark 0x1x").1, "`0x1x` is not a 32-bit number");
+        assert_eq!(error("-A INPUT -m mark"), (10, "the mark match needs `--mark VALUE[/MASK]`".into()));
+        assert_eq!(error("-A INPUT -m mark --mark 1 --mark 2"), (27, "`--mark` is given more than once".into()));
+    }
+}

@@ -1,0 +1,248 @@
+//! `-m multiport`: a list of up to 15 ports and port ranges (`libxt_multiport`, revision 1 of the kernel's
+//! `xt_multiport.c`).
+
+use crate::diag::Diagnostic;
+use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::{Negatable, Protocol};
+use crate::values::{parse_port, PortRange};
+use serde::{Deserialize, Serialize};
+
+/// The most ports a list may hold (`XT_MULTI_PORTS`); a range takes two.
+pub const MAX_PORTS: usize = 15;
+
+/// The options of `-m multiport`: which port of the packet is looked at, and the list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Multiport {
+    /// `--sports`, `--dports` or `--ports`.
+    pub direction: PortDirection,
+    /// The ports and ranges in the order given; `!` means the port is in none of them.
+    pub ports: Negatable<Vec<PortRange>>,
+}
+
+/// Which port of a packet a multiport list is tested against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortDirection {
+    /// `--sports`: the source port.
+    Source,
+    /// `--dports`: the destination port.
+    Destination,
+    /// `--ports`: either port.
+    Either,
+}
+
+impl PortDirection {
+    /// The option's name as `iptables-save` prints it.
+    pub fn option(self) -> &'static str {
+        match self {
+            PortDirection::Source => "sports",
+            PortDirection::Destination => "dports",
+            PortDirection::Either => "ports",
+        }
+    }
+}
+
+/// The protocols whose ports the kernel's multiport match can read.
+const PROTOCOLS: [Protocol; 5] = [Protocol::TCP, Protocol::UDP, Protocol::UDPLITE, Protocol::SCTP, Protocol::DCCP];
+
+/// Reads `PORT[:PORT],...` as `iptables` does: numbers or service names, a range's first port below its
+/// last, at most [`MAX_PORTS`] ports with a range counting two.
+fn parse_list(text: &str) -> Result<Vec<PortRange>, String> {
+    let port = |p: &str| {
+        // `strtoul` skips blanks before a number ("22, 80" is read).
+        let p = if p.trim_start().starts_with(|c: char| c.is_ascii_digit()) { p.trim_start() } else { p };
+        parse_port(p).map_err(|_| format!("`{p}` is not a port number (0 to 65535) or a service name"))
+    };
+    let mut list = Vec::new();
+    let mut used = 0;
+    for item in text.split(',') {
+        let range = match item.split_once(':') {
+            None => {
+                let p = port(item)?;
+                PortRange { min: p, max: p }
+            }
+            Some((a, b)) => {
+                let (min, max) = (port(a)?, port(b)?);
+                if min >= max {
+                    return Err(format!(
+                        "in the port range `{item}` the first port must be lower than the last (write a single port \
+                         without `:`)"
+                    ));
+                }
+                PortRange { min, max }
+            }
+        };
+        used += if range.min == range.max { 1 } else { 2 };
+        if used > MAX_PORTS {
+            return Err(format!("too many ports: a multiport list holds at most {MAX_PORTS}, and a range counts two"));
+        }
+        list.push(range);
+    }
+    Ok(list)
+}
+
+impl Extension for Multiport {
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("source-ports", Args::One),
+        opt("sports", Args::One),
+        opt("destination-ports", Args::One),
+        opt("dports", Args::One),
+        opt("ports", Args::One),
+    ];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Multiport, Diagnostic> {
+        let mut found: Option<(PortDirection, &Opt<'_>)> = None;
+        for o in opts {
+            let direction = match o.name {
+                "source-ports" | "sports" => PortDirection::Source,
+                "destination-ports" | "dports" => PortDirection::Destination,
+                _ => PortDirection::Either,
+            };
+            if let Some((first, _)) = found {
+                let message = if first == direction {
+                    format!("`--{}` is given more than once", direction.option())
+                } else {
+                    "only one of `--sports`, `--dports` and `--ports` may be given".to_string()
+                };
+                return Err(Diagnostic::error(o.span, message));
+            }
+            found = Some((direction, o));
+        }
+        let (direction, o) =
+            found.ok_or_else(|| ctx.error("the multiport match needs one of `--sports`, `--dports` or `--ports`"))?;
+        let list = o.parse_arg(parse_list)?;
+        ctx.require_proto("the multiport match", &PROTOCOLS)?;
+        Ok(Multiport { direction, ports: Negatable { value: list, negated: o.negated, span: o.span } })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_opt(out, self.ports.negated, self.direction.option());
+        out.push(' ');
+        for (i, range) in self.ports.value.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&range.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(line: &str) -> (u32, String) {
+        let p = parsed(Family::Ipv4, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        let v4 = Family::Ipv4;
+        for same in [
+            "-A INPUT -p tcp -m multiport --dports 22,80,443 -j ACCEPT",
+            "-A INPUT -p tcp -m multiport --dports 443,80,22,22 -j ACCEPT",
+            "-A INPUT -p tcp -m multiport --sports 1024:2048,3000 -j ACCEPT",
+            "-A INPUT -p tcp -m multiport ! --ports 22 -j ACCEPT",
+            "-A INPUT -p udp -m multiport ! --sports 53",
+            "-A INPUT -p sctp -m multiport --dports 2905",
+            "-A INPUT -p dccp -m multiport --dports 1,2",
+            "-A INPUT -p udplite -m multiport --dports 1",
+            "-A INPUT -p tcp -m multiport --dports 0:65535",
+            "-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
+            "-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14:15",
+            "-A INPUT -p tcp -m tcp --dport 80 -m multiport --sports 1,2 -j ACCEPT",
+            "-A INPUT -p tcp -m multiport --dports 22 -m multiport --sports 80 -j ACCEPT",
+        ] {
+            assert_eq!(saved(v4, same), same);
+        }
+        assert_eq!(
+            saved(Family::Ipv6, "-A INPUT -p tcp -m multiport --dports 22,80"),
+            "-A INPUT -p tcp -m multiport --dports 22,80"
+        );
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        let v4 = Family::Ipv4;
+        // Service names, long option names, abbreviations, C numbers, a protocol number.
+        assert_eq!(
+            saved(v4, "-A INPUT -p 6 -m multiport --destination-ports ssh,http,ftp-data:ssh -j ACCEPT"),
+            "-A INPUT -p tcp -m multiport --dports 22,80,20:22 -j ACCEPT"
+        );
+        assert_eq!(
+            saved(v4, "-A INPUT -p tcp -m multiport --source-ports 010,0x10"),
+            "-A INPUT -p tcp -m multiport --sports 8,16"
+        );
+        assert_eq!(
+            saved(v4, "-A INPUT -p tcp -m multiport --dport 22,80"),
+            "-A INPUT -p tcp -m multiport --dports 22,80"
+        );
+        assert_eq!(saved(v4, "-A INPUT -p tcp -m multiport --port 22"), "-A INPUT -p tcp -m multiport --ports 22");
+        assert_eq!(
+            saved(v4, "-A INPUT -p tcp -m multiport --dports \"22, 80\""),
+            "-A INPUT -p tcp -m multiport --dports 22,80"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport --dports 1:2,3:4,5:6,7:8,9:10,11:12,13:14,15:16"),
+            (39, "too many ports: a multiport list holds at most 15, and a range counts two".into())
+        );
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport --dports 80:22").1,
+            "in the port range `80:22` the first port must be lower than the last (write a single port without `:`)"
+        );
+        assert!(error("-A INPUT -p tcp -m multiport --dports 22:22").1.starts_with("in the port range `22:22`"));
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport --dports 22,"),
+            (39, "`` is not a port number (0 to 65535) or a service name".into())
+        );
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport --dports :1024").1,
+            error("-A INPUT -p tcp -m multiport --dports 22,").1
+        );
+        assert!(error("-A INPUT -p tcp -m multiport --dports 70000").1.starts_with("`70000` is not a port number"));
+        assert!(error("-A INPUT -p tcp -m multiport --dports SSH").1.starts_with("`SSH` is not a port number"));
+        assert!(error("-A INPUT -p tcp -m multiport --dports 1:2:3").1.starts_with("`2:3` is not a port number"));
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport --dports 22 --sports 80"),
+            (42, "only one of `--sports`, `--dports` and `--ports` may be given".into())
+        );
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport --dports 22 --destination-ports 80"),
+            (42, "`--dports` is given more than once".into())
+        );
+        assert_eq!(
+            error("-A INPUT -p tcp -m multiport -j ACCEPT"),
+            (17, "the multiport match needs one of `--sports`, `--dports` or `--ports`".into())
+        );
+        assert_eq!(
+            error("-A INPUT -m multiport --dports 22"),
+            (
+                10,
+                "the multiport match needs the rule to say -p tcp or -p udp or -p udplite or -p sctp or -p dccp".into()
+            )
+        );
+        assert_eq!(error("-A INPUT ! -p tcp -m multiport --dports 22").0, 19);
+        assert_eq!(error("-A INPUT -p icmp -m multiport --dports 22").0, 18);
+    }
+}

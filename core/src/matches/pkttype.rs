@@ -1,0 +1,144 @@
+//! `-m pkttype --pkt-type`: the link-layer class of a packet (`skb->pkt_type`): to this host, broadcast,
+//! multicast, or to another host (`libxt_pkttype`, the kernel's `xt_pkttype.c`).
+
+use crate::diag::Diagnostic;
+use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Negatable;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The options of `-m pkttype`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pkttype {
+    /// `--pkt-type`.
+    pub pkt_type: Negatable<PacketType>,
+}
+
+/// A link-layer packet class (`PACKET_*` in `linux/if_packet.h`). For a locally generated packet the
+/// kernel's match decides unicast, broadcast or multicast by the destination address instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PacketType {
+    /// Addressed to this host (`PACKET_HOST`; also written `host`).
+    Unicast,
+    /// Link-layer broadcast.
+    Broadcast,
+    /// Link-layer multicast.
+    Multicast,
+    /// Addressed to another host, seen in promiscuous mode.
+    Otherhost,
+}
+
+impl PacketType {
+    /// Reads a class name, in any case.
+    pub fn parse(text: &str) -> Result<PacketType, String> {
+        let t = match text.to_ascii_lowercase().as_str() {
+            "unicast" | "host" => PacketType::Unicast,
+            "broadcast" => PacketType::Broadcast,
+            "multicast" => PacketType::Multicast,
+            "otherhost" => PacketType::Otherhost,
+            _ => return Err(format!("`{text}` is not a packet type (unicast, broadcast, multicast, otherhost)")),
+        };
+        Ok(t)
+    }
+
+    /// The name `iptables-save` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketType::Unicast => "unicast",
+            PacketType::Broadcast => "broadcast",
+            PacketType::Multicast => "multicast",
+            PacketType::Otherhost => "otherhost",
+        }
+    }
+}
+
+impl fmt::Display for PacketType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Extension for Pkttype {
+    const OPTIONS: &'static [OptSpec] = &[opt("pkt-type", Args::One)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Pkttype, Diagnostic> {
+        let o = find(opts, "pkt-type")?.ok_or_else(|| ctx.error("the pkttype match needs `--pkt-type TYPE`"))?;
+        let t = o.parse_arg(PacketType::parse)?;
+        Ok(Pkttype { pkt_type: Negatable { value: t, negated: o.negated, span: o.span } })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_opt_value(out, self.pkt_type.negated, "pkt-type", self.pkt_type.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(line: &str) -> (u32, String) {
+        let p = parsed(Family::Ipv4, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        // What iptables-save 1.8.9 printed after `--pkt-type GIVEN`.
+        let cases = [
+            ("unicast", "unicast"),
+            ("broadcast", "broadcast"),
+            ("multicast", "multicast"),
+            ("otherhost", "otherhost"),
+            ("BROADCAST", "broadcast"),
+            ("Multicast", "multicast"),
+            ("OtherHost", "otherhost"),
+        ];
+        for (given, printed) in cases {
+            assert_eq!(
+                saved(Family::Ipv4, &format!("-A INPUT -m pkttype --pkt-type {given}")),
+                format!("-A INPUT -m pkttype --pkt-type {printed}")
+            );
+        }
+        assert_eq!(
+            saved(Family::Ipv6, "-A INPUT -m pkttype ! --pkt-type unicast"),
+            "-A INPUT -m pkttype ! --pkt-type unicast"
+        );
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // `host` is another name for unicast; the option abbreviated.
+        assert_eq!(
+            saved(Family::Ipv4, "-A INPUT -m pkttype --pkt HOST -j ACCEPT"),
+            "-A INPUT -m pkttype --pkt-type unicast -j ACCEPT"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error("-A INPUT -m pkttype --pkt-type outgoing"),
+            (32, "`outgoing` is not a packet type (unicast, broadcast, multicast, otherhost)".into())
+        );
+        assert!(error("-A INPUT -m pkttype --pkt-type uni").1.starts_with("`uni` is not a packet type"));
+        assert!(error("-A INPUT -m pkttype --pkt-type 0").1.starts_with("`0` is not a packet type"));
+        assert_eq!(error("-A INPUT -m pkttype"), (10, "the pkttype match needs `--pkt-type TYPE`".into()));
+    }
+}

@@ -1,0 +1,376 @@
+//! `-m recent`: a list of recently seen addresses, kept per `--name`, that rules add to, check and remove
+//! from (`libxt_recent` revision 1, the kernel's `xt_recent.c`). Whether a packet matches depends on the
+//! packets before it, so a packet walk states an assumption about it; this module stores the settings.
+
+use super::u32::c_strtoul;
+use crate::diag::Diagnostic;
+use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::{Family, Negatable};
+use crate::values::opt_number;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The list used when no `--name` is given.
+pub const DEFAULT_NAME: &str = "DEFAULT";
+
+/// The longest list name the kernel stores (`XT_RECENT_NAME_LEN` - 1); longer names are cut.
+pub const MAX_NAME_LEN: usize = 199;
+
+/// The largest `--hitcount` the kernel takes (it keeps at most 65535 timestamps per address).
+pub const MAX_HITCOUNT: u32 = 65_535;
+
+/// The options of `-m recent`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recent {
+    /// What the rule does with the list, and whether the match is negated.
+    pub command: Negatable<RecentCommand>,
+    /// `--seconds`: only entries seen within this many seconds count (0 when not given).
+    pub seconds: u32,
+    /// `--reap`: drop entries older than `--seconds` while checking.
+    pub reap: bool,
+    /// `--hitcount`: the address must have been seen at least this many times (0 when not given).
+    pub hitcount: u32,
+    /// `--rttl`: the packet's TTL must also equal the one recorded.
+    pub rttl: bool,
+    /// `--name`: the list.
+    pub name: String,
+    /// `--mask`: applied to the address before it is looked up or stored (all ones when not given).
+    pub mask: IpAddr,
+    /// `--rsource` or `--rdest`: which address of the packet is used.
+    pub side: RecentSide,
+}
+
+/// What a `-m recent` rule does with its list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecentCommand {
+    /// `--set`: add the address (or refresh it); always matches.
+    Set,
+    /// `--rcheck`: match if the address is in the list.
+    Rcheck,
+    /// `--update`: like `--rcheck`, and refresh the address's last-seen time.
+    Update,
+    /// `--remove`: match if the address is in the list, and remove it.
+    Remove,
+}
+
+impl RecentCommand {
+    const ALL: [(RecentCommand, &'static str); 4] = [
+        (RecentCommand::Set, "set"),
+        (RecentCommand::Rcheck, "rcheck"),
+        (RecentCommand::Update, "update"),
+        (RecentCommand::Remove, "remove"),
+    ];
+
+    /// The option's name.
+    pub fn as_str(self) -> &'static str {
+        RecentCommand::ALL.iter().find(|(c, _)| *c == self).map_or("set", |(_, n)| n)
+    }
+}
+
+/// Which address of a packet `-m recent` uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecentSide {
+    /// `--rsource` (the default): the source address.
+    #[default]
+    Source,
+    /// `--rdest`: the destination address.
+    Dest,
+}
+
+/// An IPv4 address as `inet_aton` (and so `getaddrinfo`) reads it: `a`, `a.b`, `a.b.c` or `a.b.c.d`, the
+/// last part filling the remaining bytes, each part in C notation (`24` is 0.0.0.24).
+pub(crate) fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut nums = Vec::with_capacity(parts.len());
+    for p in &parts {
+        match c_strtoul(p, 0) {
+            Some((Some(n), used)) if used == p.len() && !p.starts_with(['+', '-', ' ']) => nums.push(n),
+            _ => return None,
+        }
+    }
+    let (last, head) = nums.split_last()?;
+    if head.iter().any(|&n| n > 255) || *last >= 1u64 << (8 * (4 - head.len())) {
+        return None;
+    }
+    let value = head.iter().enumerate().fold(*last as u32, |v, (i, &n)| v | (n as u32) << (24 - 8 * i));
+    Some(Ipv4Addr::from(value))
+}
+
+/// Reads an address of the rule's family as `XTTYPE_HOST` does for a literal (names are not resolved).
+pub(crate) fn host_address(text: &str, family: Family) -> Result<IpAddr, String> {
+    let parsed = match family {
+        Family::Ipv4 => inet_aton(text).map(IpAddr::V4),
+        Family::Ipv6 => text.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+    };
+    parsed.ok_or_else(|| {
+        format!("`{text}` is not an address; iptables would look it up as a host name, which chainwalk does not do")
+    })
+}
+
+impl Extension for Recent {
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("set", Args::Zero),
+        opt("rcheck", Args::Zero),
+        opt("update", Args::Zero),
+        opt("remove", Args::Zero),
+        opt("seconds", Args::One),
+        opt("reap", Args::Zero),
+        opt("hitcount", Args::One),
+        opt("rttl", Args::Zero),
+        opt("name", Args::One),
+        opt("rsource", Args::Zero),
+        opt("rdest", Args::Zero),
+        opt("mask", Args::One),
+    ];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<Recent, Diagnostic> {
+        let mut command: Option<(Negatable<RecentCommand>, &Opt<'_>)> = None;
+        for o in opts {
+            match RecentCommand::ALL.iter().find(|(_, n)| *n == o.name) {
+                Some(&(c, _)) => {
+                    find(opts, o.name)?;
+                    if let Some((_, first)) = command {
+                        return Err(Diagnostic::error(
+                            o.span,
+                            format!("`--{}` cannot be used together with `--{}`", o.name, first.name),
+                        ));
+                    }
+                    command = Some((Negatable { value: c, negated: o.negated, span: o.span }, o));
+                }
+                None => o.no_negation()?,
+            }
+        }
+        let seconds = match find(opts, "seconds")? {
+            Some(o) => opt_number(o, 1, u64::from(u32::MAX))? as u32,
+            None => 0,
+        };
+        let hitcount_opt = find(opts, "hitcount")?;
+        let hitcount = match hitcount_opt {
+            Some(o) => opt_number(o, 0, u64::from(u32::MAX))? as u32,
+            None => 0,
+        };
+        let reap = find(opts, "reap")?;
+        let rttl = find(opts, "rttl")?;
+        let name = match find(opts, "name")? {
+            Some(o) => {
+                let mut name = o.arg().to_string();
+                if name.len() > MAX_NAME_LEN {
+                    let mut cut = MAX_NAME_LEN;
+                    while !name.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    name.truncate(cut);
+                    warnings.push(Diagnostic::warning(
+                        o.arg_span(),
+                        format!("the name is longer than {MAX_NAME_LEN} bytes; iptables keeps only the first {MAX_NAME_LEN}"),
+                    ));
+                }
+                if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+                    return Err(o.bad_arg(format!(
+                        "the kernel refuses `{name}` as a list name: it names a file in /proc/net/xt_recent/"
+                    )));
+                }
+                name
+            }
+            None => DEFAULT_NAME.to_string(),
+        };
+        let side = match opts.iter().rev().find(|o| o.name == "rsource" || o.name == "rdest") {
+            Some(o) if o.name == "rdest" => RecentSide::Dest,
+            _ => RecentSide::Source,
+        };
+        for n in ["rsource", "rdest"] {
+            find(opts, n)?;
+        }
+        let mask = match find(opts, "mask")? {
+            Some(o) => o.parse_arg(|t| host_address(t, ctx.family))?,
+            None => match ctx.family {
+                Family::Ipv4 => IpAddr::V4(Ipv4Addr::BROADCAST),
+                Family::Ipv6 => IpAddr::V6(Ipv6Addr::from(u128::MAX)),
+            },
+        };
+        let Some((command, command_opt)) = command else {
+            return Err(ctx.error("the recent match needs one of `--set`, `--rcheck`, `--update`, `--remove`"));
+        };
+        if let Some(o) = reap.filter(|_| seconds == 0) {
+            return Err(Diagnostic::error(o.span, "`--reap` also needs `--seconds`"));
+        }
+        if let (Some(o), RecentCommand::Set | RecentCommand::Remove) = (rttl, command.value) {
+            return Err(Diagnostic::error(
+                o.span,
+                format!("`--rttl` cannot be used together with `--{}`", command_opt.name),
+            ));
+        }
+        if matches!(command.value, RecentCommand::Set | RecentCommand::Remove) && (seconds != 0 || hitcount != 0) {
+            let o = find(opts, "seconds")?.or(hitcount_opt).map_or(command.span, |o| o.span);
+            return Err(Diagnostic::error(
+                o,
+                format!(
+                    "the kernel refuses `--seconds` and `--hitcount` with `--{}`; they belong to `--rcheck` and `--update`",
+                    command_opt.name
+                ),
+            ));
+        }
+        if hitcount > MAX_HITCOUNT {
+            let at = hitcount_opt.map_or(ctx.span, |o| o.arg_span());
+            return Err(Diagnostic::error(at, format!("the kernel refuses a hit count above {MAX_HITCOUNT}")));
+        }
+        Ok(Recent { command, seconds, reap: reap.is_some(), hitcount, rttl: rttl.is_some(), name, mask, side })
+    }
+
+    /// `recent_save`: the command, then seconds, reap, hitcount, rttl, and always the name, the mask and
+    /// the side.
+    fn save(&self, out: &mut String) {
+        save_opt(out, self.command.negated, self.command.value.as_str());
+        if self.seconds != 0 {
+            let _ = write!(out, " --seconds {}", self.seconds);
+        }
+        if self.reap {
+            out.push_str(" --reap");
+        }
+        if self.hitcount != 0 {
+            let _ = write!(out, " --hitcount {}", self.hitcount);
+        }
+        if self.rttl {
+            out.push_str(" --rttl");
+        }
+        let _ = write!(out, " --name {} --mask {}", self.name, self.mask);
+        out.push_str(match self.side {
+            RecentSide::Source => " --rsource",
+            RecentSide::Dest => " --rdest",
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// `-m recent OPTIONS` printed back, without the `-A INPUT -m recent` before it.
+    fn saved_in(family: Family, options: &str) -> String {
+        let line = format!("-A INPUT -m recent {options} -j ACCEPT");
+        let p = parsed(family, &line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::new();
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chain("INPUT").unwrap().rules[0], &mut out);
+        out.trim_start_matches(" -m recent ").trim_end_matches(" -j ACCEPT").to_string()
+    }
+
+    fn saved(options: &str) -> String {
+        saved_in(Family::Ipv4, options)
+    }
+
+    /// The first error's column (on line 2) and message.
+    fn error(options: &str) -> (u32, String) {
+        let line = format!("-A INPUT -m recent {options} -j ACCEPT");
+        let p = parsed(Family::Ipv4, &line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 2);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        let tail = "--mask 255.255.255.255 --rsource";
+        // Options and what iptables-save 1.8.9 printed for them.
+        for (input, out) in [
+            ("--set", format!("--set --name DEFAULT {tail}")),
+            ("--set --name SSH --rsource", format!("--set --name SSH {tail}")),
+            ("--set --name SSH --rdest", "--set --name SSH --mask 255.255.255.255 --rdest".into()),
+            (
+                "--rcheck --seconds 60 --hitcount 4 --name SSH",
+                format!("--rcheck --seconds 60 --hitcount 4 --name SSH {tail}"),
+            ),
+            (
+                "--name SSH --update --seconds 60 --hitcount 4",
+                format!("--update --seconds 60 --hitcount 4 --name SSH {tail}"),
+            ),
+            ("--hitcount 4 --seconds 60 --update", format!("--update --seconds 60 --hitcount 4 --name DEFAULT {tail}")),
+            ("--remove --name SSH", format!("--remove --name SSH {tail}")),
+            ("--rcheck --seconds 60 --reap --name SSH", format!("--rcheck --seconds 60 --reap --name SSH {tail}")),
+            ("--set --mask 255.255.255.0 --name SSH", "--set --name SSH --mask 255.255.255.0 --rsource".into()),
+            ("--set --mask 255.0.255.0 --name SSH", "--set --name SSH --mask 255.0.255.0 --rsource".into()),
+            ("--set --mask 24 --name SSH", "--set --name SSH --mask 0.0.0.24 --rsource".into()),
+            ("--set --mask 1.2.3", "--set --name DEFAULT --mask 1.2.0.3 --rsource".into()),
+            ("! --rcheck --name SSH", format!("! --rcheck --name SSH {tail}")),
+            ("! --remove", format!("! --remove --name DEFAULT {tail}")),
+            ("--rcheck --hitcount 0", format!("--rcheck --name DEFAULT {tail}")),
+            ("--rcheck --hitcount 65535", format!("--rcheck --hitcount 65535 --name DEFAULT {tail}")),
+            ("--rcheck --seconds 0x10", format!("--rcheck --seconds 16 --name DEFAULT {tail}")),
+            ("--set --name \"a b\"", format!("--set --name a b {tail}")),
+            ("--set --rsource --rdest", "--set --name DEFAULT --mask 255.255.255.255 --rdest".into()),
+            ("--set --rdest --rsource", format!("--set --name DEFAULT {tail}")),
+            (
+                "--rcheck --seconds 60 --hitcount 4 --rttl --name SSH --rdest --mask 255.255.255.0 --reap",
+                "--rcheck --seconds 60 --reap --hitcount 4 --rttl --name SSH --mask 255.255.255.0 --rdest".into(),
+            ),
+        ] {
+            assert_eq!(saved(input), out, "{input}");
+        }
+        let v6 = Family::Ipv6;
+        assert_eq!(
+            saved_in(v6, "--set"),
+            "--set --name DEFAULT --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource"
+        );
+        assert_eq!(saved_in(v6, "--set --mask ffff::"), "--set --name DEFAULT --mask ffff:: --rsource");
+        assert_eq!(
+            saved_in(v6, "--set --mask ::ffff:255.0.0.0"),
+            "--set --name DEFAULT --mask ::ffff:255.0.0.0 --rsource"
+        );
+    }
+
+    #[test]
+    fn long_names_are_cut() {
+        let p = parsed(Family::Ipv4, &format!("-A INPUT -m recent --set --name {}", "c".repeat(300)));
+        assert!(!p.has_errors());
+        assert_eq!(p.warnings().count(), 1);
+        assert!(crate::canonical(&p).contains(&format!("--name {} --mask", "c".repeat(199))));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(error("--set --rcheck"), (26, "`--rcheck` cannot be used together with `--set`".into()));
+        assert_eq!(
+            error("--seconds 60"),
+            (10, "the recent match needs one of `--set`, `--rcheck`, `--update`, `--remove`".into())
+        );
+        assert_eq!(error("").1, "the recent match needs one of `--set`, `--rcheck`, `--update`, `--remove`");
+        assert_eq!(error("--rcheck --reap --name SSH"), (29, "`--reap` also needs `--seconds`".into()));
+        assert_eq!(error("--rcheck ! --name SSH").1, "`--name` cannot be negated with `!`");
+        assert_eq!(error("--rcheck --seconds 0").0, 39);
+        assert_eq!(error("--rcheck --seconds -1").0, 39);
+        assert_eq!(error("--set --rttl").1, "`--rttl` cannot be used together with `--set`");
+        assert_eq!(error("--rcheck --name a --name b").0, 38);
+        assert_eq!(error("--set --set").0, 26);
+        // What the kernel refuses at COMMIT.
+        assert!(error("--set --name a/b").1.starts_with("the kernel refuses `a/b` as a list name"));
+        assert!(error("--set --name \"\"").1.starts_with("the kernel refuses `` as a list name"));
+        assert!(error("--set --name ..").1.starts_with("the kernel refuses `..`"));
+        assert_eq!(error("--set --seconds 5").0, 26);
+        assert!(error("--remove --hitcount 5")
+            .1
+            .starts_with("the kernel refuses `--seconds` and `--hitcount` with `--remove`"));
+        assert_eq!(error("--rcheck --hitcount 65536"), (40, "the kernel refuses a hit count above 65535".into()));
+        // Host names are not resolved.
+        assert_eq!(error("--set --mask foo").0, 33);
+        assert_eq!(error("--set --mask 255.255.255.0/24").0, 33);
+    }
+
+    #[test]
+    fn reads_addresses_as_inet_aton() {
+        assert_eq!(inet_aton("24"), Some(Ipv4Addr::new(0, 0, 0, 24)));
+        assert_eq!(inet_aton("1.2.3"), Some(Ipv4Addr::new(1, 2, 0, 3)));
+        assert_eq!(inet_aton("10.0x100"), Some(Ipv4Addr::new(10, 0, 1, 0)));
+        assert_eq!(inet_aton("0x7f.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(inet_aton("256.1.1.1"), None);
+        assert_eq!(inet_aton("1..1"), None);
+        assert_eq!(inet_aton("1.2.3.4.5"), None);
+    }
+}

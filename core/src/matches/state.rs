@@ -1,0 +1,100 @@
+//! `-m state --state`: the older form of `-m conntrack --ctstate`, without SNAT and DNAT (`libxt_state`,
+//! the kernel's `xt_state.c`).
+
+use super::conntrack::{CtState, CtStates};
+use crate::diag::Diagnostic;
+use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Negatable;
+use serde::{Deserialize, Serialize};
+
+/// The states `--state` takes.
+const STATES: [CtState; 5] =
+    [CtState::Invalid, CtState::New, CtState::Related, CtState::Established, CtState::Untracked];
+
+/// The options of `-m state`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// `--state`: the connection is in one of these states.
+    pub states: Negatable<CtStates>,
+}
+
+impl Extension for State {
+    const OPTIONS: &'static [OptSpec] = &[opt("state", Args::One)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<State, Diagnostic> {
+        let o = find(opts, "state")?.ok_or_else(|| ctx.error("the state match needs `--state STATES`"))?;
+        let states = o.parse_arg(|t| CtStates::parse(t, &STATES))?;
+        Ok(State { states: Negatable { value: states, negated: o.negated, span: o.span } })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_opt_value(out, self.states.negated, "state", self.states.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(line: &str) -> (u32, String) {
+        let p = parsed(Family::Ipv4, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        let v4 = Family::Ipv4;
+        for same in [
+            "-A INPUT -m state --state NEW -j ACCEPT",
+            "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT",
+            "-A INPUT -m state ! --state NEW -j ACCEPT",
+            "-A INPUT -m state --state INVALID,UNTRACKED",
+            "-A INPUT -m state --state NEW -m state --state ESTABLISHED -j ACCEPT",
+            "-A INPUT -m state --state NEW -m conntrack --ctstate NEW -j ACCEPT",
+        ] {
+            assert_eq!(saved(v4, same), same);
+        }
+        assert_eq!(
+            saved(v4, "-A INPUT -m state --state INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED"),
+            "-A INPUT -m state --state INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED"
+        );
+        assert_eq!(saved(Family::Ipv6, "-A INPUT -m state --state NEW"), "-A INPUT -m state --state NEW");
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // Names in any case and order, an abbreviated option.
+        assert_eq!(
+            saved(Family::Ipv4, "-A INPUT -m state --sta established,related -j ACCEPT"),
+            "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error("-A INPUT -m state --state SNAT"),
+            (27, "`SNAT` is not a connection state (INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED)".into())
+        );
+        assert!(error("-A INPUT -m state --state NEW,").1.starts_with("`NEW,` has an empty item"));
+        assert_eq!(error("-A INPUT -m state -j ACCEPT"), (10, "the state match needs `--state STATES`".into()));
+        assert_eq!(error("-A INPUT -m state --state NEW --state ESTABLISHED").0, 31);
+        assert_eq!(error("-A INPUT -m state --ctstate NEW").1, "unknown option `--ctstate`");
+    }
+}

@@ -1,0 +1,180 @@
+//! `-m tos --tos VALUE[/MASK]`: the IPv4 TOS byte or the IPv6 traffic class, under a mask (`libxt_tos`,
+//! revision 1 of the kernel's `xt_dscp.c`).
+
+use super::icmp::number_prefix;
+use crate::diag::Diagnostic;
+use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Negatable;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The options of `-m tos`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tos {
+    /// `--tos`: the packet matches when `tos & mask == value`.
+    pub tos: Negatable<TosMask>,
+}
+
+/// A TOS value with a mask. The value is kept as given, even with bits outside the mask (then nothing
+/// matches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TosMask {
+    /// The value.
+    pub value: u8,
+    /// The mask: 0xff for a number without one, 0x3f (leaving out the ECN bits) for a symbolic name.
+    pub mask: u8,
+}
+
+/// The symbolic names of RFC 1349 TOS values `iptables` knows (any case).
+const NAMES: [(&str, u8); 5] = [
+    ("Minimize-Delay", 0x10),
+    ("Maximize-Throughput", 0x08),
+    ("Maximize-Reliability", 0x04),
+    ("Minimize-Cost", 0x02),
+    ("Normal-Service", 0x00),
+];
+
+impl TosMask {
+    /// Reads `VALUE[/MASK]` with numbers in C notation from 0 to 255, or a symbolic name.
+    pub fn parse(text: &str) -> Result<TosMask, String> {
+        fn number(s: &str) -> Option<(u64, &str)> {
+            number_prefix(s).filter(|&(n, _)| n <= 0xFF)
+        }
+        let Some((value, rest)) = number(text) else {
+            let names: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+            return NAMES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(text))
+                .map(|&(_, value)| TosMask { value, mask: 0x3F })
+                .ok_or_else(|| {
+                    format!(
+                        "`{text}` is neither a TOS value (0 to 255, with an optional `/MASK`) nor one of {}",
+                        names.join(", ")
+                    )
+                });
+        };
+        let illegal = || format!("`{text}` is not a TOS value: write VALUE or VALUE/MASK with numbers from 0 to 255");
+        let (mask, rest) = match rest.strip_prefix('/') {
+            None => (0xFF, rest),
+            Some(m) => number(m).ok_or_else(illegal)?,
+        };
+        if !rest.is_empty() {
+            return Err(illegal());
+        }
+        Ok(TosMask { value: value as u8, mask: mask as u8 })
+    }
+
+    /// Whether a TOS byte matches: `tos & mask == value`.
+    pub fn matches(&self, tos: u8) -> bool {
+        tos & self.mask == self.value
+    }
+}
+
+impl fmt::Display for TosMask {
+    /// `0xVV/0xMM` with two hex digits each, as `iptables-save` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:02x}/0x{:02x}", self.value, self.mask)
+    }
+}
+
+impl Extension for Tos {
+    const OPTIONS: &'static [OptSpec] = &[opt("tos", Args::One)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Tos, Diagnostic> {
+        let o = find(opts, "tos")?.ok_or_else(|| ctx.error("the tos match needs `--tos VALUE[/MASK]`"))?;
+        let tos = o.parse_arg(TosMask::parse)?;
+        Ok(Tos { tos: Negatable { value: tos, negated: o.negated, span: o.span } })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_opt_value(out, self.tos.negated, "tos", self.tos.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(family: Family, line: &str) -> String {
+        let p = parsed(family, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(line: &str) -> (u32, String) {
+        let p = parsed(Family::Ipv4, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        // What iptables-save 1.8.9 printed after `--tos GIVEN`.
+        let cases = [
+            ("0x10", "0x10/0xff"),
+            ("16", "0x10/0xff"),
+            ("020", "0x10/0xff"),
+            ("0x1", "0x01/0xff"),
+            ("0x00", "0x00/0xff"),
+            ("0xff", "0xff/0xff"),
+            ("0x10/0x3f", "0x10/0x3f"),
+            ("0x10/0xf", "0x10/0x0f"),
+            ("0x11/0x0f", "0x11/0x0f"),
+            ("0x10/0", "0x10/0x00"),
+            ("0/0", "0x00/0x00"),
+            ("Minimize-Delay", "0x10/0x3f"),
+            ("Maximize-Throughput", "0x08/0x3f"),
+            ("Maximize-Reliability", "0x04/0x3f"),
+            ("Minimize-Cost", "0x02/0x3f"),
+            ("Normal-Service", "0x00/0x3f"),
+        ];
+        for (given, printed) in cases {
+            assert_eq!(
+                saved(Family::Ipv4, &format!("-A INPUT -m tos --tos {given}")),
+                format!("-A INPUT -m tos --tos {printed}")
+            );
+        }
+        assert_eq!(saved(Family::Ipv6, "-A INPUT -m tos ! --tos 0x10"), "-A INPUT -m tos ! --tos 0x10/0xff");
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // Names in any case.
+        assert_eq!(
+            saved(Family::Ipv4, "-A INPUT -m tos --tos minimize-delay -j ACCEPT"),
+            "-A INPUT -m tos --tos 0x10/0x3f -j ACCEPT"
+        );
+        assert_eq!(saved(Family::Ipv4, "-A INPUT -m tos ! --tos MINIMIZE-COST"), "-A INPUT -m tos ! --tos 0x02/0x3f");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error("-A INPUT -m tos --tos Minimize"),
+            (
+                23,
+                "`Minimize` is neither a TOS value (0 to 255, with an optional `/MASK`) nor one of Minimize-Delay, \
+                 Maximize-Throughput, Maximize-Reliability, Minimize-Cost, Normal-Service"
+                    .into()
+            )
+        );
+        assert!(error("-A INPUT -m tos --tos 0x100").1.starts_with("`0x100` is neither a TOS value"));
+        assert!(error("-A INPUT -m tos --tos Minimize-Delay/0x3f").1.starts_with("`Minimize-Delay/0x3f` is neither"));
+        for bad in ["0x10/", "16x", "0x10/0x100", "0x10/0x0fx"] {
+            assert_eq!(
+                error(&format!("-A INPUT -m tos --tos {bad}")).1,
+                format!("`{bad}` is not a TOS value: write VALUE or VALUE/MASK with numbers from 0 to 255")
+            );
+        }
+        assert_eq!(error("-A INPUT -m tos"), (10, "the tos match needs `--tos VALUE[/MASK]`".into()));
+    }
+}

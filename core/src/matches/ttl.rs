@@ -1,0 +1,161 @@
+//! `-m ttl`: the IPv4 time-to-live field compared with a number (`libipt_ttl`, the kernel's `xt_hl.c`).
+//! The comparison is shared with `-m hl` ([`super::hl`]), its IPv6 twin.
+
+use crate::diag::Diagnostic;
+use crate::ext::{opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Family;
+use crate::values::opt_number;
+use serde::{Deserialize, Serialize};
+
+/// The options of `-m ttl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ttl {
+    /// The comparison of the packet's TTL.
+    pub test: HopTest,
+}
+
+/// A comparison of a TTL or hop limit with a number (`IPT_TTL_*` / `IP6T_HL_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopTest {
+    /// `--ttl-eq N` / `--hl-eq N`: equal to N.
+    Eq(u8),
+    /// `! --ttl-eq N` / `! --hl-eq N`: not equal to N.
+    Ne(u8),
+    /// `--ttl-lt N` / `--hl-lt N`: less than N.
+    Lt(u8),
+    /// `--ttl-gt N` / `--hl-gt N`: greater than N.
+    Gt(u8),
+}
+
+/// Reads the one comparison of `-m ttl` or `-m hl`: `PREFIX-eq` (or its old name `PREFIX`, only
+/// negatable one), `PREFIX-lt` or `PREFIX-gt`. `what` names the match.
+pub(crate) fn hop_test(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, prefix: &str, what: &str) -> Result<HopTest, Diagnostic> {
+    let mut test: Option<(HopTest, &str)> = None;
+    for o in opts {
+        let kind = o.name.strip_prefix(prefix).unwrap_or(o.name);
+        let kind = if kind.is_empty() { "-eq" } else { kind };
+        if let Some((_, first)) = test {
+            let message = if first == kind {
+                format!("`--{prefix}{kind}` is given more than once")
+            } else {
+                format!("only one of `--{prefix}-eq`, `--{prefix}-lt` and `--{prefix}-gt` may be given")
+            };
+            return Err(Diagnostic::error(o.span, message));
+        }
+        if kind != "-eq" {
+            o.no_negation()?;
+        }
+        let n = opt_number(o, 0, 255)? as u8;
+        let t = match (kind, o.negated) {
+            ("-eq", false) => HopTest::Eq(n),
+            ("-eq", true) => HopTest::Ne(n),
+            ("-lt", _) => HopTest::Lt(n),
+            _ => HopTest::Gt(n),
+        };
+        test = Some((t, kind));
+    }
+    test.map(|(t, _)| t).ok_or_else(|| {
+        ctx.error(format!("the {what} match needs one of `--{prefix}-eq N`, `--{prefix}-lt N` or `--{prefix}-gt N`"))
+    })
+}
+
+/// Appends the comparison as `iptables-save` prints it, with option names starting `--PREFIX`.
+pub(crate) fn save_hop_test(out: &mut String, prefix: &str, test: HopTest) {
+    let (negated, kind, n) = match test {
+        HopTest::Eq(n) => (false, "eq", n),
+        HopTest::Ne(n) => (true, "eq", n),
+        HopTest::Lt(n) => (false, "lt", n),
+        HopTest::Gt(n) => (false, "gt", n),
+    };
+    save_opt_value(out, negated, &format!("{prefix}-{kind}"), n);
+}
+
+impl Extension for Ttl {
+    const OPTIONS: &'static [OptSpec] =
+        &[opt("ttl-eq", Args::One), opt("ttl-lt", Args::One), opt("ttl-gt", Args::One), opt("ttl", Args::One)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Ttl, Diagnostic> {
+        if ctx.family != Family::Ipv4 {
+            return Err(ctx
+                .error("ip6tables has no ttl match: it is for IPv4 only")
+                .with_hint("IPv6 calls the field hop limit: write `-m hl --hl-eq N`"));
+        }
+        Ok(Ttl { test: hop_test(opts, ctx, "ttl", "ttl")? })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_hop_test(out, "ttl", self.test);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(family: Family, line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(line: &str) -> String {
+        let p = parsed(Family::Ipv4, line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's column (on line 3) and message.
+    fn error(family: Family, line: &str) -> (u32, String) {
+        let p = parsed(family, line);
+        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+        assert_eq!(d.span.line, 3);
+        (d.span.col, d.message.clone())
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        for same in [
+            "-A INPUT -m ttl --ttl-eq 64",
+            "-A INPUT -m ttl ! --ttl-eq 64",
+            "-A INPUT -m ttl --ttl-lt 64",
+            "-A INPUT -m ttl --ttl-gt 64",
+            "-A INPUT -m ttl --ttl-eq 0",
+            "-A INPUT -m ttl --ttl-gt 255",
+        ] {
+            assert_eq!(saved(same), same);
+        }
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // The old option name `--ttl`, an abbreviation, hex.
+        assert_eq!(saved("-A INPUT -m ttl --ttl 64 -j DROP"), "-A INPUT -m ttl --ttl-eq 64 -j DROP");
+        assert_eq!(saved("-A INPUT -m ttl ! --ttl 64"), "-A INPUT -m ttl ! --ttl-eq 64");
+        assert_eq!(saved("-A INPUT -m ttl --ttl-e 0x40"), "-A INPUT -m ttl --ttl-eq 64");
+    }
+
+    #[test]
+    fn errors() {
+        let v4 = Family::Ipv4;
+        assert_eq!(error(v4, "-A INPUT -m ttl ! --ttl-lt 64"), (17, "`--ttl-lt` cannot be negated with `!`".into()));
+        assert_eq!(
+            error(v4, "-A INPUT -m ttl --ttl-eq 256"),
+            (26, "`--ttl-eq` takes a number from 0 to 255, not `256`".into())
+        );
+        assert_eq!(
+            error(v4, "-A INPUT -m ttl --ttl-eq 64 --ttl-gt 3"),
+            (29, "only one of `--ttl-eq`, `--ttl-lt` and `--ttl-gt` may be given".into())
+        );
+        assert_eq!(error(v4, "-A INPUT -m ttl --ttl 64 --ttl-eq 3"), (26, "`--ttl-eq` is given more than once".into()));
+        assert_eq!(
+            error(v4, "-A INPUT -m ttl"),
+            (10, "the ttl match needs one of `--ttl-eq N`, `--ttl-lt N` or `--ttl-gt N`".into())
+        );
+        assert_eq!(
+            error(Family::Ipv6, "-A INPUT -m ttl --ttl-eq 64"),
+            (10, "ip6tables has no ttl match: it is for IPv4 only".into())
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! `-m udp`: source and destination ports of UDP datagrams (`libxt_udp`, the kernel's `xt_tcpudp.c`).
+//!
+//! Its ports are read differently from `-m tcp`'s: through the C library's service lookup, so only decimal
+//! numbers, taken modulo 65536, and a reversed range is kept. Conntrack's port options read ports the same
+//! way and use [`parse_port_rc`].
+
+use crate::diag::Diagnostic;
+use crate::ext::{opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::{Negatable, Protocol};
+use crate::values::{parse_port, PortRange};
+use serde::{Deserialize, Serialize};
+
+/// The options of `-m udp`. The kernel refuses the match unless the rule says `-p udp` (not negated).
+/// A range of `0:65535` is the same as none, and a reversed range matches nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Udp {
+    /// `--sport` (`--source-port`).
+    pub sport: Option<Negatable<PortRange>>,
+    /// `--dport` (`--destination-port`).
+    pub dport: Option<Negatable<PortRange>>,
+}
+
+/// Reads one port as the C library's service lookup does: decimal digits (after blanks) taken modulo
+/// 65536 (70000 is 4464), or a service name; `0x10` and `-1` are neither.
+fn service_port(text: &str) -> Result<u16, String> {
+    let digits = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(n) = digits.parse::<u64>() {
+            return Ok((n & 0xFFFF) as u16);
+        }
+    }
+    if digits.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+        return Err(format!("`{text}` is not a port: ports are read here as decimal numbers or service names"));
+    }
+    parse_port(text)
+}
+
+/// Reads `PORT[:PORT]` as `iptables` reads its port-range options (`XTTYPE_PORTRC`): a missing first port
+/// is 0, a missing last one 65535, an empty text is port 0, and a reversed range is kept.
+pub(crate) fn parse_port_rc(text: &str) -> Result<PortRange, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() > 2 {
+        return Err(format!("`{text}` has more than two ports; a range is written `FIRST:LAST`"));
+    }
+    let end = |s: &str, default: u16| if s.is_empty() { Ok(default) } else { service_port(s) };
+    let min = end(parts[0], 0)?;
+    let max = match parts.get(1) {
+        Some(last) => end(last, u16::MAX)?,
+        None => min,
+    };
+    Ok(PortRange { min, max })
+}
+
+/// A warning for a port option with a number above 65535, which `iptables` silently takes modulo 65536.
+pub(crate) fn wrapped_port(o: &Opt<'_>) -> Option<Diagnostic> {
+    let big = o.arg().split(':').map(str::trim_start).find(|p| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u64>().is_ok_and(|n| n > 0xFFFF)
+    })?;
+    let port = service_port(big).ok()?;
+    Some(Diagnostic::warning(
+        o.arg_span(),
+        format!("port {big} is above 65535; iptables takes it modulo 65536, as port {port}"),
+    ))
+}
+
+/// Reads `--NAME` or its long form `--LONG`, which are one option.
+fn port_opt(
+    opts: &[Opt<'_>],
+    name: &str,
+    long: &str,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Option<Negatable<PortRange>>, Diagnostic> {
+    let mut found = None;
+    for o in opts.iter().filter(|o| o.name == name || o.name == long) {
+        if found.is_some() {
+            return Err(Diagnostic::error(o.span, format!("`--{name}` is given more than once")));
+        }
+        let range = o.parse_arg(parse_port_rc)?;
+        warnings.extend(wrapped_port(o));
+        found = Some(Negatable { value: range, negated: o.negated, span: o.span });
+    }
+    Ok(found)
+}
+
+/// Appends a port option unless it covers every port (then `iptables-save` leaves it out, `!` or not).
+fn save_ports(out: &mut String, name: &str, ports: &Option<Negatable<PortRange>>) {
+    if let Some(p) = ports.as_ref().filter(|p| p.value != PortRange { min: 0, max: u16::MAX }) {
+        save_opt_value(out, p.negated, name, p.value);
+    }
+}
+
+impl Extension for Udp {
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("sport", Args::One),
+        opt("source-port", Args::One),
+        opt("dport", Args::One),
+        opt("destination-port", Args::One),
+    ];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<Udp, Diagnostic> {
+        let sport = port_opt(opts, "sport", "source-port", warnings)?;
+        let dport = port_opt(opts, "dport", "destination-port", warnings)?;
+        ctx.require_proto("the udp match", &[Protocol::UDP])?;
+        Ok(Udp { sport, dport })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_ports(out, "sport", &self.sport);
+        save_ports(out, "dport", &self.dport);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruleset::Family;
+
+    fn parsed(line: &str) -> crate::Parsed {
+        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(Family::Ipv4))
+    }
+
+    /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
+    fn saved(line: &str) -> String {
+        let p = parsed(line);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        let mut out = String::from("-A INPUT");
+        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+        out
+    }
+
+    /// The first error's line, column and message.
+    fn error(line: &str) -> (u32, u32, String) {
+        let d = parsed(line).errors().next().cloned().expect("an error");
+        (d.span.line, d.span.col, d.message)
+    }
+
+    #[test]
+    fn prints_back_as_iptables_save() {
+        assert_eq!(saved("-A INPUT -p udp -m udp --dport 53 -j ACCEPT"), "-A INPUT -p udp -m udp --dport 53 -j ACCEPT");
+        // What iptables-save 1.8.9 printed after `-p udp --sport GIVEN`.
+        let cases = [
+            ("2:1", "--sport 2:1"),
+            ("010", "--sport 10"),
+            ("70000", "--sport 4464"),
+            ("1:70000", "--sport 1:4464"),
+            ("\"\"", "--sport 0"),
+            (":5", "--sport 0:5"),
+            ("ssh:", "--sport 22:65535"),
+            ("0:0", "--sport 0"),
+            ("\" 5\"", "--sport 5"),
+        ];
+        for (given, printed) in cases {
+            assert_eq!(saved(&format!("-A INPUT -p udp --sport {given}")), format!("-A INPUT -p udp -m udp {printed}"));
+        }
+        assert_eq!(
+            saved("-A INPUT -p udp -m udp ! --sport 53 ! --dport 54"),
+            "-A INPUT -p udp -m udp ! --sport 53 ! --dport 54"
+        );
+        assert_eq!(saved("-A INPUT -p udp --dport 0:65535"), "-A INPUT -p udp -m udp");
+        assert_eq!(saved("-A INPUT -p udp ! --dport : --sport 1"), "-A INPUT -p udp -m udp --sport 1");
+        assert_eq!(saved("-A INPUT -p udp -m udp"), "-A INPUT -p udp -m udp");
+    }
+
+    #[test]
+    fn non_canonical_forms() {
+        // No `-m udp`, long option names, service names, abbreviations.
+        assert_eq!(
+            saved("-A INPUT -p UDP --source-port domain --destination-port ntp -j ACCEPT"),
+            "-A INPUT -p udp -m udp --sport 53 --dport 123 -j ACCEPT"
+        );
+        assert_eq!(saved("-A INPUT -p udp --sp 53 --dp 54"), "-A INPUT -p udp -m udp --sport 53 --dport 54");
+    }
+
+    #[test]
+    fn a_wrapped_port_warns() {
+        let p = parsed("-A INPUT -p udp --dport 70000");
+        let w = p.warnings().next().expect("a warning");
+        assert_eq!((w.span.line, w.span.col), (3, 25));
+        assert_eq!(w.message, "port 70000 is above 65535; iptables takes it modulo 65536, as port 4464");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error("-A INPUT -p tcp -m udp --sport 53"),
+            (3, 17, "the udp match needs the rule to say -p udp".into())
+        );
+        assert_eq!(error("-A INPUT -m udp --sport 53").1, 10);
+        assert_eq!(
+            error("-A INPUT -p udp --sport 53 --source-port 54"),
+            (3, 28, "`--sport` is given more than once".into())
+        );
+        assert_eq!(
+            error("-A INPUT -p udp --sport 0x10"),
+            (3, 25, "`0x10` is not a port: ports are read here as decimal numbers or service names".into())
+        );
+        assert!(error("-A INPUT -p udp --sport -1").2.starts_with("`-1` is not a port"));
+        assert!(error("-A INPUT -p udp --sport 99999999999999999999")
+            .2
+            .starts_with("`99999999999999999999` is not a port"));
+        assert_eq!(
+            error("-A INPUT -p udp --sport 1:2:3").2,
+            "`1:2:3` has more than two ports; a range is written `FIRST:LAST`"
+        );
+        assert_eq!(error("-A INPUT -p udp --dport bogus").1, 25);
+    }
+}
