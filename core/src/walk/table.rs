@@ -75,39 +75,85 @@ pub(super) fn run(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize) ->
     if w.probe {
         return verdict;
     }
-    // An early ACCEPT in a nat chain that kept the packet from a translation further on.
+    // A destination NAT the packet did not get although a rule for it exists: an early ACCEPT, or no jump
+    // to the chain that holds it.
     let table = &w.sim.ruleset.tables[t];
-    if table.name == TableName::Nat && verdict == TableVerdict::Accept {
-        if let Some(last) = w.trace.steps.iter().rposition(|s| s.stage == stage) {
-            let s = &w.trace.steps[last];
-            let accepted_by_rule = s.kind == StepKind::Rule && s.matched && s.target.as_deref() == Some("ACCEPT");
-            if accepted_by_rule {
-                let chain = w.sim.chains[t].get(s.chain.as_str()).copied();
-                if let Some(c) = chain {
-                    let skip = (c, s.number as usize - 1);
-                    let saved = (w.pkt.clone(), w.ct.clone());
-                    let mut hit = None;
-                    traverse(w, t, hook, stage, Mode { record: false, skip: Some(skip) }, &mut hit);
-                    w.pkt = saved.0;
-                    w.ct = saved.1;
-                    if let Some(h) = hit {
-                        let s = &w.trace.steps[last];
-                        let line = s.span.map(|sp| format!(" (line {})", sp.line)).unwrap_or_default();
-                        let before = match &h.via {
-                            Some(via) => format!("before any rule jumped to {via}"),
-                            None => format!("before rule {} of {} (line {})", h.number, h.chain, h.line),
-                        };
-                        let text = format!(
-                            "{} {} rule {}{line} accepted the packet {before}, so the {} never ran.",
-                            s.table, s.chain, s.number, h.target
-                        );
-                        w.trace.insights.push(Insight { step: last, text });
-                    }
-                }
-            }
+    let translated = w.trace.changes.iter().any(|c| c.what == "destination");
+    if table.name == TableName::Nat && matches!(hook, Hook::Prerouting | Hook::Output) && verdict == TableVerdict::Accept && !translated {
+        if let Some(insight) = missed_translation(w, t, hook, stage) {
+            w.trace.insights.push(insight);
         }
     }
     verdict
+}
+
+/// Explains a destination NAT that did not happen: a DNAT/REDIRECT rule that matches the packet in a chain
+/// this walk never entered, or one that an early ACCEPT kept the packet from reaching.
+fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize) -> Option<Insight> {
+    let last = w.trace.steps.iter().rposition(|s| s.stage == stage)?;
+    let ender = &w.trace.steps[last];
+    let ended_by_rule = ender.kind == StepKind::Rule && ender.matched && ender.target.as_deref() == Some("ACCEPT");
+    let ender_text = match ender.kind {
+        StepKind::Rule => {
+            let line = ender.span.map(|sp| format!(" (line {})", sp.line)).unwrap_or_default();
+            format!("{} {} rule {}{line} accepted the packet", ender.table, ender.chain, ender.number)
+        }
+        _ => format!("{} {} ended at its policy", ender.table, ender.chain),
+    };
+    let entered: Vec<String> =
+        w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
+    // 1. A matching translation in a chain the packet never entered.
+    let table = &w.sim.ruleset.tables[t];
+    for (ci, chain) in table.chains.iter().enumerate() {
+        if chain.hook.is_some() || entered.contains(&chain.name) {
+            continue;
+        }
+        for (ri, rule) in chain.rules.iter().enumerate() {
+            let Some(tg) = &rule.target else { continue };
+            if !matches!(tg.name.as_str(), "DNAT" | "REDIRECT") {
+                continue;
+            }
+            let key = format!("{}:{}:{}", table.name, chain.name, ri + 1);
+            let (matched, _, _) = evaluate(w, rule, hook, table.name, &key, false);
+            if !matched {
+                continue;
+            }
+            let mut spec = String::new();
+            tg.kind.save(&mut spec);
+            let what = format!("{}{}", tg.name, spec.replace(" --to-destination ", " to ").replace(" --to-ports ", " to port "));
+            let text = format!(
+                "{ender_text} before any rule jumped to {}, so the {what} (rule {} of {}, line {}) never ran.",
+                chain.name,
+                ri + 1,
+                chain.name,
+                rule.span.line
+            );
+            let _ = ci;
+            return Some(Insight { step: last, text });
+        }
+    }
+    // 2. A translation further on that an early ACCEPT skipped.
+    if !ended_by_rule {
+        return None;
+    }
+    let chain = w.sim.chains[t].get(ender.chain.as_str()).copied()?;
+    let skip = (chain, ender.number as usize - 1);
+    let saved = (w.pkt.clone(), w.ct.clone(), w.trace.changes.len(), w.trace.assumptions.len());
+    let probe = w.probe;
+    w.probe = true;
+    let mut hit = None;
+    traverse(w, t, hook, stage, Mode { record: false, skip: Some(skip) }, &mut hit);
+    w.probe = probe;
+    w.pkt = saved.0;
+    w.ct = saved.1;
+    w.trace.changes.truncate(saved.2);
+    w.trace.assumptions.truncate(saved.3);
+    let h = hit?;
+    let before = match &h.via {
+        Some(via) => format!("before any rule jumped to {via}"),
+        None => format!("before rule {} of {} (line {})", h.number, h.chain, h.line),
+    };
+    Some(Insight { step: last, text: format!("{ender_text} {before}, so the {} never ran.", h.target) })
 }
 
 fn traverse(

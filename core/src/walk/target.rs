@@ -1,36 +1,345 @@
-//! What target extensions do to a packet and what verdict they give (`XT_CONTINUE` for those that only
-//! change or log it).
+//! What target extensions do to a packet and the verdict they give: `XT_CONTINUE` for those that only
+//! change, mark or log it; `NF_ACCEPT` for NAT targets (the nat chain ends once a translation is set up);
+//! `NF_DROP` for REJECT after it sent its answer. Modelled on each target's `*_tg` function in
+//! `net/netfilter/xt_*.c` and `net/ipv4/netfilter/ipt_*.c`.
 
 use super::table::TargetResult;
-use super::Walker;
+use super::{endpoint, Walker};
+use crate::host::RouteDecision;
+use crate::packet::{CtState, L4};
 use crate::ruleset::{Hook, TableName};
 use crate::targets::{Target, TargetKind};
 use crate::trace::Assumption;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Runs target `t` (an extension, not a verdict or a chain) on the packet.
-pub(super) fn apply(
-    w: &mut Walker<'_, '_>,
-    t: &Target,
-    hook: Hook,
-    table: TableName,
-    step: Option<usize>,
-) -> TargetResult {
-    let _ = (hook, table);
+pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: TableName, step: Option<usize>) -> TargetResult {
+    let _ = table;
+    let effect = |w: &mut Walker<'_, '_>, text: String| {
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some(text);
+        }
+    };
     match &t.kind {
-        TargetKind::Unmodelled(_) => {
-            if let Some(s) = step {
-                w.trace.assumptions.push(Assumption {
-                    step: Some(s),
-                    key: None,
-                    text: format!(
-                        "chainwalk does not model the {} target; it assumed the target lets the packet continue",
-                        t.name
-                    ),
-                    matched: None,
-                });
+        TargetKind::Reject(r) => {
+            let with = r.with.name().to_string();
+            effect(w, format!("REJECT: the packet is dropped and {with} is sent back"));
+            TargetResult::Reject(with)
+        }
+        TargetKind::Log(l) => {
+            effect(w, format!("LOG: logged with prefix \"{}\"; the packet goes on", l.prefix));
+            TargetResult::Continue
+        }
+        TargetKind::Nflog(l) => {
+            effect(w, format!("NFLOG: copied to netlink group {} (prefix \"{}\"); the packet goes on", l.group, l.prefix));
+            TargetResult::Continue
+        }
+        TargetKind::Audit(_) => {
+            effect(w, "AUDIT: an audit record is written; the packet goes on".into());
+            TargetResult::Continue
+        }
+        TargetKind::Nfqueue(q) => {
+            let num = match q.queues {
+                crate::targets::queue::Queues::Single(n) => n,
+                crate::targets::queue::Queues::Balance { first, last } => {
+                    assume(w, step, format!("NFQUEUE balances over queues {first} to {last} by a flow hash; chainwalk shows queue {first}"));
+                    first
+                }
+            };
+            if q.bypass {
+                assume(w, step, format!("a program is assumed to listen on queue {num}; with --queue-bypass and none, the packet would go on"));
+            }
+            effect(w, format!("NFQUEUE: handed to user space on queue {num}"));
+            TargetResult::Queue(num)
+        }
+        TargetKind::Mark(m) => {
+            let before = w.pkt.mark;
+            w.pkt.mark = (before & !m.change.mask) ^ m.change.value;
+            let after = w.pkt.mark;
+            effect(w, format!("MARK: the packet's mark becomes {after:#x}"));
+            w.change(step, "mark", format!("{before:#x}"), format!("{after:#x}"), format!("{} sets the packet mark", t.name));
+            TargetResult::Continue
+        }
+        TargetKind::Connmark(c) => {
+            use crate::targets::mark::{ConnmarkAction, ShiftDir};
+            let shift = |v: u32| match c.shift {
+                Some(s) if s.dir == ShiftDir::Left => v << s.bits,
+                Some(s) => v >> s.bits,
+                None => v,
+            };
+            match c.action {
+                ConnmarkAction::Set(m) => {
+                    let before = w.ct.mark;
+                    w.ct.mark = shift((before & !m.mask) ^ m.value);
+                    let after = w.ct.mark;
+                    effect(w, format!("CONNMARK: the connection's mark becomes {after:#x}"));
+                    w.change(step, "connmark", format!("{before:#x}"), format!("{after:#x}"), "CONNMARK sets the connection mark".into());
+                }
+                ConnmarkAction::Save(m) => {
+                    let before = w.ct.mark;
+                    w.ct.mark = (before & !m.ctmask) ^ shift(w.pkt.mark & m.nfmask);
+                    let after = w.ct.mark;
+                    effect(w, format!("CONNMARK: the packet's mark is saved; the connection's mark becomes {after:#x}"));
+                    w.change(step, "connmark", format!("{before:#x}"), format!("{after:#x}"), "CONNMARK --save-mark copies the packet mark to the connection".into());
+                }
+                ConnmarkAction::Restore(m) => {
+                    let before = w.pkt.mark;
+                    w.pkt.mark = (before & !m.nfmask) ^ shift(w.ct.mark & m.ctmask);
+                    let after = w.pkt.mark;
+                    effect(w, format!("CONNMARK: the connection's mark is restored; the packet's mark becomes {after:#x}"));
+                    w.change(step, "mark", format!("{before:#x}"), format!("{after:#x}"), "CONNMARK --restore-mark copies the connection mark to the packet".into());
+                }
             }
             TargetResult::Continue
         }
-        _ => TargetResult::Continue,
+        TargetKind::Classify(_) => {
+            effect(w, "CLASSIFY: the packet's traffic-control class is set; it goes on".into());
+            TargetResult::Continue
+        }
+        TargetKind::Dnat(d) => {
+            let (addr, ports) = (d.to.addrs.map(|a| (a.min, a.max)), d.to.ports);
+            nat_to(w, t, step, true, addr, ports, d.random)
+        }
+        TargetKind::Snat(s) => {
+            let (addr, ports) = (s.to.addrs.map(|a| (a.min, a.max)), s.to.ports);
+            nat_to(w, t, step, false, addr, ports, s.random || s.random_fully)
+        }
+        TargetKind::Masquerade(m) => {
+            let dev = w.out_iface.clone().unwrap_or_default();
+            let (via, src) = match w.host.route(w.pkt.dst) {
+                RouteDecision::Forward { via, src, .. } => (via, src),
+                _ => (None, None),
+            };
+            let next_hop = via.unwrap_or(w.pkt.dst);
+            match w.host.masquerade_addr(&dev, next_hop, src) {
+                Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully),
+                None => {
+                    effect(w, format!("MASQUERADE: {dev} has no address to masquerade with, so the packet is dropped"));
+                    TargetResult::Drop
+                }
+            }
+        }
+        TargetKind::Redirect(r) => {
+            let addr = match hook {
+                Hook::Output => Some(loopback(w.pkt.dst)),
+                _ => w
+                    .in_iface
+                    .as_deref()
+                    .and_then(|i| w.host.interface(i))
+                    .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv4() == w.pkt.dst.is_ipv4()).map(|a| a.addr)),
+            };
+            match addr {
+                Some(a) => nat_to(w, t, step, true, Some((a, a)), r.ports, r.random),
+                None => {
+                    effect(w, "REDIRECT: the input interface has no address, so the packet is dropped".into());
+                    TargetResult::Drop
+                }
+            }
+        }
+        TargetKind::Netmap(n) => {
+            let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
+            let old = if dst_side { w.pkt.dst } else { w.pkt.src };
+            let new = netmap(old, n.to.addr, n.to.mask);
+            nat_to(w, t, step, dst_side, Some((new, new)), None, false)
+        }
+        TargetKind::Ct(c) => {
+            if c.notrack {
+                untrack(w, step, t);
+            } else {
+                let what = c.helper.as_deref().map(|h| format!(" (helper {h})")).unwrap_or_default();
+                effect(w, format!("CT: conntrack settings for this connection{what}; the packet goes on"));
+            }
+            TargetResult::Continue
+        }
+        TargetKind::Notrack(_) => {
+            untrack(w, step, t);
+            TargetResult::Continue
+        }
+        TargetKind::Trace(_) => {
+            effect(w, "TRACE: the packet is marked for tracing; from here on the kernel logs every rule it meets".into());
+            TargetResult::Continue
+        }
+        TargetKind::Tos(x) => {
+            let before = w.pkt.tos;
+            w.pkt.tos = (before & !x.mask) ^ x.value;
+            let after = w.pkt.tos;
+            w.change(step, "tos", format!("{before:#04x}"), format!("{after:#04x}"), "TOS rewrites the type of service".into());
+            effect(w, format!("TOS: the TOS byte becomes {after:#04x}"));
+            TargetResult::Continue
+        }
+        TargetKind::Dscp(d) => {
+            let before = w.pkt.tos;
+            w.pkt.tos = (before & 0x03) | (d.value << 2);
+            let after = w.pkt.tos;
+            w.change(step, "tos", format!("{before:#04x}"), format!("{after:#04x}"), "DSCP rewrites the DiffServ code point".into());
+            effect(w, format!("DSCP: the code point becomes {:#04x}", d.value));
+            TargetResult::Continue
+        }
+        TargetKind::Ttl(x) => hop(w, step, &x.op, "TTL"),
+        TargetKind::Hl(x) => hop(w, step, &x.op, "hop limit"),
+        TargetKind::Tcpmss(_) => {
+            effect(w, "TCPMSS: the segment's MSS option is rewritten; the packet goes on".into());
+            TargetResult::Continue
+        }
+        TargetKind::Checksum(_) => {
+            effect(w, "CHECKSUM: the checksum is filled in; the packet goes on".into());
+            TargetResult::Continue
+        }
+        TargetKind::Tproxy(x) => {
+            let before = w.pkt.mark;
+            w.pkt.mark = (before & !x.mark.mask) ^ x.mark.value;
+            let port = if x.port == 0 { w.pkt.l4.ports().map(|p| p.1).unwrap_or(0) } else { x.port };
+            let addr = if x.addr.is_unspecified() { w.pkt.dst } else { x.addr };
+            assume(w, step, format!("a transparent socket is assumed to listen on {}", endpoint(addr, Some(port))));
+            if before != w.pkt.mark {
+                let after = w.pkt.mark;
+                w.change(step, "mark", format!("{before:#x}"), format!("{after:#x}"), "TPROXY sets the packet mark".into());
+            }
+            effect(w, format!("TPROXY: the packet is given to the proxy socket at {}", endpoint(addr, Some(port))));
+            TargetResult::Accept
+        }
+        TargetKind::Set(_) => {
+            effect(w, "SET: the packet's address is added to or deleted from an ipset; the packet goes on".into());
+            TargetResult::Continue
+        }
+        TargetKind::Synproxy(_) => match w.pkt.l4 {
+            L4::Tcp { flags, .. } if flags.0 & 0x12 == 0x02 => {
+                effect(w, "SYNPROXY: answers the SYN with a SYN cookie itself; the SYN goes no further".into());
+                TargetResult::Drop
+            }
+            _ => {
+                assume(w, step, "SYNPROXY checks the ACK against its cookie; chainwalk assumes the packet is not the handshake's ACK".into());
+                TargetResult::Continue
+            }
+        },
+        TargetKind::Unmodelled(_) => {
+            assume(w, step, format!("chainwalk does not model the {} target; it assumed the target lets the packet continue", t.name));
+            TargetResult::Continue
+        }
+        TargetKind::Standard(_) | TargetKind::Chain => TargetResult::Continue,
     }
+}
+
+fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
+    if w.probe {
+        return;
+    }
+    w.trace.assumptions.push(Assumption { step, key: None, text, matched: None });
+}
+
+fn untrack(w: &mut Walker<'_, '_>, step: Option<usize>, t: &Target) {
+    let before = w.ct.state;
+    w.ct.state = CtState::Untracked;
+    w.change(step, "state", before.as_str().into(), "UNTRACKED".into(), format!("{} exempts the packet from connection tracking", t.name));
+    if let Some(s) = step {
+        w.trace.steps[s].effect = Some(format!("{}: the packet will not be tracked: conntrack and NAT leave it alone", t.name));
+    }
+}
+
+fn hop(w: &mut Walker<'_, '_>, step: Option<usize>, op: &crate::targets::header::HopOp, what: &str) -> TargetResult {
+    use crate::targets::header::HopOp;
+    let before = w.pkt.ttl;
+    w.pkt.ttl = match *op {
+        HopOp::Set(v) => v,
+        HopOp::Dec(v) => before.saturating_sub(v),
+        HopOp::Inc(v) => before.saturating_add(v),
+    };
+    let after = w.pkt.ttl;
+    w.change(step, "ttl", before.to_string(), after.to_string(), format!("the {what} is rewritten"));
+    if let Some(s) = step {
+        w.trace.steps[s].effect = Some(format!("the {what} becomes {after}"));
+    }
+    TargetResult::Continue
+}
+
+fn loopback(like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+/// NETMAP's mapping: the network part from `to`, the host part from the packet.
+fn netmap(old: IpAddr, to: IpAddr, mask: IpAddr) -> IpAddr {
+    match (old, to, mask) {
+        (IpAddr::V4(o), IpAddr::V4(t), IpAddr::V4(m)) => {
+            let (o, t, m) = (u32::from(o), u32::from(t), u32::from(m));
+            IpAddr::V4(Ipv4Addr::from((o & !m) | (t & m)))
+        }
+        (IpAddr::V6(o), IpAddr::V6(t), IpAddr::V6(m)) => {
+            let (o, t, m) = (u128::from(o), u128::from(t), u128::from(m));
+            IpAddr::V6(Ipv6Addr::from((o & !m) | (t & m)))
+        }
+        _ => old,
+    }
+}
+
+/// Sets up a translation of the destination (`dst`) or source to an address of `addrs` and a port of
+/// `ports`, as `nf_nat_setup_info` picks them for a connection's first packet, and ends the nat chain.
+#[allow(clippy::too_many_arguments)]
+fn nat_to(
+    w: &mut Walker<'_, '_>,
+    t: &Target,
+    step: Option<usize>,
+    dst: bool,
+    addrs: Option<(IpAddr, IpAddr)>,
+    ports: Option<crate::targets::nat::NatPorts>,
+    random: bool,
+) -> TargetResult {
+    let before = w.pkt.clone();
+    let (old_addr, old_port) = match (dst, before.l4.ports()) {
+        (true, p) => (before.dst, p.map(|p| p.1)),
+        (false, p) => (before.src, p.map(|p| p.0)),
+    };
+    let new_addr = match addrs {
+        Some((min, max)) => {
+            if min != max {
+                assume(w, step, format!("{} picks an address from {min}-{max} by a hash of the connection; chainwalk shows the first", t.name));
+            }
+            min
+        }
+        None => old_addr,
+    };
+    let new_port = match (old_port, ports) {
+        (Some(p), Some(r)) => Some(match r.base {
+            Some(base) => r.min.wrapping_add(p.wrapping_sub(base)),
+            // A port already in the range is kept; otherwise a destination gets the first port of the range
+            // and a source a free one (chainwalk shows the first).
+            None if (r.min..=r.max).contains(&p) && !random => p,
+            None => {
+                if !dst || random {
+                    assume(w, step, format!("{} picks a port from {}-{}; chainwalk shows the first", t.name, r.min, r.max));
+                }
+                r.min
+            }
+        }),
+        (p, _) => p,
+    };
+    if dst {
+        w.pkt.dst = new_addr;
+        if let (Some(np), Some((sp, _))) = (new_port, before.l4.ports()) {
+            w.pkt.l4 = before.l4.with_ports(sp, np);
+        }
+        w.ct.dnat = w.pkt.dst != before.dst || new_port != old_port || w.ct.dnat;
+    } else {
+        w.pkt.src = new_addr;
+        if let (Some(np), Some((_, dp))) = (new_port, before.l4.ports()) {
+            w.pkt.l4 = before.l4.with_ports(np, dp);
+        }
+        w.ct.snat = w.pkt.src != before.src || new_port != old_port || w.ct.snat;
+    }
+    // The reply direction now expects the translated addresses.
+    let (sp, dp) = w.pkt.l4.ports().unwrap_or((0, 0));
+    w.ct.reply = super::eval::Tuple { src: w.pkt.dst, dst: w.pkt.src, sport: dp, dport: sp };
+    let (what, from, to) = if dst {
+        ("destination", endpoint(before.dst, old_port), endpoint(w.pkt.dst, new_port))
+    } else {
+        ("source", endpoint(before.src, old_port), endpoint(w.pkt.src, new_port))
+    };
+    let note = format!("{} rewrites the {what} from {from} to {to}", t.name);
+    w.change(step, what, from.clone(), to.clone(), note);
+    if let Some(s) = step {
+        w.trace.steps[s].effect = Some(format!("{}: {what} {from} → {to}; the nat chain ends here", t.name));
+    }
+    TargetResult::Accept
 }
