@@ -10,8 +10,18 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: chainwalk check [-4|-6] FILE...   report what iptables-restore would refuse (FILE `-` is stdin)
        chainwalk save [-4|-6] FILE       print FILE back in canonical iptables-save form
+       chainwalk trace [-4|-6] RULES --packet SPEC [--host FILE] [--format text|json|log|nft]
+                       [--trace-from-dump] [--assume TABLE:CHAIN:N=match|nomatch]...
+                                         walk a packet through the rules as the kernel would
 options:
-  -4, -6   read the dump as IPv4 (iptables-save) or IPv6 (ip6tables-save); default: guess from the dump";
+  -4, -6             read the dump as IPv4 (iptables-save) or IPv6 (ip6tables-save); default: guess
+  --packet SPEC      the packet: a kernel log line (`IN=eth0 OUT= SRC=... DST=... PROTO=TCP SPT=.. DPT=.. SYN`)
+                     or the short form (`tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0 syn`);
+                     `@FILE` reads it from a file
+  --host FILE        the host: `ip -br addr`, `ip route` and `sysctl` lines; without it one is assumed
+  --format F         text (default), json (the trace), log (the kernel's TRACE lines), nft (xtables-monitor)
+  --trace-from-dump  start the TRACE lines at the dump's own TRACE rule, as the user's log shows them
+  --assume K=V       decide a nondeterministic match of rule K (e.g. nat:KUBE-SVC-X:1) by hand";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,6 +52,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     match command.as_str() {
         "check" => check(&files, family),
         "save" => save(&files, family),
+        "trace" => trace(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -119,5 +130,101 @@ fn save(files: &[&str], family: Option<Family>) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     print!("{}", chainwalk_core::canonical(&parsed));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `chainwalk trace`.
+fn trace(args: &[String]) -> Result<ExitCode, String> {
+    use chainwalk_core::walk::{Simulation, WalkOptions};
+    let mut family = None;
+    let mut rules = None;
+    let mut packet = None;
+    let mut host_file = None;
+    let mut format = "text".to_string();
+    let mut opts = WalkOptions::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| it.next().cloned().ok_or(format!("{a} needs {what}"));
+        match a.as_str() {
+            "-4" => family = Some(Family::Ipv4),
+            "-6" => family = Some(Family::Ipv6),
+            "--packet" | "-p" => packet = Some(value("a packet")?),
+            "--host" => host_file = Some(value("a file")?),
+            "--format" | "-f" => format = value("a format")?,
+            "--trace-from-dump" => opts.trace_from_dump = true,
+            "--assume" => {
+                let v = value("TABLE:CHAIN:N=match|nomatch")?;
+                let (key, answer) = v.split_once('=').ok_or("--assume takes TABLE:CHAIN:N=match|nomatch")?;
+                let answer = match answer {
+                    "match" | "true" | "yes" => true,
+                    "nomatch" | "no-match" | "false" | "no" => false,
+                    other => return Err(format!("--assume: `{other}` is neither match nor nomatch")),
+                };
+                opts.overrides.insert(key.to_string(), answer);
+            }
+            other if other.starts_with('-') && other != "-" => return Err(format!("unknown option `{other}`")),
+            other => {
+                if rules.replace(other.to_string()).is_some() {
+                    return Err("trace takes one RULES file".into());
+                }
+            }
+        }
+    }
+    let rules = rules.ok_or("trace needs a RULES file")?;
+    let packet = packet.ok_or("trace needs --packet")?;
+    let packet_text = match packet.strip_prefix('@') {
+        Some(file) => read(file)?,
+        None => packet,
+    };
+    let mut bad = false;
+    let parsed = parse(&read(&rules)?, family);
+    let rules_name = display_name(&rules);
+    for d in parsed.errors() {
+        println!("{rules_name}:{d}");
+        bad = true;
+    }
+    let packet = match chainwalk_core::packet::parse(
+        packet_text.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#')).unwrap_or(""),
+    ) {
+        Ok(p) => Some(p),
+        Err(d) => {
+            println!("packet:{d}");
+            bad = true;
+            None
+        }
+    };
+    let host = match &host_file {
+        None => None,
+        Some(f) => match chainwalk_core::host::parse(&read(f)?) {
+            Ok(h) => Some(h),
+            Err(errors) => {
+                for d in errors {
+                    println!("{}:{d}", display_name(f));
+                }
+                bad = true;
+                None
+            }
+        },
+    };
+    let (false, Some(packet)) = (bad, packet) else {
+        return Ok(ExitCode::from(1));
+    };
+    if packet.family() != parsed.ruleset.family {
+        println!("packet: the packet is {:?} but the rules are {:?}", packet.family(), parsed.ruleset.family);
+        return Ok(ExitCode::from(1));
+    }
+    let sim = Simulation::new(&parsed.ruleset);
+    let trace = sim.walk(host.as_ref(), &packet, &opts);
+    let out = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&trace).map_err(|e| e.to_string())? + "\n",
+        "log" => chainwalk_core::render::log::legacy(&trace),
+        "nft" => chainwalk_core::render::log::nft(&trace, parsed.ruleset.family),
+        "text" => {
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+            chainwalk_core::render::text::walk(&trace, chainwalk_core::render::text::Style { colour })
+        }
+        other => return Err(format!("unknown format `{other}` (text, json, log or nft)")),
+    };
+    print!("{out}");
     Ok(ExitCode::SUCCESS)
 }

@@ -615,6 +615,21 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
     Ok(p)
 }
 
+/// An address as the kernel's log prints it: IPv6 in full, eight groups of four hex digits (`%pI6`).
+struct LogAddr(IpAddr);
+
+impl fmt::Display for LogAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}"),
+            IpAddr::V6(a) => {
+                let s = a.segments();
+                write!(f, "{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}", s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+            }
+        }
+    }
+}
+
 impl fmt::Display for Packet {
     /// The packet in the kernel's log syntax, as a TRACE line prints it after the rule name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -623,8 +638,8 @@ impl fmt::Display for Packet {
             "IN={} OUT={} SRC={} DST={}",
             self.in_iface.as_deref().unwrap_or(""),
             self.out_iface.as_deref().unwrap_or(""),
-            self.src,
-            self.dst
+            LogAddr(self.src),
+            LogAddr(self.dst)
         )?;
         match self.l4 {
             L4::Tcp { sport, dport, flags } => {

@@ -29,12 +29,13 @@ const POST: u8 = 16;
 
 /// Where each target extension is allowed, as its `xt_target` registration in the kernel says.
 pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowed {
+    use TableName::*;
     let name = target.name.as_str();
     let clamps = matches!(
         &target.kind,
         crate::targets::TargetKind::Tcpmss(t) if t.mss == crate::targets::header::MssAction::ClampToPmtu
     );
-    use TableName::*;
+
     let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
         "DNAT" | "REDIRECT" => (Some(&[Nat]), PRE | OUT),
         "SNAT" => (Some(&[Nat]), POST | IN),
@@ -60,7 +61,7 @@ pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowe
 
 /// Where each match module is allowed, as its `xt_match` registration and `checkentry` in the kernel say.
 pub fn match_allowed(m: &crate::matches::Match) -> Allowed {
-    use TableName::*;
+
     let mut opts = String::new();
     m.kind.save(&mut opts);
     let has = |o: &str| opts.contains(o);

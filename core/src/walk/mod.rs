@@ -553,9 +553,10 @@ impl<'s, 'r> Walker<'s, 'r> {
         if self.fate.is_some() {
             return;
         }
-        let out = match (verdict, path) {
-            (FateVerdict::Accept, Path::Forward | Path::Output) => self.out_iface.clone(),
-            _ => None,
+        // Once routing has chosen an output interface, the fate names it, whatever the verdict.
+        let out = match path {
+            Path::Forward | Path::Output => self.out_iface.clone(),
+            Path::Input => None,
         };
         self.fate = Some(Fate {
             verdict,
