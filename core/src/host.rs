@@ -273,8 +273,11 @@ impl Host {
 
     /// The type of `ip` as `-m addrtype` sees it (`inet_addr_type` in the kernel).
     pub fn addr_type(&self, ip: IpAddr) -> AddrType {
-        if ip.is_unspecified() {
-            return AddrType::Unspec;
+        match ip {
+            // IPv4's zero network and limited broadcast are broadcasts to the kernel (`__inet_dev_addr_type`).
+            IpAddr::V4(v4) if v4.octets()[0] == 0 || v4.is_broadcast() => return AddrType::Broadcast,
+            IpAddr::V6(v6) if v6.is_unspecified() => return AddrType::Unspec,
+            _ => {}
         }
         if ip.is_multicast() {
             return AddrType::Multicast;

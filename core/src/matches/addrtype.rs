@@ -3,9 +3,12 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::host::{prefix_contains, AddrType as RouteType, Host, RouteKind};
 use crate::ruleset::{Family, Hook, Negatable};
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The options of `-m addrtype`; at least one of the type lists is given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -230,6 +233,163 @@ impl Extension for Addrtype {
     }
 }
 
+impl From<RouteType> for AddrType {
+    fn from(t: RouteType) -> AddrType {
+        match t {
+            RouteType::Unspec => AddrType::Unspec,
+            RouteType::Unicast => AddrType::Unicast,
+            RouteType::Local => AddrType::Local,
+            RouteType::Broadcast => AddrType::Broadcast,
+            RouteType::Multicast => AddrType::Multicast,
+            RouteType::Blackhole => AddrType::Blackhole,
+            RouteType::Unreachable => AddrType::Unreachable,
+            RouteType::Prohibit => AddrType::Prohibit,
+            RouteType::Throw => AddrType::Throw,
+        }
+    }
+}
+
+/// Whether `ip` is an address of `dev`: one of its own, 127.0.0.0/8 or `::1` on `lo`, or one a `local` route
+/// through it covers.
+fn local_on(host: &Host, dev: &str, ip: IpAddr) -> bool {
+    let loopback = match ip {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback(),
+    };
+    (loopback && dev == "lo")
+        || host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.addr == ip))
+        || host.routes.iter().any(|r| {
+            r.kind == RouteKind::Local && r.dev.as_deref() == Some(dev) && prefix_contains(r.dst, r.prefix, ip)
+        })
+}
+
+/// Whether `ip` is a broadcast address of one of `dev`'s subnets, or a `broadcast` route through it covers it.
+fn broadcast_on(host: &Host, dev: &str, ip: Ipv4Addr) -> bool {
+    host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(ip)))
+        || host.routes.iter().any(|r| {
+            r.kind == RouteKind::Broadcast
+                && r.dev.as_deref() == Some(dev)
+                && prefix_contains(r.dst, r.prefix, IpAddr::V4(ip))
+        })
+}
+
+/// The type of an IPv4 address (`inet_dev_addr_type` in `fib_frontend.c`): 0.0.0.0/8 and 255.255.255.255
+/// are BROADCAST (so UNSPEC never matches), multicast addresses MULTICAST, and any other the type of the route
+/// the local table finds. With `dev`, that type counts only when the route goes through `dev`; otherwise (and
+/// for the device-less blackhole, unreachable, prohibit and throw routes) the address is UNICAST.
+fn type_v4(host: &Host, ip: Ipv4Addr, dev: Option<&str>) -> AddrType {
+    if ip.octets()[0] == 0 || ip.is_broadcast() {
+        return AddrType::Broadcast;
+    }
+    if ip.is_multicast() {
+        return AddrType::Multicast;
+    }
+    let t = AddrType::from(host.addr_type(IpAddr::V4(ip)));
+    match (dev, t) {
+        (None, t) => t,
+        (Some(d), AddrType::Local) if local_on(host, d, IpAddr::V4(ip)) => t,
+        (Some(d), AddrType::Broadcast) if broadcast_on(host, d, ip) => t,
+        (Some(_), _) => AddrType::Unicast,
+    }
+}
+
+/// The route types `match_lookup_rt6` in `xt_addrtype.c` reports for an IPv6 address: UNREACHABLE alone when
+/// no route or a reject route covers it; otherwise LOCAL for an address of this host (with `dev`, of `dev`
+/// only) and ANYCAST for the subnet-router anycast address of a directly connected prefix.
+fn route_types_v6(host: &Host, ip: Ipv6Addr, dev: Option<&str>) -> AddrTypes {
+    let addr = IpAddr::V6(ip);
+    let local = host.is_local(addr);
+    let route = host.lookup(addr);
+    if !local && !ip.is_multicast() && route.is_none_or(|r| r.kind != RouteKind::Unicast) {
+        return AddrTypes(AddrType::Unreachable.bit());
+    }
+    let mut types = AddrTypes(0);
+    if dev.map_or(local, |d| local_on(host, d, addr)) {
+        types.0 |= AddrType::Local.bit();
+    }
+    if !local && route.is_some_and(|r| r.via.is_none() && r.prefix < 127 && r.dst == addr) {
+        types.0 |= AddrType::Anycast.bit();
+    }
+    types
+}
+
+/// How the lookup was limited, as a clause.
+fn seen_on(dev: Option<&str>) -> String {
+    dev.map(|d| format!(" (counting only {d}'s own addresses)")).unwrap_or_default()
+}
+
+/// `match_type` in `xt_addrtype.c`: the address's one type is in the list.
+fn eval_v4(host: &Host, key: &str, ip: Ipv4Addr, dev: Option<&str>, test: &Negatable<AddrTypes>) -> Outcome {
+    let t = type_v4(host, ip, dev);
+    let inside = test.value.contains(t);
+    let one = test.value.0.count_ones() == 1;
+    let fact = format!(
+        "{key}={ip} is {}{}, which {}",
+        t.name(),
+        seen_on(dev),
+        super::conntrack::in_list(inside, test.value, one)
+    );
+    conclude(inside, test.negated, fact)
+}
+
+/// `match_type6` in `xt_addrtype.c`: every one of MULTICAST, UNICAST and UNSPEC in the list must fit the
+/// address, and when the list has LOCAL, ANYCAST or UNREACHABLE the address must have one of those.
+fn eval_v6(host: &Host, key: &str, ip: Ipv6Addr, dev: Option<&str>, test: &Negatable<AddrTypes>) -> Outcome {
+    let set = test.value;
+    let class = if ip.is_unspecified() {
+        AddrType::Unspec
+    } else if ip.is_multicast() {
+        AddrType::Multicast
+    } else {
+        AddrType::Unicast
+    };
+    let classes = [AddrType::Multicast, AddrType::Unicast, AddrType::Unspec];
+    let lookup = AddrTypes(set.0 & (AddrType::Local.bit() | AddrType::Anycast.bit() | AddrType::Unreachable.bit()));
+    let (holds, fact) = if let Some(t) = classes.into_iter().find(|t| set.contains(*t) && *t != class) {
+        let each = if classes.iter().filter(|t| set.contains(**t)).count() > 1 {
+            " (for IPv6 each of UNSPEC, UNICAST and MULTICAST that is listed must fit)"
+        } else {
+            ""
+        };
+        (false, format!("{key}={ip} is {}, not {}{each}", class.name(), t.name()))
+    } else if lookup.0 != 0 {
+        let found = route_types_v6(host, ip, dev);
+        let common = AddrTypes(found.0 & lookup.0);
+        let found_text = if found.0 == 0 { class.name().to_string() } else { format!("{} and {found}", class.name()) };
+        if common.0 != 0 {
+            (true, format!("{key}={ip} is {found_text}{}, which includes {common}", seen_on(dev)))
+        } else {
+            let wanted: Vec<&str> = lookup.iter().map(AddrType::name).collect();
+            (false, format!("{key}={ip} is {found_text}{}, not {}", seen_on(dev), wanted.join(" or ")))
+        }
+    } else {
+        (true, format!("{key}={ip} is {}, which fits {set}", class.name()))
+    };
+    conclude(holds, test.negated, fact)
+}
+
+impl Evaluate for Addrtype {
+    /// `addrtype_mt_v1` in `xt_addrtype.c`: the source type, then the destination type, each with its own
+    /// `!`; with `--limit-iface-in`/`--limit-iface-out` the types are looked up as the packet's input or
+    /// output interface sees them.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let dev = match self.limit {
+            Some(IfaceLimit::In) => ctx.in_iface,
+            Some(IfaceLimit::Out) => ctx.out_iface,
+            None => None,
+        };
+        let tests = [("SRC", ctx.pkt.src, &self.src), ("DST", ctx.pkt.dst, &self.dst)];
+        let outcomes = tests.into_iter().filter_map(|(key, ip, test)| {
+            let test = test.as_ref()?;
+            Some(match ip {
+                IpAddr::V4(a) => eval_v4(ctx.host, key, a, dev, test),
+                IpAddr::V6(a) => eval_v6(ctx.host, key, a, dev, test),
+            })
+        });
+        super::conntrack::all_of(outcomes.collect(), "the addresses have the types")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,5 +509,87 @@ mod tests {
             error(Family::Ipv6, "-A INPUT -m addrtype --dst-type THROW").1,
             "the kernel cannot test IPv6 addresses for type THROW"
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        const HOST: &str = "eth0 UP 192.0.2.1/24 2001:db8::1/64\nppp0 UP 198.51.100.2/24\n\
+                            default via 198.51.100.1 dev ppp0\nblackhole 10.66.0.0/16\n";
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m addrtype {options}")) {
+                MatchKind::Addrtype(a) => a.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn ipv4_types() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn").on(HOST);
+            let o = eval(&s, "--dst-type LOCAL");
+            assert!(o.holds);
+            assert_eq!(o.why, "DST=198.51.100.2 is LOCAL, which is LOCAL, so this holds");
+            let o = eval(&s, "--src-type LOCAL,BROADCAST");
+            assert!(!o.holds);
+            assert_eq!(o.why, "SRC=203.0.113.7 is UNICAST, which is not in LOCAL,BROADCAST, so this does not hold");
+            assert!(eval(&s, "! --src-type LOCAL --dst-type LOCAL").holds);
+            let bcast = Scene::new("udp 192.0.2.9:68 -> 192.0.2.255:67 in eth0").on(HOST);
+            assert!(eval(&bcast, "--dst-type BROADCAST").holds);
+            let hole = Scene::new("udp 192.0.2.9:5 -> 10.66.1.1:53 in eth0").on(HOST);
+            assert_eq!(
+                eval(&hole, "--dst-type BLACKHOLE").why,
+                "DST=10.66.1.1 is BLACKHOLE, which is BLACKHOLE, so this holds"
+            );
+        }
+
+        #[test]
+        fn ipv4_zero_network_is_broadcast_not_unspec() {
+            let dhcp = Scene::new("udp 0.0.0.0:68 -> 255.255.255.255:67 in eth0").on(HOST);
+            let o = eval(&dhcp, "--src-type UNSPEC");
+            assert!(!o.holds);
+            assert_eq!(o.why, "SRC=0.0.0.0 is BROADCAST, which is not UNSPEC, so this does not hold");
+            assert!(eval(&dhcp, "--src-type BROADCAST --dst-type BROADCAST").holds);
+        }
+
+        #[test]
+        fn limit_iface_counts_only_that_interface() {
+            // 198.51.100.2 is ppp0's address; seen from eth0 it is just a unicast address.
+            let s = Scene::new("tcp 192.0.2.9:40000 -> 198.51.100.2:22 in eth0 syn").on(HOST);
+            assert!(eval(&s, "--dst-type LOCAL").holds);
+            let o = eval(&s, "--dst-type LOCAL --limit-iface-in");
+            assert!(!o.holds);
+            assert_eq!(
+                o.why,
+                "DST=198.51.100.2 is UNICAST (counting only eth0's own addresses), which is not LOCAL, so this does \
+                 not hold"
+            );
+            let own = Scene::new("tcp 192.0.2.9:40000 -> 192.0.2.1:22 in eth0 syn").on(HOST);
+            assert!(eval(&own, "--dst-type LOCAL --limit-iface-in").holds);
+        }
+
+        #[test]
+        fn ipv6_types_are_tested_together() {
+            let s = Scene::new("tcp [2001:db8::9]:40000 -> [2001:db8::1]:22 in eth0 syn").on(HOST);
+            let o = eval(&s, "--dst-type LOCAL");
+            assert!(o.holds);
+            assert_eq!(o.why, "DST=2001:db8::1 is UNICAST and LOCAL, which includes LOCAL, so this holds");
+            let o = eval(&s, "--dst-type UNICAST,MULTICAST");
+            assert!(!o.holds);
+            assert_eq!(
+                o.why,
+                "DST=2001:db8::1 is UNICAST, not MULTICAST (for IPv6 each of UNSPEC, UNICAST and MULTICAST that is \
+                 listed must fit), so this does not hold"
+            );
+            let o = eval(&s, "--src-type LOCAL");
+            assert_eq!(o.why, "SRC=2001:db8::9 is UNICAST, not LOCAL, so this does not hold");
+            let far = Scene::new("tcp [2001:db8:99::9]:40000 -> [2001:db8::1]:22 in eth0 syn").on(HOST);
+            let o = eval(&far, "--src-type UNREACHABLE");
+            assert!(o.holds, "no IPv6 route covers the source: {}", o.why);
+            let anycast = Scene::new("tcp [2001:db8::9]:40000 -> [2001:db8::]:22 in eth0 syn").on(HOST);
+            assert!(eval(&anycast, "--dst-type ANYCAST").holds);
+        }
     }
 }

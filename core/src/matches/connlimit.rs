@@ -3,7 +3,7 @@
 //! walk states an assumption about it; this module stores the settings as the kernel does.
 
 use super::recent::inet_aton;
-use super::u32::c_strtoul;
+use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Family, Network};
@@ -60,7 +60,7 @@ pub(crate) fn plen_mask(text: &str, family: Family) -> Result<IpAddr, String> {
             if text.contains('.') {
                 return inet_aton(text).map(IpAddr::V4).ok_or_else(|| bad(32));
             }
-            match c_strtoul(text, 0) {
+            match xt_strtoul(text, 0) {
                 Some((Some(n), used)) if used == text.len() && n <= u64::from(u32::MAX) => {
                     let len = n.min(32) as u32;
                     let net = Network::parse(&format!("0.0.0.0/{len}"), family).map_err(|_| bad(32))?;
@@ -73,7 +73,7 @@ pub(crate) fn plen_mask(text: &str, family: Family) -> Result<IpAddr, String> {
             if text.contains(':') {
                 return text.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| bad(128));
             }
-            match c_strtoul(text, 0) {
+            match xt_strtoul(text, 0) {
                 Some((Some(n), used)) if used == text.len() && n <= 128 => {
                     Network::parse(&format!("::/{n}"), family).map(|net| net.mask).map_err(|_| bad(128))
                 }

@@ -6,6 +6,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
 use crate::values::MarkMask;
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m connmark`. A packet without a connection does not match.
@@ -24,6 +25,20 @@ impl Extension for Connmark {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.mark.negated, "mark", self.mark.value);
+    }
+}
+
+impl Evaluate for Connmark {
+    /// `connmark_mt` in `xt_connmark.c`: a packet without a connection never matches (not even with `!`);
+    /// otherwise the connection's mark under the mask equals the value.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if !super::conntrack::has_connection(ctx.ct) {
+            return Outcome::no(format!(
+                "{}, and the connmark match does not match a packet without one, `!` or not",
+                super::conntrack::no_connection(ctx)
+            ));
+        }
+        super::mark::eval_mark("CTMARK", ctx.ct.mark, &self.mark)
     }
 }
 
@@ -80,5 +95,45 @@ mod tests {
         let p = parsed(Family::Ipv4, "-A INPUT -m connmark --mark 0x1x");
         let e = p.errors().next().expect("an error");
         assert_eq!((e.span.col, e.message.as_str()), (29, "`0x1x` is not a 32-bit number"));
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::{Family, Hook, TableName};
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(Family::Ipv4, &format!("-m connmark {options}")) {
+                MatchKind::Connmark(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn connection_mark() {
+            let mut s = Scene::new("tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 ack state established");
+            s.ct.mark = 0x200;
+            let o = eval(&s, "--mark 0x200/0xf00");
+            assert!(o.holds);
+            assert_eq!(o.why, "CTMARK=0x200 masked with 0xf00 is 0x200, which is 0x200, so this holds");
+            let o = eval(&s, "--mark 0x1");
+            assert!(!o.holds);
+            assert_eq!(o.why, "CTMARK=0x200, not 0x1, so this does not hold");
+            assert!(eval(&s, "! --mark 0x1").holds);
+        }
+
+        #[test]
+        fn no_connection_never_matches() {
+            let mut raw = Scene::new("tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 syn").at(Hook::Prerouting, TableName::Raw);
+            raw.ct.state = crate::packet::CtState::Invalid;
+            let o = eval(&raw, "! --mark 0x1");
+            assert!(!o.holds);
+            assert_eq!(
+                o.why,
+                "conntrack has not seen the packet yet in the raw table, so it has none, and the connmark match does \
+                 not match a packet without one, `!` or not"
+            );
+        }
     }
 }

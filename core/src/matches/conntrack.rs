@@ -6,9 +6,11 @@ use super::length::parse_uint_range;
 use super::udp::{parse_port_rc, wrapped_port};
 use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::{CtDir, CtState as PacketState, L4};
 use crate::ruleset::addr::{parse_uint, prefix_mask_v4, prefix_mask_v6};
-use crate::ruleset::{Family, Negatable, Protocol};
+use crate::ruleset::{Family, Negatable, Protocol, TableName};
 use crate::values::{NumRange, PortRange};
+use crate::walk::eval::{conclude, ConnState, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -462,6 +464,354 @@ impl Extension for Conntrack {
     }
 }
 
+/// The outcome of a match with several options, evaluated in the kernel's order: the first option that does
+/// not hold decides; when all hold, their reasons are joined (`none` when there are none). An answer that
+/// rests on an assumption anywhere is marked assumed.
+pub(crate) fn all_of(outcomes: Vec<Outcome>, none: &str) -> Outcome {
+    let mut why = Vec::with_capacity(outcomes.len());
+    let mut assumed = false;
+    for o in outcomes {
+        if !o.holds {
+            return o;
+        }
+        assumed |= o.assumed;
+        why.push(o.why);
+    }
+    if why.is_empty() {
+        return Outcome::yes(none);
+    }
+    Outcome { holds: true, why: why.join("; "), assumed }
+}
+
+/// `is in LIST` / `is not in LIST`, or `is ITEM` / `is not ITEM` when the list has one item.
+pub(crate) fn in_list(inside: bool, list: impl fmt::Display, one: bool) -> String {
+    match (inside, one) {
+        (true, true) => format!("is {list}"),
+        (true, false) => format!("is in {list}"),
+        (false, true) => format!("is not {list}"),
+        (false, false) => format!("is not in {list}"),
+    }
+}
+
+/// Whether the packet has a connection (`nf_ct_get` returns one): an INVALID packet, every packet in the raw
+/// table (before conntrack has run) and an UNTRACKED one have none.
+pub(crate) fn has_connection(ct: &ConnState) -> bool {
+    !matches!(ct.state, PacketState::Invalid | PacketState::Untracked)
+}
+
+/// Why the packet has no connection, as a clause.
+pub(crate) fn no_connection(ctx: &EvalCtx<'_>) -> &'static str {
+    match ctx.ct.state {
+        PacketState::Untracked => "the packet is UNTRACKED, so it has no connection",
+        _ if ctx.table == TableName::Raw => "conntrack has not seen the packet yet in the raw table, so it has none",
+        _ => "the packet is INVALID, so it has no connection",
+    }
+}
+
+impl From<PacketState> for CtState {
+    fn from(s: PacketState) -> CtState {
+        match s {
+            PacketState::New => CtState::New,
+            PacketState::Established => CtState::Established,
+            PacketState::Related => CtState::Related,
+            PacketState::Invalid => CtState::Invalid,
+            PacketState::Untracked => CtState::Untracked,
+        }
+    }
+}
+
+/// The state bits the packet has for `--ctstate` (`with_nat`: SNAT and DNAT of a translated connection too)
+/// or `--state`.
+fn packet_states(ctx: &EvalCtx<'_>, with_nat: bool) -> Vec<CtState> {
+    let mut states = vec![CtState::from(ctx.ct.state)];
+    if with_nat && has_connection(ctx.ct) {
+        if ctx.ct.snat {
+            states.push(CtState::Snat);
+        }
+        if ctx.ct.dnat {
+            states.push(CtState::Dnat);
+        }
+    }
+    states
+}
+
+/// Tests the packet's states against a `--ctstate` or `--state` list; `label` names the option.
+pub(crate) fn eval_states(label: &str, test: &Negatable<CtStates>, ctx: &EvalCtx<'_>, with_nat: bool) -> Outcome {
+    let have = packet_states(ctx, with_nat);
+    let set = test.value;
+    let one = set.0.count_ones() == 1;
+    let first_in = have.iter().copied().find(|s| set.contains(*s));
+    let names: Vec<&str> = have.iter().map(|s| s.name()).collect();
+    let before_ct = if ctx.table == TableName::Raw && ctx.ct.state == PacketState::Invalid {
+        " (conntrack has not seen the packet yet in the raw table)"
+    } else {
+        ""
+    };
+    let fact = match (have.len(), first_in) {
+        (1, _) => format!("{label} is {}{before_ct}, which {}", names[0], in_list(first_in.is_some(), set, one)),
+        (_, Some(s)) => format!("{label} is {}, and {} {}", names.join(" with "), s.name(), in_list(true, set, one)),
+        (_, None) => format!("{label} is {}, none of which {}", names.join(" with "), in_list(true, set, one)),
+    };
+    conclude(first_in.is_some(), test.negated, fact)
+}
+
+/// How a conntrack address test reads: `ADDR` (one address), `ADDR/LEN` or `ADDR/MASK`, and whether it is one
+/// address.
+fn host_mask_text(h: &HostMask) -> (String, bool) {
+    let width = if h.addr.is_ipv4() { 32 } else { 128 };
+    match h.prefix_len() {
+        Some(len) if len == width => (h.addr.to_string(), true),
+        Some(len) => (format!("{}/{len}", h.addr), false),
+        None => (format!("{}/{}", h.addr, h.mask), false),
+    }
+}
+
+fn eval_addr(label: &str, actual: IpAddr, test: &Negatable<HostMask>) -> Outcome {
+    let inside = test.value.contains(actual);
+    let (text, one) = host_mask_text(&test.value);
+    conclude(inside, test.negated, format!("the {label} {actual} {}", in_list(inside, text, one)))
+}
+
+fn eval_port(label: &str, actual: u16, test: &Negatable<PortRange>) -> Outcome {
+    let inside = test.value.contains(actual);
+    let one = test.value.min == test.value.max;
+    conclude(inside, test.negated, format!("the {label} {actual} {}", in_list(inside, test.value, one)))
+}
+
+fn eval_status(test: &Negatable<CtStatuses>, ctx: &EvalCtx<'_>, icmp: bool) -> Outcome {
+    let ct = ctx.ct;
+    // A RELATED packet other than an ICMP error starts a connection a helper expected.
+    let expected = ct.state == PacketState::Related && !icmp;
+    let have = [
+        (expected, CtStatus::Expected),
+        (ct.seen_reply, CtStatus::SeenReply),
+        (ct.assured, CtStatus::Assured),
+        (ct.confirmed, CtStatus::Confirmed),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(CtStatuses(0), |set, (_, s)| CtStatuses(set.0 | s.bit()));
+    let common = CtStatuses(have.0 & test.value.0);
+    let inside = common.0 != 0;
+    let fact = if inside {
+        format!("the connection's status is {have}, which includes {common}")
+    } else {
+        format!("the connection's status is {have}, which has none of {}", test.value)
+    };
+    let mut o = conclude(inside, test.negated, fact);
+    if !inside && test.value.contains(CtStatus::Expected) && ct.state == PacketState::Established {
+        o.assumed = true;
+        o.why.push_str(" (chainwalk assumes the connection was not set up through a helper's expectation)");
+    }
+    o
+}
+
+fn eval_expire(test: &Negatable<NumRange>) -> Outcome {
+    if test.value.min == 0 && test.value.max == u32::MAX {
+        return conclude(true, test.negated, format!("every remaining lifetime is in {}", test.value));
+    }
+    let holds = !test.negated;
+    Outcome::assumed(
+        holds,
+        format!(
+            "chainwalk does not know how many seconds the connection has left before it expires and assumes it is \
+             within {}, so this {}",
+            test.value,
+            if holds { "holds" } else { "does not hold" }
+        ),
+    )
+}
+
+impl Conntrack {
+    /// Whether any option other than `--ctstate` is given.
+    fn has_more_than_state(&self) -> bool {
+        self.proto.is_some()
+            || self.tuple.is_some()
+            || self.status.is_some()
+            || self.expire.is_some()
+            || self.direction.is_some()
+    }
+}
+
+impl Evaluate for Conntrack {
+    /// `conntrack_mt` in `xt_conntrack.c`: the state first (SNAT and DNAT count only here); a packet without
+    /// a connection then matches exactly when `--ctstate` was given, whatever the other options say; then the
+    /// direction, the four addresses, the protocol, the four ports, the status and the remaining lifetime.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let mut outcomes = Vec::new();
+        if let Some(s) = &self.state {
+            let o = eval_states("ctstate", s, ctx, true);
+            if !o.holds {
+                return o;
+            }
+            outcomes.push(o);
+        }
+        if !has_connection(ctx.ct) {
+            let why = no_connection(ctx);
+            return match outcomes.pop() {
+                Some(state) if self.has_more_than_state() => {
+                    Outcome::yes(format!("{}; {why}, and then the kernel checks no other option", state.why))
+                }
+                Some(state) => state,
+                None => Outcome::no(format!(
+                    "{why}, and without --ctstate the conntrack match does not match such a packet, `!` or not"
+                )),
+            };
+        }
+        let ct = ctx.ct;
+        if let Some(want) = self.direction {
+            let actual = match ct.dir {
+                CtDir::Original => CtDirection::Original,
+                CtDir::Reply => CtDirection::Reply,
+            };
+            let is = actual == want;
+            outcomes.push(Outcome::when(
+                is,
+                format!(
+                    "the packet travels in the {} direction, {} {}, so this {}",
+                    actual.name(),
+                    if is { "which is" } else { "not" },
+                    want.name(),
+                    if is { "holds" } else { "does not hold" }
+                ),
+            ));
+        }
+        // The connection of a RELATED ICMP error is the one the error is about; chainwalk knows only the
+        // error's own addresses.
+        let icmp = matches!(ctx.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. });
+        let related_icmp = icmp && ct.state == PacketState::Related;
+        let about_ct = |mut o: Outcome| {
+            if related_icmp {
+                o.assumed = true;
+                o.why.push_str(
+                    " (for a RELATED ICMP error chainwalk takes the error's own addresses, ports and protocol; the \
+                     kernel looks at the connection the error is about)",
+                );
+            }
+            o
+        };
+        if let Some(t) = &self.tuple {
+            let addrs = [
+                ("original source", ct.original.src, &t.orig_src),
+                ("original destination", ct.original.dst, &t.orig_dst),
+                ("reply source", ct.reply.src, &t.repl_src),
+                ("reply destination", ct.reply.dst, &t.repl_dst),
+            ];
+            for (label, actual, test) in addrs {
+                if let Some(test) = test {
+                    outcomes.push(about_ct(eval_addr(label, actual, test)));
+                }
+            }
+        }
+        if let Some(p) = &self.proto {
+            let actual = Protocol(ctx.pkt.l4.proto());
+            let is = actual == p.value;
+            let fact =
+                format!("the connection's protocol is {actual}, {} {}", if is { "which is" } else { "not" }, p.value);
+            outcomes.push(about_ct(conclude(is, p.negated, fact)));
+        }
+        if let Some(t) = &self.tuple {
+            let ports = [
+                ("original source port", ct.original.sport, &t.orig_src_port),
+                ("original destination port", ct.original.dport, &t.orig_dst_port),
+                ("reply source port", ct.reply.sport, &t.repl_src_port),
+                ("reply destination port", ct.reply.dport, &t.repl_dst_port),
+            ];
+            for (label, actual, test) in ports {
+                if let Some(test) = test {
+                    outcomes.push(about_ct(eval_port(label, actual, test)));
+                }
+            }
+        }
+        if let Some(s) = &self.status {
+            outcomes.push(eval_status(s, ctx, icmp));
+        }
+        if let Some(e) = &self.expire {
+            outcomes.push(eval_expire(e));
+        }
+        all_of(outcomes, "the packet has a connection")
+    }
+}
+
+/// A hand-made [`EvalCtx`] for the match modules' tests: a packet at a hook, with its connection and the host.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::host::Host;
+    use crate::matches::MatchKind;
+    use crate::packet::{CtDir, CtState, Packet};
+    use crate::ruleset::{Family, Hook, TableName};
+    use crate::walk::eval::{ConnState, EvalCtx, Tuple};
+
+    /// A packet where a rule sees it.
+    pub(crate) struct Scene {
+        pub pkt: Packet,
+        pub ct: ConnState,
+        pub host: Host,
+        pub hook: Hook,
+        pub table: TableName,
+    }
+
+    impl Scene {
+        /// `packet` (short form or log line) at INPUT in the filter table, with the connection state and
+        /// direction it gives (`seen_reply`, `assured` and `confirmed` as an ESTABLISHED one has them), on a
+        /// host with only a loopback interface.
+        pub(crate) fn new(packet: &str) -> Scene {
+            let pkt = crate::packet::parse(packet).unwrap_or_else(|e| panic!("{packet}: {e:?}"));
+            let (sport, dport) = pkt.l4.ports().unwrap_or((0, 0));
+            let this = Tuple { src: pkt.src, dst: pkt.dst, sport, dport };
+            let back = Tuple { src: pkt.dst, dst: pkt.src, sport: dport, dport: sport };
+            let (original, reply) = if pkt.ct_dir == CtDir::Reply { (back, this) } else { (this, back) };
+            let established = pkt.ct_state == CtState::Established;
+            let ct = ConnState {
+                state: pkt.ct_state,
+                dir: pkt.ct_dir,
+                mark: pkt.ct_mark,
+                snat: false,
+                dnat: false,
+                original,
+                reply,
+                seen_reply: established,
+                assured: established,
+                confirmed: established || pkt.ct_state == CtState::Related,
+            };
+            Scene { pkt, ct, host: Host::loopback_only(), hook: Hook::Input, table: TableName::Filter }
+        }
+
+        /// The same scene on `host` (written as `ip` prints it).
+        pub(crate) fn on(mut self, host: &str) -> Scene {
+            self.host = crate::host::parse(host).unwrap_or_else(|e| panic!("{host}: {e:?}"));
+            self
+        }
+
+        /// The same scene at `hook` in `table`.
+        pub(crate) fn at(mut self, hook: Hook, table: TableName) -> Scene {
+            self.hook = hook;
+            self.table = table;
+            self
+        }
+
+        /// What a match sees.
+        pub(crate) fn ctx(&self) -> EvalCtx<'_> {
+            EvalCtx {
+                pkt: &self.pkt,
+                ct: &self.ct,
+                host: &self.host,
+                hook: self.hook,
+                table: self.table,
+                in_iface: self.pkt.in_iface.as_deref(),
+                out_iface: self.pkt.out_iface.as_deref(),
+            }
+        }
+    }
+
+    /// The first match of the rule `-A INPUT RULE`, loaded for `family`.
+    pub(crate) fn first_match(family: Family, rule: &str) -> MatchKind {
+        let p = crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n"), Some(family));
+        assert!(!p.has_errors(), "{rule}: {:?}", p.diagnostics);
+        p.ruleset.tables[0].chains[0].rules[0].matches[0].kind.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,5 +1023,139 @@ mod tests {
             error(v4, "-A INPUT -m conntrack -j ACCEPT"),
             (10, "the conntrack match needs at least one option (`--ctstate STATES`, ...)".into())
         );
+    }
+
+    mod eval {
+        use super::super::fixture::{first_match, Scene};
+        use super::*;
+        use crate::ruleset::{Hook, TableName};
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        const ESTABLISHED: &str = "tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 ack state established";
+        const REPLY: &str = "tcp 192.0.2.2:22 -> 203.0.113.7:40000 in eth0 ack state established dir reply";
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m conntrack {options}")) {
+                MatchKind::Conntrack(c) => c.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn state() {
+            let est = Scene::new(ESTABLISHED);
+            let o = eval(&est, "--ctstate RELATED,ESTABLISHED");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "ctstate is ESTABLISHED, which is in RELATED,ESTABLISHED, so this holds");
+            let new = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            let o = eval(&new, "--ctstate RELATED,ESTABLISHED");
+            assert!(!o.holds);
+            assert_eq!(o.why, "ctstate is NEW, which is not in RELATED,ESTABLISHED, so this does not hold");
+            let o = eval(&new, "! --ctstate NEW");
+            assert!(!o.holds);
+            assert_eq!(o.why, "ctstate is NEW, which is NEW, so this does not hold");
+        }
+
+        #[test]
+        fn nat_states_come_from_the_connection() {
+            let mut s = Scene::new("tcp 203.0.113.7:40000 -> 10.0.0.5:80 in eth0 syn");
+            s.ct.dnat = true;
+            let o = eval(&s, "--ctstate DNAT");
+            assert!(o.holds);
+            assert_eq!(o.why, "ctstate is NEW with DNAT, and DNAT is DNAT, so this holds");
+            let o = eval(&s, "--ctstate SNAT,ESTABLISHED");
+            assert!(!o.holds);
+            assert!(o.why.contains("none of which is in ESTABLISHED,SNAT"), "{}", o.why);
+        }
+
+        #[test]
+        fn without_a_connection_only_ctstate_counts() {
+            let raw = Scene::new(ESTABLISHED).at(Hook::Prerouting, TableName::Raw);
+            let mut raw = raw;
+            raw.ct.state = crate::packet::CtState::Invalid;
+            let o = eval(&raw, "--ctstate INVALID --ctdir REPLY");
+            assert!(o.holds, "{}", o.why);
+            assert!(o.why.starts_with("ctstate is INVALID (conntrack has not seen the packet yet in the raw table)"));
+            assert!(o.why.ends_with("and then the kernel checks no other option"), "{}", o.why);
+            let o = eval(&raw, "! --ctstatus ASSURED");
+            assert!(!o.holds);
+            assert!(o.why.contains("without --ctstate the conntrack match does not match such a packet, `!` or not"));
+            let untracked = Scene::new("udp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 state untracked");
+            let o = eval(&untracked, "--ctstate UNTRACKED");
+            assert!(o.holds);
+            assert!(eval(&untracked, "--ctstate SNAT,DNAT")
+                .why
+                .contains("ctstate is UNTRACKED, which is not in SNAT,DNAT"));
+        }
+
+        #[test]
+        fn direction() {
+            let o = eval(&Scene::new(REPLY), "--ctdir ORIGINAL");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the packet travels in the REPLY direction, not ORIGINAL, so this does not hold");
+            assert!(eval(&Scene::new(REPLY), "--ctdir REPLY").holds);
+        }
+
+        #[test]
+        fn tuples() {
+            let s = Scene::new(REPLY);
+            let o = eval(&s, "--ctorigsrc 203.0.113.7 --ctorigdstport 22");
+            assert!(o.holds);
+            assert_eq!(
+                o.why,
+                "the original source 203.0.113.7 is 203.0.113.7, so this holds; the original destination port 22 is \
+                 22, so this holds"
+            );
+            let o = eval(&s, "--ctorigsrc 203.0.113.0/24 --ctreplsrc 10.0.0.0/8");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the reply source 192.0.2.2 is not in 10.0.0.0/8, so this does not hold");
+            let o = eval(&s, "! --ctorigsrc 203.0.113.0/24");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the original source 203.0.113.7 is in 203.0.113.0/24, so this does not hold");
+            let o = eval(&s, "--ctreplsrcport 1000:2000");
+            assert_eq!(o.why, "the reply source port 22 is not in 1000:2000, so this does not hold");
+            let o = eval(&s, "--ctproto udp");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the connection's protocol is tcp, not udp, so this does not hold");
+        }
+
+        #[test]
+        fn related_icmp_errors_are_about_another_connection() {
+            let s = Scene::new("icmp 192.0.2.9 -> 203.0.113.7 in eth0 type 3 code 3 state related");
+            let o = eval(&s, "--ctproto icmp");
+            assert!(o.holds && o.assumed);
+            assert!(o.why.contains("the kernel looks at the connection the error is about"));
+        }
+
+        #[test]
+        fn status() {
+            let o = eval(&Scene::new(ESTABLISHED), "--ctstatus ASSURED");
+            assert!(o.holds);
+            assert_eq!(
+                o.why,
+                "the connection's status is SEEN_REPLY,ASSURED,CONFIRMED, which includes ASSURED, so this holds"
+            );
+            let o = eval(&Scene::new("udp 192.0.2.1:5 -> 192.0.2.2:53 in eth0"), "--ctstatus CONFIRMED");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the connection's status is NONE, which has none of CONFIRMED, so this does not hold");
+            let o = eval(
+                &Scene::new("tcp 192.0.2.1:20 -> 192.0.2.2:4000 in eth0 syn state related"),
+                "--ctstatus EXPECTED",
+            );
+            assert!(o.holds && !o.assumed);
+            let o = eval(&Scene::new(ESTABLISHED), "--ctstatus EXPECTED");
+            assert!(!o.holds && o.assumed);
+        }
+
+        #[test]
+        fn expire_is_assumed() {
+            let o = eval(&Scene::new(ESTABLISHED), "--ctexpire 10:60");
+            assert!(o.holds && o.assumed);
+            assert!(o.why.contains("assumes it is within 10:60"), "{}", o.why);
+            let o = eval(&Scene::new(ESTABLISHED), "! --ctexpire 10:60");
+            assert!(!o.holds && o.assumed);
+            let o = eval(&Scene::new(ESTABLISHED), "--ctstate ESTABLISHED --ctexpire 10:60");
+            assert!(o.holds && o.assumed, "an assumption anywhere makes the answer assumed");
+        }
     }
 }

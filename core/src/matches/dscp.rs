@@ -5,6 +5,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
 use crate::values::opt_number;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m dscp`; `--dscp-class` is another way to write `--dscp`.
@@ -77,6 +78,23 @@ impl Extension for Dscp {
     fn save(&self, out: &mut String) {
         save_opt(out, self.dscp.negated, "dscp");
         out.push_str(&format!(" 0x{:02x}", self.dscp.value));
+    }
+}
+
+impl Evaluate for Dscp {
+    /// `dscp_mt`/`dscp_mt6` in `xt_dscp.c`: the upper six bits of the IPv4 TOS byte or IPv6 traffic class
+    /// equal the value.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let dscp = ctx.pkt.tos >> 2;
+        let want = self.dscp.value;
+        let is = dscp == want;
+        let fact = format!(
+            "the packet's DSCP is {dscp:#04x} ({} {:#04x}), {} {want:#04x}",
+            if ctx.pkt.family() == crate::ruleset::Family::Ipv6 { "TC" } else { "TOS" },
+            ctx.pkt.tos,
+            if is { "which is" } else { "not" }
+        );
+        conclude(is, self.dscp.negated, fact)
     }
 }
 
@@ -164,5 +182,33 @@ mod tests {
             error("-A INPUT -m dscp"),
             (10, "the dscp match needs `--dscp VALUE` or `--dscp-class CLASS`".into())
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m dscp {options}")) {
+                MatchKind::Dscp(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn upper_six_bits() {
+            // TOS 0xb9: DSCP EF (0x2e) with an ECN bit set, which the match ignores.
+            let s = Scene::new("udp 192.0.2.1:1 -> 192.0.2.2:5004 in eth0 tos 0xb9");
+            let o = eval(&s, "--dscp-class EF");
+            assert!(o.holds);
+            assert_eq!(o.why, "the packet's DSCP is 0x2e (TOS 0xb9), which is 0x2e, so this holds");
+            let o = eval(&s, "--dscp 10");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the packet's DSCP is 0x2e (TOS 0xb9), not 0x0a, so this does not hold");
+            assert!(eval(&s, "! --dscp 10").holds);
+            let v6 = Scene::new("IN=eth0 OUT= SRC=2001:db8::1 DST=2001:db8::2 TC=184 PROTO=UDP SPT=1 DPT=2");
+            assert!(eval(&v6, "--dscp 0x2e").holds);
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! the kernel receives it, so that it prints back exactly as `iptables-save` prints it.
 
 use super::limit::{atoll, parse_rate, push_rate, rate_parts, RateError};
-use super::u32::c_strtoul;
+use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::addr::parse_ipv4;
@@ -132,7 +132,7 @@ fn bytes_to_cost(bytes: u64) -> Option<u64> {
 
 /// `cost_to_bytes`: the bytes per second a cost stands for, as `iptables` computes it back.
 fn cost_to_bytes(cost: u64) -> u64 {
-    let r = if cost != 0 { u64::from(u32::MAX) / cost } else { u64::from(u32::MAX) };
+    let r = u64::from(u32::MAX).checked_div(cost).unwrap_or(u64::from(u32::MAX));
     r.wrapping_sub(1) << BYTE_SHIFT
 }
 
@@ -257,7 +257,7 @@ impl Extension for Hashlimit {
         };
         let burst_given = match burst_opt {
             Some(o) => {
-                let (v, used) = match c_strtoul(o.arg(), 0) {
+                let (v, used) = match xt_strtoul(o.arg(), 0) {
                     Some((Some(v), used)) if v >= 1 => (v, used),
                     _ => return Err(burst_error(o)),
                 };
@@ -271,7 +271,7 @@ impl Extension for Hashlimit {
         };
 
         let expire_opt = number("hashlimit-htable-expire")?;
-        let mut expire = u64::from(unit_seconds) * 1000;
+        let mut expire = unit_seconds * 1000;
         let rate = if bytes {
             let mut burst = 0;
             if let Some((b, o)) = burst_given {
@@ -322,7 +322,7 @@ impl Extension for Hashlimit {
         };
         // In rate-match mode `iptables` turns N/unit into N/second measured over an interval of one unit.
         if rate_match && !bytes {
-            avg_or_cost /= u64::from(unit_seconds);
+            avg_or_cost /= unit_seconds;
             if interval_opt.is_none() {
                 interval = unit_seconds as u32;
             }

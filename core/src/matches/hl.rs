@@ -4,6 +4,7 @@ use super::ttl::{hop_test, save_hop_test, HopTest};
 use crate::diag::Diagnostic;
 use crate::ext::{opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Family;
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m hl`.
@@ -28,6 +29,13 @@ impl Extension for Hl {
 
     fn save(&self, out: &mut String) {
         save_hop_test(out, "hl", self.test);
+    }
+}
+
+impl Evaluate for Hl {
+    /// `hl_mt6` in `xt_hl.c`: the IPv6 hop limit compared with the number.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        super::ttl::eval_hop("HOPLIMIT", ctx.pkt.ttl, self.test)
     }
 }
 
@@ -94,5 +102,32 @@ mod tests {
             error(Family::Ipv4, "-A INPUT -m hl --hl-eq 64"),
             (10, "iptables has no hl match: it is for IPv6 only".into())
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(Family::Ipv6, &format!("-m hl {options}")) {
+                MatchKind::Hl(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn comparisons() {
+            let s = Scene::new("IN=eth0 OUT= SRC=fe80::1 DST=ff02::1 HOPLIMIT=255 PROTO=ICMPv6 TYPE=134 CODE=0");
+            let o = eval(&s, "--hl-eq 255");
+            assert!(o.holds);
+            assert_eq!(o.why, "HOPLIMIT=255 is 255, so this holds");
+            assert!(!eval(&s, "! --hl-eq 255").holds);
+            let o = eval(&s, "--hl-lt 255");
+            assert!(!o.holds);
+            assert_eq!(o.why, "HOPLIMIT=255 is not less than 255, so this does not hold");
+            assert!(eval(&s, "--hl-gt 254").holds);
+        }
     }
 }

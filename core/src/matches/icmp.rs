@@ -4,7 +4,9 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::L4;
 use crate::ruleset::{Family, Negatable, Protocol};
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -225,6 +227,50 @@ impl Extension for Icmp {
     }
 }
 
+/// How a type test reads in a sentence: `type 8 (echo-request)`, `type 3/3 (port-unreachable)`.
+fn describe(test: IcmpTypeTest, names: &[IcmpName]) -> String {
+    match names.iter().find(|n| n.test == test) {
+        Some(n) => format!("type {test} ({})", n.name),
+        None => format!("type {test}"),
+    }
+}
+
+/// Tests an ICMP or ICMPv6 header against `--icmp-type` or `--icmpv6-type` (`icmp_type_code_match` in
+/// `ip_tables.c`, `icmp6_type_code_match` in `ip6_tables.c`). `any` is [`IcmpTypeTest::ANY`] for IPv4 only.
+pub(crate) fn eval_type(
+    test: &Negatable<IcmpTypeTest>,
+    names: &[IcmpName],
+    any: bool,
+    icmp_type: u8,
+    code: u8,
+) -> Outcome {
+    let t = test.value;
+    if any && t.icmp_type == IcmpTypeTest::ANY {
+        return conclude(true, test.negated, format!("TYPE={icmp_type} is an ICMP type, and `any` covers every one"));
+    }
+    let is = icmp_type == t.icmp_type && (t.code_min..=t.code_max).contains(&code);
+    let fact = if t.all_codes() {
+        format!("TYPE={icmp_type} {} {}", if is { "is" } else { "is not" }, describe(t, names))
+    } else {
+        format!("TYPE={icmp_type} CODE={code} {} {}", if is { "is" } else { "is not" }, describe(t, names))
+    };
+    conclude(is, test.negated, fact)
+}
+
+impl Evaluate for Icmp {
+    /// `icmp_match` in `ip_tables.c`: a later fragment never matches (not even with `!`); type `any` matches
+    /// every ICMP message.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.is_later_fragment() {
+            return Outcome::no("a later fragment has no ICMP header, so the icmp match does not match it, `!` or not");
+        }
+        let L4::Icmp { icmp_type, code } = ctx.pkt.l4 else {
+            return Outcome::no("the packet is not ICMP");
+        };
+        eval_type(&self.test, ICMP_NAMES, true, icmp_type, code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +447,56 @@ mod tests {
         assert_eq!(number_prefix("0x"), Some((0, "x")));
         assert_eq!(number_prefix("x"), None);
         assert!(number_prefix("-1").is_some_and(|(n, _)| n > 255));
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, rule: &str) -> Outcome {
+            match first_match(Family::Ipv4, rule) {
+                MatchKind::Icmp(i) => i.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn type_and_code() {
+            let ping = Scene::new("icmp 192.0.2.1 -> 192.0.2.2 in eth0 type 8 code 0");
+            let o = eval(&ping, "-p icmp --icmp-type echo-request");
+            assert!(o.holds);
+            assert_eq!(o.why, "TYPE=8 is type 8 (echo-request), so this holds");
+            let o = eval(&ping, "-p icmp ! --icmp-type echo-request");
+            assert!(!o.holds);
+            let unreach = Scene::new("icmp 192.0.2.1 -> 192.0.2.2 in eth0 type 3 code 1");
+            let o = eval(&unreach, "-p icmp --icmp-type port-unreachable");
+            assert!(!o.holds);
+            assert_eq!(o.why, "TYPE=3 CODE=1 is not type 3/3 (port-unreachable), so this does not hold");
+            assert!(eval(&unreach, "-p icmp --icmp-type 3").holds);
+            assert_eq!(
+                eval(&unreach, "-p icmp --icmp-type 3/1").why,
+                "TYPE=3 CODE=1 is type 3/1 (host-unreachable), so this holds"
+            );
+        }
+
+        #[test]
+        fn any_matches_every_message() {
+            let odd = Scene::new("icmp 192.0.2.1 -> 192.0.2.2 in eth0 type 42 code 7");
+            let o = eval(&odd, "-p icmp --icmp-type any");
+            assert!(o.holds);
+            assert!(o.why.contains("`any` covers every one"));
+            assert!(!eval(&odd, "-p icmp ! --icmp-type any").holds);
+        }
+
+        #[test]
+        fn later_fragments_never_match() {
+            let mut frag = Scene::new("icmp 192.0.2.1 -> 192.0.2.2 in eth0");
+            frag.pkt.fragment_offset = 1;
+            let o = eval(&frag, "-p icmp ! --icmp-type echo-reply");
+            assert!(!o.holds);
+            assert!(o.why.starts_with("a later fragment has no ICMP header"));
+        }
     }
 }

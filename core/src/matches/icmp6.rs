@@ -4,7 +4,9 @@
 use super::icmp::{parse_type, IcmpTypeTest, ICMPV6_NAMES};
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::L4;
 use crate::ruleset::{Family, Negatable, Protocol};
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m icmp6`. The kernel refuses the match unless the rule says `-p ipv6-icmp` (not
@@ -32,6 +34,22 @@ impl Extension for Icmp6 {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.test.negated, "icmpv6-type", self.test.value);
+    }
+}
+
+impl Evaluate for Icmp6 {
+    /// `icmp6_match` in `ip6_tables.c`: a later fragment never matches (not even with `!`); there is no "any"
+    /// type.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.is_later_fragment() {
+            return Outcome::no(
+                "a later fragment has no ICMPv6 header, so the icmp6 match does not match it, `!` or not",
+            );
+        }
+        let L4::Icmpv6 { icmp_type, code } = ctx.pkt.l4 else {
+            return Outcome::no("the packet is not ICMPv6");
+        };
+        super::icmp::eval_type(&self.test, ICMPV6_NAMES, false, icmp_type, code)
     }
 }
 
@@ -128,5 +146,41 @@ mod tests {
             error(Family::Ipv4, "-A INPUT -p icmp -m icmp6 --icmpv6-type 128"),
             (18, "iptables has no icmp6 match: it is for IPv6 only".into())
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, rule: &str) -> Outcome {
+            match first_match(Family::Ipv6, rule) {
+                MatchKind::Icmp6(i) => i.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn type_and_code() {
+            let ns = Scene::new("icmpv6 fe80::1 -> ff02::1:ff00:2 in eth0 type 135 code 0");
+            let o = eval(&ns, "-p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation");
+            assert!(o.holds);
+            assert_eq!(o.why, "TYPE=135 is type 135 (neighbour-solicitation), so this holds");
+            let o = eval(&ns, "-p ipv6-icmp -m icmp6 ! --icmpv6-type echo-request");
+            assert!(o.holds);
+            assert_eq!(o.why, "TYPE=135 is not type 128 (echo-request), so this holds");
+            let o = eval(&ns, "-p ipv6-icmp -m icmp6 --icmpv6-type 1/4");
+            assert_eq!(o.why, "TYPE=135 CODE=0 is not type 1/4 (port-unreachable), so this does not hold");
+            // 255 is an ordinary type for ICMPv6.
+            assert!(!eval(&ns, "-p ipv6-icmp -m icmp6 --icmpv6-type 255").holds);
+        }
+
+        #[test]
+        fn later_fragments_never_match() {
+            let mut frag = Scene::new("icmpv6 2001:db8::1 -> 2001:db8::2 in eth0");
+            frag.pkt.fragment_offset = 1;
+            assert!(!eval(&frag, "-p ipv6-icmp -m icmp6 ! --icmpv6-type 1").holds);
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::addr::parse_ipv4;
 use crate::ruleset::{Family, Negatable};
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -90,6 +91,21 @@ impl Extension for Iprange {
                 save_opt_value(out, r.negated, name, r.value);
             }
         }
+    }
+}
+
+impl Evaluate for Iprange {
+    /// `iprange_mt4`/`iprange_mt6` in `xt_iprange.c`: the source range, then the destination range, each
+    /// compared as numbers and each with its own `!`.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let tests = [("SRC", ctx.pkt.src, &self.src), ("DST", ctx.pkt.dst, &self.dst)];
+        let outcomes = tests.into_iter().filter_map(|(key, ip, range)| {
+            let r = range.as_ref()?;
+            let inside = r.value.contains(ip);
+            let fact = format!("{key}={ip} is {}in {}", if inside { "" } else { "not " }, r.value);
+            Some(conclude(inside, r.negated, fact))
+        });
+        super::conntrack::all_of(outcomes.collect(), "the packet's addresses are in range")
     }
 }
 
@@ -183,5 +199,36 @@ mod tests {
             error(v4, "-A INPUT -m iprange --src-range 1.0.0.1 --src-range 1.0.0.2"),
             (41, "`--src-range` is given more than once".into())
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, rule: &str) -> Outcome {
+            match first_match(scene.pkt.family(), rule) {
+                MatchKind::Iprange(r) => r.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn ranges() {
+            let s = Scene::new("tcp 192.168.1.50:40000 -> 10.0.0.1:22 in eth0 syn");
+            let o = eval(&s, "-m iprange --src-range 192.168.1.10-192.168.1.99");
+            assert!(o.holds);
+            assert_eq!(o.why, "SRC=192.168.1.50 is in 192.168.1.10-192.168.1.99, so this holds");
+            let o = eval(&s, "-m iprange --src-range 192.168.1.10-192.168.1.99 --dst-range 10.0.0.2-10.0.0.9");
+            assert!(!o.holds);
+            assert_eq!(o.why, "DST=10.0.0.1 is not in 10.0.0.2-10.0.0.9, so this does not hold");
+            let o = eval(&s, "-m iprange ! --dst-range 10.0.0.2-10.0.0.9");
+            assert!(o.holds);
+            assert_eq!(o.why, "DST=10.0.0.1 is not in 10.0.0.2-10.0.0.9, so this holds");
+            // A reversed range matches nothing.
+            assert!(!eval(&s, "-m iprange --dst-range 10.0.0.9-10.0.0.0").holds);
+            let v6 = Scene::new("udp [2001:db8::5]:1 -> [2001:db8::1]:2 in eth0");
+            assert!(eval(&v6, "-m iprange --src-range 2001:db8::1-2001:db8::ff").holds);
+        }
     }
 }

@@ -6,6 +6,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
 use crate::values::NumRange;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m length`. A reversed range (`200:100`) is accepted and matches nothing.
@@ -58,6 +59,22 @@ impl Extension for Length {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.length.negated, "length", self.length.value);
+    }
+}
+
+impl Evaluate for Length {
+    /// `length_mt`/`length_mt6` in `xt_length.c`: the IPv4 total length, or the IPv6 payload length plus the
+    /// 40-byte header (both what the log line's `LEN=` shows), is in the range.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let len = u32::from(ctx.pkt.len);
+        let range = self.length.value;
+        let inside = range.contains(len);
+        let fact = if range.min == range.max {
+            format!("LEN={len} {} {range}", if inside { "is" } else { "is not" })
+        } else {
+            format!("LEN={len} is {}in {range}", if inside { "" } else { "not " })
+        };
+        conclude(inside, self.length.negated, fact)
     }
 }
 
@@ -142,5 +159,36 @@ mod tests {
         assert_eq!(parse_uint_range("+5:", 100), Ok((5, 100)));
         assert_eq!(parse_uint_range("0x10:0x20", 100), Ok((16, 32)));
         assert!(parse_uint_range("101", 100).is_err());
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m length {options}")) {
+                MatchKind::Length(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn total_length() {
+            let s = Scene::new("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=1500 PROTO=UDP SPT=1 DPT=2");
+            let o = eval(&s, "--length 1000:65535");
+            assert!(o.holds);
+            assert_eq!(o.why, "LEN=1500 is in 1000:65535, so this holds");
+            let o = eval(&s, "--length 0:128");
+            assert_eq!(o.why, "LEN=1500 is not in 0:128, so this does not hold");
+            let o = eval(&s, "! --length 1500");
+            assert!(!o.holds);
+            assert_eq!(o.why, "LEN=1500 is 1500, so this does not hold");
+            // A reversed range matches nothing.
+            assert!(!eval(&s, "--length 2000:1000").holds);
+            // For IPv6 `LEN=` already counts the 40-byte header, as the match does.
+            let v6 = Scene::new("IN=eth0 OUT= SRC=2001:db8::1 DST=2001:db8::2 LEN=80 PROTO=UDP SPT=1 DPT=2");
+            assert!(eval(&v6, "--length 80").holds);
+        }
     }
 }

@@ -5,6 +5,7 @@
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -62,6 +63,27 @@ impl Extension for Mac {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.source.negated, "mac-source", self.source.value);
+    }
+}
+
+impl Evaluate for Mac {
+    /// `mac_mt` in `xt_mac.c`: a frame that did not come from an Ethernet device (loopback, ppp, tun) never
+    /// matches, not even with `!`; otherwise its Ethernet source address is compared.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.in_iface == Some("lo") {
+            return Outcome::no("lo is not an Ethernet device, so the mac match does not match, `!` or not");
+        }
+        let Some(mac) = ctx.pkt.mac_src else {
+            return Outcome::assumed(
+                false,
+                "the packet's source MAC address is unknown, so chainwalk assumes this does not hold; give it as \
+                 `MAC=` in the log line",
+            );
+        };
+        let mac = MacAddr(mac);
+        let is = mac == self.source.value;
+        let fact = format!("the source MAC {mac} {} {}", if is { "is" } else { "is not" }, self.source.value);
+        conclude(is, self.source.negated, fact)
     }
 }
 
@@ -147,5 +169,47 @@ mod tests {
         let p = parsed(Family::Ipv4, "-A OUTPUT -m mac --mac-source 00:11:22:33:44:55");
         let e = p.errors().next().expect("the kernel refuses mac in OUTPUT");
         assert_eq!((e.span.line, e.span.col), (4, 11));
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(Family::Ipv4, &format!("-m mac {options}")) {
+                MatchKind::Mac(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn source_address() {
+            let s = Scene::new(
+                "IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP \
+                 SPT=1 DPT=2",
+            );
+            let o = eval(&s, "--mac-source 66:77:88:99:AA:BB");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "the source MAC 66:77:88:99:aa:bb is 66:77:88:99:aa:bb, so this holds");
+            let o = eval(&s, "--mac-source 00:11:22:33:44:55");
+            assert!(!o.holds);
+            assert_eq!(o.why, "the source MAC 66:77:88:99:aa:bb is not 00:11:22:33:44:55, so this does not hold");
+            assert!(eval(&s, "! --mac-source 00:11:22:33:44:55").holds);
+        }
+
+        #[test]
+        fn unknown_mac_is_assumed_not_to_match() {
+            let s = Scene::new("udp 192.0.2.1:1 -> 192.0.2.2:2 in eth0");
+            for options in ["--mac-source 00:11:22:33:44:55", "! --mac-source 00:11:22:33:44:55"] {
+                let o = eval(&s, options);
+                assert!(!o.holds && o.assumed);
+                assert!(o.why.contains("`MAC=` in the log line"));
+            }
+            let lo = Scene::new("udp 127.0.0.1:1 -> 127.0.0.1:2 in lo");
+            let o = eval(&lo, "! --mac-source 00:11:22:33:44:55");
+            assert!(!o.holds && !o.assumed);
+        }
     }
 }

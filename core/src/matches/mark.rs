@@ -5,6 +5,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
 use crate::values::MarkMask;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m mark`.
@@ -30,6 +31,28 @@ impl Extension for Mark {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.mark.negated, "mark", self.mark.value);
+    }
+}
+
+/// Tests a mark against `--mark VALUE[/MASK]`: `mark & mask == value`. `key` names the mark as the kernel's
+/// log line does (`MARK`, `CTMARK`).
+pub(crate) fn eval_mark(key: &str, mark: u32, test: &Negatable<MarkMask>) -> Outcome {
+    let t = test.value;
+    let masked = mark & t.mask;
+    let is = masked == t.value;
+    let verb = if is { "which is" } else { "not" };
+    let fact = if t.mask == u32::MAX {
+        format!("{key}={mark:#x}, {verb} {:#x}", t.value)
+    } else {
+        format!("{key}={mark:#x} masked with {:#x} is {masked:#x}, {verb} {:#x}", t.mask, t.value)
+    };
+    conclude(is, test.negated, fact)
+}
+
+impl Evaluate for Mark {
+    /// `mark_mt` in `xt_mark.c`: the packet's mark (`skb->mark`) under the mask equals the value.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        eval_mark("MARK", ctx.pkt.mark, &self.mark)
     }
 }
 
@@ -98,5 +121,33 @@ mod tests {
         assert_eq!(error("-A INPUT -m mark --mark 0x1x").1, "`0x1x` is not a 32-bit number");
         assert_eq!(error("-A INPUT -m mark"), (10, "the mark match needs `--mark VALUE[/MASK]`".into()));
         assert_eq!(error("-A INPUT -m mark --mark 1 --mark 2"), (27, "`--mark` is given more than once".into()));
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(Family::Ipv4, &format!("-m mark {options}")) {
+                MatchKind::Mark(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn value_under_mask() {
+            let s = Scene::new("tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 mark 0x11");
+            let o = eval(&s, "--mark 0x1/0xf");
+            assert!(o.holds);
+            assert_eq!(o.why, "MARK=0x11 masked with 0xf is 0x1, which is 0x1, so this holds");
+            let o = eval(&s, "--mark 0x10");
+            assert!(!o.holds);
+            assert_eq!(o.why, "MARK=0x11, not 0x10, so this does not hold");
+            let o = eval(&s, "! --mark 0x10");
+            assert!(o.holds);
+            assert!(eval(&s, "--mark 0x11").holds);
+        }
     }
 }

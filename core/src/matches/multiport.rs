@@ -5,6 +5,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Negatable, Protocol};
 use crate::values::{parse_port, PortRange};
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The most ports a list may hold (`XT_MULTI_PORTS`); a range takes two.
@@ -127,6 +128,39 @@ impl Extension for Multiport {
     }
 }
 
+impl Evaluate for Multiport {
+    /// `multiport_mt` in `xt_multiport.c` (revision 1): a later fragment never matches (not even with `!`);
+    /// otherwise the packet matches when the chosen port (or either port) is in any item of the list.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.is_later_fragment() {
+            return Outcome::no(
+                "a later fragment has no transport header, so the multiport match does not match it, `!` or not",
+            );
+        }
+        let Some((sport, dport)) = ctx.pkt.l4.ports() else {
+            return Outcome::no("the packet has no ports");
+        };
+        let list: Vec<String> = self.ports.value.iter().map(|r| r.to_string()).collect();
+        let list = list.join(",");
+        let one = self.ports.value.len() == 1 && self.ports.value[0].min == self.ports.value[0].max;
+        let listed = |p: u16| self.ports.value.iter().any(|r| r.contains(p));
+        let in_list = |key: &str, p: u16| {
+            let inside = listed(p);
+            (inside, format!("{key}={p} {}", super::conntrack::in_list(inside, &list, one)))
+        };
+        let (inside, fact) = match self.direction {
+            PortDirection::Source => in_list("SPT", sport),
+            PortDirection::Destination => in_list("DPT", dport),
+            PortDirection::Either => match (listed(sport), listed(dport)) {
+                (true, _) => in_list("SPT", sport),
+                (false, true) => in_list("DPT", dport),
+                (false, false) => (false, format!("neither SPT={sport} nor DPT={dport} is in {list}")),
+            },
+        };
+        conclude(inside, self.ports.negated, fact)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -244,5 +278,55 @@ mod tests {
         );
         assert_eq!(error("-A INPUT ! -p tcp -m multiport --dports 22").0, 19);
         assert_eq!(error("-A INPUT -p icmp -m multiport --dports 22").0, 18);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        const WEB: &str = "tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0 syn";
+
+        fn eval(scene: &Scene, rule: &str) -> Outcome {
+            match first_match(Family::Ipv4, rule) {
+                MatchKind::Multiport(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn destination_ports() {
+            let s = Scene::new(WEB);
+            let o = eval(&s, "-p tcp -m multiport --dports 22,80,443");
+            assert!(!o.holds);
+            assert_eq!(o.why, "DPT=7788 is not in 22,80,443, so this does not hold");
+            let o = eval(&s, "-p tcp -m multiport ! --dports 22,80,443");
+            assert!(o.holds);
+            let o = eval(&s, "-p tcp -m multiport --dports 22,7000:8000");
+            assert!(o.holds);
+            assert_eq!(o.why, "DPT=7788 is in 22,7000:8000, so this holds");
+            assert!(!eval(&s, "-p tcp -m multiport --sports 7788").holds);
+        }
+
+        #[test]
+        fn either_port() {
+            let s = Scene::new(WEB);
+            let o = eval(&s, "-p tcp -m multiport --ports 40000,22");
+            assert!(o.holds);
+            assert_eq!(o.why, "SPT=40000 is in 40000,22, so this holds");
+            let o = eval(&s, "-p tcp -m multiport --ports 22,80");
+            assert_eq!(o.why, "neither SPT=40000 nor DPT=7788 is in 22,80, so this does not hold");
+            assert!(eval(&s, "-p tcp -m multiport ! --ports 22,80").holds);
+        }
+
+        #[test]
+        fn later_fragments_never_match() {
+            let mut frag = Scene::new(WEB);
+            frag.pkt.fragment_offset = 3;
+            let o = eval(&frag, "-p tcp -m multiport ! --dports 22");
+            assert!(!o.holds);
+            assert!(o.why.contains("`!` or not"));
+        }
     }
 }

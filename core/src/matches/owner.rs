@@ -2,7 +2,7 @@
 //! kernel's `xt_owner.c`). The kernel allows it only on the OUTPUT and POSTROUTING hooks, where a packet
 //! still carries its socket.
 
-use super::u32::c_strtoul;
+use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
@@ -75,13 +75,13 @@ impl UidSpec {
 
 /// `owner_parse_range`: a number, optionally followed by `-` or `:` and a second number, nothing after.
 fn parse_range(text: &str) -> Option<(u32, u32)> {
-    let (min, used) = c_strtoul(text, 0)?;
+    let (min, used) = xt_strtoul(text, 0)?;
     let min = min.filter(|&n| n <= MAX_ID)? as u32;
     let rest = &text[used..];
     let Some(second) = rest.strip_prefix(['-', ':']) else {
         return rest.is_empty().then_some((min, min));
     };
-    let (max, used) = c_strtoul(second, 0)?;
+    let (max, used) = xt_strtoul(second, 0)?;
     let max = max.filter(|&n| n <= MAX_ID)? as u32;
     second[used..].is_empty().then_some((min, max))
 }

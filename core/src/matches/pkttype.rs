@@ -3,7 +3,9 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Hook;
 use crate::ruleset::Negatable;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -70,6 +72,30 @@ impl Extension for Pkttype {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.pkt_type.negated, "pkt-type", self.pkt_type.value);
+    }
+}
+
+impl Evaluate for Pkttype {
+    /// `pkttype_mt` in `xt_pkttype.c` on `skb->pkt_type`, which chainwalk derives from the destination
+    /// address: a packet this host sends is PACKET_HOST (unicast) at OUTPUT and POSTROUTING whatever its
+    /// destination; a received one (and a looped-back copy, PACKET_LOOPBACK, which the match reads by address)
+    /// is broadcast, multicast or unicast as its destination is. `otherhost` frames are dropped before
+    /// PREROUTING, so it never matches.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let dst = ctx.pkt.dst;
+        let (actual, reason) = if ctx.pkt.is_local_out() && matches!(ctx.hook, Hook::Output | Hook::Postrouting) {
+            (PacketType::Unicast, "a packet this host sends is of type host until it leaves".to_string())
+        } else if dst.is_multicast() {
+            (PacketType::Multicast, format!("DST={dst} is a multicast address"))
+        } else if ctx.host.is_broadcast(dst) {
+            (PacketType::Broadcast, format!("DST={dst} is a broadcast address"))
+        } else {
+            (PacketType::Unicast, format!("DST={dst} is a unicast address"))
+        };
+        let want = self.pkt_type.value;
+        let is = actual == want;
+        let fact = format!("{reason}, so the packet type is {actual}, {} {want}", if is { "which is" } else { "not" });
+        conclude(is, self.pkt_type.negated, fact)
     }
 }
 
@@ -140,5 +166,54 @@ mod tests {
         assert!(error("-A INPUT -m pkttype --pkt-type uni").1.starts_with("`uni` is not a packet type"));
         assert!(error("-A INPUT -m pkttype --pkt-type 0").1.starts_with("`0` is not a packet type"));
         assert_eq!(error("-A INPUT -m pkttype"), (10, "the pkttype match needs `--pkt-type TYPE`".into()));
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::{Hook, TableName};
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m pkttype {options}")) {
+                MatchKind::Pkttype(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn received_packets_by_destination() {
+            let host = "eth0 UP 192.0.2.1/24\n";
+            let bcast = Scene::new("udp 192.0.2.9:138 -> 192.0.2.255:138 in eth0").on(host);
+            let o = eval(&bcast, "--pkt-type broadcast");
+            assert!(o.holds);
+            assert_eq!(
+                o.why,
+                "DST=192.0.2.255 is a broadcast address, so the packet type is broadcast, which is broadcast, so \
+                 this holds"
+            );
+            let o = eval(&bcast, "! --pkt-type broadcast");
+            assert!(!o.holds);
+            let mdns = Scene::new("udp [fe80::9]:5353 -> [ff02::fb]:5353 in eth0");
+            assert!(eval(&mdns, "--pkt-type multicast").holds);
+            let uni = Scene::new("tcp 192.0.2.9:4000 -> 192.0.2.1:22 in eth0 syn").on(host);
+            let o = eval(&uni, "--pkt-type multicast");
+            assert!(!o.holds);
+            assert_eq!(
+                o.why,
+                "DST=192.0.2.1 is a unicast address, so the packet type is unicast, not multicast, so this does not \
+                 hold"
+            );
+            assert!(!eval(&uni, "--pkt-type otherhost").holds);
+        }
+
+        #[test]
+        fn sent_packets_are_host_until_they_leave() {
+            let out = Scene::new("udp 192.0.2.1:68 -> 255.255.255.255:67 out eth0").at(Hook::Output, TableName::Filter);
+            let o = eval(&out, "--pkt-type broadcast");
+            assert!(!o.holds);
+            assert!(o.why.starts_with("a packet this host sends is of type host until it leaves"), "{}", o.why);
+            assert!(eval(&out, "--pkt-type unicast").holds);
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{flag, opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::TableName;
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m rpfilter`, each a flag of the kernel's `xt_rpfilter_info`.
@@ -27,9 +28,16 @@ impl Extension for RpFilter {
         opt("invert", Args::Zero),
     ];
 
-    fn build(opts: &[Opt<'_>], _ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<RpFilter, Diagnostic> {
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<RpFilter, Diagnostic> {
         for o in opts {
             o.no_negation()?;
+        }
+        // `rpfilter_check` refuses other tables for every rule, reachable or not.
+        if !matches!(ctx.table, TableName::Raw | TableName::Mangle) {
+            return Err(ctx.error(format!(
+                "the kernel allows the rpfilter match only in the raw and mangle tables, not in {}",
+                ctx.table
+            )));
         }
         Ok(RpFilter {
             loose: flag(opts, "loose")?,
@@ -58,7 +66,7 @@ mod tests {
     use crate::ruleset::Family;
 
     fn parsed(family: Family, table: &str, line: &str) -> crate::Parsed {
-        crate::parse(&format!("*{table}\n{line}\nCOMMIT\n"), Some(family))
+        crate::parse(&format!("*{table}\n:FOO - [0:0]\n{line}\nCOMMIT\n"), Some(family))
     }
 
     /// The PREROUTING rule as chainwalk prints it back, after checking that it loaded without errors.
@@ -70,11 +78,11 @@ mod tests {
         out
     }
 
-    /// The first error's column (on line 2) and message.
+    /// The first error's column (on line 3) and message.
     fn error(table: &str, line: &str) -> (u32, String) {
         let p = parsed(Family::Ipv4, table, line);
         let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
-        assert_eq!(d.span.line, 2);
+        assert_eq!(d.span.line, 3);
         (d.span.col, d.message.clone())
     }
 
@@ -109,5 +117,12 @@ mod tests {
             error("raw", "-A PREROUTING -m rpfilter --loose --loose -j DROP"),
             (35, "`--loose` is given more than once".into())
         );
+        assert_eq!(
+            error("filter", "-A FOO -m rpfilter -j DROP"),
+            (8, "the kernel allows the rpfilter match only in the raw and mangle tables, not in filter".into())
+        );
+        assert_eq!(error("nat", "-A PREROUTING -m rpfilter -j ACCEPT").0, 15);
+        let p = parsed(Family::Ipv4, "mangle", "-A FOO -m rpfilter");
+        assert!(!p.has_errors(), "{:?}", p.diagnostics);
     }
 }

@@ -1,6 +1,6 @@
 //! `-m rt`: the IPv6 Routing extension header (`libip6t_rt`, the kernel's `ip6t_rt.c`); `ip6tables` only.
 
-use super::u32::c_strtoul;
+use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Family, Negatable};
@@ -53,10 +53,8 @@ impl U32Range {
             if p.is_empty() && parts.len() == 2 {
                 return Ok(default);
             }
-            match c_strtoul(p, 0) {
-                Some((Some(n), used)) if used == p.len() && n <= u64::from(u32::MAX) && !p.starts_with('-') => {
-                    Ok(n as u32)
-                }
+            match xt_strtoul(p, 0) {
+                Some((Some(n), used)) if used == p.len() && n <= u64::from(u32::MAX) => Ok(n as u32),
                 _ => Err(format!("`{p}` is not a number from 0 to {}", u32::MAX)),
             }
         };

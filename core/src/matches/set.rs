@@ -5,9 +5,9 @@
 //! `iptables-restore` refuses a rule whose set does not exist (it asks the kernel for the set's index).
 //! chainwalk cannot know which sets exist, so it accepts the rule with a warning.
 
-use super::u32::c_strtoul;
+use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
-use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
@@ -99,8 +99,8 @@ fn dirs(text: &str) -> Result<Vec<SetDir>, String> {
 /// Reads a counter value (`strtoull` in full, C notation, no sign).
 fn counter(o: &Opt<'_>) -> Result<u64, Diagnostic> {
     let t = o.arg();
-    match c_strtoul(t, 0) {
-        Some((Some(n), used)) if used == t.len() && !t.trim_start().starts_with('-') => Ok(n),
+    match xt_strtoul(t, 0) {
+        Some((Some(n), used)) if used == t.len() => Ok(n),
         _ => Err(o.bad_arg(format!("`{t}` is not a counter value (a number from 0 to {})", u64::MAX))),
     }
 }
@@ -177,9 +177,11 @@ impl Extension for Set {
             lookup =
                 Some(Negatable { value: SetLookup { name: name.to_string(), dirs }, negated: o.negated, span: o.span });
         }
-        if let Some(o) = find(opts, "return-nomatch")? {
+        // The flags may be repeated, as iptables allows.
+        for o in opts.iter().filter(|o| o.name == "return-nomatch") {
             o.no_negation()?;
         }
+        let given = |name: &str, negated: bool| opts.iter().any(|o| o.name == name && o.negated == negated);
         let packets = counter_test(opts, "packets")?;
         let bytes = counter_test(opts, "bytes")?;
         let Some(lookup) = lookup else {
@@ -187,9 +189,9 @@ impl Extension for Set {
         };
         Ok(Set {
             lookup,
-            return_nomatch: find(opts, "return-nomatch")?.is_some(),
-            update_counters: !find(opts, "update-counters")?.is_some_and(|o| o.negated),
-            update_subcounters: !find(opts, "update-subcounters")?.is_some_and(|o| o.negated),
+            return_nomatch: given("return-nomatch", false),
+            update_counters: !given("update-counters", true),
+            update_subcounters: !given("update-subcounters", true),
             packets,
             bytes,
         })
@@ -265,6 +267,9 @@ mod tests {
         for (input, out) in [
             ("--set foo src", "--match-set foo src"),
             ("--match-set foo src --update-counters", "--match-set foo src"),
+            ("--match-set foo src --update-counters --update-counters", "--match-set foo src"),
+            ("--match-set foo src ! --update-counters ! --update-counters", "--match-set foo src ! --update-counters"),
+            ("--match-set foo src --return-nomatch --return-nomatch", "--match-set foo src --return-nomatch"),
             ("! --update-counters --match-set foo src", "--match-set foo src ! --update-counters"),
             ("--match-set foo src --packets-eq 0x10", "--match-set foo src --packets-eq 16"),
             (
@@ -309,6 +314,10 @@ mod tests {
         assert_eq!(
             error("--match-set foo src --packets-lt 5 --packets-gt 2"),
             (52, "only one of `--packets-eq`, `--packets-lt`, `--packets-gt` may be given".into())
+        );
+        assert_eq!(
+            error("--match-set foo src --bytes-lt 5 --bytes-gt 6").1,
+            "only one of `--bytes-eq`, `--bytes-lt`, `--bytes-gt` may be given"
         );
         assert_eq!(error("--match-set foo src --match-set bar dst").1, "`--match-set` may be given only once");
         for bad in ["18446744073709551616", "-1", "5x"] {

@@ -5,6 +5,7 @@ use super::conntrack::{CtState, CtStates};
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The states `--state` takes.
@@ -29,6 +30,14 @@ impl Extension for State {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.states.negated, "state", self.states.value);
+    }
+}
+
+impl Evaluate for State {
+    /// `state_mt` in `xt_state.c`: the packet's state bit (INVALID when it has no connection, UNTRACKED when
+    /// it is not tracked) is in the list; SNAT and DNAT do not exist here.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        super::conntrack::eval_states("state", &self.states, ctx, false)
     }
 }
 
@@ -96,5 +105,46 @@ mod tests {
         assert_eq!(error("-A INPUT -m state -j ACCEPT"), (10, "the state match needs `--state STATES`".into()));
         assert_eq!(error("-A INPUT -m state --state NEW --state ESTABLISHED").0, 31);
         assert_eq!(error("-A INPUT -m state --ctstate NEW").1, "unknown option `--ctstate`");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::{Hook, TableName};
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m state {options}")) {
+                MatchKind::State(s) => s.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn state_bits() {
+            let est = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 ack state established");
+            let o = eval(&est, "--state RELATED,ESTABLISHED");
+            assert!(o.holds);
+            assert_eq!(o.why, "state is ESTABLISHED, which is in RELATED,ESTABLISHED, so this holds");
+            let o = eval(&est, "! --state RELATED,ESTABLISHED");
+            assert!(!o.holds);
+            let mut dnat = Scene::new("tcp 203.0.113.7:40000 -> 10.0.0.5:80 in eth0 syn");
+            dnat.ct.dnat = true;
+            let o = eval(&dnat, "--state ESTABLISHED");
+            assert_eq!(o.why, "state is NEW, which is not ESTABLISHED, so this does not hold");
+        }
+
+        #[test]
+        fn before_conntrack_every_packet_is_invalid() {
+            let mut raw = Scene::new("udp 192.0.2.1:5 -> 192.0.2.2:53 in eth0").at(Hook::Prerouting, TableName::Raw);
+            raw.ct.state = crate::packet::CtState::Invalid;
+            let o = eval(&raw, "--state INVALID");
+            assert!(o.holds);
+            assert_eq!(
+                o.why,
+                "state is INVALID (conntrack has not seen the packet yet in the raw table), which is INVALID, so this \
+                 holds"
+            );
+        }
     }
 }

@@ -4,7 +4,9 @@
 use super::icmp::number_prefix;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::Family;
 use crate::ruleset::Negatable;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -21,7 +23,8 @@ pub struct Tos {
 pub struct TosMask {
     /// The value.
     pub value: u8,
-    /// The mask: 0xff for a number without one, 0x3f (leaving out the ECN bits) for a symbolic name.
+    /// The mask: 0xff for a number without one, 0x3f (leaving out the two high precedence bits) for a symbolic
+    /// name.
     pub mask: u8,
 }
 
@@ -88,6 +91,24 @@ impl Extension for Tos {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.tos.negated, "tos", self.tos.value);
+    }
+}
+
+impl Evaluate for Tos {
+    /// `tos_mt` in `xt_dscp.c`: the IPv4 TOS byte or IPv6 traffic class under the mask equals the value.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let key = if ctx.family() == Family::Ipv6 { "TC" } else { "TOS" };
+        let tos = ctx.pkt.tos;
+        let t = self.tos.value;
+        let masked = tos & t.mask;
+        let is = t.matches(tos);
+        let verb = if is { "which is" } else { "not" };
+        let fact = if t.mask == 0xFF {
+            format!("{key}={tos:#04x}, {verb} {:#04x}", t.value)
+        } else {
+            format!("{key}={tos:#04x} masked with {:#04x} is {masked:#04x}, {verb} {:#04x}", t.mask, t.value)
+        };
+        conclude(is, self.tos.negated, fact)
     }
 }
 
@@ -176,5 +197,34 @@ mod tests {
             );
         }
         assert_eq!(error("-A INPUT -m tos"), (10, "the tos match needs `--tos VALUE[/MASK]`".into()));
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m tos {options}")) {
+                MatchKind::Tos(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn value_under_mask() {
+            // Precedence 6 with Minimize-Delay: a name's mask 0x3f leaves the precedence's two high bits out.
+            let s = Scene::new("tcp 192.0.2.1:1 -> 192.0.2.2:22 in eth0 tos 0xd0");
+            let o = eval(&s, "--tos Minimize-Delay");
+            assert!(o.holds);
+            assert_eq!(o.why, "TOS=0xd0 masked with 0x3f is 0x10, which is 0x10, so this holds");
+            let o = eval(&s, "--tos 0x10");
+            assert!(!o.holds);
+            assert_eq!(o.why, "TOS=0xd0, not 0x10, so this does not hold");
+            assert!(eval(&s, "! --tos 0x10").holds);
+            assert!(!eval(&s, "! --tos 0x10/0x3f").holds);
+            let v6 = Scene::new("IN=eth0 OUT= SRC=2001:db8::1 DST=2001:db8::2 TC=184 PROTO=UDP SPT=1 DPT=2");
+            assert_eq!(eval(&v6, "--tos 0xb8").why, "TC=0xb8, which is 0xb8, so this holds");
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Family;
 use crate::values::opt_number;
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m ttl`.
@@ -89,6 +90,27 @@ impl Extension for Ttl {
     }
 }
 
+/// Compares a TTL or hop limit as `ttl_mt`/`hl_mt6` in `xt_hl.c` do; `key` names the field as the log line
+/// does (`TTL`, `HOPLIMIT`).
+pub(crate) fn eval_hop(key: &str, value: u8, test: HopTest) -> Outcome {
+    let (holds, fact) = match test {
+        HopTest::Eq(n) => (value == n, format!("{key}={value} {} {n}", if value == n { "is" } else { "is not" })),
+        HopTest::Ne(n) => (value != n, format!("{key}={value} {} {n}", if value == n { "is" } else { "is not" })),
+        HopTest::Lt(n) => (value < n, format!("{key}={value} is {}less than {n}", if value < n { "" } else { "not " })),
+        HopTest::Gt(n) => {
+            (value > n, format!("{key}={value} is {}greater than {n}", if value > n { "" } else { "not " }))
+        }
+    };
+    Outcome::when(holds, format!("{fact}, so this {}", if holds { "holds" } else { "does not hold" }))
+}
+
+impl Evaluate for Ttl {
+    /// `ttl_mt` in `xt_hl.c`: the IPv4 TTL compared with the number.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        eval_hop("TTL", ctx.pkt.ttl, self.test)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +179,34 @@ mod tests {
             error(Family::Ipv6, "-A INPUT -m ttl --ttl-eq 64"),
             (10, "ip6tables has no ttl match: it is for IPv4 only".into())
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(Family::Ipv4, &format!("-m ttl {options}")) {
+                MatchKind::Ttl(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn comparisons() {
+            let s = Scene::new("udp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 ttl 1");
+            let o = eval(&s, "--ttl-eq 1");
+            assert!(o.holds);
+            assert_eq!(o.why, "TTL=1 is 1, so this holds");
+            let o = eval(&s, "! --ttl-eq 1");
+            assert!(!o.holds);
+            assert_eq!(o.why, "TTL=1 is 1, so this does not hold");
+            assert_eq!(eval(&s, "--ttl-lt 2").why, "TTL=1 is less than 2, so this holds");
+            let o = eval(&s, "--ttl-gt 1");
+            assert!(!o.holds);
+            assert_eq!(o.why, "TTL=1 is not greater than 1, so this does not hold");
+        }
     }
 }

@@ -149,12 +149,20 @@ pub(crate) fn c_strtoul(text: &str, base: u32) -> Option<(Option<u64>, usize)> {
     Some((value.map(|v| if negative { v.wrapping_neg() } else { v }), i))
 }
 
+/// `xtables_strtoul`: [`c_strtoul`] without the minus sign that C's `strtoul` takes and iptables refuses.
+pub(crate) fn xt_strtoul(text: &str, base: u32) -> Option<(Option<u64>, usize)> {
+    if text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']).starts_with('-') {
+        return None;
+    }
+    c_strtoul(text, base)
+}
+
 /// An error of the expression: the byte offset it is about, and what is wrong.
 struct SyntaxError(usize, String);
 
 /// `parse_number` of `libxt_u32`: a 32-bit number in C notation at byte `pos`.
 fn number(s: &str, pos: usize) -> Result<(u32, usize), SyntaxError> {
-    match c_strtoul(&s[pos..], 0) {
+    match xt_strtoul(&s[pos..], 0) {
         Some((Some(n), used)) if n <= u64::from(u32::MAX) => Ok((n as u32, pos + used)),
         _ => Err(SyntaxError(pos, "not a number or out of range".into())),
     }
@@ -395,9 +403,9 @@ mod tests {
             error("-A INPUT -m u32 --u32 1=0x100000000").1,
             "`--u32`: not a number or out of range (at character 3 of the expression)"
         );
-        let eleven = vec!["1=1"; 11].join("&&");
+        let eleven = ["1=1"; 11].join("&&");
         assert!(error(&format!("-A INPUT -m u32 --u32 {eleven}")).1.contains("more than 10 tests"));
-        let ten = vec!["1=1"; 10].join("&&");
+        let ten = ["1=1"; 10].join("&&");
         assert_eq!(saved(&format!("-A INPUT -m u32 --u32 {ten}")).matches("&&").count(), 9);
         assert!(error("-A INPUT -m u32 --u32 1=1,2,3,4,5,6,7,8,9,10,11").1.contains("at most 10 ranges"));
         assert!(error("-A INPUT -m u32 --u32 1&1&1&1&1&1&1&1&1&1&1=1").1.contains("at most 10 numbers"));
@@ -412,5 +420,6 @@ mod tests {
         assert_eq!(c_strtoul("-1", 10), Some((Some(u64::MAX), 2)));
         assert_eq!(c_strtoul("99999999999999999999", 10), Some((None, 20)));
         assert_eq!(c_strtoul("x", 0), None);
+        assert_eq!(xt_strtoul(" -0", 0), None);
     }
 }

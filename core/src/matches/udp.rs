@@ -6,8 +6,10 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::L4;
 use crate::ruleset::{Negatable, Protocol};
 use crate::values::{parse_port, PortRange};
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m udp`. The kernel refuses the match unless the rule says `-p udp` (not negated).
@@ -110,6 +112,22 @@ impl Extension for Udp {
     }
 }
 
+impl Evaluate for Udp {
+    /// `udp_mt` in `xt_tcpudp.c`: a later fragment never matches (not even with `!`); then the source port,
+    /// then the destination port.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.is_later_fragment() {
+            return Outcome::no("a later fragment has no UDP header, so the udp match does not match it, `!` or not");
+        }
+        let L4::Udp { sport, dport } = ctx.pkt.l4 else {
+            return Outcome::no("the packet is not UDP");
+        };
+        let ports = [("SPT", sport, &self.sport), ("DPT", dport, &self.dport)];
+        let outcomes = ports.into_iter().filter_map(|(key, port, opt)| super::tcp::eval_ports("udp", key, port, opt));
+        super::conntrack::all_of(outcomes.collect(), "the packet is UDP")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -202,5 +220,46 @@ mod tests {
             "`1:2:3` has more than two ports; a range is written `FIRST:LAST`"
         );
         assert_eq!(error("-A INPUT -p udp --dport bogus").1, 25);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, rule: &str) -> Outcome {
+            match first_match(Family::Ipv4, rule) {
+                MatchKind::Udp(u) => u.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn ports() {
+            let dns = Scene::new("udp 192.0.2.1:40000 -> 192.0.2.2:53 in eth0");
+            let o = eval(&dns, "-p udp --dport 53");
+            assert!(o.holds);
+            assert_eq!(o.why, "DPT=53 is 53, so this holds");
+            let o = eval(&dns, "-p udp --sport 1024:65535 --dport 123");
+            assert!(!o.holds);
+            assert_eq!(o.why, "DPT=53 is not 123, so this does not hold");
+            let o = eval(&dns, "-p udp ! --dport 53");
+            assert!(!o.holds);
+            assert_eq!(o.why, "DPT=53 is 53, so this does not hold");
+            let o = eval(&dns, "-p udp --sport 1024:65535 --dport 53");
+            assert_eq!(o.why, "SPT=40000 is in 1024:65535, so this holds; DPT=53 is 53, so this holds");
+            // A reversed range is kept and matches nothing.
+            assert!(!eval(&dns, "-p udp --dport 60:50").holds);
+        }
+
+        #[test]
+        fn later_fragments_never_match() {
+            let mut frag = Scene::new("udp 192.0.2.1:40000 -> 192.0.2.2:53 in eth0");
+            frag.pkt.fragment_offset = 185;
+            let o = eval(&frag, "-p udp ! --dport 22");
+            assert!(!o.holds);
+            assert!(o.why.starts_with("a later fragment has no UDP header"));
+        }
     }
 }

@@ -326,6 +326,10 @@ fn canonical_generic(word: &str, line: &Line<'_>, table: &Table) -> Result<Optio
     };
     let ext_has = verbatim_last || loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
     let first = generic[0];
+    // An exact option of a loaded extension wins over any abbreviation.
+    if loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name == long)) {
+        return Ok(None);
+    }
     let ext_prefix = loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
     if ext_prefix && !verbatim_last {
         // getopt_long refuses a prefix that fits options of both the command and an extension.

@@ -136,6 +136,48 @@ fn assumed_host_text(packet: &Packet) -> String {
     }
 }
 
+/// The state conntrack gives a packet on its own, whatever state the user gave, and why: INVALID for, whatever state the user gave: TCP flag combinations
+/// TCP flag combinations `tcp_error` refuses, a first TCP packet that cannot open a connection (`tcp_new`),
+/// an ICMP message that cannot start one and is not an error about a known connection (`icmp_new`,
+/// `icmp_error`); UNTRACKED for ICMPv6 neighbour discovery and multicast listener messages.
+fn conntrack_verdict(p: &Packet) -> Option<(CtState, String)> {
+    match p.l4 {
+        L4::Tcp { flags, .. } => {
+            // Valid combinations, ignoring PSH, ECE and CWR (`tcp_valid_flags`).
+            let f = flags.0 & !(0x08 | 0x40 | 0x80);
+            const VALID: [u8; 9] = [0x02, 0x22, 0x12, 0x04, 0x14, 0x11, 0x31, 0x10, 0x30];
+            if !VALID.contains(&f) {
+                let flags = crate::matches::tcp::TcpFlags(flags.0);
+                return Some((CtState::Invalid, format!("the TCP flags {flags} are not a valid combination")));
+            }
+            if p.ct_state == CtState::New && f & 0x05 != 0 && f & 0x02 == 0 {
+                return Some((CtState::Invalid, "a FIN or RST cannot open a new connection".into()));
+            }
+            None
+        }
+        L4::Icmp { icmp_type, .. } if p.ct_state == CtState::New => {
+            let new_ok = matches!(icmp_type, 8 | 13 | 15 | 17);
+            (!new_ok).then(|| {
+                (
+                    CtState::Invalid,
+                    format!("ICMP type {icmp_type} cannot start a connection and belongs to none conntrack knows"),
+                )
+            })
+        }
+        L4::Icmpv6 { icmp_type, .. } if matches!(icmp_type, 130..=136 | 143) => Some((
+            CtState::Untracked,
+            format!("conntrack does not track ICMPv6 type {icmp_type} (neighbour discovery, multicast listeners)"),
+        )),
+        L4::Icmpv6 { icmp_type, .. } if p.ct_state == CtState::New => (!matches!(icmp_type, 128 | 139)).then(|| {
+            (
+                CtState::Invalid,
+                format!("ICMPv6 type {icmp_type} cannot start a connection and belongs to none conntrack knows"),
+            )
+        }),
+        _ => None,
+    }
+}
+
 /// The order in which tables run at each hook (their priorities: raw -300, conntrack -200, mangle -150,
 /// nat -100 for destination NAT, filter 0, security 50, nat 100 for source NAT).
 fn tables_at(hook: Hook) -> &'static [TableName] {
@@ -182,7 +224,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         let ct = ConnState {
             state: CtState::Invalid,
             dir: packet.ct_dir,
-            mark: 0,
+            mark: packet.ct_mark,
             snat: false,
             dnat: false,
             original: tuple,
@@ -396,7 +438,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             );
             return;
         }
-        let given = self.first.ct_state;
+        let (given, why_invalid) = match conntrack_verdict(&self.first) {
+            Some((state, why)) => (state, Some(why)),
+            None => (self.first.ct_state, None),
+        };
         self.ct.state = given;
         self.ct.seen_reply = matches!(given, CtState::Established) || self.ct.dir == CtDir::Reply;
         self.ct.assured = self.ct.seen_reply;
@@ -414,9 +459,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             self.nat_dst_done = true;
             self.nat_src_done = true;
         }
-        let note = match given {
-            CtState::New => "conntrack sees the first packet of a new connection (NEW)".to_string(),
-            other => format!("conntrack finds the packet's connection: {}", other.as_str()),
+        let note = match (given, why_invalid) {
+            (state, Some(why)) => format!("conntrack finds the packet {}: {why}", state.as_str()),
+            (CtState::New, _) => "conntrack sees the first packet of a new connection (NEW)".to_string(),
+            (other, _) => format!("conntrack finds the packet's connection: {}", other.as_str()),
         };
         self.stage(Some(hook), StageKind::Conntrack, StageStatus::Passed, note);
     }

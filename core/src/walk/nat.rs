@@ -25,12 +25,13 @@ fn ports(p: &Packet) -> (Option<u16>, Option<u16>) {
 }
 
 /// Walks the connection's first packet silently and returns the translation it got.
-fn probe(w: &Walker<'_, '_>, first: &Packet) -> Packet {
+/// Walks the connection's first packet silently: the packet as it left, and the connection's mark.
+fn probe(w: &Walker<'_, '_>, first: &Packet) -> (Packet, u32) {
     let mut p = Walker::new(w.sim, w.host, first, w.opts);
     p.probe = true;
     p.traced = false;
     p.run();
-    p.pkt
+    (p.pkt, p.ct.mark)
 }
 
 /// The first packet of the connection `w`'s packet belongs to, in the original direction.
@@ -66,7 +67,19 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
 /// Finds the binding of `w`'s connection.
 pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
     let first = first_packet(w);
-    let after = probe(w, &first);
+    let (after, ct_mark) = probe(w, &first);
+    // The connection keeps the mark its first packet gave it, unless the packet says otherwise.
+    if w.first.ct_mark == 0 && ct_mark != 0 {
+        w.ct.mark = ct_mark;
+        w.trace.assumptions.push(Assumption {
+            step: None,
+            key: None,
+            text: format!(
+                "The connection's mark is {ct_mark:#x}, as its first packet left it (give CTMARK= to say otherwise)."
+            ),
+            matched: None,
+        });
+    }
     let (fs, fd) = ports(&first);
     let (as_, ad) = ports(&after);
     let dst_changed = after.dst != first.dst || ad != fd;

@@ -79,7 +79,11 @@ pub(super) fn run(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize) ->
     // to the chain that holds it.
     let table = &w.sim.ruleset.tables[t];
     let translated = w.trace.changes.iter().any(|c| c.what == "destination");
-    if table.name == TableName::Nat && matches!(hook, Hook::Prerouting | Hook::Output) && verdict == TableVerdict::Accept && !translated {
+    if table.name == TableName::Nat
+        && matches!(hook, Hook::Prerouting | Hook::Output)
+        && verdict == TableVerdict::Accept
+        && !translated
+    {
         if let Some(insight) = missed_translation(w, t, hook, stage) {
             w.trace.insights.push(insight);
         }
@@ -100,8 +104,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
         }
         _ => format!("{} {} ended at its policy", ender.table, ender.chain),
     };
-    let entered: Vec<String> =
-        w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
+    let entered: Vec<String> = w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
     // 1. A matching translation in a chain the packet never entered.
     let table = &w.sim.ruleset.tables[t];
     for (ci, chain) in table.chains.iter().enumerate() {
@@ -120,7 +123,11 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
             }
             let mut spec = String::new();
             tg.kind.save(&mut spec);
-            let what = format!("{}{}", tg.name, spec.replace(" --to-destination ", " to ").replace(" --to-ports ", " to port "));
+            let what = format!(
+                "{}{}",
+                tg.name,
+                spec.replace(" --to-destination ", " to ").replace(" --to-ports ", " to port ")
+            );
             let text = format!(
                 "{ender_text} before any rule jumped to {}, so the {what} (rule {} of {}, line {}) never ran.",
                 chain.name,

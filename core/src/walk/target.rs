@@ -13,7 +13,13 @@ use crate::trace::Assumption;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Runs target `t` (an extension, not a verdict or a chain) on the packet.
-pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: TableName, step: Option<usize>) -> TargetResult {
+pub(super) fn apply(
+    w: &mut Walker<'_, '_>,
+    t: &Target,
+    hook: Hook,
+    table: TableName,
+    step: Option<usize>,
+) -> TargetResult {
     let _ = table;
     let effect = |w: &mut Walker<'_, '_>, text: String| {
         if let Some(s) = step {
@@ -31,7 +37,10 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
             TargetResult::Continue
         }
         TargetKind::Nflog(l) => {
-            effect(w, format!("NFLOG: copied to netlink group {} (prefix \"{}\"); the packet goes on", l.group, l.prefix));
+            effect(
+                w,
+                format!("NFLOG: copied to netlink group {} (prefix \"{}\"); the packet goes on", l.group, l.prefix),
+            );
             TargetResult::Continue
         }
         TargetKind::Audit(_) => {
@@ -57,7 +66,13 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
             w.pkt.mark = (before & !m.change.mask) ^ m.change.value;
             let after = w.pkt.mark;
             effect(w, format!("MARK: the packet's mark becomes {after:#x}"));
-            w.change(step, "mark", format!("{before:#x}"), format!("{after:#x}"), format!("{} sets the packet mark", t.name));
+            w.change(
+                step,
+                "mark",
+                format!("{before:#x}"),
+                format!("{after:#x}"),
+                format!("{} sets the packet mark", t.name),
+            );
             TargetResult::Continue
         }
         TargetKind::Connmark(c) => {
@@ -73,21 +88,45 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
                     w.ct.mark = shift((before & !m.mask) ^ m.value);
                     let after = w.ct.mark;
                     effect(w, format!("CONNMARK: the connection's mark becomes {after:#x}"));
-                    w.change(step, "connmark", format!("{before:#x}"), format!("{after:#x}"), "CONNMARK sets the connection mark".into());
+                    w.change(
+                        step,
+                        "connmark",
+                        format!("{before:#x}"),
+                        format!("{after:#x}"),
+                        "CONNMARK sets the connection mark".into(),
+                    );
                 }
                 ConnmarkAction::Save(m) => {
                     let before = w.ct.mark;
                     w.ct.mark = (before & !m.ctmask) ^ shift(w.pkt.mark & m.nfmask);
                     let after = w.ct.mark;
-                    effect(w, format!("CONNMARK: the packet's mark is saved; the connection's mark becomes {after:#x}"));
-                    w.change(step, "connmark", format!("{before:#x}"), format!("{after:#x}"), "CONNMARK --save-mark copies the packet mark to the connection".into());
+                    effect(
+                        w,
+                        format!("CONNMARK: the packet's mark is saved; the connection's mark becomes {after:#x}"),
+                    );
+                    w.change(
+                        step,
+                        "connmark",
+                        format!("{before:#x}"),
+                        format!("{after:#x}"),
+                        "CONNMARK --save-mark copies the packet mark to the connection".into(),
+                    );
                 }
                 ConnmarkAction::Restore(m) => {
                     let before = w.pkt.mark;
                     w.pkt.mark = (before & !m.nfmask) ^ shift(w.ct.mark & m.ctmask);
                     let after = w.pkt.mark;
-                    effect(w, format!("CONNMARK: the connection's mark is restored; the packet's mark becomes {after:#x}"));
-                    w.change(step, "mark", format!("{before:#x}"), format!("{after:#x}"), "CONNMARK --restore-mark copies the connection mark to the packet".into());
+                    effect(
+                        w,
+                        format!("CONNMARK: the connection's mark is restored; the packet's mark becomes {after:#x}"),
+                    );
+                    w.change(
+                        step,
+                        "mark",
+                        format!("{before:#x}"),
+                        format!("{after:#x}"),
+                        "CONNMARK --restore-mark copies the connection mark to the packet".into(),
+                    );
                 }
             }
             TargetResult::Continue
@@ -156,14 +195,23 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
             TargetResult::Continue
         }
         TargetKind::Trace(_) => {
-            effect(w, "TRACE: the packet is marked for tracing; from here on the kernel logs every rule it meets".into());
+            effect(
+                w,
+                "TRACE: the packet is marked for tracing; from here on the kernel logs every rule it meets".into(),
+            );
             TargetResult::Continue
         }
         TargetKind::Tos(x) => {
             let before = w.pkt.tos;
             w.pkt.tos = (before & !x.mask) ^ x.value;
             let after = w.pkt.tos;
-            w.change(step, "tos", format!("{before:#04x}"), format!("{after:#04x}"), "TOS rewrites the type of service".into());
+            w.change(
+                step,
+                "tos",
+                format!("{before:#04x}"),
+                format!("{after:#04x}"),
+                "TOS rewrites the type of service".into(),
+            );
             effect(w, format!("TOS: the TOS byte becomes {after:#04x}"));
             TargetResult::Continue
         }
@@ -171,7 +219,13 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
             let before = w.pkt.tos;
             w.pkt.tos = (before & 0x03) | (d.value << 2);
             let after = w.pkt.tos;
-            w.change(step, "tos", format!("{before:#04x}"), format!("{after:#04x}"), "DSCP rewrites the DiffServ code point".into());
+            w.change(
+                step,
+                "tos",
+                format!("{before:#04x}"),
+                format!("{after:#04x}"),
+                "DSCP rewrites the DiffServ code point".into(),
+            );
             effect(w, format!("DSCP: the code point becomes {:#04x}", d.value));
             TargetResult::Continue
         }
@@ -193,7 +247,13 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
             assume(w, step, format!("a transparent socket is assumed to listen on {}", endpoint(addr, Some(port))));
             if before != w.pkt.mark {
                 let after = w.pkt.mark;
-                w.change(step, "mark", format!("{before:#x}"), format!("{after:#x}"), "TPROXY sets the packet mark".into());
+                w.change(
+                    step,
+                    "mark",
+                    format!("{before:#x}"),
+                    format!("{after:#x}"),
+                    "TPROXY sets the packet mark".into(),
+                );
             }
             effect(w, format!("TPROXY: the packet is given to the proxy socket at {}", endpoint(addr, Some(port))));
             TargetResult::Accept
@@ -213,7 +273,14 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, table: Table
             }
         },
         TargetKind::Unmodelled(_) => {
-            assume(w, step, format!("chainwalk does not model the {} target; it assumed the target lets the packet continue", t.name));
+            assume(
+                w,
+                step,
+                format!(
+                    "chainwalk does not model the {} target; it assumed the target lets the packet continue",
+                    t.name
+                ),
+            );
             TargetResult::Continue
         }
         TargetKind::Standard(_) | TargetKind::Chain => TargetResult::Continue,
@@ -230,9 +297,16 @@ fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
 fn untrack(w: &mut Walker<'_, '_>, step: Option<usize>, t: &Target) {
     let before = w.ct.state;
     w.ct.state = CtState::Untracked;
-    w.change(step, "state", before.as_str().into(), "UNTRACKED".into(), format!("{} exempts the packet from connection tracking", t.name));
+    w.change(
+        step,
+        "state",
+        before.as_str().into(),
+        "UNTRACKED".into(),
+        format!("{} exempts the packet from connection tracking", t.name),
+    );
     if let Some(s) = step {
-        w.trace.steps[s].effect = Some(format!("{}: the packet will not be tracked: conntrack and NAT leave it alone", t.name));
+        w.trace.steps[s].effect =
+            Some(format!("{}: the packet will not be tracked: conntrack and NAT leave it alone", t.name));
     }
 }
 
@@ -294,7 +368,14 @@ fn nat_to(
     let new_addr = match addrs {
         Some((min, max)) => {
             if min != max {
-                assume(w, step, format!("{} picks an address from {min}-{max} by a hash of the connection; chainwalk shows the first", t.name));
+                assume(
+                    w,
+                    step,
+                    format!(
+                        "{} picks an address from {min}-{max} by a hash of the connection; chainwalk shows the first",
+                        t.name
+                    ),
+                );
             }
             min
         }
@@ -308,7 +389,11 @@ fn nat_to(
             None if (r.min..=r.max).contains(&p) && !random => p,
             None => {
                 if !dst || random {
-                    assume(w, step, format!("{} picks a port from {}-{}; chainwalk shows the first", t.name, r.min, r.max));
+                    assume(
+                        w,
+                        step,
+                        format!("{} picks a port from {}-{}; chainwalk shows the first", t.name, r.min, r.max),
+                    );
                 }
                 r.min
             }
