@@ -7,6 +7,7 @@
 use crate::ruleset::{Hook, TableName};
 use crate::span::Span;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A walk of one packet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -132,19 +133,20 @@ pub struct Step {
     pub stage: usize,
     /// The table.
     pub table: TableName,
-    /// The chain.
-    pub chain: String,
+    /// The chain (shared with every other step in it).
+    pub chain: Arc<str>,
     /// The rule's number as the kernel counts it; for a chain end, one more than the last rule.
     pub number: u32,
     /// Whether this is a rule or the chain's end (policy or implicit return).
     pub kind: StepKind,
     /// Whether the rule matched (a chain end always does).
     pub matched: bool,
-    /// The rule's conditions in order, each with whether it held; evaluation stops at the first that
-    /// does not.
+    /// The rule's conditions the kernel evaluated, in order, each with whether it held: all of them for a
+    /// rule that matched, up to the first that failed for one that did not. Empty for a rule that failed in
+    /// its generic part when the walk was asked not to explain those (see `WalkOptions::explain_unmatched`).
     pub conditions: Vec<Condition>,
     /// The target (`ACCEPT`, `DOCKER`, `DNAT`), if the rule has one.
-    pub target: Option<String>,
+    pub target: Option<Arc<str>>,
     /// What the target did, in words, when it ran.
     pub effect: Option<String>,
     /// How many jumps deep the chain is (0 for the hook's built-in chain).
@@ -180,8 +182,6 @@ pub struct Condition {
     pub assumed: bool,
     /// Where the condition is written.
     pub span: Option<Span>,
-    /// Whether the kernel evaluated it (conditions after the first that fails are not).
-    pub evaluated: bool,
 }
 
 /// A change made to the packet or its connection.

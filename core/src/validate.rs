@@ -61,7 +61,6 @@ pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowe
 
 /// Where each match module is allowed, as its `xt_match` registration and `checkentry` in the kernel say.
 pub fn match_allowed(m: &crate::matches::Match) -> Allowed {
-
     let mut opts = String::new();
     m.kind.save(&mut opts);
     let has = |o: &str| opts.contains(o);
@@ -280,14 +279,11 @@ pub fn reachable_hooks(table: &Table) -> Vec<u8> {
 /// one that ends the chain for every packet.
 fn warnings(table: &Table, reach: &[u8], diags: &mut Vec<Diagnostic>) {
     let mut text = String::new();
+    let referenced: std::collections::HashSet<&str> =
+        table.chains.iter().flat_map(|c| &c.rules).filter_map(|r| r.target.as_ref().and_then(|t| t.chain())).collect();
     for (c, chain) in table.chains.iter().enumerate() {
         if chain.hook.is_none() && reach[c] == 0 && chain.declared {
-            let referenced = table
-                .chains
-                .iter()
-                .flat_map(|x| &x.rules)
-                .any(|r| r.target.as_ref().and_then(|t| t.chain()) == Some(&chain.name));
-            if !referenced {
+            if !referenced.contains(chain.name.as_str()) {
                 diags.push(Diagnostic::warning(
                     chain.span,
                     format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),

@@ -45,8 +45,7 @@ impl Parsed {
 /// Reads `input` as a dump of `family`, or of the family it looks like when `family` is `None`.
 pub fn parse(input: &str, family: Option<Family>) -> Parsed {
     let family = family.unwrap_or_else(|| detect_family(input));
-    let mut reader =
-        Reader { family, ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
+    let mut reader = Reader { ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
     let mut line_start = 0;
     let mut last_line = 0;
     let mut ended_with_newline = true;
@@ -148,7 +147,6 @@ pub fn detect_family(input: &str) -> Family {
 
 /// The state of reading: the ruleset so far and the table being filled.
 struct Reader {
-    family: Family,
     ruleset: Ruleset,
     diags: Vec<Diagnostic>,
     current: Option<usize>,
@@ -232,20 +230,7 @@ impl Reader {
     }
 
     fn open_table(&mut self, name: TableName, span: Span, invalid: bool) {
-        let chains = name
-            .hooks()
-            .iter()
-            .map(|&hook| Chain {
-                name: hook.chain_name().to_string(),
-                hook: Some(hook),
-                policy: Some(Policy::Accept),
-                counters: None,
-                span,
-                declared: false,
-                rules: Vec::new(),
-            })
-            .collect();
-        let table = Table { name, span, chains, commit: None };
+        let table = Table::new(name, span);
         if invalid {
             self.ruleset.tables.push(table);
             self.current = Some(self.ruleset.tables.len() - 1);
@@ -326,7 +311,7 @@ impl Reader {
                 return;
             }
         };
-        if let Some(existing) = table.chains.iter_mut().find(|c| c.name == name) {
+        if let Some(existing) = table.chain_index(name).map(|i| &mut table.chains[i]) {
             if existing.hook.is_some() {
                 if let Some(p) = policy {
                     existing.policy = Some(p);
@@ -334,11 +319,6 @@ impl Reader {
                 existing.counters = counters.or(existing.counters);
                 existing.span = whole;
                 existing.declared = true;
-                // Keep the order of declaration for printing back.
-                let i = table.chains.iter().position(|c| c.name == name).unwrap_or(0);
-                let chain = table.chains.remove(i);
-                let at = table.chains.iter().filter(|c| c.declared).count();
-                table.chains.insert(at, chain);
             } else {
                 self.diags.push(Diagnostic::error(
                     name_span,
@@ -363,19 +343,15 @@ impl Reader {
             );
             return;
         }
-        let at = table.chains.iter().filter(|c| c.declared).count();
-        table.chains.insert(
-            at,
-            Chain {
-                name: name.to_string(),
-                hook: None,
-                policy: None,
-                counters,
-                span: whole,
-                declared: true,
-                rules: Vec::new(),
-            },
-        );
+        table.push_chain(Chain {
+            name: name.to_string(),
+            hook: None,
+            policy: None,
+            counters,
+            span: whole,
+            declared: true,
+            rules: Vec::new(),
+        });
     }
 }
 

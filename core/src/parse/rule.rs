@@ -819,19 +819,15 @@ fn apply(
                     ),
                 ));
             }
-            let at = table.chains.iter().filter(|c| c.declared).count();
-            table.chains.insert(
-                at,
-                crate::ruleset::Chain {
-                    name: name.text.to_string(),
-                    hook: None,
-                    policy: None,
-                    counters: None,
-                    span: whole,
-                    declared: true,
-                    rules: Vec::new(),
-                },
-            );
+            table.push_chain(crate::ruleset::Chain {
+                name: name.text.to_string(),
+                hook: None,
+                policy: None,
+                counters: None,
+                span: whole,
+                declared: true,
+                rules: Vec::new(),
+            });
         }
         Command::Policy => {
             let c = chain_index(table, arg(0, "a chain name")?)?;
@@ -895,6 +891,7 @@ fn apply(
                 }
             }
             table.chains.retain(|c| !doomed.contains(&c.name));
+            table.reindex();
         }
         Command::Rename => {
             let c = chain_index(table, arg(0, "the chain's old name")?)?;
@@ -907,6 +904,7 @@ fn apply(
                 return Err(Diagnostic::error(new.span, format!("chain `{}` already exists", new.text)));
             }
             let old = std::mem::replace(&mut table.chains[c].name, new.text.to_string());
+            table.reindex();
             for r in table.chains.iter_mut().flat_map(|c| c.rules.iter_mut()) {
                 if let Some(t) = r.target.as_mut().filter(|t| matches!(t.kind, TargetKind::Chain) && t.name == old) {
                     t.name = new.text.to_string();

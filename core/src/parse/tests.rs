@@ -12,7 +12,7 @@ fn reads_a_small_dump() {
     let t = &p.ruleset.tables[0];
     assert_eq!(t.chain("INPUT").unwrap().rules.len(), 2);
     assert_eq!(t.chain("INPUT").unwrap().policy, Some(Policy::Drop));
-    assert_eq!(crate::canonical(&p), "*filter\n:INPUT DROP [1:2]\n:FOO - [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -j FOO\nCOMMIT\n");
+    assert_eq!(crate::canonical(&p), "*filter\n:INPUT DROP [1:2]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:FOO - [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -j FOO\nCOMMIT\n");
 }
 
 #[test]

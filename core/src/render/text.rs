@@ -65,7 +65,7 @@ pub fn walk(trace: &Trace, style: Style) -> String {
             let star = if deciding { style.paint("31;1", " ◀ decided") } else { String::new() };
             out.push_str(&format!("{indent}{head} ({line}){target}: {status}{star}\n"));
             if !step.matched {
-                if let Some(c) = step.conditions.iter().find(|c| c.evaluated && !c.holds) {
+                if let Some(c) = step.conditions.iter().find(|c| !c.holds) {
                     out.push_str(&format!("{indent}    {}: {}\n", c.text, style.paint("2", &c.why)));
                 }
             } else if let Some(e) = &step.effect {

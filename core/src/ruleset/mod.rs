@@ -47,21 +47,59 @@ pub struct Table {
     pub name: TableName,
     /// The `*table` line.
     pub span: Span,
-    /// The chains in the order the dump declared them; built-in chains it did not declare come last.
+    /// The built-in chains in hook order, then the user chains in the order the dump declared them.
     pub chains: Vec<Chain>,
     /// The `COMMIT` line, if there was one.
     pub commit: Option<Span>,
+    /// The index of each chain in `chains` by name, kept by [`Table::push_chain`] and
+    /// [`Table::reindex`] so that lookups stay constant-time on dumps with tens of thousands of chains.
+    #[serde(skip)]
+    pub(crate) index: std::collections::HashMap<Box<str>, usize>,
 }
 
 impl Table {
+    /// A table with its built-in chains (not yet declared), in hook order.
+    pub fn new(name: TableName, span: Span) -> Table {
+        let mut t = Table { name, span, chains: Vec::new(), commit: None, index: Default::default() };
+        for &hook in name.hooks() {
+            t.push_chain(Chain {
+                name: hook.chain_name().to_string(),
+                hook: Some(hook),
+                policy: Some(Policy::Accept),
+                counters: None,
+                span,
+                declared: false,
+                rules: Vec::new(),
+            });
+        }
+        t
+    }
+
+    /// Adds a chain at the end and returns its index.
+    pub fn push_chain(&mut self, chain: Chain) -> usize {
+        let i = self.chains.len();
+        self.index.insert(chain.name.as_str().into(), i);
+        self.chains.push(chain);
+        i
+    }
+
+    /// Rebuilds the name index after chains were removed or renamed.
+    pub fn reindex(&mut self) {
+        self.index = self.chains.iter().enumerate().map(|(i, c)| (c.name.as_str().into(), i)).collect();
+    }
+
     /// The chain called `name`.
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        self.chain_index(name).map(|i| &self.chains[i])
     }
 
     /// The index of the chain called `name` in [`Table::chains`].
     pub fn chain_index(&self, name: &str) -> Option<usize> {
-        self.chains.iter().position(|c| c.name == name)
+        if self.index.is_empty() && !self.chains.is_empty() {
+            // A table that was deserialized rather than parsed has no index.
+            return self.chains.iter().position(|c| c.name == name);
+        }
+        self.index.get(name).copied()
     }
 
     /// The number of rules in all chains of this table.

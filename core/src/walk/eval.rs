@@ -134,29 +134,42 @@ pub fn conclude(fact_true: bool, negated: bool, fact: String) -> Outcome {
     Outcome::when(holds, format!("{fact}, {tail}"))
 }
 
+/// Whether the generic part of a rule matches, without explaining why: the fast path for rules nobody
+/// will read about (`ip_packet_match`).
+pub fn generic_matches(g: &Generic, ctx: &EvalCtx<'_>) -> bool {
+    let pkt = ctx.pkt;
+    let holds = |negated: bool, fact: bool| fact != negated;
+    g.source.as_ref().is_none_or(|s| holds(s.negated, s.value.contains(pkt.src)))
+        && g.destination.as_ref().is_none_or(|d| holds(d.negated, d.value.contains(pkt.dst)))
+        && g.in_interface.as_ref().is_none_or(|i| holds(i.negated, i.value.matches(ctx.in_iface.unwrap_or(""))))
+        && g.out_interface.as_ref().is_none_or(|o| holds(o.negated, o.value.matches(ctx.out_iface.unwrap_or(""))))
+        && g.protocol.as_ref().is_none_or(|p| p.value.is_all() || holds(p.negated, pkt.l4.proto() == p.value.0))
+        && g.fragment.as_ref().is_none_or(|f| holds(f.negated, ctx.is_later_fragment()))
+}
+
 /// Evaluates the generic part of a rule, one condition per option given, in the kernel's order
-/// (addresses, interfaces, protocol, fragment). Conditions after the first that fails are listed as
-/// not evaluated.
+/// (addresses, interfaces, protocol, fragment), stopping at the first that fails.
 pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool {
     let pkt = ctx.pkt;
-    let mut ok = true;
-    let mut push = |text: String, span, o: Outcome, ok: &mut bool| {
-        let evaluated = *ok;
-        out.push(Condition { text, holds: o.holds, why: o.why, assumed: o.assumed, span: Some(span), evaluated });
-        if evaluated && !o.holds {
-            *ok = false;
-        }
-    };
     let neg = |n: bool| if n { "! " } else { "" };
+    let mut push = |text: String, span, o: Outcome| -> bool {
+        let holds = o.holds;
+        out.push(Condition { text, holds, why: o.why, assumed: o.assumed, span: Some(span) });
+        holds
+    };
     if let Some(s) = &g.source {
         let inside = s.value.contains(pkt.src);
         let fact = format!("SRC={} is {}in {}", pkt.src, if inside { "" } else { "not " }, s.value);
-        push(format!("{}-s {}", neg(s.negated), s.value), s.span, conclude(inside, s.negated, fact), &mut ok);
+        if !push(format!("{}-s {}", neg(s.negated), s.value), s.span, conclude(inside, s.negated, fact)) {
+            return false;
+        }
     }
     if let Some(d) = &g.destination {
         let inside = d.value.contains(pkt.dst);
         let fact = format!("DST={} is {}in {}", pkt.dst, if inside { "" } else { "not " }, d.value);
-        push(format!("{}-d {}", neg(d.negated), d.value), d.span, conclude(inside, d.negated, fact), &mut ok);
+        if !push(format!("{}-d {}", neg(d.negated), d.value), d.span, conclude(inside, d.negated, fact)) {
+            return false;
+        }
     }
     for (flag, name, iface, actual) in
         [("-i", "IN", &g.in_interface, ctx.in_iface), ("-o", "OUT", &g.out_interface, ctx.out_iface)]
@@ -165,15 +178,14 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
             let actual = actual.unwrap_or("");
             let is = i.value.matches(actual);
             let fact = if i.value.is_wildcard() {
-                format!(
-                    "{name}={actual} {} with {}",
-                    if is { "starts" } else { "does not start" },
-                    i.value.name.trim_end_matches('+')
-                )
+                let prefix = i.value.name.trim_end_matches('+');
+                format!("{name}={actual} {} with {prefix}", if is { "starts" } else { "does not start" })
             } else {
                 format!("{name}={actual} {} {}", if is { "is" } else { "is not" }, i.value)
             };
-            push(format!("{}{flag} {}", neg(i.negated), i.value), i.span, conclude(is, i.negated, fact), &mut ok);
+            if !push(format!("{}{flag} {}", neg(i.negated), i.value), i.span, conclude(is, i.negated, fact)) {
+                return false;
+            }
         }
     }
     if let Some(p) = &g.protocol {
@@ -186,7 +198,9 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
                 if is { "which is " } else { "not " },
                 p.value
             );
-            push(format!("{}-p {}", neg(p.negated), p.value), p.span, conclude(is, p.negated, fact), &mut ok);
+            if !push(format!("{}-p {}", neg(p.negated), p.value), p.span, conclude(is, p.negated, fact)) {
+                return false;
+            }
         }
     }
     if let Some(f) = &g.fragment {
@@ -196,7 +210,9 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
         } else {
             "the packet is not a later fragment".to_string()
         };
-        push(format!("{}-f", neg(f.negated)), f.span, conclude(later, f.negated, fact), &mut ok);
+        if !push(format!("{}-f", neg(f.negated)), f.span, conclude(later, f.negated, fact)) {
+            return false;
+        }
     }
-    ok
+    true
 }

@@ -18,11 +18,12 @@ use crate::trace::{Assumption, Change, Fate, FateVerdict, Path, Stage, StageKind
 use eval::{ConnState, Tuple};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use table::TableVerdict;
 
 /// Choices the caller makes about a walk.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalkOptions {
     /// Start the TRACE lines where the dump's own matching `-j TRACE` rule marks the packet (as the user's
     /// log shows them), instead of marking the packet before the raw table (which shows every line).
@@ -30,6 +31,16 @@ pub struct WalkOptions {
     /// Answers for matches chainwalk cannot decide from one packet, by rule (`table:chain:number`): true
     /// makes the rule's assumed conditions hold, false makes them fail.
     pub overrides: HashMap<String, bool>,
+    /// Explain every rule that did not match (true), or only those whose generic part (addresses,
+    /// interfaces, protocol) matched (false): the fast setting for chains of thousands of rules, where a
+    /// viewer asks for the rest on demand.
+    pub explain_unmatched: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> WalkOptions {
+        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true }
+    }
 }
 
 /// A ruleset indexed for walking packets through it.
@@ -40,6 +51,10 @@ pub struct Simulation<'r> {
     tables: [Option<usize>; 5],
     /// For each table (by ruleset index), the chain index of each chain name.
     chains: Vec<HashMap<&'r str, usize>>,
+    /// For each table and chain, its name, shared by every step in it.
+    chain_names: Vec<Vec<Arc<str>>>,
+    /// Every target name in the ruleset, shared by every step that shows it.
+    target_names: HashMap<&'r str, Arc<str>>,
 }
 
 impl<'r> Simulation<'r> {
@@ -47,16 +62,31 @@ impl<'r> Simulation<'r> {
     pub fn new(ruleset: &'r Ruleset) -> Simulation<'r> {
         let mut tables = [None; 5];
         let mut chains = Vec::with_capacity(ruleset.tables.len());
+        let mut chain_names = Vec::with_capacity(ruleset.tables.len());
+        let mut target_names: HashMap<&'r str, Arc<str>> = HashMap::new();
         for (i, t) in ruleset.tables.iter().enumerate() {
             tables[t.name as usize] = Some(i);
             chains.push(t.chains.iter().enumerate().map(|(c, ch)| (ch.name.as_str(), c)).collect());
+            chain_names.push(t.chains.iter().map(|ch| Arc::from(ch.name.as_str())).collect());
+            for r in t.chains.iter().flat_map(|c| &c.rules) {
+                if let Some(tg) = &r.target {
+                    target_names.entry(tg.name.as_str()).or_insert_with(|| Arc::from(tg.name.as_str()));
+                }
+            }
         }
-        Simulation { ruleset, tables, chains }
+        Simulation { ruleset, tables, chains, chain_names, target_names }
     }
 
     /// The ruleset.
     pub fn ruleset(&self) -> &'r Ruleset {
         self.ruleset
+    }
+
+    /// The shared name of chain `chain` of table `table`.
+    fn chain_name(&self, table: TableName, chain: &str) -> Arc<str> {
+        self.tables[table as usize]
+            .and_then(|t| self.chains[t].get(chain).map(|&c| self.chain_names[t][c].clone()))
+            .unwrap_or_else(|| Arc::from(chain))
     }
 
     /// Walks `packet` through the host's netfilter and returns what happened. With no host, one is

@@ -104,11 +104,12 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
         }
         _ => format!("{} {} ended at its policy", ender.table, ender.chain),
     };
-    let entered: Vec<String> = w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
+    let entered: Vec<std::sync::Arc<str>> =
+        w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
     // 1. A matching translation in a chain the packet never entered.
     let table = &w.sim.ruleset.tables[t];
     for (ci, chain) in table.chains.iter().enumerate() {
-        if chain.hook.is_some() || entered.contains(&chain.name) {
+        if chain.hook.is_some() || entered.iter().any(|e| **e == *chain.name) {
             continue;
         }
         for (ri, rule) in chain.rules.iter().enumerate() {
@@ -116,7 +117,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
             if !matches!(tg.name.as_str(), "DNAT" | "REDIRECT") {
                 continue;
             }
-            let key = format!("{}:{}:{}", table.name, chain.name, ri + 1);
+            let key = || format!("{}:{}:{}", table.name, chain.name, ri + 1);
             let (matched, _, _) = evaluate(w, rule, hook, table.name, &key, false);
             if !matched {
                 continue;
@@ -143,7 +144,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
     if !ended_by_rule {
         return None;
     }
-    let chain = w.sim.chains[t].get(ender.chain.as_str()).copied()?;
+    let chain = w.sim.chains[t].get(&*ender.chain).copied()?;
     let skip = (chain, ender.number as usize - 1);
     let saved = (w.pkt.clone(), w.ct.clone(), w.trace.changes.len(), w.trace.assumptions.len());
     let probe = w.probe;
@@ -212,21 +213,16 @@ fn traverse(
         }
         let rule = &chain.rules[r];
         let forced_miss = mode.skip == Some((c, r));
-        let key = format!("{}:{}:{}", table.name, chain.name, r + 1);
+        let key = || format!("{}:{}:{}", table.name, chain.name, r + 1);
         let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, forced_miss);
         let step = if mode.record {
-            Some(push_step(w, stage, table.name, chain, r, rule, matched, conditions, depth))
+            Some(push_step(w, stage, table.name, sim.chain_names[t][c].clone(), r, rule, matched, conditions, depth))
         } else {
             None
         };
         if let Some(s) = step {
             for (text, answer) in assumed {
-                w.trace.assumptions.push(Assumption {
-                    step: Some(s),
-                    key: Some(key.clone()),
-                    text,
-                    matched: Some(answer),
-                });
+                w.trace.assumptions.push(Assumption { step: Some(s), key: Some(key()), text, matched: Some(answer) });
             }
         }
         if !matched {
@@ -331,7 +327,7 @@ fn evaluate(
     rule: &Rule,
     hook: Hook,
     table: TableName,
-    key: &str,
+    key: &dyn Fn() -> String,
     forced_miss: bool,
 ) -> (bool, Vec<Condition>, Vec<(String, bool)>) {
     let out_iface = match hook {
@@ -340,32 +336,36 @@ fn evaluate(
     };
     let ct = w.ct_view(table);
     let ctx = EvalCtx { pkt: &w.pkt, ct: &ct, host: w.host, hook, table, in_iface: w.in_iface.as_deref(), out_iface };
-    let mut conditions = Vec::with_capacity(2 + rule.matches.len());
-    let mut ok = eval::generic(&rule.generic, &ctx, &mut conditions);
+    // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
+    if (w.probe || !w.opts.explain_unmatched) && !eval::generic_matches(&rule.generic, &ctx) {
+        return (false, Vec::new(), Vec::new());
+    }
+    let mut conditions = Vec::with_capacity(1 + rule.matches.len());
     let mut assumed = Vec::new();
-    let override_answer = w.opts.overrides.get(key).copied();
+    if !eval::generic(&rule.generic, &ctx, &mut conditions) {
+        return (false, conditions, assumed);
+    }
+    let mut ok = true;
     for m in &rule.matches {
         let mut o: Outcome = matches::eval(m, &ctx);
         if o.assumed {
-            if let Some(answer) = override_answer {
+            if let Some(answer) = w.opts.overrides.get(&key()).copied() {
                 o.holds = answer;
                 o.why = format!("{} (set by hand to {})", o.why, if answer { "match" } else { "not match" });
             }
-            if ok {
-                assumed.push((format!("{}: {}", condition_text(m), o.why), o.holds));
-            }
+            assumed.push((format!("{}: {}", condition_text(m), o.why), o.holds));
         }
-        let evaluated = ok;
+        let holds = o.holds;
         conditions.push(Condition {
             text: condition_text(m),
-            holds: o.holds,
+            holds,
             why: o.why,
             assumed: o.assumed,
             span: Some(m.span),
-            evaluated,
         });
-        if evaluated && !o.holds {
+        if !holds {
             ok = false;
+            break;
         }
     }
     if forced_miss {
@@ -385,22 +385,25 @@ fn push_step(
     w: &mut Walker<'_, '_>,
     stage: usize,
     table: TableName,
-    chain: &Chain,
+    chain: std::sync::Arc<str>,
     r: usize,
     rule: &Rule,
     matched: bool,
     conditions: Vec<Condition>,
     depth: u32,
 ) -> usize {
+    let target = rule.target.as_ref().map(|t| {
+        w.sim.target_names.get(t.name.as_str()).cloned().unwrap_or_else(|| std::sync::Arc::from(t.name.as_str()))
+    });
     w.trace.steps.push(Step {
         stage,
         table,
-        chain: chain.name.clone(),
+        chain,
         number: r as u32 + 1,
         kind: StepKind::Rule,
         matched,
         conditions,
-        target: rule.target.as_ref().map(|t| t.name.clone()),
+        target,
         effect: None,
         depth,
         span: Some(rule.span),
@@ -433,7 +436,7 @@ fn record_end(
     w.trace.steps.push(Step {
         stage,
         table,
-        chain: chain.name.clone(),
+        chain: w.sim.chain_name(table, &chain.name),
         number,
         kind,
         matched: true,
