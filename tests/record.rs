@@ -1,0 +1,224 @@
+//! The packet-walk cases in `tests/cases/` against the real kernel: every case is recorded again (see
+//! `support/recorder.rs`) and must give exactly its committed `expected`, so the fixtures cannot drift
+//! from what Linux does. The comment lines at the top (which kernel recorded it) are not compared; a
+//! recording that differs is shown as a diff and kept in `$TMPDIR/chainwalk-record/NAME/expected`.
+//!
+//! - `CHAINWALK_RECORD=1` writes `expected` instead of comparing, after recording each case twice and
+//!   checking that both recordings agree.
+//! - `CHAINWALK_CASE=name[,name...]` picks cases (`prefix*` picks every case whose name starts so).
+//!
+//! Without root (or the tools) it says SKIPPED and passes; with `CI=true` that is a failure.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::recorder::{self, Case};
+
+fn cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("cases")
+}
+
+/// Whether `CHAINWALK_CASE` selects `name` (everything when it is unset).
+fn selected(name: &str) -> bool {
+    match std::env::var("CHAINWALK_CASE") {
+        Ok(filter) if !filter.trim().is_empty() => {
+            filter.split(',').map(str::trim).any(|f| match f.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == f,
+            })
+        }
+        _ => true,
+    }
+}
+
+fn case_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("packet").is_file()).collect())
+        .unwrap_or_default();
+    dirs.retain(|d| d.file_name().is_some_and(|n| selected(&n.to_string_lossy())));
+    dirs.sort();
+    dirs
+}
+
+/// The lines that are compared: everything but comments.
+fn body(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#')).collect()
+}
+
+/// A line diff of two short texts (`-` committed, `+` recorded).
+fn diff(old: &[&str], new: &[&str]) -> String {
+    let (n, m) = (old.len(), new.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if old[i] == new[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < n || j < m {
+        if i < n && j < m && old[i] == new[j] {
+            out += &format!("    {}\n", old[i]);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] > lcs[i + 1][j]) {
+            out += &format!("  + {}\n", new[j]);
+            j += 1;
+        } else {
+            out += &format!("  - {}\n", old[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Writes a recording that differs from the committed one to a temporary folder, for a closer look; the
+/// file's path.
+fn keep_recording(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join("chainwalk-record").join(name);
+    let path = dir.join("expected");
+    match std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text)) {
+        Ok(()) => path.display().to_string(),
+        Err(e) => format!("nowhere ({e})"),
+    }
+}
+
+fn record(dir: &Path) -> Result<String, String> {
+    let case = Case::load(dir)?;
+    recorder::record(&case)
+}
+
+#[test]
+fn cases_agree_with_the_kernel() {
+    if let Some(why) = support::kernel_unavailable().or_else(recorder::unavailable) {
+        eprintln!("\n*** SKIPPED: the kernel recorder cannot run: {why} ***\n");
+        return;
+    }
+    let rewrite = std::env::var("CHAINWALK_RECORD").is_ok_and(|v| v == "1");
+    let dirs = case_dirs();
+    assert!(!dirs.is_empty(), "no case in {} matches CHAINWALK_CASE", cases_dir().display());
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let recorded = match record(dir) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!("{name}: could not record: {e}"));
+                continue;
+            }
+        };
+        if rewrite {
+            match record(dir) {
+                Ok(again) if body(&again) == body(&recorded) => {
+                    std::fs::write(dir.join("expected"), &recorded).expect("write expected");
+                    eprintln!("recorded {name}");
+                }
+                Ok(again) => failures.push(format!(
+                    "{name}: two recordings differ, so the case is not deterministic:\n{}",
+                    diff(&body(&recorded), &body(&again))
+                )),
+                Err(e) => failures.push(format!("{name}: could not record a second time: {e}")),
+            }
+            continue;
+        }
+        let committed = match std::fs::read_to_string(dir.join("expected")) {
+            Ok(t) => t,
+            Err(_) => {
+                failures.push(format!(
+                    "{name}: no `expected` yet: record it with CHAINWALK_RECORD=1 CHAINWALK_CASE={name}"
+                ));
+                continue;
+            }
+        };
+        if body(&committed) != body(&recorded) {
+            let header = |t: &str| t.lines().find(|l| l.starts_with('#')).unwrap_or("").to_string();
+            let kept = keep_recording(&name, &recorded);
+            failures.push(format!(
+                "{name}: the kernel now does something else (- committed, + recorded, kept in {kept})\n  \
+                 committed {}\n  recorded  {}\n{}",
+                header(&committed),
+                header(&recorded),
+                diff(&body(&committed), &body(&recorded))
+            ));
+        } else {
+            eprintln!("ok {name}");
+        }
+    }
+    eprintln!("{} cases, {} failed", dirs.len(), failures.len());
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn trace_lines_keep_only_the_walk() {
+    let line = "TRACE: filter:DOCKER-USER:return:1 IN=ppp0 OUT=docker0 MAC=e2:bd:6d:a6:46:d4:6e:28:61:49:0a:a6:08:00 \
+                SRC=203.0.113.7 DST=172.17.0.2 LEN=52 TOS=0x00 PREC=0x00 TTL=63 ID=56885 DF PROTO=TCP SPT=41001 \
+                DPT=7788 SEQ=1419335596 ACK=3212023375 WINDOW=63 RES=0x00 ACK URGP=0 OPT (0101080AC5678583BE45E0FC) ";
+    assert_eq!(
+        recorder::normalize(line),
+        "TRACE: filter:DOCKER-USER:return:1 IN=ppp0 OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2 PROTO=TCP SPT=41001 DPT=7788 ACK"
+    );
+    let icmp = "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= MAC=02:63:77:00:00:02:02:63:77:00:00:01:08:00 \
+                SRC=198.51.100.9 DST=192.0.2.10 LEN=56 TOS=0x00 PREC=0x00 TTL=64 ID=41 PROTO=ICMP TYPE=3 CODE=3 \
+                [SRC=192.0.2.10 DST=198.51.100.9 LEN=38 TOS=0x00 PREC=0x00 TTL=63 ID=7 PROTO=UDP SPT=41234 DPT=33434 LEN=18 ] ";
+    assert_eq!(
+        recorder::normalize(icmp),
+        "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=198.51.100.9 DST=192.0.2.10 PROTO=ICMP TYPE=3 CODE=3"
+    );
+    assert_eq!(recorder::field(icmp, "DPT"), None);
+    assert_eq!(recorder::field(icmp, "ID"), Some("41"));
+}
+
+#[test]
+fn packets_are_built_with_valid_checksums() {
+    use chainwalk_core::packet::parse;
+    let stamp = recorder::Stamp { ip: 0x1234, seq: 1000, ack: 1 };
+    for text in [
+        "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 PROTO=UDP SPT=5353 DPT=53",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 PROTO=ICMP TYPE=8 CODE=0",
+        "IN=eth0 OUT= SRC=2001:db8::7 DST=2001:db8:1::2 PROTO=ICMPv6 TYPE=128 CODE=0",
+        "IN=eth0 OUT= SRC=2001:db8::7 DST=2001:db8:1::2 LEN=80 PROTO=TCP SPT=40000 DPT=443 ACK PSH",
+    ] {
+        let pkt = parse(text).unwrap();
+        let bytes = recorder::build_packet(&pkt, &stamp, None);
+        let wire = recorder::Wire::parse(&bytes).unwrap();
+        assert_eq!((wire.src, wire.dst, wire.proto, wire.stamp), (pkt.src, pkt.dst, pkt.l4.proto(), 0x1234), "{text}");
+        assert_eq!(bytes.len(), usize::from(pkt.len), "{text}");
+        if let Some((s, d)) = pkt.l4.ports() {
+            assert_eq!((wire.sport, wire.dport), (s, d), "{text}");
+        }
+        // A correct checksum sums (with the pseudo-header where there is one) to all ones.
+        let (ip_len, v6) = if pkt.dst.is_ipv6() { (40, true) } else { (20, false) };
+        if !v6 {
+            assert_eq!(recorder::checksum(&[&bytes[..20]]), 0, "{text}: IPv4 header");
+        }
+        let l4 = &bytes[ip_len..];
+        let sum = if pkt.l4.proto() == 1 {
+            recorder::checksum(&[l4])
+        } else {
+            let mut pseudo = Vec::new();
+            if v6 {
+                pseudo.extend_from_slice(&bytes[8..40]);
+                pseudo.extend((l4.len() as u32).to_be_bytes());
+                pseudo.extend([0, 0, 0, pkt.l4.proto()]);
+            } else {
+                pseudo.extend_from_slice(&bytes[12..20]);
+                pseudo.extend([0, pkt.l4.proto()]);
+                pseudo.extend((l4.len() as u16).to_be_bytes());
+            }
+            recorder::checksum(&[&pseudo, l4])
+        };
+        assert_eq!(sum, 0, "{text}: transport checksum");
+    }
+}
+
+#[test]
+fn nat_targets_are_read_from_the_dump() {
+    let t = recorder::DumpTargets::read(
+        "*nat\n-A DOCKER -p tcp -m tcp --dport 7788 -j DNAT --to-destination 172.17.0.2:7788\n\
+         -A P -j DNAT --to-destination 10.0.0.1-10.0.0.9:80-90\n-A P -j REDIRECT --to-ports 3128\n\
+         -A P -j DNAT --to-destination [2001:db8::5]:8443\nCOMMIT\n",
+    );
+    let addrs: Vec<String> = t.addrs.iter().map(|a| a.to_string()).collect();
+    assert_eq!(addrs, ["172.17.0.2", "10.0.0.1", "2001:db8::5"]);
+    assert_eq!(t.ports, [80, 3128, 7788, 8443]);
+}

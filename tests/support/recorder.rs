@@ -1,0 +1,1554 @@
+//! The kernel recorder behind `tests/cases/`: it builds a case's host in network namespaces, loads the
+//! case's dump with `iptables-legacy-restore` exactly as given, sends the case's packet, and writes down
+//! the kernel's TRACE lines for that packet and what really became of it.
+//!
+//! The network. A namespace H is the host. Each of its interfaces other than `lo` is one end of a veth
+//! pair named as the interface; the other end, `eth0`, lives in a peer namespace that plays the rest of the
+//! world on that side. A peer owns the gateway H routes through on that link (or another address of the
+//! link's subnet), a default route back through H, and the addresses H sends there: the packet's
+//! destination and the DNAT targets the dump names (where H's kernel routes them). The peer behind the
+//! packet's `IN=` interface is the sender and also owns the packet's source address. Neighbour entries are
+//! fixed on both sides of every link, so that a dump that drops ICMPv6 neighbour discovery still lets the
+//! packet cross (ARP, which iptables does not see, would need no help).
+//!
+//! Tracing. A table `cwrec` of nftables in H marks exactly the case's packet with `meta nftrace set 1` in
+//! chains at priority -400 on prerouting and output, before iptables' raw table, so the dump is loaded
+//! untouched and keeps its rule numbers; legacy iptables then prints a TRACE line for every rule and chain
+//! end the packet meets. The same table holds a `ct state` expression, which makes the kernel track
+//! connections in H whatever the dump holds (a NAT target or a conntrack match in the dump does so by
+//! itself; a nat table with only its policies does not, and its chains would then never run), and two
+//! chains at priority 500 on input and postrouting, after every iptables table, that log the case's
+//! protocol: they show how the packet was delivered to H.
+//! The kernel's log is read from `/dev/kmsg`, from its end when the packet is sent, and the packet's lines
+//! are told from any other by the IPv4 ID or IPv6 flow label the recorder stamped on it (and the TCP
+//! sequence and acknowledgement numbers).
+//!
+//! The fate. Delivered to H (the input log shows it, with its addresses after any NAT), sent on (a packet
+//! socket on a peer's `eth0` caught it on the wire, with its addresses as they left H), rejected (a TCP reset
+//! or an ICMP error about it came back to the sender), or dropped (none of these).
+//!
+//! Connection states. `CTSTATE=ESTABLISHED` on a TCP packet makes the recorder do a real handshake first
+//! (a listener in H and every peer, a client socket bound to the source address and port in the sender)
+//! and trace the next segment with the packet's flags: a pure ACK (the server sends a byte, the client
+//! acknowledges it), or PSH ACK (the client sends a byte), or FIN ACK (the client closes). On a UDP packet
+//! it exchanges a datagram each way first. `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
+//! from the packet's destination to its source first and then the error about that datagram.
+
+use super::Netns;
+use chainwalk_core::host::{self, Host, HostInterface, IfAddr, RouteKind};
+use chainwalk_core::packet::{self, CtState, Packet, L4};
+use chainwalk_core::parse::detect_family;
+use chainwalk_core::Family;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+type Res<T> = Result<T, String>;
+
+/// How long the recorder waits for the kernel after sending (the packet's walk takes microseconds); more
+/// is read until the log has been quiet for a while.
+const SETTLE: Duration = Duration::from_millis(400);
+
+/// The source port of the UDP datagram a `CTSTATE=RELATED` ICMP error is about.
+const RELATED_FLOW_SPORT: u16 = 41234;
+/// Its destination port.
+const RELATED_FLOW_DPORT: u16 = 33434;
+
+/// The files of one case folder that the recorder reads.
+pub struct Case {
+    /// The `iptables-save` dump, loaded as given.
+    pub rules: String,
+    /// The host, in chainwalk's host format.
+    pub host: String,
+    /// The packet, in chainwalk's packet syntax.
+    pub packet: String,
+}
+
+impl Case {
+    /// Reads `dir/{rules,host,packet}`.
+    pub fn load(dir: &Path) -> Res<Case> {
+        let read =
+            |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
+        Ok(Case { rules: read("rules")?, host: read("host")?, packet: read("packet")? })
+    }
+}
+
+/// Why the recorder cannot run here beyond what `kernel_unavailable()` checks, or `None`. In CI
+/// (`CI=true`) that is a failure, not a skip.
+pub fn unavailable() -> Option<String> {
+    let why = if !super::have("nft") {
+        Some("`nft` is not installed".to_string())
+    } else if File::open("/dev/kmsg").is_err() {
+        Some("/dev/kmsg cannot be read".to_string())
+    } else {
+        None
+    };
+    if let Some(w) = &why {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("kernel tests must run in CI, but {w}");
+        }
+    }
+    why
+}
+
+/// The comment line that starts every `expected` file: which kernel and iptables recorded it.
+pub fn header() -> Res<String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("osrelease: {e}"))?;
+    let out = Command::new("iptables-legacy").arg("--version").output().map_err(|e| format!("iptables: {e}"))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(format!("# recorded by tests/record from Linux {}, {version}", release.trim()))
+}
+
+/// Cases run one at a time: the kernel log is one for the whole machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Records `case` from the kernel and returns the text of its `expected` file.
+pub fn record(case: &Case) -> Res<String> {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _machine = MachineLock::take()?;
+    let host = host::parse(&case.host).map_err(|errs| {
+        let list: Vec<String> = errs.iter().map(|d| format!("line {}: {}", d.span.line, d.message)).collect();
+        format!("host: {}", list.join("; "))
+    })?;
+    let pkt = packet::parse(case.packet.trim()).map_err(|d| format!("packet: {}", d.message))?;
+    let family = pkt.family();
+    if detect_family(&case.rules) != family {
+        return Err(format!(
+            "the packet is {family:?} but chainwalk reads the rules as {:?}: give the dump its \
+             `# Generated by ip6tables-save` header (or an address of the right family)",
+            detect_family(&case.rules)
+        ));
+    }
+    if pkt.fragment_offset != 0 || pkt.more_fragments {
+        return Err("the recorder does not send fragments".into());
+    }
+    prepare_kernel();
+    let targets = DumpTargets::read(&case.rules);
+    let lab = Lab::build(&host, &case.host, &pkt, &targets)?;
+    lab.load_rules(&case.rules)?;
+    let observed = lab.walk(&pkt, &targets)?;
+    let mut text = header()?;
+    text.push('\n');
+    for line in &observed.trace {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&observed.fate);
+    text.push('\n');
+    Ok(text)
+}
+
+/// Lets the kernel's TRACE lines from any namespace reach the log, and binds the loggers.
+fn prepare_kernel() {
+    let _ = Command::new("modprobe").arg("nf_log_syslog").stderr(Stdio::null()).stdout(Stdio::null()).status();
+    let _ = std::fs::write("/proc/sys/net/netfilter/nf_log_all_netns", "1");
+}
+
+/// A lock on a file that keeps two test processes from recording at the same time.
+struct MachineLock(File);
+
+impl MachineLock {
+    fn take() -> Res<MachineLock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/run/chainwalk-record.lock")
+            .map_err(|e| format!("lock file: {e}"))?;
+        // SAFETY: flock on a file descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!("lock file: {}", io::Error::last_os_error()));
+        }
+        Ok(MachineLock(file))
+    }
+}
+
+impl Drop for MachineLock {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in `take`.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// Runs `f` on a thread that has entered the network namespace `ns`; sockets it creates stay in `ns`.
+fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> io::Result<T> + Send) -> Res<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = File::open(&path)?;
+            // SAFETY: setns on an open namespace file; it changes only this thread's network namespace.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+    .map_err(|e| format!("in namespace {ns}: {e}"))
+}
+
+/// Sets sysctls (`net.ipv4.ip_forward`, ...) inside `ns`.
+fn sysctls<K: AsRef<str>, V: AsRef<str>>(ns: &str, settings: &[(K, V)]) -> Res<()> {
+    let settings: Vec<(String, String)> =
+        settings.iter().map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string())).collect();
+    in_netns(ns, move || {
+        for (key, value) in &settings {
+            let path = format!("/proc/sys/{}", key.replace('.', "/"));
+            std::fs::write(&path, value)
+                .map_err(|e| io::Error::new(e.kind(), format!("sysctl {key} = {value}: {e}")))?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `ip [-n ns] -batch -` with `lines`.
+fn ip_batch(ns: Option<&str>, lines: &[String]) -> Res<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    run_with_input(cmd.args(["-batch", "-"]), lines.join("\n").as_bytes())
+        .map(|_| ())
+        .map_err(|e| format!("ip {}: {e}\n  commands:\n    {}", ns.unwrap_or(""), lines.join("\n    ")))
+}
+
+/// Runs a command with `input` on its standard input; its standard output, or its error output.
+fn run_with_input(cmd: &mut Command, input: &[u8]) -> Res<String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// The addresses and ports a dump's NAT rules send packets to, so that someone is there to receive them.
+pub struct DumpTargets {
+    /// Addresses from `--to-destination` and `--to` (a NETMAP to a single address).
+    pub addrs: Vec<IpAddr>,
+    /// Ports from `--to-destination ADDR:PORT` and `--to-ports`.
+    pub ports: Vec<u16>,
+}
+
+impl DumpTargets {
+    /// Reads them from the text of a dump.
+    pub fn read(rules: &str) -> DumpTargets {
+        let mut t = DumpTargets { addrs: Vec::new(), ports: Vec::new() };
+        for line in rules.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for pair in words.windows(2) {
+                match pair[0] {
+                    "--to-destination" | "--to" => {
+                        let (addr, port) = split_nat_target(pair[1]);
+                        t.addrs.extend(addr.filter(|a| !t.addrs.contains(a)));
+                        t.ports.extend(port);
+                    }
+                    "--to-ports" => t.ports.extend(pair[1].split('-').next().and_then(|p| p.parse::<u16>().ok())),
+                    _ => {}
+                }
+            }
+        }
+        t.ports.sort_unstable();
+        t.ports.dedup();
+        t
+    }
+}
+
+/// `192.0.2.1-192.0.2.9:80-90`, `[2001:db8::1]:80`, `2001:db8::1`, `192.0.2.0/32`: the first address and port.
+fn split_nat_target(text: &str) -> (Option<IpAddr>, Option<u16>) {
+    let first_port = |p: &str| p.split('-').next().and_then(|p| p.parse().ok());
+    let (addr, port) = if let Some(rest) = text.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((a, p)) => (a, p.strip_prefix(':').and_then(first_port)),
+            None => (rest, None),
+        }
+    } else if text.matches(':').count() == 1 {
+        let (a, p) = text.split_once(':').unwrap_or((text, ""));
+        (a, first_port(p))
+    } else {
+        (text, None)
+    };
+    let addr = addr.split('-').next().unwrap_or(addr);
+    let addr = match addr.split_once('/') {
+        Some((a, "32" | "128")) => a,
+        Some(_) => "",
+        None => addr,
+    };
+    (addr.parse().ok(), port)
+}
+
+/// One peer namespace: the far end of one of H's interfaces.
+struct Peer {
+    /// H's name for the link (`ppp0`); the peer's end is `eth0`.
+    iface: String,
+    ns: Netns,
+    /// The addresses it owns.
+    addrs: Vec<IpAddr>,
+    /// The MAC address of its `eth0`.
+    mac: [u8; 6],
+    /// The MAC address of H's end of the link.
+    h_mac: [u8; 6],
+    /// H's addresses on the link.
+    h_addrs: Vec<IpAddr>,
+}
+
+/// The host H and its peers; dropping it deletes every namespace.
+struct Lab {
+    h: Netns,
+    peers: Vec<Peer>,
+}
+
+/// Where H's kernel sends a packet for an address.
+enum RouteGet {
+    Local,
+    Dev(String),
+    Nowhere,
+}
+
+/// Sysctls every namespace gets first: no reverse-path filter (a case's dump may test that with
+/// `rpfilter`), no duplicate address detection or router advertisements (they only add delay and noise).
+const QUIET: [(&str, &str); 5] = [
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.default.rp_filter", "0"),
+    ("net.ipv6.conf.all.accept_dad", "0"),
+    ("net.ipv6.conf.default.accept_dad", "0"),
+    ("net.ipv6.conf.default.accept_ra", "0"),
+];
+
+/// The `ip route` commands for the routes the host file gives (the kernel adds the prefix routes of
+/// addresses by itself), routes through a gateway after the ones that make the gateway reachable.
+fn route_commands(host: &Host) -> Vec<String> {
+    let mut given: Vec<_> = host.routes.iter().filter(|r| r.span.is_some()).collect();
+    given.sort_by_key(|r| r.via.is_some());
+    given
+        .iter()
+        .map(|r| {
+            let (kind, table) = match r.kind {
+                RouteKind::Unicast => ("", ""),
+                RouteKind::Local => ("local ", " table local"),
+                RouteKind::Broadcast => ("broadcast ", " table local"),
+                RouteKind::Blackhole => ("blackhole ", ""),
+                RouteKind::Unreachable => ("unreachable ", ""),
+                RouteKind::Prohibit => ("prohibit ", ""),
+                RouteKind::Throw => ("throw ", ""),
+            };
+            let mut line = format!("route replace {kind}{}/{}", r.dst, r.prefix);
+            if let Some(v) = r.via {
+                line += &format!(" via {v}");
+            }
+            if let Some(d) = &r.dev {
+                line += &format!(" dev {d}");
+            }
+            if let Some(s) = r.src {
+                line += &format!(" src {s}");
+            }
+            if r.metric != 0 {
+                line += &format!(" metric {}", r.metric);
+            }
+            line + table
+        })
+        .collect()
+}
+
+impl Lab {
+    /// Builds H and its peers for the case: links, addresses, routes, sysctls, the owners of the packet's
+    /// addresses, fixed neighbours.
+    fn build(host: &Host, host_text: &str, pkt: &Packet, targets: &DumpTargets) -> Res<Lab> {
+        let ifaces: Vec<&HostInterface> = host.interfaces.iter().filter(|i| i.name != "lo").collect();
+        if let Some(inn) = &pkt.in_iface {
+            if !ifaces.iter().any(|i| &i.name == inn) {
+                return Err(format!("the packet comes in on {inn}, which the host does not have"));
+            }
+        }
+        let h = Netns::new("cwrec");
+        sysctls(&h.name, &QUIET)?;
+        let mut lab = Lab { h, peers: Vec::new() };
+        let mut h_lines = vec!["link set lo up".to_string()];
+        for (n, iface) in ifaces.iter().enumerate() {
+            h_lines.extend(lab.add_link(n, host, iface, pkt)?);
+        }
+        if let Some(lo) = host.interface("lo") {
+            for a in lo.addrs.iter().filter(|a| !(a.addr.is_loopback() && (a.prefix == 8 || a.prefix == 128))) {
+                h_lines.push(format!("address add {}/{} dev lo{}", a.addr, a.prefix, nodad(a.addr)));
+            }
+        }
+        ip_batch(Some(&lab.h.name), &h_lines)?;
+        ip_batch(Some(&lab.h.name), &route_commands(host))?;
+        let given_sysctls: Vec<(String, String)> = host_text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("net."))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        sysctls(&lab.h.name, &given_sysctls)?;
+        sysctls(&lab.h.name, &[("net.netfilter.nf_log.2", "nf_log_ipv4"), ("net.netfilter.nf_log.10", "nf_log_ipv6")])?;
+        lab.place_owners(pkt, targets)?;
+        lab.fix_neighbours()?;
+        Ok(lab)
+    }
+
+    /// Creates the veth pair for `iface` and its peer namespace (its address on the link and its default
+    /// route back through H), and returns the commands that configure H's end.
+    fn add_link(&mut self, n: usize, host: &Host, iface: &HostInterface, pkt: &Packet) -> Res<Vec<String>> {
+        let ns = Netns::new("cwrec");
+        sysctls(&ns.name, &QUIET)?;
+        let sender = pkt.in_iface.as_deref() == Some(iface.name.as_str());
+        let h_mac = iface.mac.unwrap_or([2, 0x63, 0x77, 0, n as u8, 1]);
+        let mac = match pkt.mac_src {
+            Some(m) if sender => m,
+            _ => [2, 0x63, 0x77, 0, n as u8, 2],
+        };
+        ip_batch(
+            None,
+            &[format!(
+                "link add name {} netns {} address {} type veth peer name eth0 netns {} address {}",
+                iface.name,
+                self.h.name,
+                mac_text(h_mac),
+                ns.name,
+                mac_text(mac)
+            )],
+        )?;
+        let mut h_lines = Vec::new();
+        if iface.up {
+            h_lines.push(format!("link set {} up", iface.name));
+        }
+        let mut p_lines = vec!["link set lo up".to_string(), "link set eth0 up".to_string()];
+        let mut addrs = Vec::new();
+        let mut gateways: Vec<IpAddr> = Vec::new();
+        for a in &iface.addrs {
+            h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
+            if let Some(p) = peer_address(host, iface, a, &[pkt.src, pkt.dst]) {
+                if !addrs.contains(&p) {
+                    p_lines.push(format!("address add {p}/{} dev eth0{}", a.prefix, nodad(p)));
+                    addrs.push(p);
+                }
+            }
+            if !gateways.iter().any(|g| g.is_ipv4() == a.addr.is_ipv4()) {
+                gateways.push(a.addr);
+            }
+        }
+        for g in gateways {
+            let default = if g.is_ipv4() { "0.0.0.0/0" } else { "::/0" };
+            p_lines.push(format!("route replace {default} via {g} dev eth0 onlink"));
+        }
+        ip_batch(Some(&ns.name), &p_lines)?;
+        let h_addrs = iface.addrs.iter().map(|a| a.addr).collect();
+        self.peers.push(Peer { iface: iface.name.clone(), ns, addrs, mac, h_mac, h_addrs });
+        Ok(h_lines)
+    }
+
+    /// Gives the packet's source to the sender, and its destination and the dump's DNAT targets to the
+    /// peers H routes them to.
+    fn place_owners(&mut self, pkt: &Packet, targets: &DumpTargets) -> Res<()> {
+        let sender = pkt.in_iface.as_ref().and_then(|i| self.peers.iter().position(|p| &p.iface == i));
+        let mut owners: Vec<(usize, IpAddr)> = sender.map(|s| (s, pkt.src)).into_iter().collect();
+        for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()) {
+            if a.is_ipv4() != pkt.dst.is_ipv4() {
+                continue;
+            }
+            if let RouteGet::Dev(dev) = self.route_get(a, None) {
+                if let Some(i) = self.peers.iter().position(|p| p.iface == dev) {
+                    // The sender cannot own the packet's destination: it would deliver the packet to itself.
+                    if Some(i) != sender || a != pkt.dst {
+                        owners.push((i, a));
+                    }
+                }
+            }
+        }
+        for (i, a) in owners {
+            let peer = &mut self.peers[i];
+            if !peer.addrs.contains(&a) {
+                let len = if a.is_ipv4() { 32 } else { 128 };
+                ip_batch(Some(&peer.ns.name), &[format!("address add {a}/{len} dev eth0{}", nodad(a))])?;
+                peer.addrs.push(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fixes the neighbours on both sides of every link, so that a dump that filters neighbour discovery
+    /// (ICMPv6, which INPUT and OUTPUT see, unlike ARP) still lets the case's packet cross.
+    fn fix_neighbours(&self) -> Res<()> {
+        let mut h_neigh = Vec::new();
+        for p in &self.peers {
+            for a in &p.addrs {
+                h_neigh.push(format!("neigh replace {a} lladdr {} dev {} nud permanent", mac_text(p.mac), p.iface));
+            }
+            let p_neigh: Vec<String> = p
+                .h_addrs
+                .iter()
+                .map(|a| format!("neigh replace {a} lladdr {} dev eth0 nud permanent", mac_text(p.h_mac)))
+                .collect();
+            ip_batch(Some(&p.ns.name), &p_neigh)?;
+        }
+        ip_batch(Some(&self.h.name), &h_neigh)
+    }
+
+    /// Loads the dump into H as it is.
+    fn load_rules(&self, rules: &str) -> Res<()> {
+        let tool =
+            if detect_family(rules) == Family::Ipv6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
+        run_with_input(Command::new("ip").args(["netns", "exec", &self.h.name, tool, "-w", "10"]), rules.as_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("{tool} refused the rules: {e}"))
+    }
+
+    /// Runs an nftables script in H.
+    fn nft(&self, script: &str) -> Res<()> {
+        run_with_input(Command::new("ip").args(["netns", "exec", &self.h.name, "nft", "-f", "-"]), script.as_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("nft: {e}\n{script}"))
+    }
+
+    /// `ip route get ADDR [from SRC iif IFACE]` in H.
+    fn route_get(&self, addr: IpAddr, from: Option<(IpAddr, &str)>) -> RouteGet {
+        let mut args = vec!["-n".to_string(), self.h.name.clone(), "-o".into(), "route".into(), "get".into()];
+        args.push(addr.to_string());
+        if let Some((src, iif)) = from {
+            args.extend(["from".into(), src.to_string(), "iif".into(), iif.to_string()]);
+        }
+        let Ok(out) = Command::new("ip").args(&args).stderr(Stdio::null()).output() else { return RouteGet::Nowhere };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if !out.status.success() || words.is_empty() {
+            RouteGet::Nowhere
+        } else if words[0] == "local" {
+            RouteGet::Local
+        } else {
+            match words.windows(2).find(|w| w[0] == "dev") {
+                Some(w) if !matches!(words[0], "blackhole" | "unreachable" | "prohibit") => RouteGet::Dev(w[1].into()),
+                _ => RouteGet::Nowhere,
+            }
+        }
+    }
+
+    fn peer(&self, iface: &str) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.iface == iface)
+    }
+
+    /// The namespace that owns `addr`: H for one of its addresses, else the peer H routes it to.
+    fn owner_of(&self, addr: IpAddr) -> Res<&str> {
+        match self.route_get(addr, None) {
+            RouteGet::Local => Ok(&self.h.name),
+            RouteGet::Dev(d) => self.peer(&d).map(|p| p.ns.name.as_str()).ok_or(format!("{addr} is routed to {d}")),
+            RouteGet::Nowhere => Err(format!("H has no route to {addr}")),
+        }
+    }
+
+    /// Sends the case's packet (after whatever its connection state needs first), and returns its TRACE
+    /// lines and its fate.
+    fn walk(&self, pkt: &Packet, targets: &DumpTargets) -> Res<Observed> {
+        let seen = self.send(pkt, targets)?;
+        if std::env::var_os("CHAINWALK_RECORD_DEBUG").is_some() {
+            eprintln!("kernel log:\n  {}", seen.logs.join("\n  "));
+        }
+        let ours = |m: &&String| seen.stamp.matches_log(m, pkt);
+        let trace: Vec<&str> =
+            seen.logs.iter().filter(|m| m.starts_with("TRACE: ")).filter(ours).map(String::as_str).collect();
+        let delivered = seen.logs.iter().filter(|m| m.starts_with("cwrec-in ")).find(ours);
+        let posted = seen.logs.iter().filter(|m| m.starts_with("cwrec-post ")).find(ours);
+        let fate = self.fate(pkt, &seen, &trace, delivered.map(String::as_str), posted.map(String::as_str))?;
+        Ok(Observed { trace: trace.iter().map(|m| normalize(m)).collect(), fate })
+    }
+
+    /// Sets up the tracing table and the taps, does what the packet's connection state needs, sends the
+    /// packet and collects what the kernel logged and what crossed the links.
+    fn send(&self, pkt: &Packet, targets: &DumpTargets) -> Res<Sighting> {
+        let sender_ns = match &pkt.in_iface {
+            Some(i) => self.peer(i).map(|p| p.ns.name.clone()).ok_or("no sender")?,
+            None => self.h.name.clone(),
+        };
+        let v6 = pkt.dst.is_ipv6();
+        let fam = if v6 { "ip6" } else { "ip" };
+        let l4proto = match pkt.l4 {
+            L4::Icmpv6 { .. } => "ipv6-icmp",
+            L4::Icmp { .. } => "icmp",
+            L4::Tcp { .. } => "tcp",
+            L4::Udp { .. } => "udp",
+            _ => return Err("the recorder sends TCP, UDP, ICMP and ICMPv6 packets only".into()),
+        };
+        self.nft(&format!(
+            "table {fam} cwrec {{\n\
+             \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
+             \tchain out {{ type filter hook output priority -400; policy accept; }}\n\
+             \tchain delivered {{ type filter hook input priority 500; policy accept;\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-in \" flags tcp sequence\n\
+             \t\tct state invalid counter\n\
+             \t}}\n\
+             \tchain sent {{ type filter hook postrouting priority 500; policy accept;\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-post \" flags tcp sequence\n\
+             \t}}\n\
+             }}\n"
+        ))?;
+        let mut taps = Vec::new();
+        for p in &self.peers {
+            taps.push(Tap::open(&p.ns.name, "eth0", &p.iface)?);
+        }
+        // H's loopback: where what OUTPUT rejects comes back to a locally generated packet's sender.
+        taps.push(Tap::open(&self.h.name, "lo", "lo")?);
+        let back = pkt.in_iface.as_deref().unwrap_or("lo");
+        let back_tap = taps.iter().find(|t| t.label == back).ok_or("no tap on the sender's link")?;
+        let mark_packet = |stamp: Option<u32>| -> Res<()> {
+            let m = nft_match(pkt, stamp);
+            self.nft(&format!(
+                "add rule {fam} cwrec pre {m} meta nftrace set 1\nadd rule {fam} cwrec out {m} meta nftrace set 1\n"
+            ))
+        };
+        let start = |stamp: Option<u32>| -> Res<Kmsg> {
+            mark_packet(stamp)?;
+            for t in &taps {
+                t.drain();
+            }
+            Kmsg::open_at_end()
+        };
+        let stamp = Stamp::fresh(pkt);
+        let mut connection = None;
+        let mut kmsg = match (pkt.ct_state, pkt.l4) {
+            (CtState::Established, L4::Tcp { .. }) => {
+                let conn = Handshake::open(self, pkt, &sender_ns, targets)?;
+                let kmsg = start(None)?;
+                conn.next_segment(pkt)?;
+                connection = Some(conn);
+                kmsg
+            }
+            (CtState::Established, L4::Udp { .. }) => {
+                udp_exchange(self, pkt, &sender_ns, targets)?;
+                let kmsg = start(Some(stamp.ip))?;
+                send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark)?;
+                kmsg
+            }
+            (CtState::Related, L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. })
+                if is_icmp_error(v6, icmp_type) =>
+            {
+                let quoted = related_flow(self, pkt, &sender_ns, back_tap)?;
+                let kmsg = start(Some(stamp.ip))?;
+                send_raw(&sender_ns, &build_packet(pkt, &stamp, Some(&quoted)), pkt.dst, pkt.mark)?;
+                kmsg
+            }
+            (CtState::Established | CtState::Related, _) => {
+                return Err(format!(
+                    "the recorder can set up CTSTATE=ESTABLISHED for TCP and UDP, and CTSTATE=RELATED for ICMP \
+                     errors, not CTSTATE={} for this packet",
+                    pkt.ct_state.as_str()
+                ))
+            }
+            _ => {
+                let kmsg = start(Some(stamp.ip))?;
+                send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark)?;
+                kmsg
+            }
+        };
+        let logs = kmsg.settle();
+        let caught = taps
+            .iter()
+            .map(|t| {
+                let came_in = t.drain().into_iter().filter(|(incoming, _)| *incoming);
+                (t.label.clone(), came_in.filter_map(|(_, bytes)| Wire::parse(&bytes)).collect())
+            })
+            .collect();
+        let stamp = match connection {
+            None => stamp,
+            Some(_) => Stamp::learn(pkt, &logs).ok_or(
+                "the segment after the handshake left no TRACE line to learn its identity from (does the dump \
+                 have a table on its path?)",
+            )?,
+        };
+        Ok(Sighting { logs, caught, stamp })
+    }
+
+    /// What became of the packet: delivered to H, sent on out of a link, rejected, or dropped.
+    fn fate(
+        &self,
+        pkt: &Packet,
+        seen: &Sighting,
+        trace: &[&str],
+        delivered: Option<&str>,
+        posted: Option<&str>,
+    ) -> Res<String> {
+        let local = pkt.in_iface.is_none();
+        let proto = pkt.l4.proto();
+        let ports = pkt.l4.ports().is_some();
+        if let Some(line) = delivered {
+            let f = |k: &str| field(line, k).unwrap_or("");
+            let (src, dst) =
+                (endpoint_text(f("SRC"), ports.then(|| f("SPT"))), endpoint_text(f("DST"), ports.then(|| f("DPT"))));
+            return Ok(format!("FATE: verdict=accept path=input out=- src={src} dst={dst}"));
+        }
+        let path = if local { "output" } else { "forward" };
+        let back = pkt.in_iface.clone().unwrap_or_else(|| "lo".into());
+        // Sent on: caught coming in on a peer's side of a link (the sender's own link too, for a hairpin).
+        let sent = seen
+            .caught
+            .iter()
+            .filter(|(label, _)| label != "lo")
+            .filter_map(|(label, ws)| ws.iter().find(|w| seen.stamp.matches_wire(w, proto)).map(|w| (label, w)))
+            .min_by_key(|(label, _)| **label == back);
+        if let Some((label, w)) = sent {
+            let port = |p: u16| ports.then(|| p.to_string());
+            let src = endpoint_text(&w.src.to_string(), port(w.sport).as_deref());
+            let dst = endpoint_text(&w.dst.to_string(), port(w.dport).as_deref());
+            return Ok(format!("FATE: verdict=accept path={path} out={label} src={src} dst={dst}"));
+        }
+        let came_back = seen.caught.iter().find(|(l, _)| *l == back).map(|(_, ws)| ws.as_slice()).unwrap_or(&[]);
+        let reject = came_back.iter().find_map(|w| w.rejection_of(pkt, &seen.stamp));
+        if let (Some(p), None) = (posted, &reject) {
+            let out = field(p, "OUT").unwrap_or("");
+            if out != "lo" {
+                return Err(format!(
+                    "the packet passed POSTROUTING out of {out} but never arrived: the recorder's network has no \
+                     host for it there\n  {p}"
+                ));
+            }
+        }
+        // Dropped or rejected: the packet as the last TRACE line shows it.
+        let last = |k: &str| trace.last().and_then(|m| field(m, k)).map(str::to_string);
+        let (sport, dport) = pkt.l4.ports().map(|(s, d)| (s.to_string(), d.to_string())).unzip();
+        let src = last("SRC").unwrap_or_else(|| pkt.src.to_string());
+        let dst = last("DST").unwrap_or_else(|| pkt.dst.to_string());
+        let (sport, dport) = (last("SPT").or(sport), last("DPT").or(dport));
+        let out = last("OUT").unwrap_or_default();
+        let path = if local || !out.is_empty() {
+            path
+        } else {
+            let dst_ip = dst.parse().unwrap_or(pkt.dst);
+            match self.route_get(dst_ip, Some((pkt.src, back.as_str()))) {
+                RouteGet::Local => "input",
+                _ => "forward",
+            }
+        };
+        let mut line = format!(
+            "FATE: verdict={} path={path} out={} src={} dst={}",
+            if reject.is_some() { "reject" } else { "drop" },
+            if out.is_empty() { "-" } else { &out },
+            endpoint_text(&src, sport.as_deref().filter(|_| ports)),
+            endpoint_text(&dst, dport.as_deref().filter(|_| ports))
+        );
+        if let Some(what) = reject {
+            line += &format!(" reject={what}");
+        }
+        Ok(line)
+    }
+}
+
+/// What the recorder caught after sending the case's packet.
+struct Sighting {
+    /// Every kernel log message from the moment the packet was sent.
+    logs: Vec<String>,
+    /// For each link (by H's name for it, or `lo`), the IP packets that came in on the far side.
+    caught: Vec<(String, Vec<Wire>)>,
+    /// What identifies the case's packet.
+    stamp: Stamp,
+}
+
+/// What the recorder saw for one packet.
+struct Observed {
+    /// The normalized TRACE lines.
+    trace: Vec<String>,
+    /// The `FATE:` line.
+    fate: String,
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn nodad(a: IpAddr) -> &'static str {
+    if a.is_ipv6() {
+        " nodad"
+    } else {
+        ""
+    }
+}
+
+/// The address a peer takes on its link to H's `iface`: the gateway H routes through there, or else the first
+/// free address of the subnet.
+fn peer_address(host: &Host, iface: &HostInterface, a: &IfAddr, avoid: &[IpAddr]) -> Option<IpAddr> {
+    let gateway = host.routes.iter().filter_map(|r| r.via.map(|v| (r, v))).find(|(r, v)| {
+        v.is_ipv4() == a.addr.is_ipv4() && a.subnet_contains(*v) && r.dev.as_deref().is_none_or(|d| d == iface.name)
+    });
+    if let Some((_, v)) = gateway {
+        return Some(v);
+    }
+    let bits = if a.addr.is_ipv4() { 32 } else { 128 };
+    if a.prefix >= bits {
+        return None;
+    }
+    (1u32..256)
+        .map(|offset| match a.addr {
+            IpAddr::V4(v) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(a.prefix)).unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from((u32::from(v) & mask).wrapping_add(offset)))
+            }
+            IpAddr::V6(v) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(a.prefix)).unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from((u128::from(v) & mask).wrapping_add(u128::from(offset))))
+            }
+        })
+        .take_while(|c| a.subnet_contains(*c))
+        .find(|c| {
+            !host.is_local(*c) && !avoid.contains(c) && !matches!(c, IpAddr::V4(v4) if a.broadcast() == Some(*v4))
+        })
+}
+
+/// The nftables match for exactly the case's packet: addresses, protocol header and, when the recorder
+/// builds the packet itself, the IPv4 ID or IPv6 flow label it stamped on it.
+fn nft_match(pkt: &Packet, stamp: Option<u32>) -> String {
+    let ip = if pkt.dst.is_ipv6() { "ip6" } else { "ip" };
+    let mut m = format!("{ip} saddr {} {ip} daddr {} ", pkt.src, pkt.dst);
+    if let Some(s) = stamp {
+        m += &if pkt.dst.is_ipv6() { format!("ip6 flowlabel {s} ") } else { format!("ip id {s} ") };
+    }
+    m += &match pkt.l4 {
+        L4::Tcp { sport, dport, flags } => {
+            format!("tcp sport {sport} tcp dport {dport} tcp flags == 0x{:02x}", flags.0)
+        }
+        L4::Udp { sport, dport } => format!("udp sport {sport} udp dport {dport}"),
+        L4::Icmp { icmp_type, code } => format!("icmp type {icmp_type} icmp code {code}"),
+        L4::Icmpv6 { icmp_type, code } => format!("icmpv6 type {icmp_type} icmpv6 code {code}"),
+        other => format!("meta l4proto {}", other.proto()),
+    };
+    m
+}
+
+fn is_icmp_error(v6: bool, icmp_type: u8) -> bool {
+    if v6 {
+        (1..=4).contains(&icmp_type)
+    } else {
+        matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+    }
+}
+
+/// What identifies the case's packet through NAT: the IPv4 ID or IPv6 flow label, and for TCP the
+/// sequence and acknowledgement numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    /// The IPv4 ID or IPv6 flow label.
+    pub ip: u32,
+    /// The TCP sequence number.
+    pub seq: u32,
+    /// The TCP acknowledgement number.
+    pub ack: u32,
+}
+
+impl Stamp {
+    /// A stamp unlikely to be on any other packet on this machine right now.
+    pub fn fresh(pkt: &Packet) -> Stamp {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let mix = std::process::id().wrapping_mul(2_654_435_761).wrapping_add(n.wrapping_mul(40_503));
+        let ip = if pkt.dst.is_ipv6() { (mix & 0xf_ffff).max(1) } else { (mix & 0xffff).max(1) };
+        let ack = matches!(pkt.l4, L4::Tcp { flags, .. } if flags.0 & 0x10 != 0);
+        Stamp { ip, seq: mix.rotate_left(13) | 1, ack: u32::from(ack) }
+    }
+
+    /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line (by source
+    /// address and port and flags: a DNAT before that line may have changed its destination).
+    fn learn(pkt: &Packet, logs: &[String]) -> Option<Stamp> {
+        let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
+        let key = if pkt.dst.is_ipv6() { "FLOWLBL" } else { "ID" };
+        logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+            let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
+                && field(m, "PROTO") == Some("TCP")
+                && field(m, "SPT") == Some(&sport.to_string())
+                && tcp_flags_of(m) == flags.0;
+            if !same {
+                return None;
+            }
+            Some(Stamp {
+                ip: field(m, key)?.parse().ok()?,
+                seq: field(m, "SEQ")?.parse().ok()?,
+                ack: field(m, "ACK")?.parse().ok()?,
+            })
+        })
+    }
+
+    /// Whether a kernel log line (TRACE or the recorder's own) is about the stamped packet.
+    fn matches_log(&self, msg: &str, pkt: &Packet) -> bool {
+        let key = if pkt.dst.is_ipv6() { "FLOWLBL" } else { "ID" };
+        if field(msg, key).and_then(|v| v.parse::<u32>().ok()) != Some(self.ip) {
+            return false;
+        }
+        let proto = match pkt.l4 {
+            L4::Tcp { .. } => "TCP",
+            L4::Udp { .. } => "UDP",
+            L4::Icmp { .. } => "ICMP",
+            L4::Icmpv6 { .. } => "ICMPv6",
+            _ => "",
+        };
+        if field(msg, "PROTO") != Some(proto) {
+            return false;
+        }
+        !matches!(pkt.l4, L4::Tcp { .. })
+            || (field(msg, "SEQ").and_then(|v| v.parse().ok()) == Some(self.seq)
+                && field(msg, "ACK").and_then(|v| v.parse().ok()) == Some(self.ack))
+    }
+
+    /// Whether a packet caught on the wire is the stamped one.
+    fn matches_wire(&self, w: &Wire, proto: u8) -> bool {
+        w.proto == proto && w.stamp == self.ip && (proto != 6 || (w.seq == self.seq && w.ack == self.ack))
+    }
+}
+
+/// The value of `KEY=` in a log line (its first occurrence, before any quoted packet in brackets).
+pub fn field<'a>(msg: &'a str, key: &str) -> Option<&'a str> {
+    msg.split_whitespace()
+        .take_while(|w| !w.starts_with('['))
+        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// The TCP flags a log line shows.
+fn tcp_flags_of(msg: &str) -> u8 {
+    msg.split_whitespace()
+        .take_while(|w| !w.starts_with('['))
+        .filter_map(|w| FLAGS.iter().find(|(n, _)| *n == w).map(|&(_, b)| b))
+        .fold(0, |a, b| a | b)
+}
+
+const FLAGS: [(&str, u8); 8] = [
+    ("CWR", 0x80),
+    ("ECE", 0x40),
+    ("URG", 0x20),
+    ("ACK", 0x10),
+    ("PSH", 0x08),
+    ("RST", 0x04),
+    ("SYN", 0x02),
+    ("FIN", 0x01),
+];
+
+/// The fields of a TRACE line that `expected` keeps; the rest (MAC, LEN, TTL, ID, SEQ, ...) changes from
+/// run to run or says nothing about the walk.
+const KEEP: [&str; 11] = ["IN", "OUT", "PHYSIN", "PHYSOUT", "SRC", "DST", "PROTO", "SPT", "DPT", "TYPE", "CODE"];
+
+/// A kernel TRACE line as `expected` keeps it: `TRACE: table:chain:type:num IN=.. OUT=.. SRC=.. DST=..
+/// PROTO=.. SPT=.. DPT=.. FLAGS` (ICMP: `TYPE=.. CODE=..`), in the kernel's order.
+pub fn normalize(msg: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for (i, w) in msg.split_whitespace().enumerate() {
+        if i < 2 {
+            out.push(w);
+            continue;
+        }
+        if w.starts_with('[') {
+            break;
+        }
+        let keep = match w.split_once('=') {
+            Some((k, _)) => KEEP.contains(&k),
+            None => FLAGS.iter().any(|(n, _)| *n == w),
+        };
+        if keep {
+            out.push(w);
+        }
+    }
+    out.join(" ")
+}
+
+/// `192.0.2.1:80`, `[2001:db8::1]:80`, or the address alone.
+fn endpoint_text(addr: &str, port: Option<&str>) -> String {
+    // The kernel's log writes IPv6 addresses in full (`2001:0db8:0000:...`); the fate line uses the short form.
+    let addr = addr.parse::<IpAddr>().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
+    match port {
+        Some(p) if addr.contains(':') => format!("[{addr}]:{p}"),
+        Some(p) => format!("{addr}:{p}"),
+        None => addr.to_string(),
+    }
+}
+
+/// The kernel log, read from `/dev/kmsg`.
+struct Kmsg {
+    file: File,
+}
+
+impl Kmsg {
+    /// Opens the log positioned after its last record.
+    fn open_at_end() -> Res<Kmsg> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        file.seek(SeekFrom::End(0)).map_err(|e| format!("/dev/kmsg: {e}"))?;
+        Ok(Kmsg { file })
+    }
+
+    /// The messages logged since the last read.
+    fn read_new(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 16384];
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let rec = String::from_utf8_lossy(&buf[..n]);
+                    if let Some((_, msg)) = rec.split_once(';') {
+                        out.push(msg.lines().next().unwrap_or("").to_string());
+                    }
+                }
+                // The ring buffer overran this reader: it continues with the oldest record still there.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Waits until the kernel has been quiet for a while, and returns everything it logged.
+    fn settle(&mut self) -> Vec<String> {
+        sleep(SETTLE);
+        let mut all = self.read_new();
+        let start = Instant::now();
+        loop {
+            sleep(Duration::from_millis(150));
+            let more = self.read_new();
+            if more.is_empty() || start.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+            all.extend(more);
+        }
+        all
+    }
+}
+
+/// A packet socket on one interface of one namespace, catching every IP packet that crosses it.
+struct Tap {
+    fd: OwnedFd,
+    /// H's name for the link (or `lo` for H's loopback).
+    label: String,
+}
+
+impl Tap {
+    fn open(ns: &str, dev: &str, label: &str) -> Res<Tap> {
+        let dev = dev.to_string();
+        let fd = in_netns(ns, move || {
+            let name = std::ffi::CString::new(dev.clone()).map_err(|_| io::ErrorKind::InvalidInput)?;
+            // SAFETY: plain libc calls on a socket this closure creates and hands to an OwnedFd.
+            unsafe {
+                let index = libc::if_nametoindex(name.as_ptr());
+                if index == 0 {
+                    return Err(io::Error::new(io::ErrorKind::NotFound, format!("no interface {dev}")));
+                }
+                let all = (libc::ETH_P_ALL as u16).to_be();
+                let raw = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, i32::from(all));
+                if raw < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let fd = OwnedFd::from_raw_fd(raw);
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                sll.sll_family = libc::AF_PACKET as u16;
+                sll.sll_protocol = all;
+                sll.sll_ifindex = index as i32;
+                let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, len) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(fd)
+            }
+        })?;
+        Ok(Tap { fd, label: label.to_string() })
+    }
+
+    /// Every IP packet caught since the last drain: whether it came in (not sent by this side), and its bytes.
+    fn drain(&self) -> Vec<(bool, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            // SAFETY: recvfrom into buffers of the given sizes on a socket this Tap owns.
+            let (n, sll) = unsafe {
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                let n = libc::recvfrom(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                    &mut sll as *mut _ as *mut libc::sockaddr,
+                    &mut len,
+                );
+                (n, sll)
+            };
+            if n <= 0 {
+                break;
+            }
+            let ethertype = u16::from_be(sll.sll_protocol);
+            if ethertype == 0x0800 || ethertype == 0x86dd {
+                out.push((sll.sll_pkttype != libc::PACKET_OUTGOING, buf[..n as usize].to_vec()));
+            }
+        }
+        out
+    }
+}
+
+/// An IP packet as read off the wire.
+#[derive(Clone, Debug)]
+pub struct Wire {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// The IP protocol (next header, for IPv6 without extension headers).
+    pub proto: u8,
+    /// The IPv4 ID or the IPv6 flow label.
+    pub stamp: u32,
+    /// Source port (TCP, UDP).
+    pub sport: u16,
+    /// Destination port (TCP, UDP).
+    pub dport: u16,
+    /// TCP sequence number.
+    pub seq: u32,
+    /// TCP acknowledgement number.
+    pub ack: u32,
+    /// TCP flags.
+    pub flags: u8,
+    /// ICMP or ICMPv6 type and code.
+    pub icmp: (u8, u8),
+    /// The transport header and payload.
+    pub l4: Vec<u8>,
+}
+
+impl Wire {
+    /// Reads an IPv4 or IPv6 packet; a truncated one (a packet quoted in an ICMP error) as far as it goes.
+    pub fn parse(b: &[u8]) -> Option<Wire> {
+        let (src, dst, proto, stamp, l4) = match b.first()? >> 4 {
+            4 if b.len() >= 20 => {
+                let ihl = usize::from(b[0] & 0x0f) * 4;
+                let total = usize::from(u16::from_be_bytes([b[2], b[3]])).min(b.len());
+                let src = IpAddr::V4(Ipv4Addr::new(b[12], b[13], b[14], b[15]));
+                let dst = IpAddr::V4(Ipv4Addr::new(b[16], b[17], b[18], b[19]));
+                (src, dst, b[9], u32::from(u16::from_be_bytes([b[4], b[5]])), b.get(ihl..total.max(ihl))?)
+            }
+            6 if b.len() >= 40 => {
+                let total = (40 + usize::from(u16::from_be_bytes([b[4], b[5]]))).min(b.len());
+                let src = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&b[8..24]).ok()?));
+                let dst = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&b[24..40]).ok()?));
+                let flow = u32::from_be_bytes([0, b[1] & 0x0f, b[2], b[3]]);
+                (src, dst, b[6], flow, &b[40..total])
+            }
+            _ => return None,
+        };
+        let be16 = |i: usize| l4.get(i..i + 2).map(|s| u16::from_be_bytes([s[0], s[1]])).unwrap_or(0);
+        let be32 = |i: usize| l4.get(i..i + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])).unwrap_or(0);
+        let mut w = Wire {
+            src,
+            dst,
+            proto,
+            stamp,
+            sport: 0,
+            dport: 0,
+            seq: 0,
+            ack: 0,
+            flags: 0,
+            icmp: (0, 0),
+            l4: l4.to_vec(),
+        };
+        match proto {
+            6 | 17 => {
+                w.sport = be16(0);
+                w.dport = be16(2);
+                if proto == 6 {
+                    w.seq = be32(4);
+                    w.ack = be32(8);
+                    w.flags = l4.get(13).copied().unwrap_or(0);
+                }
+            }
+            1 | 58 => w.icmp = (l4.first().copied().unwrap_or(0), l4.get(1).copied().unwrap_or(0)),
+            _ => {}
+        }
+        Some(w)
+    }
+
+    /// If this packet is a TCP reset or an ICMP error about the stamped packet, what it is, as
+    /// `--reject-with` names it.
+    fn rejection_of(&self, pkt: &Packet, stamp: &Stamp) -> Option<String> {
+        let our_proto = pkt.l4.proto();
+        if self.proto == 6 && self.flags & 0x04 != 0 {
+            let (sport, _) = pkt.l4.ports()?;
+            return (our_proto == 6 && self.dst == pkt.src && self.dport == sport).then(|| "tcp-reset".into());
+        }
+        let v6 = self.proto == 58;
+        if !(self.proto == 1 || v6) || !is_icmp_error(v6, self.icmp.0) {
+            return None;
+        }
+        let inner = Wire::parse(self.l4.get(8..)?)?;
+        if inner.proto != our_proto || inner.stamp != stamp.ip || inner.src != pkt.src {
+            return None;
+        }
+        let (t, c) = self.icmp;
+        Some(
+            match (v6, t, c) {
+                (false, 3, 0) => "icmp-net-unreachable",
+                (false, 3, 1) => "icmp-host-unreachable",
+                (false, 3, 2) => "icmp-proto-unreachable",
+                (false, 3, 3) => "icmp-port-unreachable",
+                (false, 3, 9) => "icmp-net-prohibited",
+                (false, 3, 10) => "icmp-host-prohibited",
+                (false, 3, 13) => "icmp-admin-prohibited",
+                (false, 11, _) => "icmp-time-exceeded",
+                (true, 1, 0) => "icmp6-no-route",
+                (true, 1, 1) => "icmp6-adm-prohibited",
+                (true, 1, 3) => "icmp6-addr-unreachable",
+                (true, 1, 4) => "icmp6-port-unreachable",
+                (true, 3, _) => "icmp6-time-exceeded",
+                _ => return Some(format!("icmp{}-type-{t}-code-{c}", if v6 { "6" } else { "" })),
+            }
+            .to_string(),
+        )
+    }
+}
+
+/// The Internet checksum of `parts` concatenated (each part of even length but the last).
+pub fn checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    for part in parts {
+        for chunk in part.chunks(2) {
+            let word = u16::from_be_bytes([chunk[0], chunk.get(1).copied().unwrap_or(0)]);
+            sum += u32::from(word);
+        }
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The pseudo-header TCP, UDP and ICMPv6 checksums cover.
+fn pseudo_header(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> Vec<u8> {
+    let mut p = Vec::new();
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            p.extend(s.octets());
+            p.extend(d.octets());
+            p.extend([0, proto]);
+            p.extend((len as u16).to_be_bytes());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            p.extend(s.octets());
+            p.extend(d.octets());
+            p.extend((len as u32).to_be_bytes());
+            p.extend([0, 0, 0, proto]);
+        }
+        _ => {}
+    }
+    p
+}
+
+/// The case's packet, byte by byte: IP header (with the stamp as IPv4 ID or IPv6 flow label, and the
+/// packet's TTL, TOS and DF), then its TCP, UDP, ICMP or ICMPv6 header with a correct checksum, padded to
+/// the packet's `LEN=` (TCP with options, others with payload). `quoted` is the packet an ICMP error is about.
+pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u8> {
+    let v6 = pkt.dst.is_ipv6();
+    let ip_len = if v6 { 40 } else { 20 };
+    let want = usize::from(pkt.len);
+    let fill = |n: usize| -> Vec<u8> { b"cwrec".iter().copied().cycle().take(n).collect() };
+    let mut l4 = match pkt.l4 {
+        L4::Tcp { sport, dport, flags } => {
+            let extra = want.saturating_sub(ip_len + 20);
+            let opt_len = (extra / 4 * 4).min(40);
+            let mut options = vec![1u8; opt_len];
+            if flags.0 & 0x02 != 0 && opt_len >= 4 {
+                options[..4].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+            }
+            let mut h = Vec::new();
+            h.extend(sport.to_be_bytes());
+            h.extend(dport.to_be_bytes());
+            h.extend(stamp.seq.to_be_bytes());
+            h.extend(stamp.ack.to_be_bytes());
+            h.push((((20 + opt_len) / 4) as u8) << 4);
+            h.push(flags.0);
+            h.extend(64240u16.to_be_bytes());
+            h.extend([0, 0, 0, 0]);
+            h.extend(options);
+            h.extend(fill(extra - opt_len));
+            h
+        }
+        L4::Udp { sport, dport } => {
+            let payload = want.saturating_sub(ip_len + 8);
+            let mut h = Vec::new();
+            h.extend(sport.to_be_bytes());
+            h.extend(dport.to_be_bytes());
+            h.extend(((8 + payload) as u16).to_be_bytes());
+            h.extend([0, 0]);
+            h.extend(fill(payload));
+            h
+        }
+        L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => {
+            let mut h = vec![icmp_type, code, 0, 0];
+            let echo = matches!((v6, icmp_type), (false, 0 | 8) | (true, 128 | 129));
+            if echo {
+                h.extend((stamp.ip as u16).to_be_bytes());
+                h.extend(1u16.to_be_bytes());
+            } else if !v6 && icmp_type == 3 && code == 4 {
+                h.extend([0, 0, 0x05, 0x78]);
+            } else if v6 && icmp_type == 2 {
+                h.extend(1280u32.to_be_bytes());
+            } else {
+                h.extend([0, 0, 0, 0]);
+            }
+            match quoted {
+                Some(q) => h.extend(q),
+                None => h.extend(fill(want.saturating_sub(ip_len + 8))),
+            }
+            h
+        }
+        L4::Other { .. } | L4::Udplite { .. } | L4::Sctp { .. } | L4::Dccp { .. } => fill(want.saturating_sub(ip_len)),
+    };
+    let proto = pkt.l4.proto();
+    let csum_at = match pkt.l4 {
+        L4::Tcp { .. } => Some(16),
+        L4::Udp { .. } => Some(6),
+        L4::Icmp { .. } | L4::Icmpv6 { .. } => Some(2),
+        _ => None,
+    };
+    if let Some(at) = csum_at {
+        let sum = if matches!(pkt.l4, L4::Icmp { .. }) {
+            checksum(&[&l4])
+        } else {
+            checksum(&[&pseudo_header(pkt.src, pkt.dst, proto, l4.len()), &l4])
+        };
+        // A UDP checksum that comes out as zero is sent as all ones.
+        let sum = if sum == 0 && proto == 17 { 0xffff } else { sum };
+        l4[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    }
+    let mut out = Vec::with_capacity(ip_len + l4.len());
+    match (pkt.src, pkt.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let total = (20 + l4.len()) as u16;
+            let frag: u16 = if pkt.dont_fragment { 0x4000 } else { 0 };
+            out.extend([0x45, pkt.tos]);
+            out.extend(total.to_be_bytes());
+            out.extend((stamp.ip as u16).to_be_bytes());
+            out.extend(frag.to_be_bytes());
+            out.extend([pkt.ttl, proto, 0, 0]);
+            out.extend(s.octets());
+            out.extend(d.octets());
+            let sum = checksum(&[&out]);
+            out[10..12].copy_from_slice(&sum.to_be_bytes());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let flow = stamp.ip & 0xf_ffff;
+            out.push(0x60 | (pkt.tos >> 4));
+            out.push(((pkt.tos & 0x0f) << 4) | (flow >> 16) as u8);
+            out.extend([(flow >> 8) as u8, flow as u8]);
+            out.extend((l4.len() as u16).to_be_bytes());
+            out.extend([proto, pkt.ttl]);
+            out.extend(s.octets());
+            out.extend(d.octets());
+        }
+        _ => {}
+    }
+    out.extend(l4);
+    out
+}
+
+/// Sends `bytes` (a whole IP packet) from a raw socket in `ns`. A packet that OUTPUT drops makes `sendto`
+/// fail with EPERM; that is a fate, not an error.
+fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32) -> Res<()> {
+    let bytes = bytes.to_vec();
+    in_netns(ns, move || {
+        let domain = if dst.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
+        if dst.is_ipv6() {
+            s.set_header_included_v6(true)?;
+        }
+        if mark != 0 {
+            s.set_mark(mark)?;
+        }
+        match s.send_to(&bytes, &SockAddr::from(SocketAddr::new(dst, 0))) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    })
+}
+
+/// Every namespace a reply can come from: H and the peers, less the sender.
+fn other_namespaces<'a>(lab: &'a Lab, sender_ns: &str) -> Vec<&'a str> {
+    std::iter::once(lab.h.name.as_str())
+        .chain(lab.peers.iter().map(|p| p.ns.name.as_str()))
+        .filter(|n| *n != sender_ns)
+        .collect()
+}
+
+/// The ports someone must listen on for the case's packet: its destination port and the NAT targets'.
+fn listen_ports(dport: u16, targets: &DumpTargets) -> Vec<u16> {
+    let mut ports = vec![dport];
+    ports.extend(targets.ports.iter().copied().filter(|p| *p != dport));
+    ports
+}
+
+fn wildcard(v6: bool, port: u16) -> SockAddr {
+    let ip = if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+    SockAddr::from(SocketAddr::new(ip, port))
+}
+
+/// A socket in `ns` bound to `addr` (an address of the namespace or the wildcard).
+fn bound_socket(ns: &str, ty: Type, addr: SockAddr) -> Res<Socket> {
+    in_netns(ns, move || {
+        let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+        let s = Socket::new(domain, ty, None)?;
+        s.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            s.set_only_v6(true)?;
+            s.set_freebind_v6(true)?;
+        } else {
+            s.set_freebind_v4(true)?;
+        }
+        s.bind(&addr)?;
+        Ok(s)
+    })
+}
+
+/// A TCP connection set up before the traced segment of a `CTSTATE=ESTABLISHED` packet.
+struct Handshake {
+    client: Socket,
+    server: Socket,
+    _listeners: Vec<Socket>,
+}
+
+impl Handshake {
+    fn open(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets) -> Res<Handshake> {
+        let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+        let v6 = pkt.dst.is_ipv6();
+        let mut listeners = Vec::new();
+        for ns in other_namespaces(lab, sender_ns) {
+            for port in listen_ports(dport, targets) {
+                let l = bound_socket(ns, Type::STREAM, wildcard(v6, port))?;
+                l.listen(8).map_err(|e| e.to_string())?;
+                l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                listeners.push(l);
+            }
+        }
+        let client = bound_socket(sender_ns, Type::STREAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+        client.connect_timeout(&SockAddr::from(SocketAddr::new(pkt.dst, dport)), Duration::from_secs(3)).map_err(
+            |e| {
+                format!(
+                    "the handshake before the ESTABLISHED packet failed ({e}): the rules must let the connection open"
+                )
+            },
+        )?;
+        let start = Instant::now();
+        let server = loop {
+            if let Some(s) = listeners.iter().find_map(|l| l.accept().ok()) {
+                break s.0;
+            }
+            if start.elapsed() > Duration::from_secs(2) {
+                return Err("the handshake completed but no listener accepted the connection".into());
+            }
+            sleep(Duration::from_millis(10));
+        };
+        client.set_tcp_quickack(true).map_err(|e| e.to_string())?;
+        sleep(Duration::from_millis(50));
+        Ok(Handshake { client, server, _listeners: listeners })
+    }
+
+    /// Makes the client send the segment the packet describes: PSH ACK (data), FIN ACK (close), or a pure
+    /// ACK (of a byte the server sends).
+    fn next_segment(&self, pkt: &Packet) -> Res<()> {
+        let L4::Tcp { flags, .. } = pkt.l4 else { return Err("not TCP".into()) };
+        let r = if flags.0 & 0x08 != 0 {
+            self.client.send(b"x").map(|_| ())
+        } else if flags.0 & 0x01 != 0 {
+            self.client.shutdown(std::net::Shutdown::Write)
+        } else if flags.0 == 0x10 {
+            self.server.send(b"y").map(|_| ())
+        } else {
+            return Err(format!(
+                "after a handshake the recorder sends ACK, PSH ACK or FIN ACK, not flags {:#04x}",
+                flags.0
+            ));
+        };
+        r.map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Handshake {
+    fn drop(&mut self) {
+        // Reset rather than close, so that no FIN exchange follows the traced segment.
+        let _ = self.client.set_linger(Some(Duration::ZERO));
+        let _ = self.server.set_linger(Some(Duration::ZERO));
+    }
+}
+
+/// Exchanges a datagram each way between the packet's source and whoever answers at its destination, so
+/// that the packet that follows is ESTABLISHED.
+fn udp_exchange(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets) -> Res<()> {
+    let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+    let v6 = pkt.dst.is_ipv6();
+    let mut servers = Vec::new();
+    for ns in other_namespaces(lab, sender_ns) {
+        for port in listen_ports(dport, targets) {
+            let s = bound_socket(ns, Type::DGRAM, wildcard(v6, port))?;
+            s.set_nonblocking(true).map_err(|e| e.to_string())?;
+            servers.push(s);
+        }
+    }
+    let client = bound_socket(sender_ns, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+    client.set_nonblocking(true).map_err(|e| e.to_string())?;
+    client.send_to(b"cwrec-setup", &SockAddr::from(SocketAddr::new(pkt.dst, dport))).map_err(|e| e.to_string())?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+    let start = Instant::now();
+    let mut answered = false;
+    while start.elapsed() < Duration::from_secs(2) {
+        if !answered {
+            for s in &servers {
+                if let Ok((_, from)) = s.recv_from(&mut buf) {
+                    s.send_to(b"cwrec-reply", &from).map_err(|e| e.to_string())?;
+                    answered = true;
+                }
+            }
+        } else if client.recv_from(&mut buf).is_ok() {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(10));
+    }
+    Err(format!(
+        "the UDP exchange before the ESTABLISHED packet failed ({}): the rules must let a datagram through each way",
+        if answered { "no answer came back" } else { "the first datagram never arrived" }
+    ))
+}
+
+/// Sends the UDP datagram a `CTSTATE=RELATED` ICMP error is about, from the error's destination to its
+/// source, and returns it as the source received it (after any NAT), ready to be quoted.
+fn related_flow(lab: &Lab, pkt: &Packet, sender_ns: &str, sender_tap: &Tap) -> Res<Vec<u8>> {
+    let v6 = pkt.dst.is_ipv6();
+    let origin = lab.owner_of(pkt.dst)?.to_string();
+    let _sink = bound_socket(sender_ns, Type::DGRAM, wildcard(v6, RELATED_FLOW_DPORT))?;
+    let first = bound_socket(&origin, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.dst, RELATED_FLOW_SPORT)))?;
+    sender_tap.drain();
+    first
+        .send_to(b"cwrec-flow", &SockAddr::from(SocketAddr::new(pkt.src, RELATED_FLOW_DPORT)))
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        sleep(Duration::from_millis(20));
+        for (incoming, bytes) in sender_tap.drain() {
+            let Some(w) = Wire::parse(&bytes) else { continue };
+            if incoming && w.proto == 17 && w.dport == RELATED_FLOW_DPORT && w.l4.ends_with(b"cwrec-flow") {
+                return Ok(bytes);
+            }
+        }
+    }
+    Err("the UDP datagram a RELATED ICMP error is about never reached the error's sender".into())
+}
