@@ -52,7 +52,7 @@ impl fmt::Display for Kind {
 }
 
 /// The seed [`generate`] uses.
-pub const DEFAULT_SEED: u64 = 0x00c4_a1_2b0a_11ed;
+pub const DEFAULT_SEED: u64 = 0x0000_c4a1_2b0a_11ed;
 
 /// A dump of `kind` with `target_rules` rules (`-A` lines); exactly that many once the fixed rules of the
 /// kind fit (23 for kube, 15 for docker), fewer below that.

@@ -112,7 +112,6 @@ struct Row {
     rules: usize,
     bytes: usize,
     chainwalk: Duration,
-    runs: usize,
     restore: Result<Duration, String>,
     heap: HeapUse,
     breakdown: Breakdown,
@@ -165,12 +164,7 @@ fn measure_one(kind: Kind, path: &Path, restore: bool) -> Row {
     let (errors, warnings) = (errors.len(), parsed.warnings().count());
     drop(parsed);
 
-    let runs = match rules {
-        0..=10_000 => 9,
-        10_001..=100_000 => 5,
-        _ => 3,
-    };
-    let mut times: Vec<Duration> = (0..runs)
+    let mut times: Vec<Duration> = (0..runs(rules))
         .map(|_| {
             let start = Instant::now();
             let parsed = std::hint::black_box(chainwalk_core::parse(std::hint::black_box(&input), None));
@@ -181,7 +175,16 @@ fn measure_one(kind: Kind, path: &Path, restore: bool) -> Row {
         .collect();
     let chainwalk = median(&mut times);
     let restore = if restore { time_restore(path) } else { Err("skipped".to_string()) };
-    Row { kind, rules, bytes: input.len(), chainwalk, runs, restore, heap, breakdown, errors, warnings, first_errors }
+    Row { kind, rules, bytes: input.len(), chainwalk, restore, heap, breakdown, errors, warnings, first_errors }
+}
+
+/// How many times chainwalk reads a dump of `rules` rules to take the median.
+fn runs(rules: usize) -> usize {
+    match rules {
+        0..=10_000 => 9,
+        10_001..=100_000 => 5,
+        _ => 3,
+    }
 }
 
 fn median(times: &mut [Duration]) -> Duration {
@@ -292,10 +295,13 @@ fn report(rows: &[Row], restore_tool: &Result<(), String>) -> String {
     let _ = writeln!(r, "## chainwalk-bench\n");
     let _ = writeln!(
         r,
-        "chainwalk: `chainwalk_core::parse` (read + validate), median of 9 runs up to 10k rules, 5 up to 100k, 3 above; \
-         peak heap from a separate counted run, the input string excluded.\n\
+        "chainwalk: `chainwalk_core::parse` (read + validate; dropping the result is not timed), median of {} runs \
+         up to 10k rules, {} up to 100k, {} above; peak heap from a separate counted run, the input string excluded.\n\
          iptables-restore: `iptables-legacy-restore --test < FILE` in a fresh network namespace, median of 3, \
-         less the cost of `ip netns exec NS true`.\n"
+         less the cost of `ip netns exec NS true`.\n",
+        runs(1),
+        runs(100_000),
+        runs(100_001)
     );
     if let Err(why) = restore_tool {
         let _ = writeln!(r, "iptables-legacy-restore not timed: {why}.\n");
@@ -307,7 +313,7 @@ fn report(rows: &[Row], restore_tool: &Result<(), String>) -> String {
     );
     for row in rows {
         let (restore, ratio) = match &row.restore {
-            Ok(d) => (format!("{:.1}", ms(*d)), format!("{:.1}x", d.as_secs_f64() / row.chainwalk.as_secs_f64())),
+            Ok(d) => (format!("{:.1}", ms(*d)), ratio(d.as_secs_f64() / row.chainwalk.as_secs_f64())),
             Err(_) => ("—".to_string(), "—".to_string()),
         };
         let _ = writeln!(
@@ -357,9 +363,13 @@ fn report(rows: &[Row], restore_tool: &Result<(), String>) -> String {
         if let Some(row) = mine.iter().find(|row| row.rules == 100_000) {
             match &row.restore {
                 Ok(d) => {
-                    let ratio = d.as_secs_f64() / row.chainwalk.as_secs_f64();
-                    let verdict = if ratio >= 20.0 { "met" } else { "MISSED" };
-                    let _ = writeln!(r, "- {kind}: at 100k rules chainwalk is {ratio:.1}x faster than iptables-restore (goal 20x): {verdict}");
+                    let x = d.as_secs_f64() / row.chainwalk.as_secs_f64();
+                    let verdict = if x >= 20.0 { "met" } else { "MISSED" };
+                    let _ = writeln!(
+                        r,
+                        "- {kind}: at 100k rules chainwalk is {} faster than iptables-restore (goal 20x): {verdict}",
+                        ratio(x)
+                    );
                 }
                 Err(_) => {
                     let _ = writeln!(r, "- {kind}: at 100k rules iptables-restore was not timed");
@@ -422,12 +432,16 @@ fn report(rows: &[Row], restore_tool: &Result<(), String>) -> String {
     for (name, size) in heap::type_sizes() {
         let _ = writeln!(r, "| `{name}` | {size} |");
     }
-    let _ = writeln!(
-        r,
-        "\n{} runs per size for chainwalk (see above).",
-        rows.iter().map(|row| row.runs).max().unwrap_or(0)
-    );
     r
+}
+
+/// A speed ratio, with two decimals below 1.
+fn ratio(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.2}x")
+    } else {
+        format!("{x:.1}x")
+    }
 }
 
 /// Every distinct error message chainwalk gives on each dump, with its count and first line. chainwalk
@@ -438,11 +452,25 @@ fn check(o: &Options) -> String {
     for &kind in &o.kinds {
         for &size in &o.sizes {
             let mut lines: Vec<String> = gen::generate(kind, size).lines().map(str::to_string).collect();
+            let original = lines.join("\n") + "\n";
+            let canonical = chainwalk_core::canonical(&chainwalk_core::parse(&original, None));
+            let same = compare(&original, &canonical).map_or("identical".to_string(), |d| format!("DIFFERENT: {d}"));
             let mut found: Vec<(String, usize, u32)> = Vec::new();
+            let mut warnings: Vec<(String, usize, u32)> = Vec::new();
+            let mut first = true;
             loop {
                 let mut dump = lines.join("\n");
                 dump.push('\n');
                 let parsed = chainwalk_core::parse(&dump, None);
+                if first {
+                    for w in parsed.warnings() {
+                        match warnings.iter_mut().find(|(m, _, _)| *m == w.message) {
+                            Some((_, n, _)) => *n += 1,
+                            None => warnings.push((w.message.clone(), 1, w.span.line)),
+                        }
+                    }
+                    first = false;
+                }
                 let errors: Vec<_> = parsed.errors().collect();
                 if errors.is_empty() {
                     break;
@@ -465,7 +493,12 @@ fn check(o: &Options) -> String {
                 }
             }
             let _ = writeln!(r, "\n### {kind} {size}: {} distinct errors\n", found.len());
+            let _ = writeln!(r, "Printed back by `chainwalk_core::canonical`: {same}\n");
             for (message, count, line) in &found {
+                let _ = writeln!(r, "- {count} × (first on line {line}) {message}");
+            }
+            let _ = writeln!(r, "\nWarnings among the first 100 that chainwalk reports:\n");
+            for (message, count, line) in &warnings {
                 let _ = writeln!(r, "- {count} × (first on line {line}) {message}");
             }
         }

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Lines and columns count from 1; columns count characters (not bytes), as an editor does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Span {
-    /// Byte offset of the first byte.
-    pub start: usize,
+    /// Byte offset of the first byte (dumps are smaller than 4 GiB).
+    pub start: u32,
     /// Byte offset one past the last byte.
-    pub end: usize,
+    pub end: u32,
     /// Line of the first byte, from 1.
     pub line: u32,
     /// Column of the first byte, from 1, in characters.
@@ -24,7 +24,12 @@ impl Span {
     /// The span of `len` bytes starting at column `col` of a line that starts at byte `line_start`.
     pub fn within_line(line: u32, line_start: usize, line_text: &str, from: usize, to: usize) -> Span {
         let col = line_text[..from.min(line_text.len())].chars().count() as u32 + 1;
-        Span { start: line_start + from, end: line_start + to, line, col }
+        Span { start: (line_start + from) as u32, end: (line_start + to) as u32, line, col }
+    }
+
+    /// The byte range, for slicing the input.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
     }
 
     /// The smallest span that covers both `self` and `other` (which must be on the same line or later).

@@ -64,7 +64,7 @@ pub fn match_allowed(m: &crate::matches::Match) -> Allowed {
     let mut opts = String::new();
     m.kind.save(&mut opts);
     let has = |o: &str| opts.contains(o);
-    let (table, hooks): (Option<&'static [TableName]>, u8) = match m.name.as_str() {
+    let (table, hooks): (Option<&'static [TableName]>, u8) = match m.name() {
         "addrtype" if has("--limit-iface-in") => (None, PRE | IN | FWD),
         "addrtype" if has("--limit-iface-out") => (None, OUT | FWD | POST),
         "policy" if has("--dir in") => (None, PRE | IN | FWD),
@@ -107,7 +107,7 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
                     table.name,
                     hooks,
                     match_allowed(m),
-                    &format!("the {} match", m.name),
+                    &format!("the {} match", m.name()),
                     m.span,
                     &chain.name,
                 ) {
@@ -290,18 +290,35 @@ fn warnings(table: &Table, reach: &[u8], diags: &mut Vec<Diagnostic>) {
                 ));
             }
         }
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // Rules are compared by a hash of their canonical text, confirmed on a hit, so that a chain of
+        // thousands of rules does not keep a copy of every rule's text.
+        let mut seen: HashMap<u64, usize> = HashMap::new();
         let mut ended_at: Option<usize> = None;
         for (i, rule) in chain.rules.iter().enumerate() {
             text.clear();
             save::rule_spec(rule, &mut text);
-            if let Some(&first) = seen.get(&text) {
-                diags.push(Diagnostic::warning(
-                    rule.span,
-                    format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
-                ));
-            } else {
-                seen.insert(text.clone(), i);
+            let hash = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                text.hash(&mut h);
+                h.finish()
+            };
+            match seen.get(&hash) {
+                Some(&first) if {
+                    let mut earlier = String::new();
+                    save::rule_spec(&chain.rules[first], &mut earlier);
+                    earlier == text
+                } =>
+                {
+                    diags.push(Diagnostic::warning(
+                        rule.span,
+                        format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(hash, i);
+                }
             }
             if let Some(end) = ended_at {
                 if end + 1 == i {
@@ -317,7 +334,7 @@ fn warnings(table: &Table, reach: &[u8], diags: &mut Vec<Diagnostic>) {
                 }
                 continue;
             }
-            let unconditional = rule.generic == Default::default() && rule.matches.iter().all(|m| m.name == "comment");
+            let unconditional = rule.generic == Default::default() && rule.matches.iter().all(|m| m.name() == "comment");
             let terminal = rule
                 .target
                 .as_ref()

@@ -20,14 +20,17 @@ pub struct RawOpt {
 /// An extension's options kept verbatim.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verbatim {
+    /// The extension's name as written.
+    pub name: String,
     /// The options in the order given.
     pub opts: Vec<RawOpt>,
 }
 
 impl Verbatim {
     /// Keeps `opts` as they are.
-    pub fn from_opts(opts: &[Opt<'_>]) -> Verbatim {
+    pub fn from_opts(name: &str, opts: &[Opt<'_>]) -> Verbatim {
         Verbatim {
+            name: name.to_string(),
             opts: opts
                 .iter()
                 .map(|o| RawOpt {

@@ -466,9 +466,9 @@ mod tests {
         };
         let bits = |hooks: &[Hook]| hooks.iter().fold(0, |b, h| b | h.bit());
         assert_eq!(a.allowed_hooks(), bits(&[Hook::Prerouting, Hook::Input, Hook::Forward]));
-        let out = Addrtype { limit: Some(IfaceLimit::Out), ..a.clone() };
+        let out = Addrtype { limit: Some(IfaceLimit::Out), ..(**a).clone() };
         assert_eq!(out.allowed_hooks(), bits(&[Hook::Forward, Hook::Output, Hook::Postrouting]));
-        let none = Addrtype { limit: None, ..a.clone() };
+        let none = Addrtype { limit: None, ..(**a).clone() };
         assert_eq!(none.allowed_hooks(), bits(&Hook::ALL));
     }
 

@@ -8,6 +8,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Family, Network};
 use crate::values::opt_number;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -136,6 +137,29 @@ impl Extension for Connlimit {
     }
 }
 
+impl Evaluate for Connlimit {
+    /// `connlimit_mt` in `xt_connlimit.c` counts the tracked connections whose address (under the mask) is the
+    /// packet's, its own included, and compares the count with the limit. chainwalk does not know the other
+    /// connections and assumes there are none, so the count is 1.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        const COUNT: u32 = 1;
+        let (key, addr) = match self.side {
+            ConnlimitSide::Source => ("SRC", ctx.pkt.src),
+            ConnlimitSide::Dest => ("DST", ctx.pkt.dst),
+        };
+        let (word, fits) = if self.above { ("above", COUNT > self.limit) } else { ("at most", COUNT <= self.limit) };
+        let fact = format!(
+            "chainwalk does not count connections and assumes the packet's own is the only one for {key}={addr}/{} \
+             (set it by hand for more), and 1 is {}{word} {}",
+            printed_prefix(self.mask),
+            if fits { "" } else { "not " },
+            self.limit
+        );
+        let o = conclude(fits, false, fact);
+        Outcome::assumed(o.holds, o.why)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +279,40 @@ mod tests {
             error(v4, "! --connlimit-saddr --connlimit-above 3").1,
             "`--connlimit-saddr` cannot be negated with `!`"
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:80 in eth0 syn");
+            match first_match(Family::Ipv4, &format!("-m connlimit {options}")) {
+                MatchKind::Connlimit(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn one_connection_is_assumed() {
+            let o = eval("--connlimit-above 10 --connlimit-mask 24");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk does not count connections and assumes the packet's own is the only one for \
+                 SRC=203.0.113.7/24 (set it by hand for more), and 1 is not above 10, so this does not hold"
+            );
+            let o = eval("--connlimit-above 0 --connlimit-daddr");
+            assert!(o.holds && o.assumed);
+            assert!(o.why.contains("for DST=192.0.2.2/32"), "{}", o.why);
+            assert!(o.why.ends_with("and 1 is above 0, so this holds"), "{}", o.why);
+            let o = eval("--connlimit-upto 2");
+            assert!(o.holds && o.assumed);
+            assert!(o.why.ends_with("and 1 is at most 2, so this holds"), "{}", o.why);
+            assert!(!eval("--connlimit-upto 0").holds);
+            assert!(!eval("! --connlimit-upto 2").holds);
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::addr::parse_ipv4;
 use crate::ruleset::{Family, Network};
 use crate::values::opt_number;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -482,6 +483,32 @@ impl Hashlimit {
     }
 }
 
+impl Evaluate for Hashlimit {
+    /// `hashlimit_mt` in `xt_hashlimit.c` keeps a bucket per key (`--hashlimit-mode`) that refills at the rate;
+    /// it depends on the packets before this one, which chainwalk does not have, so the packet's bucket is
+    /// assumed within the rate (as a new bucket is): `--hashlimit-upto` matches, `--hashlimit-above` does not.
+    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+        let mut rule = String::new();
+        self.save(&mut rule);
+        let rate = rule.split(" --hashlimit-mode").next().unwrap_or_default();
+        let rate = rate.split(" --hashlimit-name").next().unwrap_or_default().trim_start();
+        let bucket = match rule.split(" --hashlimit-mode ").nth(1).and_then(|r| r.split(' ').next()) {
+            Some(mode) => format!("the packet's bucket ({mode})"),
+            None => "the one bucket of all packets".to_string(),
+        };
+        let o = conclude(
+            true,
+            self.above,
+            format!(
+                "chainwalk keeps no packet counts and assumes {bucket} in hashlimit table `{}` is within `{rate}`, \
+                 as a new bucket is (set it by hand to see one over the rate)",
+                self.name
+            ),
+        );
+        Outcome::assumed(o.holds, o.why)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -748,5 +775,36 @@ mod tests {
         assert_eq!(p.warnings().count(), 1);
         let out = crate::canonical(&p);
         assert!(out.contains(&format!("--hashlimit-name {}\n", "b".repeat(255))), "{out}");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            match first_match(Family::Ipv4, &format!("-m hashlimit {options}")) {
+                MatchKind::Hashlimit(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn assumed_within_the_rate() {
+            let o = eval("--hashlimit-upto 5/sec --hashlimit-mode srcip,dstport --hashlimit-name ssh");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk keeps no packet counts and assumes the packet's bucket (srcip,dstport) in hashlimit table \
+                 `ssh` is within `--hashlimit-upto 5/sec --hashlimit-burst 5`, as a new bucket is (set it by hand to \
+                 see one over the rate), so this holds"
+            );
+            let o = eval("--hashlimit-above 1kb/s --hashlimit-name bytes");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.starts_with("chainwalk keeps no packet counts and assumes the one bucket of all packets"));
+            assert!(o.why.ends_with("so this does not hold"), "{}", o.why);
+        }
     }
 }

@@ -7,6 +7,7 @@
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::values::opt_number;
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -186,6 +187,24 @@ impl Extension for Limit {
     }
 }
 
+impl Evaluate for Limit {
+    /// `limit_mt` in `xt_limit.c` takes a credit per packet from a bucket that refills at the rate; it depends
+    /// on the packets before this one, which chainwalk does not have, so the packet is assumed within the limit
+    /// (as the first `burst` packets are).
+    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+        let mut rule = String::new();
+        self.save(&mut rule);
+        Outcome::assumed(
+            true,
+            format!(
+                "chainwalk keeps no packet counts and assumes the packet is within `{}`, as the first packets are \
+                 (set it by hand to see one over the limit), so this holds",
+                rule.trim_start()
+            ),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -276,5 +295,27 @@ mod tests {
         assert_eq!(error("-A INPUT -m limit --limit-burst 10000").0, 19);
         assert_eq!(error("-A INPUT -m limit --limit 1/s --limit-burst 0").0, 31);
         assert_eq!(error("-A INPUT --limit 5/min").1, "unknown option `--limit`");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::Evaluate;
+
+        #[test]
+        fn assumed_within_the_limit() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            let MatchKind::Limit(m) = first_match(Family::Ipv4, "-m limit --limit 1/min --limit-burst 1") else {
+                panic!("not a limit match");
+            };
+            let o = m.eval(&s.ctx());
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk keeps no packet counts and assumes the packet is within `--limit 1/min --limit-burst 1`, \
+                 as the first packets are (set it by hand to see one over the limit), so this holds"
+            );
+        }
     }
 }

@@ -50,8 +50,6 @@ pub mod string;
 /// One `-m NAME [options]` of a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Match {
-    /// The module's name as `iptables-save` prints it after `-m`.
-    pub name: String,
     /// The `-m NAME` and all of its options; for an implicit match, its options.
     pub span: Span,
     /// Whether the module was loaded without `-m`, by an option of the rule's `-p` protocol
@@ -62,32 +60,39 @@ pub struct Match {
 }
 
 impl Match {
+    /// The module's name as `iptables-save` prints it after `-m`.
+    pub fn name(&self) -> &str {
+        self.kind.name()
+    }
+
     /// Appends ` -m NAME` and the options, as `iptables-save` prints them.
     pub fn save(&self, out: &mut String) {
         out.push_str(" -m ");
-        out.push_str(&self.name);
+        out.push_str(self.name());
         self.kind.save(out);
     }
 }
 
 macro_rules! modules {
-    ($($variant:ident($ty:ty) = $($name:literal)|+;)*) => {
+    ($($variant:ident($ty:ty) = $name:literal;)*) => {
         /// The typed options of a match, one variant per module.
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "module", content = "options", rename_all = "snake_case")]
         pub enum MatchKind {
+            // Each module's options live in their own allocation, so a rule pays only for what it uses.
             $(
                 #[allow(missing_docs)]
-                $variant($ty),
+                #[serde(rename = $name)]
+                $variant(Box<$ty>),
             )*
             /// A module chainwalk does not model, kept as written.
-            Unmodelled(Verbatim),
+            Unmodelled(Box<Verbatim>),
         }
 
         /// The options of the module called `name`, if chainwalk models it.
         pub fn options(name: &str) -> Option<&'static [OptSpec]> {
             match name {
-                $($($name)|+ => Some(<$ty as Extension>::OPTIONS),)*
+                $($name => Some(<$ty as Extension>::OPTIONS),)*
                 _ => None,
             }
         }
@@ -95,12 +100,20 @@ macro_rules! modules {
         /// Builds the module called `name` (which must be one [`options`] knows) from its options.
         pub fn build(name: &str, opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<MatchKind, Diagnostic> {
             match name {
-                $($($name)|+ => Ok(MatchKind::$variant(<$ty as Extension>::build(opts, ctx, warnings)?)),)*
-                _ => Ok(MatchKind::Unmodelled(Verbatim::from_opts(opts))),
+                $($name => Ok(MatchKind::$variant(Box::new(<$ty as Extension>::build(opts, ctx, warnings)?))),)*
+                _ => Ok(MatchKind::Unmodelled(Box::new(Verbatim::from_opts(name, opts)))),
             }
         }
 
         impl MatchKind {
+            /// The module's name, as `iptables-save` prints it after `-m`.
+            pub fn name(&self) -> &str {
+                match self {
+                    $(MatchKind::$variant(_) => $name,)*
+                    MatchKind::Unmodelled(v) => &v.name,
+                }
+            }
+
             /// Appends the options as `iptables-save` prints them.
             pub fn save(&self, out: &mut String) {
                 match self {

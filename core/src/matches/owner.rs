@@ -2,10 +2,12 @@
 //! kernel's `xt_owner.c`). The kernel allows it only on the OUTPUT and POSTROUTING hooks, where a packet
 //! still carries its socket.
 
+use super::conntrack::{all_of, in_list};
 use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -164,6 +166,81 @@ impl Extension for Owner {
     }
 }
 
+/// The user and group chainwalk takes a locally generated packet to be sent by when it gives no `UID=`/`GID=`:
+/// root, as for a packet sent by a process run as root (the kernel-recorded cases are).
+const ASSUMED_ID: u32 = 0;
+
+/// `--uid-owner` or `--gid-owner` against the packet's id (`key` is `UID` or `GID`), assumed root's when the
+/// packet gives none; with `groups` (`--suppl-groups`), supplementary groups, which chainwalk does not know,
+/// are assumed not to be in the range.
+fn eval_id(key: &str, given: Option<u32>, test: &Negatable<UidSpec>, groups: bool) -> Outcome {
+    let id = given.unwrap_or(ASSUMED_ID);
+    let unknown = if given.is_some() {
+        String::new()
+    } else {
+        format!(" (the packet gives no {key}=, so chainwalk assumes root's; give {key}=N in the packet to change it)")
+    };
+    let (inside, mut fact) = match (test.value.contains(id), &test.value) {
+        (Some(inside), UidSpec::Range { min, max }) => {
+            (inside, format!("{key}={id}{unknown} {}", in_list(inside, &test.value, min == max)))
+        }
+        _ => (
+            false,
+            format!("{key}={id}{unknown} is assumed not to be `{}`, a name chainwalk cannot look up", test.value),
+        ),
+    };
+    let named = matches!(test.value, UidSpec::Name(_));
+    let by_groups = groups && !inside;
+    if by_groups {
+        fact.push_str(
+            " and the owner's supplementary groups, which chainwalk does not know, are assumed not to be either",
+        );
+    }
+    let o = conclude(inside, test.negated, fact);
+    if given.is_none() || named || by_groups {
+        Outcome::assumed(o.holds, o.why)
+    } else {
+        o
+    }
+}
+
+impl Evaluate for Owner {
+    /// `owner_mt` in `xt_owner.c`: a packet without a socket (one this host forwards) matches only when every
+    /// option given is negated; otherwise the socket exists, then the file owner's user and group are compared.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let pkt = ctx.pkt;
+        if !pkt.is_local_out() {
+            let all_negated = [
+                self.socket_exists.as_ref().map(|s| s.negated),
+                self.uid.as_ref().map(|u| u.negated),
+                self.gid.as_ref().map(|g| g.negated),
+            ]
+            .into_iter()
+            .flatten()
+            .all(|n| n);
+            let iface = pkt.in_iface.as_deref().unwrap_or_default();
+            return Outcome::when(
+                all_negated,
+                format!(
+                    "the packet came in on {iface}, so it has no socket, and the owner match then {}",
+                    if all_negated { "matches, as every option given is negated" } else { "does not match" }
+                ),
+            );
+        }
+        let mut outcomes = Vec::new();
+        if let Some(s) = &self.socket_exists {
+            outcomes.push(conclude(true, s.negated, "the packet is sent by this host, so it has a socket".to_string()));
+        }
+        if let Some(u) = &self.uid {
+            outcomes.push(eval_id("UID", pkt.uid, u, false));
+        }
+        if let Some(g) = &self.gid {
+            outcomes.push(eval_id("GID", pkt.gid, g, self.suppl_groups));
+        }
+        all_of(outcomes, "the packet has a socket")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -255,5 +332,102 @@ mod tests {
             (11, "the owner match needs at least one of `--uid-owner`, `--gid-owner`, `--socket-exists`".into())
         );
         assert_eq!(error("-A OUTPUT -m owner --pid-owner 1").1, "unknown option `--pid-owner`");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::Scene;
+        use crate::matches::MatchKind;
+        use crate::ruleset::{Family, Hook, TableName};
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        /// Evaluates `-m owner OPTIONS`, loaded in OUTPUT (the kernel refuses it in INPUT).
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            let text = format!("*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m owner {options}\nCOMMIT\n");
+            let p = crate::parse(&text, Some(Family::Ipv4));
+            assert!(!p.has_errors(), "{options}: {:?}", p.diagnostics);
+            match &p.ruleset.tables[0].chain("OUTPUT").expect("OUTPUT").rules[0].matches[0].kind {
+                MatchKind::Owner(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        fn sent(packet: &str) -> Scene {
+            Scene::new(packet).at(Hook::Output, TableName::Filter)
+        }
+
+        #[test]
+        fn user_and_group_of_the_packet() {
+            let s = sent("tcp 198.51.100.2:40000 -> 203.0.113.9:443 out eth0 syn uid 1000 gid 100");
+            let o = eval(&s, "--uid-owner 1000");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "UID=1000 is 1000, so this holds");
+            let o = eval(&s, "--uid-owner 0");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(o.why, "UID=1000 is not 0, so this does not hold");
+            let o = eval(&s, "! --uid-owner 0 --gid-owner 50-150");
+            assert!(o.holds);
+            assert_eq!(o.why, "UID=1000 is not 0, so this holds; GID=100 is in 50-150, so this holds");
+            assert!(!eval(&s, "! --gid-owner 100").holds);
+        }
+
+        #[test]
+        fn without_uid_root_is_assumed() {
+            let s = sent("tcp 198.51.100.2:40000 -> 203.0.113.9:443 out eth0 syn");
+            let o = eval(&s, "--uid-owner 0");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "UID=0 (the packet gives no UID=, so chainwalk assumes root's; give UID=N in the packet to change it) \
+                 is 0, so this holds"
+            );
+            let o = eval(&s, "--uid-owner 1000-2000");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.ends_with("is not in 1000-2000, so this does not hold"), "{}", o.why);
+        }
+
+        #[test]
+        fn names_and_supplementary_groups_are_assumed() {
+            let s = sent("tcp 198.51.100.2:40000 -> 203.0.113.9:443 out eth0 syn uid 1000 gid 100");
+            let o = eval(&s, "--uid-owner daemon");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "UID=1000 is assumed not to be `daemon`, a name chainwalk cannot look up, so this does not hold"
+            );
+            let o = eval(&s, "--gid-owner 10 --suppl-groups");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.contains("supplementary groups, which chainwalk does not know"), "{}", o.why);
+            let o = eval(&s, "--gid-owner 100 --suppl-groups");
+            assert!(o.holds && !o.assumed);
+        }
+
+        #[test]
+        fn socket() {
+            let s = sent("udp 198.51.100.2:5353 -> 203.0.113.9:53 out eth0");
+            let o = eval(&s, "--socket-exists");
+            assert!(o.holds);
+            assert_eq!(o.why, "the packet is sent by this host, so it has a socket, so this holds");
+            assert!(!eval(&s, "! --socket-exists").holds);
+        }
+
+        #[test]
+        fn forwarded_packets_have_no_socket() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 10.0.0.5:80 in eth0 out eth1 syn")
+                .at(Hook::Postrouting, TableName::Mangle);
+            let o = eval(&s, "--uid-owner 0");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(
+                o.why,
+                "the packet came in on eth0, so it has no socket, and the owner match then does not match"
+            );
+            let o = eval(&s, "! --uid-owner 0 ! --socket-exists");
+            assert!(o.holds);
+            assert_eq!(
+                o.why,
+                "the packet came in on eth0, so it has no socket, and the owner match then matches, as every option \
+                 given is negated"
+            );
+            assert!(!eval(&s, "! --uid-owner 0 --socket-exists").holds);
+        }
     }
 }

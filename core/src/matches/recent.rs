@@ -7,6 +7,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Family, Negatable};
 use crate::values::opt_number;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -245,6 +246,48 @@ impl Extension for Recent {
     }
 }
 
+/// `addr` under `mask` (both of one family; `addr` unchanged otherwise).
+fn masked(addr: IpAddr, mask: IpAddr) -> IpAddr {
+    match (addr, mask) {
+        (IpAddr::V4(a), IpAddr::V4(m)) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & u32::from(m))),
+        (IpAddr::V6(a), IpAddr::V6(m)) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & u128::from(m))),
+        _ => addr,
+    }
+}
+
+impl Evaluate for Recent {
+    /// `recent_mt` in `xt_recent.c`: `--set` adds (or refreshes) the address and always matches; the other
+    /// commands match when the address (under `--mask`) is in the list, with `--seconds`/`--hitcount`/`--rttl`
+    /// about its entry. The list is built by earlier packets, which chainwalk does not have, so the address is
+    /// assumed not to be in it.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let (key, addr) = match self.side {
+            RecentSide::Source => ("SRC", ctx.pkt.src),
+            RecentSide::Dest => ("DST", ctx.pkt.dst),
+        };
+        let entry = masked(addr, self.mask);
+        let shown = if entry == addr { format!("{key}={addr}") } else { format!("{key}={addr} (as {entry})") };
+        let command = self.command.value;
+        if command == RecentCommand::Set {
+            let fact =
+                format!("--set adds {shown} to recent list `{}` (or refreshes it) and always matches", self.name);
+            return conclude(true, self.command.negated, fact);
+        }
+        let o = conclude(
+            false,
+            self.command.negated,
+            format!(
+                "chainwalk does not know recent list `{}` (it is filled by earlier packets, and a --set earlier in this \
+                 walk is not remembered) and assumes {shown} is not in it, so --{} finds no entry (set it by hand if \
+                 it is there)",
+                self.name,
+                command.as_str()
+            ),
+        );
+        Outcome::assumed(o.holds, o.why)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +415,49 @@ mod tests {
         assert_eq!(inet_aton("256.1.1.1"), None);
         assert_eq!(inet_aton("1..1"), None);
         assert_eq!(inet_aton("1.2.3.4.5"), None);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            match first_match(Family::Ipv4, &format!("-m recent {options}")) {
+                MatchKind::Recent(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn set_always_matches() {
+            let o = eval("--set --name ssh");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(
+                o.why,
+                "--set adds SRC=203.0.113.7 to recent list `ssh` (or refreshes it) and always matches, so this holds"
+            );
+            let o = eval("! --set --rdest --mask 255.255.0.0");
+            assert!(!o.holds && !o.assumed);
+            assert!(o.why.starts_with("--set adds DST=192.0.2.2 (as 192.0.0.0) to recent list `DEFAULT`"), "{}", o.why);
+        }
+
+        #[test]
+        fn checks_assume_an_empty_list() {
+            let o = eval("--rcheck --seconds 60 --hitcount 2 --name ssh");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk does not know recent list `ssh` (it is filled by earlier packets, and a --set earlier in \
+                 this walk is not remembered) and assumes SRC=203.0.113.7 is not in it, so --rcheck finds no entry \
+                 (set it by hand if it is there), so this does not hold"
+            );
+            let o = eval("! --update --name ssh");
+            assert!(o.holds && o.assumed);
+            assert!(o.why.contains("so --update finds no entry"));
+            assert!(!eval("--remove --name ssh").holds);
+        }
     }
 }

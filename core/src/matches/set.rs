@@ -9,6 +9,7 @@ use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::Negatable;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
 
@@ -215,6 +216,31 @@ impl Extension for Set {
     }
 }
 
+impl Evaluate for Set {
+    /// `set_match_v4` in `xt_set.c`: the packet matches when its key is in the set (or, negated, is not);
+    /// the counter tests apply only to an element that was found. chainwalk does not know the sets' contents
+    /// and assumes the key is not in the set.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let lookup = &self.lookup.value;
+        let first = match lookup.dirs.first() {
+            Some(SetDir::Dst) => format!("DST={}", ctx.pkt.dst),
+            _ => format!("SRC={}", ctx.pkt.src),
+        };
+        let shown = lookup.to_string();
+        let dirs = shown.rsplit_once(' ').map_or("src", |(_, dirs)| dirs);
+        let o = conclude(
+            false,
+            self.lookup.negated,
+            format!(
+                "chainwalk does not know what ipset `{}` holds (no `ipset save` output is given) and assumes the \
+                 packet's key ({first}, looked up as {}) is not in it",
+                lookup.name, dirs
+            ),
+        );
+        Outcome::assumed(o.holds, o.why)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -327,5 +353,34 @@ mod tests {
             error("--match-set averyveryveryveryveryverylongsetname src"),
             (29, "set name `averyveryveryveryveryverylongsetname` is longer than 31 characters".into())
         );
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(Family::Ipv4, &format!("-m set {options}")) {
+                MatchKind::Set(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn contents_are_unknown_so_not_in_the_set() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            let o = eval(&s, "--match-set blocklist src");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk does not know what ipset `blocklist` holds (no `ipset save` output is given) and assumes \
+                 the packet's key (SRC=203.0.113.7, looked up as src) is not in it, so this does not hold"
+            );
+            let o = eval(&s, "! --match-set allowed dst,dst --packets-gt 5");
+            assert!(o.holds && o.assumed);
+            assert!(o.why.contains("(DST=192.0.2.2, looked up as dst,dst) is not in it, so this holds"), "{}", o.why);
+        }
     }
 }

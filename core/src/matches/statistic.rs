@@ -5,6 +5,7 @@
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::values::opt_number;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -164,6 +165,49 @@ impl Extension for Statistic {
     }
 }
 
+impl Evaluate for Statistic {
+    /// `statistic_mt` in `xt_statistic.c`. Random mode compares a random 31-bit number with the probability:
+    /// 1 always matches and 0 never does; anything between is chance, and chainwalk assumes the rule is not
+    /// taken, `!` or not, so a walk falls through a kube-proxy style spread (`--probability 1/n, 1/(n-1), ...`)
+    /// to its last rule, which has no statistic match. Nth mode counts packets from `--packet`; chainwalk
+    /// assumes this is the counter's first packet, which matches when `--packet` is 0.
+    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+        let neg = if self.invert { "! " } else { "" };
+        match self.mode {
+            StatisticMode::Random { probability } => {
+                let p = format!("{neg}--probability {:.11}", f64::from(probability) / PROBABILITY_ONE);
+                if f64::from(probability) >= PROBABILITY_ONE {
+                    return conclude(true, self.invert, "statistic --probability 1 matches every packet".into());
+                }
+                if probability == 0 {
+                    return conclude(false, self.invert, "statistic --probability 0 matches no packet".into());
+                }
+                Outcome::assumed(
+                    false,
+                    format!(
+                        "statistic {p} takes a packet by chance, and chainwalk assumes this one is not taken (set it \
+                         by hand to take this branch), so the walk goes on to the next rule, as a kube-proxy \
+                         spread goes on to its last endpoint, which has no statistic match"
+                    ),
+                )
+            }
+            StatisticMode::Nth { every: 1, .. } => {
+                conclude(true, self.invert, "statistic --every 1 picks every packet".into())
+            }
+            StatisticMode::Nth { every, packet } => {
+                let fact = format!(
+                    "statistic {neg}--every {every} --packet {packet} counts packets, and chainwalk assumes this is \
+                     the counter's first packet (number 0), which {} the one --packet {packet} picks (set it by hand \
+                     for a later packet)",
+                    if packet == 0 { "is" } else { "is not" }
+                );
+                let o = conclude(packet == 0, self.invert, fact);
+                Outcome::assumed(o.holds, o.why)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +308,66 @@ mod tests {
         assert_eq!(error("--mode NTH --every 2 --packet 0").0, 30);
         assert_eq!(error("--mode nth --every 3 --packet 1 --mode random").0, 55);
         assert_eq!(error("--mode nth --every 3 ! --packet 1").1, "`--packet` cannot be negated with `!`");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 10.96.0.10:443 in eth0 syn");
+            match first_match(Family::Ipv4, &format!("-m statistic {options}")) {
+                MatchKind::Statistic(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn chance_is_assumed_not_taken() {
+            let o = eval("--mode random --probability 0.33333333349");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "statistic --probability 0.33333333349 takes a packet by chance, and chainwalk assumes this one is not \
+                 taken (set it by hand to take this branch), so the walk goes on to the next rule, as a kube-proxy \
+                 spread goes on to its last endpoint, which has no statistic match"
+            );
+            let o = eval("--mode random ! --probability 0.5");
+            assert!(!o.holds && o.assumed, "not taken, `!` or not");
+            assert!(o.why.starts_with("statistic ! --probability 0.50000000000 takes a packet by chance"));
+        }
+
+        #[test]
+        fn certain_and_impossible() {
+            let o = eval("--mode random --probability 1");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "statistic --probability 1 matches every packet, so this holds");
+            let o = eval("--mode random ! --probability 1");
+            assert!(!o.holds && !o.assumed);
+            let o = eval("--mode random --probability 0");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(o.why, "statistic --probability 0 matches no packet, so this does not hold");
+        }
+
+        #[test]
+        fn nth_assumes_the_first_packet() {
+            let o = eval("--mode nth --every 2 --packet 0");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "statistic --every 2 --packet 0 counts packets, and chainwalk assumes this is the counter's first \
+                 packet (number 0), which is the one --packet 0 picks (set it by hand for a later packet), so this \
+                 holds"
+            );
+            let o = eval("--mode nth --every 3 --packet 1");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.contains("which is not the one --packet 1 picks"));
+            assert!(eval("--mode nth ! --every 3 --packet 1").holds);
+            let o = eval("--mode nth --every 1 --packet 0");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "statistic --every 1 picks every packet, so this holds");
+        }
     }
 }

@@ -6,6 +6,7 @@
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::values::opt_number;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -207,6 +208,38 @@ impl Extension for StringMatch {
     }
 }
 
+impl Evaluate for StringMatch {
+    /// `string_mt` in `xt_string.c` searches the packet's bytes, from the IP header on, between `--from` and
+    /// `--to`. chainwalk knows the packet's length but not its payload: a pattern that cannot fit in the bytes
+    /// searched is not found; otherwise it is assumed not to be there.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let mut rule = String::new();
+        self.save(&mut rule);
+        let pattern = rule.split(" --algo").next().unwrap_or_default().trim_start().trim_start_matches("! ");
+        let len = usize::from(ctx.pkt.len);
+        let end = len.min(usize::from(self.to));
+        let room = end.saturating_sub(usize::from(self.from));
+        if self.pattern.len() > room {
+            let fact = format!(
+                "the {}-byte pattern of {pattern} cannot fit in the {room} bytes searched of this {len}-byte packet \
+                 (from {} to {end})",
+                self.pattern.len(),
+                self.from
+            );
+            return conclude(false, self.invert, fact);
+        }
+        let o = conclude(
+            false,
+            self.invert,
+            format!(
+                "chainwalk does not know the packet's payload and assumes {pattern} is not in it (set it by hand if \
+                 it is)"
+            ),
+        );
+        Outcome::assumed(o.holds, o.why)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -315,5 +348,48 @@ mod tests {
         );
         assert_eq!(error("--algo bm --string foo --icase --icase").0, 51);
         assert_eq!(error("--algo bm --string foo ! --icase").1, "`--icase` cannot be negated with `!`");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:80 in eth0 ack psh len 100");
+            match first_match(Family::Ipv4, &format!("-m string {options}")) {
+                MatchKind::StringMatch(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn payload_is_assumed_without_the_pattern() {
+            let o = eval("--string \"GET /admin\" --algo bm");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk does not know the packet's payload and assumes --string \"GET /admin\" is not in it (set it \
+                 by hand if it is), so this does not hold"
+            );
+            let o = eval("! --hex-string \"|00ff|\" --algo kmp");
+            assert!(o.holds && o.assumed);
+            assert!(o
+                .why
+                .starts_with("chainwalk does not know the packet's payload and assumes --hex-string \"|00ff|\""));
+        }
+
+        #[test]
+        fn a_pattern_that_cannot_fit_is_not_found() {
+            let o = eval("--string \"abcdef\" --algo bm --from 96");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(
+                o.why,
+                "the 6-byte pattern of --string \"abcdef\" cannot fit in the 4 bytes searched of this 100-byte packet \
+                 (from 96 to 100), so this does not hold"
+            );
+            assert!(eval("! --string \"abc\" --algo bm --from 40 --to 41").holds);
+        }
     }
 }

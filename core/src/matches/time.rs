@@ -7,6 +7,7 @@
 use super::u32::c_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -294,6 +295,29 @@ impl Extension for Time {
     }
 }
 
+impl Evaluate for Time {
+    /// `time_mt` in `xt_time.c` compares the packet's arrival time with the dates, times of day, month days
+    /// and weekdays. A walk has no clock, so the packet is assumed to arrive inside the window, unless the
+    /// window is empty (a `--datestart` after the `--datestop`), which no time is in.
+    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+        let mut window = String::new();
+        self.save(&mut window);
+        let window = window.trim_start();
+        if self.date_start > self.date_stop {
+            return Outcome::no(format!(
+                "the window `{window}` starts after it stops, so no packet is inside it, so this does not hold"
+            ));
+        }
+        Outcome::assumed(
+            true,
+            format!(
+                "a walk has no clock, and chainwalk assumes the packet arrives inside `{window}` (set it by hand to see \
+                 it arrive outside), so this holds"
+            ),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,5 +460,43 @@ mod tests {
         let mut s = String::new();
         push_date(&mut s, 1_704_067_200);
         assert_eq!(s, "2024-01-01T00:00:00");
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:80 in eth0 syn");
+            match first_match(Family::Ipv4, &format!("-m time {options}")) {
+                MatchKind::Time(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn assumed_inside_the_window() {
+            let o = eval("--timestart 08:00 --timestop 17:00 --weekdays Mon,Tue");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "a walk has no clock, and chainwalk assumes the packet arrives inside `--timestart 08:00:00 --timestop \
+                 17:00:00 --weekdays Mon,Tue --datestop 2038-01-19T03:14:07` (set it by hand to see it arrive \
+                 outside), so this holds"
+            );
+        }
+
+        #[test]
+        fn an_empty_window_holds_no_packet() {
+            let o = eval("--datestart 2030-01-01 --datestop 2020-01-01");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(
+                o.why,
+                "the window `--datestart 2030-01-01T00:00:00 --datestop 2020-01-01T00:00:00` starts after it stops, so \
+                 no packet is inside it, so this does not hold"
+            );
+        }
     }
 }

@@ -282,13 +282,13 @@ fn parse_tests(s: &str) -> Result<U32Tests, SyntaxError> {
 fn span_at(o: &Opt<'_>, pos: usize) -> Span {
     let Some(t) = o.args.first() else { return o.span };
     let quote = usize::from(t.quoted);
-    if t.span.end - t.span.start != t.text.len() + 2 * quote || pos > t.text.len() {
+    if t.span.range().len() != t.text.len() + 2 * quote || pos > t.text.len() {
         return t.span;
     }
-    let start = t.span.start + quote + pos;
-    let end = (start + 1).min(t.span.end - quote).max(start);
+    let start = t.span.start as usize + quote + pos;
+    let end = (start + 1).min(t.span.end as usize - quote).max(start);
     let col = t.span.col + quote as u32 + t.text[..pos].chars().count() as u32;
-    Span { start, end, line: t.span.line, col }
+    Span { start: start as u32, end: end as u32, line: t.span.line, col }
 }
 
 impl Extension for U32 {

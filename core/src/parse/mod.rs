@@ -74,7 +74,7 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
     }
     if let Some(t) = reader.current {
         let span =
-            Span { start: input.len(), end: input.len(), line: last_line + u32::from(ended_with_newline), col: 1 };
+            Span { start: input.len() as u32, end: input.len() as u32, line: last_line + u32::from(ended_with_newline), col: 1 };
         let table = reader.ruleset.tables[t].name;
         reader.diags.push(
             Diagnostic::error(span, format!("the {table} table is not finished: `COMMIT` expected at the end"))
@@ -175,6 +175,9 @@ impl Reader {
             }
             let t = self.current.take().unwrap_or_default();
             self.ruleset.tables[t].commit = Some(whole);
+            for c in &mut self.ruleset.tables[t].chains {
+                c.rules.shrink_to_fit();
+            }
             crate::validate::table(&self.ruleset, t, &mut self.diags);
             return;
         }

@@ -980,7 +980,7 @@ fn build_rule(
         let span = m.opts.iter().fold(m.span, |s, o| s.to(o.span));
         let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: m.span };
         let kind = matches::build(&m.name, &m.opts, &ctx, &mut warnings)?;
-        built.push(matches::Match { name: m.name, span, implicit: m.implicit, kind });
+        built.push(matches::Match { span, implicit: m.implicit, kind });
     }
     let target = match target {
         None => None,

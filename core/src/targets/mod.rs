@@ -87,12 +87,13 @@ macro_rules! targets {
             Standard(Verdict),
             /// A user chain (the name is the target's).
             Chain,
+            // Each target's options live in their own allocation, so a rule pays only for what it uses.
             $(
                 #[allow(missing_docs)]
-                $variant($ty),
+                $variant(Box<$ty>),
             )*
             /// A target chainwalk does not model, kept as written.
-            Unmodelled(Verbatim),
+            Unmodelled(Box<Verbatim>),
         }
 
         /// The options of the target extension called `name`, if chainwalk models it.
@@ -106,8 +107,8 @@ macro_rules! targets {
         /// Builds the target extension called `name` from its options.
         pub fn build(name: &str, opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<TargetKind, Diagnostic> {
             match name {
-                $($($name)|+ => Ok(TargetKind::$variant(<$ty as Extension>::build(opts, ctx, warnings)?)),)*
-                _ => Ok(TargetKind::Unmodelled(Verbatim::from_opts(opts))),
+                $($($name)|+ => Ok(TargetKind::$variant(Box::new(<$ty as Extension>::build(opts, ctx, warnings)?))),)*
+                _ => Ok(TargetKind::Unmodelled(Box::new(Verbatim::from_opts(name, opts)))),
             }
         }
 

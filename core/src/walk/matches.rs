@@ -26,12 +26,12 @@ pub(super) fn eval(m: &Match, ctx: &EvalCtx<'_>) -> Outcome {
         MatchKind::Tos(x) => x.eval(ctx),
         MatchKind::Dscp(x) => x.eval(ctx),
         MatchKind::Unmodelled(_) => {
-            Outcome::assumed(true, format!("chainwalk does not model the {} match; it is assumed to match", m.name))
+            Outcome::assumed(true, format!("chainwalk does not model the {} match; it is assumed to match", m.name()))
         }
         #[allow(unreachable_patterns)]
         _ => Outcome::assumed(
             true,
-            format!("chainwalk does not evaluate the {} match yet; it is assumed to match", m.name),
+            format!("chainwalk does not evaluate the {} match yet; it is assumed to match", m.name()),
         ),
     }
 }

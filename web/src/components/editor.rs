@@ -59,8 +59,8 @@ pub fn Editor(props: &EditorProps) -> Html {
 /// Focuses `textarea` and selects the bytes `span` of `source` (the text the span was read from), scrolled
 /// into view, so that a click on a finding or a rule shows where it is in the dump.
 pub fn reveal(textarea: &HtmlTextAreaElement, source: &str, span: Span) {
-    let start = utf16_index(source, span.start);
-    let end = utf16_index(source, span.end).max(start);
+    let start = utf16_index(source, span.start as usize);
+    let end = utf16_index(source, span.end as usize).max(start);
     let _ = textarea.focus();
     let _ = textarea.set_selection_range(start, end);
     if let Some(line_height) = line_height(textarea) {
