@@ -145,10 +145,9 @@ impl Breakdown {
                     matches += r.matches.len();
                     let size = size_of::<chainwalk_core::matches::Match>();
                     add("Match structs in use", r.matches.len() * size);
-                    add("Vec<Match> spare capacity", (r.matches.capacity() - r.matches.len()) * size);
                     for m in &r.matches {
                         match &m.kind {
-                            MatchKind::Comment(c) => add("comment texts", c.text.capacity()),
+                            MatchKind::Comment(c) => add("comment texts", c.text.len()),
                             MatchKind::Unmodelled(v) => add("unmodelled options kept verbatim", verbatim_bytes(v)),
                             _ => {}
                         }

@@ -146,7 +146,7 @@ fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target)
         "ECN" => opts.contains("--ecn-tcp"),
         _ => false,
     };
-    let proto = rule.generic.protocol.as_ref().filter(|p| !p.negated).map(|p| p.value);
+    let proto = rule.generic.protocol().filter(|p| !p.negated).map(|p| p.value);
     if needs_tcp && proto != Some(crate::ruleset::Protocol::TCP) {
         return Some(Diagnostic::error(
             target.span,
@@ -334,7 +334,7 @@ fn warnings(table: &Table, reach: &[u8], diags: &mut Vec<Diagnostic>) {
                 }
                 continue;
             }
-            let unconditional = rule.generic == Default::default() && rule.matches.iter().all(|m| m.name() == "comment");
+            let unconditional = rule.generic.is_empty() && rule.matches.iter().all(|m| m.name() == "comment");
             let terminal = rule
                 .target
                 .as_ref()

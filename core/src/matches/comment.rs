@@ -11,21 +11,29 @@ pub const MAX_LEN: usize = 255;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
     /// The text, unquoted.
-    pub text: String,
+    pub text: Box<str>,
 }
 
 impl Extension for Comment {
     const OPTIONS: &'static [OptSpec] = &[opt("comment", Args::One)];
 
-    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Comment, Diagnostic> {
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<Comment, Diagnostic> {
         let o = find(opts, "comment")?.ok_or_else(|| ctx.error("the comment match needs `--comment TEXT`"))?;
         o.no_negation()?;
-        if o.arg().len() > MAX_LEN {
-            return Err(
-                o.bad_arg(format!("a comment may be at most {MAX_LEN} bytes long; this one is {}", o.arg().len()))
-            );
+        let mut text = o.arg();
+        if text.len() > MAX_LEN {
+            // iptables keeps the first 255 bytes without a word.
+            let mut cut = MAX_LEN;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text = &text[..cut];
+            warnings.push(Diagnostic::warning(
+                o.arg_span(),
+                format!("this comment is {} bytes long; iptables keeps only the first {MAX_LEN}", o.arg().len()),
+            ));
         }
-        Ok(Comment { text: o.arg().to_string() })
+        Ok(Comment { text: text.into() })
     }
 
     fn save(&self, out: &mut String) {

@@ -105,7 +105,7 @@ fn eval_has(test: &Option<Negatable<()>>, has: bool, fact: String) -> Option<Out
 fn eval_port(key: &str, actual: &str, test: &Negatable<Interface>) -> Outcome {
     let is = test.value.matches(actual);
     let fact = if test.value.is_wildcard() {
-        let prefix = test.value.name.trim_end_matches('+');
+        let prefix = test.value.name().trim_end_matches('+');
         format!("{key}={actual} {} with {prefix}", if is { "starts" } else { "does not start" })
     } else {
         format!("{key}={actual} {}", in_list(is, &test.value, true))

@@ -8,6 +8,7 @@ use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Family, Hook, Negatable, Protocol};
 use crate::values::opt_number;
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -290,6 +291,27 @@ impl Extension for Policy {
     }
 }
 
+impl Evaluate for Policy {
+    /// `policy_mt` in `xt_policy.c`: without an IPsec policy (no security path on the way in, no transform
+    /// bundle on the way out) `--pol none` matches and `--pol ipsec` does not. chainwalk has no IPsec state
+    /// (`ip xfrm`), so it takes every packet to be without one.
+    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+        let how = match self.dir {
+            PolicyDir::In => "was not decapsulated by an IPsec policy",
+            PolicyDir::Out => "will not be encapsulated by an IPsec policy",
+        };
+        let pol = if self.none { "none" } else { "ipsec" };
+        Outcome::assumed(
+            self.none,
+            format!(
+                "chainwalk knows no IPsec state (`ip xfrm`) and assumes the packet {how} (set it by hand if it is \
+                 IPsec), so --pol {pol} {}",
+                if self.none { "holds" } else { "does not hold" }
+            ),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +467,40 @@ mod tests {
         assert_eq!(error("--dir in --pol ipsec --reqid -1").0, 49);
         assert_eq!(error("--dir in --pol ipsec --mode tunnel --tunnel-src host.example").0, 68);
         assert_eq!(error("--dir in --pol ipsec --mode tunnel --tunnel-src 1.2.3.4/").0, 68);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::Scene;
+        use crate::matches::MatchKind;
+        use crate::ruleset::{Family, Hook, TableName};
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        /// Evaluates `-m policy OPTIONS`, loaded in FORWARD (where both directions are allowed).
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("tcp 10.1.0.7:40000 -> 10.2.0.9:80 in eth0 out eth1 syn")
+                .at(Hook::Forward, TableName::Filter);
+            let text = format!("*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m policy {options}\nCOMMIT\n");
+            let p = crate::parse(&text, Some(Family::Ipv4));
+            assert!(!p.has_errors(), "{options}: {:?}", p.diagnostics);
+            match &p.ruleset.tables[0].chain("FORWARD").expect("FORWARD").rules[0].matches[0].kind {
+                MatchKind::Policy(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn packets_are_not_ipsec() {
+            let o = eval("--dir in --pol none");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk knows no IPsec state (`ip xfrm`) and assumes the packet was not decapsulated by an IPsec \
+                 policy (set it by hand if it is IPsec), so --pol none holds"
+            );
+            let o = eval("--dir out --pol ipsec --proto esp --mode tunnel --tunnel-dst 192.0.2.1");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.contains("will not be encapsulated by an IPsec policy"), "{}", o.why);
+            assert!(o.why.ends_with("so --pol ipsec does not hold"), "{}", o.why);
+        }
     }
 }

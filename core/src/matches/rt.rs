@@ -4,6 +4,7 @@ use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Family, Negatable};
+use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
 use std::net::Ipv6Addr;
@@ -184,6 +185,19 @@ impl Extension for Rt {
     }
 }
 
+impl Evaluate for Rt {
+    /// `rt_mt6` in `ip6t_rt.c` finds the routing header among the packet's extension headers; without one
+    /// the match fails, `!` or not. The packet model has no extension headers, so the packet is assumed to
+    /// have no routing header.
+    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+        Outcome::assumed(
+            false,
+            "the packet model has no IPv6 extension headers, and chainwalk assumes the packet has no routing header \
+             (set it by hand if it has), so the rt match does not match it, `!` or not",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -279,5 +293,29 @@ mod tests {
         assert_eq!(error(v6, "--rt-segsleft a").1, "`a` is not a number from 0 to 4294967295");
         assert_eq!(error(v6, "--rt-type 4294967296").0, 26);
         assert_eq!(error(v6, "--rt-type 0 --rt-0-addrs ::1 --rt-0-addrs ::2").0, 45);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::Evaluate;
+
+        #[test]
+        fn no_routing_header_is_assumed() {
+            let s = Scene::new("tcp [2001:db8::7]:40000 -> [2001:db8::2]:80 in eth0 syn");
+            for options in ["--rt-type 0", "! --rt-segsleft 0:2"] {
+                let MatchKind::Rt(m) = first_match(Family::Ipv6, &format!("-m rt {options}")) else {
+                    panic!("not an rt match");
+                };
+                let o = m.eval(&s.ctx());
+                assert!(!o.holds && o.assumed, "{options}");
+                assert_eq!(
+                    o.why,
+                    "the packet model has no IPv6 extension headers, and chainwalk assumes the packet has no routing \
+                     header (set it by hand if it has), so the rt match does not match it, `!` or not"
+                );
+            }
+        }
     }
 }

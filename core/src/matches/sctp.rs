@@ -1,10 +1,14 @@
 //! `-m sctp`: ports and chunk types of SCTP packets (`libxt_sctp`, the kernel's `xt_sctp.c`).
 
+use super::conntrack::all_of;
+use super::tcp::eval_ports;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::L4;
 use crate::ruleset::addr::parse_uint;
 use crate::ruleset::{Negatable, Protocol};
 use crate::values::PortRange;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -250,6 +254,62 @@ impl Extension for Sctp {
     }
 }
 
+impl ChunkTest {
+    /// The answer the test gives whatever chunks a packet carries, if it has one: `any` of no type never
+    /// holds, `all` of no type always does, and so does `only` of every type without flag tests.
+    fn certain(&self) -> Option<bool> {
+        let none = self.types.iter().all(|&w| w == 0);
+        let every = self.types.iter().all(|&w| w == u32::MAX);
+        match self.how {
+            ChunkMatch::Any if none => Some(false),
+            ChunkMatch::All if none => Some(true),
+            ChunkMatch::Only if every && self.flags.is_empty() => Some(true),
+            _ => None,
+        }
+    }
+}
+
+impl Evaluate for Sctp {
+    /// `sctp_mt` in `xt_sctp.c`: no match for later fragments; the ports, then the chunk types. The packet
+    /// model has no chunk list, so a chunk test is assumed not to hold unless its answer does not depend on
+    /// the chunks.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.is_later_fragment() {
+            return Outcome::no("a later fragment has no SCTP header, so the sctp match does not match it");
+        }
+        let L4::Sctp { sport, dport } = ctx.pkt.l4 else {
+            return Outcome::no("the packet is not SCTP");
+        };
+        let mut outcomes: Vec<Outcome> = [("SPT", sport, &self.sport), ("DPT", dport, &self.dport)]
+            .into_iter()
+            .filter_map(|(key, port, test)| eval_ports("sctp", key, port, test))
+            .collect();
+        if let Some(c) = &self.chunks {
+            let mut test = String::new();
+            c.value.push(&mut test);
+            outcomes.push(match c.value.certain() {
+                Some(holds) => conclude(
+                    holds,
+                    c.negated,
+                    format!(
+                        "--chunk-types{test} {} whatever chunks a packet carries",
+                        if holds { "holds" } else { "fails" }
+                    ),
+                ),
+                None => {
+                    let fact = format!(
+                        "the packet model has no SCTP chunk list, and chainwalk assumes the packet's chunks fail \
+                         --chunk-types{test} (set it by hand if they pass)"
+                    );
+                    let o = conclude(false, c.negated, fact);
+                    Outcome::assumed(o.holds, o.why)
+                }
+            });
+        }
+        all_of(outcomes, "the packet is SCTP")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ruleset::Family;
@@ -363,5 +423,48 @@ mod tests {
         assert_eq!(error("-A INPUT -p sctp --chunk-types any INIT --chunk-types any SACK").0, 41);
         assert_eq!(error("-A INPUT -p tcp -m sctp --dport 1").1, "the sctp match needs the rule to say -p sctp");
         assert_eq!(error("-A INPUT -m sctp --dport 1").0, 10);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::ruleset::Family;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(options: &str) -> Outcome {
+            let s = Scene::new("sctp 203.0.113.7:40000 -> 192.0.2.2:3868 in eth0");
+            match first_match(Family::Ipv4, &format!("-p sctp -m sctp {options}")) {
+                MatchKind::Sctp(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn ports() {
+            let o = eval("--dport 3868");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "DPT=3868 is 3868, so this holds");
+            let o = eval("--sport 1:1024 --dport 3868");
+            assert!(!o.holds);
+            assert_eq!(o.why, "SPT=40000 is not in 1:1024, so this does not hold");
+            assert!(eval("! --sport 1:1024").holds);
+        }
+
+        #[test]
+        fn chunks_are_assumed_to_fail() {
+            let o = eval("--dport 3868 --chunk-types any INIT");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "the packet model has no SCTP chunk list, and chainwalk assumes the packet's chunks fail --chunk-types \
+                 any INIT (set it by hand if they pass), so this does not hold"
+            );
+            let o = eval("! --chunk-types all DATA,SACK");
+            assert!(o.holds && o.assumed);
+            let o = eval("--chunk-types only ALL");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "--chunk-types only ALL holds whatever chunks a packet carries, so this holds");
+            assert!(!eval("--chunk-types any NONE").holds);
+        }
     }
 }

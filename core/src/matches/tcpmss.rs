@@ -3,8 +3,10 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::L4;
 use crate::ruleset::{Negatable, Protocol};
 use crate::values::NumRange;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The options of `-m tcpmss`. The kernel refuses the match unless the rule says `-p tcp` (not negated).
@@ -31,6 +33,46 @@ impl Extension for TcpMss {
 
     fn save(&self, out: &mut String) {
         save_opt_value(out, self.mss.negated, "mss", self.mss.value);
+    }
+}
+
+impl Evaluate for TcpMss {
+    /// `tcpmss_mt` in `xt_tcpmss.c` reads the MSS option of the TCP header; a segment without it matches only
+    /// negated. Only SYNs carry the option, and the packet model does not have its value: chainwalk assumes a
+    /// SYN's MSS is what Linux sends for a 1500-byte MTU (1460 for IPv4, 1440 for IPv6), or for the loopback
+    /// interface's 65536 (65495, 65476).
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let test = &self.mss;
+        let L4::Tcp { flags, .. } = ctx.pkt.l4 else {
+            return Outcome::no("the packet is not TCP, so it has no MSS option");
+        };
+        if ctx.is_later_fragment() {
+            let fact = "a later fragment has no TCP header, and chainwalk assumes the bytes the kernel reads as one \
+                        carry no MSS option";
+            let o = conclude(false, test.negated, fact.to_string());
+            return Outcome::assumed(o.holds, o.why);
+        }
+        if flags.0 & 0x02 == 0 {
+            let fact = "the packet is not a SYN, so it carries no MSS option".to_string();
+            return conclude(false, test.negated, fact);
+        }
+        let v6 = ctx.pkt.dst.is_ipv6();
+        let lo = ctx.in_iface == Some("lo") || ctx.out_iface == Some("lo");
+        let (mss, mtu): (u16, u32) = match (lo, v6) {
+            (false, false) => (1460, 1500),
+            (false, true) => (1440, 1500),
+            (true, false) => (65495, 65536),
+            (true, true) => (65476, 65536),
+        };
+        let inside = test.value.contains(u32::from(mss));
+        let fact = format!(
+            "the packet model has no TCP options, and chainwalk assumes the SYN's MSS is {mss} (an MTU of {mtu}; set \
+             it by hand for another), which {} --mss {}",
+            if inside { "is in" } else { "is not in" },
+            test.value
+        );
+        let o = conclude(inside, test.negated, fact);
+        Outcome::assumed(o.holds, o.why)
     }
 }
 
@@ -94,5 +136,47 @@ mod tests {
         // The kernel refuses it without `-p tcp`.
         assert_eq!(error("-A FORWARD -m tcpmss --mss 1400").1, "the tcpmss match needs the rule to say -p tcp");
         assert_eq!(error("-A FORWARD ! -p tcp -m tcpmss --mss 1400").0, 21);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, options: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-p tcp -m tcpmss {options}")) {
+                MatchKind::TcpMss(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_syn_is_assumed_to_carry_the_usual_mss() {
+            let syn = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:80 in eth0 syn");
+            let o = eval(&syn, "--mss 1400:1500");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "the packet model has no TCP options, and chainwalk assumes the SYN's MSS is 1460 (an MTU of 1500; \
+                 set it by hand for another), which is in --mss 1400:1500, so this holds"
+            );
+            let o = eval(&syn, "! --mss 1460");
+            assert!(!o.holds && o.assumed);
+            let v6 = Scene::new("tcp [2001:db8::7]:40000 -> [2001:db8::2]:80 in eth0 syn");
+            let o = eval(&v6, "--mss 1441:65535");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.contains("the SYN's MSS is 1440"), "{}", o.why);
+            let lo = Scene::new("tcp 127.0.0.1:40000 -> 127.0.0.1:80 in lo syn");
+            assert!(eval(&lo, "--mss 65495").holds);
+        }
+
+        #[test]
+        fn other_segments_have_no_mss() {
+            let ack = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:80 in eth0 ack");
+            let o = eval(&ack, "--mss 1:65535");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(o.why, "the packet is not a SYN, so it carries no MSS option, so this does not hold");
+            assert!(eval(&ack, "! --mss 1460").holds);
+        }
     }
 }

@@ -13,10 +13,13 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::packet::{Packet, L4};
 use crate::ruleset::Negatable;
 use crate::span::Span;
+use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
+use std::net::IpAddr;
 
 /// The most tests, operands of one location and ranges of one value the kernel's `struct xt_u32` holds
 /// (`XT_U32_MAXSIZE`).
@@ -308,6 +311,200 @@ impl Extension for U32 {
     }
 }
 
+/// The bytes of a packet as far as chainwalk knows them, from the IP header on: each byte's value and which of
+/// its bits are known. The packet model has addresses, lengths, TOS, TTL, fragment fields, ports, TCP flags and
+/// ICMP type and code; the IPv4 identification, checksums, TCP sequence numbers, options and the payload are
+/// unknown.
+struct KnownBytes {
+    value: Vec<u8>,
+    known: Vec<u8>,
+}
+
+impl KnownBytes {
+    /// The packet's bytes (`pkt.len` of them), with an IPv4 header without options or an IPv6 header without
+    /// extension headers, and the transport header when this is not a later fragment.
+    fn of(pkt: &Packet) -> KnownBytes {
+        let len = usize::from(pkt.len);
+        let mut b = KnownBytes { value: vec![0; len], known: vec![0; len] };
+        let (transport, proto_known) = match (pkt.src, pkt.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                b.set(0, &[0x45, pkt.tos]);
+                b.set(2, &pkt.len.to_be_bytes());
+                let flags = u16::from(pkt.dont_fragment) << 14 | u16::from(pkt.more_fragments) << 13;
+                b.set(6, &(flags | (pkt.fragment_offset & 0x1fff)).to_be_bytes());
+                b.set(8, &[pkt.ttl, pkt.l4.proto()]);
+                b.set(12, &src.octets());
+                b.set(16, &dst.octets());
+                (20, true)
+            }
+            (src, dst) => {
+                let fragment = pkt.fragment_offset != 0 || pkt.more_fragments;
+                b.set(0, &[0x60 | pkt.tos >> 4]);
+                b.set_bits(1, pkt.tos << 4, 0xf0);
+                b.set(4, &pkt.len.saturating_sub(40).to_be_bytes());
+                if !fragment {
+                    b.set(6, &[pkt.l4.proto()]);
+                }
+                b.set(7, &[pkt.ttl]);
+                for (at, ip) in [(8, src), (24, dst)] {
+                    if let IpAddr::V6(a) = ip {
+                        b.set(at, &a.octets());
+                    }
+                }
+                (40, !fragment)
+            }
+        };
+        if pkt.fragment_offset != 0 || !proto_known {
+            return b;
+        }
+        if let Some((sport, dport)) = pkt.l4.ports() {
+            b.set(transport, &sport.to_be_bytes());
+            b.set(transport + 2, &dport.to_be_bytes());
+        }
+        match pkt.l4 {
+            L4::Tcp { flags, .. } => b.set(transport + 13, &[flags.0]),
+            L4::Udp { .. } if !pkt.more_fragments => {
+                b.set(transport + 4, &pkt.len.saturating_sub(transport as u16).to_be_bytes())
+            }
+            L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => b.set(transport, &[icmp_type, code]),
+            _ => {}
+        }
+        b
+    }
+
+    /// Makes `bytes` at `at` known (those within the packet).
+    fn set(&mut self, at: usize, bytes: &[u8]) {
+        for (i, &v) in bytes.iter().enumerate() {
+            self.set_bits(at + i, v, 0xff);
+        }
+    }
+
+    /// Makes the bits `mask` of the byte at `at` known, as those of `v`.
+    fn set_bits(&mut self, at: usize, v: u8, mask: u8) {
+        if let (Some(value), Some(known)) = (self.value.get_mut(at), self.known.get_mut(at)) {
+            *value = (*value & !mask) | (v & mask);
+            *known |= mask;
+        }
+    }
+
+    /// The big-endian word at `at` (which must be within the packet) and which of its bits are known.
+    fn word(&self, at: usize) -> Word {
+        let mut w = Word { value: 0, known: 0 };
+        for i in at..at + 4 {
+            w.value = w.value << 8 | u32::from(self.value[i]);
+            w.known = w.known << 8 | u32::from(self.known[i]);
+        }
+        w
+    }
+}
+
+/// A 32-bit value of which only the bits in `known` are known (the others are 0 in `value`).
+#[derive(Clone, Copy)]
+struct Word {
+    value: u32,
+    known: u32,
+}
+
+/// What one test found in the packet.
+enum Reading {
+    /// The word was read and is this.
+    Value(u32),
+    /// The location points past the end of the packet, which the kernel takes as a failed test.
+    PastEnd,
+    /// The word depends on bits chainwalk does not know; `surely_not` when the known bits already rule out
+    /// every value of the test.
+    Unknown { surely_not: bool },
+}
+
+/// `u32_match_it` in `xt_u32.c` for one test: read the word at the first offset, apply the operations
+/// (`@` moves the base forward by the value and reads at the operand from there), checking each read against
+/// the packet's length as the kernel does.
+fn read(test: &U32Test, bytes: &KnownBytes) -> Reading {
+    let len = bytes.value.len() as u64;
+    let fits = |at: u64, pos: u64| len >= 4 && at + pos <= len - 4;
+    let loc = &test.location;
+    if !fits(0, u64::from(loc.start)) {
+        return Reading::PastEnd;
+    }
+    let mut w = bytes.word(loc.start as usize);
+    let mut at = 0u64;
+    for &(op, n) in &loc.ops {
+        let shift = n % 32;
+        match op {
+            U32Op::And => w = Word { value: w.value & n, known: w.known | !n },
+            U32Op::Shl => w = Word { value: w.value << shift, known: w.known << shift | ((1u64 << shift) - 1) as u32 },
+            U32Op::Shr => w = Word { value: w.value >> shift, known: w.known >> shift | !(u32::MAX >> shift) },
+            U32Op::At => {
+                if w.known != u32::MAX {
+                    return Reading::Unknown { surely_not: false };
+                }
+                at += u64::from(w.value);
+                if at > u64::from(u32::MAX) || !fits(at, u64::from(n)) {
+                    return Reading::PastEnd;
+                }
+                w = bytes.word((at + u64::from(n)) as usize);
+            }
+        }
+    }
+    if w.known == u32::MAX {
+        return Reading::Value(w.value);
+    }
+    let may_be = |r: &U32Range| r.min != r.max || (w.value ^ r.min) & w.known == 0;
+    Reading::Unknown { surely_not: !test.ranges.iter().any(may_be) }
+}
+
+impl Evaluate for U32 {
+    /// `u32_mt` in `xt_u32.c`: every test must find its word in one of its ranges (a test whose location
+    /// points past the packet's end fails); `!` inverts the whole. Tests are evaluated on the bytes chainwalk
+    /// knows ([`KnownBytes`]); a test that needs unknown bits is assumed to fail.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        let bytes = KnownBytes::of(ctx.pkt);
+        let len = bytes.value.len();
+        let mut facts = Vec::new();
+        let mut unknown = Vec::new();
+        for test in &self.tests.value.0 {
+            let text = U32Tests(vec![test.clone()]).to_string();
+            let (loc, values) = text.split_once('=').unwrap_or((&text, ""));
+            match read(test, &bytes) {
+                Reading::Value(v) => {
+                    let inside = test.ranges.iter().any(|r| r.min <= v && v <= r.max);
+                    let fact =
+                        format!("{loc} is {v:#x} in this packet, {} {values}", if inside { "in" } else { "not in" });
+                    if !inside {
+                        return conclude(false, self.tests.negated, fact);
+                    }
+                    facts.push(fact);
+                }
+                Reading::PastEnd => {
+                    return conclude(
+                        false,
+                        self.tests.negated,
+                        format!("{loc} reads past the end of this {len}-byte packet"),
+                    );
+                }
+                Reading::Unknown { surely_not: true } => {
+                    let fact = format!("{loc} cannot be {values} in this packet, whatever its unknown bits are");
+                    return conclude(false, self.tests.negated, fact);
+                }
+                Reading::Unknown { surely_not: false } => unknown.push(loc.to_string()),
+            }
+        }
+        if unknown.is_empty() {
+            return conclude(true, self.tests.negated, facts.join(", and "));
+        }
+        let o = conclude(
+            false,
+            self.tests.negated,
+            format!(
+                "{} reads bits the packet model does not have (the IPv4 identification, checksums, TCP sequence \
+                 numbers, options and the payload), and chainwalk assumes the test fails (set it by hand if it holds)",
+                unknown.join(" and ")
+            ),
+        );
+        Outcome::assumed(o.holds, o.why)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +618,80 @@ mod tests {
         assert_eq!(c_strtoul("99999999999999999999", 10), Some((None, 20)));
         assert_eq!(c_strtoul("x", 0), None);
         assert_eq!(xt_strtoul(" -0", 0), None);
+    }
+
+    mod eval {
+        use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::MatchKind;
+        use crate::walk::eval::{Evaluate, Outcome};
+
+        fn eval(scene: &Scene, tests: &str) -> Outcome {
+            match first_match(scene.pkt.family(), &format!("-m u32 {tests}")) {
+                MatchKind::U32(m) => m.eval(&scene.ctx()),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        const SYN: &str = "tcp 203.0.113.7:40000 -> 192.0.2.2:80 in eth0 syn df len 60";
+
+        #[test]
+        fn header_fields_are_known() {
+            let s = Scene::new(SYN);
+            let o = eval(&s, "--u32 \"6&0xFF=6\"");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "0x6&0xff is 0x6 in this packet, in 0x6, so this holds");
+            let o = eval(&s, "--u32 \"0>>22&0x3C@0&0xFFFF=80 && 0>>22&0x3C@12>>16&0x3F=0x02\"");
+            assert!(o.holds && !o.assumed, "{}", o.why);
+            assert_eq!(
+                o.why,
+                "0x0>>0x16&0x3c@0x0&0xffff is 0x50 in this packet, in 0x50, and 0x0>>0x16&0x3c@0xc>>0x10&0x3f is 0x2 \
+                 in this packet, in 0x2, so this holds"
+            );
+            let o = eval(&s, "--u32 \"0>>22&0x3C@0&0xFFFF=22,443\"");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(
+                o.why,
+                "0x0>>0x16&0x3c@0x0&0xffff is 0x50 in this packet, not in 0x16,0x1bb, so this does not hold"
+            );
+            assert!(eval(&s, "! --u32 \"0>>22&0x3C@0&0xFFFF=22\"").holds);
+            let o = eval(&s, "--u32 \"4&0xFFFF=0x4000 && 8>>24=64 && 12=0xcb007107 && 0&0xFFFF=60\"");
+            assert!(o.holds, "DF, TTL, source address and total length: {}", o.why);
+        }
+
+        #[test]
+        fn ipv6_header() {
+            let s = Scene::new("udp [2001:db8::1]:5353 -> [2001:db8::2]:53 in eth0 len 100");
+            let o = eval(&s, "--u32 \"4>>8&0xFF=17 && 40&0xFFFF=53 && 44>>16=60\"");
+            assert!(o.holds && !o.assumed, "{}", o.why);
+        }
+
+        #[test]
+        fn past_the_end_fails() {
+            let o = eval(&Scene::new(SYN), "--u32 \"60=0\"");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(o.why, "0x3c reads past the end of this 60-byte packet, so this does not hold");
+            assert!(eval(&Scene::new(SYN), "! --u32 \"0>>22&0x3C@40=0\"").holds);
+        }
+
+        #[test]
+        fn unknown_bits_are_assumed_to_fail() {
+            let s = Scene::new(SYN);
+            let o = eval(&s, "--u32 \"4>>16=0x1234\"");
+            assert!(!o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "0x4>>0x10 reads bits the packet model does not have (the IPv4 identification, checksums, TCP \
+                 sequence numbers, options and the payload), and chainwalk assumes the test fails (set it by hand if \
+                 it holds), so this does not hold"
+            );
+            let o = eval(&s, "! --u32 \"0>>22&0x3C@12>>26&0x3C@0=0x47455420\"");
+            assert!(o.holds && o.assumed, "{}", o.why);
+            let o = eval(&s, "--u32 \"4&0x1FFFF=0x12345\"");
+            assert!(!o.holds && !o.assumed);
+            assert_eq!(
+                o.why,
+                "0x4&0x1ffff cannot be 0x12345 in this packet, whatever its unknown bits are, so this does not hold"
+            );
+        }
     }
 }

@@ -175,9 +175,7 @@ impl Reader {
             }
             let t = self.current.take().unwrap_or_default();
             self.ruleset.tables[t].commit = Some(whole);
-            for c in &mut self.ruleset.tables[t].chains {
-                c.rules.shrink_to_fit();
-            }
+            self.ruleset.tables[t].shrink();
             crate::validate::table(&self.ruleset, t, &mut self.diags);
             return;
         }

@@ -8,7 +8,7 @@ use super::token::{tokenize, Token};
 use crate::diag::Diagnostic;
 use crate::ext::{Args, ExtCtx, Opt, OptSpec};
 use crate::ruleset::{
-    Counters, Family, Generic, Interface, Negatable, Network, Policy, Protocol, Rule, Ruleset, Table,
+    Counters, Family, Generic, GenericParts, Interface, Negatable, Network, Policy, Protocol, Rule, Ruleset, Table,
 };
 use crate::span::Span;
 use crate::targets::{Target, TargetKind, Verdict};
@@ -92,7 +92,7 @@ struct Line<'a> {
     command: Option<(Command, Span)>,
     /// The command's own arguments (chain name, rule number, policy, new name).
     command_args: Vec<Token<'a>>,
-    generic: Generic,
+    generic: GenericParts,
     matches: Vec<Loaded<'a>>,
     target: Option<(Loaded<'a>, bool)>,
     counters: Option<Counters>,
@@ -163,7 +163,7 @@ fn read_line<'a>(
     let mut line = Line {
         command: None,
         command_args: Vec::new(),
-        generic: Generic::default(),
+        generic: GenericParts::default(),
         matches: Vec::new(),
         target: None,
         counters: None,
@@ -415,7 +415,7 @@ fn generic_option<'a>(
                 return Err(dup(flag));
             }
             // `+` alone matches every interface: the kernel stores it as no interface.
-            *slot = (negated || iface.name != "+").then_some(Negatable { value: iface, negated, span });
+            *slot = (negated || iface.name() != "+").then_some(Negatable { value: iface, negated, span });
         }
         "-p" => {
             if line.generic.protocol.is_some() || line.protocol_all {
@@ -733,7 +733,7 @@ fn apply(
             None => Ok(()),
         }
     };
-    let has_spec = line.generic != Generic::default() || !line.matches.is_empty() || line.target.is_some();
+    let has_spec = line.generic != GenericParts::default() || !line.matches.is_empty() || line.target.is_some();
     match command {
         Command::Append | Command::Insert | Command::Replace | Command::Delete => {
             let c = chain_index(table, arg(0, "a chain name")?)?;
@@ -797,9 +797,18 @@ fn apply(
                     }
                 }
                 _ => {
-                    let tail = rules.split_off(pos);
-                    rules.extend(built);
-                    rules.extend(tail);
+                    // Grow by half rather than double, from nothing: most chains of a big dump hold a rule
+                    // or two, and a doubling vector would reserve room for four.
+                    if rules.len() + built.len() > rules.capacity() {
+                        rules.reserve_exact(built.len().max(rules.len() / 2));
+                    }
+                    if pos == rules.len() {
+                        rules.extend(built);
+                    } else {
+                        let tail = rules.split_off(pos);
+                        rules.extend(built);
+                        rules.extend(tail);
+                    }
                 }
             }
         }
@@ -929,6 +938,7 @@ fn build_rules(
 ) -> Result<Vec<Rule>, Diagnostic> {
     let sources = line.sources.clone();
     let destinations = line.destinations.clone();
+    let parts = line.generic.clone();
     let rule = build_rule(line, table, chain, whole, family, diags)?;
     if sources.len() <= 1 && destinations.len() <= 1 {
         return Ok(vec![rule]);
@@ -941,8 +951,10 @@ fn build_rules(
     for s in &srcs {
         for d in &dsts {
             let mut r = rule.clone();
-            r.generic.source = s.clone();
-            r.generic.destination = d.clone();
+            let mut p = parts.clone();
+            p.source = s.clone();
+            p.destination = d.clone();
+            r.generic = Generic::from(p);
             rules.push(r);
         }
     }
@@ -1010,5 +1022,5 @@ fn build_rule(
         }
     };
     diags.append(&mut warnings);
-    Ok(Rule { span: whole, counters, generic, matches: built, target })
+    Ok(Rule { span: whole, counters: counters.map(Box::new), generic: generic.into(), matches: built.into_boxed_slice(), target })
 }

@@ -41,7 +41,7 @@ pub fn table(t: &Table, opts: SaveOptions, out: &mut String) {
 /// One rule line, without its newline: `[p:b] -A CHAIN SPEC`.
 pub fn rule(chain: &str, r: &Rule, opts: SaveOptions, out: &mut String) {
     if opts.counters {
-        let c = r.counters.unwrap_or_default();
+        let c = r.counters.as_deref().copied().unwrap_or_default();
         let _ = write!(out, "[{}:{}] ", c.packets, c.bytes);
     }
     out.push_str("-A ");
@@ -69,19 +69,19 @@ fn generic(g: &Generic, out: &mut String) {
             let _ = write!(out, " {flag} {}", v.value);
         }
     };
-    fn shown<T: Display>(v: &Option<Negatable<T>>, skip: impl Fn(&T) -> bool) -> Option<Negatable<String>> {
-        v.as_ref().filter(|v| v.negated || !skip(&v.value)).map(|v| Negatable {
+    fn shown<T: Display>(v: Option<&Negatable<T>>, skip: impl Fn(&T) -> bool) -> Option<Negatable<String>> {
+        v.filter(|v| v.negated || !skip(&v.value)).map(|v| Negatable {
             value: v.value.to_string(),
             negated: v.negated,
             span: v.span,
         })
     }
-    item("-s", &shown(&g.source, |n| n.is_any()));
-    item("-d", &shown(&g.destination, |n| n.is_any()));
-    item("-i", &shown(&g.in_interface, |i| i.name == "+"));
-    item("-o", &shown(&g.out_interface, |i| i.name == "+"));
-    item("-p", &shown(&g.protocol, |p| p.is_all()));
-    if let Some(f) = &g.fragment {
+    item("-s", &shown(g.source(), |n| n.is_any()));
+    item("-d", &shown(g.destination(), |n| n.is_any()));
+    item("-i", &shown(g.in_interface(), |i| i.name() == "+"));
+    item("-o", &shown(g.out_interface(), |i| i.name() == "+"));
+    item("-p", &shown(g.protocol(), |p| p.is_all()));
+    if let Some(f) = g.fragment() {
         out.push_str(if f.negated { " ! -f" } else { " -f" });
     }
 }

@@ -189,11 +189,12 @@ pub(crate) fn parse_ipv4(text: &str, is_mask: bool) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// An interface name for `-i`/`-o`, where a trailing `+` matches every name with that prefix.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An interface name for `-i`/`-o`, where a trailing `+` matches every name with that prefix. Names are
+/// at most 15 bytes, so the name lives inline: no allocation for the thousands of rules that name one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Interface {
-    /// The name as written, `+` included.
-    pub name: String,
+    bytes: [u8; MAX_IFNAME_LEN],
+    len: u8,
 }
 
 /// The longest interface name the kernel takes (`IFNAMSIZ` - 1).
@@ -205,26 +206,53 @@ impl Interface {
         if text.len() > MAX_IFNAME_LEN {
             return Err(format!("interface name `{text}` is longer than {MAX_IFNAME_LEN} characters"));
         }
-        Ok(Interface { name: text.to_string() })
+        let mut bytes = [0u8; MAX_IFNAME_LEN];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Ok(Interface { bytes, len: text.len() as u8 })
+    }
+
+    /// The name as written, `+` included.
+    pub fn name(&self) -> &str {
+        // The bytes are a whole `&str` copied in by `parse`.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
     }
 
     /// Whether the name ends in `+`, matching every interface that starts with the rest.
     pub fn is_wildcard(&self) -> bool {
-        self.name.ends_with('+')
+        self.name().ends_with('+')
     }
 
     /// Whether the interface called `actual` matches this name.
     pub fn matches(&self, actual: &str) -> bool {
-        match self.name.strip_suffix('+') {
+        match self.name().strip_suffix('+') {
             Some(prefix) => actual.starts_with(prefix),
-            None => self.name == actual,
+            None => self.name() == actual,
         }
     }
 }
 
 impl fmt::Display for Interface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Debug for Interface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Interface({:?})", self.name())
+    }
+}
+
+impl Serialize for Interface {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Interface {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Interface, D::Error> {
+        let name = String::deserialize(d)?;
+        Interface::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 

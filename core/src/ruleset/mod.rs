@@ -40,6 +40,15 @@ impl Ruleset {
     }
 }
 
+/// The hash a table's chain index keys names by.
+fn name_hash(name: &str) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    // A fixed hasher, so that the index does not depend on per-process random state.
+    let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
+    name.hash(&mut h);
+    h.finish()
+}
+
 /// One `*table` ... `COMMIT` block.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -51,16 +60,19 @@ pub struct Table {
     pub chains: Vec<Chain>,
     /// The `COMMIT` line, if there was one.
     pub commit: Option<Span>,
-    /// The index of each chain in `chains` by name, kept by [`Table::push_chain`] and
-    /// [`Table::reindex`] so that lookups stay constant-time on dumps with tens of thousands of chains.
+    /// The index in `chains` of each chain by a hash of its name, kept by [`Table::push_chain`] and
+    /// [`Table::reindex`] so that lookups stay constant-time on dumps with tens of thousands of chains
+    /// without a second copy of every name. Names whose hash is taken are in `collisions`.
     #[serde(skip)]
-    pub(crate) index: std::collections::HashMap<Box<str>, usize>,
+    index: std::collections::HashMap<u64, u32>,
+    #[serde(skip)]
+    collisions: Vec<u32>,
 }
 
 impl Table {
     /// A table with its built-in chains (not yet declared), in hook order.
     pub fn new(name: TableName, span: Span) -> Table {
-        let mut t = Table { name, span, chains: Vec::new(), commit: None, index: Default::default() };
+        let mut t = Table { name, span, chains: Vec::new(), commit: None, index: Default::default(), collisions: Vec::new() };
         for &hook in name.hooks() {
             t.push_chain(Chain {
                 name: hook.chain_name().to_string(),
@@ -78,14 +90,39 @@ impl Table {
     /// Adds a chain at the end and returns its index.
     pub fn push_chain(&mut self, chain: Chain) -> usize {
         let i = self.chains.len();
-        self.index.insert(chain.name.as_str().into(), i);
+        if self.chains.len() == self.chains.capacity() {
+            // Grow by half: a table of thousands of chains should not reserve room for as many again.
+            self.chains.reserve_exact((self.chains.len() / 2).max(4));
+        }
         self.chains.push(chain);
+        self.index_chain(i);
         i
+    }
+
+    fn index_chain(&mut self, i: usize) {
+        match self.index.entry(name_hash(&self.chains[i].name)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i as u32);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.push(i as u32),
+        }
     }
 
     /// Rebuilds the name index after chains were removed or renamed.
     pub fn reindex(&mut self) {
-        self.index = self.chains.iter().enumerate().map(|(i, c)| (c.name.as_str().into(), i)).collect();
+        self.index.clear();
+        self.collisions.clear();
+        for i in 0..self.chains.len() {
+            self.index_chain(i);
+        }
+    }
+
+    /// Gives back memory reserved for chains and rules that never came.
+    pub fn shrink(&mut self) {
+        self.chains.shrink_to_fit();
+        for c in &mut self.chains {
+            c.rules.shrink_to_fit();
+        }
     }
 
     /// The chain called `name`.
@@ -99,7 +136,10 @@ impl Table {
             // A table that was deserialized rather than parsed has no index.
             return self.chains.iter().position(|c| c.name == name);
         }
-        self.index.get(name).copied()
+        match self.index.get(&name_hash(name)) {
+            Some(&i) if self.chains[i as usize].name == name => Some(i as usize),
+            _ => self.collisions.iter().map(|&i| i as usize).find(|&i| self.chains[i].name == name),
+        }
     }
 
     /// The number of rules in all chains of this table.
@@ -162,12 +202,12 @@ pub struct Counters {
 pub struct Rule {
     /// The whole rule line (or the part of it after the counters).
     pub span: Span,
-    /// The `[packets:bytes]` prefix, when the dump has one.
-    pub counters: Option<Counters>,
+    /// The `[packets:bytes]` prefix, when the dump has one (rarely, so it is kept apart).
+    pub counters: Option<Box<Counters>>,
     /// The generic part: addresses, interfaces, protocol, fragment.
     pub generic: Generic,
     /// The `-m` matches in the order they were given.
-    pub matches: Vec<Match>,
+    pub matches: Box<[Match]>,
     /// The `-j` or `-g` target; a rule without one only counts packets.
     pub target: Option<Target>,
 }
@@ -183,9 +223,10 @@ pub struct Negatable<T> {
     pub span: Span,
 }
 
-/// The part of a rule that every rule has, whatever its matches: `-s -d -i -o -p -f`.
+/// The part of a rule that every rule has, whatever its matches: `-s -d -i -o -p -f`, one field per
+/// option. This is the form to build and to serialize; rules keep the compact [`Generic`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Generic {
+pub struct GenericParts {
     /// `-s`.
     pub source: Option<Negatable<Network>>,
     /// `-d`.
@@ -198,4 +239,102 @@ pub struct Generic {
     pub protocol: Option<Negatable<Protocol>>,
     /// `-f` (only second and further fragments) or `! -f` (only unfragmented packets and first fragments).
     pub fragment: Option<Negatable<()>>,
+}
+
+/// The generic part of a rule, holding only the options the rule gives: most rules give one or two of
+/// the six, and a dump can hold hundreds of thousands of rules.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "GenericParts", into = "GenericParts")]
+pub struct Generic {
+    items: Box<[GenericItem]>,
+}
+
+/// One option of the generic part.
+#[derive(Clone, Debug, PartialEq)]
+enum GenericItem {
+    Source(Negatable<Network>),
+    Destination(Negatable<Network>),
+    InInterface(Negatable<Interface>),
+    OutInterface(Negatable<Interface>),
+    Protocol(Negatable<Protocol>),
+    Fragment(Negatable<()>),
+}
+
+impl From<GenericParts> for Generic {
+    fn from(p: GenericParts) -> Generic {
+        let items: Vec<GenericItem> = [
+            p.source.map(GenericItem::Source),
+            p.destination.map(GenericItem::Destination),
+            p.in_interface.map(GenericItem::InInterface),
+            p.out_interface.map(GenericItem::OutInterface),
+            p.protocol.map(GenericItem::Protocol),
+            p.fragment.map(GenericItem::Fragment),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Generic { items: items.into_boxed_slice() }
+    }
+}
+
+impl From<Generic> for GenericParts {
+    fn from(g: Generic) -> GenericParts {
+        g.parts()
+    }
+}
+
+macro_rules! accessor {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Option<&Negatable<$ty>> {
+            self.items.iter().find_map(|i| match i {
+                GenericItem::$variant(v) => Some(v),
+                _ => None,
+            })
+        }
+    };
+}
+
+impl Generic {
+    accessor!(
+        /// `-s`.
+        source, Source, Network
+    );
+    accessor!(
+        /// `-d`.
+        destination, Destination, Network
+    );
+    accessor!(
+        /// `-i`.
+        in_interface, InInterface, Interface
+    );
+    accessor!(
+        /// `-o`.
+        out_interface, OutInterface, Interface
+    );
+    accessor!(
+        /// `-p`.
+        protocol, Protocol, Protocol
+    );
+    accessor!(
+        /// `-f`.
+        fragment, Fragment, ()
+    );
+
+    /// Whether the rule gives none of the generic options.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The options one field each.
+    pub fn parts(&self) -> GenericParts {
+        GenericParts {
+            source: self.source().cloned(),
+            destination: self.destination().cloned(),
+            in_interface: self.in_interface().cloned(),
+            out_interface: self.out_interface().cloned(),
+            protocol: self.protocol().cloned(),
+            fragment: self.fragment().cloned(),
+        }
+    }
 }

@@ -139,12 +139,12 @@ pub fn conclude(fact_true: bool, negated: bool, fact: String) -> Outcome {
 pub fn generic_matches(g: &Generic, ctx: &EvalCtx<'_>) -> bool {
     let pkt = ctx.pkt;
     let holds = |negated: bool, fact: bool| fact != negated;
-    g.source.as_ref().is_none_or(|s| holds(s.negated, s.value.contains(pkt.src)))
-        && g.destination.as_ref().is_none_or(|d| holds(d.negated, d.value.contains(pkt.dst)))
-        && g.in_interface.as_ref().is_none_or(|i| holds(i.negated, i.value.matches(ctx.in_iface.unwrap_or(""))))
-        && g.out_interface.as_ref().is_none_or(|o| holds(o.negated, o.value.matches(ctx.out_iface.unwrap_or(""))))
-        && g.protocol.as_ref().is_none_or(|p| p.value.is_all() || holds(p.negated, pkt.l4.proto() == p.value.0))
-        && g.fragment.as_ref().is_none_or(|f| holds(f.negated, ctx.is_later_fragment()))
+    g.source().is_none_or(|s| holds(s.negated, s.value.contains(pkt.src)))
+        && g.destination().is_none_or(|d| holds(d.negated, d.value.contains(pkt.dst)))
+        && g.in_interface().is_none_or(|i| holds(i.negated, i.value.matches(ctx.in_iface.unwrap_or(""))))
+        && g.out_interface().is_none_or(|o| holds(o.negated, o.value.matches(ctx.out_iface.unwrap_or(""))))
+        && g.protocol().is_none_or(|p| p.value.is_all() || holds(p.negated, pkt.l4.proto() == p.value.0))
+        && g.fragment().is_none_or(|f| holds(f.negated, ctx.is_later_fragment()))
 }
 
 /// Evaluates the generic part of a rule, one condition per option given, in the kernel's order
@@ -157,14 +157,14 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
         out.push(Condition { text, holds, why: o.why, assumed: o.assumed, span: Some(span) });
         holds
     };
-    if let Some(s) = &g.source {
+    if let Some(s) = g.source() {
         let inside = s.value.contains(pkt.src);
         let fact = format!("SRC={} is {}in {}", pkt.src, if inside { "" } else { "not " }, s.value);
         if !push(format!("{}-s {}", neg(s.negated), s.value), s.span, conclude(inside, s.negated, fact)) {
             return false;
         }
     }
-    if let Some(d) = &g.destination {
+    if let Some(d) = g.destination() {
         let inside = d.value.contains(pkt.dst);
         let fact = format!("DST={} is {}in {}", pkt.dst, if inside { "" } else { "not " }, d.value);
         if !push(format!("{}-d {}", neg(d.negated), d.value), d.span, conclude(inside, d.negated, fact)) {
@@ -172,13 +172,13 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
         }
     }
     for (flag, name, iface, actual) in
-        [("-i", "IN", &g.in_interface, ctx.in_iface), ("-o", "OUT", &g.out_interface, ctx.out_iface)]
+        [("-i", "IN", g.in_interface(), ctx.in_iface), ("-o", "OUT", g.out_interface(), ctx.out_iface)]
     {
         if let Some(i) = iface {
             let actual = actual.unwrap_or("");
             let is = i.value.matches(actual);
             let fact = if i.value.is_wildcard() {
-                let prefix = i.value.name.trim_end_matches('+');
+                let prefix = i.value.name().trim_end_matches('+');
                 format!("{name}={actual} {} with {prefix}", if is { "starts" } else { "does not start" })
             } else {
                 format!("{name}={actual} {} {}", if is { "is" } else { "is not" }, i.value)
@@ -188,7 +188,7 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
             }
         }
     }
-    if let Some(p) = &g.protocol {
+    if let Some(p) = g.protocol() {
         if !p.value.is_all() {
             let actual = pkt.l4.proto();
             let is = actual == p.value.0;
@@ -203,7 +203,7 @@ pub fn generic(g: &Generic, ctx: &EvalCtx<'_>, out: &mut Vec<Condition>) -> bool
             }
         }
     }
-    if let Some(f) = &g.fragment {
+    if let Some(f) = g.fragment() {
         let later = ctx.is_later_fragment();
         let fact = if later {
             format!("the packet is a later fragment (offset {})", pkt.fragment_offset)

@@ -3,7 +3,8 @@
 use super::eval::{EvalCtx, Evaluate, Outcome};
 use crate::matches::{Match, MatchKind};
 
-/// Evaluates one match of a rule.
+/// Evaluates one match of a rule. The match is exhaustive, so a module added to `modules!` must get an arm
+/// here (and an [`Evaluate`] implementation) before the crate compiles.
 pub(super) fn eval(m: &Match, ctx: &EvalCtx<'_>) -> Outcome {
     match &m.kind {
         MatchKind::Tcp(t) => t.eval(ctx),
@@ -25,13 +26,25 @@ pub(super) fn eval(m: &Match, ctx: &EvalCtx<'_>) -> Outcome {
         MatchKind::Hl(x) => x.eval(ctx),
         MatchKind::Tos(x) => x.eval(ctx),
         MatchKind::Dscp(x) => x.eval(ctx),
+        MatchKind::TcpMss(x) => x.eval(ctx),
+        MatchKind::RpFilter(x) => x.eval(ctx),
+        MatchKind::Physdev(x) => x.eval(ctx),
+        MatchKind::Owner(x) => x.eval(ctx),
+        MatchKind::U32(x) => x.eval(ctx),
+        MatchKind::Limit(x) => x.eval(ctx),
+        MatchKind::Hashlimit(x) => x.eval(ctx),
+        MatchKind::Statistic(x) => x.eval(ctx),
+        MatchKind::Recent(x) => x.eval(ctx),
+        MatchKind::Connlimit(x) => x.eval(ctx),
+        MatchKind::Set(x) => x.eval(ctx),
+        MatchKind::Policy(x) => x.eval(ctx),
+        MatchKind::Sctp(x) => x.eval(ctx),
+        MatchKind::Rt(x) => x.eval(ctx),
+        MatchKind::Frag(x) => x.eval(ctx),
+        MatchKind::Time(x) => x.eval(ctx),
+        MatchKind::StringMatch(x) => x.eval(ctx),
         MatchKind::Unmodelled(_) => {
             Outcome::assumed(true, format!("chainwalk does not model the {} match; it is assumed to match", m.name()))
         }
-        #[allow(unreachable_patterns)]
-        _ => Outcome::assumed(
-            true,
-            format!("chainwalk does not evaluate the {} match yet; it is assumed to match", m.name()),
-        ),
     }
 }

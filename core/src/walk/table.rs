@@ -511,15 +511,15 @@ fn push_log(
 /// with a verdict (ACCEPT, DROP, QUEUE, RETURN) rather than a jump (`get_chainname_rulenum` in ip_tables.c).
 fn unconditional_verdict(rule: &Rule) -> bool {
     let g = &rule.generic;
-    let zero_addr = |n: &Option<crate::ruleset::Negatable<crate::ruleset::Network>>| {
-        n.as_ref().is_none_or(|n| !n.negated && n.value.is_any())
+    let zero_addr = |n: Option<&crate::ruleset::Negatable<crate::ruleset::Network>>| {
+        n.is_none_or(|n| !n.negated && n.value.is_any())
     };
-    let generic_zero = zero_addr(&g.source)
-        && zero_addr(&g.destination)
-        && g.in_interface.is_none()
-        && g.out_interface.is_none()
-        && g.protocol.as_ref().is_none_or(|p| !p.negated && p.value.is_all())
-        && g.fragment.is_none();
+    let generic_zero = zero_addr(g.source())
+        && zero_addr(g.destination())
+        && g.in_interface().is_none()
+        && g.out_interface().is_none()
+        && g.protocol().is_none_or(|p| !p.negated && p.value.is_all())
+        && g.fragment().is_none();
     generic_zero
         && rule.matches.is_empty()
         && rule.target.as_ref().is_some_and(|t| matches!(t.kind, TargetKind::Standard(_)) && !t.goto)
