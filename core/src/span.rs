@@ -23,7 +23,13 @@ pub struct Span {
 impl Span {
     /// The span of `len` bytes starting at column `col` of a line that starts at byte `line_start`.
     pub fn within_line(line: u32, line_start: usize, line_text: &str, from: usize, to: usize) -> Span {
-        let col = line_text[..from.min(line_text.len())].chars().count() as u32 + 1;
+        let prefix = &line_text.as_bytes()[..from.min(line_text.len())];
+        // Columns count characters; for the ASCII that dumps nearly always are, that is the byte offset.
+        let col = if prefix.is_ascii() {
+            prefix.len() as u32 + 1
+        } else {
+            line_text[..from.min(line_text.len())].chars().count() as u32 + 1
+        };
         Span { start: (line_start + from) as u32, end: (line_start + to) as u32, line, col }
     }
 

@@ -61,10 +61,13 @@ pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowe
 
 /// Where each match module is allowed, as its `xt_match` registration and `checkentry` in the kernel say.
 pub fn match_allowed(m: &crate::matches::Match) -> Allowed {
+    let name = m.name();
     let mut opts = String::new();
-    m.kind.save(&mut opts);
+    if matches!(name, "addrtype" | "policy" | "physdev" | "devgroup") {
+        m.kind.save(&mut opts);
+    }
     let has = |o: &str| opts.contains(o);
-    let (table, hooks): (Option<&'static [TableName]>, u8) = match m.name() {
+    let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
         "addrtype" if has("--limit-iface-in") => (None, PRE | IN | FWD),
         "addrtype" if has("--limit-iface-out") => (None, OUT | FWD | POST),
         "policy" if has("--dir in") => (None, PRE | IN | FWD),
@@ -91,14 +94,16 @@ fn hook_names(bits: u8) -> String {
     }
 }
 
-/// Checks table `t` of `rs` as the kernel checks it at `COMMIT`, adding findings to `diags`.
-pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
+/// Checks table `t` of `rs` (read from `input`) as the kernel checks it at `COMMIT`, adding findings to
+/// `diags`.
+pub fn table(rs: &Ruleset, t: usize, input: &str, diags: &mut Vec<Diagnostic>) {
     let table = &rs.tables[t];
-    if let Some(d) = find_loop(table) {
+    let edges = edges(table);
+    if let Some(d) = find_loop(table, &edges) {
         diags.push(d);
         return;
     }
-    let reach = reachable_hooks(table);
+    let reach = reach(table, &edges);
     for (c, chain) in table.chains.iter().enumerate() {
         let hooks = reach[c];
         for rule in &chain.rules {
@@ -107,7 +112,7 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
                     table.name,
                     hooks,
                     match_allowed(m),
-                    &format!("the {} match", m.name()),
+                    || format!("the {} match", m.name()),
                     m.span,
                     &chain.name,
                 ) {
@@ -128,17 +133,21 @@ pub fn table(rs: &Ruleset, t: usize, diags: &mut Vec<Diagnostic>) {
                     );
                 }
                 let allowed = target_allowed(target, rs.family);
-                if let Some(d) = misplaced(table.name, hooks, allowed, &target.name, target.span, &chain.name) {
+                if let Some(d) = misplaced(table.name, hooks, allowed, || target.name.clone(), target.span, &chain.name)
+                {
                     diags.push(d);
                 }
             }
         }
     }
-    warnings(table, &reach, diags);
+    warnings(table, &edges, &reach, input, diags);
 }
 
 /// Targets the kernel lets work on some protocols only (`.proto` in their registration).
 fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target) -> Option<Diagnostic> {
+    if !matches!(target.name.as_str(), "TCPOPTSTRIP" | "ECN") {
+        return None;
+    }
     let mut opts = String::new();
     target.kind.save(&mut opts);
     let needs_tcp = match target.name.as_str() {
@@ -169,13 +178,14 @@ fn misplaced(
     table: TableName,
     hooks: u8,
     allowed: Allowed,
-    what: &str,
+    what: impl FnOnce() -> String,
     span: crate::span::Span,
     chain: &str,
 ) -> Option<Diagnostic> {
     if let Some(tables) = allowed.table {
         if !tables.contains(&table) {
             let names: Vec<&str> = tables.iter().map(|t| t.as_str()).collect();
+            let what = what();
             return Some(
                 Diagnostic::error(
                     span,
@@ -192,6 +202,7 @@ fn misplaced(
         } else {
             format!("in chain {chain}, which is reached from {}", hook_names(hooks))
         };
+        let what = what();
         return Some(
             Diagnostic::error(span, format!("{what} may only be used from {}, not {via}", hook_names(allowed.hooks)))
                 .with_hint("the kernel refuses the table at COMMIT"),
@@ -200,23 +211,30 @@ fn misplaced(
     None
 }
 
-/// A chain that jumps, through any number of chains, back to itself: the kernel refuses the table.
-fn find_loop(table: &Table) -> Option<Diagnostic> {
-    // Iterative depth-first search with colours: 0 new, 1 on the current path, 2 done.
-    let n = table.chains.len();
-    let mut colour = vec![0u8; n];
-    let edges: Vec<Vec<(usize, &crate::ruleset::Rule)>> = table
+/// For each chain of a table (by index), its jumps and gotos: (target chain, rule index).
+type Edges = Vec<Vec<(usize, usize)>>;
+
+fn edges(table: &Table) -> Edges {
+    table
         .chains
         .iter()
         .map(|c| {
             c.rules
                 .iter()
-                .filter_map(|r| {
-                    r.target.as_ref().and_then(|t| t.chain()).and_then(|name| table.chain_index(name)).map(|i| (i, r))
+                .enumerate()
+                .filter_map(|(ri, r)| {
+                    r.target.as_ref().and_then(|t| t.chain()).and_then(|n| table.chain_index(n)).map(|i| (i, ri))
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// A chain that jumps, through any number of chains, back to itself: the kernel refuses the table.
+fn find_loop(table: &Table, edges: &Edges) -> Option<Diagnostic> {
+    // Iterative depth-first search with colours: 0 new, 1 on the current path, 2 done.
+    let n = table.chains.len();
+    let mut colour = vec![0u8; n];
     // Only loops a packet can enter count: the kernel walks the chains from the built-in ones.
     for start in (0..n).filter(|&c| table.chains[c].hook.is_some()) {
         if colour[start] != 0 {
@@ -240,8 +258,11 @@ fn find_loop(table: &Table) -> Option<Diagnostic> {
                             .collect();
                         path.push(&table.chains[to].name);
                         return Some(
-                            Diagnostic::error(rule.span, format!("this jump makes a loop: {}", path.join(" → ")))
-                                .with_hint("the kernel refuses a table whose chains can jump in a circle"),
+                            Diagnostic::error(
+                                table.chains[c].rules[rule].span,
+                                format!("this jump makes a loop: {}", path.join(" → ")),
+                            )
+                            .with_hint("the kernel refuses a table whose chains can jump in a circle"),
                         );
                     }
                     _ => {}
@@ -258,6 +279,10 @@ fn find_loop(table: &Table) -> Option<Diagnostic> {
 /// For each chain of `table` (by index), the hooks from which it can be reached through jumps and gotos,
 /// as [`Hook::bit`]s. A user chain nothing reaches has none.
 pub fn reachable_hooks(table: &Table) -> Vec<u8> {
+    reach(table, &edges(table))
+}
+
+fn reach(table: &Table, edges: &Edges) -> Vec<u8> {
     let mut hooks = vec![0u8; table.chains.len()];
     let mut stack: Vec<(usize, u8)> =
         table.chains.iter().enumerate().filter_map(|(i, c)| c.hook.map(|h: Hook| (i, h.bit()))).collect();
@@ -266,58 +291,56 @@ pub fn reachable_hooks(table: &Table) -> Vec<u8> {
             continue;
         }
         hooks[c] |= bits;
-        for r in &table.chains[c].rules {
-            if let Some(next) = r.target.as_ref().and_then(|t| t.chain()).and_then(|n| table.chain_index(n)) {
-                stack.push((next, hooks[c]));
-            }
+        for &(next, _) in &edges[c] {
+            stack.push((next, hooks[c]));
         }
     }
     hooks
 }
 
+/// A fast 64-bit hash (FNV-1a) of a rule's text, for finding duplicates.
+fn text_hash(text: &[u8]) -> u64 {
+    text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
 /// Things that load but are probably mistakes: duplicated rules, user chains nothing jumps to, rules after
-/// one that ends the chain for every packet.
-fn warnings(table: &Table, reach: &[u8], diags: &mut Vec<Diagnostic>) {
-    let mut text = String::new();
-    let referenced: std::collections::HashSet<&str> =
-        table.chains.iter().flat_map(|c| &c.rules).filter_map(|r| r.target.as_ref().and_then(|t| t.chain())).collect();
-    for (c, chain) in table.chains.iter().enumerate() {
-        if chain.hook.is_none() && reach[c] == 0 && chain.declared {
-            if !referenced.contains(chain.name.as_str()) {
-                diags.push(Diagnostic::warning(
-                    chain.span,
-                    format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
-                ));
-            }
+/// one that ends the chain for every packet. `input` is the dump, whose text a rule's span points into.
+fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut Vec<Diagnostic>) {
+    let mut referenced = vec![false; table.chains.len()];
+    for &(to, _) in edges.iter().flatten() {
+        referenced[to] = true;
+    }
+    // A rule's text without its counters: two rules that read the same are the same rule.
+    let text_of = |r: &crate::ruleset::Rule| -> &[u8] {
+        let line = input.as_bytes().get(r.span.range()).unwrap_or_default();
+        match line.first() {
+            Some(b'[') => line.iter().position(|&b| b == b']').map_or(line, |i| &line[i + 1..]),
+            _ => line,
         }
-        // Rules are compared by a hash of their canonical text, confirmed on a hit, so that a chain of
-        // thousands of rules does not keep a copy of every rule's text.
+    };
+    for (c, chain) in table.chains.iter().enumerate() {
+        if chain.hook.is_none() && reach[c] == 0 && chain.declared && !referenced[c] {
+            diags.push(Diagnostic::warning(
+                chain.span,
+                format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
+            ));
+        }
         let mut seen: HashMap<u64, usize> = HashMap::new();
         let mut ended_at: Option<usize> = None;
         for (i, rule) in chain.rules.iter().enumerate() {
-            text.clear();
-            save::rule_spec(rule, &mut text);
-            let hash = {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                text.hash(&mut h);
-                h.finish()
-            };
-            match seen.get(&hash) {
-                Some(&first) if {
-                    let mut earlier = String::new();
-                    save::rule_spec(&chain.rules[first], &mut earlier);
-                    earlier == text
-                } =>
-                {
-                    diags.push(Diagnostic::warning(
-                        rule.span,
-                        format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
-                    ));
+            let text = text_of(rule);
+            match seen.entry(text_hash(text.trim_ascii())) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let first = *e.get();
+                    if text_of(&chain.rules[first]).trim_ascii() == text.trim_ascii() {
+                        diags.push(Diagnostic::warning(
+                            rule.span,
+                            format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
+                        ));
+                    }
                 }
-                Some(_) => {}
-                None => {
-                    seen.insert(hash, i);
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
                 }
             }
             if let Some(end) = ended_at {

@@ -84,7 +84,7 @@ impl Extension for Physdev {
         };
         let dev = |out: &mut String, d: &Option<Negatable<Interface>>, name: &str| {
             if let Some(d) = d {
-                save_opt_value(out, d.negated, name, &d.value);
+                save_opt_value(out, d.negated, name, d.value);
             }
         };
         flag(out, &self.is_in, "physdev-is-in");
@@ -108,7 +108,7 @@ fn eval_port(key: &str, actual: &str, test: &Negatable<Interface>) -> Outcome {
         let prefix = test.value.name().trim_end_matches('+');
         format!("{key}={actual} {} with {prefix}", if is { "starts" } else { "does not start" })
     } else {
-        format!("{key}={actual} {}", in_list(is, &test.value, true))
+        format!("{key}={actual} {}", in_list(is, test.value, true))
     };
     conclude(is, test.negated, fact)
 }

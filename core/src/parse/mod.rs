@@ -45,7 +45,8 @@ impl Parsed {
 /// Reads `input` as a dump of `family`, or of the family it looks like when `family` is `None`.
 pub fn parse(input: &str, family: Option<Family>) -> Parsed {
     let family = family.unwrap_or_else(|| detect_family(input));
-    let mut reader = Reader { ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
+    let mut reader =
+        Reader { input, ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
     let mut line_start = 0;
     let mut last_line = 0;
     let mut ended_with_newline = true;
@@ -73,8 +74,12 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
         line_start += raw.len();
     }
     if let Some(t) = reader.current {
-        let span =
-            Span { start: input.len() as u32, end: input.len() as u32, line: last_line + u32::from(ended_with_newline), col: 1 };
+        let span = Span {
+            start: input.len() as u32,
+            end: input.len() as u32,
+            line: last_line + u32::from(ended_with_newline),
+            col: 1,
+        };
         let table = reader.ruleset.tables[t].name;
         reader.diags.push(
             Diagnostic::error(span, format!("the {table} table is not finished: `COMMIT` expected at the end"))
@@ -146,13 +151,15 @@ pub fn detect_family(input: &str) -> Family {
 }
 
 /// The state of reading: the ruleset so far and the table being filled.
-struct Reader {
+struct Reader<'a> {
+    /// The whole dump.
+    input: &'a str,
     ruleset: Ruleset,
     diags: Vec<Diagnostic>,
     current: Option<usize>,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn line(&mut self, line: u32, start: usize, text: &str, has_newline: bool) {
         let whole = Span::within_line(line, start, text, 0, text.len());
         if text.is_empty() || text.starts_with('#') {
@@ -176,7 +183,7 @@ impl Reader {
             let t = self.current.take().unwrap_or_default();
             self.ruleset.tables[t].commit = Some(whole);
             self.ruleset.tables[t].shrink();
-            crate::validate::table(&self.ruleset, t, &mut self.diags);
+            crate::validate::table(&self.ruleset, t, self.input, &mut self.diags);
             return;
         }
         if let Some(rest) = text.strip_prefix('*') {

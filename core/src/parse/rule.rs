@@ -193,18 +193,19 @@ fn read_line<'a>(
             .with_hint("an argument that contains blanks must be in double quotes"));
         }
         // Long options may carry their argument after `=`.
-        let (name, inline_arg) = match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
-            Some((n, a)) => (format!("--{n}"), Some(a)),
-            None => (word.to_string(), None),
-        };
-        let short = canonical_generic(&name, &line, table).map_err(|mut d| {
+        let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
+            match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
+                Some((n, a)) => (format!("--{n}").into(), Some(a)),
+                None => (word.into(), None),
+            };
+        let short = canonical_generic(&name, &line).map_err(|mut d| {
             d.span = tok.span;
             d
         })?;
         let neg_span = negate.take();
         let negated = neg_span.is_some();
         let start_span = neg_span.unwrap_or(tok.span);
-        if let Some(cmd) = short.as_deref().and_then(command_of) {
+        if let Some(cmd) = short.and_then(command_of) {
             if negated {
                 return Err(Diagnostic::error(start_span, "a command cannot be negated with `!`"));
             }
@@ -221,7 +222,7 @@ fn read_line<'a>(
             }
             continue;
         }
-        match short.as_deref() {
+        match short {
             Some("-c") => {
                 let nums: Vec<Option<u64>> =
                     (1..=2).map(|k| tokens.get(i + k).and_then(|t| t.text.parse().ok())).collect();
@@ -239,7 +240,7 @@ fn read_line<'a>(
                 }
                 let span = start_span.to(value.span);
                 i = next;
-                let flag = short.as_deref().unwrap_or_default();
+                let flag = short.unwrap_or_default();
                 generic_option(flag, &value, negated, span, family, table, &mut line, warnings)?;
             }
             Some("-f") => {
@@ -262,7 +263,7 @@ fn read_line<'a>(
             }
             Some("-4") | Some("-6") => {
                 // A line for the other family is skipped, as iptables-restore does.
-                let for_v6 = short.as_deref() == Some("-6");
+                let for_v6 = short == Some("-6");
                 if for_v6 != (family == Family::Ipv6) {
                     line.skip = true;
                 }
@@ -299,19 +300,17 @@ fn old_negation_warning(span: Span, option: &str, value: &str) -> Diagnostic {
 }
 
 /// The short form of a generic option (`--source` is `-s`), or `None` if `word` is not one.
-fn canonical_generic(word: &str, line: &Line<'_>, table: &Table) -> Result<Option<String>, Diagnostic> {
-    let _ = table;
+fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>, Diagnostic> {
+    const SHORT: &[&str] = &[
+        "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
+        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
+    ];
     if !word.starts_with("--") {
-        return Ok(match word {
-            "-s" | "-d" | "-i" | "-o" | "-p" | "-f" | "-m" | "-j" | "-g" | "-c" | "-t" | "-4" | "-6" | "-v" | "-n"
-            | "-x" | "-w" => Some(word.to_string()),
-            w if command_of(w).is_some() => Some(w.to_string()),
-            _ => None,
-        });
+        return Ok(SHORT.iter().copied().find(|s| *s == word));
     }
     let long = &word[2..];
     if let Some((_, s)) = GENERIC_LONG.iter().find(|(l, _)| *l == long) {
-        return Ok(Some(s.to_string()));
+        return Ok(Some(s));
     }
     // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
     let generic: Vec<&str> = GENERIC_LONG.iter().filter(|(l, _)| l.starts_with(long)).map(|(_, s)| *s).collect();
@@ -339,7 +338,7 @@ fn canonical_generic(word: &str, line: &Line<'_>, table: &Table) -> Result<Optio
         ));
     }
     if !ext_has && generic.iter().all(|s| *s == first) {
-        return Ok(Some(first.to_string()));
+        return Ok(Some(first));
     }
     Ok(None)
 }
@@ -1022,5 +1021,11 @@ fn build_rule(
         }
     };
     diags.append(&mut warnings);
-    Ok(Rule { span: whole, counters: counters.map(Box::new), generic: generic.into(), matches: built.into_boxed_slice(), target })
+    Ok(Rule {
+        span: whole,
+        counters: counters.map(Box::new),
+        generic: generic.into(),
+        matches: built.into_boxed_slice(),
+        target,
+    })
 }

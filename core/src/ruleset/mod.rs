@@ -72,7 +72,8 @@ pub struct Table {
 impl Table {
     /// A table with its built-in chains (not yet declared), in hook order.
     pub fn new(name: TableName, span: Span) -> Table {
-        let mut t = Table { name, span, chains: Vec::new(), commit: None, index: Default::default(), collisions: Vec::new() };
+        let mut t =
+            Table { name, span, chains: Vec::new(), commit: None, index: Default::default(), collisions: Vec::new() };
         for &hook in name.hooks() {
             t.push_chain(Chain {
                 name: hook.chain_name().to_string(),
