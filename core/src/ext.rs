@@ -44,7 +44,7 @@ pub struct Opt<'a> {
     /// Whether a `!` came before it (or, in the old form, between it and its argument).
     pub negated: bool,
     /// Its arguments.
-    pub args: Vec<Token<'a>>,
+    pub args: ArgList<'a>,
     /// The option, its `!` and its arguments.
     pub span: Span,
 }
@@ -86,6 +86,57 @@ impl<'a> Opt<'a> {
     /// Parses the first argument with `f`, turning its message into an error at the argument.
     pub fn parse_arg<T>(&self, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, Diagnostic> {
         f(self.arg()).map_err(|m| self.bad_arg(m))
+    }
+}
+
+/// The arguments of one option: nearly always one or two, so they live inline and a rule's options cost
+/// no allocations of their own.
+#[derive(Clone, Debug, Default)]
+pub struct ArgList<'a> {
+    inline: [Option<Token<'a>>; 2],
+    more: Vec<Token<'a>>,
+}
+
+impl<'a> ArgList<'a> {
+    /// Adds an argument.
+    pub fn push(&mut self, t: Token<'a>) {
+        match self.inline.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(t),
+            None => self.more.push(t),
+        }
+    }
+
+    /// How many arguments there are.
+    pub fn len(&self) -> usize {
+        self.inline.iter().flatten().count() + self.more.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.inline[0].is_none()
+    }
+
+    /// The argument at `i`.
+    pub fn get(&self, i: usize) -> Option<&Token<'a>> {
+        match i {
+            0 | 1 => self.inline[i].as_ref(),
+            _ => self.more.get(i - 2),
+        }
+    }
+
+    /// The first argument.
+    pub fn first(&self) -> Option<&Token<'a>> {
+        self.get(0)
+    }
+
+    /// The last argument.
+    pub fn last(&self) -> Option<&Token<'a>> {
+        self.more.last().or(self.inline[1].as_ref()).or(self.inline[0].as_ref())
+    }
+
+    /// The arguments in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Token<'a>> {
+        self.inline.iter().flatten().chain(self.more.iter())
     }
 }
 

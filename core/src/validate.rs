@@ -4,7 +4,6 @@
 //! are probably mistakes.
 
 use crate::diag::Diagnostic;
-use crate::render::save;
 use crate::ruleset::{Family, Hook, Ruleset, Table, TableName};
 use std::collections::HashMap;
 

@@ -80,7 +80,7 @@ const GENERIC_LONG: &[(&str, &str)] = &[
 
 /// An extension being filled from the arguments: its name, where it was loaded, its options so far.
 struct Loaded<'a> {
-    name: String,
+    name: std::borrow::Cow<'a, str>,
     span: Span,
     implicit: bool,
     spec: Option<&'static [OptSpec]>,
@@ -450,7 +450,7 @@ fn generic_option<'a>(
                         .with_hint("iptables says \"Couldn't load match\"; check the spelling"));
                 }
             }
-            line.matches.push(Loaded { name: text.to_string(), span, implicit: false, spec, opts: Vec::new() });
+            line.matches.push(Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new() });
         }
         "-j" | "-g" => {
             if negated {
@@ -488,7 +488,7 @@ fn generic_option<'a>(
                 }
             }
             line.target =
-                Some((Loaded { name: text.to_string(), span, implicit: false, spec, opts: Vec::new() }, goto));
+                Some((Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new() }, goto));
         }
         "-c" => {
             return Err(Diagnostic::error(
@@ -526,7 +526,7 @@ fn extension_option<'a>(
             if let Some(m) = matches::implicit_for(p.value, family) {
                 if !line.matches.iter().any(|l| l.name == m) {
                     line.matches.push(Loaded {
-                        name: m.to_string(),
+                        name: m.into(),
                         span: start_span,
                         implicit: true,
                         spec: matches::options(m),
@@ -572,7 +572,7 @@ fn extension_option<'a>(
         }
     };
     let mut next = i + 1;
-    let mut args_taken: Vec<Token<'a>> = Vec::new();
+    let mut args_taken = crate::ext::ArgList::default();
     let mut old_neg = None;
     if let Some(a) = inline {
         let mut t = tok.clone();
@@ -1017,7 +1017,7 @@ fn build_rule(
                 let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: t.span };
                 targets::build(&t.name, &t.opts, &ctx, &mut warnings)?
             };
-            Some(Target { name: t.name, span, goto, kind })
+            Some(Target { name: t.name.into_owned(), span, goto, kind })
         }
     };
     diags.append(&mut warnings);

@@ -32,31 +32,43 @@ pub fn tokenize<'a>(
     line_text: &'a str,
     offset: usize,
 ) -> Result<Vec<Token<'a>>, Diagnostic> {
-    let mut tokens = Vec::new();
-    // The argument being read: where it started, its text so far, whether a quote was seen.
-    let mut start: Option<usize> = None;
+    let bytes = line_text.as_bytes();
+    let mut tokens = Vec::with_capacity(bytes[offset.min(bytes.len())..].iter().filter(|&&b| b == b' ').count() + 1);
+    let mut i = offset;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\t' => i += 1,
+            _ => {
+                // The common case: a bare word, borrowed from the line as it is.
+                let end =
+                    i + bytes[i..].iter().position(|&b| matches!(b, b' ' | b'\t' | b'"')).unwrap_or(bytes.len() - i);
+                if end == bytes.len() || bytes[end] != b'"' {
+                    let span = Span::within_line(line, line_start, line_text, i, end);
+                    check_len(&line_text[i..end], span)?;
+                    tokens.push(Token { text: std::borrow::Cow::Borrowed(&line_text[i..end]), span, quoted: false });
+                    i = end;
+                } else {
+                    i = quoted_token(line, line_start, line_text, i, &mut tokens)?;
+                }
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Reads an argument with double quotes in it, starting at byte `from`; returns where it ended.
+fn quoted_token<'a>(
+    line: u32,
+    line_start: usize,
+    line_text: &'a str,
+    from: usize,
+    tokens: &mut Vec<Token<'a>>,
+) -> Result<usize, Diagnostic> {
     let mut buf = String::new();
-    let mut quoted = false;
     let mut quote_open = false;
     let mut escaped = false;
-    let mut emit =
-        |start: &mut Option<usize>, end: usize, buf: &mut String, quoted: &mut bool| -> Result<(), Diagnostic> {
-            let from = start.take().unwrap_or(end);
-            let span = Span::within_line(line, line_start, line_text, from, end);
-            check_len(buf, span)?;
-            let raw = &line_text[from..end];
-            let text = if !*quoted && raw == buf.as_str() {
-                std::borrow::Cow::Borrowed(raw)
-            } else {
-                std::borrow::Cow::Owned(buf.clone())
-            };
-            tokens.push(Token { text, span, quoted: *quoted });
-            buf.clear();
-            *quoted = false;
-            Ok(())
-        };
-    for (i, ch) in line_text[offset..].char_indices() {
-        let i = i + offset;
+    for (i, ch) in line_text[from..].char_indices() {
+        let i = i + from;
         if quote_open {
             if escaped {
                 buf.push(ch);
@@ -64,39 +76,35 @@ pub fn tokenize<'a>(
             } else if ch == '\\' {
                 escaped = true;
             } else if ch == '"' {
-                quote_open = false;
-                emit(&mut start, i + 1, &mut buf, &mut quoted)?;
+                // A closing quote ends the argument, even when text follows it directly.
+                let span = Span::within_line(line, line_start, line_text, from, i + 1);
+                check_len(&buf, span)?;
+                tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+                return Ok(i + 1);
             } else {
                 buf.push(ch);
             }
             continue;
         }
         match ch {
-            '"' => {
-                start.get_or_insert(i);
-                quote_open = true;
-                quoted = true;
-            }
+            '"' => quote_open = true,
             ' ' | '\t' => {
-                if start.is_some() {
-                    emit(&mut start, i, &mut buf, &mut quoted)?;
-                }
+                let span = Span::within_line(line, line_start, line_text, from, i);
+                check_len(&buf, span)?;
+                tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+                return Ok(i);
             }
-            _ => {
-                start.get_or_insert(i);
-                buf.push(ch);
-            }
+            _ => buf.push(ch),
         }
     }
+    let span = Span::within_line(line, line_start, line_text, from, line_text.len());
     if quote_open {
-        let span = Span::within_line(line, line_start, line_text, start.unwrap_or(offset), line_text.len());
         return Err(Diagnostic::error(span, "this quoted argument has no closing quote")
             .with_hint("add a `\"` at the end of the argument"));
     }
-    if start.is_some() {
-        emit(&mut start, line_text.len(), &mut buf, &mut quoted)?;
-    }
-    Ok(tokens)
+    check_len(&buf, span)?;
+    tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+    Ok(line_text.len())
 }
 
 fn check_len(text: &str, span: Span) -> Result<(), Diagnostic> {
