@@ -17,7 +17,10 @@ fn case_dirs() -> Vec<PathBuf> {
 
 /// The lines of `expected` that chainwalk must reproduce: TRACE lines and the FATE line.
 fn expected_lines(text: &str) -> Vec<String> {
-    text.lines().filter(|l| l.starts_with("TRACE:") || l.starts_with("FATE:")).map(|l| l.trim_end().to_string()).collect()
+    text.lines()
+        .filter(|l| l.starts_with("TRACE:") || l.starts_with("FATE:"))
+        .map(|l| l.trim_end().to_string())
+        .collect()
 }
 
 /// The FATE line for a trace, in the recorder's format.
@@ -34,7 +37,12 @@ pub fn fate_line(trace: &Trace) -> String {
         Path::Forward => "forward",
         Path::Output => "output",
     };
-    let mut line = format!("FATE: verdict={verdict} path={path} out={} src={} dst={}", f.out.as_deref().unwrap_or("-"), f.src, f.dst);
+    let mut line = format!(
+        "FATE: verdict={verdict} path={path} out={} src={} dst={}",
+        f.out.as_deref().unwrap_or("-"),
+        f.src,
+        f.dst
+    );
     if let Some(r) = &f.reject_with {
         line.push_str(&format!(" reject={r}"));
     }
@@ -63,7 +71,10 @@ fn run_case(dir: &FsPath) -> Result<(), String> {
     if got != want {
         let mut diff = String::new();
         for i in 0..got.len().max(want.len()) {
-            let (g, w) = (got.get(i).map(String::as_str).unwrap_or("(none)"), want.get(i).map(String::as_str).unwrap_or("(none)"));
+            let (g, w) = (
+                got.get(i).map(String::as_str).unwrap_or("(none)"),
+                want.get(i).map(String::as_str).unwrap_or("(none)"),
+            );
             let mark = if g == w { " " } else { "!" };
             diff.push_str(&format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n"));
         }
@@ -83,5 +94,11 @@ fn every_case_agrees_with_the_kernel_recording() {
         }
     }
     eprintln!("{} cases, {} agree with the kernel", dirs.len(), dirs.len() - failures.len());
-    assert!(failures.is_empty(), "{} of {} cases differ from the kernel:\n\n{}", failures.len(), dirs.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from the kernel:\n\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
 }

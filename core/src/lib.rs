@@ -6,8 +6,8 @@
 
 pub mod diag;
 pub mod ext;
-pub mod matches;
 pub mod host;
+pub mod matches;
 pub mod packet;
 pub mod parse;
 pub mod render;

@@ -624,7 +624,11 @@ impl fmt::Display for LogAddr {
             IpAddr::V4(a) => write!(f, "{a}"),
             IpAddr::V6(a) => {
                 let s = a.segments();
-                write!(f, "{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}", s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+                write!(
+                    f,
+                    "{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}",
+                    s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+                )
             }
         }
     }

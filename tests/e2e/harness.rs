@@ -198,9 +198,9 @@ impl Browser {
         self.client
             .wait()
             .at_most(LOAD_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=summary]"))
+            .for_element(Locator::Css("[data-testid=verdict]"))
             .await
-            .expect("the app renders its summary (did the wasm load?)");
+            .expect("the app renders its verdict (did the wasm load?)");
     }
 
     /// Runs `script` (a function body; its arguments are `arguments[0..]`) in the page.

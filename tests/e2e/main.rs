@@ -228,3 +228,14 @@ fn the_page_asks_only_its_own_origin() {
         assert!(asked("/") && asked(".wasm") && asked(".js") && asked(".css"), "{requests:#?}");
     });
 }
+
+#[test]
+fn zz_debug() {
+    run(|browser| async move {
+        browser.open().await;
+        tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+        eprintln!("VERDICT {}", browser.text("[data-testid=verdict]").await);
+        eprintln!("CONSOLE {:#?}", browser.console().await);
+        eprintln!("REQUESTS {:#?}", browser.server.requests());
+    });
+}

@@ -1,75 +1,363 @@
-//! The root component: it owns the state, runs the debounce and wires the components together.
+//! The root component: it owns the state and the worker, runs the debounce, the player's clock and the
+//! keyboard shortcuts, and wires the components together.
 
-use crate::components::diagnostics::Diagnostics;
-use crate::components::editor::{self, Editor};
+use crate::bridge::{Bridge, Job};
+use crate::components::diagram::Diagram;
+use crate::components::editor::{self, Band, Editor, Mark};
+use crate::components::findings::Findings;
 use crate::components::header::Header;
-use crate::components::ruleset::RulesetView;
-use crate::components::summary::Summary;
-use crate::state::{Action, Playground, Reading, EXAMPLE};
+use crate::components::host::HostInput;
+use crate::components::packet::PacketInput;
+use crate::components::player::Player;
+use crate::components::tracelog::TraceLog;
+use crate::components::verdict::Verdict;
+use crate::components::walk::WalkView;
+use crate::examples::{self, EXAMPLES, FIRST};
+use crate::permalink::{self, Shared};
+use crate::protocol::{Entry, Request};
+use crate::state::{self, Action, Inputs, Playground, Shown, PACE_MS, SPEEDS};
 use crate::storage;
+use chainwalk_core::trace::FateVerdict;
 use chainwalk_core::Span;
 use gloo::events::EventListener;
-use gloo::timers::callback::Timeout;
+use gloo::timers::callback::{Interval, Timeout};
 use std::rc::Rc;
-use web_sys::HtmlTextAreaElement;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlTextAreaElement, KeyboardEvent};
 use yew::prelude::*;
 
-/// How long the text must stay unchanged before the core reads it again, in milliseconds.
+/// How long the inputs must stay unchanged before they are read again, in milliseconds.
 const DEBOUNCE_MS: u32 = 150;
 
 /// The whole page.
 #[function_component]
 pub fn App() -> Html {
-    let state = use_reducer(|| Playground::new(storage::load().unwrap_or_else(|| EXAMPLE.to_string())));
+    let state = use_reducer(initial_state);
     let textarea = use_node_ref();
-
-    // The debounce: every edit restarts this effect, whose teardown cancels the previous timer. When the
-    // timer fires, the core reads the text and the text is stored; leaving the page before that stores it
-    // too. The text as loaded (no edit yet) needs neither.
-    {
-        let dispatcher = state.dispatcher();
-        let text = state.text.clone();
-        use_effect_with(state.edits, move |&edits| {
-            let pending = (edits > 0).then(|| {
-                let saved = text.clone();
-                let timer = Timeout::new(DEBOUNCE_MS, move || {
-                    dispatcher.dispatch(Action::Read);
-                    storage::save(&saved);
-                });
-                let on_leave = web_sys::window()
-                    .map(|window| EventListener::new(&window, "pagehide", move |_| storage::save(&text)));
-                (timer, on_leave)
-            });
-            move || drop(pending)
-        });
-    }
-
-    let oninput = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |text: String| dispatcher.dispatch(Action::Edit(text)))
-    };
-    let onexample = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |()| dispatcher.dispatch(Action::Edit(EXAMPLE.to_string())))
-    };
-    let onselect = {
-        let textarea = textarea.clone();
-        use_callback(state.reading.clone(), move |span: Span, reading: &Rc<Reading>| {
-            if let Some(element) = textarea.cast::<HtmlTextAreaElement>() {
-                editor::reveal(&element, &reading.source, span);
-            }
+    let permalink_note = use_state_eq(|| None::<String>);
+    let bridge = {
+        let (results, busy) = (state.dispatcher(), state.dispatcher());
+        use_memo((), move |_| {
+            Bridge::start(
+                Callback::from(move |delivery| results.dispatch(Action::Result(delivery))),
+                Callback::from(move |on| busy.dispatch(Action::Busy(on))),
+            )
         })
     };
 
+    // An example or a permalink gives the editor its text; otherwise the editor keeps its own.
+    {
+        let (textarea, text) = (textarea.clone(), state.dump.text.clone());
+        use_effect_with(state.loaded, move |_| editor::set_text(&textarea, &text));
+    }
+
+    // The debounce: every edit restarts this effect, whose teardown cancels the previous timer. When the
+    // timer fires, the editor's text is read (if it was typed in) and the inputs settle.
+    {
+        let (dispatcher, textarea, dirty) = (state.dispatcher(), textarea.clone(), state.rules_dirty);
+        use_effect_with(state.edits, move |&edits| {
+            let timer = (edits > 0).then(|| {
+                forget_permalink();
+                Timeout::new(DEBOUNCE_MS, move || {
+                    let text = if dirty { editor::text_of(&textarea) } else { None };
+                    dispatcher.dispatch(Action::Settle(text));
+                })
+            });
+            move || drop(timer)
+        });
+    }
+
+    // Settled inputs go to the worker, and into storage.
+    {
+        let saved = use_mut_ref(|| 0u64);
+        let job = Job {
+            rules: state.dump.text.clone(),
+            rules_version: state.dump.version,
+            request: Request {
+                seq: 0,
+                host: state.host.to_string(),
+                packet: state.packet.to_string(),
+                overrides: (*state.overrides).clone(),
+                expand: (*state.expand).clone(),
+            },
+        };
+        let bridge = bridge.clone();
+        use_effect_with(state.job, move |_| {
+            if *saved.borrow() != job.rules_version {
+                *saved.borrow_mut() = job.rules_version;
+                storage::save_rules(&job.rules);
+            }
+            storage::save_host_and_packet(&job.request.host, &job.request.packet);
+            bridge.submit(job);
+        });
+    }
+
+    // Typing the dump and leaving within the debounce still keeps what was typed.
+    {
+        let (textarea, dirty) = (textarea.clone(), state.rules_dirty);
+        use_effect_with(dirty, move |&dirty| {
+            let listener = dirty.then(|| {
+                let window = web_sys::window()?;
+                Some(EventListener::new(&window, "pagehide", move |_| {
+                    if let Some(text) = editor::text_of(&textarea) {
+                        storage::save_rules(&text);
+                    }
+                }))
+            });
+            move || drop(listener)
+        });
+    }
+
+    // The player's clock.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((state.playing, state.speed), move |&(playing, speed)| {
+            let pace = (PACE_MS / SPEEDS[speed]) as u32;
+            let clock = playing.then(|| Interval::new(pace, move || dispatcher.dispatch(Action::Tick)));
+            move || drop(clock)
+        });
+    }
+
+    // Space plays and pauses, the arrow keys step, except where the user types.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window().and_then(|w| w.document()).map(|document| {
+                EventListener::new(&document, "keydown", move |event| {
+                    let Some(event) = event.dyn_ref::<KeyboardEvent>() else { return };
+                    if event.ctrl_key() || event.meta_key() || event.alt_key() {
+                        return;
+                    }
+                    let target = event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+                    if target.as_ref().is_some_and(editor::is_text_entry) {
+                        return;
+                    }
+                    let on_control =
+                        target.as_ref().is_some_and(|t| matches!(t.tag_name().as_str(), "BUTTON" | "SUMMARY" | "A"));
+                    let action = match event.key().as_str() {
+                        " " if !on_control => Action::PlayPause,
+                        "ArrowRight" => Action::Step(1),
+                        "ArrowLeft" => Action::Step(-1),
+                        _ => return,
+                    };
+                    event.prevent_default();
+                    dispatcher.dispatch(action);
+                })
+            });
+            move || drop(listener)
+        });
+    }
+
+    // The player's step shows its rule in the editor (without taking the keyboard).
+    {
+        let (textarea, dump, shown) = (textarea.clone(), state.dump.clone(), state.shown.clone());
+        use_effect_with((state.cursor, state.shown.as_ref().map(|s| s.seq)), move |(cursor, _)| {
+            let span = cursor.zip(shown.as_ref()).and_then(|(c, s)| span_at(s, c));
+            if let (Some(span), Some(t), Some(s)) = (span, textarea.cast::<HtmlTextAreaElement>(), &shown) {
+                if Rc::ptr_eq(&s.rules, &dump.text) {
+                    editor::reveal(&t, &dump, span, false);
+                }
+            }
+        });
+    }
+
+    let dispatch = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |action| dispatcher.dispatch(action))
+    };
+    let onjump = {
+        let (textarea, dump) = (textarea.clone(), state.dump.clone());
+        Callback::from(move |span: Span| {
+            if let Some(t) = textarea.cast::<HtmlTextAreaElement>() {
+                editor::reveal(&t, &dump, span, true);
+            }
+        })
+    };
+    let onexample = dispatch.reform(|id: String| {
+        let example = examples::by_id(&id).unwrap_or(FIRST);
+        Action::Load(example.into(), Some(example.id))
+    });
+    let onpermalink = {
+        let (textarea, host, packet, dump, note) =
+            (textarea.clone(), state.host.clone(), state.packet.clone(), state.dump.clone(), permalink_note.clone());
+        Callback::from(move |()| {
+            let rules = editor::text_of(&textarea).unwrap_or_else(|| dump.text.to_string());
+            let shared = Shared { rules, host: host.to_string(), packet: packet.to_string() };
+            note.set(Some(share(&permalink::encode(&shared))));
+        })
+    };
+    let onrules = dispatch.reform(|()| Action::RulesTyped);
+    let onhost = dispatch.reform(Action::Host);
+    let onpacket = dispatch.reform(Action::Packet);
+    let onselect = dispatch.reform(Action::Select);
+    let onexpand = dispatch.reform(Action::Expand);
+    let onoverride = dispatch.reform(|(key, value)| Action::Override(key, value));
+    let onstyle = dispatch.reform(Action::LogStyle);
+
+    let shown = state.shown.clone();
+    let current = shown.as_ref().filter(|s| Rc::ptr_eq(&s.rules, &state.dump.text));
+    let marks = Rc::new(current.map(|s| marks_of(s)).unwrap_or_default());
+    let bands = Rc::new(current.map(|s| bands_of(s, state.cursor)).unwrap_or_default());
+    let summary = summary_of(shown.as_deref());
+    let example = state.example.and_then(examples::by_id);
+    let outcome = shown.as_ref().map(|s| &s.outcome);
+    let assumed_host = outcome
+        .and_then(|o| o.walk.as_ref())
+        .and_then(|w| w.assumptions.iter().find(|a| a.key.is_none() && a.text.starts_with("No host")))
+        .map(|a| a.text.clone());
+
     html! {
         <>
-            <Header />
+            <Header example={state.example} {onexample} {onpermalink} permalink_note={(*permalink_note).clone()} busy={state.busy} />
             <main class="page">
-                <Editor value={state.text.clone()} {oninput} {onexample} node_ref={textarea} />
-                <Summary reading={state.reading.clone()} reading_current={state.is_current()} />
-                <Diagnostics reading={state.reading.clone()} onselect={onselect.clone()} />
-                <RulesetView reading={state.reading.clone()} {onselect} />
+                <Verdict shown={shown.clone()} {example} notice={state.notice.clone()} onjump={onjump.clone()} />
+                if let Some(s) = shown.as_ref().filter(|s| s.walk().is_some()) {
+                    <section class="panel flow" aria-labelledby="flow-title">
+                        <h2 id="flow-title" class="visually-hidden">{"The packet's path through netfilter"}</h2>
+                        <Diagram shown={s.clone()} cursor={state.cursor} onselect={onselect.clone()} />
+                        <Player cursor={state.cursor} count={state.moments()} playing={state.playing} speed={state.speed} dispatch={dispatch.clone()} />
+                    </section>
+                }
+                <div class="columns">
+                    <div class="column inputs">
+                        <PacketInput line={state.packet.clone()} onchange={onpacket} error={outcome.and_then(|o| o.packet_error.clone())} />
+                        <Editor dump={state.dump.clone()} {marks} {bands} oninput={onrules} node_ref={textarea.clone()} {summary} />
+                        <HostInput text={state.host.clone()} onchange={onhost} reading={outcome.map(|o| o.host.clone())} assumed={assumed_host} />
+                    </div>
+                    <div class="column results">
+                        if let Some(s) = shown.as_ref().filter(|s| s.walk().is_some()) {
+                            <WalkView shown={s.clone()} cursor={state.cursor} onselect={onselect.clone()} {onexpand} />
+                        }
+                        if let Some(o) = outcome {
+                            <Findings outcome={o.clone()} onselect={onjump} {onoverride} />
+                        }
+                        if let Some(s) = shown.as_ref().filter(|s| s.walk().is_some()) {
+                            <TraceLog shown={s.clone()} cursor={state.cursor} style={state.log_style} {onstyle} onselect={onselect.clone()} />
+                        }
+                    </div>
+                </div>
             </main>
         </>
     }
+}
+
+/// The state a visit starts with: a permalink's inputs, else the last visit's, else the first example.
+fn initial_state() -> Playground {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    if let Some(shared) = permalink::decode(&hash) {
+        let inputs = Inputs { rules: shared.rules, host: shared.host, packet: shared.packet };
+        let example = example_of(&inputs);
+        return Playground::new(inputs, example, None);
+    }
+    let kept = storage::load();
+    if let Some(rules) = kept.rules {
+        let inputs = Inputs {
+            rules,
+            host: kept.host.unwrap_or_default(),
+            packet: kept.packet.unwrap_or_else(|| FIRST.packet.trim_end().into()),
+        };
+        let example = example_of(&inputs);
+        return Playground::new(inputs, example, None);
+    }
+    let notice = kept.too_big.map(|size| {
+        format!(
+            "Your last rules ({:.1} MB) were too big for this browser's storage, so the first example is shown instead; paste them again.",
+            size as f64 / 1e6
+        )
+    });
+    Playground::new(FIRST.into(), if notice.is_none() { Some(FIRST.id) } else { None }, notice)
+}
+
+/// The example `inputs` are, if they are one.
+fn example_of(inputs: &Inputs) -> Option<&'static str> {
+    EXAMPLES.iter().find(|&&e| Inputs::from(e) == *inputs).map(|e| e.id)
+}
+
+/// Puts `fragment` in the page's address without reloading, copies the address, and says so.
+fn share(fragment: &str) -> String {
+    let Some(window) = web_sys::window() else { return String::new() };
+    let location = window.location();
+    let base = format!("{}{}", location.pathname().unwrap_or_default(), location.search().unwrap_or_default());
+    let url = format!("{base}#{fragment}");
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+    let href = location.href().unwrap_or(url);
+    let _ = window.navigator().clipboard().write_text(&href);
+    let size = href.len();
+    if size > 2_000_000 {
+        format!("Link copied, but at {:.1} MB it is longer than some browsers accept", size as f64 / 1e6)
+    } else {
+        format!("Link copied ({} KB)", size.div_ceil(1000))
+    }
+}
+
+/// Once the user changes an input, the address no longer holds the permalink they opened (a reload shows
+/// what they typed, from storage).
+fn forget_permalink() {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    if location.hash().is_ok_and(|h| h.starts_with("#s=")) {
+        let url = format!("{}{}", location.pathname().unwrap_or_default(), location.search().unwrap_or_default());
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    }
+}
+
+/// The rule line a moment shows: its step's rule, or a run's first rule.
+fn span_at(shown: &Shown, cursor: usize) -> Option<Span> {
+    let walk = shown.walk()?;
+    match state::entry_at(walk, *shown.moments.get(cursor)?)? {
+        Entry::Step { step, .. } => step.span,
+        Entry::Run(run) => run.span,
+    }
+}
+
+/// The dump's findings as underlines.
+fn marks_of(shown: &Shown) -> Vec<Mark> {
+    shown
+        .outcome
+        .dump
+        .diagnostics
+        .iter()
+        .map(|d| Mark { span: d.span, severity: d.severity, message: d.message.clone() })
+        .collect()
+}
+
+/// The lines to colour: the deciding rule's, and the player's step's.
+fn bands_of(shown: &Shown, cursor: Option<usize>) -> Vec<Band> {
+    let Some(walk) = shown.walk() else { return Vec::new() };
+    let mut bands = Vec::new();
+    let deciding = walk.deciding.and_then(|d| {
+        walk.entries.iter().find_map(|e| match e {
+            Entry::Step { index, step } if *index == d => step.span,
+            _ => None,
+        })
+    });
+    if let Some(span) = deciding {
+        let class = match walk.fate.verdict {
+            FateVerdict::Drop | FateVerdict::Reject => "band-denied",
+            _ if walk.insights.iter().any(|i| Some(i.step) == walk.deciding) => "band-skipped",
+            _ => "band-accepted",
+        };
+        bands.push(Band { line: span.line, class });
+    }
+    if let Some(span) = cursor.and_then(|c| span_at(shown, c)) {
+        bands.push(Band { line: span.line, class: "band-current" });
+    }
+    bands
+}
+
+/// The editor's summary of the reading: counts, or the number of errors.
+fn summary_of(shown: Option<&Shown>) -> (String, bool) {
+    let Some(dump) = shown.map(|s| &s.outcome.dump) else { return ("reading…".into(), false) };
+    let count = |n: usize, noun: &str| match n {
+        1 => format!("1 {noun}"),
+        n => format!("{} {noun}s", crate::components::walk::thousands(n)),
+    };
+    if dump.errors > 0 {
+        return (count(dump.errors, "error"), true);
+    }
+    (format!("{}, {}, {}", count(dump.tables, "table"), count(dump.chains, "chain"), count(dump.rules, "rule")), false)
 }

@@ -1,17 +1,34 @@
-//! chainwalk's web playground: paste an `iptables-save` dump and see what chainwalk-core reads from it.
+//! chainwalk's web playground: paste an `iptables-save` dump, describe a packet and a host, and watch the
+//! packet's walk through netfilter with the rule that decided its fate.
 //!
-//! The page is a thin view over the core, in the manner of the Rust and ruff playgrounds: the core parses,
-//! this crate only keeps the text, asks the core to read it (debounced while typing) and renders what comes
+//! The page is a thin view over the core, in the manner of the Rust and ruff playgrounds: the core parses
+//! and walks, this crate keeps the inputs, asks a worker to run the core on them and renders what comes
 //! back. There is no netfilter knowledge here.
 //!
 //! Map: [`app`] is the root component and owns the state ([`state`]); [`components`] are the pieces of the
-//! page; [`storage`] keeps the text across reloads.
+//! page; [`bridge`] talks to the worker, which is this same binary started in a dedicated worker
+//! ([`worker`]) running [`analysis`]; [`protocol`] is what they say to each other; [`timeline`] turns a walk
+//! into the player's moments and diagram places; [`storage`] and [`permalink`] keep and share the inputs;
+//! [`examples`] is the examples menu; [`packet_text`] writes the packet form back as a line.
 
+mod analysis;
 mod app;
+mod bridge;
 mod components;
+mod examples;
+mod packet_text;
+mod permalink;
+mod protocol;
 mod state;
 mod storage;
+mod timeline;
+mod worker;
 
 fn main() {
-    yew::Renderer::<app::App>::new().render();
+    // The page and its worker run the same wasm: with a window this is the page, without one the worker.
+    if web_sys::window().is_some() {
+        yew::Renderer::<app::App>::new().render();
+    } else {
+        worker::serve();
+    }
 }

@@ -646,13 +646,17 @@ fn extension_option<'a>(
     Ok(next)
 }
 
+/// Where an option goes: the extension's slot (`usize::MAX` for the target), the option's full name when
+/// the extension's table knows it, and how many arguments it takes.
+type Resolved = (usize, Option<&'static str>, Option<Args>);
+
 /// Finds which loaded extension an option belongs to: an exact name first (the newest extension wins, as
 /// in iptables' merged option table), then an unambiguous abbreviation.
 fn resolve(
     line: &Line<'_>,
     long: &str,
     span: Span,
-) -> Result<Option<(usize, Option<&'static str>, Option<Args>)>, Diagnostic> {
+) -> Result<Option<Resolved>, Diagnostic> {
     for (spec, slot) in loaded_exts(line) {
         if let Some(o) = spec.iter().find(|o| o.name == long) {
             return Ok(Some((slot, Some(o.name), Some(o.args))));
@@ -891,7 +895,7 @@ fn apply(
                         format!("chain `{name}` cannot be deleted: a rule still jumps to it"),
                     ));
                 }
-                if table.chain(name).is_some_and(|c| !c.rules.is_empty()) && args.first().is_some() {
+                if table.chain(name).is_some_and(|c| !c.rules.is_empty()) && !args.is_empty() {
                     return Err(Diagnostic::error(
                         whole,
                         format!("chain `{name}` cannot be deleted: it still has rules"),

@@ -42,11 +42,9 @@ impl Ruleset {
 
 /// The hash a table's chain index keys names by.
 fn name_hash(name: &str) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
     // A fixed hasher, so that the index does not depend on per-process random state.
-    let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
-    name.hash(&mut h);
-    h.finish()
+    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(name)
 }
 
 /// One `*table` ... `COMMIT` block.

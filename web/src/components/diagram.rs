@@ -1,0 +1,335 @@
+//! The netfilter diagram: the hooks with their tables in the kernel's order, the two routing decisions,
+//! the local process and the wire, drawn in SVG the way the well-known packet-flow picture draws them.
+//! The packet's path lights up as the player moves along it; a skipped stage is drawn dashed and its title
+//! says why; the stage where the packet's walk ended is red.
+
+use crate::state::Shown;
+use crate::timeline::{node_of, stage_of, Node};
+use chainwalk_core::ruleset::{Hook, TableName};
+use chainwalk_core::trace::{FateVerdict, StageStatus};
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// Properties of [`Diagram`].
+#[derive(Properties, PartialEq)]
+pub struct DiagramProps {
+    /// The answer whose walk is drawn.
+    pub shown: Rc<Shown>,
+    /// The player's moment, or `None` for the whole walk.
+    pub cursor: Option<usize>,
+    /// Called with the first moment of a stage the user clicked.
+    pub onselect: Callback<usize>,
+}
+
+/// A box in the diagram.
+struct Place {
+    node: Node,
+    label: &'static str,
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+impl Place {
+    fn center(&self) -> (f64, f64) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+
+    /// Where the packet sits when it is here: at the left end, clear of the label.
+    fn dot(&self) -> (f64, f64) {
+        let inset = match self.node {
+            Node::RouteIn | Node::RouteOut => 0.0,
+            _ => 12.0,
+        };
+        (self.x + inset, self.y + self.h / 2.0)
+    }
+}
+
+/// A hook's frame and its tables, top to bottom.
+struct Frame {
+    hook: Hook,
+    x: f64,
+    y: f64,
+    tables: &'static [Option<TableName>],
+}
+
+const PILL_W: f64 = 134.0;
+const PILL_H: f64 = 20.0;
+const PILL_STEP: f64 = 24.0;
+const FRAME_W: f64 = 150.0;
+const FRAME_HEAD: f64 = 30.0;
+
+/// `None` in a frame's tables is connection tracking.
+const FRAMES: [Frame; 5] = [
+    Frame {
+        hook: Hook::Prerouting,
+        x: 84.0,
+        y: 14.0,
+        tables: &[Some(TableName::Raw), None, Some(TableName::Mangle), Some(TableName::Nat)],
+    },
+    Frame {
+        hook: Hook::Forward,
+        x: 350.0,
+        y: 14.0,
+        tables: &[Some(TableName::Mangle), Some(TableName::Filter), Some(TableName::Security)],
+    },
+    Frame { hook: Hook::Postrouting, x: 690.0, y: 14.0, tables: &[Some(TableName::Mangle), Some(TableName::Nat)] },
+    Frame {
+        hook: Hook::Input,
+        x: 215.0,
+        y: 186.0,
+        tables: &[Some(TableName::Mangle), Some(TableName::Filter), Some(TableName::Security), Some(TableName::Nat)],
+    },
+    Frame {
+        hook: Hook::Output,
+        x: 690.0,
+        y: 150.0,
+        tables: &[
+            Some(TableName::Raw),
+            None,
+            Some(TableName::Mangle),
+            Some(TableName::Nat),
+            Some(TableName::Filter),
+            Some(TableName::Security),
+        ],
+    },
+];
+
+fn frame_height(f: &Frame) -> f64 {
+    FRAME_HEAD + f.tables.len() as f64 * PILL_STEP + 4.0
+}
+
+/// Every place a stage can be drawn at.
+fn places() -> Vec<Place> {
+    let mut out = vec![
+        Place { node: Node::Ingress, label: "in", x: 6.0, y: 54.0, w: 62.0, h: 50.0 },
+        Place { node: Node::RouteIn, label: "routing", x: 264.0, y: 53.0, w: 52.0, h: 52.0 },
+        Place { node: Node::Egress, label: "out", x: 880.0, y: 54.0, w: 112.0, h: 50.0 },
+        Place { node: Node::Local, label: "local process", x: 410.0, y: 226.0, w: 140.0, h: 50.0 },
+        Place { node: Node::RouteOut, label: "routing", x: 574.0, y: 225.0, w: 52.0, h: 52.0 },
+    ];
+    for f in &FRAMES {
+        for (i, table) in f.tables.iter().enumerate() {
+            let (node, label) = match table {
+                Some(t) => (Node::Table(f.hook, *t), t.as_str()),
+                None => (Node::Conntrack(f.hook), "conntrack"),
+            };
+            let x = f.x + (FRAME_W - PILL_W) / 2.0;
+            out.push(Place { node, label, x, y: f.y + FRAME_HEAD + i as f64 * PILL_STEP, w: PILL_W, h: PILL_H });
+        }
+    }
+    out
+}
+
+/// The group a node belongs to, for the arrows between groups.
+fn group(node: Node) -> &'static str {
+    match node {
+        Node::Ingress => "in",
+        Node::Table(Hook::Prerouting, _) | Node::Conntrack(Hook::Prerouting) => "pre",
+        Node::RouteIn => "rin",
+        Node::Table(Hook::Forward, _) => "fwd",
+        Node::Table(Hook::Postrouting, _) => "post",
+        Node::Egress => "out",
+        Node::Table(Hook::Input, _) => "input",
+        Node::Local => "local",
+        Node::RouteOut => "rout",
+        Node::Table(Hook::Output, _) | Node::Conntrack(_) => "output",
+    }
+}
+
+/// The arrows: from group, to group, and the line.
+const ARROWS: [(&str, &str, (f64, f64, f64, f64)); 10] = [
+    ("in", "pre", (68.0, 79.0, 83.0, 79.0)),
+    ("pre", "rin", (234.0, 79.0, 263.0, 79.0)),
+    ("rin", "fwd", (316.0, 79.0, 349.0, 79.0)),
+    ("fwd", "post", (500.0, 79.0, 689.0, 79.0)),
+    ("post", "out", (840.0, 79.0, 879.0, 79.0)),
+    ("rin", "input", (290.0, 105.0, 290.0, 185.0)),
+    ("input", "local", (365.0, 251.0, 409.0, 251.0)),
+    ("local", "rout", (550.0, 251.0, 573.0, 251.0)),
+    ("rout", "output", (626.0, 251.0, 689.0, 251.0)),
+    ("output", "post", (765.0, 150.0, 765.0, 97.0)),
+];
+
+/// The diagram with the packet on its path.
+#[function_component]
+pub fn Diagram(props: &DiagramProps) -> Html {
+    let dot = use_node_ref();
+    let places = places();
+    let place_of = |node: Node| places.iter().find(|p| p.node == node);
+    let walk = props.shown.walk();
+    let moments = &props.shown.moments;
+    // The stages reached so far: all of them, or up to the player's moment.
+    let current_stage = walk.and_then(|w| props.cursor.and_then(|c| moments.get(c)).map(|&m| stage_of(w, m)));
+    let nodes: Vec<Node> = walk.map(|w| (0..w.stages.len()).map(|s| node_of(w, s)).collect()).unwrap_or_default();
+    let reached = current_stage.map_or(nodes.len(), |s| s + 1);
+    // Where the packet is: the current stage's place, or the last stage reached.
+    let here = current_stage.or(nodes.len().checked_sub(1)).and_then(|s| place_of(nodes[s]));
+    {
+        let dot = dot.clone();
+        let at = here.map(Place::dot);
+        use_effect_with(at.map(|(x, y)| (x as i64, y as i64)), move |_| {
+            if let (Some(g), Some((x, y))) = (dot.cast::<web_sys::SvgElement>(), at) {
+                // Through the CSS object model, so that the move is a transition (and the page's
+                // Content-Security-Policy, which refuses style attributes, allows it).
+                let _ = g.style().set_property("transform", &format!("translate({x}px, {y}px)"));
+            }
+        });
+    }
+    let Some(walk) = walk else { return Html::default() };
+
+    // The groups the packet passed, in order, for the arrows.
+    let mut groups: Vec<&str> = Vec::new();
+    match nodes.first().map(|&n| group(n)) {
+        Some("rout" | "output" | "local") => groups.push("local"),
+        Some(_) => groups.push("in"),
+        None => {}
+    }
+    for &n in &nodes[..reached] {
+        if groups.last() != Some(&group(n)) {
+            groups.push(group(n));
+        }
+    }
+    let lit = |from: &str, to: &str| groups.windows(2).any(|w| w[0] == from && w[1] == to);
+
+    let deciding_stage = walk.deciding.and_then(|d| {
+        walk.entries.iter().find_map(|e| match e {
+            crate::protocol::Entry::Step { index, step } if *index == d => Some(step.stage),
+            _ => None,
+        })
+    });
+    let deciding_tone = match walk.fate.verdict {
+        FateVerdict::Drop | FateVerdict::Reject => "deciding-denied",
+        _ if walk.insights.iter().any(|i| Some(i.step) == walk.deciding) => "deciding-skipped",
+        _ => "deciding-accepted",
+    };
+
+    let frames = FRAMES.iter().map(|f| {
+        let h = frame_height(f);
+        let on_path = nodes[..reached].iter().any(|n| matches!(n, Node::Table(hook, _) | Node::Conntrack(hook) if *hook == f.hook));
+        html! {
+            <g class={classes!("frame", on_path.then_some("on-path"))}>
+                <rect x={f.x.to_string()} y={f.y.to_string()} width={FRAME_W.to_string()} height={h.to_string()} rx="10" />
+                <text class="frame-title" x={(f.x + FRAME_W / 2.0).to_string()} y={(f.y + 19.0).to_string()}>{f.hook.chain_name()}</text>
+            </g>
+        }
+    });
+    let arrows = ARROWS.iter().map(|(from, to, (x1, y1, x2, y2))| {
+        html! {
+            <line class={classes!("arrow", lit(from, to).then_some("lit"))}
+                x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}
+                marker-end={if lit(from, to) { "url(#arrowhead-lit)" } else { "url(#arrowhead)" }} />
+        }
+    });
+    let boxes = places.iter().map(|p| {
+        // The stages drawn at this place (a node can be met twice: e.g. OUTPUT's rerouting).
+        let stages: Vec<usize> = (0..walk.stages.len()).filter(|&s| nodes[s] == p.node).collect();
+        let mut class = classes!("node", node_kind(p.node));
+        let mut title = describe(p.node);
+        if let Some(&s) = stages.iter().rev().find(|&&s| s < reached).or(stages.first()) {
+            let stage = &walk.stages[s];
+            if s >= reached {
+                class.push("ahead");
+            } else {
+                class.push(match stage.status {
+                    StageStatus::Passed => "passed",
+                    StageStatus::Skipped => "skipped",
+                    StageStatus::Stopped => "stopped",
+                    StageStatus::Absent => "absent",
+                });
+            }
+            if Some(s) == current_stage {
+                class.push("current");
+            }
+            if Some(s) == deciding_stage {
+                class.push(deciding_tone);
+            }
+            title = format!("{title}: {}", stage.note);
+        } else {
+            class.push("idle");
+        }
+        let first_moment = stages.first().and_then(|&s| moments.iter().position(|&m| stage_of(walk, m) == s));
+        let onclick = first_moment.map(|m| props.onselect.reform(move |_: MouseEvent| m));
+        let label = match p.node {
+            Node::Egress => walk.fate.out.as_deref().map_or("out".to_string(), |o| format!("out {o}")),
+            _ => p.label.to_string(),
+        };
+        let (cx, cy) = p.center();
+        let shape = match p.node {
+            Node::RouteIn | Node::RouteOut => html! {
+                <polygon points={format!("{cx},{} {},{cy} {cx},{} {},{cy}", p.y, p.x + p.w, p.y + p.h, p.x)} />
+            },
+            _ => {
+                let r = if matches!(p.node, Node::Table(..) | Node::Conntrack(_)) { 6 } else { 12 };
+                html! { <rect x={p.x.to_string()} y={p.y.to_string()} width={p.w.to_string()} height={p.h.to_string()} rx={r.to_string()} /> }
+            }
+        };
+        let text_y = if matches!(p.node, Node::RouteIn | Node::RouteOut) { cy + 3.5 } else { cy + 4.5 };
+        html! {
+            <g {class} {onclick} data-node={node_id(p.node)}>
+                <title>{title}</title>
+                { shape }
+                <text x={cx.to_string()} y={text_y.to_string()}>{label}</text>
+            </g>
+        }
+    });
+    let path_words: Vec<String> = nodes[..reached].iter().map(|&n| describe(n)).collect();
+    let aria = format!("The packet's path: {}.", path_words.join(", then "));
+    html! {
+        <svg class="diagram" viewBox="0 0 1000 334" role="img" aria-label={aria} data-testid="diagram">
+            <defs>
+                <marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                    <path class="arrowhead" d="M0,0 L10,5 L0,10 z" />
+                </marker>
+                <marker id="arrowhead-lit" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                    <path class="arrowhead lit" d="M0,0 L10,5 L0,10 z" />
+                </marker>
+            </defs>
+            { for frames }
+            { for arrows }
+            { for boxes }
+            if here.is_some() {
+                <g class="packet-dot" ref={dot} aria-hidden="true"
+                    transform={here.map(|p| { let (x, y) = p.dot(); format!("translate({x} {y})") })}>
+                    <circle r="7" />
+                </g>
+            }
+        </svg>
+    }
+}
+
+fn node_kind(node: Node) -> &'static str {
+    match node {
+        Node::Table(..) => "table",
+        Node::Conntrack(_) => "conntrack",
+        Node::RouteIn | Node::RouteOut => "routing",
+        Node::Ingress | Node::Egress | Node::Local => "end",
+    }
+}
+
+/// A stable name for a node, for tests and styles (`nat-PREROUTING`, `routing-in`).
+fn node_id(node: Node) -> String {
+    match node {
+        Node::Ingress => "ingress".into(),
+        Node::Table(hook, table) => format!("{table}-{}", hook.chain_name()),
+        Node::Conntrack(hook) => format!("conntrack-{}", hook.chain_name()),
+        Node::RouteIn => "routing-in".into(),
+        Node::RouteOut => "routing-out".into(),
+        Node::Local => "local".into(),
+        Node::Egress => "egress".into(),
+    }
+}
+
+/// A node in words.
+fn describe(node: Node) -> String {
+    match node {
+        Node::Ingress => "arrives from the network".into(),
+        Node::Table(hook, table) => format!("{table} {}", hook.chain_name()),
+        Node::Conntrack(_) => "connection tracking".into(),
+        Node::RouteIn => "routing decision".into(),
+        Node::RouteOut => "routing decision (local output)".into(),
+        Node::Local => "local process".into(),
+        Node::Egress => "leaves to the network".into(),
+    }
+}

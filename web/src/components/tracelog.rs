@@ -1,0 +1,99 @@
+//! The kernel's TRACE log of the walk, as the legacy `ip_tables` TRACE target writes it to the kernel log
+//! or as `xtables-monitor --trace` prints it for the nf_tables backend, with a button that copies it.
+//! The line of the player's step is marked.
+
+use crate::protocol::{Entry, LogEntry, Walk};
+use crate::state::{LogStyle, Shown};
+use crate::timeline::{moment_of_step, Moment};
+use gloo::timers::callback::Timeout;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// Properties of [`TraceLog`].
+#[derive(Properties, PartialEq)]
+pub struct TraceLogProps {
+    /// The answer whose log is shown.
+    pub shown: Rc<Shown>,
+    /// The player's moment.
+    pub cursor: Option<usize>,
+    /// Which style is shown.
+    pub style: LogStyle,
+    /// Called with the style the user picks.
+    pub onstyle: Callback<LogStyle>,
+    /// Called with the moment of a line the user clicks.
+    pub onselect: Callback<usize>,
+}
+
+/// The log panel.
+#[function_component]
+pub fn TraceLog(props: &TraceLogProps) -> Html {
+    let copied = use_state_eq(|| false);
+    let Some(walk) = props.shown.walk() else { return Html::default() };
+    let current = props.cursor.and_then(|c| props.shown.moments.get(c)).and_then(|&m| step_range(walk, m));
+    let legacy = props.style == LogStyle::Legacy;
+    let text = |pick: fn(&LogEntry) -> &str| walk.log.iter().map(|l| format!("{}\n", pick(l))).collect::<String>();
+    let oncopy = {
+        let (copied, text) = (copied.clone(), if legacy { text(|l| &l.legacy) } else { text(|l| &l.nft) });
+        Callback::from(move |_: MouseEvent| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&text);
+                copied.set(true);
+                let copied = copied.clone();
+                Timeout::new(1500, move || copied.set(false)).forget();
+            }
+        })
+    };
+    let lines = |pick: fn(&LogEntry) -> &str| {
+        walk.log
+            .iter()
+            .map(|l| {
+                let here = current.is_some_and(|(a, b)| (a..=b).contains(&l.step));
+                let onclick = moment_of_step(walk, &props.shown.moments, l.step)
+                    .map(|m| props.onselect.reform(move |_: MouseEvent| m));
+                html! { <span class={classes!("log-line", here.then_some("current"))} {onclick}>{pick(l)}{"\n"}</span> }
+            })
+            .collect::<Html>()
+    };
+    let tab = |style: LogStyle, label: &'static str| {
+        let selected = props.style == style;
+        html! {
+            <button type="button" role="tab" class={classes!("tab", selected.then_some("selected"))}
+                aria-selected={selected.to_string()} aria-controls={if style == LogStyle::Legacy { "log-legacy" } else { "log-nft" }}
+                onclick={props.onstyle.reform(move |_: MouseEvent| style)}>{label}</button>
+        }
+    };
+    html! {
+        <section class="panel log" aria-labelledby="log-title">
+            <div class="panel-head">
+                <h2 id="log-title">{"TRACE log"}</h2>
+                <div class="tabs" role="tablist" aria-label="Log style">
+                    { tab(LogStyle::Legacy, "legacy") }
+                    { tab(LogStyle::Nft, "nf_tables") }
+                </div>
+                <button type="button" class="button" onclick={oncopy} data-testid="copy-log">
+                    { if *copied { "Copied" } else { "Copy" } }
+                </button>
+            </div>
+            if walk.log.is_empty() {
+                <p class="empty">{"The kernel prints no TRACE line for this packet."}</p>
+            }
+            <pre id="log-legacy" class="log-text" role="tabpanel" data-testid="trace-log" hidden={!legacy}>{ lines(|l| &l.legacy) }</pre>
+            <pre id="log-nft" class="log-text" role="tabpanel" data-testid="trace-log-nft" hidden={legacy}>{ lines(|l| &l.nft) }</pre>
+            <p class="help">
+                {"What the kernel logs when the packet is marked for tracing before the raw table, as an nftables chain at priority -400 with "}
+                <code>{"meta nftrace set 1"}</code>{" does."}
+            </p>
+        </section>
+    }
+}
+
+/// The steps a moment covers.
+fn step_range(walk: &Walk, moment: Moment) -> Option<(usize, usize)> {
+    match moment {
+        Moment::Entry(e) => match walk.entries.get(e)? {
+            Entry::Step { index, .. } => Some((*index, *index)),
+            Entry::Run(run) => Some((run.first, run.last)),
+        },
+        Moment::Stage(_) => None,
+    }
+}
