@@ -52,9 +52,15 @@ pub struct LogLine {
     /// The rule as `iptables-save` prints it, for the nf_tables rendering (`-A CHAIN ...`); the policy for
     /// a chain's end.
     pub rule_text: String,
-    /// The verdict the nf_tables trace prints for this entry (`CONTINUE`, `ACCEPT`, `DROP`, `RETURN`,
-    /// `JUMP`, `GOTO`).
+    /// The verdict the nf_tables trace prints for this entry (`CONTINUE`, `ACCEPT`, `DROP`, `JUMP:CHAIN`,
+    /// `GOTO:CHAIN`; `xtables-monitor` prints RETURN as `0xfffffffb`).
     pub verdict: String,
+    /// The rule's handle when the dump is loaded with `iptables-nft-restore`: the table's declared chains
+    /// take the first handles, then its rules in the order of the dump. 0 for a chain's end.
+    pub handle: u32,
+    /// Whether this line starts the packet's traversal of a table at a hook (the nf_tables trace prints
+    /// the packet again there).
+    pub first_in_stage: bool,
 }
 
 /// The three words the kernel uses in a TRACE line.

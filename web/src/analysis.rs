@@ -71,7 +71,9 @@ pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
         explain_unmatched: outcome.dump.rules <= EXPLAIN_ALL_UP_TO || !inputs.expand.is_empty(),
     };
     let trace = Simulation::new(&parsed.ruleset).walk(host.as_ref(), &packet, &opts);
-    outcome.walk = Some(shape(trace, packet.family(), inputs.expand, opts.explain_unmatched));
+    let mut walk = shape(trace, packet.family(), inputs.expand, opts.explain_unmatched);
+    walk.in_iface = packet.in_iface.clone();
+    outcome.walk = Some(walk);
     outcome
 }
 
@@ -127,12 +129,12 @@ fn read_host(text: &str) -> (Option<Host>, HostReading) {
 /// The trace as the page shows it: runs folded, the log in both styles.
 fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Walk {
     let legacy = log::legacy(&trace);
-    let nft = log::nft(&trace, family);
+    let nft = log::nft_lines(&trace, family);
     let log = trace
         .log
         .iter()
-        .zip(legacy.lines().zip(nft.lines()))
-        .map(|(l, (legacy, nft))| LogEntry { step: l.step, legacy: legacy.to_string(), nft: nft.to_string() })
+        .zip(legacy.lines().zip(nft))
+        .map(|(l, (legacy, nft))| LogEntry { step: l.step, legacy: legacy.to_string(), nft })
         .collect();
     // Steps the page points at on their own are never folded away.
     let mut pinned: HashSet<usize> = trace.assumptions.iter().filter_map(|a| a.step).collect();
@@ -150,6 +152,7 @@ fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Wal
         assumptions: trace.assumptions,
         insights: trace.insights,
         log,
+        in_iface: None,
         explained,
     }
 }

@@ -652,11 +652,7 @@ type Resolved = (usize, Option<&'static str>, Option<Args>);
 
 /// Finds which loaded extension an option belongs to: an exact name first (the newest extension wins, as
 /// in iptables' merged option table), then an unambiguous abbreviation.
-fn resolve(
-    line: &Line<'_>,
-    long: &str,
-    span: Span,
-) -> Result<Option<Resolved>, Diagnostic> {
+fn resolve(line: &Line<'_>, long: &str, span: Span) -> Result<Option<Resolved>, Diagnostic> {
     for (spec, slot) in loaded_exts(line) {
         if let Some(o) = spec.iter().find(|o| o.name == long) {
             return Ok(Some((slot, Some(o.name), Some(o.args))));

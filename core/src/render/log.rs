@@ -13,31 +13,59 @@ pub fn legacy(trace: &Trace) -> String {
     out
 }
 
-/// The nf_tables backend's lines as `xtables-monitor --trace` prints them: family, a packet id, the
-/// rule's handle (chainwalk gives the rule's position, as a fresh ruleset numbers them in order), the
-/// verdict, and the rule in `iptables` syntax.
+/// The nf_tables backend's trace as `xtables-monitor --trace` prints it: a `PACKET:` line where the packet
+/// enters a table at a hook, then one ` TRACE:` line per rule that ran, with the family, a packet id, the
+/// rule's handle, the verdict and the rule in `iptables` syntax. A user chain's end prints nothing there.
 pub fn nft(trace: &Trace, family: Family) -> String {
-    let (fam_num, fam_flag) = match family {
-        Family::Ipv4 => (2, "-4"),
-        Family::Ipv6 => (10, "-6"),
-    };
     let id = packet_id(trace);
+    let lines = nft_lines(trace, family);
     let mut out = String::new();
-    for l in &trace.log {
-        match l.kind {
-            LineKind::Policy if !l.rule_text.starts_with("-A") => {
-                out.push_str(&format!("TRACE: {fam_num} {id:08x} {}:{}:policy:{}\n", l.table, l.chain, l.verdict));
-            }
-            LineKind::Return if !l.rule_text.starts_with("-A") || l.rule_text.ends_with("(end of chain)") => {
-                out.push_str(&format!("TRACE: {fam_num} {id:08x} {}:{}:return:\n", l.table, l.chain));
-            }
-            _ => out.push_str(&format!(
-                "TRACE: {fam_num} {id:08x} {}:{}:rule:0x{:x}:{}  {fam_flag} -t {} {}\n",
-                l.table, l.chain, l.number, l.verdict, l.table, l.rule_text
-            )),
+    for (i, l) in trace.log.iter().enumerate() {
+        if l.first_in_stage {
+            let packet = l.packet.replace("IN= ", "").replace("OUT= ", "");
+            out.push_str(&format!("PACKET: {} {id:08x} {packet}\n", family_number(family)));
+        }
+        let line = &lines[i];
+        if !line.is_empty() {
+            out.push_str(line);
+            out.push('\n');
         }
     }
     out
+}
+
+/// One nf_tables ` TRACE:` line for each of [`Trace::log`] (empty where nf_tables prints none).
+pub fn nft_lines(trace: &Trace, family: Family) -> Vec<String> {
+    let id = packet_id(trace);
+    let fam = family_number(family);
+    let flag = match family {
+        Family::Ipv4 => "-4",
+        Family::Ipv6 => "-6",
+    };
+    trace
+        .log
+        .iter()
+        .map(|l| {
+            let end_of_chain = l.handle == 0;
+            match l.kind {
+                LineKind::Policy if end_of_chain => {
+                    format!(" TRACE: {fam} {id:08x} {}:{}:policy:{} ", l.table, l.chain, l.verdict)
+                }
+                LineKind::Return if end_of_chain => String::new(),
+                _ => format!(
+                    " TRACE: {fam} {id:08x} {}:{}:rule:0x{:x}:{}  {flag} -t {} {}",
+                    l.table, l.chain, l.handle, l.verdict, l.table, l.rule_text
+                ),
+            }
+        })
+        .collect()
+}
+
+fn family_number(family: Family) -> u8 {
+    match family {
+        Family::Ipv4 => 2,
+        Family::Ipv6 => 10,
+    }
 }
 
 /// A stable id for the packet, as the nf_tables trace gives each packet one.

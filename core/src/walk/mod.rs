@@ -55,6 +55,11 @@ pub struct Simulation<'r> {
     chain_names: Vec<Vec<Arc<str>>>,
     /// Every target name in the ruleset, shared by every step that shows it.
     target_names: HashMap<&'r str, Arc<str>>,
+    /// For each table, chain and rule, the rule's handle under `iptables-nft-restore`.
+    handles: Vec<Vec<Vec<u32>>>,
+    /// Whether a rule of the dump makes the kernel track connections (a conntrack match or a NAT target);
+    /// without one, a fresh kernel would not track them.
+    uses_conntrack: bool,
 }
 
 impl<'r> Simulation<'r> {
@@ -74,7 +79,16 @@ impl<'r> Simulation<'r> {
                 }
             }
         }
-        Simulation { ruleset, tables, chains, chain_names, target_names }
+        const CT_MATCHES: &[&str] =
+            &["conntrack", "state", "connmark", "connlimit", "connbytes", "connlabel", "helper", "cluster"];
+        const CT_TARGETS: &[&str] =
+            &["DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNMARK", "CT", "NOTRACK", "SYNPROXY"];
+        let uses_conntrack = ruleset.tables.iter().flat_map(|t| &t.chains).flat_map(|c| &c.rules).any(|r| {
+            r.matches.iter().any(|m| CT_MATCHES.contains(&m.name()))
+                || r.target.as_ref().is_some_and(|t| CT_TARGETS.contains(&t.name.as_str()))
+        });
+        let handles = ruleset.tables.iter().map(nft_handles).collect();
+        Simulation { ruleset, tables, chains, chain_names, target_names, uses_conntrack, handles }
     }
 
     /// The ruleset.
@@ -109,9 +123,37 @@ impl<'r> Simulation<'r> {
                 matched: None,
             });
         }
+        if !self.uses_conntrack && self.tables[TableName::Nat as usize].is_some() {
+            w.trace.assumptions.push(Assumption {
+                step: None,
+                key: None,
+                text: "No rule of this dump needs connection tracking; chainwalk assumes it is on, as it is on hosts that run Docker, Kubernetes, ufw or firewalld. On a kernel where nothing else turned it on, the nat chains would not run at all.".into(),
+                matched: None,
+            });
+        }
         w.run();
         w.finish()
     }
+}
+
+/// The handles `iptables-nft-restore` gives a table's rules: its declared chains take the first ones, then
+/// the rules in the order the dump lists them. Linear: rules are ordered by their line through a table of
+/// lines.
+fn nft_handles(table: &crate::ruleset::Table) -> Vec<Vec<u32>> {
+    let mut handles: Vec<Vec<u32>> = table.chains.iter().map(|c| vec![0; c.rules.len()]).collect();
+    let last_line = table.chains.iter().flat_map(|c| &c.rules).map(|r| r.span.line).max().unwrap_or(0) as usize;
+    let mut by_line: Vec<Vec<(u32, u32)>> = vec![Vec::new(); last_line + 1];
+    for (c, chain) in table.chains.iter().enumerate() {
+        for (r, rule) in chain.rules.iter().enumerate() {
+            by_line[rule.span.line as usize].push((c as u32, r as u32));
+        }
+    }
+    let mut next = table.chains.iter().filter(|c| c.declared).count() as u32 + 1;
+    for (c, r) in by_line.into_iter().flatten() {
+        handles[c as usize][r as usize] = next;
+        next += 1;
+    }
+    handles
 }
 
 /// The host chainwalk assumes when none is given: the packet's destination is an address of its input

@@ -279,6 +279,15 @@ fn traverse(
             _ => {
                 let before = w.pkt.clone();
                 let result = target::apply(w, tg, hook, table.name, step);
+                if let Some(l) = step.and_then(|s| w.trace.steps[s].log).map(|i| &mut w.trace.log[i]) {
+                    l.verdict = match &result {
+                        TargetResult::Continue => "CONTINUE",
+                        TargetResult::Accept => "ACCEPT",
+                        TargetResult::Drop | TargetResult::Reject(_) => "DROP",
+                        TargetResult::Queue(_) => "QUEUE",
+                    }
+                    .to_string();
+                }
                 if !mode.record && is_nat_target(&tg.name) && w.pkt != before && hit.is_none() {
                     *hit = Some(ProbeHit {
                         chain: chain.name.clone(),
@@ -475,14 +484,21 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
         };
         let mut text = String::new();
         save::rule(&chain.name, rule, save::SaveOptions::default(), &mut text);
-        let verdict = match rule.target.as_ref().map(|t| (&t.kind, t.goto)) {
+        // The nf_tables trace's verdict; an extension's is set once it has run.
+        let verdict = match rule.target.as_ref().map(|t| (&t.kind, t.goto, &t.name)) {
             None => "CONTINUE".to_string(),
-            Some((TargetKind::Standard(v), _)) => format!("{v:?}").to_uppercase(),
-            Some((TargetKind::Chain, true)) => "GOTO".to_string(),
-            Some((TargetKind::Chain, false)) => "JUMP".to_string(),
+            Some((TargetKind::Standard(crate::targets::Verdict::Return), _, _)) => "0xfffffffb".to_string(),
+            Some((TargetKind::Standard(v), _, _)) => format!("{v:?}").to_uppercase(),
+            Some((TargetKind::Chain, true, name)) => format!("GOTO:{name}"),
+            Some((TargetKind::Chain, false, name)) => format!("JUMP:{name}"),
             Some(_) => "CONTINUE".to_string(),
         };
         push_log(w, s, hook, table, &chain.name, kind, r as u32 + 1, text, verdict);
+        let t = w.sim.tables[table as usize].unwrap_or(0);
+        let c = w.sim.chains[t].get(chain.name.as_str()).copied().unwrap_or(0);
+        if let Some(l) = w.trace.log.last_mut() {
+            l.handle = w.sim.handles[t][c].get(r).copied().unwrap_or(0);
+        }
     }
     if is_trace_target {
         w.traced = true;
@@ -503,7 +519,19 @@ fn push_log(
 ) {
     let packet = w.log_packet(hook);
     w.trace.trace.push(format!("{table}:{chain}:{}:{number}", kind.as_str()));
-    w.trace.log.push(LogLine { table, chain: chain.to_string(), kind, number, packet, step: s, rule_text, verdict });
+    let first_in_stage = w.trace.log.last().is_none_or(|l| w.trace.steps[l.step].stage != w.trace.steps[s].stage);
+    w.trace.log.push(LogLine {
+        table,
+        chain: chain.to_string(),
+        kind,
+        number,
+        packet,
+        step: s,
+        rule_text,
+        verdict,
+        handle: 0,
+        first_in_stage,
+    });
     w.trace.steps[s].log = Some(w.trace.log.len() - 1);
 }
 
