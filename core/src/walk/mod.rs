@@ -148,10 +148,9 @@ fn nft_handles(table: &crate::ruleset::Table) -> Vec<Vec<u32>> {
             by_line[rule.span.line as usize].push((c as u32, r as u32));
         }
     }
-    let mut next = table.chains.iter().filter(|c| c.declared).count() as u32 + 1;
-    for (c, r) in by_line.into_iter().flatten() {
-        handles[c as usize][r as usize] = next;
-        next += 1;
+    let first = table.chains.iter().filter(|c| c.declared).count() as u32 + 1;
+    for (handle, (c, r)) in (first..).zip(by_line.into_iter().flatten()) {
+        handles[c as usize][r as usize] = handle;
     }
     handles
 }
