@@ -140,19 +140,33 @@ impl<'r> Simulation<'r> {
 /// the rules in the order the dump lists them. Linear: rules are ordered by their line through a table of
 /// lines.
 fn nft_handles(table: &crate::ruleset::Table) -> Vec<Vec<u32>> {
-    let mut handles: Vec<Vec<u32>> = table.chains.iter().map(|c| vec![0; c.rules.len()]).collect();
+    // A counting sort of the rules by line: count per line, then hand out handles line by line.
     let last_line = table.chains.iter().flat_map(|c| &c.rules).map(|r| r.span.line).max().unwrap_or(0) as usize;
-    let mut by_line: Vec<Vec<(u32, u32)>> = vec![Vec::new(); last_line + 1];
-    for (c, chain) in table.chains.iter().enumerate() {
-        for (r, rule) in chain.rules.iter().enumerate() {
-            by_line[rule.span.line as usize].push((c as u32, r as u32));
-        }
+    let mut first_of_line = vec![0u32; last_line + 2];
+    for rule in table.chains.iter().flat_map(|c| &c.rules) {
+        first_of_line[rule.span.line as usize] += 1;
     }
-    let first = table.chains.iter().filter(|c| c.declared).count() as u32 + 1;
-    for (handle, (c, r)) in (first..).zip(by_line.into_iter().flatten()) {
-        handles[c as usize][r as usize] = handle;
+    let before = table.chains.iter().filter(|c| c.declared).count() as u32 + 1;
+    let mut next = before;
+    for slot in first_of_line.iter_mut() {
+        let count = *slot;
+        *slot = next;
+        next += count;
     }
-    handles
+    table
+        .chains
+        .iter()
+        .map(|c| {
+            c.rules
+                .iter()
+                .map(|r| {
+                    let slot = &mut first_of_line[r.span.line as usize];
+                    *slot += 1;
+                    *slot - 1
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The host chainwalk assumes when none is given: the packet's destination is an address of its input
