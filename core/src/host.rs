@@ -26,6 +26,8 @@ pub struct Host {
     pub ipv6_forward: bool,
     /// `net.ipv4.conf.all.route_localnet`: whether 127.0.0.0/8 may be routed between interfaces.
     pub route_localnet: bool,
+    /// The contents of ipsets, from `ipset save` lines (`create` and `add`).
+    pub ipsets: Vec<crate::ipset::IpSet>,
     /// Whether chainwalk made this host up because none was given (and so every answer that depends on
     /// it rests on that assumption).
     pub assumed: bool,
@@ -190,8 +192,14 @@ impl Host {
             ip_forward: false,
             ipv6_forward: false,
             route_localnet: false,
+            ipsets: Vec::new(),
             assumed: false,
         }
+    }
+
+    /// The ipset called `name`, when its contents were given.
+    pub fn ipset(&self, name: &str) -> Option<&crate::ipset::IpSet> {
+        self.ipsets.iter().find(|s| s.name == name)
     }
 
     /// The interface called `name`.
@@ -408,6 +416,24 @@ fn read_line(
     span: Span,
 ) -> Result<(), String> {
     let words: Vec<&str> = line.split_whitespace().collect();
+    // `ipset save`: `create NAME TYPE ...` and `add NAME ELEMENT ...`.
+    match words.as_slice() {
+        ["create", name, kind, ..] => {
+            let set = crate::ipset::IpSet::create(name, kind)?;
+            host.ipsets.retain(|s| s.name != *name);
+            host.ipsets.push(set);
+            return Ok(());
+        }
+        ["add", name, element, options @ ..] => {
+            let set = host
+                .ipsets
+                .iter_mut()
+                .find(|s| s.name == *name)
+                .ok_or_else(|| format!("`add` to set {name} before its `create` line"))?;
+            return set.add(element, options);
+        }
+        _ => {}
+    }
     // sysctl: `net.ipv4.ip_forward = 1` or `net.ipv4.ip_forward=1`.
     if words[0].starts_with("net.") {
         let (key, value) = match line.split_once('=') {

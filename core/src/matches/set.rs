@@ -228,16 +228,58 @@ impl Evaluate for Set {
         };
         let shown = lookup.to_string();
         let dirs = shown.rsplit_once(' ').map_or("src", |(_, dirs)| dirs);
+        if let Some(set) = ctx.host.ipset(&lookup.name) {
+            if set.dims.len() > lookup.dirs.len() {
+                return conclude(
+                    false,
+                    self.lookup.negated,
+                    format!(
+                        "set {} has {} dimensions but the rule looks up {}",
+                        set.name,
+                        set.dims.len(),
+                        lookup.dirs.len()
+                    ),
+                );
+            }
+            let key: Vec<crate::ipset::Key> =
+                set.dims.iter().zip(&lookup.dirs).map(|(d, dir)| key(*d, *dir, ctx)).collect();
+            let found = set.contains(&key);
+            return conclude(
+                found,
+                self.lookup.negated,
+                format!(
+                    "the packet's key ({first}, looked up as {dirs}) is {}in set {}",
+                    if found { "" } else { "not " },
+                    set.name
+                ),
+            );
+        }
         let o = conclude(
             false,
             self.lookup.negated,
             format!(
-                "chainwalk does not know what ipset `{}` holds (no `ipset save` output is given) and assumes the \
-                 packet's key ({first}, looked up as {}) is not in it",
+                "chainwalk does not know what ipset `{}` holds (no `ipset save` output is given with the host) and \
+                 assumes the packet's key ({first}, looked up as {}) is not in it",
                 lookup.name, dirs
             ),
         );
         Outcome::assumed(o.holds, o.why)
+    }
+}
+
+/// The packet's value for one dimension of a set, from its source or destination side.
+fn key(dim: crate::ipset::Dim, dir: SetDir, ctx: &EvalCtx<'_>) -> crate::ipset::Key {
+    use crate::ipset::{Dim, Key};
+    let src = dir == SetDir::Src;
+    match dim {
+        Dim::Net | Dim::Set => Key::Addr(if src { ctx.pkt.src } else { ctx.pkt.dst }),
+        Dim::Port => {
+            let (s, d) = ctx.pkt.l4.ports().unwrap_or((0, 0));
+            Key::Port(ctx.pkt.l4.proto(), if src { s } else { d })
+        }
+        Dim::Iface => Key::Iface(if src { ctx.in_iface } else { ctx.out_iface }.unwrap_or("").to_string()),
+        Dim::Mac => Key::Mac(ctx.pkt.mac_src.filter(|_| src)),
+        Dim::Mark => Key::Mark(ctx.pkt.mark),
     }
 }
 
