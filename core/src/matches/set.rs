@@ -417,7 +417,7 @@ mod tests {
             assert!(!o.holds && o.assumed);
             assert_eq!(
                 o.why,
-                "chainwalk does not know what ipset `blocklist` holds (no `ipset save` output is given) and assumes \
+                "chainwalk does not know what ipset `blocklist` holds (no `ipset save` output is given with the host) and assumes \
                  the packet's key (SRC=203.0.113.7, looked up as src) is not in it, so this does not hold"
             );
             let o = eval(&s, "! --match-set allowed dst,dst --packets-gt 5");
