@@ -33,6 +33,15 @@ pub fn tokenize<'a>(
     offset: usize,
 ) -> Result<Vec<Token<'a>>, Diagnostic> {
     let bytes = line_text.as_bytes();
+    let ascii = bytes.is_ascii();
+    // Columns count characters; on an ASCII line (nearly every dump) that is the byte offset.
+    let span = |from: usize, to: usize| {
+        if ascii {
+            Span { start: (line_start + from) as u32, end: (line_start + to) as u32, line, col: from as u32 + 1 }
+        } else {
+            Span::within_line(line, line_start, line_text, from, to)
+        }
+    };
     let mut tokens = Vec::with_capacity(bytes[offset.min(bytes.len())..].iter().filter(|&&b| b == b' ').count() + 1);
     let mut i = offset;
     while i < bytes.len() {
@@ -43,7 +52,7 @@ pub fn tokenize<'a>(
                 let end =
                     i + bytes[i..].iter().position(|&b| matches!(b, b' ' | b'\t' | b'"')).unwrap_or(bytes.len() - i);
                 if end == bytes.len() || bytes[end] != b'"' {
-                    let span = Span::within_line(line, line_start, line_text, i, end);
+                    let span = span(i, end);
                     check_len(&line_text[i..end], span)?;
                     tokens.push(Token { text: std::borrow::Cow::Borrowed(&line_text[i..end]), span, quoted: false });
                     i = end;
