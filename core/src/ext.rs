@@ -20,6 +20,9 @@ pub enum Args {
     One,
     /// Two arguments, like `--tcp-flags SYN,ACK SYN`.
     Two,
+    /// One argument if the next word does not start with `-` or `!`, else none, like rateest's
+    /// `--rateest-bps1 [RATE]` (an option `iptables` parses by peeking at the next word).
+    Optional,
 }
 
 /// One option an extension accepts.

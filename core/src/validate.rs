@@ -74,7 +74,12 @@ pub fn match_allowed(m: &crate::matches::Match) -> Allowed {
         "physdev" if (has("--physdev-out") || has("--physdev-is-out")) && !has("--physdev-is-bridged") => {
             (None, PRE | IN | FWD | POST)
         }
-        "devgroup" if has("--dst-group") => (None, PRE | FWD | OUT | POST),
+        "devgroup" if has("--src-group") && has("--dst-group") => (None, FWD),
+        "devgroup" if has("--src-group") => (None, PRE | IN | FWD),
+        "devgroup" => (None, FWD | OUT | POST),
+        "realm" => (None, IN | FWD | OUT | POST),
+        "cgroup" => (None, IN | OUT | POST),
+        "osf" => (None, PRE | IN | FWD),
         "owner" => (None, OUT | POST),
         "mac" | "eui64" => (None, PRE | IN | FWD),
         "socket" => (None, PRE | IN),

@@ -800,6 +800,7 @@ pub(crate) mod fixture {
                 table: self.table,
                 in_iface: self.pkt.in_iface.as_deref(),
                 out_iface: self.pkt.out_iface.as_deref(),
+                recent: &[],
             }
         }
     }

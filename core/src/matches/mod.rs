@@ -11,36 +11,58 @@ use crate::verbatim::Verbatim;
 use serde::{Deserialize, Serialize};
 
 pub mod addrtype;
+pub mod cgroup;
+pub mod cluster;
 pub mod comment;
+pub mod connbytes;
+pub mod connlabel;
 pub mod connlimit;
 pub mod connmark;
 pub mod conntrack;
+pub mod cpu;
+pub mod dccp;
+pub mod devgroup;
 pub mod dscp;
+pub mod ecn;
 pub mod frag;
 pub mod hashlimit;
+pub mod helper;
 pub mod hl;
 pub mod icmp;
 pub mod icmp6;
 pub mod iprange;
+pub mod ipsec;
+pub mod ipv6header;
+pub mod ipvs;
 pub mod length;
 pub mod limit;
 pub mod mac;
 pub mod mark;
+pub mod mh;
 pub mod multiport;
+pub mod nfacct;
+pub mod osf;
 pub mod owner;
 pub mod physdev;
 pub mod pkttype;
 pub mod policy;
+pub mod quota;
+pub mod rateest;
+pub mod realm;
 pub mod recent;
 pub mod rpfilter;
 pub mod rt;
 pub mod sctp;
 pub mod set;
+pub mod socket;
+pub mod srh;
 pub mod state;
 pub mod statistic;
 pub mod string;
 pub mod tcp;
 pub mod tcpmss;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod time;
 pub mod tos;
 pub mod ttl;
@@ -162,38 +184,32 @@ modules! {
     Frag(frag::Frag) = "frag";
     Time(time::Time) = "time";
     StringMatch(string::StringMatch) = "string";
+    Cgroup(cgroup::Cgroup) = "cgroup";
+    Connbytes(connbytes::Connbytes) = "connbytes";
+    Connlabel(connlabel::Connlabel) = "connlabel";
+    Cpu(cpu::Cpu) = "cpu";
+    Devgroup(devgroup::Devgroup) = "devgroup";
+    Ecn(ecn::Ecn) = "ecn";
+    Helper(helper::Helper) = "helper";
+    Nfacct(nfacct::Nfacct) = "nfacct";
+    Quota(quota::Quota) = "quota";
+    Realm(realm::Realm) = "realm";
+    Socket(socket::Socket) = "socket";
+    Cluster(cluster::Cluster) = "cluster";
+    Dccp(dccp::Dccp) = "dccp";
+    Esp(ipsec::Esp) = "esp";
+    Ah(ipsec::Ah) = "ah";
+    Ipv6header(ipv6header::Ipv6header) = "ipv6header";
+    Ipvs(ipvs::Ipvs) = "ipvs";
+    Mh(mh::Mh) = "mh";
+    Osf(osf::Osf) = "osf";
+    Rateest(rateest::RateestMatch) = "rateest";
+    Srh(srh::Srh) = "srh";
 }
 
 /// Match modules that exist in iptables 1.8 but that chainwalk does not model: they are kept as written,
 /// with a warning. A name in neither list is refused, as `iptables` refuses a module it cannot load.
-pub const UNMODELLED: &[&str] = &[
-    "ah",
-    "bpf",
-    "cgroup",
-    "cluster",
-    "connbytes",
-    "connlabel",
-    "cpu",
-    "dccp",
-    "devgroup",
-    "dst",
-    "ecn",
-    "esp",
-    "eui64",
-    "hbh",
-    "helper",
-    "ipcomp",
-    "ipv6header",
-    "ipvs",
-    "l2tp",
-    "mh",
-    "nfacct",
-    "osf",
-    "quota",
-    "rateest",
-    "realm",
-    "socket",
-];
+pub const UNMODELLED: &[&str] = &["bpf", "dst", "eui64", "hbh", "ipcomp", "l2tp"];
 
 /// Whether a module called `name` exists for iptables 1.8 (modelled or not).
 pub fn exists(name: &str) -> bool {
@@ -208,6 +224,9 @@ pub fn implicit_for(proto: crate::ruleset::Protocol, family: crate::ruleset::Fam
         Protocol::UDP => Some("udp"),
         Protocol::SCTP => Some("sctp"),
         Protocol::DCCP => Some("dccp"),
+        ipsec::ESP => Some("esp"),
+        ipsec::AH => Some("ah"),
+        mh::MH if family == Family::Ipv6 => Some("mh"),
         Protocol::ICMP if family == Family::Ipv4 => Some("icmp"),
         Protocol::ICMPV6 if family == Family::Ipv6 => Some("icmp6"),
         _ => None,

@@ -255,6 +255,20 @@ fn masked(addr: IpAddr, mask: IpAddr) -> IpAddr {
     }
 }
 
+impl Recent {
+    /// For a `--set` rule, the entry it adds for this packet: (list name, address as stored).
+    pub(crate) fn set_entry(&self, pkt: &crate::packet::Packet) -> Option<(String, IpAddr)> {
+        if self.command.value != RecentCommand::Set {
+            return None;
+        }
+        let addr = match self.side {
+            RecentSide::Source => pkt.src,
+            RecentSide::Dest => pkt.dst,
+        };
+        Some((self.name.clone(), masked(addr, self.mask)))
+    }
+}
+
 impl Evaluate for Recent {
     /// `recent_mt` in `xt_recent.c`: `--set` adds (or refreshes) the address and always matches; the other
     /// commands match when the address (under `--mask`) is in the list, with `--seconds`/`--hitcount`/`--rttl`
@@ -268,6 +282,24 @@ impl Evaluate for Recent {
         let entry = masked(addr, self.mask);
         let shown = if entry == addr { format!("{key}={addr}") } else { format!("{key}={addr} (as {entry})") };
         let command = self.command.value;
+        if command != RecentCommand::Set && command != RecentCommand::Remove {
+            // A --set earlier in this walk put the address in the list, as the kernel's list is updated at once.
+            let hits = ctx.recent.iter().filter(|(list, a)| *list == self.name && *a == entry).count() as u32;
+            if hits > 0 && !self.rttl {
+                let enough = hits >= self.hitcount.max(1);
+                let fact = format!(
+                    "a --set earlier in this walk put {shown} in recent list `{}` ({hits} hit{}{})",
+                    self.name,
+                    if hits == 1 { "" } else { "s" },
+                    if self.hitcount > 0 {
+                        format!(", --hitcount {} needs {}", self.hitcount, self.hitcount)
+                    } else {
+                        String::new()
+                    }
+                );
+                return conclude(enough, self.command.negated, fact);
+            }
+        }
         if command == RecentCommand::Set {
             let fact =
                 format!("--set adds {shown} to recent list `{}` (or refreshes it) and always matches", self.name);

@@ -583,6 +583,9 @@ fn extension_option<'a>(
         Some(Args::Zero) => 0,
         Some(Args::One) => 1,
         Some(Args::Two) => 2,
+        Some(Args::Optional) => {
+            usize::from(inline.is_some() || tokens.get(i + 1).is_some_and(|v| !v.text.starts_with(['-', '!'])))
+        }
         None => usize::MAX,
     };
     while args_taken.len() < wanted {

@@ -25,6 +25,8 @@ pub struct EvalCtx<'a> {
     pub in_iface: Option<&'a str>,
     /// The output interface (none before routing).
     pub out_iface: Option<&'a str>,
+    /// What `-m recent --set` rules earlier in this walk added: (list name, address as stored).
+    pub recent: &'a [(String, IpAddr)],
 }
 
 impl EvalCtx<'_> {

@@ -299,6 +299,10 @@ struct Walker<'s, 'r> {
     probe: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
+    /// Entries `-m recent --set` added during this walk, which later `--rcheck`/`--update` rules see.
+    recent: Vec<(String, IpAddr)>,
+    /// Entries added while a rule was being evaluated, moved into `recent` after it.
+    recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
     trace: Trace,
     fate: Option<Fate>,
 }
@@ -333,6 +337,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             probe: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
+            recent: Vec::new(),
+            recent_added: Default::default(),
             trace: Trace::default(),
             fate: None,
         }
@@ -790,4 +796,19 @@ fn tuple_of(p: &Packet) -> Tuple {
 
 fn reverse(t: Tuple) -> Tuple {
     Tuple { src: t.dst, dst: t.src, sport: t.dport, dport: t.sport }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_recent_set_is_seen_by_a_later_rcheck_in_the_same_walk() {
+        let rules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m recent --set --name ssh --rsource\n-A INPUT -p tcp -m recent --rcheck --name ssh --rsource -j DROP\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, crate::trace::FateVerdict::Drop);
+        let why = &trace.steps[1].conditions.last().unwrap().why;
+        assert!(why.contains("earlier in this walk"), "{why}");
+        assert!(!trace.steps[1].conditions.iter().any(|c| c.assumed));
+    }
 }

@@ -215,6 +215,8 @@ fn traverse(
         let forced_miss = mode.skip == Some((c, r));
         let key = || format!("{}:{}:{}", table.name, chain.name, r + 1);
         let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, forced_miss);
+        let added = std::mem::take(&mut *w.recent_added.borrow_mut());
+        w.recent.extend(added);
         let step = if mode.record {
             Some(push_step(w, stage, table.name, sim.chain_names[t][c].clone(), r, rule, matched, conditions, depth))
         } else {
@@ -344,7 +346,16 @@ fn evaluate(
         _ => w.out_iface.as_deref(),
     };
     let ct = w.ct_view(table);
-    let ctx = EvalCtx { pkt: &w.pkt, ct: &ct, host: w.host, hook, table, in_iface: w.in_iface.as_deref(), out_iface };
+    let ctx = EvalCtx {
+        pkt: &w.pkt,
+        ct: &ct,
+        host: w.host,
+        hook,
+        table,
+        in_iface: w.in_iface.as_deref(),
+        out_iface,
+        recent: &w.recent,
+    };
     // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
     if (w.probe || !w.opts.explain_unmatched) && !eval::generic_matches(&rule.generic, &ctx) {
         return (false, Vec::new(), Vec::new());
@@ -372,6 +383,12 @@ fn evaluate(
             assumed: o.assumed,
             span: Some(m.span),
         });
+        // A --set takes effect when the match runs, whatever the rule's later matches say.
+        if let crate::matches::MatchKind::Recent(recent) = &m.kind {
+            if let Some(entry) = recent.set_entry(&w.pkt) {
+                w.recent_added.borrow_mut().push(entry);
+            }
+        }
         if !holds {
             ok = false;
             break;
