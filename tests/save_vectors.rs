@@ -74,6 +74,7 @@ fn chainwalk(h: &Header, rule: &str) -> Result<String, String> {
 fn rules_load_and_print_back_as_iptables_does() {
     let known = differences();
     let mut used = std::collections::BTreeSet::new();
+    let mut agreed_listed = std::collections::BTreeSet::new();
     let mut failures = Vec::new();
     let (mut total, mut agree) = (0, 0);
     let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir())
@@ -100,7 +101,8 @@ fn rules_load_and_print_back_as_iptables_does() {
             if same {
                 agree += 1;
                 if known.contains_key(rule) {
-                    failures.push(format!("listed as a difference but now agrees: {rule}"));
+                    // The same rule may be recorded in several tables; it is stale only if it differs in none.
+                    agreed_listed.insert(rule.to_string());
                 }
                 continue;
             }
@@ -111,6 +113,9 @@ fn rules_load_and_print_back_as_iptables_does() {
             let name = out.file_name().unwrap_or_default().to_string_lossy();
             failures.push(format!("{name}: {rule}\n    iptables:  {kind} {what}\n    chainwalk: {ours:?}"));
         }
+    }
+    for rule in agreed_listed.difference(&used) {
+        failures.push(format!("listed as a difference but now agrees: {rule}"));
     }
     eprintln!("{agree} of {total} recorded rules agree with iptables 1.8.9; {} deliberate differences", used.len());
     assert!(failures.is_empty(), "{} disagreements with the real iptables:\n{}", failures.len(), failures.join("\n"));

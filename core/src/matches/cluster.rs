@@ -122,7 +122,9 @@ impl Cluster {
         let words = address_words(src);
         let hash = match src {
             IpAddr::V4(_) => jhash_1word(words[0], self.hash_seed),
-            IpAddr::V6(_) => jhash2(&words, self.hash_seed),
+            // `xt_cluster_hash_ipv6` passes `NF_CT_TUPLE_L3SIZE / sizeof(__u32)` words, and that size
+            // counts words, not bytes: only the address's first 32 bits are hashed.
+            IpAddr::V6(_) => jhash2(&words[..1], self.hash_seed),
         };
         ((u64::from(hash) * u64::from(self.total_nodes)) >> 32) as u32
     }
@@ -187,7 +189,8 @@ impl Evaluate for Cluster {
     /// `xt_cluster_mt` in `xt_cluster.c`: without a connection nothing matches; otherwise the connection (or
     /// the one it is related to through a helper, which chainwalk takes to be itself) is hashed by its
     /// original source address, with the seed, onto one of the nodes, and the match holds when that node is
-    /// in the mask. The hash is the kernel's `jhash` as a little-endian machine computes it.
+    /// in the mask. The hash is the kernel's `jhash` as a little-endian machine computes it (of an IPv6
+    /// address, only the first 32 bits: the kernel passes a word count where it means a byte count).
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         if !super::conntrack::has_connection(ctx.ct) {
             return Outcome::no(format!(
@@ -291,6 +294,31 @@ mod tests {
         assert_eq!(jhash2(&[], 0), 0xdeadbeef);
         assert_eq!(jhash_1word(0, 0), jhash2(&[0], 0));
         assert_eq!(jhash_1word(0x1234_5678, 99), jhash2(&[0x1234_5678], 99));
+    }
+
+    /// Recorded on Linux 6.18 (x86-64): one UDP packet from each source to a local address, through
+    /// `-m cluster` rules in OUTPUT (one per node mask), and which rules counted it.
+    #[test]
+    fn nodes_are_the_kernels() {
+        let cluster = |total_nodes, hash_seed| Cluster { total_nodes, node_mask: 1, negated: false, hash_seed };
+        let two = cluster(2, 0x1234);
+        let on_node_one: Vec<u32> = (1..=16).filter(|i| two.node_of(IpAddr::from([10, 9, 0, *i as u8])) == 0).collect();
+        assert_eq!(on_node_one, [5, 7, 8, 9, 12, 13, 14]);
+        let five = cluster(5, 7);
+        let on_node_one: Vec<u32> = (1..=4).filter(|i| five.node_of(IpAddr::from([10, 9, 0, *i as u8])) == 0).collect();
+        assert_eq!(on_node_one, [1, 2, 4]);
+        // IPv6: only the first 32 bits count (every 2001:db8::N lands on the same node).
+        let v6 = |a: &str| a.parse::<IpAddr>().unwrap();
+        let three = cluster(3, 0xabcdef);
+        let nodes: Vec<u32> = ["2001:db8::1", "2001:db8::12", "2001:db8:1::1", "2001:db9::1", "fd00::1"]
+            .iter()
+            .map(|a| three.node_of(v6(a)))
+            .collect();
+        assert_eq!(nodes, [2, 2, 2, 2, 0]);
+        let seed0 = cluster(3, 0);
+        let nodes: Vec<u32> =
+            ["2001:db8:1::1", "2001:db9::1", "fd00::1"].iter().map(|a| seed0.node_of(v6(a))).collect();
+        assert_eq!(nodes, [1, 1, 2]);
     }
 
     #[test]

@@ -208,7 +208,6 @@ impl Evaluate for Connbytes {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::matches::testing::{error, saved};
     use crate::ruleset::Family::Ipv4;
 

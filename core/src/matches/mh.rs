@@ -186,6 +186,13 @@ mod tests {
         assert_eq!(e("-m mh --mh-type 1"), (10, "the mh match needs the rule to say -p mobility-header".into()));
         assert_eq!(e("-p tcp -m mh --mh-type 1").1, "the mh match needs the rule to say -p mobility-header");
         assert_eq!(e("-p mh -m mh --mh-type 1 --mh-type 2").1, "`--mh-type` is given more than once");
+        // iptables loads the mh match by the protocol's name as written: only `-p mh` does.
+        assert_eq!(e("-p 135 --mh-type 4").1, "unknown option `--mh-type`");
+        assert_eq!(e("-p ipv6-mh --mh-type 4").1, "unknown option `--mh-type`");
+        assert_eq!(
+            saved(Ipv6, "filter", "-A INPUT -p MH --mh-type 4"),
+            "-A INPUT -p mobility-header -m mh --mh-type 4"
+        );
         assert_eq!(
             error(Ipv4, "filter", "-A INPUT -m mh"),
             (10, "the mh match exists only for IPv6 (ip6tables)".into())

@@ -40,11 +40,12 @@ pub(crate) fn warnings(family: Family, table: &str, rule: &str) -> Vec<String> {
     p.warnings().map(|w| w.message.clone()).collect()
 }
 
-/// The walk of `packet` (short form or log line) through `dump` on `host` (as `ip` prints it).
+/// The walk of `packet` (short form or log line) through `dump` (read for the packet's family) on `host`
+/// (as `ip` prints it).
 pub(crate) fn walk(dump: &str, host: &str, packet: &str) -> crate::trace::Trace {
-    let parsed = crate::parse(dump, None);
+    let packet = crate::packet::parse(packet).unwrap_or_else(|e| panic!("{packet}: {e:?}"));
+    let parsed = crate::parse(dump, Some(packet.family()));
     assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
     let host = crate::host::parse(host).unwrap_or_else(|e| panic!("{host}: {e:?}"));
-    let packet = crate::packet::parse(packet).unwrap_or_else(|e| panic!("{packet}: {e:?}"));
     crate::walk::Simulation::new(&parsed.ruleset).walk(Some(&host), &packet, &Default::default())
 }

@@ -99,6 +99,9 @@ struct Line<'a> {
     skip: bool,
     /// Whether `-p all` was given (stored as no protocol).
     protocol_all: bool,
+    /// Whether `-p` was spelled `mh`: iptables loads a protocol's match by the name as written (or, for a
+    /// number, by its `/etc/protocols` name), and only `mh` names the mh match (135 is `mobility-header`).
+    protocol_mh: bool,
     /// Every address of a `-s` list (`-s a,b` makes one rule per address).
     sources: Vec<Negatable<Network>>,
     /// Every address of a `-d` list.
@@ -169,6 +172,7 @@ fn read_line<'a>(
         counters: None,
         skip: false,
         protocol_all: false,
+        protocol_mh: false,
         sources: Vec::new(),
         destinations: Vec::new(),
     };
@@ -425,6 +429,7 @@ fn generic_option<'a>(
                 return Err(Diagnostic::error(span, "`! -p all` would match nothing; iptables refuses it"));
             }
             line.generic.protocol = Some(Negatable { value: proto, negated, span });
+            line.protocol_mh = text.eq_ignore_ascii_case("mh");
             if proto.is_all() {
                 // `-p all` is no protocol test; keep it only for the duplicate check above.
                 line.generic.protocol = None;
@@ -523,7 +528,7 @@ fn extension_option<'a>(
     if resolved.is_none() {
         // iptables loads the match of the rule's protocol when an option is unknown (`-p tcp --dport 22`).
         if let Some(p) = &line.generic.protocol {
-            if let Some(m) = matches::implicit_for(p.value, family) {
+            if let Some(m) = matches::implicit_for(p.value, family).filter(|&m| m != "mh" || line.protocol_mh) {
                 if !line.matches.iter().any(|l| l.name == m) {
                     line.matches.push(Loaded {
                         name: m.into(),

@@ -122,10 +122,18 @@ const HELPERS: &[(&str, &[Protocol], bool)] = &[
 fn check_helper(o: &Opt<'_>, name: &str, ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
     let proto = l4_protocol(o, ctx, "a conntrack helper")?;
     match HELPERS.iter().find(|(n, _, _)| *n == name) {
-        None => warnings.push(
-            Diagnostic::warning(o.arg_span(), format!("the kernel has no conntrack helper called `{name}`"))
-                .with_hint("loading fails unless a user-space helper of that name is registered"),
-        ),
+        None => {
+            // Helper names are compared exactly, and nobody registers a user-space `FTP`.
+            if let Some((kernel, _, _)) = HELPERS.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)) {
+                return Err(o.bad_arg(format!(
+                    "the kernel has no conntrack helper `{name}`: helper names are case-sensitive, write `{kernel}`"
+                )));
+            }
+            warnings.push(
+                Diagnostic::warning(o.arg_span(), format!("the kernel has no conntrack helper called `{name}`"))
+                    .with_hint("loading fails unless a user-space helper of that name is registered"),
+            );
+        }
         Some((_, protos, v6)) => {
             if !protos.contains(&proto) {
                 let names: Vec<String> = protos.iter().map(|p| format!("-p {p}")).collect();
@@ -416,6 +424,10 @@ mod tests {
         assert_eq!((line, col), (4, 30));
         assert!(msg.contains("needs the rule to say its protocol"), "{msg}");
         assert!(error("-A PREROUTING -p udp -j CT --helper ftp").2.contains("works with -p tcp only"));
+        assert_eq!(
+            error("-A PREROUTING -p tcp --dport 21 -j CT --helper FTP").2,
+            "the kernel has no conntrack helper `FTP`: helper names are case-sensitive, write `ftp`"
+        );
         assert!(error("-A PREROUTING ! -p tcp -j CT --helper ftp").2.contains("its protocol"));
         let p = dump(Family::Ipv6, "-A PREROUTING -p tcp -j CT --helper irc");
         assert!(p.errors().any(|e| e.message.contains("IPv4 only")), "{:?}", p.diagnostics);

@@ -126,13 +126,21 @@ impl Extension for Hmark {
                     let text = o.arg();
                     let items: Vec<&str> = text.split(',').collect();
                     if items.last().is_some_and(|l| l.is_empty()) {
-                        return Err(o.bad_arg("`--hmark-tuple` needs a list of kinds without spaces, like src,dst,sport,dport,proto"));
+                        return Err(o.bad_arg(
+                            "`--hmark-tuple` needs a list of kinds without spaces, like src,dst,sport,dport,proto",
+                        ));
                     }
                     for item in items {
                         let kind = TUPLE_KINDS
                             .iter()
-                            .find(|k| !item.is_empty() && k.len() >= item.len() && k[..item.len()].eq_ignore_ascii_case(item))
-                            .ok_or_else(|| o.bad_arg(format!("`{item}` is not a tuple part (ct, src, dst, sport, dport, proto, spi)")))?;
+                            .find(|k| {
+                                !item.is_empty() && k.len() >= item.len() && k[..item.len()].eq_ignore_ascii_case(item)
+                            })
+                            .ok_or_else(|| {
+                                o.bad_arg(format!(
+                                    "`{item}` is not a tuple part (ct, src, dst, sport, dport, proto, spi)"
+                                ))
+                            })?;
                         given.push(match *kind {
                             "ct" => "tuple-ct",
                             "src" => "src-prefix",
@@ -173,9 +181,12 @@ impl Extension for Hmark {
             return Err(ctx.error("HMARK cannot mask the SPI and the ports at the same time"));
         }
         let parts = [h.src_mask.is_some(), h.dst_mask.is_some(), h.sport_mask.is_some(), h.dport_mask.is_some()];
-        let more = [h.spi_mask.is_some(), h.proto_mask.is_some(), h.sport.is_some(), h.dport.is_some(), h.spi.is_some()];
+        let more =
+            [h.spi_mask.is_some(), h.proto_mask.is_some(), h.sport.is_some(), h.dport.is_some(), h.spi.is_some()];
         if !h.ct && !parts.iter().chain(&more).any(|&p| p) {
-            return Err(ctx.error("HMARK needs to know what to hash: give `--hmark-tuple` (or a prefix or mask option)"));
+            return Err(
+                ctx.error("HMARK needs to know what to hash: give `--hmark-tuple` (or a prefix or mask option)")
+            );
         }
         if h.spi.is_some() && (h.sport.is_some() || h.dport.is_some()) {
             return Err(ctx.error("the kernel refuses `--hmark-spi` together with `--hmark-sport` or `--hmark-dport`"));
@@ -279,10 +290,22 @@ mod tests {
             assert_eq!(saved(Ipv4, "mangle", &rule), format!("-A PREROUTING -j HMARK {printed}"), "{given}");
         }
         for (given, printed) in [
-            ("--hmark-tuple src,dst --hmark-mod 1 --hmark-rnd 5", "--hmark-src-prefix 128 --hmark-dst-prefix 128 --hmark-rnd 0x00000005 --hmark-mod 1"),
-            ("--hmark-src-prefix 64 --hmark-mod 1 --hmark-rnd 5", "--hmark-src-prefix 64 --hmark-rnd 0x00000005 --hmark-mod 1"),
-            ("--hmark-src-prefix ffff:ffff:: --hmark-mod 1 --hmark-rnd 5", "--hmark-src-prefix 32 --hmark-rnd 0x00000005 --hmark-mod 1"),
-            ("--hmark-src-prefix ffff:0:ffff:: --hmark-mod 1 --hmark-rnd 5", "--hmark-src-prefix 128 --hmark-rnd 0x00000005 --hmark-mod 1"),
+            (
+                "--hmark-tuple src,dst --hmark-mod 1 --hmark-rnd 5",
+                "--hmark-src-prefix 128 --hmark-dst-prefix 128 --hmark-rnd 0x00000005 --hmark-mod 1",
+            ),
+            (
+                "--hmark-src-prefix 64 --hmark-mod 1 --hmark-rnd 5",
+                "--hmark-src-prefix 64 --hmark-rnd 0x00000005 --hmark-mod 1",
+            ),
+            (
+                "--hmark-src-prefix ffff:ffff:: --hmark-mod 1 --hmark-rnd 5",
+                "--hmark-src-prefix 32 --hmark-rnd 0x00000005 --hmark-mod 1",
+            ),
+            (
+                "--hmark-src-prefix ffff:0:ffff:: --hmark-mod 1 --hmark-rnd 5",
+                "--hmark-src-prefix 128 --hmark-rnd 0x00000005 --hmark-mod 1",
+            ),
         ] {
             let rule = format!("-A PREROUTING -j HMARK {given}");
             assert_eq!(saved(Ipv6, "mangle", &rule), format!("-A PREROUTING -j HMARK {printed}"), "{given}");
@@ -292,26 +315,71 @@ mod tests {
     #[test]
     fn errors() {
         let e = |o: &str| error(Ipv4, "mangle", &format!("-A PREROUTING -j HMARK {o}"));
-        assert_eq!(e("--hmark-tuple src,dst --hmark-mod 10 --hmark-offset 1"), (15, "HMARK needs `--hmark-rnd SEED`".into()));
+        assert_eq!(
+            e("--hmark-tuple src,dst --hmark-mod 10 --hmark-offset 1"),
+            (15, "HMARK needs `--hmark-rnd SEED`".into())
+        );
         assert_eq!(e("--hmark-tuple src --hmark-rnd 5").1, "HMARK needs `--hmark-mod N`");
-        assert_eq!(e("--hmark-mod 10 --hmark-rnd 5").1, "HMARK needs to know what to hash: give `--hmark-tuple` (or a prefix or mask option)");
-        assert_eq!(e("--hmark-tuple sport,dport,spi --hmark-mod 10 --hmark-rnd 5").1, "HMARK cannot mask the SPI and the ports at the same time");
-        assert_eq!(e("--hmark-tuple src --hmark-mod 0 --hmark-rnd 5").1, "`--hmark-mod` takes a number from 1 to 4294967295, not `0`");
+        assert_eq!(
+            e("--hmark-mod 10 --hmark-rnd 5").1,
+            "HMARK needs to know what to hash: give `--hmark-tuple` (or a prefix or mask option)"
+        );
+        assert_eq!(
+            e("--hmark-tuple sport,dport,spi --hmark-mod 10 --hmark-rnd 5").1,
+            "HMARK cannot mask the SPI and the ports at the same time"
+        );
+        assert_eq!(
+            e("--hmark-tuple src --hmark-mod 0 --hmark-rnd 5").1,
+            "`--hmark-mod` takes a number from 1 to 4294967295, not `0`"
+        );
         assert_eq!(
             e("--hmark-tuple src, --hmark-mod 1 --hmark-rnd 5"),
-            (37, "`--hmark-tuple` needs a list of kinds without spaces, like src,dst,sport,dport,proto".into())
+            (38, "`--hmark-tuple` needs a list of kinds without spaces, like src,dst,sport,dport,proto".into())
         );
-        assert_eq!(e("--hmark-tuple bogus --hmark-mod 1 --hmark-rnd 5").1, "`bogus` is not a tuple part (ct, src, dst, sport, dport, proto, spi)");
-        assert_eq!(e("--hmark-tuple ,src --hmark-mod 1 --hmark-rnd 5").1, "`` is not a tuple part (ct, src, dst, sport, dport, proto, spi)");
-        assert_eq!(e("--hmark-tuple \"\" --hmark-mod 1 --hmark-rnd 5").1, "`--hmark-tuple` needs a list of kinds without spaces, like src,dst,sport,dport,proto");
-        assert_eq!(e("--hmark-tuple src --hmark-src-prefix 8 --hmark-mod 1 --hmark-rnd 5").1, "`--hmark-src-prefix` is given more than once");
-        assert_eq!(e("--hmark-tuple src,spi --hmark-spi-mask 3 --hmark-mod 1 --hmark-rnd 5").1, "`--hmark-spi-mask` is given more than once");
-        assert_eq!(e("--hmark-src-prefix -1 --hmark-mod 1 --hmark-rnd 5").1, "`-1` is neither a prefix length (0 to 32) nor a network mask");
-        assert_eq!(e("--hmark-sport-mask 65536 --hmark-mod 1 --hmark-rnd 5").1, "`--hmark-sport-mask` takes a number from 0 to 65535, not `65536`");
-        assert_eq!(e("--hmark-tuple src --hmark-mod 1 --hmark-rnd 5 ! --hmark-offset 3").1, "`--hmark-offset` cannot be negated with `!`");
-        assert_eq!(e("--hmark-tuple s --hmark-mod 1 --hmark-rnd 5 --hmark-mod 2").1, "`--hmark-mod` is given more than once");
-        assert!(load(Ipv4, "mangle", "-A PREROUTING -j HMARK --hmark-spi 1 --hmark-sport 2 --hmark-mod 1 --hmark-rnd 5").has_errors());
-        assert!(load(Ipv6, "mangle", "-A PREROUTING -j HMARK --hmark-src-prefix 129 --hmark-mod 1 --hmark-rnd 5").has_errors());
+        assert_eq!(
+            e("--hmark-tuple bogus --hmark-mod 1 --hmark-rnd 5").1,
+            "`bogus` is not a tuple part (ct, src, dst, sport, dport, proto, spi)"
+        );
+        assert_eq!(
+            e("--hmark-tuple ,src --hmark-mod 1 --hmark-rnd 5").1,
+            "`` is not a tuple part (ct, src, dst, sport, dport, proto, spi)"
+        );
+        assert_eq!(
+            e("--hmark-tuple \"\" --hmark-mod 1 --hmark-rnd 5").1,
+            "`--hmark-tuple` needs a list of kinds without spaces, like src,dst,sport,dport,proto"
+        );
+        assert_eq!(
+            e("--hmark-tuple src --hmark-src-prefix 8 --hmark-mod 1 --hmark-rnd 5").1,
+            "`--hmark-src-prefix` is given more than once"
+        );
+        assert_eq!(
+            e("--hmark-tuple src,spi --hmark-spi-mask 3 --hmark-mod 1 --hmark-rnd 5").1,
+            "`--hmark-spi-mask` is given more than once"
+        );
+        assert_eq!(
+            e("--hmark-src-prefix -1 --hmark-mod 1 --hmark-rnd 5").1,
+            "`-1` is neither a prefix length (0 to 32) nor a network mask"
+        );
+        assert_eq!(
+            e("--hmark-sport-mask 65536 --hmark-mod 1 --hmark-rnd 5").1,
+            "`--hmark-sport-mask` takes a number from 0 to 65535, not `65536`"
+        );
+        assert_eq!(
+            e("--hmark-tuple src --hmark-mod 1 --hmark-rnd 5 ! --hmark-offset 3").1,
+            "`--hmark-offset` cannot be negated with `!`"
+        );
+        assert_eq!(
+            e("--hmark-tuple s --hmark-mod 1 --hmark-rnd 5 --hmark-mod 2").1,
+            "`--hmark-mod` is given more than once"
+        );
+        assert!(load(
+            Ipv4,
+            "mangle",
+            "-A PREROUTING -j HMARK --hmark-spi 1 --hmark-sport 2 --hmark-mod 1 --hmark-rnd 5"
+        )
+        .has_errors());
+        assert!(load(Ipv6, "mangle", "-A PREROUTING -j HMARK --hmark-src-prefix 129 --hmark-mod 1 --hmark-rnd 5")
+            .has_errors());
     }
 
     #[test]

@@ -11,16 +11,26 @@ use crate::span::Span;
 use crate::verbatim::Verbatim;
 use serde::{Deserialize, Serialize};
 
+pub mod clusterip;
 mod common;
 pub mod conntrack;
+pub mod ecn;
 pub mod header;
+pub mod hmark;
+pub mod idletimer;
+pub mod led;
 pub mod log;
 pub mod mark;
 pub mod nat;
+pub mod npt;
 pub mod queue;
+pub mod rateest;
 pub mod reject;
+pub mod secmark;
 pub mod set;
 pub mod synproxy;
+pub mod tcpoptstrip;
+pub mod tee;
 pub mod tproxy;
 
 /// The `-j`/`-g` part of a rule.
@@ -151,24 +161,23 @@ targets! {
     Tproxy(tproxy::Tproxy) = "TPROXY";
     Set(set::SetTarget) = "SET";
     Synproxy(synproxy::Synproxy) = "SYNPROXY";
+    Tcpoptstrip(tcpoptstrip::Tcpoptstrip) = "TCPOPTSTRIP";
+    Tee(tee::Tee) = "TEE";
+    Hmark(hmark::Hmark) = "HMARK";
+    Rateest(rateest::Rateest) = "RATEEST";
+    Clusterip(clusterip::Clusterip) = "CLUSTERIP";
+    Secmark(secmark::Secmark) = "SECMARK";
+    Connsecmark(secmark::Connsecmark) = "CONNSECMARK";
+    Led(led::Led) = "LED";
+    Idletimer(idletimer::Idletimer) = "IDLETIMER";
+    Snpt(npt::Snpt) = "SNPT";
+    Dnpt(npt::Dnpt) = "DNPT";
+    Ecn(ecn::Ecn) = "ECN";
 }
 
 /// Target extensions that exist in iptables 1.8 but that chainwalk does not model: kept as written, with a
 /// warning.
-pub const UNMODELLED: &[&str] = &[
-    "CLUSTERIP",
-    "CONNSECMARK",
-    "DNPT",
-    "ECN",
-    "HMARK",
-    "IDLETIMER",
-    "LED",
-    "RATEEST",
-    "SECMARK",
-    "SNPT",
-    "TCPOPTSTRIP",
-    "TEE",
-];
+pub const UNMODELLED: &[&str] = &[];
 
 /// Whether a target extension called `name` exists for iptables 1.8 (modelled or not).
 pub fn exists(name: &str) -> bool {

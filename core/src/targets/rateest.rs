@@ -34,9 +34,9 @@ fn parse_time(text: &str) -> Option<u32> {
         "us" | "usec" | "usecs" => 1.0,
         _ => return None,
     };
-    let us = t * scale;
-    // A negative or huge time wraps in the C code; both end up "too large".
-    Some(if (0.0..=f64::from(u32::MAX)).contains(&us) { us as u32 } else { u32::MAX })
+    // The C code converts the double to `unsigned int` through a 64-bit integer, so a time over 2^32 µs
+    // wraps (10000s is read as 1410 s) and a negative one becomes huge.
+    Some((t * scale) as i64 as u32)
 }
 
 /// A time in microseconds as `RATEEST_print_time` prints it: `N.Ns` from a second, `N.Nms` from a
@@ -127,16 +127,46 @@ mod tests {
     #[test]
     fn prints_back_as_iptables_save() {
         for (given, printed) in [
-            ("--rateest-name x --rateest-interval 250ms --rateest-ewmalog 1s", "--rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 1.0s"),
-            ("--rateest-name x --rateest-interval 1s --rateest-ewmalog 8s", "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 8.0s"),
-            ("--rateest-name x --rateest-interval 250000us --rateest-ewmalog 0.5s", "--rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 500.0ms"),
-            ("--rateest-name x --rateest-interval 8s --rateest-ewmalog 100s", "--rateest-name x --rateest-interval 8.0s --rateest-ewmalog 64.0s"),
-            ("--rateest-name x --rateest-interval 1s --rateest-ewmalog 1.5s", "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 2.0s"),
-            ("--rateest-name x --rateest-interval 100ms --rateest-ewmalog 10s", "--rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 16.0s"),
-            ("--rateest-name x --rateest-interval 1S --rateest-ewmalog 10SECS", "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 8.0s"),
-            ("--rateest-name abcdefghijklmnopqrst --rateest-interval 1s --rateest-ewmalog 10s", "--rateest-name abcdefghijklmno --rateest-interval 1.0s --rateest-ewmalog 8.0s"),
-            ("--rateest-name \"a b\" --rateest-interval 1s --rateest-ewmalog 10s", "--rateest-name a b --rateest-interval 1.0s --rateest-ewmalog 8.0s"),
-            ("--rateest-name x --rateest-interval 1s --rateest-ewmalog 10000s", "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 1024.0s"),
+            (
+                "--rateest-name x --rateest-interval 250ms --rateest-ewmalog 1s",
+                "--rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 1.0s",
+            ),
+            (
+                "--rateest-name x --rateest-interval 1s --rateest-ewmalog 8s",
+                "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 8.0s",
+            ),
+            (
+                "--rateest-name x --rateest-interval 250000us --rateest-ewmalog 0.5s",
+                "--rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 500.0ms",
+            ),
+            (
+                "--rateest-name x --rateest-interval 8s --rateest-ewmalog 100s",
+                "--rateest-name x --rateest-interval 8.0s --rateest-ewmalog 64.0s",
+            ),
+            (
+                "--rateest-name x --rateest-interval 1s --rateest-ewmalog 1.5s",
+                "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 2.0s",
+            ),
+            (
+                "--rateest-name x --rateest-interval 100ms --rateest-ewmalog 10s",
+                "--rateest-name x --rateest-interval 250.0ms --rateest-ewmalog 16.0s",
+            ),
+            (
+                "--rateest-name x --rateest-interval 1S --rateest-ewmalog 10SECS",
+                "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 8.0s",
+            ),
+            (
+                "--rateest-name abcdefghijklmnopqrst --rateest-interval 1s --rateest-ewmalog 10s",
+                "--rateest-name abcdefghijklmno --rateest-interval 1.0s --rateest-ewmalog 8.0s",
+            ),
+            (
+                "--rateest-name \"a b\" --rateest-interval 1s --rateest-ewmalog 10s",
+                "--rateest-name a b --rateest-interval 1.0s --rateest-ewmalog 8.0s",
+            ),
+            (
+                "--rateest-name x --rateest-interval 1s --rateest-ewmalog 10000s",
+                "--rateest-name x --rateest-interval 1.0s --rateest-ewmalog 1024.0s",
+            ),
         ] {
             let rule = format!("-A INPUT -j RATEEST {given}");
             assert_eq!(saved(Ipv4, "filter", &rule), format!("-A INPUT -j RATEEST {printed}"), "{given}");
@@ -150,14 +180,27 @@ mod tests {
     #[test]
     fn errors() {
         let e = |o: &str| error(Ipv4, "filter", &format!("-A INPUT -j RATEEST {o}"));
-        let range = "the averaging time (`--rateest-ewmalog`) must be more than the interval and not more than 2^30 intervals";
-        assert_eq!(e("--rateest-name x --rateest-interval 0.25 --rateest-ewmalog 1"), (59, range.into()));
-        assert_eq!(e("--rateest-name x --rateest-interval 9s --rateest-ewmalog 100s"), (37, "the rate estimator's interval can be at most 8 seconds".into()));
+        let range =
+            "the averaging time (`--rateest-ewmalog`) must be more than the interval and not more than 2^30 intervals";
+        assert_eq!(e("--rateest-name x --rateest-interval 0.25 --rateest-ewmalog 1"), (80, range.into()));
+        assert_eq!(
+            e("--rateest-name x --rateest-interval 9s --rateest-ewmalog 100s"),
+            (57, "the rate estimator's interval can be at most 8 seconds".into())
+        );
         assert_eq!(e("--rateest-name x --rateest-interval 1s --rateest-ewmalog 1s").1, range);
-        assert_eq!(e("--rateest-name x --rateest-interval 1x --rateest-ewmalog 10s").1, "`1x` is not a time (like `250ms` or `1s`)");
-        assert_eq!(e("--rateest-interval 1s --rateest-ewmalog 10s"), (15, "RATEEST needs `--rateest-name NAME`".into()));
+        assert_eq!(
+            e("--rateest-name x --rateest-interval 1x --rateest-ewmalog 10s").1,
+            "`1x` is not a time (like `250ms` or `1s`)"
+        );
+        assert_eq!(
+            e("--rateest-interval 1s --rateest-ewmalog 10s"),
+            (10, "RATEEST needs `--rateest-name NAME`".into())
+        );
         assert_eq!(e("--rateest-name x --rateest-ewmalog 10s").1, range);
-        assert_eq!(e("--rateest-name x --rateest-interval -1s --rateest-ewmalog 1s").1, "the rate estimator's interval can be at most 8 seconds");
+        assert_eq!(
+            e("--rateest-name x --rateest-interval -1s --rateest-ewmalog 1s").1,
+            "the rate estimator's interval can be at most 8 seconds"
+        );
     }
 
     #[test]

@@ -79,7 +79,10 @@ mod tests {
             ("", ""),
         ] {
             let rule = format!("-A PREROUTING -p tcp -j TCPOPTSTRIP {given}");
-            assert_eq!(saved(Ipv4, "mangle", &rule).trim_end(), format!("-A PREROUTING -p tcp -j TCPOPTSTRIP {printed}").trim_end());
+            assert_eq!(
+                saved(Ipv4, "mangle", &rule).trim_end(),
+                format!("-A PREROUTING -p tcp -j TCPOPTSTRIP {printed}").trim_end()
+            );
         }
         assert_eq!(
             saved(Ipv6, "mangle", "-A POSTROUTING -p tcp -j TCPOPTSTRIP --strip-options sack-permitted"),
@@ -98,10 +101,22 @@ mod tests {
             e("--strip-options bogus").1,
             "`bogus` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5"
         );
-        assert_eq!(e("--strip-options MSS").1, "`MSS` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5");
-        assert_eq!(e("--strip-options 1").1, "TCP options 0 and 1 (end of list, no-op) cannot be stripped, and `1` is 1");
-        assert_eq!(e("--strip-options 256").1, "`256` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5");
-        assert_eq!(e("--strip-options 2,").1, "`` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5");
+        assert_eq!(
+            e("--strip-options MSS").1,
+            "`MSS` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5"
+        );
+        assert_eq!(
+            e("--strip-options 1").1,
+            "TCP options 0 and 1 (end of list, no-op) cannot be stripped, and `1` is 1"
+        );
+        assert_eq!(
+            e("--strip-options 256").1,
+            "`256` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5"
+        );
+        assert_eq!(
+            e("--strip-options 2,").1,
+            "`` is not a TCP option: give its number or one of wscale, mss, sack-permitted, sack, timestamp, md5"
+        );
         assert_eq!(e("! --strip-options 2").1, "`--strip-options` cannot be negated with `!`");
         assert_eq!(e("--strip-options 2 --strip-options 3").1, "`--strip-options` is given more than once");
         // The kernel's table and protocol checks.

@@ -38,7 +38,9 @@ impl Extension for Tee {
             g.bad_arg(format!("`{text}` is not an {fam} address (chainwalk does not resolve host names)"))
         })?;
         let oif = match find(opts, "oif")? {
-            Some(o) if !o.arg().is_empty() => Some(crate::matches::nfacct::cut_to(o, o.arg(), MAX_IFNAME_LEN, warnings).into()),
+            Some(o) if !o.arg().is_empty() => {
+                Some(crate::matches::nfacct::cut_to(o, o.arg(), MAX_IFNAME_LEN, warnings).into())
+            }
             _ => None,
         };
         Ok(Tee { gateway, oif })
@@ -71,7 +73,10 @@ mod tests {
             assert_eq!(saved(Ipv4, "mangle", &rule), format!("-A PREROUTING -j TEE {printed}"));
         }
         assert_eq!(saved(Ipv4, "filter", "-A INPUT -j TEE --gateway 1.2.3.4"), "-A INPUT -j TEE --gateway 1.2.3.4");
-        assert_eq!(saved(Ipv6, "mangle", "-A PREROUTING -j TEE --gateway 2001:db8::1"), "-A PREROUTING -j TEE --gateway 2001:db8::1");
+        assert_eq!(
+            saved(Ipv6, "mangle", "-A PREROUTING -j TEE --gateway 2001:db8::1"),
+            "-A PREROUTING -j TEE --gateway 2001:db8::1"
+        );
     }
 
     #[test]
@@ -79,7 +84,10 @@ mod tests {
         let e = |o: &str| error(Ipv4, "mangle", &format!("-A PREROUTING -j TEE {o}"));
         assert_eq!(e(""), (15, "TEE needs `--gateway ADDRESS`".into()));
         assert_eq!(e("--oif eth0").1, "TEE needs `--gateway ADDRESS`");
-        assert_eq!(e("--gateway 10.0.0.1/24"), (32, "`10.0.0.1/24` is not an IPv4 address (chainwalk does not resolve host names)".into()));
+        assert_eq!(
+            e("--gateway 10.0.0.1/24"),
+            (32, "`10.0.0.1/24` is not an IPv4 address (chainwalk does not resolve host names)".into())
+        );
         assert_eq!(e("--gateway ::1").1, "`::1` is not an IPv4 address (chainwalk does not resolve host names)");
         assert_eq!(e("--gateway 10.0.0.1 --gateway 10.0.0.2").1, "`--gateway` is given more than once");
     }
@@ -92,7 +100,10 @@ mod tests {
             "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn",
         );
         let step = t.steps.iter().find(|s| s.target.as_deref() == Some("TEE")).expect("the rule's step");
-        assert_eq!(step.effect.as_deref(), Some("TEE: a copy of the packet is routed to 192.0.2.9; the original goes on"));
+        assert_eq!(
+            step.effect.as_deref(),
+            Some("TEE: a copy of the packet is routed to 192.0.2.9; the original goes on")
+        );
         assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Accept);
     }
 }

@@ -272,6 +272,119 @@ pub(super) fn apply(
                 TargetResult::Continue
             }
         },
+        TargetKind::Tcpoptstrip(x) => {
+            let kinds: Vec<String> = x.kinds.iter().map(u8::to_string).collect();
+            let what = match kinds.len() {
+                0 => "no TCP option is".to_string(),
+                1 => format!("TCP option {} is", kinds[0]),
+                _ => format!("TCP options {} are", kinds.join(",")),
+            };
+            effect(
+                w,
+                format!("TCPOPTSTRIP: {what} overwritten with no-ops (chainwalk's packets carry no TCP options); the segment goes on"),
+            );
+            TargetResult::Continue
+        }
+        TargetKind::Tee(x) => {
+            let via = x.oif.as_deref().map(|o| format!(" out of {o}")).unwrap_or_default();
+            let gw = crate::ruleset::addr::Ip(x.gateway);
+            effect(w, format!("TEE: a copy of the packet is routed to {gw}{via}; the original goes on"));
+            TargetResult::Continue
+        }
+        TargetKind::Hmark(x) => {
+            // The hash depends on the kernel's jhash of the tuple with the seed; chainwalk shows the offset.
+            let before = w.pkt.mark;
+            let offset = x.offset.unwrap_or(0);
+            w.pkt.mark = offset;
+            assume(
+                w,
+                step,
+                format!("HMARK sets the mark to {offset} plus a hash of the tuple modulo {}; chainwalk does not compute the hash and takes it as 0", x.modulus),
+            );
+            effect(w, format!("HMARK: the packet's mark becomes {offset} plus a hash of its tuple modulo {} (chainwalk shows {offset})", x.modulus));
+            w.change(
+                step,
+                "mark",
+                format!("{before:#x}"),
+                format!("{offset:#x}"),
+                "HMARK sets the packet mark from a hash".into(),
+            );
+            TargetResult::Continue
+        }
+        TargetKind::Rateest(x) => {
+            effect(w, format!("RATEEST: the packet is counted in rate estimator {}; it goes on", x.name));
+            TargetResult::Continue
+        }
+        TargetKind::Clusterip(x) => clusterip(w, x, step),
+        TargetKind::Secmark(x) => {
+            effect(
+                w,
+                format!("SECMARK: the packet's security mark becomes the SELinux context {}; it goes on", x.context),
+            );
+            TargetResult::Continue
+        }
+        TargetKind::Connsecmark(x) => {
+            let what = match **x {
+                crate::targets::secmark::Connsecmark::Save => "the packet's security mark is copied to its connection",
+                crate::targets::secmark::Connsecmark::Restore => {
+                    "the connection's security mark is copied to the packet"
+                }
+            };
+            effect(w, format!("CONNSECMARK: {what}; it goes on"));
+            TargetResult::Continue
+        }
+        TargetKind::Led(x) => {
+            effect(w, format!("LED: the LED trigger netfilter-{} fires; the packet goes on", x.id));
+            TargetResult::Continue
+        }
+        TargetKind::Idletimer(x) => {
+            effect(
+                w,
+                format!("IDLETIMER: the idle timer {} starts again from {} s; the packet goes on", x.label, x.timeout),
+            );
+            TargetResult::Continue
+        }
+        TargetKind::Snpt(x) => npt(w, &x.0, step, false),
+        TargetKind::Dnpt(x) => npt(w, &x.0, step, true),
+        TargetKind::Ecn(x) => {
+            if let Some(v) = x.ip_ect {
+                let before = w.pkt.tos;
+                w.pkt.tos = (before & !0x03) | v;
+                if before != w.pkt.tos {
+                    let after = w.pkt.tos;
+                    w.change(
+                        step,
+                        "tos",
+                        format!("{before:#04x}"),
+                        format!("{after:#04x}"),
+                        "ECN rewrites the ECN field".into(),
+                    );
+                }
+            }
+            if let L4::Tcp { sport, dport, flags } = w.pkt.l4 {
+                let mut bits = flags.0;
+                for (set, bit) in [(x.ece, 0x40u8), (x.cwr, 0x80u8)] {
+                    match set {
+                        Some(true) => bits |= bit,
+                        Some(false) => bits &= !bit,
+                        None => {}
+                    }
+                }
+                if bits != flags.0 {
+                    let after = crate::matches::tcp::TcpFlags(bits);
+                    w.pkt.l4 = L4::Tcp { sport, dport, flags: after };
+                    w.change(
+                        step,
+                        "tcp flags",
+                        flags.to_string(),
+                        after.to_string(),
+                        "ECN rewrites the TCP ECN flags".into(),
+                    );
+                }
+            }
+            effect(w, "ECN: the ECN bits are rewritten; the packet goes on".into());
+            TargetResult::Continue
+        }
         TargetKind::Unmodelled(_) => {
             assume(
                 w,
@@ -322,6 +435,78 @@ fn hop(w: &mut Walker<'_, '_>, step: Option<usize>, op: &crate::targets::header:
     w.change(step, "ttl", before.to_string(), after.to_string(), format!("the {what} is rewritten"));
     if let Some(s) = step {
         w.trace.steps[s].effect = Some(format!("the {what} becomes {after}"));
+    }
+    TargetResult::Continue
+}
+
+/// `clusterip_tg` in `ipt_CLUSTERIP.c`: an ICMP error goes on; otherwise the node is hashed from the
+/// packet, a new connection keeps the hash as its mark, and a packet for another node is dropped.
+fn clusterip(w: &mut Walker<'_, '_>, x: &crate::targets::clusterip::Clusterip, step: Option<usize>) -> TargetResult {
+    let Some(cfg) = &x.new else {
+        assume(w, step, "CLUSTERIP without --new uses the settings of another rule for its address; chainwalk assumes this node answers".into());
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some("CLUSTERIP: this node is assumed to answer; the packet goes on".into());
+        }
+        return TargetResult::Continue;
+    };
+    let IpAddr::V4(src) = w.pkt.src else { return TargetResult::Continue };
+    if w.ct.state == CtState::Related && matches!(w.pkt.l4, L4::Icmp { .. }) {
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some("CLUSTERIP: an ICMP error goes on to every node".into());
+        }
+        return TargetResult::Continue;
+    }
+    let node = cfg.node_for(src, w.pkt.l4.ports());
+    if w.ct.state == CtState::New {
+        let before = w.ct.mark;
+        w.ct.mark = node;
+        w.change(
+            step,
+            "connmark",
+            format!("{before:#x}"),
+            format!("{node:#x}"),
+            "CLUSTERIP keeps the node in the connection mark".into(),
+        );
+    }
+    let mine = u32::from(cfg.local_node) == node;
+    let text = format!(
+        "CLUSTERIP: the {} hash picks node {node} of {}, {}",
+        cfg.hash_mode.name(),
+        cfg.total_nodes,
+        if mine { "this one; the packet goes on" } else { "not this one, so the packet is dropped" }
+    );
+    if let Some(s) = step {
+        w.trace.steps[s].effect = Some(text);
+    }
+    if mine {
+        TargetResult::Continue
+    } else {
+        TargetResult::Drop
+    }
+}
+
+/// `ip6t_snpt_tg`/`ip6t_dnpt_tg`: the source (SNPT) or destination (DNPT) address gets the other prefix; an
+/// address that cannot be mapped makes the kernel drop the packet.
+fn npt(w: &mut Walker<'_, '_>, x: &crate::targets::npt::NptPrefixes, step: Option<usize>, dst: bool) -> TargetResult {
+    let (name, what) = if dst { ("DNPT", "destination") } else { ("SNPT", "source") };
+    let old = if dst { w.pkt.dst } else { w.pkt.src };
+    let IpAddr::V6(old6) = old else { return TargetResult::Continue };
+    let Some(new) = x.map(old6) else {
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some(format!(
+                "{name}: the {what} {old6} cannot be mapped, so the packet is dropped with a parameter problem"
+            ));
+        }
+        return TargetResult::Drop;
+    };
+    if dst {
+        w.pkt.dst = IpAddr::V6(new);
+    } else {
+        w.pkt.src = IpAddr::V6(new);
+    }
+    w.change(step, what, old6.to_string(), new.to_string(), format!("{name} translates the {what} prefix"));
+    if let Some(s) = step {
+        w.trace.steps[s].effect = Some(format!("{name}: {what} {old6} → {new}; the packet goes on"));
     }
     TargetResult::Continue
 }
