@@ -26,6 +26,16 @@ pub struct Browser {
     pub client: Client,
     /// The server the page comes from (with its request log).
     pub server: Server,
+    /// What [`Browser::fresh`] needs to start another browser.
+    context: Context,
+}
+
+/// The chromedriver and Chromium a run uses, and the profiles it made (removed when the run ends).
+#[derive(Clone)]
+struct Context {
+    driver: String,
+    chromium: PathBuf,
+    profiles: std::sync::Arc<Mutex<Vec<PathBuf>>>,
 }
 
 /// What the tests run with.
@@ -49,19 +59,23 @@ where
         Err(reason) => return skip(&reason),
     };
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let profile = std::env::temp_dir().join(format!("chainwalk-e2e-{}-{:?}", std::process::id(), Instant::now()));
     let mut driver = ChromeDriver::start(&tools.chromedriver);
+    let context =
+        Context { driver: driver.url.clone(), chromium: tools.chromium.clone(), profiles: Default::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let outcome = runtime.block_on(async {
-        let client = connect(&driver.url, &tools.chromium, &profile).await;
+        let client = context.connect().await;
         let server = Server::start(&tools.dist);
         // The scenario runs as its own task so that a failed assertion still lets the session close.
-        let outcome = tokio::spawn(scenario(Browser { client: client.clone(), server })).await;
+        let browser = Browser { client: client.clone(), server, context: context.clone() };
+        let outcome = tokio::spawn(scenario(browser)).await;
         let _ = client.close().await;
         outcome
     });
     driver.stop();
-    let _ = std::fs::remove_dir_all(&profile);
+    for profile in context.profiles.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let _ = std::fs::remove_dir_all(profile);
+    }
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
     }
@@ -133,30 +147,35 @@ impl Drop for ChromeDriver {
     }
 }
 
-async fn connect(driver: &str, chromium: &Path, profile: &Path) -> Client {
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        &format!("--user-data-dir={}", profile.display()),
-    ];
-    let capabilities = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": { "binary": chromium, "args": args },
-        "goog:loggingPrefs": { "browser": "ALL" },
-    });
-    let Value::Object(capabilities) = capabilities else { unreachable!("a JSON object literal") };
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(driver)
-        .await
-        .expect("a WebDriver session in Chromium")
+impl Context {
+    /// A new WebDriver session in a Chromium with a fresh profile (its own storage, cookies and cache).
+    async fn connect(&self) -> Client {
+        let profile = std::env::temp_dir().join(format!("chainwalk-e2e-{}-{:?}", std::process::id(), Instant::now()));
+        self.profiles.lock().unwrap_or_else(|e| e.into_inner()).push(profile.clone());
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": self.chromium, "args": args },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!("a JSON object literal") };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.driver)
+            .await
+            .expect("a WebDriver session in Chromium")
+    }
 }
 
 /// A command chromedriver understands beyond the W3C set: `POST /session/{id}/{path}` with a JSON body.
@@ -177,6 +196,13 @@ impl WebDriverCompatibleCommand for ChromeCommand {
 }
 
 impl Browser {
+    /// Another browser, with a profile of its own (no shared storage), on the same server. The caller
+    /// closes its session (`client.close()`).
+    pub async fn fresh(&self) -> Browser {
+        let client = self.context.connect().await;
+        Browser { client, server: self.server.clone(), context: self.context.clone() }
+    }
+
     /// The app's URL for `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.origin)
@@ -185,6 +211,12 @@ impl Browser {
     /// Loads the app and waits until it has rendered its first reading.
     pub async fn open(&self) {
         self.client.goto(&self.url("/")).await.expect("load the page");
+        self.wait_for_app().await;
+    }
+
+    /// Loads `url` (a full address of the app) and waits for it.
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("load the page");
         self.wait_for_app().await;
     }
 
@@ -214,19 +246,47 @@ impl Browser {
         self.js(script, vec![json!(selector)]).await.as_str().unwrap_or_default().to_string()
     }
 
-    /// The summary line.
+    /// The summary of the reading (`4 tables, 19 chains, 30 rules`, or `1 error`).
     pub async fn summary(&self) -> String {
         self.text("[data-testid=summary]").await
     }
 
-    /// Waits until the app has read the text now in the editor (the debounce has fired) and the summary line
-    /// satisfies `ready`, and returns the summary.
+    /// The verdict sentence.
+    pub async fn verdict(&self) -> String {
+        self.text("[data-testid=verdict]").await
+    }
+
+    /// Waits until the worker has answered for the inputs as they are now (the debounce has fired and no
+    /// request is pending) and `ready` holds for the verdict; returns the verdict.
+    pub async fn wait_for_verdict(&self, ready: impl Fn(&str) -> bool) -> String {
+        self.wait_for_verdict_within(Duration::from_secs(10), ready).await
+    }
+
+    /// [`Browser::wait_for_verdict`] with a deadline of `limit`.
+    pub async fn wait_for_verdict_within(&self, limit: Duration, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let verdict = self.verdict().await;
+            if self.settled().await && ready(&verdict) {
+                return verdict;
+            }
+            assert!(Instant::now() < deadline, "the verdict stayed {verdict:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Whether the page shows the answer for its inputs as they are now (`data-settled` on `main`).
+    pub async fn settled(&self) -> bool {
+        let script = "return document.querySelector('main').dataset.settled === 'true';";
+        self.js(script, vec![]).await == json!(true)
+    }
+
+    /// Waits until the page has settled and the summary of the reading satisfies `ready`, and returns it.
     pub async fn wait_for_summary(&self, ready: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let summary = self.summary().await;
-            let busy = self.js("return document.querySelector('.status').getAttribute('aria-busy');", vec![]).await;
-            if busy == "false" && ready(&summary) {
+            if self.settled().await && ready(&summary) {
                 return summary;
             }
             assert!(Instant::now() < deadline, "the summary stayed {summary:?}");
@@ -234,18 +294,26 @@ impl Browser {
         }
     }
 
-    /// Replaces the dump the way a paste does: the new value, then an `input` event.
-    pub async fn set_dump(&self, text: &str) {
-        let script = "const t = document.querySelector('[data-testid=rules-input]');
-                      t.value = arguments[0];
-                      t.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));";
-        self.js(script, vec![json!(text)]).await;
+    /// The value of the input `testid` (`rules-input`, `host-input`, `packet-input`).
+    pub async fn input(&self, testid: &str) -> String {
+        let script = "return document.querySelector(`[data-testid=${arguments[0]}]`).value;";
+        self.js(script, vec![json!(testid)]).await.as_str().unwrap_or_default().to_string()
     }
 
-    /// The editor's text.
-    pub async fn dump(&self) -> String {
-        let script = "return document.querySelector('[data-testid=rules-input]').value;";
-        self.js(script, vec![]).await.as_str().unwrap_or_default().to_string()
+    /// Replaces the value of the input `testid` the way a paste does: the new value, then an `input` event.
+    pub async fn paste(&self, testid: &str, text: &str) {
+        let script = "const t = document.querySelector(`[data-testid=${arguments[0]}]`);
+                      t.value = arguments[1];
+                      t.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));";
+        self.js(script, vec![json!(testid), json!(text)]).await;
+    }
+
+    /// Picks the example `id` from the menu.
+    pub async fn example(&self, id: &str) {
+        let script = "const s = document.querySelector('[data-testid=examples]');
+                      s.value = arguments[0];
+                      s.dispatchEvent(new Event('change', { bubbles: true }));";
+        self.js(script, vec![json!(id)]).await;
     }
 
     /// Sends a Chrome DevTools Protocol command through chromedriver.
@@ -265,18 +333,45 @@ impl Browser {
     pub async fn color_scheme(&self, scheme: &str) {
         let features = json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] });
         self.cdp("Emulation.setEmulatedMedia", features).await;
+        // Let the colour transitions finish before anything is looked at.
+        tokio::time::sleep(Duration::from_millis(600)).await;
     }
 
-    /// Saves a screenshot of the whole page to `tests/output/NAME.png`.
+    /// Saves a screenshot of the whole page, 1280 pixels wide, to `tests/output/NAME.png`.
     pub async fn screenshot(&self, name: &str) {
-        let height = self.js("return document.documentElement.scrollHeight;", vec![]).await;
-        let height = height.as_u64().unwrap_or(900).clamp(600, 4000);
-        let metrics = json!({ "width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": false });
+        self.screenshot_at(name, 1280, None).await;
+    }
+
+    /// Saves a screenshot `width` pixels wide to `tests/output/NAME.png`: of the whole page, or of its top
+    /// `height` pixels (as a screen of that size shows it).
+    pub async fn screenshot_at(&self, name: &str, width: u64, height: Option<u64>) {
+        let metrics =
+            json!({ "width": width, "height": height.unwrap_or(900), "deviceScaleFactor": 1, "mobile": false });
         self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+        let height = match height {
+            Some(h) => h,
+            None => {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let h = self.js("return document.documentElement.scrollHeight;", vec![]).await;
+                h.as_u64().unwrap_or(900).clamp(600, 6000)
+            }
+        };
+        let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let png = self.client.screenshot().await.expect("a screenshot");
         self.cdp("Emulation.clearDeviceMetricsOverride", json!({})).await;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/output");
         std::fs::create_dir_all(&dir).expect("create tests/output");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
+    }
+
+    /// Screenshots of the page as it is now in the light and the dark theme (`NAME-light`, `NAME-dark`).
+    pub async fn screenshots(&self, name: &str) {
+        self.color_scheme("light").await;
+        self.screenshot(&format!("{name}-light")).await;
+        self.color_scheme("dark").await;
+        self.screenshot(&format!("{name}-dark")).await;
+        self.color_scheme("light").await;
     }
 }

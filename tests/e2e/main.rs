@@ -1,31 +1,40 @@
 //! Browser tests of the web playground: the built app (`dist/`) in headless Chromium through chromedriver.
 //!
 //! Run: `trunk build --release && cargo test --test e2e`. Without `dist/`, Chromium or chromedriver the
-//! tests print why and pass; `CHAINWALK_E2E_REQUIRED=1` makes that a failure. Screenshots go to
-//! `tests/output/`.
+//! tests print why and pass; `CHAINWALK_E2E_REQUIRED=1` makes that a failure. Screenshots (light and dark)
+//! go to `tests/output/`, and the measurements `scripts/budgets` reports to `tests/output/budgets-*.tsv`.
 
 mod harness;
 mod server;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::Locator;
 use harness::{run, Browser};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-/// The dump every first visit shows.
-const EXAMPLE: &str = include_str!("../../static/examples/docker-7788.rules");
+/// The Docker story every first visit shows.
+const STORY: &str = include_str!("../../static/examples/docker-7788.rules");
+const STORY_HOST: &str = include_str!("../../static/examples/docker-7788.host");
+const STORY_PACKET: &str = include_str!("../../static/examples/docker-7788.packet");
 
 /// A dump with a port out of range on line 4, column 25, after a comment with characters that take more
 /// bytes in UTF-8 than units in UTF-16 (so a byte offset used as a DOM index would land elsewhere).
 const BROKEN_HEAD: &str = "# é🔥 a comment\n*filter\n:INPUT ACCEPT [0:0]\n";
 const BROKEN_TAIL: &str = "-A INPUT -p tcp --dport 99999 -j ACCEPT\nCOMMIT\n";
 
-/// Markup in every place a dump can carry free text: a comment line, a comment match, a log prefix.
+/// Markup in every place a dump can carry free text: a comment line, comment matches, chain names (which
+/// the walk, the verdict and the TRACE log all show) and a log prefix. The packet goes through all of them.
 const HOSTILE: &str = r#"*filter
 :INPUT ACCEPT [0:0]
+:<script>alert(1)</script> - [0:0]
+:<img/src=x/onerror=alert(1)> - [0:0]
 # <script>alert(1)</script> <img src=x onerror=alert(1)>
--A INPUT -m comment --comment "<script>alert(1)</script>" -j ACCEPT
--A INPUT -m comment --comment "<img src=x onerror=alert(1)>" -j ACCEPT
--A INPUT -p tcp -j LOG --log-prefix "<img src=x onerror=alert(1)>"
+-A INPUT -m comment --comment "<script>alert(1)</script>" -j <script>alert(1)</script>
+-A <script>alert(1)</script> -j <img/src=x/onerror=alert(1)>
+-A <img/src=x/onerror=alert(1)> -p tcp -m comment --comment "<img src=x onerror=alert(1)>" -j LOG --log-prefix "<img src=x onerror=alert(1)>"
+-A <img/src=x/onerror=alert(1)> -j DROP
 COMMIT
 "#;
 
@@ -39,7 +48,12 @@ async fn attr(browser: &Browser, selector: &str, name: &str) -> Option<String> {
     element.attr(name).await.expect("read an attribute")
 }
 
-/// `selectionStart`, `selectionEnd` of the editor, and whether it has the focus.
+async fn click(browser: &Browser, selector: &str) {
+    let element = browser.client.find(Locator::Css(selector)).await.unwrap_or_else(|e| panic!("{selector}: {e}"));
+    element.click().await.unwrap_or_else(|e| panic!("click {selector}: {e}"));
+}
+
+/// `selectionStart`, `selectionEnd` of the rules editor, and whether it has the focus.
 async fn selection(browser: &Browser) -> (u64, u64, bool) {
     let script = "const t = document.querySelector('[data-testid=rules-input]');
                   return [t.selectionStart, t.selectionEnd, document.activeElement === t];";
@@ -48,63 +62,324 @@ async fn selection(browser: &Browser) -> (u64, u64, bool) {
 }
 
 /// The UTF-16 index of `needle` in the editor's text, as the DOM counts.
-async fn index_in_dump(browser: &Browser, needle: &str) -> u64 {
+async fn index_in_rules(browser: &Browser, needle: &str) -> u64 {
     let script = "return document.querySelector('[data-testid=rules-input]').value.indexOf(arguments[0]);";
-    browser.js(script, vec![json!(needle)]).await.as_u64().expect("the text is in the dump")
+    browser.js(script, vec![json!(needle)]).await.as_u64().expect("the text is in the rules")
+}
+
+/// The line (from 1) of the first line of `text` that starts with `prefix`.
+fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines().position(|l| l.starts_with(prefix)).expect("the line is there") + 1
+}
+
+/// Presses `key` on whatever has the focus, as a user does (through WebDriver's actions, not a synthetic
+/// event).
+async fn press(browser: &Browser, key: char) {
+    let keys =
+        KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    browser.client.perform_actions(keys).await.expect("press a key");
+}
+
+/// Types `text` into whatever has the focus, one key at a time with `gap` between keys, as a person types.
+async fn type_slowly(browser: &Browser, text: &str, gap: Duration) {
+    let mut keys = KeyActions::new("typist".into());
+    for c in text.chars() {
+        let c = if c == '\n' { '\u{E007}' } else { c };
+        keys = keys
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c })
+            .then(KeyAction::Pause { duration: gap });
+    }
+    browser.client.perform_actions(keys).await.expect("type");
+}
+
+/// The class list of the diagram node `name` (`nat-PREROUTING`, `local`, ...).
+async fn node_class(browser: &Browser, name: &str) -> String {
+    browser
+        .js("return document.querySelector(`[data-node='${arguments[0]}']`).getAttribute('class');", vec![json!(name)])
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
-fn the_example_loads_and_reads_without_errors() {
+fn the_docker_story_is_delivered_locally_because_of_nat_prerouting_rule_1() {
     run(|browser| async move {
         browser.open().await;
-        assert_eq!(browser.dump().await, EXAMPLE);
-        browser.screenshot("example-light").await;
-        browser.color_scheme("dark").await;
-        browser.screenshot("example-dark").await;
-        browser.color_scheme("light").await;
+        let verdict = browser.wait_for_verdict(|v| !v.starts_with("Reading")).await;
+        assert_eq!(browser.input("rules-input").await, STORY);
+        assert_eq!(browser.input("host-input").await, STORY_HOST);
+        assert_eq!(browser.input("packet-input").await, STORY_PACKET.trim_end());
 
-        let errors: Vec<String> = browser
-            .js(
-                "return [...document.querySelectorAll('[data-testid=diagnostic].error')].map(e => e.textContent);",
-                vec![],
-            )
-            .await
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        assert_eq!(errors, Vec::<String>::new(), "the core reports errors in the example");
-        assert_eq!(browser.summary().await, "4 tables, 19 chains, 30 rules");
-        assert_eq!(count(&browser, "[data-testid=table]").await, 4);
-        assert_eq!(count(&browser, "[data-testid=rule]").await, 30);
+        assert!(
+            verdict.starts_with("Delivered locally through INPUT (198.51.100.2:7788 arrived on ppp0)."),
+            "{verdict}"
+        );
+        let line = line_of(STORY, "-A PREROUTING ! -i p1p1 -p tcp -m multiport");
+        assert_eq!(line, 17, "the shipped example moved its rule");
+        assert!(
+            verdict.contains(&format!(
+                "nat PREROUTING rule 1 (line {line}) accepted the packet before any rule jumped to DOCKER, so the DNAT to 172.17.0.2:7788"
+            )),
+            "{verdict}"
+        );
+        assert!(verdict.contains("never ran"), "{verdict}");
 
-        // Each rule shows its kernel number and its line; the first is raw PREROUTING rule 1, on line 5.
-        let first = "[data-testid=rule]";
-        assert_eq!(attr(&browser, first, "data-line").await.as_deref(), Some("5"));
-        let text = browser.text(first).await;
-        assert!(text.starts_with('1'), "{text:?}");
-        assert!(text.contains("-A PREROUTING -p tcp -m tcp --dport 7788 -j TRACE"), "{text:?}");
-        assert!(text.ends_with("line 5"), "{text:?}");
+        // The deciding rule, in the walk, amber (it skipped the DNAT), with the sentence saying what.
+        let deciding = "[data-testid=deciding-rule]";
+        assert_eq!(count(&browser, deciding).await, 1);
+        assert_eq!(attr(&browser, deciding, "data-table").await.as_deref(), Some("nat"));
+        assert_eq!(attr(&browser, deciding, "data-chain").await.as_deref(), Some("PREROUTING"));
+        assert_eq!(attr(&browser, deciding, "data-rule").await.as_deref(), Some("1"));
+        assert_eq!(attr(&browser, deciding, "data-line").await, Some(line.to_string()));
+        let class = attr(&browser, deciding, "class").await.unwrap_or_default();
+        assert!(class.contains("deciding") && class.contains("skipped"), "{class}");
+        let text = browser.text(deciding).await;
+        assert!(text.contains("-A PREROUTING ! -i p1p1 -p tcp -m multiport"), "{text}");
+        assert!(text.contains("IN=ppp0 is not p1p1"), "the conditions say why: {text}");
+        assert!(text.contains("never ran"), "{text}");
 
-        // Picking a rule selects its line in the dump.
-        let multiport = "[data-testid=table][data-table=nat] [data-testid=rule]";
-        browser.client.find(Locator::Css(multiport)).await.expect("nat's first rule").click().await.unwrap();
-        let line_start = index_in_dump(&browser, "-A PREROUTING ! -i p1p1 -p tcp -m multiport").await;
-        let (start, _, focused) = selection(&browser).await;
-        assert_eq!((start, focused), (line_start, true));
+        // The same rule everywhere: amber in the diagram and on its line in the editor.
+        assert!(node_class(&browser, "nat-PREROUTING").await.contains("deciding-skipped"));
+        assert!(node_class(&browser, "local").await.contains("passed"));
+        assert!(node_class(&browser, "filter-FORWARD").await.contains("idle"));
+        let band = browser
+            .js("return [...document.querySelectorAll('.ln.band-skipped')].map(e => e.textContent);", vec![])
+            .await;
+        assert_eq!(band, json!([line.to_string()]));
+
+        // The TRACE log: the kernel's lines, one per line, from the raw table's TRACE rule to nat INPUT.
+        let log = browser.text("[data-testid=trace-log]").await;
+        let names: Vec<&str> = log.lines().map(|l| l.split(' ').nth(1).unwrap_or_default()).collect();
+        assert_eq!(
+            names,
+            [
+                "raw:PREROUTING:rule:1",
+                "raw:PREROUTING:policy:2",
+                "mangle:PREROUTING:policy:1",
+                "nat:PREROUTING:rule:1",
+                "mangle:INPUT:policy:1",
+                "filter:INPUT:rule:1",
+                "nat:INPUT:policy:1"
+            ]
+        );
+        assert!(log.starts_with("TRACE: raw:PREROUTING:rule:1 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN\n"), "{log}");
+
+        // The first render, for scripts/budgets: from navigation to the walk on screen.
+        let first =
+            browser.js("return performance.getEntriesByName('chainwalk:first-walk')[0].startTime;", vec![]).await;
+        record("first-render", &[("first walk on screen (ms)", first.as_f64().unwrap_or(f64::NAN))]);
+        browser.screenshots("docker-story").await;
+        browser.screenshot_at("docker-story-1080p", 1920, Some(1080)).await;
+        browser.screenshot_at("docker-story-tablet", 820, Some(1180)).await;
     });
 }
 
 #[test]
-fn the_page_runs_under_its_content_security_policy() {
+fn the_fix_forwards_the_packet_to_the_container() {
     run(|browser| async move {
         browser.open().await;
+        browser.example("docker-7788-fixed").await;
+        let verdict = browser.wait_for_verdict(|v| v.starts_with("Forwarded")).await;
+        assert!(verdict.starts_with("Forwarded out docker0 to 172.17.0.2:7788"), "{verdict}");
+        let rules = browser.input("rules-input").await;
+        assert!(rules.contains("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n"), "the fix is loaded");
+        let changes = browser.text("[data-testid=changes]").await;
+        assert!(changes.contains("198.51.100.2:7788 → 172.17.0.2:7788"), "{changes}");
+        assert!(node_class(&browser, "egress").await.contains("passed"));
+        assert!(node_class(&browser, "filter-FORWARD").await.contains("passed"));
+        assert!(node_class(&browser, "local").await.contains("idle"));
+        let log = browser.text("[data-testid=trace-log]").await;
+        assert!(log.contains("TRACE: nat:DOCKER:rule:1 "), "{log}");
+        assert!(log.contains("OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2"), "{log}");
+        browser.screenshots("docker-fix").await;
+    });
+}
+
+#[test]
+fn a_broken_rule_is_shown_at_its_line_and_column() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.paste("rules-input", BROKEN_HEAD).await;
+        // Type the rule for real, so the debounce sees keystrokes.
+        let editor = browser.client.find(Locator::Css("[data-testid=rules-input]")).await.expect("the editor");
+        editor.send_keys(BROKEN_TAIL).await.expect("type into the editor");
+        assert_eq!(browser.input("rules-input").await, format!("{BROKEN_HEAD}{BROKEN_TAIL}"));
+        assert_eq!(browser.wait_for_summary(|s| s.ends_with("error")).await, "1 error");
+
+        let verdict = browser.verdict().await;
+        assert!(verdict.starts_with("The rules have an error, so there is no walk. Line 4, column 25: "), "{verdict}");
+        assert!(verdict.contains("99999"), "{verdict}");
+        assert_eq!(count(&browser, "[data-testid=errors] [data-testid=diagnostic]").await, 1);
+        let item = "[data-testid=errors] [data-testid=diagnostic]";
+        assert_eq!(attr(&browser, item, "data-line").await.as_deref(), Some("4"));
+        assert_eq!(attr(&browser, item, "data-col").await.as_deref(), Some("25"));
+        let text = browser.text(item).await;
+        assert!(text.starts_with("4:25 error: "), "{text:?}");
+
+        // In the editor: line 4's number is marked, and the bad port is underlined where it is written.
+        assert_eq!(browser.text(".ln-error").await, "4");
+        assert_eq!(browser.text(".mark-error").await, "99999");
+        let script = "const m = document.querySelector('.mark-error').getBoundingClientRect();
+                      const t = document.querySelector('[data-testid=rules-input]').getBoundingClientRect();
+                      return [m.top - t.top, m.left - t.left];";
+        let at = browser.js(script, vec![]).await;
+        let (top, left) = (at[0].as_f64().unwrap_or(0.0), at[1].as_f64().unwrap_or(0.0));
+        assert!((60.0..=64.0).contains(&top), "line 4 is 3 lines of 20 px below the first: {top}");
+        assert!(left > 150.0, "the underline starts at column 25, not at the line's start: {left}");
+        browser.screenshots("broken-rule").await;
+
+        // Picking the finding selects the bad argument in the editor, counted in UTF-16 units.
+        click(&browser, &format!("{item} button")).await;
+        let (start, end, focused) = selection(&browser).await;
+        assert!(focused, "the editor has the focus");
+        assert_eq!(start, index_in_rules(&browser, "99999").await);
+        assert!(end >= start + 5, "the selection covers the port: {start}..{end}");
+    });
+}
+
+#[test]
+fn a_permalink_restores_the_same_state_in_a_new_browser() {
+    run(|browser| async move {
+        browser.open().await;
+        let rules = format!("{STORY}# a comment é🔥 <b>x</b>\n");
+        let host = "# ip -br addr\neth9  UP  198.51.100.2/24\n";
+        let packet = "tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in eth9 syn";
+        browser.paste("rules-input", &rules).await;
+        browser.paste("host-input", host).await;
+        browser.paste("packet-input", packet).await;
+        let verdict = browser.wait_for_verdict(|v| v.contains("eth9")).await;
+        click(&browser, "[data-testid=permalink]").await;
+        let url = browser.js("return location.href;", vec![]).await.as_str().unwrap_or_default().to_string();
+        assert!(url.contains("#s="), "{url}");
+
+        let other = browser.fresh().await;
+        other.goto(&url).await;
+        assert_eq!(other.wait_for_verdict(|v| v.contains("eth9")).await, verdict);
+        assert_eq!(other.input("rules-input").await, rules);
+        assert_eq!(other.input("host-input").await, host);
+        assert_eq!(other.input("packet-input").await, packet);
+        let stored = other.js("return localStorage.length;", vec![]).await;
+        let _ = other.client.close().await;
+        assert!(stored.as_u64().unwrap_or(0) > 0, "the restored inputs are kept like any others");
+
+        // The inputs never reached the server: no request carried more than a file's path.
+        for request in browser.server.requests() {
+            assert!(!request.path.contains("s=") && request.path.len() < 80, "{request:?}");
+        }
+    });
+}
+
+#[test]
+fn a_reload_keeps_the_inputs() {
+    run(|browser| async move {
+        browser.open().await;
+        let rules = "*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n";
+        browser.paste("rules-input", rules).await;
+        browser.paste("host-input", "").await;
+        browser.paste("packet-input", "udp 192.0.2.1:5353 -> 192.0.2.2:53 in eth0").await;
+        browser.wait_for_verdict(|v| v.starts_with("Dropped")).await;
+        browser.reload().await;
+        assert_eq!(browser.input("rules-input").await, rules);
+        assert_eq!(browser.input("host-input").await, "");
+        assert_eq!(browser.input("packet-input").await, "udp 192.0.2.1:5353 -> 192.0.2.2:53 in eth0");
+        let verdict = browser.wait_for_verdict(|v| v.starts_with("Dropped")).await;
+        assert!(verdict.contains("policy"), "{verdict}");
+        // No host: the page says chainwalk assumed one.
+        let note = browser.text("[data-testid=host-assumed]").await;
+        assert!(note.starts_with("No host given: chainwalk assumed 192.0.2.2 is an address of eth0"), "{note}");
+    });
+}
+
+#[test]
+fn hostile_text_stays_text() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.js("window.alert = () => { window.alerted = true; };", vec![]).await;
+        let scripts = count(&browser, "script").await;
+        let images = count(&browser, "img").await;
+        browser.paste("rules-input", HOSTILE).await;
+        browser.paste("host-input", "").await;
+        browser.paste("packet-input", "tcp 192.0.2.1:1 -> 192.0.2.2:22 in eth0 syn").await;
+        let verdict = browser.wait_for_verdict(|v| v.starts_with("Dropped")).await;
+        // Let anything that could run, run.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        assert_eq!(count(&browser, "script").await, scripts, "no script element was created");
+        assert_eq!(count(&browser, "img").await, images, "no img element was created");
+        assert_eq!(count(&browser, "[onerror]").await, 0);
+        assert_eq!(browser.js("return window.alerted === undefined;", vec![]).await, json!(true));
+        assert!(browser.client.get_alert_text().await.is_err(), "no alert is open");
+        assert_eq!(browser.input("rules-input").await, HOSTILE);
+
+        // Shown, as text, where the page shows names, comments and prefixes.
+        assert!(verdict.contains("rule 2 of filter <img/src=x/onerror=alert(1)>"), "{verdict}");
+        let walk = browser.text("[data-testid=walk]").await;
+        assert!(walk.contains(r#"--comment "<script>alert(1)</script>" -j <script>alert(1)</script>"#), "{walk}");
+        assert!(walk.contains(r#"--log-prefix "<img src=x onerror=alert(1)>""#), "{walk}");
+        let log = browser.text("[data-testid=trace-log]").await;
+        assert!(log.contains("TRACE: filter:<script>alert(1)</script>:rule:1 "), "{log}");
+        browser.screenshots("hostile").await;
+    });
+}
+
+#[test]
+fn the_page_asks_only_its_own_origin() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        let loaded = browser.server.requests().len();
+
+        // Use everything: examples, typing, the player, the permalink, an assumption, the log styles.
+        browser.example("kube-clusterip").await;
+        browser.wait_for_verdict(|v| v.starts_with("Forwarded")).await;
+        click(&browser, "[data-testid=assumption] label").await;
+        browser.wait_for_verdict(|v| v.contains("10.244.0.6")).await;
+        browser.paste("rules-input", HOSTILE).await;
+        browser.wait_for_summary(|s| s.starts_with("1 table")).await;
+        click(&browser, "[data-testid=play]").await;
+        click(&browser, "[data-testid=permalink]").await;
+        click(&browser, "[aria-controls=log-nft]").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = browser.server.requests();
+        assert_eq!(after.len(), loaded, "requests after the page loaded: {:#?}", &after[loaded..]);
+
+        // And what it loaded came from its own origin, files of dist/ only.
+        let script = "return performance.getEntriesByType('resource').map(e => e.name);";
+        let resources = browser.js(script, vec![]).await;
+        let resources: Vec<&str> = resources.as_array().expect("a list").iter().filter_map(Value::as_str).collect();
+        assert!(!resources.is_empty());
+        for url in &resources {
+            assert!(url.starts_with(&format!("{}/", browser.server.origin)), "{url} is not on the page's origin");
+        }
+        let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
+        for request in &after {
+            assert_eq!(request.status, 200, "{request:?}");
+            let file = if request.path == "/" { "index.html" } else { &request.path[1..] };
+            assert!(dist.join(file).is_file(), "{request:?} is not a file of dist/");
+        }
+        let asked = |suffix: &str| after.iter().any(|r| r.path.ends_with(suffix));
+        assert!(
+            asked("/") && asked(".wasm") && asked(".js") && asked(".css") && asked("/static/worker.js"),
+            "{after:#?}"
+        );
+    });
+}
+
+#[test]
+fn the_content_security_policy_allows_only_the_pages_own_scripts() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
         let policy = attr(&browser, "meta[http-equiv=Content-Security-Policy]", "content").await.unwrap_or_default();
         assert!(policy.contains("script-src 'self' 'wasm-unsafe-eval'"), "{policy}");
-        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert!(policy.contains("worker-src 'self'"), "{policy}");
+        assert!(policy.contains("style-src 'self'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("blob:"), "{policy}");
         assert_eq!(count(&browser, "script:not([src])").await, 0, "an inline script would need 'unsafe-inline'");
-        // The app is running (it rendered rules), and the console has no errors or warnings: a CSP violation
-        // would be an error ("Refused to ... because it violates the following Content Security Policy").
-        assert!(count(&browser, "[data-testid=rule]").await > 0);
+        // The walk ran in the worker, and the console has no errors or warnings: a CSP violation would be an
+        // error ("Refused to ... because it violates the following Content Security Policy").
         let console = browser.console().await;
         let bad: Vec<&Value> = console
             .iter()
@@ -118,124 +393,276 @@ fn the_page_runs_under_its_content_security_policy() {
 }
 
 #[test]
-fn a_broken_rule_is_reported_at_its_line_and_column() {
+fn the_player_steps_through_the_walk_and_shows_each_rule() {
     run(|browser| async move {
         browser.open().await;
-        browser.set_dump(BROKEN_HEAD).await;
-        // Type the rule for real, so the debounce sees keystrokes.
-        let editor = browser.client.find(Locator::Css("[data-testid=rules-input]")).await.expect("the editor");
-        editor.send_keys(BROKEN_TAIL).await.expect("type into the editor");
-        assert_eq!(browser.dump().await, format!("{BROKEN_HEAD}{BROKEN_TAIL}"));
-        assert_eq!(browser.wait_for_summary(|s| s.ends_with("error")).await, "1 error");
-
-        assert_eq!(count(&browser, "[data-testid=diagnostics] [data-testid=diagnostic]").await, 1);
-        let item = "[data-testid=diagnostic]";
-        assert_eq!(attr(&browser, item, "data-line").await.as_deref(), Some("4"));
-        assert_eq!(attr(&browser, item, "data-col").await.as_deref(), Some("25"));
-        let text = browser.text(item).await;
-        assert!(text.starts_with("4:25 error: "), "{text:?}");
-        assert!(text.contains("99999"), "{text:?}");
-        browser.screenshot("error-light").await;
-        browser.color_scheme("dark").await;
-        browser.screenshot("error-dark").await;
-
-        // Picking the finding selects the bad argument in the editor, counted in UTF-16 units.
-        browser.client.find(Locator::Css(item)).await.unwrap().click().await.expect("click the finding");
-        let (start, end, focused) = selection(&browser).await;
-        let port = index_in_dump(&browser, "99999").await;
-        assert!(focused, "the editor has the focus");
-        assert_eq!(start, port);
-        assert!(end >= start + 5, "the selection covers the port: {start}..{end}");
-    });
-}
-
-#[test]
-fn the_dump_survives_a_reload() {
-    run(|browser| async move {
-        browser.open().await;
-        let dump = "*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n";
-        browser.set_dump(dump).await;
-        browser.wait_for_summary(|s| s == "1 table, 3 chains, 1 rule").await;
-        browser.reload().await;
-        assert_eq!(browser.dump().await, dump);
-        assert_eq!(browser.summary().await, "1 table, 3 chains, 1 rule");
-
-        // The example button brings the example back, and that survives a reload too.
-        browser.client.find(Locator::Css(".editor .button")).await.unwrap().click().await.unwrap();
-        browser.wait_for_summary(|s| s != "1 table, 3 chains, 1 rule").await;
-        browser.reload().await;
-        assert_eq!(browser.dump().await, EXAMPLE);
-    });
-}
-
-#[test]
-fn hostile_text_stays_text() {
-    run(|browser| async move {
-        browser.open().await;
-        browser.js("window.alert = () => { window.alerted = true; };", vec![]).await;
-        let scripts = count(&browser, "script").await;
-        let images = count(&browser, "img").await;
-        browser.set_dump(HOSTILE).await;
-        browser.wait_for_summary(|s| !s.starts_with("4 tables")).await;
-        // Let anything that could run, run.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-
-        assert_eq!(count(&browser, "script").await, scripts, "no script element was created");
-        assert_eq!(count(&browser, "img").await, images, "no img element was created");
-        assert_eq!(count(&browser, "[onerror]").await, 0);
-        assert_eq!(browser.js("return window.alerted === undefined;", vec![]).await, json!(true));
-        assert!(browser.client.get_alert_text().await.is_err(), "no alert is open");
-        assert_eq!(browser.dump().await, HOSTILE);
-
-        // The comments are shown, as text, in the rules the core read.
-        let rules = browser
-            .js(
-                "return [...document.querySelectorAll('[data-testid=rule]')].map(r => r.textContent).join('\\n');",
-                vec![],
-            )
-            .await;
-        let rules = rules.as_str().unwrap_or_default();
-        assert!(rules.contains(r#"--comment "<script>alert(1)</script>""#), "{rules}");
-        assert!(rules.contains(r#"--comment "<img src=x onerror=alert(1)>""#), "{rules}");
-        browser.screenshot("hostile").await;
-    });
-}
-
-#[test]
-fn the_page_asks_only_its_own_origin() {
-    run(|browser| async move {
-        browser.open().await;
-        browser.set_dump(HOSTILE).await;
-        browser.wait_for_summary(|s| !s.starts_with("4 tables")).await;
-        browser.reload().await;
-
-        let script = "return performance.getEntriesByType('resource').map(e => e.name);";
-        let resources = browser.js(script, vec![]).await;
-        let resources: Vec<&str> = resources.as_array().expect("a list").iter().filter_map(Value::as_str).collect();
-        assert!(!resources.is_empty());
-        for url in &resources {
-            assert!(url.starts_with(&format!("{}/", browser.server.origin)), "{url} is not on the page's origin");
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        // The keyboard: focus on the page, not in an input.
+        click(&browser, ".verdict-about").await;
+        press(&browser, '\u{E014}').await; // ArrowRight
+        assert_eq!(browser.text("[data-testid=player-position]").await, "1 / 10");
+        assert!(node_class(&browser, "raw-PREROUTING").await.contains("current"));
+        // The step's rule is selected in the editor (without taking the keyboard) and its line is marked.
+        let (start, _, focused) = selection(&browser).await;
+        assert!(!focused);
+        assert_eq!(start, index_in_rules(&browser, "-A PREROUTING -p tcp -m tcp --dport 7788 -j TRACE").await);
+        assert_eq!(browser.text(".ln.band-current").await, "5");
+        for _ in 0..3 {
+            press(&browser, '\u{E014}').await;
         }
+        press(&browser, '\u{E012}').await; // ArrowLeft
+        assert_eq!(browser.text("[data-testid=player-position]").await, "3 / 10");
+        assert!(node_class(&browser, "conntrack-PREROUTING").await.contains("current"));
+        assert!(node_class(&browser, "nat-PREROUTING").await.contains("ahead"));
+        browser.screenshots("player").await;
 
-        let requests = browser.server.requests();
-        let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
-        for request in &requests {
-            assert_eq!(request.status, 200, "{request:?}");
-            let file = if request.path == "/" { "index.html" } else { &request.path[1..] };
-            assert!(dist.join(file).is_file(), "{request:?} is not a file of dist/");
+        // Space plays to the end, where it stops on local delivery.
+        press(&browser, ' ').await;
+        assert_eq!(attr(&browser, "[data-testid=play]", "aria-label").await.as_deref(), Some("Pause"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while browser.text("[data-testid=player-position]").await != "10 / 10" {
+            assert!(Instant::now() < deadline, "the player did not reach the end");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let asked = |suffix: &str| requests.iter().any(|r| r.path.ends_with(suffix));
-        assert!(asked("/") && asked(".wasm") && asked(".js") && asked(".css"), "{requests:#?}");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(attr(&browser, "[data-testid=play]", "aria-label").await.as_deref(), Some("Play"));
+        assert!(node_class(&browser, "local").await.contains("current"));
+
+        // Picking a rule in the walk moves the player there.
+        click(&browser, "[data-testid=deciding-rule] summary").await;
+        assert_eq!(browser.text("[data-testid=player-position]").await, "5 / 10");
+        assert!(node_class(&browser, "nat-PREROUTING").await.contains("current"));
     });
 }
 
 #[test]
-fn zz_debug() {
+fn the_packet_form_and_line_stay_in_sync() {
     run(|browser| async move {
         browser.open().await;
-        tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
-        eprintln!("VERDICT {}", browser.text("[data-testid=verdict]").await);
-        eprintln!("CONSOLE {:#?}", browser.console().await);
-        eprintln!("REQUESTS {:#?}", browser.server.requests());
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        browser.paste("packet-input", "tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0 syn").await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        assert_eq!(browser.js("return document.getElementById('pf-dport').value;", vec![]).await, json!("7788"));
+        // The form writes the line.
+        let script = "const f = document.getElementById('pf-dport'); f.value = '22';
+                      f.dispatchEvent(new Event('change', { bubbles: true }));";
+        browser.js(script, vec![]).await;
+        assert_eq!(browser.input("packet-input").await, "tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn");
+        click(&browser, "#pf-flag-ack").await;
+        assert_eq!(browser.input("packet-input").await, "tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn ack");
+        let script = "const f = document.getElementById('pf-origin'); f.value = 'local';
+                      f.dispatchEvent(new Event('change', { bubbles: true }));";
+        browser.js(script, vec![]).await;
+        assert_eq!(browser.input("packet-input").await, "tcp 203.0.113.7:40000 -> 198.51.100.2:22 syn ack");
+        // And the line, the form.
+        browser.paste("packet-input", "udp 203.0.113.7:5353 -> 198.51.100.2:53 in ppp0 state established").await;
+        assert_eq!(browser.js("return document.getElementById('pf-proto').value;", vec![]).await, json!("udp"));
+        assert_eq!(browser.js("return document.getElementById('pf-state').value;", vec![]).await, json!("ESTABLISHED"));
+        // A line that cannot be read says where.
+        browser.paste("packet-input", "tcp 203.0.113.7:1 -> nowhere:2").await;
+        let verdict = browser.wait_for_verdict(|v| v.starts_with("The packet cannot be read")).await;
+        assert!(verdict.contains("(column 22)"), "{verdict}");
+        assert_eq!(attr(&browser, "[data-testid=packet-input]", "aria-invalid").await.as_deref(), Some("true"));
+    });
+}
+
+#[test]
+fn an_assumption_can_be_flipped() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.example("kube-clusterip").await;
+        let before = browser.wait_for_verdict(|v| v.starts_with("Forwarded")).await;
+        assert!(before.starts_with("Forwarded out cni0 to 10.244.0.8:8080"), "the second endpoint: {before}");
+        let assumption = browser.text("[data-testid=assumption]").await;
+        assert!(assumption.contains("statistic --mode random --probability 0.5"), "{assumption}");
+        let checked = "return document.querySelector('[data-testid=assumption] input').checked;";
+        assert_eq!(browser.js(checked, vec![]).await, json!(false));
+        click(&browser, "[data-testid=assumption] label").await;
+        let after = browser.wait_for_verdict(|v| v != before).await;
+        assert!(after.starts_with("Forwarded out cni0 to 10.244.0.6:8080"), "the first endpoint: {after}");
+        assert_eq!(browser.js(checked, vec![]).await, json!(true));
+        browser.screenshots("kube-clusterip-flipped").await;
+    });
+}
+
+/// Generates the 100k-rule kube-proxy dump once (with the bench crate's generator) and returns its path.
+fn kube_dump() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("target/e2e-data/kube-100000.rules");
+    if !path.is_file() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create target/e2e-data");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .args(["run", "--quiet", "--release", "-p", "chainwalk-bench", "--bin", "gen-dump", "--", "kube", "100000"])
+            .current_dir(root)
+            .output()
+            .expect("run gen-dump");
+        assert!(out.status.success(), "gen-dump failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::write(&path, out.stdout).expect("write the dump");
+    }
+    path
+}
+
+/// Writes measurements for `scripts/budgets` to `tests/output/budgets-NAME.tsv`.
+fn record(name: &str, rows: &[(&str, f64)]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/output");
+    std::fs::create_dir_all(&dir).expect("create tests/output");
+    let text: String = rows.iter().map(|(what, value)| format!("{what}\t{value:.1}\n")).collect();
+    std::fs::write(dir.join(format!("budgets-{name}.tsv")), text).expect("write the measurements");
+}
+
+/// A kube-proxy node: pods on cni0, the rest of the world through eth0, forwarding on.
+const KUBE_HOST: &str = "# ip -br addr\nlo UNKNOWN 127.0.0.1/8\neth0 UP 192.168.0.10/24\ncni0 UP 10.244.1.1/24\n\
+                         # ip route\ndefault via 192.168.0.1 dev eth0\n# sysctl\nnet.ipv4.ip_forward = 1\n";
+
+/// Starts measuring keystrokes: for each keydown, the time until the frame after it is drawn (a
+/// `requestAnimationFrame` callback, then a task after it), in `window.keystrokes`.
+const MEASURE_KEYS: &str = "window.keystrokes = [];
+    document.addEventListener('keydown', (e) => {
+        const t = e.timeStamp;
+        requestAnimationFrame(() => {
+            const c = new MessageChannel();
+            c.port1.onmessage = () => window.keystrokes.push(performance.now() - t);
+            c.port2.postMessage(0);
+        });
+    }, { capture: true });";
+
+/// Scrolls the rules to the top, puts the caret at their start and forgets the keystrokes measured so far.
+async fn caret_at_start(browser: &Browser) {
+    browser.js("document.querySelector('.scroller').scrollTop = 0;", vec![]).await;
+    // The scroll event moves the editor's window (for a big dump) before the caret is placed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let script = "const t = document.querySelector('[data-testid=rules-input]');
+                  t.focus({ preventScroll: true }); t.setSelectionRange(0, 0); window.keystrokes = [];";
+    browser.js(script, vec![]).await;
+}
+
+/// The median and the worst of the keystrokes measured so far.
+async fn keystrokes(browser: &Browser) -> (f64, f64, usize) {
+    let keys = browser.js("return window.keystrokes;", vec![]).await;
+    let mut keys: Vec<f64> = keys.as_array().expect("a list").iter().filter_map(Value::as_f64).collect();
+    keys.sort_by(f64::total_cmp);
+    assert!(!keys.is_empty(), "no keystroke was measured");
+    (keys[keys.len() / 2], keys[keys.len() - 1], keys.len())
+}
+
+/// How fast a person types, for the keystroke measurements: a key every 80 ms (150 words a minute).
+const TYPING_GAP: Duration = Duration::from_millis(80);
+
+#[test]
+fn a_100k_rule_dump_stays_responsive() {
+    let dump = std::fs::read_to_string(kube_dump()).expect("the generated dump");
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        browser.js(MEASURE_KEYS, vec![]).await;
+        // Typing in the Docker example, for comparison.
+        caret_at_start(&browser).await;
+        type_slowly(&browser, "# a comment\n", TYPING_GAP).await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        let (small_median, small_worst, _) = keystrokes(&browser).await;
+
+        let script = "window.sawBusy = false;
+            new MutationObserver(() => { if (document.querySelector('[data-testid=busy].on')) window.sawBusy = true; })
+              .observe(document.body, { subtree: true, attributes: true, childList: true });";
+        browser.js(script, vec![]).await;
+        // A pod asks a ClusterIP service that has no endpoints: the packet meets all 8,672 rules of nat
+        // KUBE-SERVICES, is forwarded, and filter KUBE-SERVICES rejects it with its 240th rule.
+        browser.paste("host-input", KUBE_HOST).await;
+        browser.paste("packet-input", "tcp 10.244.1.5:40000 -> 10.104.70.99:80 in cni0 syn").await;
+        browser.wait_for_verdict(|v| !v.starts_with("Reading")).await;
+        let started = Instant::now();
+        browser.paste("rules-input", &dump).await;
+        let summary = browser.wait_for_summary(|s| s.ends_with("100,000 rules")).await;
+        let waited = started.elapsed();
+        assert_eq!(summary, "3 tables, 35,115 chains, 100,000 rules");
+        let verdict = browser.verdict().await;
+        assert!(
+            verdict
+                .starts_with("Rejected (icmp-port-unreachable) in filter FORWARD by rule 240 of filter KUBE-SERVICES"),
+            "{verdict}"
+        );
+        assert_eq!(
+            browser.js("return window.sawBusy;", vec![]).await,
+            json!(true),
+            "work over 200 ms shows the progress indicator"
+        );
+
+        // How long the worker took (reading and walking), and the round trip from the page's request.
+        let script = "const t = document.querySelector('[data-testid=timing]').dataset;
+            const trips = performance.getEntriesByName('chainwalk:roundtrip');
+            return [parseFloat(t.parseMs), parseFloat(t.walkMs), trips[trips.length - 1].duration];";
+        let timing = browser.js(script, vec![]).await;
+        let ms = |i: usize| timing[i].as_f64().unwrap_or(f64::NAN);
+        let (parse, walk, trip) = (ms(0), ms(1), ms(2));
+
+        // Thousands of rules of nat KUBE-SERVICES that did not match are one line.
+        let run = "[data-testid=run]";
+        let folded = browser.text(run).await;
+        let folded_count: usize = folded.split(' ').next().unwrap_or_default().replace(',', "").parse().unwrap_or(0);
+        assert!(folded_count > 5000 && folded.contains(" rules did not match · rules 1–"), "{folded}");
+
+        // Typing in the editor with the dump loaded; after the pauses the dump is read and walked again,
+        // and the last keys come while the worker works.
+        caret_at_start(&browser).await;
+        type_slowly(&browser, "# typing a comment line at the top\n", TYPING_GAP).await;
+        browser.wait_for_summary(|s| s.ends_with("100,000 rules")).await;
+        type_slowly(&browser, "# more", TYPING_GAP).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        type_slowly(&browser, " typing while it works\n", TYPING_GAP).await;
+        browser.wait_for_summary(|s| s.ends_with("100,000 rules")).await;
+        let (median, worst, count) = keystrokes(&browser).await;
+        assert!(count >= 60, "{count} keystrokes measured");
+        // The editor holds a window of the dump: at the top, the lines typed there.
+        browser.js("document.querySelector('.scroller').scrollTop = 0;", vec![]).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let text = browser.input("rules-input").await;
+        assert!(
+            text.starts_with("# typing a comment line at the top\n# more typing while it works\n# Generated by"),
+            "{}",
+            &text[..200]
+        );
+        eprintln!(
+            "100k dump: worker read {parse:.0} ms, walked {walk:.0} ms, round trip {trip:.0} ms (paste to answer {waited:?}); \
+             keystrokes median {median:.1} ms, worst {worst:.1} ms (Docker example: {small_median:.1}, {small_worst:.1})"
+        );
+        record(
+            "100k",
+            &[
+                ("100k dump: worker reads it (ms)", parse),
+                ("100k dump: worker walks the packet (ms)", walk),
+                ("100k dump: page request to answer on screen (ms)", trip),
+                ("keystroke to next frame, 100k dump, median (ms)", median),
+                ("keystroke to next frame, 100k dump, worst (ms)", worst),
+                ("keystroke to next frame, Docker example, worst (ms)", small_worst),
+            ],
+        );
+        assert!(worst < 100.0, "a keystroke took {worst:.0} ms with the 100k dump loaded");
+        browser.screenshots("kube-100k").await;
+
+        // A folded run opens on demand, its rules explained.
+        click(&browser, &format!("{run} .button")).await;
+        browser.wait_for_summary(|s| s.ends_with("100,000 rules")).await;
+        let walk = browser.text("[data-testid=walk]").await;
+        assert!(
+            walk.contains("DST=10.104.70.99 is not in 10.96.0.1/32, so this does not hold"),
+            "{}",
+            &walk[..walk.len().min(3000)]
+        );
+
+        // Select-all and paste replace the whole dump, not only the lines the editor holds.
+        caret_at_start(&browser).await;
+        let chord = KeyActions::new("chord".into())
+            .then(KeyAction::Down { value: '\u{E009}' })
+            .then(KeyAction::Down { value: 'a' })
+            .then(KeyAction::Up { value: 'a' })
+            .then(KeyAction::Up { value: '\u{E009}' });
+        browser.client.perform_actions(chord).await.expect("press Ctrl+A");
+        let script = "const data = new DataTransfer(); data.setData('text/plain', arguments[0]);
+            document.querySelector('[data-testid=rules-input]')
+              .dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));";
+        browser.js(script, vec![json!(STORY)]).await;
+        assert_eq!(browser.wait_for_summary(|s| !s.ends_with("100,000 rules")).await, "4 tables, 19 chains, 30 rules");
+        assert_eq!(browser.input("rules-input").await, STORY);
     });
 }

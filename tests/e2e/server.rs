@@ -19,7 +19,8 @@ pub struct Request {
     pub status: u16,
 }
 
-/// A running server; it stops when the test process ends.
+/// A running server; it stops when the test process ends. Clones share the request log.
+#[derive(Clone)]
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub origin: String,

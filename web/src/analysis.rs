@@ -129,13 +129,13 @@ fn read_host(text: &str) -> (Option<Host>, HostReading) {
 /// The trace as the page shows it: runs folded, the log in both styles.
 fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Walk {
     let legacy = log::legacy(&trace);
-    let nft = log::nft_lines(&trace, family);
     let log = trace
         .log
         .iter()
-        .zip(legacy.lines().zip(nft))
-        .map(|(l, (legacy, nft))| LogEntry { step: l.step, legacy: legacy.to_string(), nft })
+        .zip(legacy.lines())
+        .map(|(l, text)| LogEntry { step: l.step, text: text.to_string() })
         .collect();
+    let nft = nft_lines(&trace, &log::nft(&trace, family));
     // Steps the page points at on their own are never folded away.
     let mut pinned: HashSet<usize> = trace.assumptions.iter().filter_map(|a| a.step).collect();
     pinned.extend(trace.insights.iter().map(|i| i.step));
@@ -152,9 +152,31 @@ fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Wal
         assumptions: trace.assumptions,
         insights: trace.insights,
         log,
+        nft,
         in_iface: None,
         explained,
     }
+}
+
+/// The nf_tables trace's lines, each with the step of the TRACE line it is or precedes: its `TRACE:` lines
+/// are the walk's TRACE lines in order, and a `PACKET:` line comes before the TRACE lines it describes.
+fn nft_lines(trace: &Trace, text: &str) -> Vec<LogEntry> {
+    let mut steps = trace.log.iter().map(|l| l.step);
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for line in text.lines() {
+        if line.trim_start().starts_with("TRACE:") {
+            let step = steps.next().unwrap_or(last);
+            last = step;
+            out.extend(pending.drain(..).map(|text| LogEntry { step, text }));
+            out.push(LogEntry { step, text: line.to_string() });
+        } else {
+            pending.push(line.to_string());
+        }
+    }
+    out.extend(pending.into_iter().map(|text| LogEntry { step: last, text }));
+    out
 }
 
 /// The steps with every run of at least [`FOLD_FROM`] rules of one chain that did not match folded into a
@@ -247,13 +269,16 @@ mod tests {
         assert_eq!(step.span.map(|s| s.line), Some(17));
         assert!(walk.insights.iter().any(|i| i.step == deciding && i.text.contains("DNAT to 172.17.0.2:7788")));
         assert_eq!(
-            walk.log[0].legacy,
-            format!(
-                "TRACE: raw:PREROUTING:rule:1 {}",
-                "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN"
-            )
+            walk.log[0].text,
+            "TRACE: raw:PREROUTING:rule:1 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN"
         );
-        assert!(walk.log[0].nft.starts_with("TRACE: 2 "), "{}", walk.log[0].nft);
+        assert_eq!(walk.log.len(), 7);
+        // The nf_tables trace: each TRACE line with its step, the PACKET line before it with the same step.
+        let nft: Vec<(usize, bool)> =
+            walk.nft.iter().map(|l| (l.step, l.text.trim_start().starts_with("TRACE:"))).collect();
+        let traces: Vec<usize> = nft.iter().filter(|(_, t)| *t).map(|(s, _)| *s).collect();
+        assert_eq!(traces, walk.log.iter().map(|l| l.step).collect::<Vec<_>>());
+        assert!(nft.windows(2).all(|w| w[0].0 <= w[1].0), "{nft:?}");
     }
 
     #[test]

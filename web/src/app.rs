@@ -3,7 +3,7 @@
 
 use crate::bridge::{Bridge, Job};
 use crate::components::diagram::Diagram;
-use crate::components::editor::{self, Band, Editor, Mark};
+use crate::components::editor::{self, Band, Editor, EditorHandle, Mark};
 use crate::components::findings::Findings;
 use crate::components::header::Header;
 use crate::components::host::HostInput;
@@ -23,7 +23,7 @@ use gloo::events::EventListener;
 use gloo::timers::callback::{Interval, Timeout};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlTextAreaElement, KeyboardEvent};
+use web_sys::KeyboardEvent;
 use yew::prelude::*;
 
 /// How long the inputs must stay unchanged before they are read again, in milliseconds.
@@ -33,13 +33,14 @@ const DEBOUNCE_MS: u32 = 150;
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(initial_state);
-    let textarea = use_node_ref();
+    let editor = use_memo((), |_| EditorHandle::new());
+    let editor = (*editor).clone();
     let permalink_note = use_state_eq(|| None::<String>);
     let bridge = {
         let (results, busy) = (state.dispatcher(), state.dispatcher());
         use_memo((), move |_| {
             Bridge::start(
-                Callback::from(move |delivery| results.dispatch(Action::Result(delivery))),
+                Callback::from(move |delivery| results.dispatch(Action::Result(Box::new(delivery)))),
                 Callback::from(move |on| busy.dispatch(Action::Busy(on))),
             )
         })
@@ -47,19 +48,19 @@ pub fn App() -> Html {
 
     // An example or a permalink gives the editor its text; otherwise the editor keeps its own.
     {
-        let (textarea, text) = (textarea.clone(), state.dump.text.clone());
-        use_effect_with(state.loaded, move |_| editor::set_text(&textarea, &text));
+        let (editor, text) = (editor.clone(), state.dump.text.clone());
+        use_effect_with(state.loaded, move |_| editor.load(text));
     }
 
     // The debounce: every edit restarts this effect, whose teardown cancels the previous timer. When the
     // timer fires, the editor's text is read (if it was typed in) and the inputs settle.
     {
-        let (dispatcher, textarea, dirty) = (state.dispatcher(), textarea.clone(), state.rules_dirty);
+        let (dispatcher, editor, dirty) = (state.dispatcher(), editor.clone(), state.rules_dirty);
         use_effect_with(state.edits, move |&edits| {
             let timer = (edits > 0).then(|| {
                 forget_permalink();
                 Timeout::new(DEBOUNCE_MS, move || {
-                    let text = if dirty { editor::text_of(&textarea) } else { None };
+                    let text = dirty.then(|| editor.read());
                     dispatcher.dispatch(Action::Settle(text));
                 })
             });
@@ -74,7 +75,7 @@ pub fn App() -> Html {
             rules: state.dump.text.clone(),
             rules_version: state.dump.version,
             request: Request {
-                seq: 0,
+                seq: state.job,
                 host: state.host.to_string(),
                 packet: state.packet.to_string(),
                 overrides: (*state.overrides).clone(),
@@ -94,15 +95,11 @@ pub fn App() -> Html {
 
     // Typing the dump and leaving within the debounce still keeps what was typed.
     {
-        let (textarea, dirty) = (textarea.clone(), state.rules_dirty);
+        let (editor, dirty) = (editor.clone(), state.rules_dirty);
         use_effect_with(dirty, move |&dirty| {
             let listener = dirty.then(|| {
                 let window = web_sys::window()?;
-                Some(EventListener::new(&window, "pagehide", move |_| {
-                    if let Some(text) = editor::text_of(&textarea) {
-                        storage::save_rules(&text);
-                    }
-                }))
+                Some(EventListener::new(&window, "pagehide", move |_| storage::save_rules(&editor.read())))
             });
             move || drop(listener)
         });
@@ -132,8 +129,9 @@ pub fn App() -> Html {
                     if target.as_ref().is_some_and(editor::is_text_entry) {
                         return;
                     }
-                    let on_control =
-                        target.as_ref().is_some_and(|t| matches!(t.tag_name().as_str(), "BUTTON" | "SUMMARY" | "A"));
+                    let on_control = target
+                        .as_ref()
+                        .is_some_and(|t| matches!(t.tag_name().as_str(), "BUTTON" | "SUMMARY" | "A" | "INPUT"));
                     let action = match event.key().as_str() {
                         " " if !on_control => Action::PlayPause,
                         "ArrowRight" => Action::Step(1),
@@ -148,51 +146,58 @@ pub fn App() -> Html {
         });
     }
 
-    // The player's step shows its rule in the editor (without taking the keyboard).
+    // The player's step shows its rule in the editor (without taking the keyboard). Only a move of the
+    // player does: a new answer while the user types leaves the caret alone.
     {
-        let (textarea, dump, shown) = (textarea.clone(), state.dump.clone(), state.shown.clone());
-        use_effect_with((state.cursor, state.shown.as_ref().map(|s| s.seq)), move |(cursor, _)| {
+        let (editor, dump, shown) = (editor.clone(), state.dump.clone(), state.shown.clone());
+        use_effect_with(state.cursor, move |cursor| {
             let span = cursor.zip(shown.as_ref()).and_then(|(c, s)| span_at(s, c));
-            if let (Some(span), Some(t), Some(s)) = (span, textarea.cast::<HtmlTextAreaElement>(), &shown) {
+            if let (Some(span), Some(s)) = (span, &shown) {
                 if Rc::ptr_eq(&s.rules, &dump.text) {
-                    editor::reveal(&t, &dump, span, false);
+                    editor.reveal(span, false);
                 }
             }
         });
     }
 
-    let dispatch = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |action| dispatcher.dispatch(action))
-    };
-    let onjump = {
-        let (textarea, dump) = (textarea.clone(), state.dump.clone());
-        Callback::from(move |span: Span| {
-            if let Some(t) = textarea.cast::<HtmlTextAreaElement>() {
-                editor::reveal(&t, &dump, span, true);
+    // The first walk on screen, for the browser tests' first-render measurement.
+    {
+        let walked = state.shown.as_ref().is_some_and(|s| s.walk().is_some());
+        use_effect_with(walked, |&walked| {
+            if walked {
+                crate::bridge::mark("chainwalk:first-walk");
             }
-        })
+        });
+    }
+
+    // The callbacks are made once, so that a keystroke re-renders only what its state change touches
+    // (a new callback would make every component's properties differ).
+    let callbacks = {
+        let (dispatcher, editor) = (state.dispatcher(), editor.clone());
+        use_memo((), move |_| Callbacks::new(dispatcher, editor))
     };
-    let onexample = dispatch.reform(|id: String| {
-        let example = examples::by_id(&id).unwrap_or(FIRST);
-        Action::Load(example.into(), Some(example.id))
-    });
+    let Callbacks {
+        dispatch,
+        onjump,
+        onexample,
+        onrules,
+        onreplace,
+        onhost,
+        onpacket,
+        onselect,
+        onexpand,
+        onoverride,
+        onstyle,
+    } = (*callbacks).clone();
     let onpermalink = {
-        let (textarea, host, packet, dump, note) =
-            (textarea.clone(), state.host.clone(), state.packet.clone(), state.dump.clone(), permalink_note.clone());
-        Callback::from(move |()| {
-            let rules = editor::text_of(&textarea).unwrap_or_else(|| dump.text.to_string());
-            let shared = Shared { rules, host: host.to_string(), packet: packet.to_string() };
+        let (editor, host, packet, note) =
+            (editor.clone(), state.host.clone(), state.packet.clone(), permalink_note.clone());
+        use_callback((host, packet), move |(), (host, packet)| {
+            let shared =
+                Shared { rules: editor.read().to_string(), host: host.to_string(), packet: packet.to_string() };
             note.set(Some(share(&permalink::encode(&shared))));
         })
     };
-    let onrules = dispatch.reform(|()| Action::RulesTyped);
-    let onhost = dispatch.reform(Action::Host);
-    let onpacket = dispatch.reform(Action::Packet);
-    let onselect = dispatch.reform(Action::Select);
-    let onexpand = dispatch.reform(Action::Expand);
-    let onoverride = dispatch.reform(|(key, value)| Action::Override(key, value));
-    let onstyle = dispatch.reform(Action::LogStyle);
 
     let shown = state.shown.clone();
     let current = shown.as_ref().filter(|s| Rc::ptr_eq(&s.rules, &state.dump.text));
@@ -209,7 +214,7 @@ pub fn App() -> Html {
     html! {
         <>
             <Header example={state.example} {onexample} {onpermalink} permalink_note={(*permalink_note).clone()} busy={state.busy} />
-            <main class="page">
+            <main class="page" data-settled={state.settled().to_string()}>
                 <Verdict shown={shown.clone()} {example} notice={state.notice.clone()} onjump={onjump.clone()} />
                 if let Some(s) = shown.as_ref().filter(|s| s.walk().is_some()) {
                     <section class="panel flow" aria-labelledby="flow-title">
@@ -221,15 +226,15 @@ pub fn App() -> Html {
                 <div class="columns">
                     <div class="column inputs">
                         <PacketInput line={state.packet.clone()} onchange={onpacket} error={outcome.and_then(|o| o.packet_error.clone())} />
-                        <Editor dump={state.dump.clone()} {marks} {bands} oninput={onrules} node_ref={textarea.clone()} {summary} />
+                        <Editor handle={editor.clone()} dump={state.dump.clone()} {marks} {bands} oninput={onrules} {onreplace} {summary} />
                         <HostInput text={state.host.clone()} onchange={onhost} reading={outcome.map(|o| o.host.clone())} assumed={assumed_host} />
                     </div>
                     <div class="column results">
                         if let Some(s) = shown.as_ref().filter(|s| s.walk().is_some()) {
                             <WalkView shown={s.clone()} cursor={state.cursor} onselect={onselect.clone()} {onexpand} />
                         }
-                        if let Some(o) = outcome {
-                            <Findings outcome={o.clone()} onselect={onjump} {onoverride} />
+                        if let Some(s) = shown.as_ref() {
+                            <Findings shown={s.clone()} onselect={onjump} {onoverride} />
                         }
                         if let Some(s) = shown.as_ref().filter(|s| s.walk().is_some()) {
                             <TraceLog shown={s.clone()} cursor={state.cursor} style={state.log_style} {onstyle} onselect={onselect.clone()} />
@@ -237,7 +242,50 @@ pub fn App() -> Html {
                     </div>
                 </div>
             </main>
+            if let Some(o) = outcome {
+                // How long the worker took, for the browser tests and the budgets script.
+                <div hidden=true data-testid="timing" data-seq={shown.as_ref().map(|s| s.seq.to_string())}
+                    data-parse-ms={format!("{:.1}", o.timing.parse_ms)} data-walk-ms={format!("{:.1}", o.timing.walk_ms)}></div>
+            }
         </>
+    }
+}
+
+/// The callbacks the components get, made once.
+#[derive(Clone)]
+struct Callbacks {
+    dispatch: Callback<Action>,
+    onjump: Callback<Span>,
+    onexample: Callback<String>,
+    onrules: Callback<()>,
+    onreplace: Callback<String>,
+    onhost: Callback<String>,
+    onpacket: Callback<String>,
+    onselect: Callback<usize>,
+    onexpand: Callback<usize>,
+    onoverride: Callback<(String, bool)>,
+    onstyle: Callback<crate::state::LogStyle>,
+}
+
+impl Callbacks {
+    fn new(dispatcher: UseReducerDispatcher<Playground>, editor: EditorHandle) -> Callbacks {
+        let dispatch = Callback::from(move |action| dispatcher.dispatch(action));
+        Callbacks {
+            onjump: Callback::from(move |span: Span| editor.reveal(span, true)),
+            onexample: dispatch.reform(|id: String| {
+                let example = examples::by_id(&id).unwrap_or(FIRST);
+                Action::Load(example.into(), Some(example.id))
+            }),
+            onrules: dispatch.reform(|()| Action::RulesTyped),
+            onreplace: dispatch.reform(Action::ReplaceRules),
+            onhost: dispatch.reform(Action::Host),
+            onpacket: dispatch.reform(Action::Packet),
+            onselect: dispatch.reform(Action::Select),
+            onexpand: dispatch.reform(Action::Expand),
+            onoverride: dispatch.reform(|(key, value)| Action::Override(key, value)),
+            onstyle: dispatch.reform(Action::LogStyle),
+            dispatch,
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub struct Job {
     pub rules: Rc<str>,
     /// Changes whenever the dump does.
     pub rules_version: u64,
-    /// The rest of the inputs (its `seq` is set by [`Bridge::submit`]).
+    /// The rest of the inputs; its `seq` numbers the job (newer jobs have bigger numbers).
     pub request: Request,
 }
 
@@ -53,7 +53,6 @@ pub struct Bridge {
 
 struct Inner {
     engine: Engine,
-    seq: u64,
     in_flight: Option<Job>,
     pending: Option<Job>,
     /// The version of the dump the worker holds.
@@ -76,7 +75,6 @@ impl Bridge {
     pub fn start(on_result: Callback<Delivery>, on_busy: Callback<bool>) -> Bridge {
         let inner = Rc::new(RefCell::new(Inner {
             engine: Engine::Inline,
-            seq: 0,
             in_flight: None,
             pending: None,
             worker_rules: None,
@@ -91,10 +89,8 @@ impl Bridge {
     }
 
     /// Asks for a walk of `job`; it replaces any request still waiting to be sent.
-    pub fn submit(&self, mut job: Job) {
+    pub fn submit(&self, job: Job) {
         let mut inner = self.inner.borrow_mut();
-        inner.seq += 1;
-        job.request.seq = inner.seq;
         inner.pending = Some(job);
         if inner.busy_timer.is_none() {
             let on_busy = inner.on_busy.clone();
@@ -127,8 +123,8 @@ fn spawn(inner: &Rc<RefCell<Inner>>) -> Option<Worker> {
 
     let weak = Rc::downgrade(inner);
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if let (Some(inner), Some(text)) = (weak.upgrade(), event.data().as_string()) {
-            received(&inner, &text);
+        if let Some(inner) = weak.upgrade() {
+            received(&inner, event.data());
         }
     });
     worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
@@ -161,11 +157,12 @@ fn pump(cell: &Rc<RefCell<Inner>>) {
     let Some(job) = inner.pending.take() else { return };
     let rules_changed = inner.worker_rules != Some(job.rules_version);
     inner.worker_rules = Some(job.rules_version);
+    mark(&format!("chainwalk:post:{}", job.request.seq));
     match &inner.engine {
         Engine::Worker { worker, .. } => {
-            let request = serde_json::to_string(&job.request).unwrap_or_default();
+            let request = serde_wasm_bindgen::to_value(&job.request).unwrap_or(JsValue::NULL);
             let rules = if rules_changed { JsValue::from_str(&job.rules) } else { JsValue::NULL };
-            let message = js_sys::Array::of2(&JsValue::from_str(&request), &rules);
+            let message = js_sys::Array::of2(&request, &rules);
             if worker.post_message(&message).is_err() {
                 return;
             }
@@ -186,15 +183,15 @@ fn pump(cell: &Rc<RefCell<Inner>>) {
 }
 
 /// A message from the worker: that it is ready, or an answer.
-fn received(cell: &Rc<RefCell<Inner>>, text: &str) {
-    if text == READY {
+fn received(cell: &Rc<RefCell<Inner>>, data: JsValue) {
+    if data.as_string().as_deref() == Some(READY) {
         if let Engine::Worker { ready, .. } = &mut cell.borrow_mut().engine {
             *ready = true;
         }
         pump(cell);
         return;
     }
-    match serde_json::from_str::<Response>(text) {
+    match serde_wasm_bindgen::from_value::<Response>(data) {
         Ok(response) => delivered(cell, response),
         Err(_) => failed(cell),
     }
@@ -204,6 +201,9 @@ fn delivered(cell: &Rc<RefCell<Inner>>, response: Response) {
     let mut inner = cell.borrow_mut();
     let Some(job) = inner.in_flight.take() else { return };
     let current = inner.pending.is_none() && job.request.seq == response.seq;
+    if current {
+        measure("chainwalk:roundtrip", &format!("chainwalk:post:{}", response.seq));
+    }
     let done = current.then(|| {
         inner.busy_timer = None;
         let delivery = Delivery { rules: job.rules, seq: response.seq, outcome: response.outcome };
@@ -257,4 +257,18 @@ fn delivered_failure(cell: &Rc<RefCell<Inner>>, delivery: Delivery) {
     drop(inner);
     on_result.emit(delivery);
     on_busy.emit(false);
+}
+
+/// A `performance` mark, for the browser tests' measurements (see `tests/e2e`).
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
+/// A `performance` measure from the mark `start` to now.
+fn measure(name: &str, start: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.measure_with_start_mark(name, start);
+    }
 }

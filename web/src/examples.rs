@@ -64,8 +64,9 @@ pub const EXAMPLES: [Example; 9] = [
         "kube-clusterip",
         "kube-clusterip",
         "kube-proxy: a ClusterIP service",
-        "A pod connects to a service's cluster IP: KUBE-SERVICES → KUBE-SVC → KUBE-SEP picks an endpoint and \
-         DNATs to it. The endpoint is chosen by `statistic --mode random`, an assumption you can flip."
+        "A pod connects to a service's cluster IP: KUBE-SERVICES → KUBE-SVC → KUBE-SEP picks one of two endpoints \
+         and DNATs to it. kube-proxy picks by chance (`statistic --probability 0.5`); chainwalk assumes the first is \
+         not taken, so the packet goes to the second. Flip the assumption under Findings to take the first."
     ),
     example!(
         "kube-nodeport",

@@ -120,8 +120,12 @@ pub struct Walk {
     pub assumptions: Vec<Assumption>,
     /// Findings about the walk (an ACCEPT that skipped a DNAT, ...).
     pub insights: Vec<Insight>,
-    /// The TRACE lines the kernel prints, in both styles.
+    /// The TRACE lines the legacy `ip_tables` TRACE target writes to the kernel log.
     pub log: Vec<LogEntry>,
+    /// What `xtables-monitor --trace` prints for the nf_tables backend (its `PACKET:` and `TRACE:` lines).
+    pub nft: Vec<LogEntry>,
+    /// The interface the packet arrived on (`None` for one this host sends).
+    pub in_iface: Option<String>,
     /// Whether every rule that did not match says why (false for big dumps, where only the rules whose
     /// addresses and interfaces fit the packet do).
     pub explained: bool,
@@ -198,13 +202,11 @@ impl Run {
     }
 }
 
-/// One TRACE line.
+/// One line of a trace log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     /// The step it belongs to.
     pub step: usize,
-    /// The line as the legacy `ip_tables` TRACE target prints it.
-    pub legacy: String,
-    /// The line as `xtables-monitor --trace` prints it for the nf_tables backend.
-    pub nft: String,
+    /// The line.
+    pub text: String,
 }

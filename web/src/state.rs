@@ -106,8 +106,10 @@ pub struct Playground {
     pub packet: Rc<str>,
     /// Counts keystrokes in any input; an effect keyed on it is the debounce.
     pub edits: u64,
-    /// Counts settled changes; an effect keyed on it sends the worker a request.
+    /// Counts settled changes; an effect keyed on it sends the worker a request (numbered `job`).
     pub job: u64,
+    /// The value of `edits` when the inputs last settled.
+    pub settled_edits: u64,
     /// Assumptions the user flipped.
     pub overrides: Rc<Vec<(String, bool)>>,
     /// Folded runs the user opened, by first step.
@@ -158,6 +160,7 @@ impl Playground {
             packet: inputs.packet.into(),
             edits: 0,
             job: 1,
+            settled_edits: 0,
             overrides: Rc::default(),
             expand: Rc::default(),
             example,
@@ -169,6 +172,12 @@ impl Playground {
             speed: 1,
             log_style: LogStyle::Legacy,
         }
+    }
+
+    /// Whether the page shows the answer to its inputs as they are now: no edit waits for the debounce,
+    /// and the last request has been answered.
+    pub fn settled(&self) -> bool {
+        self.edits == self.settled_edits && self.shown.as_ref().is_some_and(|s| s.seq == self.job)
     }
 
     /// How many moments the player has.
@@ -187,7 +196,9 @@ pub enum Action {
     /// The user changed the packet line (or the packet form wrote it).
     Packet(String),
     /// Typing paused: the editor's text, if it was read (it is read only when it was typed in).
-    Settle(Option<String>),
+    Settle(Option<Rc<str>>),
+    /// An edit replaced the whole dump (after select-all in a big one): the editor is given the new text.
+    ReplaceRules(String),
     /// New inputs for all three (an example, a permalink); the example's id, if one.
     Load(Inputs, Option<&'static str>),
     /// The user flipped an assumption: the rule's key and the answer to assume.
@@ -195,7 +206,7 @@ pub enum Action {
     /// The user opened a folded run, by its first step.
     Expand(usize),
     /// An answer from the worker.
-    Result(Delivery),
+    Result(Box<Delivery>),
     /// Work has taken long enough to say so (true), or is done (false).
     Busy(bool),
     /// Play, or pause when playing.
@@ -254,12 +265,23 @@ impl Reducible for Playground {
             }
             Action::Settle(text) => {
                 if let Some(text) = text.filter(|t| **t != *self.dump.text) {
-                    next.dump = Rc::new(Dump::new(self.dump.version + 1, text.into()));
+                    next.dump = Rc::new(Dump::new(self.dump.version + 1, text));
                     next.notice = None;
                 }
                 next.rules_dirty = false;
                 next.expand = Rc::default();
                 next.job += 1;
+                next.settled_edits = self.edits;
+            }
+            Action::ReplaceRules(text) => {
+                next.dump = Rc::new(Dump::new(self.dump.version + 1, text.into()));
+                next.loaded += 1;
+                next.rules_dirty = false;
+                next.job += 1;
+                next.settled_edits = self.edits;
+                next.expand = Rc::default();
+                next.example = None;
+                next.notice = None;
             }
             Action::Load(inputs, example) => {
                 next.dump = Rc::new(Dump::new(self.dump.version + 1, inputs.rules.into()));
@@ -268,6 +290,7 @@ impl Reducible for Playground {
                 next.loaded += 1;
                 next.rules_dirty = false;
                 next.job += 1;
+                next.settled_edits = self.edits;
                 next.overrides = Rc::default();
                 next.expand = Rc::default();
                 next.example = example;
@@ -352,7 +375,7 @@ impl Reducible for Playground {
 }
 
 /// The entry a moment shows, if it shows one.
-pub fn entry_at<'w>(walk: &'w Walk, moment: Moment) -> Option<&'w Entry> {
+pub fn entry_at(walk: &Walk, moment: Moment) -> Option<&Entry> {
     match moment {
         Moment::Entry(e) => walk.entries.get(e),
         Moment::Stage(_) => None,
@@ -369,7 +392,7 @@ mod tests {
         let parsed = chainwalk_core::parse(&state.dump.text, None);
         let work = Work { host: &state.host, packet: &state.packet, overrides: &[], expand: &[] };
         let outcome = run(&parsed, work);
-        state.reduce(Action::Result(Delivery { rules: Rc::from(""), seq: 1, outcome }))
+        state.reduce(Action::Result(Box::new(Delivery { rules: Rc::from(""), seq: 1, outcome })))
     }
 
     fn first_visit() -> Rc<Playground> {
@@ -382,12 +405,12 @@ mod tests {
         let typed = state.clone().reduce(Action::RulesTyped);
         assert!(typed.rules_dirty);
         assert_eq!((typed.edits, typed.job, typed.example), (1, 1, None));
-        let settled = typed.reduce(Action::Settle(Some("*filter\nCOMMIT\n".into())));
+        let settled = typed.reduce(Action::Settle(Some(Rc::from("*filter\nCOMMIT\n"))));
         assert!(!settled.rules_dirty);
         assert_eq!((settled.dump.version, settled.job), (2, 2));
         assert_eq!(settled.dump.line(1), "*filter");
         // Settling on the same text keeps the version (the worker keeps its reading).
-        let again = settled.reduce(Action::Settle(Some("*filter\nCOMMIT\n".into())));
+        let again = settled.reduce(Action::Settle(Some(Rc::from("*filter\nCOMMIT\n"))));
         assert_eq!((again.dump.version, again.job), (2, 3));
     }
 

@@ -48,13 +48,12 @@ pub fn serve() {
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let message: js_sys::Array = event.data().unchecked_into();
         let rules = message.get(1).as_string();
-        let Some(request) = message.get(0).as_string().and_then(|json| serde_json::from_str::<Request>(&json).ok())
-        else {
+        let Some(request) = serde_wasm_bindgen::from_value::<Request>(message.get(0)).ok() else {
             return;
         };
         let response = answer(rules.as_deref(), &request);
-        if let Ok(json) = serde_json::to_string(&response) {
-            let _ = reply.post_message(&JsValue::from_str(&json));
+        if let Ok(value) = serde_wasm_bindgen::to_value(&response) {
+            let _ = reply.post_message(&value);
         }
     });
     scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));

@@ -39,8 +39,9 @@ impl Place {
     /// Where the packet sits when it is here: at the left end, clear of the label.
     fn dot(&self) -> (f64, f64) {
         let inset = match self.node {
-            Node::RouteIn | Node::RouteOut => 0.0,
-            _ => 12.0,
+            Node::Table(..) | Node::Conntrack(_) => 12.0,
+            // On the left edge of a diamond or an end, whose labels fill them.
+            _ => 0.0,
         };
         (self.x + inset, self.y + self.h / 2.0)
     }
@@ -103,7 +104,7 @@ fn frame_height(f: &Frame) -> f64 {
 /// Every place a stage can be drawn at.
 fn places() -> Vec<Place> {
     let mut out = vec![
-        Place { node: Node::Ingress, label: "in", x: 6.0, y: 54.0, w: 62.0, h: 50.0 },
+        Place { node: Node::Ingress, label: "in", x: 2.0, y: 54.0, w: 70.0, h: 50.0 },
         Place { node: Node::RouteIn, label: "routing", x: 264.0, y: 53.0, w: 52.0, h: 52.0 },
         Place { node: Node::Egress, label: "out", x: 880.0, y: 54.0, w: 112.0, h: 50.0 },
         Place { node: Node::Local, label: "local process", x: 410.0, y: 226.0, w: 140.0, h: 50.0 },
@@ -138,18 +139,24 @@ fn group(node: Node) -> &'static str {
     }
 }
 
-/// The arrows: from group, to group, and the line.
-const ARROWS: [(&str, &str, (f64, f64, f64, f64)); 10] = [
-    ("in", "pre", (68.0, 79.0, 83.0, 79.0)),
-    ("pre", "rin", (234.0, 79.0, 263.0, 79.0)),
-    ("rin", "fwd", (316.0, 79.0, 349.0, 79.0)),
-    ("fwd", "post", (500.0, 79.0, 689.0, 79.0)),
-    ("post", "out", (840.0, 79.0, 879.0, 79.0)),
-    ("rin", "input", (290.0, 105.0, 290.0, 185.0)),
-    ("input", "local", (365.0, 251.0, 409.0, 251.0)),
-    ("local", "rout", (550.0, 251.0, 573.0, 251.0)),
-    ("rout", "output", (626.0, 251.0, 689.0, 251.0)),
-    ("output", "post", (765.0, 150.0, 765.0, 97.0)),
+/// An arrow between two groups of places, and the line it is drawn as (`x1 y1 x2 y2`).
+struct Arrow {
+    from: &'static str,
+    to: &'static str,
+    line: [f64; 4],
+}
+
+const ARROWS: [Arrow; 10] = [
+    Arrow { from: "in", to: "pre", line: [72.0, 79.0, 83.0, 79.0] },
+    Arrow { from: "pre", to: "rin", line: [234.0, 79.0, 263.0, 79.0] },
+    Arrow { from: "rin", to: "fwd", line: [316.0, 79.0, 349.0, 79.0] },
+    Arrow { from: "fwd", to: "post", line: [500.0, 79.0, 689.0, 79.0] },
+    Arrow { from: "post", to: "out", line: [840.0, 79.0, 879.0, 79.0] },
+    Arrow { from: "rin", to: "input", line: [290.0, 105.0, 290.0, 185.0] },
+    Arrow { from: "input", to: "local", line: [365.0, 251.0, 409.0, 251.0] },
+    Arrow { from: "local", to: "rout", line: [550.0, 251.0, 573.0, 251.0] },
+    Arrow { from: "rout", to: "output", line: [626.0, 251.0, 689.0, 251.0] },
+    Arrow { from: "output", to: "post", line: [765.0, 150.0, 765.0, 97.0] },
 ];
 
 /// The diagram with the packet on its path.
@@ -215,7 +222,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
             </g>
         }
     });
-    let arrows = ARROWS.iter().map(|(from, to, (x1, y1, x2, y2))| {
+    let arrows = ARROWS.iter().map(|Arrow { from, to, line: [x1, y1, x2, y2] }| {
         html! {
             <line class={classes!("arrow", lit(from, to).then_some("lit"))}
                 x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}
@@ -246,6 +253,9 @@ pub fn Diagram(props: &DiagramProps) -> Html {
                 class.push(deciding_tone);
             }
             title = format!("{title}: {}", stage.note);
+        } else if matches!(p.node, Node::Ingress | Node::Local) && groups.first() == Some(&group(p.node)) {
+            // Where the packet comes from: the network, or a local process that sends it.
+            class.push("passed");
         } else {
             class.push("idle");
         }
@@ -253,6 +263,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         let onclick = first_moment.map(|m| props.onselect.reform(move |_: MouseEvent| m));
         let label = match p.node {
             Node::Egress => walk.fate.out.as_deref().map_or("out".to_string(), |o| format!("out {o}")),
+            Node::Ingress => walk.in_iface.as_deref().map_or("in".to_string(), |i| format!("in {i}")),
             _ => p.label.to_string(),
         };
         let (cx, cy) = p.center();

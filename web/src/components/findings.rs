@@ -3,15 +3,16 @@
 //! that walks the packet again with the opposite answer.
 
 use crate::components::prose;
-use crate::protocol::Outcome;
+use crate::state::Shown;
 use chainwalk_core::{Diagnostic, Severity, Span};
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// Properties of [`Findings`].
 #[derive(Properties, PartialEq)]
 pub struct FindingsProps {
     /// The last answer.
-    pub outcome: Outcome,
+    pub shown: Rc<Shown>,
     /// Called with a finding's place in the dump.
     pub onselect: Callback<Span>,
     /// Called with a rule's key and the answer to assume for it.
@@ -21,8 +22,8 @@ pub struct FindingsProps {
 /// The findings panel.
 #[function_component]
 pub fn Findings(props: &FindingsProps) -> Html {
-    let dump = &props.outcome.dump;
-    let assumptions = props.outcome.walk.as_ref().map(|w| w.assumptions.as_slice()).unwrap_or_default();
+    let dump = &props.shown.outcome.dump;
+    let assumptions = props.shown.outcome.walk.as_ref().map(|w| w.assumptions.as_slice()).unwrap_or_default();
     let errors: Vec<&Diagnostic> = dump.diagnostics.iter().filter(|d| d.is_error()).collect();
     let warnings: Vec<&Diagnostic> = dump.diagnostics.iter().filter(|d| !d.is_error()).collect();
     let more = dump.errors + dump.warnings - dump.diagnostics.len();
@@ -30,7 +31,7 @@ pub fn Findings(props: &FindingsProps) -> Html {
         <section class="panel findings" aria-labelledby="findings-title">
             <div class="panel-head">
                 <h2 id="findings-title">{"Findings"}</h2>
-                <span class="meta">{format!("{} errors, {} warnings, {} assumptions", dump.errors, dump.warnings, assumptions.len())}</span>
+                <span class="meta">{format!("{}, {}, {}", count(dump.errors, "error"), count(dump.warnings, "warning"), count(assumptions.len(), "assumption"))}</span>
             </div>
             if errors.is_empty() && warnings.is_empty() && assumptions.is_empty() {
                 <p class="empty">{"No errors, no warnings, nothing assumed."}</p>
@@ -75,6 +76,14 @@ pub fn Findings(props: &FindingsProps) -> Html {
                 <p class="help">{format!("… and {more} more, not listed here.")}</p>
             }
         </section>
+    }
+}
+
+/// "1 error", "2 errors".
+fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{} {noun}s", crate::components::walk::thousands(n)),
     }
 }
 

@@ -53,8 +53,11 @@ fn note(props: &HostProps) -> Html {
     if !reading.given {
         return html! {
             <p class="note assumed" data-testid="host-assumed">
-                <strong>{"No host given. "}</strong>
-                { props.assumed.clone().unwrap_or_else(|| "chainwalk assumes one: the packet's destination is an address of its input interface.".into()) }
+                <strong>{"No host given: "}</strong>
+                {
+                    props.assumed.as_deref().map(|a| a.trim_start_matches("No host was given: ").to_string())
+                        .unwrap_or_else(|| "chainwalk assumes one: the packet's destination is an address of its input interface.".into())
+                }
                 {" Paste "}<code>{"ip -br addr"}</code>{", "}<code>{"ip route"}</code>{" and "}<code>{"sysctl net.ipv4.ip_forward"}</code>
                 {" from the host for routing, forwarding and MASQUERADE as it really does them."}
             </p>

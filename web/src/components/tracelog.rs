@@ -31,9 +31,9 @@ pub fn TraceLog(props: &TraceLogProps) -> Html {
     let Some(walk) = props.shown.walk() else { return Html::default() };
     let current = props.cursor.and_then(|c| props.shown.moments.get(c)).and_then(|&m| step_range(walk, m));
     let legacy = props.style == LogStyle::Legacy;
-    let text = |pick: fn(&LogEntry) -> &str| walk.log.iter().map(|l| format!("{}\n", pick(l))).collect::<String>();
+    let text = |lines: &[LogEntry]| lines.iter().map(|l| format!("{}\n", l.text)).collect::<String>();
     let oncopy = {
-        let (copied, text) = (copied.clone(), if legacy { text(|l| &l.legacy) } else { text(|l| &l.nft) });
+        let (copied, text) = (copied.clone(), if legacy { text(&walk.log) } else { text(&walk.nft) });
         Callback::from(move |_: MouseEvent| {
             if let Some(window) = web_sys::window() {
                 let _ = window.navigator().clipboard().write_text(&text);
@@ -43,14 +43,14 @@ pub fn TraceLog(props: &TraceLogProps) -> Html {
             }
         })
     };
-    let lines = |pick: fn(&LogEntry) -> &str| {
-        walk.log
+    let lines = |lines: &[LogEntry]| {
+        lines
             .iter()
             .map(|l| {
                 let here = current.is_some_and(|(a, b)| (a..=b).contains(&l.step));
                 let onclick = moment_of_step(walk, &props.shown.moments, l.step)
                     .map(|m| props.onselect.reform(move |_: MouseEvent| m));
-                html! { <span class={classes!("log-line", here.then_some("current"))} {onclick}>{pick(l)}{"\n"}</span> }
+                html! { <span class={classes!("log-line", here.then_some("current"))} {onclick}>{l.text.clone()}{"\n"}</span> }
             })
             .collect::<Html>()
     };
@@ -77,8 +77,8 @@ pub fn TraceLog(props: &TraceLogProps) -> Html {
             if walk.log.is_empty() {
                 <p class="empty">{"The kernel prints no TRACE line for this packet."}</p>
             }
-            <pre id="log-legacy" class="log-text" role="tabpanel" data-testid="trace-log" hidden={!legacy}>{ lines(|l| &l.legacy) }</pre>
-            <pre id="log-nft" class="log-text" role="tabpanel" data-testid="trace-log-nft" hidden={legacy}>{ lines(|l| &l.nft) }</pre>
+            <pre id="log-legacy" class="log-text" role="tabpanel" data-testid="trace-log" hidden={!legacy}>{ lines(&walk.log) }</pre>
+            <pre id="log-nft" class="log-text" role="tabpanel" data-testid="trace-log-nft" hidden={legacy}>{ lines(&walk.nft) }</pre>
             <p class="help">
                 {"What the kernel logs when the packet is marked for tracing before the raw table, as an nftables chain at priority -400 with "}
                 <code>{"meta nftrace set 1"}</code>{" does."}

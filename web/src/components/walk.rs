@@ -272,7 +272,16 @@ impl Ctx<'_> {
                 <div class="run-body">
                     <button type="button" class="run-text" {onclick}>
                         <strong>{format!("{} rules did not match", thousands(run.len()))}</strong>
-                        <span class="meta">{format!(" rules {}–{} of {}, lines {}–{}", run.numbers.0, run.numbers.1, run.chain, run.lines.0, run.lines.1)}</span>
+                        <span class="meta">
+                            {format!(
+                                " · rules {}–{} of {}, lines {}–{}",
+                                thousands(run.numbers.0 as usize),
+                                thousands(run.numbers.1 as usize),
+                                run.chain,
+                                thousands(run.lines.0 as usize),
+                                thousands(run.lines.1 as usize)
+                            )}
+                        </span>
                     </button>
                     <button type="button" class="button small" onclick={onexpand}>
                         { if run.len() > crate::analysis::OPEN_AT_ONCE { format!("Show the first {}", thousands(crate::analysis::OPEN_AT_ONCE)) } else { "Show them".to_string() } }
@@ -288,7 +297,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
