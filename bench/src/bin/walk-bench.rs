@@ -50,8 +50,7 @@ fn main() {
         let sim = Simulation::new(&parsed.ruleset);
         let last = dump
             .lines()
-            .filter(|l| l.starts_with("-A KUBE-SERVICES") && l.contains("cluster IP") && l.contains(" -d "))
-            .last()
+            .rfind(|l| l.starts_with("-A KUBE-SERVICES") && l.contains("cluster IP") && l.contains(" -d "))
             .expect("a ClusterIP service");
         let field = |after: &str| last.split(after).nth(1).and_then(|r| r.split([' ', '/']).next()).unwrap_or("");
         let proto = field(" -p ");
