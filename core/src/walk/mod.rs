@@ -811,4 +811,20 @@ mod tests {
         assert!(why.contains("earlier in this walk"), "{why}");
         assert!(!trace.steps[1].conditions.iter().any(|c| c.assumed));
     }
+
+    #[test]
+    fn a_translation_for_other_packets_is_not_reported_as_missed() {
+        // An endpoint chain's DNAT tests no destination: it is not what this packet was meant to get.
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:SEP - [0:0]\n-A SEP -p tcp -j DNAT --to-destination 10.244.1.1:8080\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert!(trace.insights.is_empty(), "{:?}", trace.insights);
+        // One that tests this packet's port is.
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:D - [0:0]\n-A D -p tcp -m tcp --dport 22 -j DNAT --to-destination 10.244.1.1:22\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert_eq!(trace.insights.len(), 1, "{:?}", trace.insights);
+        assert!(trace.insights[0].text.contains("before any rule jumped to D"), "{}", trace.insights[0].text);
+    }
 }

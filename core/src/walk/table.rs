@@ -118,8 +118,15 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
                 continue;
             }
             let key = || format!("{}:{}:{}", table.name, chain.name, ri + 1);
-            let (matched, _, _) = evaluate(w, rule, hook, table.name, &key, false);
-            if !matched {
+            let (matched, conditions, _) = evaluate(w, rule, hook, table.name, &key, false);
+            // Only a translation meant for this packet counts: the rule must test its destination address or
+            // port, and the test must hold (a bare `-p tcp -j DNAT` of some endpoint chain is not).
+            let aimed = conditions.iter().any(|c| {
+                c.holds
+                    && !c.assumed
+                    && (c.text.starts_with("-d ") || c.text.contains("--dport") || c.text.contains("--dst-type"))
+            });
+            if !matched || !aimed {
                 continue;
             }
             let mut spec = String::new();
