@@ -10,6 +10,7 @@ pub mod host;
 pub mod ipset;
 pub mod matches;
 pub mod packet;
+pub mod packet_text;
 pub mod parse;
 pub mod render;
 pub mod ruleset;

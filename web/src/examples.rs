@@ -154,3 +154,20 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod packet_lines {
+    use chainwalk_core::packet::parse;
+    use chainwalk_core::packet_text::{write, Style};
+
+    #[test]
+    fn every_example_packet_survives_both_styles() {
+        for e in super::EXAMPLES {
+            let p = parse(e.packet).unwrap_or_else(|d| panic!("{}: {d}", e.packet));
+            for style in [Style::Short, Style::Log] {
+                let line = write(&p, style);
+                assert_eq!(parse(&line).as_ref().ok(), Some(&p), "{line}");
+            }
+        }
+    }
+}

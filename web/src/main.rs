@@ -9,14 +9,13 @@
 //! page; [`bridge`] talks to the worker, which is this same binary started in a dedicated worker
 //! ([`worker`]) running [`analysis`]; [`protocol`] is what they say to each other; [`timeline`] turns a walk
 //! into the player's moments and diagram places; [`storage`] and [`permalink`] keep and share the inputs;
-//! [`examples`] is the examples menu; [`packet_text`] writes the packet form back as a line.
+//! [`examples`] is the examples menu; the core's `packet_text` writes the packet form back as a line.
 
 mod analysis;
 mod app;
 mod bridge;
 mod components;
 mod examples;
-mod packet_text;
 mod permalink;
 mod protocol;
 mod state;

@@ -2,9 +2,9 @@
 //! same packet field by field. The line is what is kept; the form shows the packet the core reads from it,
 //! and a change in the form writes the line again (in the style it was written in).
 
-use crate::packet_text::{self, Style};
 use chainwalk_core::matches::tcp::{TcpFlags, FLAG_NAMES};
 use chainwalk_core::packet::{self, CtState, Packet, L4};
+use chainwalk_core::packet_text::{self, Style};
 use chainwalk_core::Diagnostic;
 use std::net::IpAddr;
 use std::rc::Rc;

@@ -4,8 +4,8 @@
 //!
 //! Both writers keep everything the core reads from their style: `packet::parse(write(p))` is `p`.
 
-use chainwalk_core::matches::tcp::FLAG_NAMES;
-use chainwalk_core::packet::{CtDir, CtState, Packet, L4};
+use crate::matches::tcp::FLAG_NAMES;
+use crate::packet::{CtDir, CtState, Packet, L4};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -213,7 +213,7 @@ fn log_line(p: &Packet) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chainwalk_core::packet::parse;
+    use crate::packet::parse;
 
     fn round_trip(line: &str) {
         let packet = parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
@@ -221,13 +221,6 @@ mod tests {
             let written = write(&packet, style);
             let again = parse(&written).unwrap_or_else(|e| panic!("{written}: {e}"));
             assert_eq!(again, packet, "{line} written as {written}");
-        }
-    }
-
-    #[test]
-    fn every_example_packet_survives_both_styles() {
-        for e in crate::examples::EXAMPLES {
-            round_trip(e.packet);
         }
     }
 
