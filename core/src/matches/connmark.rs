@@ -47,16 +47,12 @@ mod tests {
     use crate::ruleset::Family;
 
     fn parsed(family: Family, line: &str) -> crate::Parsed {
-        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+        crate::matches::testing::input_rule(family, line)
     }
 
     /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
     fn saved(family: Family, line: &str) -> String {
-        let p = parsed(family, line);
-        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
-        let mut out = String::from("-A INPUT");
-        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
-        out
+        crate::matches::testing::input_saved(family, line)
     }
 
     #[test]

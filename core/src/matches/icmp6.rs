@@ -57,25 +57,14 @@ impl Evaluate for Icmp6 {
 mod tests {
     use super::*;
 
-    fn parsed(family: Family, line: &str) -> crate::Parsed {
-        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
-    }
-
     /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
     fn saved(line: &str) -> String {
-        let p = parsed(Family::Ipv6, line);
-        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
-        let mut out = String::from("-A INPUT");
-        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
-        out
+        crate::matches::testing::input_saved(Family::Ipv6, line)
     }
 
     /// The first error's column (on line 3) and message.
     fn error(family: Family, line: &str) -> (u32, String) {
-        let p = parsed(family, line);
-        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
-        assert_eq!(d.span.line, 3);
-        (d.span.col, d.message.clone())
+        crate::matches::testing::input_error(family, line)
     }
 
     #[test]

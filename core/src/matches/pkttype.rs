@@ -103,25 +103,14 @@ impl Evaluate for Pkttype {
 mod tests {
     use crate::ruleset::Family;
 
-    fn parsed(family: Family, line: &str) -> crate::Parsed {
-        crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
-    }
-
     /// The rule line as chainwalk prints it back, after checking that it loaded without errors.
     fn saved(family: Family, line: &str) -> String {
-        let p = parsed(family, line);
-        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
-        let mut out = String::from("-A INPUT");
-        crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
-        out
+        crate::matches::testing::input_saved(family, line)
     }
 
     /// The first error's column (on line 3) and message.
     fn error(line: &str) -> (u32, String) {
-        let p = parsed(Family::Ipv4, line);
-        let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
-        assert_eq!(d.span.line, 3);
-        (d.span.col, d.message.clone())
+        crate::matches::testing::input_error(Family::Ipv4, line)
     }
 
     #[test]

@@ -49,3 +49,26 @@ pub(crate) fn walk(dump: &str, host: &str, packet: &str) -> crate::trace::Trace 
     let host = crate::host::parse(host).unwrap_or_else(|e| panic!("{host}: {e:?}"));
     crate::walk::Simulation::new(&parsed.ruleset).walk(Some(&host), &packet, &Default::default())
 }
+
+/// The dump `*filter` / `:INPUT ACCEPT` / `line` / `COMMIT` (the rule on line 3), loaded for `family`.
+pub(crate) fn input_rule(family: Family, line: &str) -> crate::Parsed {
+    crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), Some(family))
+}
+
+/// The INPUT rule `line` as chainwalk prints it back (`-A INPUT ...`), after checking that it loaded
+/// without errors.
+pub(crate) fn input_saved(family: Family, line: &str) -> String {
+    let p = input_rule(family, line);
+    assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+    let mut out = String::from("-A INPUT");
+    crate::render::save::rule_spec(&p.ruleset.tables[0].chains[0].rules[0], &mut out);
+    out
+}
+
+/// The first error of the INPUT rule `line`: its column on line 3 and its message.
+pub(crate) fn input_error(family: Family, line: &str) -> (u32, String) {
+    let p = input_rule(family, line);
+    let d = p.errors().next().unwrap_or_else(|| panic!("no error for {line}"));
+    assert_eq!(d.span.line, 3);
+    (d.span.col, d.message.clone())
+}
