@@ -396,7 +396,7 @@ fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
-const ROUTE_TYPES: &[(&str, RouteKind)] = &[
+pub(crate) const ROUTE_TYPES: &[(&str, RouteKind)] = &[
     ("unicast", RouteKind::Unicast),
     ("local", RouteKind::Local),
     ("broadcast", RouteKind::Broadcast),
@@ -406,7 +406,8 @@ const ROUTE_TYPES: &[(&str, RouteKind)] = &[
     ("throw", RouteKind::Throw),
 ];
 
-const LINK_STATES: &[&str] = &["UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING"];
+pub(crate) const LINK_STATES: &[&str] =
+    &["UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING"];
 
 fn read_line(
     host: &mut Host,
@@ -521,7 +522,7 @@ fn add_interface(host: &mut Host, name: &str, up: bool) -> usize {
     }
 }
 
-fn parse_mac(text: &str) -> Option<[u8; 6]> {
+pub(crate) fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let parts: Vec<&str> = text.split(':').collect();
     if parts.len() != 6 {
         return None;
@@ -536,14 +537,14 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
     Some(mac)
 }
 
-fn parse_ip(text: &str) -> Result<IpAddr, String> {
+pub(crate) fn parse_ip(text: &str) -> Result<IpAddr, String> {
     text.parse::<IpAddr>()
         .ok()
         .or_else(|| parse_ipv4(text, false).filter(|_| text.contains('.')).map(IpAddr::V4))
         .ok_or_else(|| format!("`{text}` is not an IP address"))
 }
 
-fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
+pub(crate) fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
     let (a, p) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
@@ -561,7 +562,7 @@ fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
     Ok(IfAddr { addr, prefix })
 }
 
-fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<(), String> {
+pub(crate) fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<(), String> {
     let mut i = 0;
     let mut kind = RouteKind::Unicast;
     if let Some(&(_, k)) = ROUTE_TYPES.iter().find(|(n, _)| *n == words[0]) {

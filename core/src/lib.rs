@@ -7,6 +7,7 @@
 pub mod diag;
 pub mod ext;
 pub mod host;
+pub mod host_text;
 pub mod ipset;
 pub mod matches;
 pub mod packet;
