@@ -666,3 +666,186 @@ fn a_100k_rule_dump_stays_responsive() {
         assert_eq!(browser.input("rules-input").await, STORY);
     });
 }
+
+/// What the core says happened to `packet` through `rules` on `host`: the sentence the verdict starts with.
+fn core_fate(rules: &str, host: &str, packet: &str) -> String {
+    use chainwalk_core::walk::{Simulation, WalkOptions};
+    let parsed = chainwalk_core::parse(rules, None);
+    let host = chainwalk_core::host::parse(host).expect("the host reads");
+    let packet = chainwalk_core::packet::parse(packet).expect("the packet reads");
+    let opts = WalkOptions { trace_from_dump: false, overrides: Default::default(), explain_unmatched: true };
+    Simulation::new(&parsed.ruleset).walk(Some(&host), &packet, &opts).fate.summary
+}
+
+/// Presses `key` with `modifier` held (Ctrl `\u{E009}`, Shift `\u{E008}`).
+async fn chord(browser: &Browser, modifier: char, key: char) {
+    let keys = KeyActions::new("chord".into())
+        .then(KeyAction::Down { value: modifier })
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key })
+        .then(KeyAction::Up { value: modifier });
+    browser.client.perform_actions(keys).await.expect("press a chord");
+}
+
+const TAB: char = '\u{E004}';
+const ENTER: char = '\u{E007}';
+
+/// Puts the focus in the host table's cell labelled `label` and replaces its text by typing `text`.
+async fn retype(browser: &Browser, label: &str, text: &str) {
+    click(browser, &format!("input[aria-label='{label}']")).await;
+    chord(browser, '\u{E009}', 'a').await;
+    type_slowly(browser, text, Duration::ZERO).await;
+}
+
+/// The `data-node` or `aria-label` of the focused element, if it is a node of the diagram.
+async fn focused_node(browser: &Browser, what: &str) -> String {
+    let script = "const e = document.activeElement;
+                  return e && e.closest('[data-testid=diagram]') ? e.getAttribute(arguments[0]) : null;";
+    browser.js(script, vec![json!(what)]).await.as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_host_edited_as_a_table_changes_the_verdict() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.example("docker-7788-fixed").await;
+        let before = browser.wait_for_verdict(|v| v.starts_with("Forwarded out docker0")).await;
+        let (rules, packet) = (browser.input("rules-input").await, browser.input("packet-input").await);
+        assert_eq!(browser.input("host-input").await, STORY_HOST);
+        click(&browser, ".host .tabs button").await;
+        assert_eq!(attr(&browser, ".host .tabs button", "aria-pressed").await.as_deref(), Some("true"));
+        let display = "return getComputedStyle(document.querySelector('[data-testid=host-input]')).display;";
+        assert_eq!(browser.js(display, vec![]).await, json!("none"), "the table replaces the text");
+        let cell = |label: &str| format!("input[aria-label='{label}']");
+        assert_eq!(
+            browser
+                .js(&format!("return document.querySelector(\"{}\").value;", cell("dev of 172.17.0.0/16")), vec![])
+                .await,
+            json!("docker0")
+        );
+
+        // The container's route out of p1p1 instead of docker0: only that line changes, and the walk follows.
+        retype(&browser, "dev of 172.17.0.0/16", "p1p1\n").await;
+        let host = STORY_HOST.replace("172.17.0.0/16 dev docker0 proto", "172.17.0.0/16 dev p1p1 proto");
+        assert_ne!(host, STORY_HOST);
+        assert_eq!(browser.input("host-input").await, host);
+        let expected = core_fate(&rules, &host, &packet);
+        assert!(expected.contains("p1p1"), "{expected}");
+        let verdict = browser.wait_for_verdict(|v| v != before).await;
+        assert!(verdict.starts_with(&expected), "{verdict} / {expected}");
+
+        // A prefix of /99 is refused in its cell, with the reason; the host and the verdict stay.
+        retype(&browser, "addresses of docker0", "172.17.0.1/99\n").await;
+        let addresses = cell("addresses of docker0");
+        assert_eq!(attr(&browser, &addresses, "aria-invalid").await.as_deref(), Some("true"));
+        let why = attr(&browser, &addresses, "aria-describedby").await.expect("the reason is linked");
+        assert_eq!(browser.text(&format!("#{why}")).await, "`/99` is not a prefix length from 0 to 32");
+        assert_eq!(browser.input("host-input").await, host);
+        assert_eq!(browser.wait_for_verdict(|_| true).await, verdict);
+        browser.screenshots("host-table").await;
+        // Escape puts back what the cell held.
+        press(&browser, '\u{E00C}').await;
+        assert_eq!(
+            browser.js(&format!("return document.querySelector(\"{addresses}\").value;"), vec![]).await,
+            json!("172.17.0.1/16")
+        );
+        assert_eq!(attr(&browser, &addresses, "aria-invalid").await, None);
+
+        // By keyboard only: from the last route's last cell to "Add route", a route to the container out of
+        // ppp0, then its removal (a route's remove button comes before its other attributes, on the line above).
+        click(&browser, &cell("other attributes of 172.17.0.0/16")).await;
+        press(&browser, TAB).await;
+        assert_eq!(browser.js("return document.activeElement.textContent;", vec![]).await, json!("Add route"));
+        press(&browser, ENTER).await;
+        type_slowly(&browser, "172.17.0.2/32", Duration::ZERO).await;
+        press(&browser, TAB).await;
+        press(&browser, TAB).await;
+        type_slowly(&browser, "ppp0\n", Duration::ZERO).await;
+        let added = host.replace("src 172.17.0.1\n", "src 172.17.0.1\n172.17.0.2/32 dev ppp0\n");
+        assert_eq!(browser.input("host-input").await, added);
+        let expected = core_fate(&rules, &added, &packet);
+        assert!(expected.contains("ppp0"), "{expected}");
+        assert!(browser.wait_for_verdict(|v| v != verdict).await.starts_with(&expected));
+        press(&browser, TAB).await;
+        assert_eq!(
+            browser.js("return document.activeElement.getAttribute('aria-label');", vec![]).await,
+            json!("Remove 172.17.0.2/32")
+        );
+        press(&browser, ENTER).await;
+        assert_eq!(browser.input("host-input").await, host);
+        assert_eq!(browser.wait_for_verdict(|v| v == verdict).await, verdict);
+
+        // Forwarding off, by keyboard: the focus went to "Add route"; the switch comes next.
+        press(&browser, TAB).await;
+        press(&browser, ' ').await;
+        let off = host.replace("net.ipv4.ip_forward = 1", "net.ipv4.ip_forward = 0");
+        assert_eq!(browser.input("host-input").await, off);
+        let expected = core_fate(&rules, &off, &packet);
+        assert!(browser.wait_for_verdict(|v| v != verdict).await.starts_with(&expected), "{expected}");
+
+        // The text view shows the same text, and the table reads what is typed there.
+        click(&browser, ".host .tabs button + button").await;
+        browser.paste("host-input", &format!("{off}create s hash:ip\n")).await;
+        click(&browser, ".host .tabs button").await;
+        assert!(browser.text("[data-testid=host-kept]").await.contains("line 12 create s hash:ip"));
+        assert_eq!(
+            browser.js("return document.querySelector('.forwarding input').checked;", vec![]).await,
+            json!(false)
+        );
+    });
+}
+
+#[test]
+fn the_diagram_is_one_tab_stop_moved_with_the_arrows() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        let position = browser.text("[data-testid=player-position]").await;
+        // Tab from the top of the page until the diagram has the focus.
+        click(&browser, ".verdict-about").await;
+        for _ in 0..40 {
+            if !focused_node(&browser, "data-node").await.is_empty() {
+                break;
+            }
+            press(&browser, TAB).await;
+        }
+        assert_eq!(focused_node(&browser, "data-node").await, "raw-PREROUTING");
+        assert_eq!(count(&browser, ".diagram [tabindex='0']").await, 1, "one tab stop");
+        assert_eq!(count(&browser, ".diagram [tabindex]").await, 9, "every node the packet visited");
+        assert_eq!(focused_node(&browser, "aria-label").await, "raw PREROUTING, step 1 of 10: rule 1 TRACE");
+        assert_eq!(attr(&browser, "[data-testid=diagram]", "role").await.as_deref(), Some("group"));
+
+        // The arrows move the focus along the walk, not the player.
+        for _ in 0..3 {
+            press(&browser, '\u{E014}').await; // ArrowRight
+        }
+        assert_eq!(focused_node(&browser, "data-node").await, "nat-PREROUTING");
+        assert_eq!(focused_node(&browser, "aria-label").await, "nat PREROUTING, step 5 of 10: rule 1 ACCEPT");
+        assert_eq!(browser.text("[data-testid=player-position]").await, position);
+        browser.screenshots("diagram-focus").await;
+
+        // Enter selects that step: the player, the walk and the editor move to nat PREROUTING rule 1.
+        press(&browser, ENTER).await;
+        assert_eq!(browser.text("[data-testid=player-position]").await, "5 / 10");
+        assert!(node_class(&browser, "nat-PREROUTING").await.contains("current"));
+        assert_eq!(browser.text(".ln.band-current").await, line_of(STORY, "-A PREROUTING ! -i p1p1").to_string());
+        assert!(attr(&browser, "[data-testid=deciding-rule]", "class").await.unwrap_or_default().contains("current"));
+
+        // End and Space: the last node, local delivery; Home: back to the first, which the arrows do not pass.
+        press(&browser, '\u{E010}').await; // End
+        assert_eq!(focused_node(&browser, "data-node").await, "local");
+        press(&browser, ' ').await;
+        assert_eq!(browser.text("[data-testid=player-position]").await, "10 / 10");
+        assert!(node_class(&browser, "local").await.contains("current"));
+        press(&browser, '\u{E011}').await; // Home
+        press(&browser, '\u{E012}').await; // ArrowLeft
+        assert_eq!(focused_node(&browser, "data-node").await, "raw-PREROUTING");
+
+        // Leaving and coming back lands on the node last focused.
+        press(&browser, '\u{E015}').await; // ArrowDown
+        chord(&browser, '\u{E008}', TAB).await;
+        assert!(focused_node(&browser, "data-node").await.is_empty(), "Shift+Tab leaves the diagram");
+        press(&browser, TAB).await;
+        assert_eq!(focused_node(&browser, "data-node").await, "conntrack-PREROUTING");
+    });
+}

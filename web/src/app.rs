@@ -115,14 +115,15 @@ pub fn App() -> Html {
         });
     }
 
-    // Space plays and pauses, the arrow keys step, except where the user types.
+    // Space plays and pauses, the arrow keys step, except where the user types or a component already
+    // used the key (the diagram's nodes move the focus with the arrows).
     {
         let dispatcher = state.dispatcher();
         use_effect_with((), move |_| {
             let listener = web_sys::window().and_then(|w| w.document()).map(|document| {
                 EventListener::new(&document, "keydown", move |event| {
                     let Some(event) = event.dyn_ref::<KeyboardEvent>() else { return };
-                    if event.ctrl_key() || event.meta_key() || event.alt_key() {
+                    if event.ctrl_key() || event.meta_key() || event.alt_key() || event.default_prevented() {
                         return;
                     }
                     let target = event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());

@@ -2,12 +2,18 @@
 //! the local process and the wire, drawn in SVG the way the well-known packet-flow picture draws them.
 //! The packet's path lights up as the player moves along it; a skipped stage is drawn dashed and its title
 //! says why; the stage where the packet's walk ended is red.
+//!
+//! The nodes the packet visited are one tab stop (a roving tabindex): the arrow keys, Home and End move
+//! between them in the walk's order, and Enter or Space selects a node's first step, as a click does.
 
+use crate::protocol::{Entry, Walk};
 use crate::state::Shown;
-use crate::timeline::{node_of, stage_of, Node};
+use crate::timeline::{node_of, stage_of, Moment, Node};
 use chainwalk_core::ruleset::{Hook, TableName};
-use chainwalk_core::trace::{FateVerdict, StageStatus};
+use chainwalk_core::trace::{FateVerdict, StageStatus, StepKind};
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::KeyboardEvent;
 use yew::prelude::*;
 
 /// Properties of [`Diagram`].
@@ -163,6 +169,7 @@ const ARROWS: [Arrow; 10] = [
 #[function_component]
 pub fn Diagram(props: &DiagramProps) -> Html {
     let dot = use_node_ref();
+    let focused = use_state_eq(|| None::<Node>);
     let places = places();
     let place_of = |node: Node| places.iter().find(|p| p.node == node);
     let walk = props.shown.walk();
@@ -199,6 +206,21 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         }
     }
     let lit = |from: &str, to: &str| groups.windows(2).any(|w| w[0] == from && w[1] == to);
+
+    // The nodes the packet visited, in the walk's order, each with the first moment it shows; the tab stop
+    // is the one last focused, else the player's, else the first.
+    let mut visited: Vec<(Node, usize)> = Vec::new();
+    for (i, &m) in moments.iter().enumerate() {
+        let node = nodes[stage_of(walk, m)];
+        if !visited.iter().any(|v| v.0 == node) {
+            visited.push((node, i));
+        }
+    }
+    let stop = focused
+        .filter(|n| visited.iter().any(|v| v.0 == *n))
+        .or(current_stage.map(|s| nodes[s]))
+        .or(visited.first().map(|v| v.0));
+    let order: Rc<Vec<String>> = Rc::new(visited.iter().map(|v| node_id(v.0)).collect());
 
     let deciding_stage = walk.deciding.and_then(|d| {
         walk.entries.iter().find_map(|e| match e {
@@ -261,6 +283,42 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         }
         let first_moment = stages.first().and_then(|&s| moments.iter().position(|&m| stage_of(walk, m) == s));
         let onclick = first_moment.map(|m| props.onselect.reform(move |_: MouseEvent| m));
+        let stop_here = visited.iter().position(|v| v.0 == p.node).map(|k| {
+            let (order, onselect, first, focused, node) =
+                (order.clone(), props.onselect.clone(), visited[k].1, focused.clone(), p.node);
+            let onkeydown = Callback::from(move |e: KeyboardEvent| {
+                let to = match e.key().as_str() {
+                    "ArrowRight" | "ArrowDown" => (k + 1).min(order.len() - 1),
+                    "ArrowLeft" | "ArrowUp" => k.saturating_sub(1),
+                    "Home" => 0,
+                    "End" => order.len() - 1,
+                    "Enter" | " " => {
+                        e.prevent_default();
+                        return onselect.emit(first);
+                    }
+                    _ => return,
+                };
+                e.prevent_default();
+                let selector = format!("[data-node='{}']", order[to]);
+                let target = web_sys::window().and_then(|w| w.document()?.query_selector(&selector).ok()?);
+                if let Some(g) = target.and_then(|t| t.dyn_into::<web_sys::SvgElement>().ok()) {
+                    let _ = g.focus();
+                }
+            });
+            let label = format!(
+                "{}, step {} of {}: {}",
+                describe(node),
+                first + 1,
+                moments.len(),
+                moment_words(walk, moments[first])
+            );
+            let onfocus = Callback::from(move |_: FocusEvent| focused.set(Some(node)));
+            (if stop == Some(node) { "0" } else { "-1" }, label, onkeydown, onfocus)
+        });
+        let (tabindex, label_for, onkeydown, onfocus) = match stop_here {
+            Some((t, l, k, f)) => (Some(t), Some(l), Some(k), Some(f)),
+            None => (None, None, None, None),
+        };
         let label = match p.node {
             Node::Egress => walk.fate.out.as_deref().map_or("out".to_string(), |o| format!("out {o}")),
             Node::Ingress => walk.in_iface.as_deref().map_or("in".to_string(), |i| format!("in {i}")),
@@ -278,7 +336,8 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         };
         let text_y = if matches!(p.node, Node::RouteIn | Node::RouteOut) { cy + 3.5 } else { cy + 4.5 };
         html! {
-            <g {class} {onclick} data-node={node_id(p.node)}>
+            <g {class} {onclick} {onkeydown} {onfocus} {tabindex} role={label_for.as_ref().map(|_| "button")}
+                aria-label={label_for} data-node={node_id(p.node)}>
                 <title>{title}</title>
                 { shape }
                 <text x={cx.to_string()} y={text_y.to_string()}>{label}</text>
@@ -288,7 +347,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
     let path_words: Vec<String> = nodes[..reached].iter().map(|&n| describe(n)).collect();
     let aria = format!("The packet's path: {}.", path_words.join(", then "));
     html! {
-        <svg class="diagram" viewBox="0 0 1000 334" role="img" aria-label={aria} data-testid="diagram">
+        <svg class="diagram" viewBox="0 0 1000 334" role="group" aria-label={aria} data-testid="diagram">
             <defs>
                 <marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                     <path class="arrowhead" d="M0,0 L10,5 L0,10 z" />
@@ -342,5 +401,27 @@ fn describe(node: Node) -> String {
         Node::RouteOut => "routing decision (local output)".into(),
         Node::Local => "local process".into(),
         Node::Egress => "leaves to the network".into(),
+    }
+}
+
+/// The first step a node shows, in words: `rule 1 ACCEPT`, `policy ACCEPT`, or what the stage did.
+fn moment_words(walk: &Walk, moment: Moment) -> String {
+    match moment {
+        Moment::Entry(e) => match &walk.entries[e] {
+            Entry::Step { step, .. } => {
+                let chain = if step.depth > 0 { format!("{} ", step.chain) } else { String::new() };
+                match step.kind {
+                    StepKind::Rule => format!(
+                        "{chain}rule {} {}{}",
+                        step.number,
+                        step.target.as_deref().unwrap_or("without a target"),
+                        if step.matched { "" } else { ", no match" }
+                    ),
+                    _ => format!("{chain}{}", step.effect.as_deref().unwrap_or("end of the chain")),
+                }
+            }
+            Entry::Run(run) => format!("rules {} to {} of {} did not match", run.numbers.0, run.numbers.1, run.chain),
+        },
+        Moment::Stage(s) => walk.stages[s].note.clone(),
     }
 }

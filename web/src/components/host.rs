@@ -1,9 +1,13 @@
 //! The host: its interfaces, addresses, routes and forwarding, pasted from `ip -br addr`, `ip route` and
-//! `sysctl`. Without one, chainwalk assumes a host and the page says so.
+//! `sysctl`, or edited as a small table. Both views edit the same text; the core's `host_text` reads it
+//! into rows and writes edited rows back. Without a host, chainwalk assumes one and the page says so.
 
 use crate::protocol::HostReading;
+use chainwalk_core::host_text::{HostTable, RowKind};
+use chainwalk_core::Family;
 use std::rc::Rc;
-use web_sys::HtmlTextAreaElement;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
 use yew::prelude::*;
 
 /// Properties of [`HostInput`].
@@ -19,17 +23,33 @@ pub struct HostProps {
     pub assumed: Option<String>,
 }
 
-/// The host textarea, with what was read from it or what was assumed.
+/// The host as text or as a table, with what was read from it or what was assumed.
 #[function_component]
 pub fn HostInput(props: &HostProps) -> Html {
+    let table = use_state_eq(|| false);
+    let view = |as_table: bool, label: &'static str| {
+        let table = table.clone();
+        html! {
+            <button type="button" class={classes!("tab", (*table == as_table).then_some("selected"))}
+                aria-pressed={(*table == as_table).to_string()} onclick={move |_: MouseEvent| table.set(as_table)}>{label}</button>
+        }
+    };
     let oninput = props.onchange.reform(|e: InputEvent| e.target_unchecked_into::<HtmlTextAreaElement>().value());
     let rows = props.text.lines().count().clamp(4, 14).to_string();
     html! {
         <section class="panel host" aria-labelledby="host-label">
             <div class="panel-head">
                 <label id="host-label" for="host-input">{"Host"}</label>
+                <div class="tabs" role="group" aria-label="Edit the host as">
+                    { view(true, "Table") }
+                    { view(false, "Text") }
+                </div>
             </div>
+            if *table {
+                <HostTableView text={props.text.clone()} onchange={props.onchange.clone()} />
+            }
             <textarea
+                hidden={*table}
                 id="host-input"
                 data-testid="host-input"
                 class="host-text"
@@ -84,3 +104,209 @@ fn note(props: &HostProps) -> Html {
         </p>
     }
 }
+
+/// Properties of [`HostTableView`].
+#[derive(Properties, PartialEq)]
+struct TableProps {
+    text: Rc<str>,
+    onchange: Callback<String>,
+}
+
+/// A value the table refused for a cell: what was typed and why.
+struct Refusal {
+    row: usize,
+    col: usize,
+    value: String,
+    why: String,
+}
+
+/// What the table view keeps between renders: the table, the text it was read from or last wrote, the
+/// last refusal, and the cell or button to focus after the next render.
+#[derive(Default)]
+struct Model {
+    text: Option<Rc<str>>,
+    table: HostTable,
+    refused: Option<Refusal>,
+    focus: Option<String>,
+}
+
+/// The host as tables of interfaces and routes and two forwarding switches. A cell commits on Enter, Tab or
+/// leaving it, and Escape puts back what it held; a value the core refuses stays in its cell with the
+/// reason. A text changed elsewhere is read again; rows added and not yet named live only here.
+#[function_component]
+fn HostTableView(props: &TableProps) -> Html {
+    let model = use_mut_ref(Model::default);
+    let redraw = use_force_update();
+    {
+        let mut m = model.borrow_mut();
+        if m.text.as_deref() != Some(&*props.text) {
+            *m = Model { text: Some(props.text.clone()), table: HostTable::read(&props.text), ..Model::default() };
+        }
+    }
+    {
+        let model = model.clone();
+        use_effect(move || {
+            let id = model.borrow_mut().focus.take();
+            let element = id.and_then(|id| web_sys::window()?.document()?.get_element_by_id(&id));
+            if let Some(e) = element.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = e.focus();
+            }
+        });
+    }
+    // Runs an edit, then writes the text (when it changed) and draws the table again.
+    let edit = {
+        let (model, onchange) = (model.clone(), props.onchange.clone());
+        Rc::new(move |change: &dyn Fn(&mut Model)| {
+            let mut m = model.borrow_mut();
+            change(&mut m);
+            let text = m.table.write();
+            if m.text.as_deref() != Some(text.as_str()) {
+                m.text = Some(text.as_str().into());
+                onchange.emit(text);
+            }
+            drop(m);
+            redraw.force_update();
+        })
+    };
+    let m = model.borrow();
+    let cell = |row: usize, col: usize, value: &str, name: &str| {
+        let refused = m.refused.as_ref().filter(|r| r.row == row && r.col == col);
+        let error = refused.map(|r| r.why.clone()).or_else(|| m.table.error(row, col));
+        let id = format!("ht-{row}-{col}");
+        let commit = {
+            let edit = edit.clone();
+            move |input: HtmlInputElement| {
+                let value = input.value();
+                edit(&move |m: &mut Model| {
+                    m.refused =
+                        m.table.set(row, col, &value).err().map(|why| Refusal { row, col, value: value.clone(), why });
+                })
+            }
+        };
+        let onchange = {
+            let commit = commit.clone();
+            Callback::from(move |e: Event| commit(e.target_unchecked_into()))
+        };
+        let onkeydown = {
+            let (edit, original) = (edit.clone(), value.to_string());
+            Callback::from(move |e: KeyboardEvent| {
+                let input: HtmlInputElement = e.target_unchecked_into();
+                match e.key().as_str() {
+                    "Enter" => commit(input),
+                    "Escape" => {
+                        input.set_value(&original);
+                        edit(&|m: &mut Model| m.refused = None);
+                    }
+                    _ => return,
+                }
+                e.prevent_default();
+            })
+        };
+        let column = m.table.rows()[row].kind().columns()[col];
+        let value = refused.map_or(value, |r| r.value.as_str());
+        html! {
+            <td colspan={(column == "other attributes").then_some("3")}>
+                <input {id} class="cell" value={value.to_string()} placeholder={column} size={(value.len() + 1).clamp(6, 40).to_string()}
+                    aria-label={format!("{column} of {name}")} aria-invalid={error.as_ref().map(|_| "true")}
+                    aria-describedby={error.as_ref().map(|_| format!("ht-{row}-{col}-why"))}
+                    {onchange} {onkeydown} spellcheck="false" autocomplete="off" autocapitalize="off" />
+                if let Some(why) = error {
+                    <span id={format!("ht-{row}-{col}-why")} class="cell-error">{why}</span>
+                }
+            </td>
+        }
+    };
+    let group = |kind: RowKind, title: &'static str, add: &'static str| {
+        let rows = m.table.rows().iter().enumerate().filter(|(_, r)| r.kind() == kind).map(|(i, r)| {
+            let cells = r.cells();
+            let name = if cells[0].is_empty() { format!("the new {add}") } else { cells[0].clone() };
+            let onclick = {
+                let edit = edit.clone();
+                Callback::from(move |_: MouseEvent| {
+                    edit(&|m: &mut Model| {
+                        m.table.remove(i);
+                        m.refused = None;
+                        // The focus stays in the list: on the row that took this one's place, else on "add".
+                        let next = m.table.rows().get(i).is_some_and(|r| r.kind() == kind);
+                        m.focus = Some(if next { format!("ht-rm-{i}") } else { format!("ht-add-{add}") });
+                    })
+                })
+            };
+            html! {
+                // A route's other attributes are long: they get a line of their own under the rest.
+                <>
+                    <tr class={classes!((kind == RowKind::Route).then_some("has-more"))}>
+                        { for cells.iter().take(3).enumerate().map(|(c, v)| cell(i, c, v, &name)) }
+                        <td rowspan={(kind == RowKind::Route).then_some("2")}><button type="button" id={format!("ht-rm-{i}")}
+                            class="icon-button remove" {onclick} aria-label={format!("Remove {name}")}>{"✕"}</button></td>
+                    </tr>
+                    if let Some(other) = cells.get(3) {
+                        <tr class="more">{ cell(i, 3, other, &name) }</tr>
+                    }
+                </>
+            }
+        });
+        let onclick = {
+            let edit = edit.clone();
+            Callback::from(move |_: MouseEvent| {
+                edit(&|m: &mut Model| {
+                    let row = m.table.add(kind);
+                    m.focus = Some(format!("ht-{row}-0"));
+                })
+            })
+        };
+        html! {
+            <>
+                <table class="host-rows">
+                    <caption>{title}</caption>
+                    <thead><tr>
+                        { for kind.columns().iter().take(3).map(|c| html! { <th scope="col">{*c}</th> }) }
+                        <th><span class="visually-hidden">{"Remove"}</span></th>
+                    </tr></thead>
+                    <tbody>{ for rows }</tbody>
+                </table>
+                <button type="button" id={format!("ht-add-{add}")} class="button small" {onclick}>{format!("Add {add}")}</button>
+            </>
+        }
+    };
+    let switch = |family: Family, label: &'static str| {
+        let edit = edit.clone();
+        let onchange = Callback::from(move |e: Event| {
+            let on = e.target_unchecked_into::<HtmlInputElement>().checked();
+            edit(&move |m: &mut Model| m.table.set_forwarding(family, on));
+        });
+        html! {
+            <label class="switch">
+                <input type="checkbox" checked={m.table.forwarding(family)} {onchange} />
+                <span class="switch-track" aria-hidden="true"></span>{label}
+            </label>
+        }
+    };
+    let kept: Vec<(usize, &str)> = m.table.kept().collect();
+    html! {
+        <div class="host-table" data-testid="host-table">
+            { group(RowKind::Interface, "Interfaces", "interface") }
+            { group(RowKind::Route, "Routes", "route") }
+            <div class="forwarding">
+                { switch(Family::Ipv4, "IPv4 forwarding") }
+                { switch(Family::Ipv6, "IPv6 forwarding") }
+            </div>
+            if !kept.is_empty() {
+                <div class="kept" data-testid="host-kept">
+                    <p class="help">{format!("Kept as written (the table cannot show {}):", if kept.len() == 1 { "it" } else { "them" })}</p>
+                    <ul>
+                        { for kept.iter().take(KEPT_SHOWN).map(|(line, text)| html! {
+                            <li><span class="position">{format!("line {line}")}</span>{" "}<code>{text.to_string()}</code></li>
+                        }) }
+                    </ul>
+                    if kept.len() > KEPT_SHOWN {
+                        <p class="help">{format!("and {} more lines; see Text.", kept.len() - KEPT_SHOWN)}</p>
+                    }
+                </div>
+            }
+        </div>
+    }
+}
+
+/// How many kept lines the table lists (a host with ipsets can have thousands).
+const KEPT_SHOWN: usize = 8;
