@@ -5,9 +5,10 @@
 use crate::protocol::HostReading;
 use chainwalk_core::host_text::{HostTable, RowKind};
 use chainwalk_core::Family;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
+use web_sys::{HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
 use yew::prelude::*;
 
 /// Properties of [`HostInput`].
@@ -27,6 +28,18 @@ pub struct HostProps {
 #[function_component]
 pub fn HostInput(props: &HostProps) -> Html {
     let table = use_state_eq(|| false);
+    let model = use_mut_ref(Model::default);
+    let redraw = use_force_update();
+    {
+        let model = model.clone();
+        use_effect(move || {
+            let id = model.borrow_mut().focus.take();
+            let element = id.and_then(|id| web_sys::window()?.document()?.get_element_by_id(&id));
+            if let Some(e) = element.and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
+                let _ = e.focus();
+            }
+        });
+    }
     let view = |as_table: bool, label: &'static str| {
         let table = table.clone();
         html! {
@@ -46,7 +59,7 @@ pub fn HostInput(props: &HostProps) -> Html {
                 </div>
             </div>
             if *table {
-                <HostTableView text={props.text.clone()} onchange={props.onchange.clone()} />
+                { host_table(props, &model, redraw) }
             }
             <textarea
                 hidden={*table}
@@ -105,13 +118,6 @@ fn note(props: &HostProps) -> Html {
     }
 }
 
-/// Properties of [`HostTableView`].
-#[derive(Properties, PartialEq)]
-struct TableProps {
-    text: Rc<str>,
-    onchange: Callback<String>,
-}
-
 /// A value the table refused for a cell: what was typed and why.
 struct Refusal {
     row: usize,
@@ -133,32 +139,57 @@ struct Model {
 /// The host as tables of interfaces and routes and two forwarding switches. A cell commits on Enter, Tab or
 /// leaving it, and Escape puts back what it held; a value the core refuses stays in its cell with the
 /// reason. A text changed elsewhere is read again; rows added and not yet named live only here.
-#[function_component]
-fn HostTableView(props: &TableProps) -> Html {
-    let model = use_mut_ref(Model::default);
-    let redraw = use_force_update();
+///
+/// The table's controls say what they are by their ids (`hc-ROW-COL` a cell, `hr-ROW` a row's remove
+/// button, `ha-KIND` an add button, `hf-4`/`hf-6` a forwarding switch), so that one handler serves them all.
+fn host_table(props: &HostProps, model: &Rc<RefCell<Model>>, redraw: UseForceUpdateHandle) -> Html {
     {
         let mut m = model.borrow_mut();
         if m.text.as_deref() != Some(&*props.text) {
             *m = Model { text: Some(props.text.clone()), table: HostTable::read(&props.text), ..Model::default() };
         }
     }
-    {
-        let model = model.clone();
-        use_effect(move || {
-            let id = model.borrow_mut().focus.take();
-            let element = id.and_then(|id| web_sys::window()?.document()?.get_element_by_id(&id));
-            if let Some(e) = element.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
-                let _ = e.focus();
-            }
-        });
-    }
-    // Runs an edit, then writes the text (when it changed) and draws the table again.
-    let edit = {
+    let handle = {
         let (model, onchange) = (model.clone(), props.onchange.clone());
-        Rc::new(move |change: &dyn Fn(&mut Model)| {
+        Rc::new(move |e: &Event| {
+            let Some(target) = e.target().and_then(|t| t.dyn_into::<HtmlElement>().ok()) else { return };
+            let (id, kind) = (target.id(), e.type_());
+            let key = e.dyn_ref::<KeyboardEvent>().map(KeyboardEvent::key);
+            let input = target.unchecked_ref::<HtmlInputElement>();
+            let (what, rest) = id.split_at(id.len().min(3));
+            let numbers: Vec<usize> = rest.split('-').filter_map(|n| n.parse().ok()).collect();
             let mut m = model.borrow_mut();
-            change(&mut m);
+            match (what, kind.as_str(), key.as_deref(), numbers.as_slice()) {
+                ("hc-", "change", _, &[row, col]) | ("hc-", "keydown", Some("Enter"), &[row, col]) => {
+                    let value = input.value();
+                    m.refused =
+                        m.table.set(row, col, &value).err().map(|why| Refusal { row, col, value: value.clone(), why });
+                }
+                ("hc-", "keydown", Some("Escape"), &[row, col]) => {
+                    input.set_value(&m.table.rows()[row].cells()[col]);
+                    m.refused = None;
+                }
+                ("hr-", "click", _, &[row]) => {
+                    let kind = m.table.rows()[row].kind();
+                    m.table.remove(row);
+                    m.refused = None;
+                    // The focus stays in the list: on the row that took this one's place, else on "add".
+                    let next = m.table.rows().get(row).is_some_and(|r| r.kind() == kind);
+                    m.focus = Some(if next { id } else { add_id(kind).into() });
+                }
+                ("ha-", "click", _, _) => {
+                    let row = m.table.add(if rest == "route" { RowKind::Route } else { RowKind::Interface });
+                    m.focus = Some(format!("hc-{row}-0"));
+                }
+                ("hf-", "change", _, &[family]) => {
+                    let family = if family == 6 { Family::Ipv6 } else { Family::Ipv4 };
+                    m.table.set_forwarding(family, input.checked());
+                }
+                _ => return,
+            }
+            if key.is_some() {
+                e.prevent_default();
+            }
             let text = m.table.write();
             if m.text.as_deref() != Some(text.as_str()) {
                 m.text = Some(text.as_str().into());
@@ -172,73 +203,32 @@ fn HostTableView(props: &TableProps) -> Html {
     let cell = |row: usize, col: usize, value: &str, name: &str| {
         let refused = m.refused.as_ref().filter(|r| r.row == row && r.col == col);
         let error = refused.map(|r| r.why.clone()).or_else(|| m.table.error(row, col));
-        let id = format!("ht-{row}-{col}");
-        let commit = {
-            let edit = edit.clone();
-            move |input: HtmlInputElement| {
-                let value = input.value();
-                edit(&move |m: &mut Model| {
-                    m.refused =
-                        m.table.set(row, col, &value).err().map(|why| Refusal { row, col, value: value.clone(), why });
-                })
-            }
-        };
-        let onchange = {
-            let commit = commit.clone();
-            Callback::from(move |e: Event| commit(e.target_unchecked_into()))
-        };
-        let onkeydown = {
-            let (edit, original) = (edit.clone(), value.to_string());
-            Callback::from(move |e: KeyboardEvent| {
-                let input: HtmlInputElement = e.target_unchecked_into();
-                match e.key().as_str() {
-                    "Enter" => commit(input),
-                    "Escape" => {
-                        input.set_value(&original);
-                        edit(&|m: &mut Model| m.refused = None);
-                    }
-                    _ => return,
-                }
-                e.prevent_default();
-            })
-        };
+        let id = format!("hc-{row}-{col}");
+        let why = error.as_ref().map(|_| format!("{id}-why"));
         let column = m.table.rows()[row].kind().columns()[col];
         let value = refused.map_or(value, |r| r.value.as_str());
         html! {
             <td colspan={(column == "other attributes").then_some("3")}>
                 <input {id} class="cell" value={value.to_string()} placeholder={column} size={(value.len() + 1).clamp(6, 40).to_string()}
                     aria-label={format!("{column} of {name}")} aria-invalid={error.as_ref().map(|_| "true")}
-                    aria-describedby={error.as_ref().map(|_| format!("ht-{row}-{col}-why"))}
-                    {onchange} {onkeydown} spellcheck="false" autocomplete="off" autocapitalize="off" />
-                if let Some(why) = error {
-                    <span id={format!("ht-{row}-{col}-why")} class="cell-error">{why}</span>
+                    aria-describedby={why.clone()} spellcheck="false" autocomplete="off" />
+                if let Some(error) = error {
+                    <span id={why} class="cell-error">{error}</span>
                 }
             </td>
         }
     };
-    let group = |kind: RowKind, title: &'static str, add: &'static str| {
+    let group = |kind: RowKind, title: &'static str| {
         let rows = m.table.rows().iter().enumerate().filter(|(_, r)| r.kind() == kind).map(|(i, r)| {
             let cells = r.cells();
-            let name = if cells[0].is_empty() { format!("the new {add}") } else { cells[0].clone() };
-            let onclick = {
-                let edit = edit.clone();
-                Callback::from(move |_: MouseEvent| {
-                    edit(&|m: &mut Model| {
-                        m.table.remove(i);
-                        m.refused = None;
-                        // The focus stays in the list: on the row that took this one's place, else on "add".
-                        let next = m.table.rows().get(i).is_some_and(|r| r.kind() == kind);
-                        m.focus = Some(if next { format!("ht-rm-{i}") } else { format!("ht-add-{add}") });
-                    })
-                })
-            };
+            let name = if cells[0].is_empty() { format!("the new {}", &add_id(kind)[3..]) } else { cells[0].clone() };
             html! {
                 // A route's other attributes are long: they get a line of their own under the rest.
                 <>
                     <tr class={classes!((kind == RowKind::Route).then_some("has-more"))}>
                         { for cells.iter().take(3).enumerate().map(|(c, v)| cell(i, c, v, &name)) }
-                        <td rowspan={(kind == RowKind::Route).then_some("2")}><button type="button" id={format!("ht-rm-{i}")}
-                            class="icon-button remove" {onclick} aria-label={format!("Remove {name}")}>{"✕"}</button></td>
+                        <td rowspan={(kind == RowKind::Route).then_some("2")}><button type="button" id={format!("hr-{i}")}
+                            class="icon-button remove" aria-label={format!("Remove {name}")}>{"✕"}</button></td>
                     </tr>
                     if let Some(other) = cells.get(3) {
                         <tr class="more">{ cell(i, 3, other, &name) }</tr>
@@ -246,15 +236,6 @@ fn HostTableView(props: &TableProps) -> Html {
                 </>
             }
         });
-        let onclick = {
-            let edit = edit.clone();
-            Callback::from(move |_: MouseEvent| {
-                edit(&|m: &mut Model| {
-                    let row = m.table.add(kind);
-                    m.focus = Some(format!("ht-{row}-0"));
-                })
-            })
-        };
         html! {
             <>
                 <table class="host-rows">
@@ -265,32 +246,27 @@ fn HostTableView(props: &TableProps) -> Html {
                     </tr></thead>
                     <tbody>{ for rows }</tbody>
                 </table>
-                <button type="button" id={format!("ht-add-{add}")} class="button small" {onclick}>{format!("Add {add}")}</button>
+                <button type="button" id={add_id(kind)} class="button small">{format!("Add {}", &add_id(kind)[3..])}</button>
             </>
         }
     };
-    let switch = |family: Family, label: &'static str| {
-        let edit = edit.clone();
-        let onchange = Callback::from(move |e: Event| {
-            let on = e.target_unchecked_into::<HtmlInputElement>().checked();
-            edit(&move |m: &mut Model| m.table.set_forwarding(family, on));
-        });
+    let switch = |family: Family| {
+        let v = if family == Family::Ipv4 { "4" } else { "6" };
         html! {
             <label class="switch">
-                <input type="checkbox" checked={m.table.forwarding(family)} {onchange} />
-                <span class="switch-track" aria-hidden="true"></span>{label}
+                <input type="checkbox" id={format!("hf-{v}")} checked={m.table.forwarding(family)} />
+                <span class="switch-track" aria-hidden="true"></span>{format!("IPv{v} forwarding")}
             </label>
         }
     };
     let kept: Vec<(usize, &str)> = m.table.kept().collect();
+    let (h1, h2, h3) = (handle.clone(), handle.clone(), handle);
     html! {
-        <div class="host-table" data-testid="host-table">
-            { group(RowKind::Interface, "Interfaces", "interface") }
-            { group(RowKind::Route, "Routes", "route") }
-            <div class="forwarding">
-                { switch(Family::Ipv4, "IPv4 forwarding") }
-                { switch(Family::Ipv6, "IPv6 forwarding") }
-            </div>
+        <div class="host-table" data-testid="host-table" onchange={move |e: Event| h1(&e)}
+            onkeydown={move |e: KeyboardEvent| h2(&e)} onclick={move |e: MouseEvent| h3(&e)}>
+            { group(RowKind::Interface, "Interfaces") }
+            { group(RowKind::Route, "Routes") }
+            <div class="forwarding">{ switch(Family::Ipv4) }{ switch(Family::Ipv6) }</div>
             if !kept.is_empty() {
                 <div class="kept" data-testid="host-kept">
                     <p class="help">{format!("Kept as written (the table cannot show {}):", if kept.len() == 1 { "it" } else { "them" })}</p>
@@ -305,6 +281,15 @@ fn HostTableView(props: &TableProps) -> Html {
                 </div>
             }
         </div>
+    }
+}
+
+/// The id of the button that adds a row of `kind`.
+fn add_id(kind: RowKind) -> &'static str {
+    if kind == RowKind::Route {
+        "ha-route"
+    } else {
+        "ha-interface"
     }
 }
 
