@@ -96,6 +96,18 @@ pub fn node_of(walk: &Walk, index: usize) -> Node {
     }
 }
 
+/// The diagram nodes the packet visited, in the walk's order, each with the first moment it shows.
+pub fn visits(walk: &Walk, moments: &[Moment]) -> Vec<(Node, usize)> {
+    let mut out: Vec<(Node, usize)> = Vec::new();
+    for (i, &m) in moments.iter().enumerate() {
+        let node = node_of(walk, stage_of(walk, m));
+        if !out.iter().any(|v| v.0 == node) {
+            out.push((node, i));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +144,10 @@ mod tests {
         );
         let deciding = walk.deciding.expect("a deciding step");
         assert_eq!(moment_of_step(&walk, &moments, deciding), Some(4));
+        // Each node once, at its first moment: raw PREROUTING shows two.
+        let visits = visits(&walk, &moments);
+        assert_eq!(visits.iter().map(|v| v.1).collect::<Vec<_>>(), [0, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(visits[3], (Node::Table(Prerouting, Nat), 4));
     }
 
     #[test]

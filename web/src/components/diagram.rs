@@ -8,7 +8,7 @@
 
 use crate::protocol::{Entry, Walk};
 use crate::state::Shown;
-use crate::timeline::{node_of, stage_of, Moment, Node};
+use crate::timeline::{node_of, stage_of, visits, Moment, Node};
 use chainwalk_core::ruleset::{Hook, TableName};
 use chainwalk_core::trace::{FateVerdict, StageStatus, StepKind};
 use std::rc::Rc;
@@ -209,13 +209,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
 
     // The nodes the packet visited, in the walk's order, each with the first moment it shows; the tab stop
     // is the one last focused, else the player's, else the first.
-    let mut visited: Vec<(Node, usize)> = Vec::new();
-    for (i, &m) in moments.iter().enumerate() {
-        let node = nodes[stage_of(walk, m)];
-        if !visited.iter().any(|v| v.0 == node) {
-            visited.push((node, i));
-        }
-    }
+    let visited = visits(walk, moments);
     let stop = focused
         .filter(|n| visited.iter().any(|v| v.0 == *n))
         .or(current_stage.map(|s| nodes[s]))
@@ -423,5 +417,28 @@ fn moment_words(walk: &Walk, moment: Moment) -> String {
             Entry::Run(run) => format!("rules {} to {} of {} did not match", run.numbers.0, run.numbers.1, run.chain),
         },
         Moment::Stage(s) => walk.stages[s].note.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{run, Inputs};
+    use crate::examples::FIRST;
+    use crate::timeline::moments;
+
+    #[test]
+    fn each_visited_node_says_its_first_step() {
+        let parsed = chainwalk_core::parse(FIRST.rules, None);
+        let inputs = Inputs { host: FIRST.host, packet: FIRST.packet, overrides: &[], expand: &[] };
+        let walk = run(&parsed, inputs).walk.expect("a walk");
+        let moments = moments(&walk);
+        let words: Vec<String> = visits(&walk, &moments).iter().map(|v| moment_words(&walk, moments[v.1])).collect();
+        assert_eq!(words[0], "rule 1 TRACE");
+        assert_eq!(words[3], "rule 1 ACCEPT", "nat PREROUTING's deciding rule");
+        assert_eq!(words[5], "policy ACCEPT", "mangle INPUT");
+        // Stages without rules say what happened there, as the walk's stage notes do.
+        assert_eq!(words[1], walk.stages[stage_of(&walk, moments[2])].note);
+        assert!(words[4].contains("address of this host"), "{}", words[4]);
     }
 }
