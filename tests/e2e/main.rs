@@ -739,7 +739,7 @@ fn the_host_edited_as_a_table_changes_the_verdict() {
         let addresses = cell("addresses of docker0");
         assert_eq!(attr(&browser, &addresses, "aria-invalid").await.as_deref(), Some("true"));
         let why = attr(&browser, &addresses, "aria-describedby").await.expect("the reason is linked");
-        assert_eq!(browser.text(&format!("#{why}")).await, "`/99` is not a prefix length from 0 to 32");
+        assert_eq!(browser.text(&format!("#{why}")).await, "/99 is not a prefix length from 0 to 32");
         assert_eq!(browser.input("host-input").await, host);
         assert_eq!(browser.wait_for_verdict(|_| true).await, verdict);
         browser.screenshots("host-table").await;

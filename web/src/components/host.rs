@@ -2,6 +2,7 @@
 //! `sysctl`, or edited as a small table. Both views edit the same text; the core's `host_text` reads it
 //! into rows and writes edited rows back. Without a host, chainwalk assumes one and the page says so.
 
+use crate::components::prose;
 use crate::protocol::HostReading;
 use chainwalk_core::host_text::{HostTable, RowKind};
 use chainwalk_core::Family;
@@ -166,10 +167,10 @@ fn host_table(props: &HostProps, model: &Rc<RefCell<Model>>, redraw: UseForceUpd
                         m.table.set(row, col, &value).err().map(|why| Refusal { row, col, value: value.clone(), why });
                 }
                 ("hc-", "keydown", Some("Escape"), &[row, col]) => {
-                    input.set_value(&m.table.rows()[row].cells()[col]);
+                    input.set_value(m.table.rows().get(row).and_then(|r| r.cells().get(col)).map_or("", |c| c));
                     m.refused = None;
                 }
-                ("hr-", "click", _, &[row]) => {
+                ("hr-", "click", _, &[row]) if row < m.table.rows().len() => {
                     let kind = m.table.rows()[row].kind();
                     m.table.remove(row);
                     m.refused = None;
@@ -213,7 +214,7 @@ fn host_table(props: &HostProps, model: &Rc<RefCell<Model>>, redraw: UseForceUpd
                     aria-label={format!("{column} of {name}")} aria-invalid={error.as_ref().map(|_| "true")}
                     aria-describedby={why.clone()} spellcheck="false" autocomplete="off" />
                 if let Some(error) = error {
-                    <span id={why} class="cell-error">{error}</span>
+                    <span id={why} class="cell-error">{prose(&error)}</span>
                 }
             </td>
         }
