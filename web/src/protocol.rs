@@ -133,8 +133,9 @@ pub struct Walk {
 }
 
 /// One step of the walk, or a run of steps folded into one line.
+// Externally tagged (serde's default): an internally tagged enum is read through serde's buffered
+// `Content`, which would compile a second reader for every type inside a step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Entry {
     /// A rule or chain end the packet met.
     Step {
