@@ -271,9 +271,7 @@ impl Host {
                         None => RouteDecision::Unroutable { reason: format!("the route to {dst} names no interface") },
                     },
                 },
-                kind => RouteDecision::Unroutable {
-                    reason: format!("a {} route covers {dst}", format!("{kind:?}").to_lowercase()),
-                },
+                kind => RouteDecision::Unroutable { reason: format!("a {} route covers {dst}", kind.name()) },
             },
             None => RouteDecision::Unroutable { reason: format!("no route to {dst}") },
         }
@@ -393,6 +391,13 @@ fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
             let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
             IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
         }
+    }
+}
+
+impl RouteKind {
+    /// The route type's name, as `ip route` writes it.
+    pub fn name(self) -> &'static str {
+        ROUTE_TYPES.iter().find(|&&(_, k)| k == self).map_or("unicast", |&(n, _)| n)
     }
 }
 

@@ -8,14 +8,16 @@
 //! Map: [`app`] is the root component and owns the state ([`state`]); [`components`] are the pieces of the
 //! page; [`bridge`] talks to the worker, which is this same binary started in a dedicated worker
 //! ([`worker`]) running [`analysis`]; [`protocol`] is what they say to each other; [`timeline`] turns a walk
-//! into the player's moments and diagram places; [`storage`] and [`permalink`] keep and share the inputs;
-//! [`examples`] is the examples menu; the core's `packet_text` writes the packet form back as a line.
+//! into the player's moments and diagram places; [`storage`] and [`permalink`] keep and share the inputs,
+//! in the little JSON of [`json`]; [`examples`] is the examples menu; the core's `packet_text` writes the
+//! packet form back as a line.
 
 mod analysis;
 mod app;
 mod bridge;
 mod components;
 mod examples;
+mod json;
 mod permalink;
 mod protocol;
 mod state;

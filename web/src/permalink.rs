@@ -2,10 +2,10 @@
 //! (`#s=...`). Browsers never send the fragment to a server, so a shared link carries the dump without
 //! the dump ever leaving the browsers that open it.
 
-use serde::{Deserialize, Serialize};
+use crate::json;
 
-/// What a permalink holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a permalink holds: a JSON object with these three strings, deflated.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shared {
     /// The dump.
     pub rules: String,
@@ -23,8 +23,8 @@ const MAX_INFLATED: usize = 256 << 20;
 
 /// The fragment (without `#`) that holds `shared`.
 pub fn encode(shared: &Shared) -> String {
-    let json = serde_json::to_vec(shared).unwrap_or_default();
-    let deflated = miniz_oxide::deflate::compress_to_vec(&json, 6);
+    let json = json::object(&[("rules", &shared.rules), ("host", &shared.host), ("packet", &shared.packet)]);
+    let deflated = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), 6);
     format!("{PREFIX}{}", base64url_encode(&deflated))
 }
 
@@ -33,7 +33,16 @@ pub fn decode(fragment: &str) -> Option<Shared> {
     let data = fragment.strip_prefix('#').unwrap_or(fragment).strip_prefix(PREFIX)?;
     let deflated = base64url_decode(data)?;
     let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_INFLATED).ok()?;
-    serde_json::from_slice(&json).ok()
+    let (mut rules, mut host, mut packet) = (None, None, None);
+    for (key, value) in json::parse_object(std::str::from_utf8(&json).ok()?)? {
+        match key.as_str() {
+            "rules" => rules = Some(value),
+            "host" => host = Some(value),
+            "packet" => packet = Some(value),
+            _ => {}
+        }
+    }
+    Some(Shared { rules: rules?, host: host?, packet: packet? })
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

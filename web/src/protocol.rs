@@ -1,8 +1,9 @@
 //! What the page and its worker say to each other, and the shape of a result.
 //!
 //! The page posts a [`Request`] (the inputs) and the worker answers with a [`Response`] (what the core made
-//! of them). Both are JSON text: the whole exchange is a few kilobytes, except the dump itself, which
-//! travels beside the JSON as a plain string and only when it changed (see `bridge`).
+//! of them). Both travel as JavaScript objects (`serde-wasm-bindgen`, the page's only serializer): the whole
+//! exchange is a few kilobytes, except the dump itself, which travels beside the request as a plain string
+//! and only when it changed (see `bridge`).
 //!
 //! An [`Outcome`] is the core's answer reshaped for the view: the findings of each input, and the walk with
 //! long runs of rules that did not match folded into one [`Run`] each, so that a kube-proxy chain of
@@ -132,8 +133,9 @@ pub struct Walk {
 }
 
 /// One step of the walk, or a run of steps folded into one line.
+// Externally tagged (serde's default): an internally tagged enum is read through serde's buffered
+// `Content`, which would compile a second reader for every type inside a step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Entry {
     /// A rule or chain end the packet met.
     Step {

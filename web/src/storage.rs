@@ -4,6 +4,7 @@
 //! for the storage (browsers allow about 5 million characters per origin) is not kept; its size is, so that
 //! the next visit can say why the dump is gone.
 
+use crate::json;
 use gloo::storage::{LocalStorage, Storage};
 
 const RULES: &str = "chainwalk.rules";
@@ -28,9 +29,9 @@ pub struct Kept {
 pub fn load() -> Kept {
     Kept {
         rules: raw(RULES),
-        host: LocalStorage::get(HOST).ok(),
-        packet: LocalStorage::get(PACKET).ok(),
-        too_big: LocalStorage::get(TOO_BIG).ok(),
+        host: stored(HOST).and_then(|value| json::parse_string(&value)),
+        packet: stored(PACKET).and_then(|value| json::parse_string(&value)),
+        too_big: stored(TOO_BIG).and_then(|value| value.parse().ok()),
     }
 }
 
@@ -42,24 +43,34 @@ pub fn save_rules(text: &str) {
         LocalStorage::delete(TOO_BIG);
     } else {
         LocalStorage::delete(RULES);
-        let _ = LocalStorage::set(TOO_BIG, text.len());
+        store(TOO_BIG, &text.len().to_string());
     }
 }
 
 /// The text under `key` as it is. The first version of the page stored the dump as a JSON string; such a
 /// value is read back as the text it encodes (a dump never starts with a quote).
 fn raw(key: &str) -> Option<String> {
-    let value = LocalStorage::raw().get_item(key).ok()??;
+    let value = stored(key)?;
     if value.starts_with('"') {
-        if let Ok(text) = serde_json::from_str(&value) {
+        if let Some(text) = json::parse_string(&value) {
             return Some(text);
         }
     }
     Some(value)
 }
 
-/// Remembers the host text and the packet line.
+/// Remembers the host text and the packet line (each as a JSON string).
 pub fn save_host_and_packet(host: &str, packet: &str) {
-    let _ = LocalStorage::set(HOST, host);
-    let _ = LocalStorage::set(PACKET, packet);
+    store(HOST, &json::string(host));
+    store(PACKET, &json::string(packet));
+}
+
+/// The value stored under `key`.
+fn stored(key: &str) -> Option<String> {
+    LocalStorage::raw().get_item(key).ok()?
+}
+
+/// Stores `value` under `key`, if the storage takes it.
+fn store(key: &str, value: &str) {
+    let _ = LocalStorage::raw().set_item(key, value);
 }

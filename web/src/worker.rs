@@ -40,8 +40,8 @@ pub fn answer(rules: Option<&str>, request: &Request) -> Response {
     })
 }
 
-/// Takes requests from the page until the worker is ended. A message is `[REQUEST_JSON, DUMP_OR_NULL]`;
-/// the answer is the response's JSON text.
+/// Takes requests from the page until the worker is ended. A message is `[REQUEST, DUMP_OR_NULL]`; the
+/// answer is the response (both as `serde-wasm-bindgen` writes them).
 pub fn serve() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let reply = scope.clone();

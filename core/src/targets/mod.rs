@@ -85,6 +85,16 @@ impl Verdict {
             _ => None,
         }
     }
+
+    /// The verdict's name, as a rule writes it after `-j`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Accept => "ACCEPT",
+            Verdict::Drop => "DROP",
+            Verdict::Return => "RETURN",
+            Verdict::Queue => "QUEUE",
+        }
+    }
 }
 
 macro_rules! targets {

@@ -762,12 +762,14 @@ fn unreachable_accept() -> (FateVerdict, Option<String>, Option<u16>, Option<usi
     (FateVerdict::Accept, None, None, None)
 }
 
+/// `s` with its first letter in upper case. Only an ASCII letter is changed: the sentences are chainwalk's
+/// own, and Unicode's case tables would cost the web app tens of kilobytes.
 fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
+    let mut s = s.to_string();
+    if let Some(first) = s.get_mut(..1) {
+        first.make_ascii_uppercase();
     }
+    s
 }
 
 fn unreachable_for(family: Family) -> String {

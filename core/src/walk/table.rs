@@ -512,7 +512,7 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
         let verdict = match rule.target.as_ref().map(|t| (&t.kind, t.goto, &t.name)) {
             None => "CONTINUE".to_string(),
             Some((TargetKind::Standard(crate::targets::Verdict::Return), _, _)) => "0xfffffffb".to_string(),
-            Some((TargetKind::Standard(v), _, _)) => format!("{v:?}").to_uppercase(),
+            Some((TargetKind::Standard(v), _, _)) => v.name().to_string(),
             Some((TargetKind::Chain, true, name)) => format!("GOTO:{name}"),
             Some((TargetKind::Chain, false, name)) => format!("JUMP:{name}"),
             Some(_) => "CONTINUE".to_string(),
