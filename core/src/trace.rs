@@ -16,6 +16,12 @@ pub struct Trace {
     pub trace: Vec<String>,
     /// The TRACE lines with the packet as the kernel prints it at that point.
     pub log: Vec<LogLine>,
+    /// Where the dump's own `-j TRACE` rule marked the packet: the index in `log` of the first line the
+    /// kernel prints after it (the legacy target logs nothing for the rule that marks; `xtables-monitor`
+    /// shows that rule too). `None` when no TRACE rule of the dump met the packet, so the kernel, with the
+    /// dump as it is, would log nothing for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marked_by_dump: Option<usize>,
     /// The stages in the order the packet met them.
     pub stages: Vec<Stage>,
     /// Every rule (and chain end) the packet met, in order.

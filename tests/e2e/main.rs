@@ -149,22 +149,29 @@ fn the_docker_story_is_delivered_locally_because_of_nat_prerouting_rule_1() {
             .await;
         assert_eq!(band, json!([line.to_string()]));
 
-        // The TRACE log: the kernel's lines, one per line, from the raw table's TRACE rule to nat INPUT.
+        // The TRACE log: the kernel's lines, one per line, as the kernel logs them with this dump: its raw
+        // PREROUTING rule 1 (`-j TRACE`) marks the packet, so the log starts after it and ends at nat INPUT.
+        let names = |log: &str| -> Vec<String> {
+            log.lines().map(|l| l.split(' ').nth(1).unwrap_or_default().to_string()).collect()
+        };
+        let kernel = [
+            "raw:PREROUTING:policy:2",
+            "mangle:PREROUTING:policy:1",
+            "nat:PREROUTING:rule:1",
+            "mangle:INPUT:policy:1",
+            "filter:INPUT:rule:1",
+            "nat:INPUT:policy:1",
+        ];
         let log = browser.text("[data-testid=trace-log]").await;
-        let names: Vec<&str> = log.lines().map(|l| l.split(' ').nth(1).unwrap_or_default()).collect();
-        assert_eq!(
-            names,
-            [
-                "raw:PREROUTING:rule:1",
-                "raw:PREROUTING:policy:2",
-                "mangle:PREROUTING:policy:1",
-                "nat:PREROUTING:rule:1",
-                "mangle:INPUT:policy:1",
-                "filter:INPUT:rule:1",
-                "nat:INPUT:policy:1"
-            ]
-        );
-        assert!(log.starts_with("TRACE: raw:PREROUTING:rule:1 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN\n"), "{log}");
+        assert_eq!(names(&log), kernel);
+        assert!(log.starts_with("TRACE: raw:PREROUTING:policy:2 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN\n"), "{log}");
+        // Asked for, the lines before it too: the TRACE rule's own line, as when marked before raw.
+        click(&browser, "[data-testid=trace-from]").await;
+        let all = browser.text("[data-testid=trace-log]").await;
+        assert_eq!(names(&all)[0], "raw:PREROUTING:rule:1");
+        assert_eq!(names(&all)[1..], kernel);
+        click(&browser, "[data-testid=trace-from]").await;
+        assert_eq!(names(&browser.text("[data-testid=trace-log]").await), kernel);
 
         // The first render, for scripts/budgets: from navigation to the walk on screen.
         let first =

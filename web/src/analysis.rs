@@ -135,7 +135,13 @@ fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Wal
         .zip(legacy.lines())
         .map(|(l, text)| LogEntry { step: l.step, text: text.to_string() })
         .collect();
-    let nft = nft_lines(&trace, &log::nft(&trace, family));
+    let nft: Vec<LogEntry> = nft_lines(&trace, &log::nft(&trace, family));
+    // xtables-monitor shows the marking rule itself (with the `PACKET:` line before it); the legacy target
+    // starts with the line after it.
+    let marked = trace.marked_by_dump.map(|m| {
+        let rule = m.checked_sub(1).and_then(|r| trace.log.get(r)).map_or(0, |l| l.step);
+        (m, nft.iter().position(|e| e.step >= rule).unwrap_or(nft.len()))
+    });
     // Steps the page points at on their own are never folded away.
     let mut pinned: HashSet<usize> = trace.assumptions.iter().filter_map(|a| a.step).collect();
     pinned.extend(trace.insights.iter().map(|i| i.step));
@@ -153,6 +159,7 @@ fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Wal
         insights: trace.insights,
         log,
         nft,
+        marked,
         in_iface: None,
         explained,
     }
@@ -279,6 +286,12 @@ mod tests {
         let traces: Vec<usize> = nft.iter().filter(|(_, t)| *t).map(|(s, _)| *s).collect();
         assert_eq!(traces, walk.log.iter().map(|l| l.step).collect::<Vec<_>>());
         assert!(nft.windows(2).all(|w| w[0].0 <= w[1].0), "{nft:?}");
+        // The dump's raw PREROUTING rule 1 marks the packet: the kernel's legacy log starts after it, the
+        // nf_tables trace with it (and the PACKET line before it).
+        let (m, n) = walk.marked.expect("the dump's TRACE rule marks the packet");
+        assert!(walk.log[m].text.starts_with("TRACE: raw:PREROUTING:policy:2 "), "{}", walk.log[m].text);
+        assert!(walk.nft[n].text.starts_with("PACKET:"), "{}", walk.nft[n].text);
+        assert!(walk.nft[n + 1].text.contains("raw:PREROUTING:rule:"), "{}", walk.nft[n + 1].text);
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub struct Walk {
     pub log: Vec<LogEntry>,
     /// What `xtables-monitor --trace` prints for the nf_tables backend (its `PACKET:` and `TRACE:` lines).
     pub nft: Vec<LogEntry>,
+    /// Where the dump's own TRACE rule marked the packet, if one did: the first line of `log` and of `nft`
+    /// that the kernel prints with the dump as it is (the walk itself traces from before the raw table).
+    pub marked: Option<(usize, usize)>,
     /// The interface the packet arrived on (`None` for one this host sends).
     pub in_iface: Option<String>,
     /// Whether every rule that did not match says why (false for big dumps, where only the rules whose

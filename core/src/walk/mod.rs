@@ -803,6 +803,34 @@ fn reverse(t: Tuple) -> Tuple {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_dump_s_own_trace_rule_says_where_the_kernel_starts_logging() {
+        // The Docker story: raw PREROUTING rule 1 is `-j TRACE` for port 7788. Marked before raw, the
+        // walk logs that rule too; the kernel with the dump as it is starts one line later.
+        let trace = crate::matches::testing::walk(
+            include_str!("../../../static/examples/docker-7788.rules"),
+            include_str!("../../../static/examples/docker-7788.host"),
+            include_str!("../../../static/examples/docker-7788.packet").trim(),
+        );
+        assert_eq!(trace.trace[0], "raw:PREROUTING:rule:1");
+        assert_eq!(trace.marked_by_dump, Some(1));
+        assert_eq!(trace.trace[1], "raw:PREROUTING:policy:2");
+        let opts = super::WalkOptions { trace_from_dump: true, ..Default::default() };
+        let packet = crate::packet::parse(include_str!("../../../static/examples/docker-7788.packet").trim()).unwrap();
+        let host = crate::host::parse(include_str!("../../../static/examples/docker-7788.host")).unwrap();
+        let parsed = crate::parse(include_str!("../../../static/examples/docker-7788.rules"), None);
+        let from_dump = super::Simulation::new(&parsed.ruleset).walk(Some(&host), &packet, &opts);
+        assert_eq!(from_dump.marked_by_dump, Some(0));
+        assert_eq!(from_dump.trace, trace.trace[1..]);
+
+        // No TRACE rule: the kernel would log nothing with the dump as it is.
+        let plain = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n";
+        let host = include_str!("../../../static/examples/docker-7788.host");
+        let trace = crate::matches::testing::walk(plain, host, "tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn");
+        assert_eq!(trace.trace, ["filter:INPUT:rule:1"]);
+        assert_eq!(trace.marked_by_dump, None);
+    }
+
+    #[test]
     fn a_recent_set_is_seen_by_a_later_rcheck_in_the_same_walk() {
         let rules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m recent --set --name ssh --rsource\n-A INPUT -p tcp -m recent --rcheck --name ssh --rsource -j DROP\nCOMMIT\n";
         let parsed = crate::parse(rules, None);

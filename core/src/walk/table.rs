@@ -525,6 +525,9 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
         }
     }
     if is_trace_target {
+        if w.trace.marked_by_dump.is_none() {
+            w.trace.marked_by_dump = Some(w.trace.log.len());
+        }
         w.traced = true;
     }
 }

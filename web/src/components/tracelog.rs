@@ -1,6 +1,7 @@
 //! The kernel's TRACE log of the walk, as the legacy `ip_tables` TRACE target writes it to the kernel log
 //! or as `xtables-monitor --trace` prints it for the nf_tables backend, with a button that copies it.
-//! The line of the player's step is marked.
+//! The line of the player's step is marked. Where the dump has its own `-j TRACE` rule for the packet, the
+//! log starts where the kernel's would, after that rule; the lines before it can be shown too.
 
 use crate::protocol::{Entry, LogEntry, Walk};
 use crate::state::{LogStyle, Shown};
@@ -28,12 +29,21 @@ pub struct TraceLogProps {
 #[function_component]
 pub fn TraceLog(props: &TraceLogProps) -> Html {
     let copied = use_state_eq(|| false);
+    let from_start = use_state_eq(|| false);
     let Some(walk) = props.shown.walk() else { return Html::default() };
     let current = props.cursor.and_then(|c| props.shown.moments.get(c)).and_then(|&m| step_range(walk, m));
     let legacy = props.style == LogStyle::Legacy;
+    // With a TRACE rule of its own, the dump decides where the kernel starts logging; the walk can also
+    // show the lines before it, as if the packet were marked before the raw table.
+    let marked = walk.marked.filter(|&(m, _)| m > 0);
+    let (log, nft) = match marked {
+        Some((m, n)) if !*from_start => (&walk.log[m.min(walk.log.len())..], &walk.nft[n.min(walk.nft.len())..]),
+        _ => (&walk.log[..], &walk.nft[..]),
+    };
+    let marker = marked.and_then(|(m, _)| walk.log[m - 1].text.split(' ').nth(1)).unwrap_or_default().to_string();
     let text = |lines: &[LogEntry]| lines.iter().map(|l| format!("{}\n", l.text)).collect::<String>();
     let oncopy = {
-        let (copied, text) = (copied.clone(), if legacy { text(&walk.log) } else { text(&walk.nft) });
+        let (copied, text) = (copied.clone(), if legacy { text(log) } else { text(nft) });
         Callback::from(move |_: MouseEvent| {
             if let Some(window) = web_sys::window() {
                 let _ = window.navigator().clipboard().write_text(&text);
@@ -74,14 +84,28 @@ pub fn TraceLog(props: &TraceLogProps) -> Html {
                     { if *copied { "Copied" } else { "Copy" } }
                 </button>
             </div>
-            if walk.log.is_empty() {
+            if log.is_empty() {
                 <p class="empty">{"The kernel prints no TRACE line for this packet."}</p>
             }
-            <pre id="log-legacy" class="log-text" role="tabpanel" data-testid="trace-log" hidden={!legacy}>{ lines(&walk.log) }</pre>
-            <pre id="log-nft" class="log-text" role="tabpanel" data-testid="trace-log-nft" hidden={legacy}>{ lines(&walk.nft) }</pre>
+            <pre id="log-legacy" class="log-text" role="tabpanel" data-testid="trace-log" hidden={!legacy}>{ lines(log) }</pre>
+            <pre id="log-nft" class="log-text" role="tabpanel" data-testid="trace-log-nft" hidden={legacy}>{ lines(nft) }</pre>
             <p class="help">
-                {"What the kernel logs when the packet is marked for tracing before the raw table, as an nftables chain at priority -400 with "}
-                <code>{"meta nftrace set 1"}</code>{" does."}
+                if marked.is_some() && !*from_start {
+                    {"What the kernel logs with this dump as it is: its own "}<code>{"-j TRACE"}</code>
+                    {format!(" rule ({marker}) marks the packet, and every rule and chain end after it is logged. ")}
+                } else {
+                    {"What the kernel logs when the packet is marked for tracing before the raw table, as an nftables chain at priority -400 with "}
+                    <code>{"meta nftrace set 1"}</code>{" does. "}
+                    if walk.marked.is_none() {
+                        {"No "}<code>{"-j TRACE"}</code>{" rule of this dump marks this packet, so with the dump as it is the kernel logs nothing for it. "}
+                    }
+                }
+                if marked.is_some() {
+                    <button type="button" class="link" data-testid="trace-from"
+                        onclick={{ let f = from_start.clone(); Callback::from(move |_: MouseEvent| f.set(!*f)) }}>
+                        { if *from_start { "Show the kernel's log from the dump's TRACE rule" } else { "Show the lines before it too" } }
+                    </button>
+                }
             </p>
         </section>
     }
