@@ -322,6 +322,8 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
             _ => line,
         }
     };
+    // One map for every chain, keyed by the text's hash already (so it is not hashed again).
+    let mut seen: HashMap<u64, usize, std::hash::BuildHasherDefault<crate::ruleset::PassThrough>> = HashMap::default();
     for (c, chain) in table.chains.iter().enumerate() {
         if chain.hook.is_none() && reach[c] == 0 && chain.declared && !referenced[c] {
             diags.push(Diagnostic::warning(
@@ -329,7 +331,7 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
                 format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
             ));
         }
-        let mut seen: HashMap<u64, usize> = HashMap::new();
+        seen.clear();
         let mut ended_at: Option<usize> = None;
         for (i, rule) in chain.rules.iter().enumerate() {
             let text = text_of(rule);

@@ -45,8 +45,13 @@ impl Parsed {
 /// Reads `input` as a dump of `family`, or of the family it looks like when `family` is `None`.
 pub fn parse(input: &str, family: Option<Family>) -> Parsed {
     let family = family.unwrap_or_else(|| detect_family(input));
-    let mut reader =
-        Reader { input, ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
+    let mut reader = Reader {
+        input,
+        ruleset: Ruleset { family, tables: Vec::new() },
+        diags: Vec::new(),
+        current: None,
+        tokens: Vec::new(),
+    };
     let mut line_start = 0;
     let mut last_line = 0;
     let mut ended_with_newline = true;
@@ -157,10 +162,12 @@ struct Reader<'a> {
     ruleset: Ruleset,
     diags: Vec<Diagnostic>,
     current: Option<usize>,
+    /// The arguments of the rule line being read, kept from line to line to save an allocation each.
+    tokens: Vec<token::Token<'a>>,
 }
 
-impl Reader<'_> {
-    fn line(&mut self, line: u32, start: usize, text: &str, has_newline: bool) {
+impl<'a> Reader<'a> {
+    fn line(&mut self, line: u32, start: usize, text: &'a str, has_newline: bool) {
         let whole = Span::within_line(line, start, text, 0, text.len());
         if text.is_empty() || text.starts_with('#') {
             return;
@@ -199,7 +206,9 @@ impl Reader<'_> {
             }
         }
         match self.current {
-            Some(t) => rule::command_line(&mut self.ruleset, t, line, start, text, &mut self.diags),
+            Some(t) => {
+                rule::command_line_with(&mut self.ruleset, t, line, start, text, &mut self.diags, &mut self.tokens)
+            }
             None => {
                 let message = if text.trim().is_empty() {
                     "a line of only blanks: iptables-restore reads it as a command and refuses it".to_string()

@@ -4,7 +4,7 @@
 //! abbreviated long options accepted when they are unambiguous, as `getopt_long` does.
 
 use super::parse_counters;
-use super::token::{tokenize, Token};
+use super::token::{tokenize_into, Token};
 use crate::diag::Diagnostic;
 use crate::ext::{Args, ExtCtx, Opt, OptSpec};
 use crate::ruleset::{
@@ -85,13 +85,37 @@ struct Loaded<'a> {
     implicit: bool,
     spec: Option<&'static [OptSpec]>,
     opts: Vec<Opt<'a>>,
+    /// For a target, the index of the table's chain of that name, if there is one.
+    chain: Option<usize>,
+}
+
+/// The addresses of a `-s` or `-d` list (`-s a,b` makes one rule per address), the first kept inline:
+/// nearly every rule gives one address or none.
+#[derive(Default)]
+struct AddrList {
+    first: Option<Negatable<Network>>,
+    rest: Vec<Negatable<Network>>,
+}
+
+impl AddrList {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// Each address, or one `None` when there is none.
+    fn choices(self) -> Vec<Option<Negatable<Network>>> {
+        match self.first {
+            None => vec![None],
+            Some(f) => std::iter::once(f).chain(self.rest).map(Some).collect(),
+        }
+    }
 }
 
 /// Everything a line said, before it is applied to the table.
 struct Line<'a> {
     command: Option<(Command, Span)>,
-    /// The command's own arguments (chain name, rule number, policy, new name).
-    command_args: Vec<Token<'a>>,
+    /// Where the command's own arguments (chain name, rule number, policy, new name) are among the tokens.
+    command_args: std::ops::Range<usize>,
     generic: GenericParts,
     matches: Vec<Loaded<'a>>,
     target: Option<(Loaded<'a>, bool)>,
@@ -103,13 +127,26 @@ struct Line<'a> {
     /// number, by its `/etc/protocols` name), and only `mh` names the mh match (135 is `mobility-header`).
     protocol_mh: bool,
     /// Every address of a `-s` list (`-s a,b` makes one rule per address).
-    sources: Vec<Negatable<Network>>,
+    sources: AddrList,
     /// Every address of a `-d` list.
-    destinations: Vec<Negatable<Network>>,
+    destinations: AddrList,
 }
 
 /// Reads line `line` (text `text`, starting at byte `start`) of table `t` and applies it.
 pub fn command_line(ruleset: &mut Ruleset, t: usize, line: u32, start: usize, text: &str, diags: &mut Vec<Diagnostic>) {
+    command_line_with(ruleset, t, line, start, text, diags, &mut Vec::new());
+}
+
+/// [`command_line`] with a buffer for the line's arguments that the reader keeps from line to line.
+pub(super) fn command_line_with<'a>(
+    ruleset: &mut Ruleset,
+    t: usize,
+    line: u32,
+    start: usize,
+    text: &'a str,
+    diags: &mut Vec<Diagnostic>,
+    tokens: &mut Vec<Token<'a>>,
+) {
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
@@ -128,32 +165,26 @@ pub fn command_line(ruleset: &mut Ruleset, t: usize, line: u32, start: usize, te
         }
         offset = close + 1;
     }
-    let tokens = match tokenize(line, start, text, offset) {
-        Ok(t) => t,
-        Err(d) => {
-            diags.push(d);
-            return;
-        }
-    };
+    if let Err(d) = tokenize_into(line, start, text, offset, tokens) {
+        diags.push(d);
+        return;
+    }
+    let tokens = &tokens[..];
     let family = ruleset.family;
     let table = &mut ruleset.tables[t];
-    let mut warnings = Vec::new();
-    match read_line(&tokens, family, table, &mut warnings) {
+    // Warnings go straight to `diags`: they come before any error of the same line, as they were found.
+    match read_line(tokens, family, table, diags) {
         Ok(mut parsed) => {
             if parsed.counters.is_none() {
                 parsed.counters = counters;
             }
-            diags.append(&mut warnings);
             if !parsed.skip {
-                if let Err(d) = apply(parsed, table, whole, family, diags) {
+                if let Err(d) = apply(parsed, tokens, table, whole, family, diags) {
                     diags.push(d);
                 }
             }
         }
-        Err(d) => {
-            diags.append(&mut warnings);
-            diags.push(d);
-        }
+        Err(d) => diags.push(d),
     }
 }
 
@@ -165,7 +196,7 @@ fn read_line<'a>(
 ) -> Result<Line<'a>, Diagnostic> {
     let mut line = Line {
         command: None,
-        command_args: Vec::new(),
+        command_args: 0..0,
         generic: GenericParts::default(),
         matches: Vec::new(),
         target: None,
@@ -173,8 +204,8 @@ fn read_line<'a>(
         skip: false,
         protocol_all: false,
         protocol_mh: false,
-        sources: Vec::new(),
-        destinations: Vec::new(),
+        sources: AddrList::default(),
+        destinations: AddrList::default(),
     };
     let mut i = 0;
     let mut negate: Option<Span> = None;
@@ -220,10 +251,11 @@ fn read_line<'a>(
             line.command = Some((cmd, tok.span));
             i += 1;
             // The command's arguments: everything up to the next option.
+            let first = i;
             while i < tokens.len() && (tokens[i].quoted || !tokens[i].text.starts_with('-') && tokens[i].text != "!") {
-                line.command_args.push(tokens[i].clone());
                 i += 1;
             }
+            line.command_args = first..i;
             continue;
         }
         match short {
@@ -282,9 +314,7 @@ fn read_line<'a>(
             }
             Some(_) => unreachable_generic(tok.span)?,
             None => {
-                i = extension_option(
-                    tokens, i, &name, inline_arg, negated, start_span, family, table, &mut line, warnings,
-                )?;
+                i = extension_option(tokens, i, &name, inline_arg, negated, start_span, family, &mut line, warnings)?;
             }
         }
     }
@@ -305,22 +335,21 @@ fn old_negation_warning(span: Span, option: &str, value: &str) -> Diagnostic {
 
 /// The short form of a generic option (`--source` is `-s`), or `None` if `word` is not one.
 fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>, Diagnostic> {
-    const SHORT: &[&str] = &[
-        "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
-        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
-    ];
-    if !word.starts_with("--") {
-        return Ok(SHORT.iter().copied().find(|s| *s == word));
-    }
-    let long = &word[2..];
-    if let Some((_, s)) = GENERIC_LONG.iter().find(|(l, _)| *l == long) {
+    let Some(long) = word.strip_prefix("--") else {
+        return Ok(short_generic(word));
+    };
+    // Most long options belong to an extension: the first byte rules nearly every generic one out.
+    let first_byte = long.as_bytes().first();
+    let generic = GENERIC_LONG.iter().filter(|(l, _)| l.as_bytes().first() == first_byte && l.starts_with(long));
+    if let Some((_, s)) = generic.clone().find(|(l, _)| *l == long) {
         return Ok(Some(s));
     }
     // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
-    let generic: Vec<&str> = GENERIC_LONG.iter().filter(|(l, _)| l.starts_with(long)).map(|(_, s)| *s).collect();
-    if generic.is_empty() || long.is_empty() {
+    let mut generic = generic.map(|(_, s)| *s);
+    let Some(first) = generic.next().filter(|_| !long.is_empty()) else {
         return Ok(None);
-    }
+    };
+    let one_generic = generic.all(|s| s == first);
     // An extension kept verbatim may have any option, so it takes what only abbreviates a generic one.
     let verbatim_last = match (&line.target, line.matches.last()) {
         (Some((t, _)), _) => t.spec.is_none() && crate::targets::exists(&t.name),
@@ -328,7 +357,6 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
         (None, None) => false,
     };
     let ext_has = verbatim_last || loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
-    let first = generic[0];
     // An exact option of a loaded extension wins over any abbreviation.
     if loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name == long)) {
         return Ok(None);
@@ -341,10 +369,44 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
             format!("`--{long}` is ambiguous: it abbreviates a generic option and an option of a loaded module"),
         ));
     }
-    if !ext_has && generic.iter().all(|s| *s == first) {
+    if !ext_has && one_generic {
         return Ok(Some(first));
     }
     Ok(None)
+}
+
+/// The short generic option `word` is, if it is one.
+fn short_generic(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "-s" => "-s",
+        "-d" => "-d",
+        "-i" => "-i",
+        "-o" => "-o",
+        "-p" => "-p",
+        "-f" => "-f",
+        "-m" => "-m",
+        "-j" => "-j",
+        "-g" => "-g",
+        "-c" => "-c",
+        "-t" => "-t",
+        "-4" => "-4",
+        "-6" => "-6",
+        "-v" => "-v",
+        "-n" => "-n",
+        "-x" => "-x",
+        "-w" => "-w",
+        "-A" => "-A",
+        "-I" => "-I",
+        "-D" => "-D",
+        "-R" => "-R",
+        "-N" => "-N",
+        "-P" => "-P",
+        "-F" => "-F",
+        "-X" => "-X",
+        "-Z" => "-Z",
+        "-E" => "-E",
+        _ => return None,
+    })
 }
 
 /// The loaded extensions with known option tables, newest first, with their index (`usize::MAX` for the target).
@@ -395,9 +457,14 @@ fn generic_option<'a>(
     match flag {
         "-s" | "-d" => {
             // A comma-separated list makes one rule per address (sources first, then destinations).
-            let mut nets = Vec::new();
+            let mut nets = AddrList::default();
             for part in text.split(',') {
-                nets.push(Negatable { value: Network::parse(part, family).map_err(err)?, negated, span });
+                let net = Negatable { value: Network::parse(part, family).map_err(err)?, negated, span };
+                if nets.first.is_none() {
+                    nets.first = Some(net);
+                } else {
+                    nets.rest.push(net);
+                }
             }
             let (slot, list) = if flag == "-s" {
                 (&mut line.generic.source, &mut line.sources)
@@ -408,7 +475,7 @@ fn generic_option<'a>(
                 return Err(dup(flag));
             }
             // The whole address space, not negated, is what the kernel stores for no address at all.
-            *slot = nets.first().cloned().filter(|n| n.negated || !n.value.is_any());
+            *slot = nets.first.clone().filter(|n| n.negated || !n.value.is_any());
             *list = nets;
         }
         "-i" | "-o" => {
@@ -455,7 +522,14 @@ fn generic_option<'a>(
                         .with_hint("iptables says \"Couldn't load match\"; check the spelling"));
                 }
             }
-            line.matches.push(Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new() });
+            line.matches.push(Loaded {
+                name: value.text.clone(),
+                span,
+                implicit: false,
+                spec,
+                opts: Vec::new(),
+                chain: None,
+            });
         }
         "-j" | "-g" => {
             if negated {
@@ -472,7 +546,8 @@ fn generic_option<'a>(
                 return Err(err("the nat table is not for filtering, so iptables refuses DROP in it".into())
                     .with_hint("drop packets in the filter table (or mangle/raw)"));
             }
-            let is_chain = table.chain(text).is_some();
+            let chain = table.chain_index(text);
+            let is_chain = chain.is_some();
             let spec = if goto { None } else { targets::options(text) };
             if goto && !is_chain {
                 return Err(err(format!(
@@ -493,7 +568,7 @@ fn generic_option<'a>(
                 }
             }
             line.target =
-                Some((Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new() }, goto));
+                Some((Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new(), chain }, goto));
         }
         "-c" => {
             return Err(Diagnostic::error(
@@ -516,7 +591,6 @@ fn extension_option<'a>(
     negated: bool,
     start_span: Span,
     family: Family,
-    table: &Table,
     line: &mut Line<'a>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<usize, Diagnostic> {
@@ -536,6 +610,7 @@ fn extension_option<'a>(
                         implicit: true,
                         spec: matches::options(m),
                         opts: Vec::new(),
+                        chain: None,
                     });
                     resolved = resolve(line, long, tok.span)?;
                     // Keep the implicit match only if the option is one of its own.
@@ -557,7 +632,7 @@ fn extension_option<'a>(
                     if t.spec.is_none()
                         && targets::options(&t.name).is_none()
                         && Verdict::from_name(&t.name).is_none()
-                        && table.chain(&t.name).is_none() =>
+                        && t.chain.is_none() =>
                 {
                     Some(usize::MAX)
                 }
@@ -704,6 +779,7 @@ fn option_hint(line: &Line<'_>) -> Option<String> {
 /// Builds the rule (or runs the command) and applies it to the table.
 fn apply(
     line: Line<'_>,
+    tokens: &[Token<'_>],
     table: &mut Table,
     whole: Span,
     family: Family,
@@ -714,7 +790,7 @@ fn apply(
             Diagnostic::error(whole, "this line gives no command").with_hint("a rule line starts with `-A CHAIN`")
         );
     };
-    let args = &line.command_args;
+    let args = &tokens[line.command_args.clone()];
     let arg = |n: usize, what: &str| -> Result<&Token<'_>, Diagnostic> {
         args.get(n).ok_or_else(|| Diagnostic::error(cmd_span, format!("this command needs {what}")))
     };
@@ -772,9 +848,21 @@ fn apply(
                 }
                 _ => len,
             };
-            let chain_name = table.chains[c].name.clone();
-            let mut built = build_rules(line, table, &chain_name, whole, family, diags)?;
+            let built = build_rules(line, table, c, whole, family, diags)?;
             let rules = &mut table.chains[c].rules;
+            let mut built = match (command, built) {
+                (Command::Append, Built::One(rule)) => {
+                    // The common case: one rule at the end.
+                    if rules.len() == rules.capacity() {
+                        // Grow by half rather than double, from nothing: most chains of a big dump hold a
+                        // rule or two, and a doubling vector would reserve room for four.
+                        rules.reserve_exact((rules.len() / 2).max(1));
+                    }
+                    rules.push(rule);
+                    return Ok(());
+                }
+                (_, built) => built.into_vec(),
+            };
             match command {
                 Command::Replace => {
                     if built.len() != 1 {
@@ -934,26 +1022,38 @@ fn apply(
     Ok(())
 }
 
-/// Builds the rule (several, for address lists) that a command line describes.
+/// The rule a command line describes, or the rules of its address lists.
+enum Built {
+    One(Rule),
+    Many(Vec<Rule>),
+}
+
+impl Built {
+    fn into_vec(self) -> Vec<Rule> {
+        match self {
+            Built::One(r) => vec![r],
+            Built::Many(v) => v,
+        }
+    }
+}
+
+/// Builds the rule (several, for address lists) that a command line describes, for chain `chain` of
+/// `table`.
 fn build_rules(
-    line: Line<'_>,
+    mut line: Line<'_>,
     table: &Table,
-    chain: &str,
+    chain: usize,
     whole: Span,
     family: Family,
     diags: &mut Vec<Diagnostic>,
-) -> Result<Vec<Rule>, Diagnostic> {
-    let sources = line.sources.clone();
-    let destinations = line.destinations.clone();
+) -> Result<Built, Diagnostic> {
+    if line.sources.len() <= 1 && line.destinations.len() <= 1 {
+        return Ok(Built::One(build_rule(line, table, chain, whole, family, diags)?));
+    }
+    let srcs = std::mem::take(&mut line.sources).choices();
+    let dsts = std::mem::take(&mut line.destinations).choices();
     let parts = line.generic.clone();
     let rule = build_rule(line, table, chain, whole, family, diags)?;
-    if sources.len() <= 1 && destinations.len() <= 1 {
-        return Ok(vec![rule]);
-    }
-    let srcs: Vec<Option<Negatable<Network>>> =
-        if sources.is_empty() { vec![None] } else { sources.into_iter().map(Some).collect() };
-    let dsts: Vec<Option<Negatable<Network>>> =
-        if destinations.is_empty() { vec![None] } else { destinations.into_iter().map(Some).collect() };
     let mut rules = Vec::with_capacity(srcs.len() * dsts.len());
     for s in &srcs {
         for d in &dsts {
@@ -965,20 +1065,22 @@ fn build_rules(
             rules.push(r);
         }
     }
-    Ok(rules)
+    Ok(Built::Many(rules))
 }
 
 fn build_rule(
     line: Line<'_>,
     table: &Table,
-    chain: &str,
+    chain: usize,
     whole: Span,
     family: Family,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Rule, Diagnostic> {
     let Line { generic, matches: loaded, target, counters, .. } = line;
     // iptables refuses an interface a built-in chain never has.
-    if let Some(hook) = table.chain(chain).and_then(|c| c.hook) {
+    let chain = &table.chains[chain];
+    if let Some(hook) = chain.hook {
+        let chain = &chain.name;
         use crate::ruleset::Hook;
         if let (Some(i), Hook::Output | Hook::Postrouting) = (&generic.in_interface, hook) {
             return Err(Diagnostic::error(
@@ -1010,11 +1112,11 @@ fn build_rule(
                     return Err(Diagnostic::error(o.span, format!("{} takes no options", t.name)));
                 }
                 TargetKind::Standard(v)
-            } else if t.spec.is_none() && table.chain(&t.name).is_some() {
+            } else if let Some(c) = t.chain.filter(|_| t.spec.is_none()) {
                 if let Some(o) = t.opts.first() {
                     return Err(Diagnostic::error(o.span, format!("a jump to chain `{}` takes no options", t.name)));
                 }
-                if table.chain(&t.name).is_some_and(|c| c.hook.is_some()) {
+                if table.chains[c].hook.is_some() {
                     return Err(Diagnostic::error(
                         t.span,
                         format!("`{}` is a built-in chain; rules cannot jump to it", t.name),

@@ -7,6 +7,7 @@
 
 use crate::diag::Diagnostic;
 use crate::span::Span;
+use std::borrow::Cow;
 
 /// The longest argument `iptables-restore` takes (its buffer is 1024 bytes with the terminating NUL).
 pub const MAX_ARG_LEN: usize = 1023;
@@ -15,7 +16,7 @@ pub const MAX_ARG_LEN: usize = 1023;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token<'a> {
     /// The argument's text with quotes and escapes removed.
-    pub text: std::borrow::Cow<'a, str>,
+    pub text: Cow<'a, str>,
     /// The bytes it was read from, quotes included.
     pub span: Span,
     /// Whether it was written in quotes (a quoted argument is always a value, never an option).
@@ -32,9 +33,23 @@ pub fn tokenize<'a>(
     line_text: &'a str,
     offset: usize,
 ) -> Result<Vec<Token<'a>>, Diagnostic> {
+    let mut tokens = Vec::new();
+    tokenize_into(line, line_start, line_text, offset, &mut tokens)?;
+    Ok(tokens)
+}
+
+/// [`tokenize`] into `tokens` (cleared first), so that a reader can keep one buffer for every line.
+pub fn tokenize_into<'a>(
+    line: u32,
+    line_start: usize,
+    line_text: &'a str,
+    offset: usize,
+    tokens: &mut Vec<Token<'a>>,
+) -> Result<(), Diagnostic> {
+    tokens.clear();
     let bytes = line_text.as_bytes();
-    let ascii = bytes.is_ascii();
     // Columns count characters; on an ASCII line (nearly every dump) that is the byte offset.
+    let ascii = bytes.is_ascii();
     let span = |from: usize, to: usize| {
         if ascii {
             Span { start: (line_start + from) as u32, end: (line_start + to) as u32, line, col: from as u32 + 1 }
@@ -42,27 +57,41 @@ pub fn tokenize<'a>(
             Span::within_line(line, line_start, line_text, from, to)
         }
     };
-    let mut tokens = Vec::with_capacity(bytes[offset.min(bytes.len())..].iter().filter(|&&b| b == b' ').count() + 1);
     let mut i = offset;
     while i < bytes.len() {
         match bytes[i] {
             b' ' | b'\t' => i += 1,
+            b'"' => {
+                // The common quoted argument: `"text"` with no escapes, standing alone.
+                let close = bytes[i + 1..].iter().position(|&b| b == b'"' || b == b'\\').map(|p| i + 1 + p);
+                match close {
+                    Some(c) if bytes[c] == b'"' && bytes.get(c + 1).is_none_or(|&b| b == b' ' || b == b'\t') => {
+                        let span = span(i, c + 1);
+                        check_len(&line_text[i + 1..c], span)?;
+                        tokens.push(Token { text: Cow::Borrowed(&line_text[i + 1..c]), span, quoted: true });
+                        i = c + 1;
+                    }
+                    _ => i = quoted_token(line, line_start, line_text, i, tokens)?,
+                }
+            }
             _ => {
                 // The common case: a bare word, borrowed from the line as it is.
-                let end =
-                    i + bytes[i..].iter().position(|&b| matches!(b, b' ' | b'\t' | b'"')).unwrap_or(bytes.len() - i);
+                let mut end = i + 1;
+                while end < bytes.len() && !matches!(bytes[end], b' ' | b'\t' | b'"') {
+                    end += 1;
+                }
                 if end == bytes.len() || bytes[end] != b'"' {
                     let span = span(i, end);
                     check_len(&line_text[i..end], span)?;
-                    tokens.push(Token { text: std::borrow::Cow::Borrowed(&line_text[i..end]), span, quoted: false });
+                    tokens.push(Token { text: Cow::Borrowed(&line_text[i..end]), span, quoted: false });
                     i = end;
                 } else {
-                    i = quoted_token(line, line_start, line_text, i, &mut tokens)?;
+                    i = quoted_token(line, line_start, line_text, i, tokens)?;
                 }
             }
         }
     }
-    Ok(tokens)
+    Ok(())
 }
 
 /// Reads an argument with double quotes in it, starting at byte `from`; returns where it ended.
@@ -88,7 +117,7 @@ fn quoted_token<'a>(
                 // A closing quote ends the argument, even when text follows it directly.
                 let span = Span::within_line(line, line_start, line_text, from, i + 1);
                 check_len(&buf, span)?;
-                tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+                tokens.push(Token { text: Cow::Owned(buf), span, quoted: true });
                 return Ok(i + 1);
             } else {
                 buf.push(ch);
@@ -100,7 +129,7 @@ fn quoted_token<'a>(
             ' ' | '\t' => {
                 let span = Span::within_line(line, line_start, line_text, from, i);
                 check_len(&buf, span)?;
-                tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+                tokens.push(Token { text: Cow::Owned(buf), span, quoted: true });
                 return Ok(i);
             }
             _ => buf.push(ch),
@@ -112,7 +141,7 @@ fn quoted_token<'a>(
             .with_hint("add a `\"` at the end of the argument"));
     }
     check_len(&buf, span)?;
-    tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+    tokens.push(Token { text: Cow::Owned(buf), span, quoted: true });
     Ok(line_text.len())
 }
 

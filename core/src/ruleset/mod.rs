@@ -280,18 +280,18 @@ enum GenericItem {
 
 impl From<GenericParts> for Generic {
     fn from(p: GenericParts) -> Generic {
-        let items: Vec<GenericItem> = [
+        let items = [
             p.source.map(GenericItem::Source),
             p.destination.map(GenericItem::Destination),
             p.in_interface.map(GenericItem::InInterface),
             p.out_interface.map(GenericItem::OutInterface),
             p.protocol.map(GenericItem::Protocol),
             p.fragment.map(GenericItem::Fragment),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        Generic { items: items.into_boxed_slice() }
+        ];
+        // Counted first so that the one allocation is of the exact size.
+        let mut list = Vec::with_capacity(items.iter().flatten().count());
+        list.extend(items.into_iter().flatten());
+        Generic { items: list.into_boxed_slice() }
     }
 }
 
