@@ -251,6 +251,15 @@ impl Interface {
         Ok(Interface { bytes, len: text.len() as u8 })
     }
 
+    /// The interface whose name is `name`'s bytes, which came from [`Interface::name`] (so they need no
+    /// checking again); more than [`MAX_IFNAME_LEN`] are cut.
+    pub(super) fn from_stored(name: &[u8]) -> Interface {
+        let len = name.len().min(MAX_IFNAME_LEN);
+        let mut bytes = [0u8; MAX_IFNAME_LEN];
+        bytes[..len].copy_from_slice(&name[..len]);
+        Interface { bytes, len: len as u8 }
+    }
+
     /// The name as written, `+` included.
     pub fn name(&self) -> &str {
         // The bytes are a whole `&str` copied in by `parse`.

@@ -566,8 +566,8 @@ fn unconditional_verdict(rule: &Rule) -> bool {
     let zero_addr = |n: Option<&crate::ruleset::Negatable<crate::ruleset::Network>>| {
         n.is_none_or(|n| !n.negated && n.value.is_any())
     };
-    let generic_zero = zero_addr(g.source())
-        && zero_addr(g.destination())
+    let generic_zero = zero_addr(g.source().as_ref())
+        && zero_addr(g.destination().as_ref())
         && g.in_interface().is_none()
         && g.out_interface().is_none()
         && g.protocol().is_none_or(|p| !p.negated && p.value.is_all())
