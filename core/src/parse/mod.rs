@@ -50,7 +50,7 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
         ruleset: Ruleset { family, tables: Vec::new() },
         diags: Vec::new(),
         current: None,
-        tokens: Vec::new(),
+        scratch: rule::Scratch::default(),
     };
     let mut line_start = 0;
     let mut last_line = 0;
@@ -162,8 +162,8 @@ struct Reader<'a> {
     ruleset: Ruleset,
     diags: Vec<Diagnostic>,
     current: Option<usize>,
-    /// The arguments of the rule line being read, kept from line to line to save an allocation each.
-    tokens: Vec<token::Token<'a>>,
+    /// The buffers for reading a rule line, kept from line to line to save allocations on each.
+    scratch: rule::Scratch<'a>,
 }
 
 impl<'a> Reader<'a> {
@@ -207,7 +207,7 @@ impl<'a> Reader<'a> {
         }
         match self.current {
             Some(t) => {
-                rule::command_line_with(&mut self.ruleset, t, line, start, text, &mut self.diags, &mut self.tokens)
+                rule::command_line_with(&mut self.ruleset, t, line, start, text, &mut self.diags, &mut self.scratch)
             }
             None => {
                 let message = if text.trim().is_empty() {

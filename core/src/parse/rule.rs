@@ -78,13 +78,13 @@ const GENERIC_LONG: &[(&str, &str)] = &[
     ("wait", "-w"),
 ];
 
-/// An extension being filled from the arguments: its name, where it was loaded, its options so far.
+/// An extension loaded by the arguments: its name, where it was loaded, its option table. Its options are
+/// in [`Line::opts`].
 struct Loaded<'a> {
     name: std::borrow::Cow<'a, str>,
     span: Span,
     implicit: bool,
     spec: Option<&'static [OptSpec]>,
-    opts: Vec<Opt<'a>>,
     /// For a target, the index of the table's chain of that name, if there is one.
     chain: Option<usize>,
 }
@@ -111,7 +111,16 @@ impl AddrList {
     }
 }
 
+/// What reading one rule line needs, kept from line to line by the reader so that its buffers are
+/// allocated once rather than for every line.
+#[derive(Default)]
+pub(super) struct Scratch<'a> {
+    tokens: Vec<Token<'a>>,
+    line: Line<'a>,
+}
+
 /// Everything a line said, before it is applied to the table.
+#[derive(Default)]
 struct Line<'a> {
     command: Option<(Command, Span)>,
     /// Where the command's own arguments (chain name, rule number, policy, new name) are among the tokens.
@@ -130,14 +139,48 @@ struct Line<'a> {
     sources: AddrList,
     /// Every address of a `-d` list.
     destinations: AddrList,
+    /// The options of the extensions, in the order given.
+    opts: Vec<Opt<'a>>,
+    /// For each of `opts`, the extension it belongs to: its index in `matches`, or `usize::MAX` for the
+    /// target.
+    slots: Vec<usize>,
+}
+
+impl<'a> Line<'a> {
+    /// Empties the line for the next one, keeping the room its lists have.
+    fn reset(&mut self) {
+        let mut matches = std::mem::take(&mut self.matches);
+        let mut opts = std::mem::take(&mut self.opts);
+        let mut slots = std::mem::take(&mut self.slots);
+        matches.clear();
+        opts.clear();
+        slots.clear();
+        *self = Line { matches, opts, slots, ..Line::default() };
+    }
+
+    /// The options of the extension in `slot`. They nearly always stand together after it; when other
+    /// options came between them, they are gathered in a list of their own.
+    fn opts_of(&self, slot: usize) -> std::borrow::Cow<'_, [Opt<'a>]> {
+        let first = self.slots.iter().position(|&s| s == slot);
+        let last = self.slots.iter().rposition(|&s| s == slot);
+        match (first, last) {
+            (Some(f), Some(l)) if self.slots[f..=l].iter().all(|&s| s == slot) => {
+                std::borrow::Cow::Borrowed(&self.opts[f..=l])
+            }
+            (Some(_), Some(_)) => std::borrow::Cow::Owned(
+                self.slots.iter().zip(&self.opts).filter(|(s, _)| **s == slot).map(|(_, o)| o.clone()).collect(),
+            ),
+            _ => std::borrow::Cow::Borrowed(&[]),
+        }
+    }
 }
 
 /// Reads line `line` (text `text`, starting at byte `start`) of table `t` and applies it.
 pub fn command_line(ruleset: &mut Ruleset, t: usize, line: u32, start: usize, text: &str, diags: &mut Vec<Diagnostic>) {
-    command_line_with(ruleset, t, line, start, text, diags, &mut Vec::new());
+    command_line_with(ruleset, t, line, start, text, diags, &mut Scratch::default());
 }
 
-/// [`command_line`] with a buffer for the line's arguments that the reader keeps from line to line.
+/// [`command_line`] with the buffers the reader keeps from line to line.
 pub(super) fn command_line_with<'a>(
     ruleset: &mut Ruleset,
     t: usize,
@@ -145,8 +188,9 @@ pub(super) fn command_line_with<'a>(
     start: usize,
     text: &'a str,
     diags: &mut Vec<Diagnostic>,
-    tokens: &mut Vec<Token<'a>>,
+    scratch: &mut Scratch<'a>,
 ) {
+    let Scratch { tokens, line: parsed } = scratch;
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
@@ -173,8 +217,8 @@ pub(super) fn command_line_with<'a>(
     let family = ruleset.family;
     let table = &mut ruleset.tables[t];
     // Warnings go straight to `diags`: they come before any error of the same line, as they were found.
-    match read_line(tokens, family, table, diags) {
-        Ok(mut parsed) => {
+    match read_line(tokens, family, table, diags, parsed) {
+        Ok(()) => {
             if parsed.counters.is_none() {
                 parsed.counters = counters;
             }
@@ -193,20 +237,9 @@ fn read_line<'a>(
     family: Family,
     table: &Table,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<Line<'a>, Diagnostic> {
-    let mut line = Line {
-        command: None,
-        command_args: 0..0,
-        generic: GenericParts::default(),
-        matches: Vec::new(),
-        target: None,
-        counters: None,
-        skip: false,
-        protocol_all: false,
-        protocol_mh: false,
-        sources: AddrList::default(),
-        destinations: AddrList::default(),
-    };
+    line: &mut Line<'a>,
+) -> Result<(), Diagnostic> {
+    line.reset();
     let mut i = 0;
     let mut negate: Option<Span> = None;
     while i < tokens.len() {
@@ -233,7 +266,7 @@ fn read_line<'a>(
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
                 None => (word.into(), None),
             };
-        let short = canonical_generic(&name, &line).map_err(|mut d| {
+        let short = canonical_generic(&name, line).map_err(|mut d| {
             d.span = tok.span;
             d
         })?;
@@ -277,7 +310,7 @@ fn read_line<'a>(
                 let span = start_span.to(value.span);
                 i = next;
                 let flag = short.unwrap_or_default();
-                generic_option(flag, &value, negated, span, family, table, &mut line, warnings)?;
+                generic_option(flag, &value, negated, span, family, table, line, warnings)?;
             }
             Some("-f") => {
                 if family == Family::Ipv6 {
@@ -314,14 +347,14 @@ fn read_line<'a>(
             }
             Some(_) => unreachable_generic(tok.span)?,
             None => {
-                i = extension_option(tokens, i, &name, inline_arg, negated, start_span, family, &mut line, warnings)?;
+                i = extension_option(tokens, i, &name, inline_arg, negated, start_span, family, line, warnings)?;
             }
         }
     }
     if let Some(s) = negate {
         return Err(Diagnostic::error(s, "`!` at the end of the line negates nothing"));
     }
-    Ok(line)
+    Ok(())
 }
 
 fn unreachable_generic(span: Span) -> Result<(), Diagnostic> {
@@ -522,14 +555,7 @@ fn generic_option<'a>(
                         .with_hint("iptables says \"Couldn't load match\"; check the spelling"));
                 }
             }
-            line.matches.push(Loaded {
-                name: value.text.clone(),
-                span,
-                implicit: false,
-                spec,
-                opts: Vec::new(),
-                chain: None,
-            });
+            line.matches.push(Loaded { name: value.text.clone(), span, implicit: false, spec, chain: None });
         }
         "-j" | "-g" => {
             if negated {
@@ -567,8 +593,7 @@ fn generic_option<'a>(
                     )));
                 }
             }
-            line.target =
-                Some((Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new(), chain }, goto));
+            line.target = Some((Loaded { name: value.text.clone(), span, implicit: false, spec, chain }, goto));
         }
         "-c" => {
             return Err(Diagnostic::error(
@@ -609,7 +634,6 @@ fn extension_option<'a>(
                         span: start_span,
                         implicit: true,
                         spec: matches::options(m),
-                        opts: Vec::new(),
                         chain: None,
                     });
                     resolved = resolve(line, long, tok.span)?;
@@ -719,12 +743,9 @@ fn extension_option<'a>(
     };
     let opt =
         Opt { name: spec_name, negated: negated || old_neg.is_some(), args: args_taken, span: start_span.to(end) };
-    if slot == usize::MAX {
-        if let Some((t, _)) = line.target.as_mut() {
-            t.opts.push(opt);
-        }
-    } else {
-        line.matches[slot].opts.push(opt);
+    if slot != usize::MAX || line.target.is_some() {
+        line.opts.push(opt);
+        line.slots.push(slot);
     }
     Ok(next)
 }
@@ -778,7 +799,7 @@ fn option_hint(line: &Line<'_>) -> Option<String> {
 
 /// Builds the rule (or runs the command) and applies it to the table.
 fn apply(
-    line: Line<'_>,
+    line: &mut Line<'_>,
     tokens: &[Token<'_>],
     table: &mut Table,
     whole: Span,
@@ -1040,7 +1061,7 @@ impl Built {
 /// Builds the rule (several, for address lists) that a command line describes, for chain `chain` of
 /// `table`.
 fn build_rules(
-    mut line: Line<'_>,
+    line: &mut Line<'_>,
     table: &Table,
     chain: usize,
     whole: Span,
@@ -1052,8 +1073,8 @@ fn build_rules(
     }
     let srcs = std::mem::take(&mut line.sources).choices();
     let dsts = std::mem::take(&mut line.destinations).choices();
-    let parts = line.generic.clone();
     let rule = build_rule(line, table, chain, whole, family, diags)?;
+    let parts = &line.generic;
     let mut rules = Vec::with_capacity(srcs.len() * dsts.len());
     for s in &srcs {
         for d in &dsts {
@@ -1069,7 +1090,7 @@ fn build_rules(
 }
 
 fn build_rule(
-    line: Line<'_>,
+    line: &Line<'_>,
     table: &Table,
     chain: usize,
     whole: Span,
@@ -1077,6 +1098,7 @@ fn build_rule(
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Rule, Diagnostic> {
     let Line { generic, matches: loaded, target, counters, .. } = line;
+    let counters = *counters;
     // iptables refuses an interface a built-in chain never has.
     let chain = &table.chains[chain];
     if let Some(hook) = chain.hook {
@@ -1097,23 +1119,26 @@ fn build_rule(
     }
     let mut warnings = Vec::new();
     let mut built = Vec::with_capacity(loaded.len());
-    for m in loaded {
-        let span = m.opts.iter().fold(m.span, |s, o| s.to(o.span));
+    for (slot, m) in loaded.iter().enumerate() {
+        let opts = line.opts_of(slot);
+        let span = opts.iter().fold(m.span, |s, o| s.to(o.span));
         let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: m.span };
-        let kind = matches::build(&m.name, &m.opts, &ctx, &mut warnings)?;
+        let kind = matches::build(&m.name, &opts, &ctx, &mut warnings)?;
         built.push(matches::Match { span, implicit: m.implicit, kind });
     }
     let target = match target {
         None => None,
         Some((t, goto)) => {
-            let span = t.opts.iter().fold(t.span, |s, o| s.to(o.span));
+            let goto = *goto;
+            let opts = line.opts_of(usize::MAX);
+            let span = opts.iter().fold(t.span, |s, o| s.to(o.span));
             let kind = if let Some(v) = Verdict::from_name(&t.name).filter(|_| !goto) {
-                if let Some(o) = t.opts.first() {
+                if let Some(o) = opts.first() {
                     return Err(Diagnostic::error(o.span, format!("{} takes no options", t.name)));
                 }
                 TargetKind::Standard(v)
             } else if let Some(c) = t.chain.filter(|_| t.spec.is_none()) {
-                if let Some(o) = t.opts.first() {
+                if let Some(o) = opts.first() {
                     return Err(Diagnostic::error(o.span, format!("a jump to chain `{}` takes no options", t.name)));
                 }
                 if table.chains[c].hook.is_some() {
@@ -1125,9 +1150,9 @@ fn build_rule(
                 TargetKind::Chain
             } else {
                 let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: t.span };
-                targets::build(&t.name, &t.opts, &ctx, &mut warnings)?
+                targets::build(&t.name, &opts, &ctx, &mut warnings)?
             };
-            Some(Target { name: t.name.into_owned(), span, goto, kind })
+            Some(Target { name: t.name.to_string(), span, goto, kind })
         }
     };
     diags.append(&mut warnings);

@@ -98,3 +98,27 @@ fn detects_ipv6() {
         Family::Ipv4
     );
 }
+
+#[test]
+fn options_of_one_module_may_be_split_by_another() {
+    // `--sport` goes to tcp although comment's option came between: each module gets all of its own.
+    let p = parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -m comment --comment x --sport 1000 -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -m comment --comment x --dport 23 -j ACCEPT\nCOMMIT\n",
+        None,
+    );
+    assert!(crate::canonical(&p)
+        .contains("-A INPUT -p tcp -m tcp --sport 1000 --dport 22 -m comment --comment x -j ACCEPT\n"));
+    let e: Vec<_> = p.errors().map(|d| (d.span.line, d.span.col, d.message.as_str())).collect();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].0, e[0].1, e[0].2), (4, 58, "`--dport` is given more than once"), "{e:?}");
+}
+
+#[test]
+fn a_line_leaves_nothing_behind_for_the_next() {
+    let p = parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.1 -p udp -m udp --dport 53 -m comment --comment a -j DROP\n-A INPUT -j ACCEPT\nCOMMIT\n",
+        None,
+    );
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert!(crate::canonical(&p).contains("-A INPUT -j ACCEPT\n"));
+}

@@ -216,6 +216,12 @@ impl<'g> Iterator for Records<'g> {
 
 impl From<GenericParts> for Generic {
     fn from(p: GenericParts) -> Generic {
+        Generic::from(&p)
+    }
+}
+
+impl From<&GenericParts> for Generic {
+    fn from(p: &GenericParts) -> Generic {
         let mut out = Out { bytes: [0; 6 * 55], len: 0 };
         if let Some(s) = &p.source {
             put_record(&mut out, SOURCE, s.negated, s.span, |o| put_network(o, &s.value));
