@@ -371,14 +371,15 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
     let Some(long) = word.strip_prefix("--") else {
         return Ok(short_generic(word));
     };
-    // Most long options belong to an extension: the first byte rules nearly every generic one out.
-    let first_byte = long.as_bytes().first();
-    let generic = GENERIC_LONG.iter().filter(|(l, _)| l.as_bytes().first() == first_byte && l.starts_with(long));
-    if let Some((_, s)) = generic.clone().find(|(l, _)| *l == long) {
+    if let Some((_, s)) = GENERIC_LONG.iter().find(|(l, _)| *l == long) {
         return Ok(Some(s));
     }
+    // An exact option of a loaded extension wins over any abbreviation (and is what most long options are).
+    if loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name == long)) {
+        return Ok(None);
+    }
     // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
-    let mut generic = generic.map(|(_, s)| *s);
+    let mut generic = GENERIC_LONG.iter().filter(|(l, _)| l.starts_with(long)).map(|(_, s)| *s);
     let Some(first) = generic.next().filter(|_| !long.is_empty()) else {
         return Ok(None);
     };
@@ -389,11 +390,6 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
         (None, Some(m)) => m.spec.is_none(),
         (None, None) => false,
     };
-    let ext_has = verbatim_last || loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
-    // An exact option of a loaded extension wins over any abbreviation.
-    if loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name == long)) {
-        return Ok(None);
-    }
     let ext_prefix = loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
     if ext_prefix && !verbatim_last {
         // getopt_long refuses a prefix that fits options of both the command and an extension.
@@ -402,7 +398,7 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
             format!("`--{long}` is ambiguous: it abbreviates a generic option and an option of a loaded module"),
         ));
     }
-    if !ext_has && one_generic {
+    if !(verbatim_last || ext_prefix) && one_generic {
         return Ok(Some(first));
     }
     Ok(None)

@@ -76,10 +76,7 @@ pub fn tokenize_into<'a>(
             }
             _ => {
                 // The common case: a bare word, borrowed from the line as it is.
-                let mut end = i + 1;
-                while end < bytes.len() && !matches!(bytes[end], b' ' | b'\t' | b'"') {
-                    end += 1;
-                }
+                let end = word_end(bytes, i + 1);
                 if end == bytes.len() || bytes[end] != b'"' {
                     let span = span(i, end);
                     check_len(&line_text[i..end], span)?;
@@ -92,6 +89,30 @@ pub fn tokenize_into<'a>(
         }
     }
     Ok(())
+}
+
+/// Where the word that goes on at byte `i` of `bytes` ends: the first blank, tab or double quote from
+/// `i`, or the end. Eight bytes are looked at a time: in a word, a byte equal to the one sought becomes
+/// zero when the two are XORed, and `(v - 0x01..) & !v & 0x80..` flags the first zero byte of `v` exactly.
+fn word_end(bytes: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let hit =
+            zero(v ^ (LO * u64::from(b' '))) | zero(v ^ (LO * u64::from(b'\t'))) | zero(v ^ (LO * u64::from(b'"')));
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'"') {
+        i += 1;
+    }
+    i
 }
 
 /// Reads an argument with double quotes in it, starting at byte `from`; returns where it ended.
@@ -203,6 +224,19 @@ mod tests {
         let last = toks.last().unwrap();
         assert_eq!((last.span.line, last.span.col, last.span.start), (3, 27, 126));
         assert!(last.quoted);
+    }
+
+    #[test]
+    fn words_end_at_blanks_tabs_and_quotes_wherever_they_fall() {
+        for len in 0..20 {
+            for stop in [b' ', b'\t', b'"'] {
+                let mut line = vec![b'x'; len];
+                line.push(stop);
+                line.extend_from_slice(b"yyyyyyyyyy");
+                assert_eq!(word_end(&line, 0), len);
+            }
+            assert_eq!(word_end(&vec![0x80; len], 0), len);
+        }
     }
 
     #[test]
