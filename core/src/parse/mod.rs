@@ -44,6 +44,11 @@ impl Parsed {
 
 /// Reads `input` as a dump of `family`, or of the family it looks like when `family` is `None`.
 pub fn parse(input: &str, family: Option<Family>) -> Parsed {
+    read(input, family, workers(input))
+}
+
+/// [`parse`] with `workers` threads for the `-A` lines.
+fn read(input: &str, family: Option<Family>, workers: usize) -> Parsed {
     let family = family.unwrap_or_else(|| detect_family(input));
     let mut reader = Reader {
         input,
@@ -51,6 +56,9 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
         diags: Vec::new(),
         current: None,
         scratch: rule::Scratch::default(),
+        pending: Vec::new(),
+        workers,
+        worker_scratch: Vec::new(),
     };
     let mut line_start = 0;
     let mut last_line = 0;
@@ -63,6 +71,7 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
         if let Some(stripped) = text.strip_suffix('\r') {
             text = stripped;
             if reader.diags.iter().all(|d| !d.message.contains("\\r\\n")) {
+                reader.flush();
                 let span = Span::within_line(line_no, line_start, text, text.len(), text.len() + 1);
                 reader.diags.push(
                     Diagnostic::warning(
@@ -78,6 +87,7 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
         reader.line(line_no, line_start, text, ended_with_newline);
         line_start += raw.len();
     }
+    reader.flush();
     if let Some(t) = reader.current {
         let span = Span {
             start: input.len() as u32,
@@ -155,6 +165,41 @@ pub fn detect_family(input: &str) -> Family {
     }
 }
 
+/// From how many bytes of input on a dump's `-A` lines are read on several threads.
+const PARALLEL_FROM: usize = 256 * 1024;
+
+/// How many `-A` lines are read together, on the threads, before they are applied.
+const BATCH: usize = 4096;
+
+/// How many threads read a dump's `-A` lines: one for small dumps and where there are no threads (the
+/// browser), else as many as the machine has cores, up to 4.
+fn workers(input: &str) -> usize {
+    if cfg!(target_arch = "wasm32") || input.len() < PARALLEL_FROM {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// One thread's share of a batch of `-A` lines: their findings, and the rules to append with their chain.
+type Appends = (Vec<Diagnostic>, Vec<(usize, rule::Built)>);
+
+/// Reads `lines`, all `-A` lines of `table`, without changing it.
+fn read_appends<'a>(
+    table: &Table,
+    family: Family,
+    lines: &[(u32, usize, &'a str)],
+    scratch: &mut rule::Scratch<'a>,
+) -> Appends {
+    let mut diags = Vec::new();
+    let mut built = Vec::with_capacity(lines.len());
+    for &(line, start, text) in lines {
+        if let Some(b) = rule::read_append(table, family, line, start, text, &mut diags, scratch) {
+            built.push(b);
+        }
+    }
+    (diags, built)
+}
+
 /// The state of reading: the ruleset so far and the table being filled.
 struct Reader<'a> {
     /// The whole dump.
@@ -164,14 +209,31 @@ struct Reader<'a> {
     current: Option<usize>,
     /// The buffers for reading a rule line, kept from line to line to save allocations on each.
     scratch: rule::Scratch<'a>,
+    /// `-A` lines (number, first byte, text) not read yet. Appending changes no chain that another
+    /// `-A` line could refer to, so a run of them can be read on several threads against the table as it
+    /// stands, then applied in order: the result and the order of findings are those of reading them one
+    /// by one. Any other line applies the pending ones first.
+    pending: Vec<(u32, usize, &'a str)>,
+    /// How many threads read pending lines; with one, lines are read as they come.
+    workers: usize,
+    /// The buffers of the other threads.
+    worker_scratch: Vec<rule::Scratch<'a>>,
 }
 
 impl<'a> Reader<'a> {
     fn line(&mut self, line: u32, start: usize, text: &'a str, has_newline: bool) {
-        let whole = Span::within_line(line, start, text, 0, text.len());
         if text.is_empty() || text.starts_with('#') {
             return;
         }
+        if self.workers > 1 && self.current.is_some() && text.starts_with("-A ") {
+            self.pending.push((line, start, text));
+            if self.pending.len() == BATCH {
+                self.flush();
+            }
+            return;
+        }
+        self.flush();
+        let whole = Span::within_line(line, start, text, 0, text.len());
         if self.current.is_some() && (text == "COMMIT" || (text.trim_end() == "COMMIT" && !text.starts_with(' '))) {
             if text != "COMMIT" {
                 self.diags.push(Diagnostic::error(
@@ -223,6 +285,41 @@ impl<'a> Reader<'a> {
                     )
                 };
                 self.diags.push(Diagnostic::error(whole, message));
+            }
+        }
+    }
+
+    /// Reads the pending `-A` lines, a share on each thread, and applies them in order.
+    fn flush(&mut self) {
+        let (Some(t), false) = (self.current, self.pending.is_empty()) else {
+            return;
+        };
+        let family = self.ruleset.family;
+        let table = &self.ruleset.tables[t];
+        let share = self.pending.len().div_ceil(self.workers);
+        let mut shares = self.pending.chunks(share);
+        let mine = shares.next().unwrap_or_default();
+        let others = shares.len();
+        if self.worker_scratch.len() < others {
+            self.worker_scratch.resize_with(others, rule::Scratch::default);
+        }
+        let scratch = &mut self.scratch;
+        let worker_scratch = &mut self.worker_scratch;
+        let results: Vec<Appends> = std::thread::scope(|s| {
+            let handles: Vec<_> = shares
+                .zip(worker_scratch.iter_mut())
+                .map(|(lines, sc)| s.spawn(move || read_appends(table, family, lines, sc)))
+                .collect();
+            let first = read_appends(table, family, mine, scratch);
+            let rest = handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            std::iter::once(first).chain(rest).collect()
+        });
+        self.pending.clear();
+        let chains = &mut self.ruleset.tables[t].chains;
+        for (mut diags, built) in results {
+            self.diags.append(&mut diags);
+            for (c, b) in built {
+                rule::push_rules(&mut chains[c].rules, b);
             }
         }
     }

@@ -190,46 +190,85 @@ pub(super) fn command_line_with<'a>(
     diags: &mut Vec<Diagnostic>,
     scratch: &mut Scratch<'a>,
 ) {
-    let Scratch { tokens, line: parsed } = scratch;
+    let family = ruleset.family;
+    let Some((whole, tokens, parsed)) = read(&ruleset.tables[t], family, line, start, text, diags, scratch) else {
+        return;
+    };
+    if let Err(d) = apply(parsed, tokens, &mut ruleset.tables[t], whole, family, diags) {
+        diags.push(d);
+    }
+}
+
+/// Reads an `-A CHAIN ...` line of `table` without changing the table: the chain's index and the rule
+/// (several, for address lists) to append to it, or `None` when the line has an error (in `diags`) or is
+/// for the other family. Lines of appends can so be read on several threads and applied in order.
+pub(super) fn read_append<'a>(
+    table: &Table,
+    family: Family,
+    line: u32,
+    start: usize,
+    text: &'a str,
+    diags: &mut Vec<Diagnostic>,
+    scratch: &mut Scratch<'a>,
+) -> Option<(usize, Built)> {
+    let (whole, tokens, parsed) = read(table, family, line, start, text, diags, scratch)?;
+    // A line that starts with `-A ` has that command, or read_line has refused it already.
+    let Some((Command::Append, cmd_span)) = parsed.command else {
+        return None;
+    };
+    match append(parsed, tokens, table, cmd_span, whole, family, diags) {
+        Ok(appended) => Some(appended),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// Reads a line up to where it would be applied: its counters, its arguments and what they say. `None`
+/// when it has an error (pushed to `diags`) or is for the other family (`-4`/`-6`).
+#[allow(clippy::type_complexity)]
+fn read<'a, 's>(
+    table: &Table,
+    family: Family,
+    line: u32,
+    start: usize,
+    text: &'a str,
+    diags: &mut Vec<Diagnostic>,
+    scratch: &'s mut Scratch<'a>,
+) -> Option<(Span, &'s [Token<'a>], &'s mut Line<'a>)> {
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
     if text.starts_with('[') {
         let Some(close) = text.find(']') else {
             diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
-            return;
+            return None;
         };
         match parse_counters(&text[..=close]) {
             Some(c) => counters = Some(c),
             None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);
                 diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
-                return;
+                return None;
             }
         }
         offset = close + 1;
     }
+    let Scratch { tokens, line: parsed } = scratch;
     if let Err(d) = tokenize_into(line, start, text, offset, tokens) {
         diags.push(d);
-        return;
+        return None;
     }
-    let tokens = &tokens[..];
-    let family = ruleset.family;
-    let table = &mut ruleset.tables[t];
     // Warnings go straight to `diags`: they come before any error of the same line, as they were found.
-    match read_line(tokens, family, table, diags, parsed) {
-        Ok(()) => {
-            if parsed.counters.is_none() {
-                parsed.counters = counters;
-            }
-            if !parsed.skip {
-                if let Err(d) = apply(parsed, tokens, table, whole, family, diags) {
-                    diags.push(d);
-                }
-            }
-        }
-        Err(d) => diags.push(d),
+    if let Err(d) = read_line(tokens, family, table, diags, parsed) {
+        diags.push(d);
+        return None;
     }
+    if parsed.counters.is_none() {
+        parsed.counters = counters;
+    }
+    (!parsed.skip).then_some((whole, &tokens[..], parsed))
 }
 
 fn read_line<'a>(
@@ -793,6 +832,70 @@ fn option_hint(line: &Line<'_>) -> Option<String> {
     Some(format!("{name} takes {}", names.join(", ")))
 }
 
+/// The command's argument `n`, which says `what`.
+fn command_arg<'t, 'a>(
+    args: &'t [Token<'a>],
+    n: usize,
+    what: &str,
+    cmd_span: Span,
+) -> Result<&'t Token<'a>, Diagnostic> {
+    args.get(n).ok_or_else(|| Diagnostic::error(cmd_span, format!("this command needs {what}")))
+}
+
+/// The index of the chain that `tok` names.
+fn find_chain(table: &Table, tok: &Token<'_>) -> Result<usize, Diagnostic> {
+    table.chain_index(&tok.text).ok_or_else(|| {
+        Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name))
+            .with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
+    })
+}
+
+/// Fails on a command argument from `from` on, which the command does not take.
+fn no_more(args: &[Token<'_>], from: usize) -> Result<(), Diagnostic> {
+    match args.get(from) {
+        Some(extra) => Err(Diagnostic::error(extra.span, format!("unexpected argument `{}`", extra.text))),
+        None => Ok(()),
+    }
+}
+
+/// Builds what an `-A CHAIN` line appends: the chain's index and the rule, without changing the table.
+fn append(
+    line: &mut Line<'_>,
+    tokens: &[Token<'_>],
+    table: &Table,
+    cmd_span: Span,
+    whole: Span,
+    family: Family,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(usize, Built), Diagnostic> {
+    let args = &tokens[line.command_args.clone()];
+    let c = find_chain(table, command_arg(args, 0, "a chain name", cmd_span)?)?;
+    no_more(args, 1)?;
+    Ok((c, build_rules(line, table, c, whole, family, diags)?))
+}
+
+/// Makes room for `more` rules at the end of `rules`, growing by half rather than doubling, from nothing:
+/// most chains of a big dump hold a rule or two, and a doubling vector would reserve room for four.
+fn reserve(rules: &mut Vec<Rule>, more: usize) {
+    if rules.len() + more > rules.capacity() {
+        rules.reserve_exact(more.max(rules.len() / 2));
+    }
+}
+
+/// Appends what [`read_append`] built to the chain's `rules`.
+pub(super) fn push_rules(rules: &mut Vec<Rule>, built: Built) {
+    match built {
+        Built::One(rule) => {
+            reserve(rules, 1);
+            rules.push(rule);
+        }
+        Built::Many(many) => {
+            reserve(rules, many.len());
+            rules.extend(many);
+        }
+    }
+}
+
 /// Builds the rule (or runs the command) and applies it to the table.
 fn apply(
     line: &mut Line<'_>,
@@ -807,16 +910,13 @@ fn apply(
             Diagnostic::error(whole, "this line gives no command").with_hint("a rule line starts with `-A CHAIN`")
         );
     };
+    if command == Command::Append {
+        let (c, built) = append(line, tokens, table, cmd_span, whole, family, diags)?;
+        push_rules(&mut table.chains[c].rules, built);
+        return Ok(());
+    }
     let args = &tokens[line.command_args.clone()];
-    let arg = |n: usize, what: &str| -> Result<&Token<'_>, Diagnostic> {
-        args.get(n).ok_or_else(|| Diagnostic::error(cmd_span, format!("this command needs {what}")))
-    };
-    let chain_index = |table: &Table, tok: &Token<'_>| -> Result<usize, Diagnostic> {
-        table.chain_index(&tok.text).ok_or_else(|| {
-            Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name))
-                .with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
-        })
-    };
+    let arg = |n: usize, what: &str| command_arg(args, n, what, cmd_span);
     let rule_number = |tok: &Token<'_>, max: usize| -> Result<usize, Diagnostic> {
         match tok.text.parse::<usize>() {
             Ok(n) if n >= 1 && n <= max => Ok(n),
@@ -827,22 +927,13 @@ fn apply(
             Err(_) => Err(Diagnostic::error(tok.span, format!("`{}` is not a rule number", tok.text))),
         }
     };
-    let too_many = |from: usize| -> Result<(), Diagnostic> {
-        match args.get(from) {
-            Some(extra) => Err(Diagnostic::error(extra.span, format!("unexpected argument `{}`", extra.text))),
-            None => Ok(()),
-        }
-    };
+    let too_many = |from: usize| no_more(args, from);
     let has_spec = line.generic != GenericParts::default() || !line.matches.is_empty() || line.target.is_some();
     match command {
         Command::Append | Command::Insert | Command::Replace | Command::Delete => {
-            let c = chain_index(table, arg(0, "a chain name")?)?;
+            let c = find_chain(table, arg(0, "a chain name")?)?;
             let len = table.chains[c].rules.len();
             let pos = match (command, args.get(1)) {
-                (Command::Append, _) => {
-                    too_many(1)?;
-                    len
-                }
                 (Command::Insert, None) => 0,
                 (Command::Insert, Some(n)) => {
                     too_many(2)?;
@@ -865,21 +956,8 @@ fn apply(
                 }
                 _ => len,
             };
-            let built = build_rules(line, table, c, whole, family, diags)?;
+            let mut built = build_rules(line, table, c, whole, family, diags)?.into_vec();
             let rules = &mut table.chains[c].rules;
-            let mut built = match (command, built) {
-                (Command::Append, Built::One(rule)) => {
-                    // The common case: one rule at the end.
-                    if rules.len() == rules.capacity() {
-                        // Grow by half rather than double, from nothing: most chains of a big dump hold a
-                        // rule or two, and a doubling vector would reserve room for four.
-                        rules.reserve_exact((rules.len() / 2).max(1));
-                    }
-                    rules.push(rule);
-                    return Ok(());
-                }
-                (_, built) => built.into_vec(),
-            };
             match command {
                 Command::Replace => {
                     if built.len() != 1 {
@@ -909,18 +987,10 @@ fn apply(
                     }
                 }
                 _ => {
-                    // Grow by half rather than double, from nothing: most chains of a big dump hold a rule
-                    // or two, and a doubling vector would reserve room for four.
-                    if rules.len() + built.len() > rules.capacity() {
-                        rules.reserve_exact(built.len().max(rules.len() / 2));
-                    }
-                    if pos == rules.len() {
-                        rules.extend(built);
-                    } else {
-                        let tail = rules.split_off(pos);
-                        rules.extend(built);
-                        rules.extend(tail);
-                    }
+                    reserve(rules, built.len());
+                    let tail = rules.split_off(pos);
+                    rules.extend(built);
+                    rules.extend(tail);
                 }
             }
         }
@@ -951,7 +1021,7 @@ fn apply(
             });
         }
         Command::Policy => {
-            let c = chain_index(table, arg(0, "a chain name")?)?;
+            let c = find_chain(table, arg(0, "a chain name")?)?;
             let p = arg(1, "a policy")?;
             too_many(2)?;
             let policy = match p.text.as_ref() {
@@ -971,7 +1041,7 @@ fn apply(
         Command::Flush | Command::Zero => {
             too_many(1)?;
             let which = match args.first() {
-                Some(n) => vec![chain_index(table, n)?],
+                Some(n) => vec![find_chain(table, n)?],
                 None => (0..table.chains.len()).collect(),
             };
             if command == Command::Flush {
@@ -984,7 +1054,7 @@ fn apply(
             too_many(1)?;
             let doomed: Vec<String> = match args.first() {
                 Some(n) => {
-                    let c = chain_index(table, n)?;
+                    let c = find_chain(table, n)?;
                     if table.chains[c].hook.is_some() {
                         return Err(Diagnostic::error(n.span, "a built-in chain cannot be deleted"));
                     }
@@ -1015,7 +1085,7 @@ fn apply(
             table.reindex();
         }
         Command::Rename => {
-            let c = chain_index(table, arg(0, "the chain's old name")?)?;
+            let c = find_chain(table, arg(0, "the chain's old name")?)?;
             let new = arg(1, "the chain's new name")?;
             too_many(2)?;
             if table.chains[c].hook.is_some() {
@@ -1040,7 +1110,7 @@ fn apply(
 }
 
 /// The rule a command line describes, or the rules of its address lists.
-enum Built {
+pub(super) enum Built {
     One(Rule),
     Many(Vec<Rule>),
 }
