@@ -29,7 +29,7 @@ const POST: u8 = 16;
 /// Where each target extension is allowed, as its `xt_target` registration in the kernel says.
 pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowed {
     use TableName::*;
-    let name = target.name.as_str();
+    let name = &*target.name;
     let clamps = matches!(
         &target.kind,
         crate::targets::TargetKind::Tcpmss(t) if t.mss == crate::targets::header::MssAction::ClampToPmtu
@@ -137,7 +137,8 @@ pub fn table(rs: &Ruleset, t: usize, input: &str, diags: &mut Vec<Diagnostic>) {
                     );
                 }
                 let allowed = target_allowed(target, rs.family);
-                if let Some(d) = misplaced(table.name, hooks, allowed, || target.name.clone(), target.span, &chain.name)
+                if let Some(d) =
+                    misplaced(table.name, hooks, allowed, || target.name.to_string(), target.span, &chain.name)
                 {
                     diags.push(d);
                 }
@@ -149,12 +150,12 @@ pub fn table(rs: &Ruleset, t: usize, input: &str, diags: &mut Vec<Diagnostic>) {
 
 /// Targets the kernel lets work on some protocols only (`.proto` in their registration).
 fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target) -> Option<Diagnostic> {
-    if !matches!(target.name.as_str(), "TCPOPTSTRIP" | "ECN") {
+    if !matches!(&*target.name, "TCPOPTSTRIP" | "ECN") {
         return None;
     }
     let mut opts = String::new();
     target.kind.save(&mut opts);
-    let needs_tcp = match target.name.as_str() {
+    let needs_tcp = match &*target.name {
         "TCPOPTSTRIP" => true,
         "ECN" => opts.contains("--ecn-tcp"),
         _ => false,

@@ -1098,7 +1098,7 @@ fn apply(
             table.reindex();
             for r in table.chains.iter_mut().flat_map(|c| c.rules.iter_mut()) {
                 if let Some(t) = r.target.as_mut().filter(|t| matches!(t.kind, TargetKind::Chain) && t.name == old) {
-                    t.name = new.text.to_string();
+                    t.name = new.text.to_string().into();
                 }
             }
         }
@@ -1218,7 +1218,11 @@ fn build_rule(
                 let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: t.span };
                 targets::build(&t.name, &opts, &ctx, &mut warnings)?
             };
-            Some(Target { name: t.name.to_string(), span, goto, kind })
+            let name = match targets::static_name(&t.name) {
+                Some(n) => n.into(),
+                None => t.name.to_string().into(),
+            };
+            Some(Target { name, span, goto, kind })
         }
     };
     diags.append(&mut warnings);
