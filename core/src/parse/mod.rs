@@ -169,7 +169,11 @@ pub fn detect_family(input: &str) -> Family {
 const PARALLEL_FROM: usize = 256 * 1024;
 
 /// How many `-A` lines are read together, on the threads, before they are applied.
-const BATCH: usize = 4096;
+const BATCH: usize = 2048;
+
+/// How many `-A` lines a thread takes at a time from a batch: the threads take pieces until none is
+/// left, so that a thread the machine runs late gets fewer of them.
+const PIECE: usize = 128;
 
 /// How many threads read a dump's `-A` lines: one for small dumps and where there are no threads (the
 /// browser), else as many as the machine has cores, up to 4.
@@ -180,24 +184,34 @@ fn workers(input: &str) -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// One thread's share of a batch of `-A` lines: their findings, and the rules to append with their chain.
-type Appends = (Vec<Diagnostic>, Vec<(usize, rule::Built)>);
+/// A piece of a batch of `-A` lines, read: its index in the batch, the findings, and the rules to append
+/// with their chain.
+type Appends = (usize, Vec<Diagnostic>, Vec<(usize, rule::Built)>);
 
-/// Reads `lines`, all `-A` lines of `table`, without changing it.
+/// Reads pieces of `lines`, all `-A` lines of `table`, without changing it: the next piece not taken yet
+/// (by `next`), until there is none.
 fn read_appends<'a>(
     table: &Table,
     family: Family,
     lines: &[(u32, usize, &'a str)],
+    next: &std::sync::atomic::AtomicUsize,
     scratch: &mut rule::Scratch<'a>,
-) -> Appends {
-    let mut diags = Vec::new();
-    let mut built = Vec::with_capacity(lines.len());
-    for &(line, start, text) in lines {
-        if let Some(b) = rule::read_append(table, family, line, start, text, &mut diags, scratch) {
-            built.push(b);
+) -> Vec<Appends> {
+    let mut read = Vec::new();
+    loop {
+        let piece = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(lines) = lines.chunks(PIECE).nth(piece) else {
+            return read;
+        };
+        let mut diags = Vec::new();
+        let mut built = Vec::with_capacity(lines.len());
+        for &(line, start, text) in lines {
+            if let Some(b) = rule::read_append(table, family, line, start, text, &mut diags, scratch) {
+                built.push(b);
+            }
         }
+        read.push((piece, diags, built));
     }
-    (diags, built)
 }
 
 /// The state of reading: the ruleset so far and the table being filled.
@@ -289,34 +303,38 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads the pending `-A` lines, a share on each thread, and applies them in order.
+    /// Reads the pending `-A` lines, in pieces taken by this thread and the others, and applies them in
+    /// order.
     fn flush(&mut self) {
         let (Some(t), false) = (self.current, self.pending.is_empty()) else {
             return;
         };
         let family = self.ruleset.family;
         let table = &self.ruleset.tables[t];
-        let share = self.pending.len().div_ceil(self.workers);
-        let mut shares = self.pending.chunks(share);
-        let mine = shares.next().unwrap_or_default();
-        let others = shares.len();
+        let lines = &self.pending[..];
+        let others = (self.workers - 1).min(lines.len().div_ceil(PIECE) - 1);
         if self.worker_scratch.len() < others {
             self.worker_scratch.resize_with(others, rule::Scratch::default);
         }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let next = &next;
         let scratch = &mut self.scratch;
-        let worker_scratch = &mut self.worker_scratch;
-        let results: Vec<Appends> = std::thread::scope(|s| {
-            let handles: Vec<_> = shares
-                .zip(worker_scratch.iter_mut())
-                .map(|(lines, sc)| s.spawn(move || read_appends(table, family, lines, sc)))
+        let worker_scratch = &mut self.worker_scratch[..others];
+        let mut pieces: Vec<Appends> = std::thread::scope(|s| {
+            let handles: Vec<_> = worker_scratch
+                .iter_mut()
+                .map(|sc| s.spawn(move || read_appends(table, family, lines, next, sc)))
                 .collect();
-            let first = read_appends(table, family, mine, scratch);
-            let rest = handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            std::iter::once(first).chain(rest).collect()
+            let mut pieces = read_appends(table, family, lines, next, scratch);
+            for h in handles {
+                pieces.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            pieces
         });
+        pieces.sort_unstable_by_key(|(piece, _, _)| *piece);
         self.pending.clear();
         let chains = &mut self.ruleset.tables[t].chains;
-        for (mut diags, built) in results {
+        for (_, mut diags, built) in pieces {
             self.diags.append(&mut diags);
             for (c, b) in built {
                 rule::push_rules(&mut chains[c].rules, b);
