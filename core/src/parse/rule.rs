@@ -45,37 +45,38 @@ fn command_of(word: &str) -> Option<Command> {
     })
 }
 
-/// The long names of the generic options, for abbreviations (`--dest`, `--proto`).
+/// The long names of the generic options, for abbreviations (`--dest`, `--proto`), in alphabetical order
+/// so that a name and the names it abbreviates are found by binary search.
 const GENERIC_LONG: &[(&str, &str)] = &[
-    ("source", "-s"),
-    ("src", "-s"),
+    ("append", "-A"),
+    ("delete", "-D"),
+    ("delete-chain", "-X"),
     ("destination", "-d"),
     ("dst", "-d"),
-    ("in-interface", "-i"),
-    ("out-interface", "-o"),
-    ("protocol", "-p"),
+    ("exact", "-x"),
+    ("flush", "-F"),
     ("fragment", "-f"),
-    ("match", "-m"),
-    ("jump", "-j"),
     ("goto", "-g"),
-    ("set-counters", "-c"),
-    ("table", "-t"),
+    ("in-interface", "-i"),
+    ("insert", "-I"),
     ("ipv4", "-4"),
     ("ipv6", "-6"),
-    ("append", "-A"),
-    ("insert", "-I"),
-    ("delete", "-D"),
-    ("replace", "-R"),
+    ("jump", "-j"),
+    ("match", "-m"),
     ("new-chain", "-N"),
-    ("policy", "-P"),
-    ("flush", "-F"),
-    ("delete-chain", "-X"),
-    ("zero", "-Z"),
-    ("rename-chain", "-E"),
-    ("verbose", "-v"),
     ("numeric", "-n"),
-    ("exact", "-x"),
+    ("out-interface", "-o"),
+    ("policy", "-P"),
+    ("protocol", "-p"),
+    ("rename-chain", "-E"),
+    ("replace", "-R"),
+    ("set-counters", "-c"),
+    ("source", "-s"),
+    ("src", "-s"),
+    ("table", "-t"),
+    ("verbose", "-v"),
     ("wait", "-w"),
+    ("zero", "-Z"),
 ];
 
 /// An extension loaded by the arguments: its name, where it was loaded, its option table. Its options are
@@ -410,7 +411,10 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
     let Some(long) = word.strip_prefix("--") else {
         return Ok(short_generic(word));
     };
-    if let Some((_, s)) = GENERIC_LONG.iter().find(|(l, _)| *l == long) {
+    // The names `long` abbreviates (itself included) stand together from where it would be inserted.
+    let from = GENERIC_LONG.partition_point(|(l, _)| *l < long);
+    let abbreviated = GENERIC_LONG[from..].iter().take_while(|(l, _)| l.starts_with(long));
+    if let Some((_, s)) = GENERIC_LONG.get(from).filter(|(l, _)| *l == long) {
         return Ok(Some(s));
     }
     // An exact option of a loaded extension wins over any abbreviation (and is what most long options are).
@@ -418,7 +422,7 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
         return Ok(None);
     }
     // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
-    let mut generic = GENERIC_LONG.iter().filter(|(l, _)| l.starts_with(long)).map(|(_, s)| *s);
+    let mut generic = abbreviated.map(|(_, s)| *s);
     let Some(first) = generic.next().filter(|_| !long.is_empty()) else {
         return Ok(None);
     };
@@ -1233,4 +1237,14 @@ fn build_rule(
         matches: built.into_boxed_slice(),
         target,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GENERIC_LONG;
+
+    #[test]
+    fn generic_long_names_are_sorted_for_binary_search() {
+        assert!(GENERIC_LONG.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 }
