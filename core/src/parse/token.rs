@@ -63,24 +63,25 @@ pub fn tokenize_into<'a>(
             b' ' | b'\t' => i += 1,
             b'"' => {
                 // The common quoted argument: `"text"` with no escapes, standing alone.
-                let close = bytes[i + 1..].iter().position(|&b| b == b'"' || b == b'\\').map(|p| i + 1 + p);
-                match close {
-                    Some(c) if bytes[c] == b'"' && bytes.get(c + 1).is_none_or(|&b| b == b' ' || b == b'\t') => {
-                        let span = span(i, c + 1);
-                        check_len(&line_text[i + 1..c], span)?;
-                        tokens.push(Token { text: Cow::Borrowed(&line_text[i + 1..c]), span, quoted: true });
-                        i = c + 1;
-                    }
-                    _ => i = quoted_token(line, line_start, line_text, i, tokens)?,
+                let c = find_any(bytes, i + 1, [b'"', b'\\', b'"']);
+                if bytes.get(c) == Some(&b'"') && bytes.get(c + 1).is_none_or(|&b| b == b' ' || b == b'\t') {
+                    let span = span(i, c + 1);
+                    let text = &line_text[i + 1..c];
+                    check_len(text, span)?;
+                    tokens.push(Token { text: Cow::Borrowed(text), span, quoted: true });
+                    i = c + 1;
+                } else {
+                    i = quoted_token(line, line_start, line_text, i, tokens)?;
                 }
             }
             _ => {
                 // The common case: a bare word, borrowed from the line as it is.
-                let end = word_end(bytes, i + 1);
+                let end = find_any(bytes, i + 1, [b' ', b'\t', b'"']);
                 if end == bytes.len() || bytes[end] != b'"' {
                     let span = span(i, end);
-                    check_len(&line_text[i..end], span)?;
-                    tokens.push(Token { text: Cow::Borrowed(&line_text[i..end]), span, quoted: false });
+                    let text = &line_text[i..end];
+                    check_len(text, span)?;
+                    tokens.push(Token { text: Cow::Borrowed(text), span, quoted: false });
                     i = end;
                 } else {
                     i = quoted_token(line, line_start, line_text, i, tokens)?;
@@ -91,10 +92,11 @@ pub fn tokenize_into<'a>(
     Ok(())
 }
 
-/// Where the word that goes on at byte `i` of `bytes` ends: the first blank, tab or double quote from
-/// `i`, or the end. Eight bytes are looked at a time: in a word, a byte equal to the one sought becomes
-/// zero when the two are XORed, and `(v - 0x01..) & !v & 0x80..` flags the first zero byte of `v` exactly.
-fn word_end(bytes: &[u8], mut i: usize) -> usize {
+/// The index of the first of the bytes `stops` in `bytes` from `i` on, or the length (for the end of a
+/// word: a blank, a tab or a double quote). Eight bytes are looked at a time: in a word, a byte equal to
+/// the one sought becomes zero when the two are XORed, and `(v - 0x01..) & !v & 0x80..` flags the first
+/// zero byte of `v` exactly.
+fn find_any(bytes: &[u8], mut i: usize, stops: [u8; 3]) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
@@ -102,14 +104,13 @@ fn word_end(bytes: &[u8], mut i: usize) -> usize {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let v = u64::from_le_bytes(word);
-        let hit =
-            zero(v ^ (LO * u64::from(b' '))) | zero(v ^ (LO * u64::from(b'\t'))) | zero(v ^ (LO * u64::from(b'"')));
+        let hit = stops.iter().fold(0, |hit, &stop| hit | zero(v ^ (LO * u64::from(stop))));
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'"') {
+    while i < bytes.len() && !stops.contains(&bytes[i]) {
         i += 1;
     }
     i
@@ -233,9 +234,10 @@ mod tests {
                 let mut line = vec![b'x'; len];
                 line.push(stop);
                 line.extend_from_slice(b"yyyyyyyyyy");
-                assert_eq!(word_end(&line, 0), len);
+                assert_eq!(find_any(&line, 0, [b' ', b'\t', b'"']), len);
             }
-            assert_eq!(word_end(&vec![0x80; len], 0), len);
+            assert_eq!(find_any(&vec![0x80; len], 0, [b' ', b'\t', b'"']), len);
+            assert_eq!(find_any(&vec![b'a'; len], 0, [b'"', b'\\', b'"']), len);
         }
     }
 
