@@ -96,7 +96,7 @@ pub fn tokenize_into<'a>(
 /// word: a blank, a tab or a double quote). Eight bytes are looked at a time: in a word, a byte equal to
 /// the one sought becomes zero when the two are XORed, and `(v - 0x01..) & !v & 0x80..` flags the first
 /// zero byte of `v` exactly.
-fn find_any(bytes: &[u8], mut i: usize, stops: [u8; 3]) -> usize {
+pub(super) fn find_any(bytes: &[u8], mut i: usize, stops: [u8; 3]) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
