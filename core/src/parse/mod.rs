@@ -329,9 +329,14 @@ impl<'a> Reader<'a> {
         let scratch = &mut self.scratch;
         let worker_scratch = &mut self.worker_scratch[..others];
         let mut pieces: Vec<Appends> = std::thread::scope(|s| {
+            // A thread the system refuses to start is done without: this one takes its pieces.
             let handles: Vec<_> = worker_scratch
                 .iter_mut()
-                .map(|sc| s.spawn(move || read_appends(table, family, lines, next, sc)))
+                .filter_map(|sc| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || read_appends(table, family, lines, next, sc))
+                        .ok()
+                })
                 .collect();
             let mut pieces = read_appends(table, family, lines, next, scratch);
             for h in handles {

@@ -226,9 +226,11 @@ pub(super) fn read_append<'a>(
     }
 }
 
+/// A line read up to where it would be applied: the whole line's span, its arguments, what they say.
+type ReadLine<'s, 'a> = (Span, &'s [Token<'a>], &'s mut Line<'a>);
+
 /// Reads a line up to where it would be applied: its counters, its arguments and what they say. `None`
 /// when it has an error (pushed to `diags`) or is for the other family (`-4`/`-6`).
-#[allow(clippy::type_complexity)]
 fn read<'a, 's>(
     table: &Table,
     family: Family,
@@ -237,7 +239,7 @@ fn read<'a, 's>(
     text: &'a str,
     diags: &mut Vec<Diagnostic>,
     scratch: &'s mut Scratch<'a>,
-) -> Option<(Span, &'s [Token<'a>], &'s mut Line<'a>)> {
+) -> Option<ReadLine<'s, 'a>> {
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
@@ -449,36 +451,14 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
 
 /// The short generic option `word` is, if it is one.
 fn short_generic(word: &str) -> Option<&'static str> {
-    Some(match word {
-        "-s" => "-s",
-        "-d" => "-d",
-        "-i" => "-i",
-        "-o" => "-o",
-        "-p" => "-p",
-        "-f" => "-f",
-        "-m" => "-m",
-        "-j" => "-j",
-        "-g" => "-g",
-        "-c" => "-c",
-        "-t" => "-t",
-        "-4" => "-4",
-        "-6" => "-6",
-        "-v" => "-v",
-        "-n" => "-n",
-        "-x" => "-x",
-        "-w" => "-w",
-        "-A" => "-A",
-        "-I" => "-I",
-        "-D" => "-D",
-        "-R" => "-R",
-        "-N" => "-N",
-        "-P" => "-P",
-        "-F" => "-F",
-        "-X" => "-X",
-        "-Z" => "-Z",
-        "-E" => "-E",
-        _ => return None,
-    })
+    const SHORT: &[&str] = &[
+        "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
+        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
+    ];
+    match word.as_bytes() {
+        [b'-', letter] => SHORT.iter().copied().find(|s| s.as_bytes()[1] == *letter),
+        _ => None,
+    }
 }
 
 /// The loaded extensions with known option tables, newest first, with their index (`usize::MAX` for the target).
