@@ -153,7 +153,10 @@ impl Breakdown {
                         }
                     }
                     if let Some(t) = &r.target {
-                        add("target names (Target.name String)", t.name.capacity());
+                        // Names of verdicts and target extensions are the program's own; chain names are copies.
+                        if let std::borrow::Cow::Owned(name) = &t.name {
+                            add("target names (copies of chain names)", name.capacity());
+                        }
                         if let TargetKind::Unmodelled(v) = &t.kind {
                             add("unmodelled options kept verbatim", verbatim_bytes(v));
                         }

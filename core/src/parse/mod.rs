@@ -44,20 +44,42 @@ impl Parsed {
 
 /// Reads `input` as a dump of `family`, or of the family it looks like when `family` is `None`.
 pub fn parse(input: &str, family: Option<Family>) -> Parsed {
+    read(input, family, workers(input))
+}
+
+/// [`parse`] with `workers` threads for the `-A` lines.
+fn read(input: &str, family: Option<Family>, workers: usize) -> Parsed {
     let family = family.unwrap_or_else(|| detect_family(input));
-    let mut reader =
-        Reader { input, ruleset: Ruleset { family, tables: Vec::new() }, diags: Vec::new(), current: None };
+    let mut reader = Reader {
+        input,
+        ruleset: Ruleset { family, tables: Vec::new() },
+        diags: Vec::new(),
+        current: None,
+        scratch: rule::Scratch::default(),
+        pending: Vec::new(),
+        workers,
+        worker_scratch: Vec::new(),
+    };
     let mut line_start = 0;
     let mut last_line = 0;
     let mut ended_with_newline = true;
-    for (index, raw) in input.split_inclusive('\n').enumerate() {
-        let line_no = index as u32 + 1;
+    let bytes = input.as_bytes();
+    let mut index = 0;
+    let mut crlf_warned = false;
+    while line_start < bytes.len() {
+        // The line with its newline, if it has one: what `split_inclusive('\n')` gives, found faster.
+        let end = (token::find_any(bytes, line_start, [b'\n'; 3]) + 1).min(bytes.len());
+        let raw = &input[line_start..end];
+        index += 1;
+        let line_no = index as u32;
         last_line = line_no;
         ended_with_newline = raw.ends_with('\n');
         let mut text = raw.strip_suffix('\n').unwrap_or(raw);
         if let Some(stripped) = text.strip_suffix('\r') {
             text = stripped;
-            if reader.diags.iter().all(|d| !d.message.contains("\\r\\n")) {
+            if !crlf_warned {
+                crlf_warned = true;
+                reader.flush();
                 let span = Span::within_line(line_no, line_start, text, text.len(), text.len() + 1);
                 reader.diags.push(
                     Diagnostic::warning(
@@ -73,6 +95,7 @@ pub fn parse(input: &str, family: Option<Family>) -> Parsed {
         reader.line(line_no, line_start, text, ended_with_newline);
         line_start += raw.len();
     }
+    reader.flush();
     if let Some(t) = reader.current {
         let span = Span {
             start: input.len() as u32,
@@ -150,6 +173,55 @@ pub fn detect_family(input: &str) -> Family {
     }
 }
 
+/// From how many bytes of input on a dump's `-A` lines are read on several threads.
+const PARALLEL_FROM: usize = 256 * 1024;
+
+/// How many `-A` lines are read together, on the threads, before they are applied.
+const BATCH: usize = 2048;
+
+/// How many `-A` lines a thread takes at a time from a batch: the threads take pieces until none is
+/// left, so that a thread the machine runs late gets fewer of them.
+const PIECE: usize = 128;
+
+/// How many threads read a dump's `-A` lines: one for small dumps and where there are no threads (the
+/// browser), else as many as the machine has cores, up to 4.
+fn workers(input: &str) -> usize {
+    if cfg!(target_arch = "wasm32") || input.len() < PARALLEL_FROM {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// A piece of a batch of `-A` lines, read: its index in the batch, the findings, and the rules to append
+/// with their chain.
+type Appends = (usize, Vec<Diagnostic>, Vec<(usize, rule::Built)>);
+
+/// Reads pieces of `lines`, all `-A` lines of `table`, without changing it: the next piece not taken yet
+/// (by `next`), until there is none.
+fn read_appends<'a>(
+    table: &Table,
+    family: Family,
+    lines: &[(u32, usize, &'a str)],
+    next: &std::sync::atomic::AtomicUsize,
+    scratch: &mut rule::Scratch<'a>,
+) -> Vec<Appends> {
+    let mut read = Vec::new();
+    loop {
+        let piece = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(lines) = lines.chunks(PIECE).nth(piece) else {
+            return read;
+        };
+        let mut diags = Vec::new();
+        let mut built = Vec::with_capacity(lines.len());
+        for &(line, start, text) in lines {
+            if let Some(b) = rule::read_append(table, family, line, start, text, &mut diags, scratch) {
+                built.push(b);
+            }
+        }
+        read.push((piece, diags, built));
+    }
+}
+
 /// The state of reading: the ruleset so far and the table being filled.
 struct Reader<'a> {
     /// The whole dump.
@@ -157,14 +229,33 @@ struct Reader<'a> {
     ruleset: Ruleset,
     diags: Vec<Diagnostic>,
     current: Option<usize>,
+    /// The buffers for reading a rule line, kept from line to line to save allocations on each.
+    scratch: rule::Scratch<'a>,
+    /// `-A` lines (number, first byte, text) not read yet. Appending changes no chain that another
+    /// `-A` line could refer to, so a run of them can be read on several threads against the table as it
+    /// stands, then applied in order: the result and the order of findings are those of reading them one
+    /// by one. Any other line applies the pending ones first.
+    pending: Vec<(u32, usize, &'a str)>,
+    /// How many threads read pending lines; with one, lines are read as they come.
+    workers: usize,
+    /// The buffers of the other threads.
+    worker_scratch: Vec<rule::Scratch<'a>>,
 }
 
-impl Reader<'_> {
-    fn line(&mut self, line: u32, start: usize, text: &str, has_newline: bool) {
-        let whole = Span::within_line(line, start, text, 0, text.len());
+impl<'a> Reader<'a> {
+    fn line(&mut self, line: u32, start: usize, text: &'a str, has_newline: bool) {
         if text.is_empty() || text.starts_with('#') {
             return;
         }
+        if self.workers > 1 && self.current.is_some() && text.starts_with("-A ") {
+            self.pending.push((line, start, text));
+            if self.pending.len() == BATCH {
+                self.flush();
+            }
+            return;
+        }
+        self.flush();
+        let whole = Span::within_line(line, start, text, 0, text.len());
         if self.current.is_some() && (text == "COMMIT" || (text.trim_end() == "COMMIT" && !text.starts_with(' '))) {
             if text != "COMMIT" {
                 self.diags.push(Diagnostic::error(
@@ -199,7 +290,9 @@ impl Reader<'_> {
             }
         }
         match self.current {
-            Some(t) => rule::command_line(&mut self.ruleset, t, line, start, text, &mut self.diags),
+            Some(t) => {
+                rule::command_line_with(&mut self.ruleset, t, line, start, text, &mut self.diags, &mut self.scratch)
+            }
             None => {
                 let message = if text.trim().is_empty() {
                     "a line of only blanks: iptables-restore reads it as a command and refuses it".to_string()
@@ -214,6 +307,50 @@ impl Reader<'_> {
                     )
                 };
                 self.diags.push(Diagnostic::error(whole, message));
+            }
+        }
+    }
+
+    /// Reads the pending `-A` lines, in pieces taken by this thread and the others, and applies them in
+    /// order.
+    fn flush(&mut self) {
+        let (Some(t), false) = (self.current, self.pending.is_empty()) else {
+            return;
+        };
+        let family = self.ruleset.family;
+        let table = &self.ruleset.tables[t];
+        let lines = &self.pending[..];
+        let others = (self.workers - 1).min(lines.len().div_ceil(PIECE) - 1);
+        if self.worker_scratch.len() < others {
+            self.worker_scratch.resize_with(others, rule::Scratch::default);
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let next = &next;
+        let scratch = &mut self.scratch;
+        let worker_scratch = &mut self.worker_scratch[..others];
+        let mut pieces: Vec<Appends> = std::thread::scope(|s| {
+            // A thread the system refuses to start is done without: this one takes its pieces.
+            let handles: Vec<_> = worker_scratch
+                .iter_mut()
+                .filter_map(|sc| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || read_appends(table, family, lines, next, sc))
+                        .ok()
+                })
+                .collect();
+            let mut pieces = read_appends(table, family, lines, next, scratch);
+            for h in handles {
+                pieces.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            pieces
+        });
+        pieces.sort_unstable_by_key(|(piece, _, _)| *piece);
+        self.pending.clear();
+        let chains = &mut self.ruleset.tables[t].chains;
+        for (_, mut diags, built) in pieces {
+            self.diags.append(&mut diags);
+            for (c, b) in built {
+                rule::push_rules(&mut chains[c].rules, b);
             }
         }
     }

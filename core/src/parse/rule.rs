@@ -4,7 +4,7 @@
 //! abbreviated long options accepted when they are unambiguous, as `getopt_long` does.
 
 use super::parse_counters;
-use super::token::{tokenize, Token};
+use super::token::{tokenize_into, Token};
 use crate::diag::Diagnostic;
 use crate::ext::{Args, ExtCtx, Opt, OptSpec};
 use crate::ruleset::{
@@ -45,53 +45,87 @@ fn command_of(word: &str) -> Option<Command> {
     })
 }
 
-/// The long names of the generic options, for abbreviations (`--dest`, `--proto`).
+/// The long names of the generic options, for abbreviations (`--dest`, `--proto`), in alphabetical order
+/// so that a name and the names it abbreviates are found by binary search.
 const GENERIC_LONG: &[(&str, &str)] = &[
-    ("source", "-s"),
-    ("src", "-s"),
+    ("append", "-A"),
+    ("delete", "-D"),
+    ("delete-chain", "-X"),
     ("destination", "-d"),
     ("dst", "-d"),
-    ("in-interface", "-i"),
-    ("out-interface", "-o"),
-    ("protocol", "-p"),
+    ("exact", "-x"),
+    ("flush", "-F"),
     ("fragment", "-f"),
-    ("match", "-m"),
-    ("jump", "-j"),
     ("goto", "-g"),
-    ("set-counters", "-c"),
-    ("table", "-t"),
+    ("in-interface", "-i"),
+    ("insert", "-I"),
     ("ipv4", "-4"),
     ("ipv6", "-6"),
-    ("append", "-A"),
-    ("insert", "-I"),
-    ("delete", "-D"),
-    ("replace", "-R"),
+    ("jump", "-j"),
+    ("match", "-m"),
     ("new-chain", "-N"),
-    ("policy", "-P"),
-    ("flush", "-F"),
-    ("delete-chain", "-X"),
-    ("zero", "-Z"),
-    ("rename-chain", "-E"),
-    ("verbose", "-v"),
     ("numeric", "-n"),
-    ("exact", "-x"),
+    ("out-interface", "-o"),
+    ("policy", "-P"),
+    ("protocol", "-p"),
+    ("rename-chain", "-E"),
+    ("replace", "-R"),
+    ("set-counters", "-c"),
+    ("source", "-s"),
+    ("src", "-s"),
+    ("table", "-t"),
+    ("verbose", "-v"),
     ("wait", "-w"),
+    ("zero", "-Z"),
 ];
 
-/// An extension being filled from the arguments: its name, where it was loaded, its options so far.
+/// An extension loaded by the arguments: its name, where it was loaded, its option table. Its options are
+/// in [`Line::opts`].
 struct Loaded<'a> {
     name: std::borrow::Cow<'a, str>,
     span: Span,
     implicit: bool,
     spec: Option<&'static [OptSpec]>,
-    opts: Vec<Opt<'a>>,
+    /// For a target, the index of the table's chain of that name, if there is one.
+    chain: Option<usize>,
+}
+
+/// The addresses of a `-s` or `-d` list (`-s a,b` makes one rule per address), the first kept inline:
+/// nearly every rule gives one address or none.
+#[derive(Default)]
+struct AddrList {
+    first: Option<Negatable<Network>>,
+    rest: Vec<Negatable<Network>>,
+}
+
+impl AddrList {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// Each address, or one `None` when there is none.
+    fn choices(self) -> Vec<Option<Negatable<Network>>> {
+        match self.first {
+            None => vec![None],
+            Some(f) => std::iter::once(f).chain(self.rest).map(Some).collect(),
+        }
+    }
+}
+
+/// What reading one rule line needs, kept from line to line by the reader so that its buffers are
+/// allocated once rather than for every line.
+#[derive(Default)]
+pub(super) struct Scratch<'a> {
+    tokens: Vec<Token<'a>>,
+    line: Line<'a>,
 }
 
 /// Everything a line said, before it is applied to the table.
+#[derive(Default)]
 struct Line<'a> {
     command: Option<(Command, Span)>,
-    /// The command's own arguments (chain name, rule number, policy, new name).
-    command_args: Vec<Token<'a>>,
+    /// Where the command's own arguments (chain name, rule number, policy, new name) are among the tokens.
+    command_args: std::ops::Range<usize>,
     generic: GenericParts,
     matches: Vec<Loaded<'a>>,
     target: Option<(Loaded<'a>, bool)>,
@@ -103,58 +137,141 @@ struct Line<'a> {
     /// number, by its `/etc/protocols` name), and only `mh` names the mh match (135 is `mobility-header`).
     protocol_mh: bool,
     /// Every address of a `-s` list (`-s a,b` makes one rule per address).
-    sources: Vec<Negatable<Network>>,
+    sources: AddrList,
     /// Every address of a `-d` list.
-    destinations: Vec<Negatable<Network>>,
+    destinations: AddrList,
+    /// The options of the extensions, in the order given.
+    opts: Vec<Opt<'a>>,
+    /// For each of `opts`, the extension it belongs to: its index in `matches`, or `usize::MAX` for the
+    /// target.
+    slots: Vec<usize>,
+}
+
+impl<'a> Line<'a> {
+    /// Empties the line for the next one, keeping the room its lists have.
+    fn reset(&mut self) {
+        let mut matches = std::mem::take(&mut self.matches);
+        let mut opts = std::mem::take(&mut self.opts);
+        let mut slots = std::mem::take(&mut self.slots);
+        matches.clear();
+        opts.clear();
+        slots.clear();
+        *self = Line { matches, opts, slots, ..Line::default() };
+    }
+
+    /// The options of the extension in `slot`. They nearly always stand together after it; when other
+    /// options came between them, they are gathered in a list of their own.
+    fn opts_of(&self, slot: usize) -> std::borrow::Cow<'_, [Opt<'a>]> {
+        let first = self.slots.iter().position(|&s| s == slot);
+        let last = self.slots.iter().rposition(|&s| s == slot);
+        match (first, last) {
+            (Some(f), Some(l)) if self.slots[f..=l].iter().all(|&s| s == slot) => {
+                std::borrow::Cow::Borrowed(&self.opts[f..=l])
+            }
+            (Some(_), Some(_)) => std::borrow::Cow::Owned(
+                self.slots.iter().zip(&self.opts).filter(|(s, _)| **s == slot).map(|(_, o)| o.clone()).collect(),
+            ),
+            _ => std::borrow::Cow::Borrowed(&[]),
+        }
+    }
 }
 
 /// Reads line `line` (text `text`, starting at byte `start`) of table `t` and applies it.
 pub fn command_line(ruleset: &mut Ruleset, t: usize, line: u32, start: usize, text: &str, diags: &mut Vec<Diagnostic>) {
+    command_line_with(ruleset, t, line, start, text, diags, &mut Scratch::default());
+}
+
+/// [`command_line`] with the buffers the reader keeps from line to line.
+pub(super) fn command_line_with<'a>(
+    ruleset: &mut Ruleset,
+    t: usize,
+    line: u32,
+    start: usize,
+    text: &'a str,
+    diags: &mut Vec<Diagnostic>,
+    scratch: &mut Scratch<'a>,
+) {
+    let family = ruleset.family;
+    let Some((whole, tokens, parsed)) = read(&ruleset.tables[t], family, line, start, text, diags, scratch) else {
+        return;
+    };
+    if let Err(d) = apply(parsed, tokens, &mut ruleset.tables[t], whole, family, diags) {
+        diags.push(d);
+    }
+}
+
+/// Reads an `-A CHAIN ...` line of `table` without changing the table: the chain's index and the rule
+/// (several, for address lists) to append to it, or `None` when the line has an error (in `diags`) or is
+/// for the other family. Lines of appends can so be read on several threads and applied in order.
+pub(super) fn read_append<'a>(
+    table: &Table,
+    family: Family,
+    line: u32,
+    start: usize,
+    text: &'a str,
+    diags: &mut Vec<Diagnostic>,
+    scratch: &mut Scratch<'a>,
+) -> Option<(usize, Built)> {
+    let (whole, tokens, parsed) = read(table, family, line, start, text, diags, scratch)?;
+    // A line that starts with `-A ` has that command, or read_line has refused it already.
+    let Some((Command::Append, cmd_span)) = parsed.command else {
+        return None;
+    };
+    match append(parsed, tokens, table, cmd_span, whole, family, diags) {
+        Ok(appended) => Some(appended),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// A line read up to where it would be applied: the whole line's span, its arguments, what they say.
+type ReadLine<'s, 'a> = (Span, &'s [Token<'a>], &'s mut Line<'a>);
+
+/// Reads a line up to where it would be applied: its counters, its arguments and what they say. `None`
+/// when it has an error (pushed to `diags`) or is for the other family (`-4`/`-6`).
+fn read<'a, 's>(
+    table: &Table,
+    family: Family,
+    line: u32,
+    start: usize,
+    text: &'a str,
+    diags: &mut Vec<Diagnostic>,
+    scratch: &'s mut Scratch<'a>,
+) -> Option<ReadLine<'s, 'a>> {
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
     if text.starts_with('[') {
         let Some(close) = text.find(']') else {
             diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
-            return;
+            return None;
         };
         match parse_counters(&text[..=close]) {
             Some(c) => counters = Some(c),
             None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);
                 diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
-                return;
+                return None;
             }
         }
         offset = close + 1;
     }
-    let tokens = match tokenize(line, start, text, offset) {
-        Ok(t) => t,
-        Err(d) => {
-            diags.push(d);
-            return;
-        }
-    };
-    let family = ruleset.family;
-    let table = &mut ruleset.tables[t];
-    let mut warnings = Vec::new();
-    match read_line(&tokens, family, table, &mut warnings) {
-        Ok(mut parsed) => {
-            if parsed.counters.is_none() {
-                parsed.counters = counters;
-            }
-            diags.append(&mut warnings);
-            if !parsed.skip {
-                if let Err(d) = apply(parsed, table, whole, family, diags) {
-                    diags.push(d);
-                }
-            }
-        }
-        Err(d) => {
-            diags.append(&mut warnings);
-            diags.push(d);
-        }
+    let Scratch { tokens, line: parsed } = scratch;
+    if let Err(d) = tokenize_into(line, start, text, offset, tokens) {
+        diags.push(d);
+        return None;
     }
+    // Warnings go straight to `diags`: they come before any error of the same line, as they were found.
+    if let Err(d) = read_line(tokens, family, table, diags, parsed) {
+        diags.push(d);
+        return None;
+    }
+    if parsed.counters.is_none() {
+        parsed.counters = counters;
+    }
+    (!parsed.skip).then_some((whole, &tokens[..], parsed))
 }
 
 fn read_line<'a>(
@@ -162,20 +279,9 @@ fn read_line<'a>(
     family: Family,
     table: &Table,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<Line<'a>, Diagnostic> {
-    let mut line = Line {
-        command: None,
-        command_args: Vec::new(),
-        generic: GenericParts::default(),
-        matches: Vec::new(),
-        target: None,
-        counters: None,
-        skip: false,
-        protocol_all: false,
-        protocol_mh: false,
-        sources: Vec::new(),
-        destinations: Vec::new(),
-    };
+    line: &mut Line<'a>,
+) -> Result<(), Diagnostic> {
+    line.reset();
     let mut i = 0;
     let mut negate: Option<Span> = None;
     while i < tokens.len() {
@@ -202,7 +308,7 @@ fn read_line<'a>(
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
                 None => (word.into(), None),
             };
-        let short = canonical_generic(&name, &line).map_err(|mut d| {
+        let short = canonical_generic(&name, line).map_err(|mut d| {
             d.span = tok.span;
             d
         })?;
@@ -220,10 +326,11 @@ fn read_line<'a>(
             line.command = Some((cmd, tok.span));
             i += 1;
             // The command's arguments: everything up to the next option.
+            let first = i;
             while i < tokens.len() && (tokens[i].quoted || !tokens[i].text.starts_with('-') && tokens[i].text != "!") {
-                line.command_args.push(tokens[i].clone());
                 i += 1;
             }
+            line.command_args = first..i;
             continue;
         }
         match short {
@@ -245,7 +352,7 @@ fn read_line<'a>(
                 let span = start_span.to(value.span);
                 i = next;
                 let flag = short.unwrap_or_default();
-                generic_option(flag, &value, negated, span, family, table, &mut line, warnings)?;
+                generic_option(flag, &value, negated, span, family, table, line, warnings)?;
             }
             Some("-f") => {
                 if family == Family::Ipv6 {
@@ -282,16 +389,14 @@ fn read_line<'a>(
             }
             Some(_) => unreachable_generic(tok.span)?,
             None => {
-                i = extension_option(
-                    tokens, i, &name, inline_arg, negated, start_span, family, table, &mut line, warnings,
-                )?;
+                i = extension_option(tokens, i, &name, inline_arg, negated, start_span, family, line, warnings)?;
             }
         }
     }
     if let Some(s) = negate {
         return Err(Diagnostic::error(s, "`!` at the end of the line negates nothing"));
     }
-    Ok(line)
+    Ok(())
 }
 
 fn unreachable_generic(span: Span) -> Result<(), Diagnostic> {
@@ -305,34 +410,31 @@ fn old_negation_warning(span: Span, option: &str, value: &str) -> Diagnostic {
 
 /// The short form of a generic option (`--source` is `-s`), or `None` if `word` is not one.
 fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>, Diagnostic> {
-    const SHORT: &[&str] = &[
-        "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
-        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
-    ];
-    if !word.starts_with("--") {
-        return Ok(SHORT.iter().copied().find(|s| *s == word));
-    }
-    let long = &word[2..];
-    if let Some((_, s)) = GENERIC_LONG.iter().find(|(l, _)| *l == long) {
+    let Some(long) = word.strip_prefix("--") else {
+        return Ok(short_generic(word));
+    };
+    // The names `long` abbreviates (itself included) stand together from where it would be inserted.
+    let from = GENERIC_LONG.partition_point(|(l, _)| *l < long);
+    let abbreviated = GENERIC_LONG[from..].iter().take_while(|(l, _)| l.starts_with(long));
+    if let Some((_, s)) = GENERIC_LONG.get(from).filter(|(l, _)| *l == long) {
         return Ok(Some(s));
     }
-    // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
-    let generic: Vec<&str> = GENERIC_LONG.iter().filter(|(l, _)| l.starts_with(long)).map(|(_, s)| *s).collect();
-    if generic.is_empty() || long.is_empty() {
+    // An exact option of a loaded extension wins over any abbreviation (and is what most long options are).
+    if loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name == long)) {
         return Ok(None);
     }
+    // An abbreviation of a generic option counts only if no loaded extension has an option it abbreviates.
+    let mut generic = abbreviated.map(|(_, s)| *s);
+    let Some(first) = generic.next().filter(|_| !long.is_empty()) else {
+        return Ok(None);
+    };
+    let one_generic = generic.all(|s| s == first);
     // An extension kept verbatim may have any option, so it takes what only abbreviates a generic one.
     let verbatim_last = match (&line.target, line.matches.last()) {
         (Some((t, _)), _) => t.spec.is_none() && crate::targets::exists(&t.name),
         (None, Some(m)) => m.spec.is_none(),
         (None, None) => false,
     };
-    let ext_has = verbatim_last || loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
-    let first = generic[0];
-    // An exact option of a loaded extension wins over any abbreviation.
-    if loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name == long)) {
-        return Ok(None);
-    }
     let ext_prefix = loaded_exts(line).any(|(spec, _)| spec.iter().any(|o| o.name.starts_with(long)));
     if ext_prefix && !verbatim_last {
         // getopt_long refuses a prefix that fits options of both the command and an extension.
@@ -341,10 +443,22 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
             format!("`--{long}` is ambiguous: it abbreviates a generic option and an option of a loaded module"),
         ));
     }
-    if !ext_has && generic.iter().all(|s| *s == first) {
+    if !(verbatim_last || ext_prefix) && one_generic {
         return Ok(Some(first));
     }
     Ok(None)
+}
+
+/// The short generic option `word` is, if it is one.
+fn short_generic(word: &str) -> Option<&'static str> {
+    const SHORT: &[&str] = &[
+        "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
+        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
+    ];
+    match word.as_bytes() {
+        [b'-', letter] => SHORT.iter().copied().find(|s| s.as_bytes()[1] == *letter),
+        _ => None,
+    }
 }
 
 /// The loaded extensions with known option tables, newest first, with their index (`usize::MAX` for the target).
@@ -395,9 +509,14 @@ fn generic_option<'a>(
     match flag {
         "-s" | "-d" => {
             // A comma-separated list makes one rule per address (sources first, then destinations).
-            let mut nets = Vec::new();
+            let mut nets = AddrList::default();
             for part in text.split(',') {
-                nets.push(Negatable { value: Network::parse(part, family).map_err(err)?, negated, span });
+                let net = Negatable { value: Network::parse(part, family).map_err(err)?, negated, span };
+                if nets.first.is_none() {
+                    nets.first = Some(net);
+                } else {
+                    nets.rest.push(net);
+                }
             }
             let (slot, list) = if flag == "-s" {
                 (&mut line.generic.source, &mut line.sources)
@@ -408,7 +527,7 @@ fn generic_option<'a>(
                 return Err(dup(flag));
             }
             // The whole address space, not negated, is what the kernel stores for no address at all.
-            *slot = nets.first().cloned().filter(|n| n.negated || !n.value.is_any());
+            *slot = nets.first.clone().filter(|n| n.negated || !n.value.is_any());
             *list = nets;
         }
         "-i" | "-o" => {
@@ -455,7 +574,7 @@ fn generic_option<'a>(
                         .with_hint("iptables says \"Couldn't load match\"; check the spelling"));
                 }
             }
-            line.matches.push(Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new() });
+            line.matches.push(Loaded { name: value.text.clone(), span, implicit: false, spec, chain: None });
         }
         "-j" | "-g" => {
             if negated {
@@ -472,7 +591,8 @@ fn generic_option<'a>(
                 return Err(err("the nat table is not for filtering, so iptables refuses DROP in it".into())
                     .with_hint("drop packets in the filter table (or mangle/raw)"));
             }
-            let is_chain = table.chain(text).is_some();
+            let chain = table.chain_index(text);
+            let is_chain = chain.is_some();
             let spec = if goto { None } else { targets::options(text) };
             if goto && !is_chain {
                 return Err(err(format!(
@@ -492,8 +612,7 @@ fn generic_option<'a>(
                     )));
                 }
             }
-            line.target =
-                Some((Loaded { name: value.text.clone(), span, implicit: false, spec, opts: Vec::new() }, goto));
+            line.target = Some((Loaded { name: value.text.clone(), span, implicit: false, spec, chain }, goto));
         }
         "-c" => {
             return Err(Diagnostic::error(
@@ -516,7 +635,6 @@ fn extension_option<'a>(
     negated: bool,
     start_span: Span,
     family: Family,
-    table: &Table,
     line: &mut Line<'a>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<usize, Diagnostic> {
@@ -535,7 +653,7 @@ fn extension_option<'a>(
                         span: start_span,
                         implicit: true,
                         spec: matches::options(m),
-                        opts: Vec::new(),
+                        chain: None,
                     });
                     resolved = resolve(line, long, tok.span)?;
                     // Keep the implicit match only if the option is one of its own.
@@ -557,7 +675,7 @@ fn extension_option<'a>(
                     if t.spec.is_none()
                         && targets::options(&t.name).is_none()
                         && Verdict::from_name(&t.name).is_none()
-                        && table.chain(&t.name).is_none() =>
+                        && t.chain.is_none() =>
                 {
                     Some(usize::MAX)
                 }
@@ -644,12 +762,9 @@ fn extension_option<'a>(
     };
     let opt =
         Opt { name: spec_name, negated: negated || old_neg.is_some(), args: args_taken, span: start_span.to(end) };
-    if slot == usize::MAX {
-        if let Some((t, _)) = line.target.as_mut() {
-            t.opts.push(opt);
-        }
-    } else {
-        line.matches[slot].opts.push(opt);
+    if slot != usize::MAX || line.target.is_some() {
+        line.opts.push(opt);
+        line.slots.push(slot);
     }
     Ok(next)
 }
@@ -701,9 +816,74 @@ fn option_hint(line: &Line<'_>) -> Option<String> {
     Some(format!("{name} takes {}", names.join(", ")))
 }
 
+/// The command's argument `n`, which says `what`.
+fn command_arg<'t, 'a>(
+    args: &'t [Token<'a>],
+    n: usize,
+    what: &str,
+    cmd_span: Span,
+) -> Result<&'t Token<'a>, Diagnostic> {
+    args.get(n).ok_or_else(|| Diagnostic::error(cmd_span, format!("this command needs {what}")))
+}
+
+/// The index of the chain that `tok` names.
+fn find_chain(table: &Table, tok: &Token<'_>) -> Result<usize, Diagnostic> {
+    table.chain_index(&tok.text).ok_or_else(|| {
+        Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name))
+            .with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
+    })
+}
+
+/// Fails on a command argument from `from` on, which the command does not take.
+fn no_more(args: &[Token<'_>], from: usize) -> Result<(), Diagnostic> {
+    match args.get(from) {
+        Some(extra) => Err(Diagnostic::error(extra.span, format!("unexpected argument `{}`", extra.text))),
+        None => Ok(()),
+    }
+}
+
+/// Builds what an `-A CHAIN` line appends: the chain's index and the rule, without changing the table.
+fn append(
+    line: &mut Line<'_>,
+    tokens: &[Token<'_>],
+    table: &Table,
+    cmd_span: Span,
+    whole: Span,
+    family: Family,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(usize, Built), Diagnostic> {
+    let args = &tokens[line.command_args.clone()];
+    let c = find_chain(table, command_arg(args, 0, "a chain name", cmd_span)?)?;
+    no_more(args, 1)?;
+    Ok((c, build_rules(line, table, c, whole, family, diags)?))
+}
+
+/// Makes room for `more` rules at the end of `rules`, growing by half rather than doubling, from nothing:
+/// most chains of a big dump hold a rule or two, and a doubling vector would reserve room for four.
+fn reserve(rules: &mut Vec<Rule>, more: usize) {
+    if rules.len() + more > rules.capacity() {
+        rules.reserve_exact(more.max(rules.len() / 2));
+    }
+}
+
+/// Appends what [`read_append`] built to the chain's `rules`.
+pub(super) fn push_rules(rules: &mut Vec<Rule>, built: Built) {
+    match built {
+        Built::One(rule) => {
+            reserve(rules, 1);
+            rules.push(rule);
+        }
+        Built::Many(many) => {
+            reserve(rules, many.len());
+            rules.extend(many);
+        }
+    }
+}
+
 /// Builds the rule (or runs the command) and applies it to the table.
 fn apply(
-    line: Line<'_>,
+    line: &mut Line<'_>,
+    tokens: &[Token<'_>],
     table: &mut Table,
     whole: Span,
     family: Family,
@@ -714,16 +894,13 @@ fn apply(
             Diagnostic::error(whole, "this line gives no command").with_hint("a rule line starts with `-A CHAIN`")
         );
     };
-    let args = &line.command_args;
-    let arg = |n: usize, what: &str| -> Result<&Token<'_>, Diagnostic> {
-        args.get(n).ok_or_else(|| Diagnostic::error(cmd_span, format!("this command needs {what}")))
-    };
-    let chain_index = |table: &Table, tok: &Token<'_>| -> Result<usize, Diagnostic> {
-        table.chain_index(&tok.text).ok_or_else(|| {
-            Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name))
-                .with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
-        })
-    };
+    if command == Command::Append {
+        let (c, built) = append(line, tokens, table, cmd_span, whole, family, diags)?;
+        push_rules(&mut table.chains[c].rules, built);
+        return Ok(());
+    }
+    let args = &tokens[line.command_args.clone()];
+    let arg = |n: usize, what: &str| command_arg(args, n, what, cmd_span);
     let rule_number = |tok: &Token<'_>, max: usize| -> Result<usize, Diagnostic> {
         match tok.text.parse::<usize>() {
             Ok(n) if n >= 1 && n <= max => Ok(n),
@@ -734,22 +911,13 @@ fn apply(
             Err(_) => Err(Diagnostic::error(tok.span, format!("`{}` is not a rule number", tok.text))),
         }
     };
-    let too_many = |from: usize| -> Result<(), Diagnostic> {
-        match args.get(from) {
-            Some(extra) => Err(Diagnostic::error(extra.span, format!("unexpected argument `{}`", extra.text))),
-            None => Ok(()),
-        }
-    };
+    let too_many = |from: usize| no_more(args, from);
     let has_spec = line.generic != GenericParts::default() || !line.matches.is_empty() || line.target.is_some();
     match command {
         Command::Append | Command::Insert | Command::Replace | Command::Delete => {
-            let c = chain_index(table, arg(0, "a chain name")?)?;
+            let c = find_chain(table, arg(0, "a chain name")?)?;
             let len = table.chains[c].rules.len();
             let pos = match (command, args.get(1)) {
-                (Command::Append, _) => {
-                    too_many(1)?;
-                    len
-                }
                 (Command::Insert, None) => 0,
                 (Command::Insert, Some(n)) => {
                     too_many(2)?;
@@ -772,8 +940,7 @@ fn apply(
                 }
                 _ => len,
             };
-            let chain_name = table.chains[c].name.clone();
-            let mut built = build_rules(line, table, &chain_name, whole, family, diags)?;
+            let mut built = build_rules(line, table, c, whole, family, diags)?.into_vec();
             let rules = &mut table.chains[c].rules;
             match command {
                 Command::Replace => {
@@ -804,18 +971,10 @@ fn apply(
                     }
                 }
                 _ => {
-                    // Grow by half rather than double, from nothing: most chains of a big dump hold a rule
-                    // or two, and a doubling vector would reserve room for four.
-                    if rules.len() + built.len() > rules.capacity() {
-                        rules.reserve_exact(built.len().max(rules.len() / 2));
-                    }
-                    if pos == rules.len() {
-                        rules.extend(built);
-                    } else {
-                        let tail = rules.split_off(pos);
-                        rules.extend(built);
-                        rules.extend(tail);
-                    }
+                    reserve(rules, built.len());
+                    let tail = rules.split_off(pos);
+                    rules.extend(built);
+                    rules.extend(tail);
                 }
             }
         }
@@ -846,7 +1005,7 @@ fn apply(
             });
         }
         Command::Policy => {
-            let c = chain_index(table, arg(0, "a chain name")?)?;
+            let c = find_chain(table, arg(0, "a chain name")?)?;
             let p = arg(1, "a policy")?;
             too_many(2)?;
             let policy = match p.text.as_ref() {
@@ -866,7 +1025,7 @@ fn apply(
         Command::Flush | Command::Zero => {
             too_many(1)?;
             let which = match args.first() {
-                Some(n) => vec![chain_index(table, n)?],
+                Some(n) => vec![find_chain(table, n)?],
                 None => (0..table.chains.len()).collect(),
             };
             if command == Command::Flush {
@@ -879,7 +1038,7 @@ fn apply(
             too_many(1)?;
             let doomed: Vec<String> = match args.first() {
                 Some(n) => {
-                    let c = chain_index(table, n)?;
+                    let c = find_chain(table, n)?;
                     if table.chains[c].hook.is_some() {
                         return Err(Diagnostic::error(n.span, "a built-in chain cannot be deleted"));
                     }
@@ -910,7 +1069,7 @@ fn apply(
             table.reindex();
         }
         Command::Rename => {
-            let c = chain_index(table, arg(0, "the chain's old name")?)?;
+            let c = find_chain(table, arg(0, "the chain's old name")?)?;
             let new = arg(1, "the chain's new name")?;
             too_many(2)?;
             if table.chains[c].hook.is_some() {
@@ -923,7 +1082,7 @@ fn apply(
             table.reindex();
             for r in table.chains.iter_mut().flat_map(|c| c.rules.iter_mut()) {
                 if let Some(t) = r.target.as_mut().filter(|t| matches!(t.kind, TargetKind::Chain) && t.name == old) {
-                    t.name = new.text.to_string();
+                    t.name = new.text.to_string().into();
                 }
             }
         }
@@ -934,26 +1093,38 @@ fn apply(
     Ok(())
 }
 
-/// Builds the rule (several, for address lists) that a command line describes.
+/// The rule a command line describes, or the rules of its address lists.
+pub(super) enum Built {
+    One(Rule),
+    Many(Vec<Rule>),
+}
+
+impl Built {
+    fn into_vec(self) -> Vec<Rule> {
+        match self {
+            Built::One(r) => vec![r],
+            Built::Many(v) => v,
+        }
+    }
+}
+
+/// Builds the rule (several, for address lists) that a command line describes, for chain `chain` of
+/// `table`.
 fn build_rules(
-    line: Line<'_>,
+    line: &mut Line<'_>,
     table: &Table,
-    chain: &str,
+    chain: usize,
     whole: Span,
     family: Family,
     diags: &mut Vec<Diagnostic>,
-) -> Result<Vec<Rule>, Diagnostic> {
-    let sources = line.sources.clone();
-    let destinations = line.destinations.clone();
-    let parts = line.generic.clone();
-    let rule = build_rule(line, table, chain, whole, family, diags)?;
-    if sources.len() <= 1 && destinations.len() <= 1 {
-        return Ok(vec![rule]);
+) -> Result<Built, Diagnostic> {
+    if line.sources.len() <= 1 && line.destinations.len() <= 1 {
+        return Ok(Built::One(build_rule(line, table, chain, whole, family, diags)?));
     }
-    let srcs: Vec<Option<Negatable<Network>>> =
-        if sources.is_empty() { vec![None] } else { sources.into_iter().map(Some).collect() };
-    let dsts: Vec<Option<Negatable<Network>>> =
-        if destinations.is_empty() { vec![None] } else { destinations.into_iter().map(Some).collect() };
+    let srcs = std::mem::take(&mut line.sources).choices();
+    let dsts = std::mem::take(&mut line.destinations).choices();
+    let rule = build_rule(line, table, chain, whole, family, diags)?;
+    let parts = &line.generic;
     let mut rules = Vec::with_capacity(srcs.len() * dsts.len());
     for s in &srcs {
         for d in &dsts {
@@ -965,20 +1136,23 @@ fn build_rules(
             rules.push(r);
         }
     }
-    Ok(rules)
+    Ok(Built::Many(rules))
 }
 
 fn build_rule(
-    line: Line<'_>,
+    line: &Line<'_>,
     table: &Table,
-    chain: &str,
+    chain: usize,
     whole: Span,
     family: Family,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Rule, Diagnostic> {
     let Line { generic, matches: loaded, target, counters, .. } = line;
+    let counters = *counters;
     // iptables refuses an interface a built-in chain never has.
-    if let Some(hook) = table.chain(chain).and_then(|c| c.hook) {
+    let chain = &table.chains[chain];
+    if let Some(hook) = chain.hook {
+        let chain = &chain.name;
         use crate::ruleset::Hook;
         if let (Some(i), Hook::Output | Hook::Postrouting) = (&generic.in_interface, hook) {
             return Err(Diagnostic::error(
@@ -995,26 +1169,29 @@ fn build_rule(
     }
     let mut warnings = Vec::new();
     let mut built = Vec::with_capacity(loaded.len());
-    for m in loaded {
-        let span = m.opts.iter().fold(m.span, |s, o| s.to(o.span));
+    for (slot, m) in loaded.iter().enumerate() {
+        let opts = line.opts_of(slot);
+        let span = opts.iter().fold(m.span, |s, o| s.to(o.span));
         let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: m.span };
-        let kind = matches::build(&m.name, &m.opts, &ctx, &mut warnings)?;
+        let kind = matches::build(&m.name, &opts, &ctx, &mut warnings)?;
         built.push(matches::Match { span, implicit: m.implicit, kind });
     }
     let target = match target {
         None => None,
         Some((t, goto)) => {
-            let span = t.opts.iter().fold(t.span, |s, o| s.to(o.span));
+            let goto = *goto;
+            let opts = line.opts_of(usize::MAX);
+            let span = opts.iter().fold(t.span, |s, o| s.to(o.span));
             let kind = if let Some(v) = Verdict::from_name(&t.name).filter(|_| !goto) {
-                if let Some(o) = t.opts.first() {
+                if let Some(o) = opts.first() {
                     return Err(Diagnostic::error(o.span, format!("{} takes no options", t.name)));
                 }
                 TargetKind::Standard(v)
-            } else if t.spec.is_none() && table.chain(&t.name).is_some() {
-                if let Some(o) = t.opts.first() {
+            } else if let Some(c) = t.chain.filter(|_| t.spec.is_none()) {
+                if let Some(o) = opts.first() {
                     return Err(Diagnostic::error(o.span, format!("a jump to chain `{}` takes no options", t.name)));
                 }
-                if table.chain(&t.name).is_some_and(|c| c.hook.is_some()) {
+                if table.chains[c].hook.is_some() {
                     return Err(Diagnostic::error(
                         t.span,
                         format!("`{}` is a built-in chain; rules cannot jump to it", t.name),
@@ -1023,9 +1200,13 @@ fn build_rule(
                 TargetKind::Chain
             } else {
                 let ctx = ExtCtx { family, table: table.name, protocol: generic.protocol.as_ref(), span: t.span };
-                targets::build(&t.name, &t.opts, &ctx, &mut warnings)?
+                targets::build(&t.name, &opts, &ctx, &mut warnings)?
             };
-            Some(Target { name: t.name.into_owned(), span, goto, kind })
+            let name = match targets::static_name(&t.name) {
+                Some(n) => n.into(),
+                None => t.name.to_string().into(),
+            };
+            Some(Target { name, span, goto, kind })
         }
     };
     diags.append(&mut warnings);
@@ -1036,4 +1217,14 @@ fn build_rule(
         matches: built.into_boxed_slice(),
         target,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GENERIC_LONG;
+
+    #[test]
+    fn generic_long_names_are_sorted_for_binary_search() {
+        assert!(GENERIC_LONG.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 }

@@ -98,3 +98,72 @@ fn detects_ipv6() {
         Family::Ipv4
     );
 }
+
+#[test]
+fn options_of_one_module_may_be_split_by_another() {
+    // `--sport` goes to tcp although comment's option came between: each module gets all of its own.
+    let p = parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -m comment --comment x --sport 1000 -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -m comment --comment x --dport 23 -j ACCEPT\nCOMMIT\n",
+        None,
+    );
+    assert!(crate::canonical(&p)
+        .contains("-A INPUT -p tcp -m tcp --sport 1000 --dport 22 -m comment --comment x -j ACCEPT\n"));
+    let e: Vec<_> = p.errors().map(|d| (d.span.line, d.span.col, d.message.as_str())).collect();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].0, e[0].1, e[0].2), (4, 58, "`--dport` is given more than once"), "{e:?}");
+}
+
+#[test]
+fn a_line_leaves_nothing_behind_for_the_next() {
+    let p = parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.1 -p udp -m udp --dport 53 -m comment --comment a -j DROP\n-A INPUT -j ACCEPT\nCOMMIT\n",
+        None,
+    );
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert!(crate::canonical(&p).contains("-A INPUT -j ACCEPT\n"));
+}
+
+#[test]
+fn threads_read_a_dump_exactly_as_one_does() {
+    // Appends of every kind (good, refused, warned about, address lists, counters, comments between
+    // them), runs of them broken by other commands, and two tables: the same ruleset and the same
+    // findings in the same order, however many threads read the `-A` lines.
+    let mut dump = String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:A - [0:0]\n:B - [0:0]\n");
+    for i in 0..3000 {
+        let (a, b) = (i % 250, i / 250);
+        match i % 13 {
+            0 => dump.push_str(&format!("-A A -s 10.{b}.{a}.0/24,10.9.{a}.1 -j ACCEPT\n")),
+            1 => dump.push_str(&format!("-A INPUT -p tcp --dport {} -j NOWHERE\n", 1000 + i)),
+            2 => dump.push_str(&format!("-A B -s 10 ! 10.{b}.{a}.1 -j RETURN\n")),
+            3 => dump.push_str(&format!("-A INPUT -m comment --comment \"rule {i}\" -m tcp --dport 22 -j ACCEPT\n")),
+            4 => dump.push_str("# a comment between rules\n"),
+            5 => dump.push_str(&format!("[{i}:{}] -A FORWARD -i eth{a} -o eth1 -j A\n", i * 60)),
+            6 if i % 3 == 0 => dump.push_str(&format!("-I B 1 -d 192.0.2.{a} -j DROP\n")),
+            7 => dump.push_str("-A INPUT -j A\n"),
+            8 => dump.push_str(&format!("-A MISSING -j ACCEPT\n-A A -p udp --sport {} -j B\n", a + 1)),
+            9 if i % 500 == 9 => dump.push_str(&format!(":C{i} - [0:0]\n-A C{i} -j B\n-N D{i}\n-A D{i} -j C{i}\n")),
+            10 => dump.push_str(&format!(
+                "-A B -p tcp --tcp-flags SYN,ACK SYN -m conntrack --ctstate NEW -j LOG --log-prefix \"n {i} \"\n"
+            )),
+            _ => dump.push_str(&format!("-A A -d 198.51.100.{a}/32 -p tcp -m tcp --dport {} -j ACCEPT\n", a + 1)),
+        }
+    }
+    dump.push_str("COMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:X - [0:0]\n");
+    for i in 0..2000 {
+        dump.push_str(&format!(
+            "-A X -p tcp -m tcp --dport {} -j DNAT --to-destination 10.0.{}.{}:80\n",
+            i + 1,
+            i / 250,
+            i % 250
+        ));
+        if i % 700 == 0 {
+            dump.push_str("-A PREROUTING -j X\n-A X -j MASQUERADE\n");
+        }
+    }
+    dump.push_str("COMMIT\n");
+    let one = read(&dump, None, 1);
+    assert!(one.has_errors() && one.warnings().count() > 0 && one.ruleset.rule_count() > 4000);
+    for workers in [2, 3, 4] {
+        assert_eq!(read(&dump, None, workers), one, "{workers} threads");
+    }
+}

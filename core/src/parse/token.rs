@@ -7,6 +7,7 @@
 
 use crate::diag::Diagnostic;
 use crate::span::Span;
+use std::borrow::Cow;
 
 /// The longest argument `iptables-restore` takes (its buffer is 1024 bytes with the terminating NUL).
 pub const MAX_ARG_LEN: usize = 1023;
@@ -15,7 +16,7 @@ pub const MAX_ARG_LEN: usize = 1023;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token<'a> {
     /// The argument's text with quotes and escapes removed.
-    pub text: std::borrow::Cow<'a, str>,
+    pub text: Cow<'a, str>,
     /// The bytes it was read from, quotes included.
     pub span: Span,
     /// Whether it was written in quotes (a quoted argument is always a value, never an option).
@@ -32,9 +33,23 @@ pub fn tokenize<'a>(
     line_text: &'a str,
     offset: usize,
 ) -> Result<Vec<Token<'a>>, Diagnostic> {
+    let mut tokens = Vec::new();
+    tokenize_into(line, line_start, line_text, offset, &mut tokens)?;
+    Ok(tokens)
+}
+
+/// [`tokenize`] into `tokens` (cleared first), so that a reader can keep one buffer for every line.
+pub fn tokenize_into<'a>(
+    line: u32,
+    line_start: usize,
+    line_text: &'a str,
+    offset: usize,
+    tokens: &mut Vec<Token<'a>>,
+) -> Result<(), Diagnostic> {
+    tokens.clear();
     let bytes = line_text.as_bytes();
-    let ascii = bytes.is_ascii();
     // Columns count characters; on an ASCII line (nearly every dump) that is the byte offset.
+    let ascii = bytes.is_ascii();
     let span = |from: usize, to: usize| {
         if ascii {
             Span { start: (line_start + from) as u32, end: (line_start + to) as u32, line, col: from as u32 + 1 }
@@ -42,27 +57,63 @@ pub fn tokenize<'a>(
             Span::within_line(line, line_start, line_text, from, to)
         }
     };
-    let mut tokens = Vec::with_capacity(bytes[offset.min(bytes.len())..].iter().filter(|&&b| b == b' ').count() + 1);
     let mut i = offset;
     while i < bytes.len() {
         match bytes[i] {
             b' ' | b'\t' => i += 1,
+            b'"' => {
+                // The common quoted argument: `"text"` with no escapes, standing alone.
+                let c = find_any(bytes, i + 1, [b'"', b'\\', b'"']);
+                if bytes.get(c) == Some(&b'"') && bytes.get(c + 1).is_none_or(|&b| b == b' ' || b == b'\t') {
+                    let span = span(i, c + 1);
+                    let text = &line_text[i + 1..c];
+                    check_len(text, span)?;
+                    tokens.push(Token { text: Cow::Borrowed(text), span, quoted: true });
+                    i = c + 1;
+                } else {
+                    i = quoted_token(line, line_start, line_text, i, tokens)?;
+                }
+            }
             _ => {
                 // The common case: a bare word, borrowed from the line as it is.
-                let end =
-                    i + bytes[i..].iter().position(|&b| matches!(b, b' ' | b'\t' | b'"')).unwrap_or(bytes.len() - i);
+                let end = find_any(bytes, i + 1, [b' ', b'\t', b'"']);
                 if end == bytes.len() || bytes[end] != b'"' {
                     let span = span(i, end);
-                    check_len(&line_text[i..end], span)?;
-                    tokens.push(Token { text: std::borrow::Cow::Borrowed(&line_text[i..end]), span, quoted: false });
+                    let text = &line_text[i..end];
+                    check_len(text, span)?;
+                    tokens.push(Token { text: Cow::Borrowed(text), span, quoted: false });
                     i = end;
                 } else {
-                    i = quoted_token(line, line_start, line_text, i, &mut tokens)?;
+                    i = quoted_token(line, line_start, line_text, i, tokens)?;
                 }
             }
         }
     }
-    Ok(tokens)
+    Ok(())
+}
+
+/// The index of the first of the bytes `stops` in `bytes` from `i` on, or the length (for the end of a
+/// word: a blank, a tab or a double quote). Eight bytes are looked at a time: in a word, a byte equal to
+/// the one sought becomes zero when the two are XORed, and `(v - 0x01..) & !v & 0x80..` flags the first
+/// zero byte of `v` exactly.
+pub(super) fn find_any(bytes: &[u8], mut i: usize, stops: [u8; 3]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let hit = stops.iter().fold(0, |hit, &stop| hit | zero(v ^ (LO * u64::from(stop))));
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !stops.contains(&bytes[i]) {
+        i += 1;
+    }
+    i
 }
 
 /// Reads an argument with double quotes in it, starting at byte `from`; returns where it ended.
@@ -88,7 +139,7 @@ fn quoted_token<'a>(
                 // A closing quote ends the argument, even when text follows it directly.
                 let span = Span::within_line(line, line_start, line_text, from, i + 1);
                 check_len(&buf, span)?;
-                tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+                tokens.push(Token { text: Cow::Owned(buf), span, quoted: true });
                 return Ok(i + 1);
             } else {
                 buf.push(ch);
@@ -100,7 +151,7 @@ fn quoted_token<'a>(
             ' ' | '\t' => {
                 let span = Span::within_line(line, line_start, line_text, from, i);
                 check_len(&buf, span)?;
-                tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+                tokens.push(Token { text: Cow::Owned(buf), span, quoted: true });
                 return Ok(i);
             }
             _ => buf.push(ch),
@@ -112,7 +163,7 @@ fn quoted_token<'a>(
             .with_hint("add a `\"` at the end of the argument"));
     }
     check_len(&buf, span)?;
-    tokens.push(Token { text: std::borrow::Cow::Owned(buf), span, quoted: true });
+    tokens.push(Token { text: Cow::Owned(buf), span, quoted: true });
     Ok(line_text.len())
 }
 
@@ -174,6 +225,20 @@ mod tests {
         let last = toks.last().unwrap();
         assert_eq!((last.span.line, last.span.col, last.span.start), (3, 27, 126));
         assert!(last.quoted);
+    }
+
+    #[test]
+    fn words_end_at_blanks_tabs_and_quotes_wherever_they_fall() {
+        for len in 0..20 {
+            for stop in [b' ', b'\t', b'"'] {
+                let mut line = vec![b'x'; len];
+                line.push(stop);
+                line.extend_from_slice(b"yyyyyyyyyy");
+                assert_eq!(find_any(&line, 0, [b' ', b'\t', b'"']), len);
+            }
+            assert_eq!(find_any(&vec![0x80; len], 0, [b' ', b'\t', b'"']), len);
+            assert_eq!(find_any(&vec![b'a'; len], 0, [b'"', b'\\', b'"']), len);
+        }
     }
 
     #[test]

@@ -76,11 +76,11 @@ fn generic(g: &Generic, out: &mut String) {
             span: v.span,
         })
     }
-    item("-s", &shown(g.source(), |n| n.is_any()));
-    item("-d", &shown(g.destination(), |n| n.is_any()));
-    item("-i", &shown(g.in_interface(), |i| i.name() == "+"));
-    item("-o", &shown(g.out_interface(), |i| i.name() == "+"));
-    item("-p", &shown(g.protocol(), |p| p.is_all()));
+    item("-s", &shown(g.source().as_ref(), |n| n.is_any()));
+    item("-d", &shown(g.destination().as_ref(), |n| n.is_any()));
+    item("-i", &shown(g.in_interface().as_ref(), |i| i.name() == "+"));
+    item("-o", &shown(g.out_interface().as_ref(), |i| i.name() == "+"));
+    item("-p", &shown(g.protocol().as_ref(), |p| p.is_all()));
     if let Some(f) = g.fragment() {
         out.push_str(if f.negated { " ! -f" } else { " -f" });
     }

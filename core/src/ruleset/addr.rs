@@ -178,14 +178,54 @@ pub(crate) fn parse_uint(text: &str) -> Option<u64> {
 /// An IPv4 address as `iptables` reads it: one to four dotted parts (missing parts are zero) of numbers
 /// in C notation. A mask must have all four parts.
 pub(crate) fn parse_ipv4(text: &str, is_mask: bool) -> Option<Ipv4Addr> {
+    if let Some(a) = plain_dotted_quad(text.as_bytes()) {
+        return Some(a);
+    }
     let mut octets = [0u8; 4];
-    let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() > 4 || (is_mask && parts.len() != 4) {
+    let mut count = 0;
+    for part in text.split('.') {
+        if count == 4 {
+            return None;
+        }
+        octets[count] = u8::try_from(parse_uint(part)?).ok()?;
+        count += 1;
+    }
+    if is_mask && count != 4 {
         return None;
     }
-    for (i, part) in parts.iter().enumerate() {
-        octets[i] = u8::try_from(parse_uint(part)?).ok()?;
+    Some(Ipv4Addr::from(octets))
+}
+
+/// The form nearly every dump writes, `a.b.c.d` in plain decimal, read without the general path; `None`
+/// for anything else (octal or hex parts, fewer parts), which [`parse_ipv4`] reads the long way.
+fn plain_dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut part = 0;
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                // A leading zero makes the part octal in C notation.
+                if digits == 3 || (digits == 1 && value == 0) {
+                    return None;
+                }
+                value = value * 10 + u32::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && part < 3 => {
+                octets[part] = u8::try_from(value).ok()?;
+                part += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
+        }
     }
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
     Some(Ipv4Addr::from(octets))
 }
 
@@ -209,6 +249,15 @@ impl Interface {
         let mut bytes = [0u8; MAX_IFNAME_LEN];
         bytes[..text.len()].copy_from_slice(text.as_bytes());
         Ok(Interface { bytes, len: text.len() as u8 })
+    }
+
+    /// The interface whose name is `name`'s bytes, which came from [`Interface::name`] (so they need no
+    /// checking again); more than [`MAX_IFNAME_LEN`] are cut.
+    pub(super) fn from_stored(name: &[u8]) -> Interface {
+        let len = name.len().min(MAX_IFNAME_LEN);
+        let mut bytes = [0u8; MAX_IFNAME_LEN];
+        bytes[..len].copy_from_slice(&name[..len]);
+        Interface { bytes, len: len as u8 }
     }
 
     /// The name as written, `+` included.
@@ -343,15 +392,14 @@ impl Protocol {
 
     /// Parses a name (any case) or a number from 0 to 255.
     pub fn parse(text: &str) -> Result<Protocol, String> {
-        let lower = text.to_ascii_lowercase();
-        if let Some(n) = parse_uint(&lower) {
+        if let Some(n) = parse_uint(text) {
             return u8::try_from(n)
                 .map(Protocol)
                 .map_err(|_| format!("protocol number `{text}` is out of range (0 to 255)"));
         }
         PROTOCOLS
             .iter()
-            .find(|(name, _)| *name == lower)
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
             .map(|&(_, n)| Protocol(n))
             .ok_or_else(|| format!("unknown protocol `{text}`"))
     }

@@ -4,9 +4,11 @@
 //! [`Span`] it was read from. The types serialize with serde so the web app and the CLI can show them.
 
 pub(crate) mod addr;
+mod generic;
 mod name;
 
 pub use addr::{Interface, Ip, Network, Protocol};
+pub use generic::Generic;
 pub use name::{Family, Hook, TableName};
 
 use crate::matches::Match;
@@ -257,102 +259,4 @@ pub struct GenericParts {
     pub protocol: Option<Negatable<Protocol>>,
     /// `-f` (only second and further fragments) or `! -f` (only unfragmented packets and first fragments).
     pub fragment: Option<Negatable<()>>,
-}
-
-/// The generic part of a rule, holding only the options the rule gives: most rules give one or two of
-/// the six, and a dump can hold hundreds of thousands of rules.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "GenericParts", into = "GenericParts")]
-pub struct Generic {
-    items: Box<[GenericItem]>,
-}
-
-/// One option of the generic part.
-#[derive(Clone, Debug, PartialEq)]
-enum GenericItem {
-    Source(Negatable<Network>),
-    Destination(Negatable<Network>),
-    InInterface(Negatable<Interface>),
-    OutInterface(Negatable<Interface>),
-    Protocol(Negatable<Protocol>),
-    Fragment(Negatable<()>),
-}
-
-impl From<GenericParts> for Generic {
-    fn from(p: GenericParts) -> Generic {
-        let items: Vec<GenericItem> = [
-            p.source.map(GenericItem::Source),
-            p.destination.map(GenericItem::Destination),
-            p.in_interface.map(GenericItem::InInterface),
-            p.out_interface.map(GenericItem::OutInterface),
-            p.protocol.map(GenericItem::Protocol),
-            p.fragment.map(GenericItem::Fragment),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        Generic { items: items.into_boxed_slice() }
-    }
-}
-
-impl From<Generic> for GenericParts {
-    fn from(g: Generic) -> GenericParts {
-        g.parts()
-    }
-}
-
-macro_rules! accessor {
-    ($(#[$doc:meta])* $name:ident, $variant:ident, $ty:ty) => {
-        $(#[$doc])*
-        pub fn $name(&self) -> Option<&Negatable<$ty>> {
-            self.items.iter().find_map(|i| match i {
-                GenericItem::$variant(v) => Some(v),
-                _ => None,
-            })
-        }
-    };
-}
-
-impl Generic {
-    accessor!(
-        /// `-s`.
-        source, Source, Network
-    );
-    accessor!(
-        /// `-d`.
-        destination, Destination, Network
-    );
-    accessor!(
-        /// `-i`.
-        in_interface, InInterface, Interface
-    );
-    accessor!(
-        /// `-o`.
-        out_interface, OutInterface, Interface
-    );
-    accessor!(
-        /// `-p`.
-        protocol, Protocol, Protocol
-    );
-    accessor!(
-        /// `-f`.
-        fragment, Fragment, ()
-    );
-
-    /// Whether the rule gives none of the generic options.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// The options one field each.
-    pub fn parts(&self) -> GenericParts {
-        GenericParts {
-            source: self.source().cloned(),
-            destination: self.destination().cloned(),
-            in_interface: self.in_interface().cloned(),
-            out_interface: self.out_interface().cloned(),
-            protocol: self.protocol().cloned(),
-            fragment: self.fragment().cloned(),
-        }
-    }
 }

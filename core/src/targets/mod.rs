@@ -36,8 +36,9 @@ pub mod tproxy;
 /// The `-j`/`-g` part of a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
-    /// The target's or chain's name as written.
-    pub name: String,
+    /// The target's or chain's name as written. Standard verdicts and target extensions have names that
+    /// live in the program, so that the rules of a big dump do not each hold a copy of `ACCEPT`.
+    pub name: std::borrow::Cow<'static, str>,
     /// `-j NAME` and its options.
     pub span: Span,
     /// Whether it was `-g` (goto): a chain entered this way returns to the caller of the current chain.
@@ -56,7 +57,7 @@ impl Target {
 
     /// The user chain this target enters, if it is a jump or goto.
     pub fn chain(&self) -> Option<&str> {
-        matches!(self.kind, TargetKind::Chain).then_some(self.name.as_str())
+        matches!(self.kind, TargetKind::Chain).then_some(&*self.name)
     }
 }
 
@@ -114,6 +115,18 @@ macro_rules! targets {
             )*
             /// A target chainwalk does not model, kept as written.
             Unmodelled(Box<Verbatim>),
+        }
+
+        /// The name of a standard verdict or a target extension, as the program holds it.
+        pub(crate) fn static_name(name: &str) -> Option<&'static str> {
+            Some(match name {
+                "ACCEPT" => "ACCEPT",
+                "DROP" => "DROP",
+                "RETURN" => "RETURN",
+                "QUEUE" => "QUEUE",
+                $($($name => $name,)+)*
+                _ => return None,
+            })
         }
 
         /// The options of the target extension called `name`, if chainwalk models it.

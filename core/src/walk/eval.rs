@@ -141,12 +141,14 @@ pub fn conclude(fact_true: bool, negated: bool, fact: String) -> Outcome {
 pub fn generic_matches(g: &Generic, ctx: &EvalCtx<'_>) -> bool {
     let pkt = ctx.pkt;
     let holds = |negated: bool, fact: bool| fact != negated;
-    g.source().is_none_or(|s| holds(s.negated, s.value.contains(pkt.src)))
-        && g.destination().is_none_or(|d| holds(d.negated, d.value.contains(pkt.dst)))
-        && g.in_interface().is_none_or(|i| holds(i.negated, i.value.matches(ctx.in_iface.unwrap_or(""))))
-        && g.out_interface().is_none_or(|o| holds(o.negated, o.value.matches(ctx.out_iface.unwrap_or(""))))
-        && g.protocol().is_none_or(|p| p.value.is_all() || holds(p.negated, pkt.l4.proto() == p.value.0))
-        && g.fragment().is_none_or(|f| holds(f.negated, ctx.is_later_fragment()))
+    // Decoded once: the rule keeps its generic part packed.
+    let g = g.parts();
+    g.source.is_none_or(|s| holds(s.negated, s.value.contains(pkt.src)))
+        && g.destination.is_none_or(|d| holds(d.negated, d.value.contains(pkt.dst)))
+        && g.in_interface.is_none_or(|i| holds(i.negated, i.value.matches(ctx.in_iface.unwrap_or(""))))
+        && g.out_interface.is_none_or(|o| holds(o.negated, o.value.matches(ctx.out_iface.unwrap_or(""))))
+        && g.protocol.is_none_or(|p| p.value.is_all() || holds(p.negated, pkt.l4.proto() == p.value.0))
+        && g.fragment.is_none_or(|f| holds(f.negated, ctx.is_later_fragment()))
 }
 
 /// Evaluates the generic part of a rule, one condition per option given, in the kernel's order

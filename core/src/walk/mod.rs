@@ -75,7 +75,7 @@ impl<'r> Simulation<'r> {
             chain_names.push(t.chains.iter().map(|ch| Arc::from(ch.name.as_str())).collect());
             for r in t.chains.iter().flat_map(|c| &c.rules) {
                 if let Some(tg) = &r.target {
-                    target_names.entry(tg.name.as_str()).or_insert_with(|| Arc::from(tg.name.as_str()));
+                    target_names.entry(&*tg.name).or_insert_with(|| Arc::from(&*tg.name));
                 }
             }
         }
@@ -85,7 +85,7 @@ impl<'r> Simulation<'r> {
             &["DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNMARK", "CT", "NOTRACK", "SYNPROXY"];
         let uses_conntrack = ruleset.tables.iter().flat_map(|t| &t.chains).flat_map(|c| &c.rules).any(|r| {
             r.matches.iter().any(|m| CT_MATCHES.contains(&m.name()))
-                || r.target.as_ref().is_some_and(|t| CT_TARGETS.contains(&t.name.as_str()))
+                || r.target.as_ref().is_some_and(|t| CT_TARGETS.contains(&&*t.name))
         });
         let handles = ruleset.tables.iter().map(nft_handles).collect();
         Simulation { ruleset, tables, chains, chain_names, target_names, uses_conntrack, handles }

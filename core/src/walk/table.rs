@@ -114,7 +114,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
         }
         for (ri, rule) in chain.rules.iter().enumerate() {
             let Some(tg) = &rule.target else { continue };
-            if !matches!(tg.name.as_str(), "DNAT" | "REDIRECT") {
+            if !matches!(&*tg.name, "DNAT" | "REDIRECT") {
                 continue;
             }
             let key = || format!("{}:{}:{}", table.name, chain.name, ri + 1);
@@ -268,12 +268,12 @@ fn traverse(
                 }
             },
             TargetKind::Chain => {
-                let Some(&next) = sim.chains[t].get(tg.name.as_str()) else {
+                let Some(&next) = sim.chains[t].get(&*tg.name) else {
                     r += 1;
                     continue;
                 };
                 if depth == 0 && first_entered.is_none() {
-                    first_entered = Some(tg.name.clone());
+                    first_entered = Some(tg.name.to_string());
                 }
                 if tg.goto {
                     set_effect(w, step, format!("goto {}: its end returns to the chain that called this one", tg.name));
@@ -425,9 +425,10 @@ fn push_step(
     conditions: Vec<Condition>,
     depth: u32,
 ) -> usize {
-    let target = rule.target.as_ref().map(|t| {
-        w.sim.target_names.get(t.name.as_str()).cloned().unwrap_or_else(|| std::sync::Arc::from(t.name.as_str()))
-    });
+    let target = rule
+        .target
+        .as_ref()
+        .map(|t| w.sim.target_names.get(&*t.name).cloned().unwrap_or_else(|| std::sync::Arc::from(&*t.name)));
     w.trace.steps.push(Step {
         stage,
         table,
@@ -569,8 +570,8 @@ fn unconditional_verdict(rule: &Rule) -> bool {
     let zero_addr = |n: Option<&crate::ruleset::Negatable<crate::ruleset::Network>>| {
         n.is_none_or(|n| !n.negated && n.value.is_any())
     };
-    let generic_zero = zero_addr(g.source())
-        && zero_addr(g.destination())
+    let generic_zero = zero_addr(g.source().as_ref())
+        && zero_addr(g.destination().as_ref())
         && g.in_interface().is_none()
         && g.out_interface().is_none()
         && g.protocol().is_none_or(|p| !p.negated && p.value.is_all())
