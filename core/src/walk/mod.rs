@@ -829,4 +829,16 @@ mod tests {
         assert_eq!(trace.insights.len(), 1, "{:?}", trace.insights);
         assert!(trace.insights[0].text.contains("before any rule jumped to D"), "{}", trace.insights[0].text);
     }
+
+    #[test]
+    fn a_chain_the_packet_entered_is_not_said_to_be_one_it_never_reached() {
+        // The packet enters D and returns before D's DNAT: no rule kept it from jumping to D.
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:D - [0:0]\n-A PREROUTING -j D\n\
+                     -A D -p tcp -m tcp --dport 22 -j RETURN\n-A D -p tcp -m tcp --dport 22 -j DNAT --to-destination 10.244.1.1:22\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert!(trace.steps.iter().any(|s| &*s.chain == "D"));
+        assert!(trace.insights.is_empty(), "{:?}", trace.insights);
+    }
 }

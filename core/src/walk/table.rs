@@ -104,12 +104,23 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
         }
         _ => format!("{} {} ended at its policy", ender.table, ender.chain),
     };
-    let entered: Vec<std::sync::Arc<str>> =
-        w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
-    // 1. A matching translation in a chain the packet never entered.
+    // The chains of the table the packet entered, by index: a stage can hold thousands of steps and a table
+    // tens of thousands of chains, so each chain name is looked up once per run of steps in it.
     let table = &w.sim.ruleset.tables[t];
+    let mut entered = vec![false; table.chains.len()];
+    let mut previous: Option<&std::sync::Arc<str>> = None;
+    for step in w.trace.steps.iter().filter(|s| s.stage == stage) {
+        if previous.is_some_and(|p| std::sync::Arc::ptr_eq(p, &step.chain)) {
+            continue;
+        }
+        previous = Some(&step.chain);
+        if let Some(&c) = w.sim.chains[t].get(&*step.chain) {
+            entered[c] = true;
+        }
+    }
+    // 1. A matching translation in a chain the packet never entered.
     for (ci, chain) in table.chains.iter().enumerate() {
-        if chain.hook.is_some() || entered.iter().any(|e| **e == *chain.name) {
+        if chain.hook.is_some() || entered[ci] {
             continue;
         }
         for (ri, rule) in chain.rules.iter().enumerate() {
@@ -143,7 +154,6 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
                 chain.name,
                 rule.span.line
             );
-            let _ = ci;
             return Some(Insight { step: last, text });
         }
     }
