@@ -11,6 +11,7 @@
 //! compiled wasm module again, in worker mode (see `worker`). Where no worker can be started, the work runs
 //! on the page's thread after a zero timeout (the page then freezes while a big dump is read, but works).
 
+use crate::clock::{mark, measure};
 use crate::protocol::{Outcome, Request, Response};
 use crate::worker::{self, READY};
 use gloo::timers::callback::Timeout;
@@ -175,6 +176,8 @@ fn pump(cell: &Rc<RefCell<Inner>>) {
                 if let Some(inner) = weak.upgrade() {
                     delivered(&inner, response);
                 }
+                // After the answer is shown, as the worker does after it is sent.
+                Timeout::new(0, worker::release).forget();
             })
             .forget();
         }
@@ -191,7 +194,10 @@ fn received(cell: &Rc<RefCell<Inner>>, data: JsValue) {
         pump(cell);
         return;
     }
-    match serde_wasm_bindgen::from_value::<Response>(data) {
+    mark("chainwalk:received");
+    let response = serde_wasm_bindgen::from_value::<Response>(data);
+    measure("chainwalk:deserialize", "chainwalk:received");
+    match response {
         Ok(response) => delivered(cell, response),
         Err(_) => failed(cell),
     }
@@ -203,6 +209,7 @@ fn delivered(cell: &Rc<RefCell<Inner>>, response: Response) {
     let current = inner.pending.is_none() && job.request.seq == response.seq;
     if current {
         measure("chainwalk:roundtrip", &format!("chainwalk:post:{}", response.seq));
+        mark(&format!("chainwalk:answer:{}", response.seq));
     }
     let done = current.then(|| {
         inner.busy_timer = None;
@@ -257,18 +264,4 @@ fn delivered_failure(cell: &Rc<RefCell<Inner>>, delivery: Delivery) {
     drop(inner);
     on_result.emit(delivery);
     on_busy.emit(false);
-}
-
-/// A `performance` mark, for the browser tests' measurements (see `tests/e2e`).
-pub fn mark(name: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.mark(name);
-    }
-}
-
-/// A `performance` measure from the mark `start` to now.
-fn measure(name: &str, start: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.measure_with_start_mark(name, start);
-    }
 }
