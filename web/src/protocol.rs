@@ -2,7 +2,7 @@
 //!
 //! The page posts a [`Request`] (the inputs) and the worker answers with a [`Response`] (what the core made
 //! of them). Both travel as JavaScript objects (`serde-wasm-bindgen`, the page's only serializer): the whole
-//! exchange is a few kilobytes, except the dump itself, which travels beside the request as a plain string
+//! exchange is a few kilobytes, except the dump itself, which travels beside the request as its UTF-8 bytes
 //! and only when it changed (see `bridge`).
 //!
 //! An [`Outcome`] is the core's answer reshaped for the view: the findings of each input, and the walk with

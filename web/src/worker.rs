@@ -52,15 +52,19 @@ pub fn release() {
     drop(REPLACED.with(|r| r.borrow_mut().take()));
 }
 
-/// Takes requests from the page until the worker is ended. A message is `[REQUEST, DUMP_OR_NULL]`; the
-/// answer is the response (both as `serde-wasm-bindgen` writes them).
+/// Takes requests from the page until the worker is ended. A message is `[REQUEST, DUMP_OR_NULL]`, the
+/// request as `serde-wasm-bindgen` writes it and the dump as a `Uint8Array` of its UTF-8; the answer is the
+/// response (as `serde-wasm-bindgen` writes it).
 pub fn serve() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let reply = scope.clone();
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let start = now();
         let message: js_sys::Array = event.data().unchecked_into();
-        let rules = message.get(1).as_string();
+        // The dump's UTF-8 bytes (see `bridge`), when it changed.
+        let rules = message.get(1).dyn_into::<js_sys::Uint8Array>().ok().map(|bytes| {
+            String::from_utf8(bytes.to_vec()).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
         let Some(request) = serde_wasm_bindgen::from_value::<Request>(message.get(0)).ok() else {
             return;
         };
