@@ -831,6 +831,17 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_that_mentions_a_port_does_not_aim_a_translation() {
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:SEP - [0:0]\n\
+                     -A SEP -p tcp -m comment --comment \"--dport 22\" -j DNAT --to-destination 10.244.1.1:8080\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert!(trace.insights.is_empty(), "{:?}", trace.insights);
+    }
+
+    #[test]
     fn a_chain_the_packet_entered_is_not_said_to_be_one_it_never_reached() {
         // The packet enters D and returns before D's DNAT: no rule kept it from jumping to D.
         let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:D - [0:0]\n-A PREROUTING -j D\n\

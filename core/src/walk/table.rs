@@ -125,7 +125,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
         }
         for (ri, rule) in chain.rules.iter().enumerate() {
             let Some(tg) = &rule.target else { continue };
-            if !matches!(tg.name.as_str(), "DNAT" | "REDIRECT") {
+            if !matches!(tg.name.as_str(), "DNAT" | "REDIRECT") || !tests_destination(rule) {
                 continue;
             }
             let key = || format!("{}:{}:{}", table.name, chain.name, ri + 1);
@@ -415,6 +415,18 @@ fn evaluate(
         ok = false;
     }
     (ok, conditions, assumed)
+}
+
+/// Whether `rule` tests a packet's destination address (`-d`), port (`--dport`, `--dports`) or address type
+/// (`--dst-type`), as a translation meant for one packet does: a look at the rule alone, so that the
+/// thousands of endpoint translations of a kube-proxy dump (`-p tcp -j DNAT`) are passed over without
+/// explaining each of their conditions. A comment only mentions.
+fn tests_destination(rule: &Rule) -> bool {
+    rule.generic.destination().is_some_and(|d| !d.negated)
+        || rule.matches.iter().filter(|m| m.name() != "comment").any(|m| {
+            let text = condition_text(m);
+            text.contains("--dport") || text.contains("--dst-type")
+        })
 }
 
 fn condition_text(m: &crate::matches::Match) -> String {
