@@ -447,9 +447,7 @@ fn push_step(
     conditions: Vec<Condition>,
     depth: u32,
 ) -> usize {
-    let target = rule.target.as_ref().map(|t| {
-        w.sim.target_names.get(t.name.as_str()).cloned().unwrap_or_else(|| std::sync::Arc::from(t.name.as_str()))
-    });
+    let target = rule.target.as_ref().map(|t| w.sim.target_name(table, t));
     w.trace.steps.push(Step {
         stage,
         table,
@@ -543,7 +541,7 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
         let t = w.sim.tables[table as usize].unwrap_or(0);
         let c = w.sim.chains[t].get(chain.name.as_str()).copied().unwrap_or(0);
         if let Some(l) = w.trace.log.last_mut() {
-            l.handle = w.sim.handles[t][c].get(r).copied().unwrap_or(0);
+            l.handle = w.sim.handle(t, c, r);
         }
     }
     if is_trace_target {
