@@ -2,6 +2,7 @@
 //! and shape the result into an [`Outcome`]. Pure and synchronous, so it is tested on the host and can run
 //! on the page's own thread when no worker can be started.
 
+use crate::clock::now;
 use crate::protocol::{DumpReading, Entry, HostReading, LogEntry, Outcome, Run, Walk, MAX_FINDINGS};
 use chainwalk_core::host::Host;
 use chainwalk_core::render::log;
@@ -70,10 +71,17 @@ pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
         overrides: inputs.overrides.iter().cloned().collect(),
         explain_unmatched: outcome.dump.rules <= EXPLAIN_ALL_UP_TO || !inputs.expand.is_empty(),
     };
-    let trace = Simulation::new(&parsed.ruleset).walk(host.as_ref(), &packet, &opts);
+    let start = now();
+    let simulation = Simulation::new(&parsed.ruleset);
+    let indexed = now();
+    let trace = simulation.walk(host.as_ref(), &packet, &opts);
+    let walked = now();
     let mut walk = shape(trace, packet.family(), inputs.expand, opts.explain_unmatched);
     walk.in_iface = packet.in_iface.clone();
     outcome.walk = Some(walk);
+    outcome.timing.index_ms = indexed - start;
+    outcome.timing.walk_ms = walked - indexed;
+    outcome.timing.shape_ms = now() - walked;
     outcome
 }
 

@@ -166,7 +166,19 @@ pub fn App() -> Html {
         let walked = state.shown.as_ref().is_some_and(|s| s.walk().is_some());
         use_effect_with(walked, |&walked| {
             if walked {
-                crate::bridge::mark("chainwalk:first-walk");
+                crate::clock::mark("chainwalk:first-walk");
+            }
+        });
+    }
+
+    // An answer on screen, for the browser tests' measurements: the render, and the whole trip from the
+    // page's request (the marks are the bridge's).
+    {
+        let seq = state.shown.as_ref().map(|s| s.seq);
+        use_effect_with(seq, |&seq| {
+            if let Some(seq) = seq {
+                crate::clock::measure("chainwalk:render", &format!("chainwalk:answer:{seq}"));
+                crate::clock::measure("chainwalk:on-screen", &format!("chainwalk:post:{seq}"));
             }
         });
     }
@@ -246,7 +258,9 @@ pub fn App() -> Html {
             if let Some(o) = outcome {
                 // How long the worker took, for the browser tests and the budgets script.
                 <div hidden=true data-testid="timing" data-seq={shown.as_ref().map(|s| s.seq.to_string())}
-                    data-parse-ms={format!("{:.1}", o.timing.parse_ms)} data-walk-ms={format!("{:.1}", o.timing.walk_ms)}></div>
+                    data-receive-ms={format!("{:.1}", o.timing.receive_ms)} data-parse-ms={format!("{:.1}", o.timing.parse_ms)}
+                    data-index-ms={format!("{:.1}", o.timing.index_ms)} data-walk-ms={format!("{:.1}", o.timing.walk_ms)}
+                    data-shape-ms={format!("{:.1}", o.timing.shape_ms)}></div>
             }
         </>
     }

@@ -11,6 +11,7 @@
 //! compiled wasm module again, in worker mode (see `worker`). Where no worker can be started, the work runs
 //! on the page's thread after a zero timeout (the page then freezes while a big dump is read, but works).
 
+use crate::clock::{mark, measure};
 use crate::protocol::{Outcome, Request, Response};
 use crate::worker::{self, READY};
 use gloo::timers::callback::Timeout;
@@ -161,9 +162,17 @@ fn pump(cell: &Rc<RefCell<Inner>>) {
     match &inner.engine {
         Engine::Worker { worker, .. } => {
             let request = serde_wasm_bindgen::to_value(&job.request).unwrap_or(JsValue::NULL);
-            let rules = if rules_changed { JsValue::from_str(&job.rules) } else { JsValue::NULL };
+            // The dump goes as its UTF-8 bytes, moved to the worker: a JavaScript string would be decoded
+            // here and encoded again there, which for a 100k-rule dump costs more than the copies.
+            let (rules, transfer) = if rules_changed {
+                let bytes = js_sys::Uint8Array::from(job.rules.as_bytes());
+                let transfer = js_sys::Array::of1(&bytes.buffer());
+                (JsValue::from(bytes), transfer)
+            } else {
+                (JsValue::NULL, js_sys::Array::new())
+            };
             let message = js_sys::Array::of2(&request, &rules);
-            if worker.post_message(&message).is_err() {
+            if worker.post_message_with_transfer(&message, &transfer).is_err() {
                 return;
             }
         }
@@ -175,6 +184,8 @@ fn pump(cell: &Rc<RefCell<Inner>>) {
                 if let Some(inner) = weak.upgrade() {
                     delivered(&inner, response);
                 }
+                // After the answer is shown, as the worker does after it is sent.
+                Timeout::new(0, worker::release).forget();
             })
             .forget();
         }
@@ -191,7 +202,10 @@ fn received(cell: &Rc<RefCell<Inner>>, data: JsValue) {
         pump(cell);
         return;
     }
-    match serde_wasm_bindgen::from_value::<Response>(data) {
+    mark("chainwalk:received");
+    let response = serde_wasm_bindgen::from_value::<Response>(data);
+    measure("chainwalk:deserialize", "chainwalk:received");
+    match response {
         Ok(response) => delivered(cell, response),
         Err(_) => failed(cell),
     }
@@ -203,6 +217,7 @@ fn delivered(cell: &Rc<RefCell<Inner>>, response: Response) {
     let current = inner.pending.is_none() && job.request.seq == response.seq;
     if current {
         measure("chainwalk:roundtrip", &format!("chainwalk:post:{}", response.seq));
+        mark(&format!("chainwalk:answer:{}", response.seq));
     }
     let done = current.then(|| {
         inner.busy_timer = None;
@@ -257,18 +272,4 @@ fn delivered_failure(cell: &Rc<RefCell<Inner>>, delivery: Delivery) {
     drop(inner);
     on_result.emit(delivery);
     on_busy.emit(false);
-}
-
-/// A `performance` mark, for the browser tests' measurements (see `tests/e2e`).
-pub fn mark(name: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.mark(name);
-    }
-}
-
-/// A `performance` measure from the mark `start` to now.
-fn measure(name: &str, start: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.measure_with_start_mark(name, start);
-    }
 }

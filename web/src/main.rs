@@ -15,6 +15,7 @@
 mod analysis;
 mod app;
 mod bridge;
+mod clock;
 mod components;
 mod examples;
 mod json;

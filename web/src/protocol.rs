@@ -2,7 +2,7 @@
 //!
 //! The page posts a [`Request`] (the inputs) and the worker answers with a [`Response`] (what the core made
 //! of them). Both travel as JavaScript objects (`serde-wasm-bindgen`, the page's only serializer): the whole
-//! exchange is a few kilobytes, except the dump itself, which travels beside the request as a plain string
+//! exchange is a few kilobytes, except the dump itself, which travels beside the request as its UTF-8 bytes
 //! and only when it changed (see `bridge`).
 //!
 //! An [`Outcome`] is the core's answer reshaped for the view: the findings of each input, and the walk with
@@ -50,19 +50,25 @@ pub struct Outcome {
     pub packet_error: Option<Diagnostic>,
     /// The walk, when all three inputs could be read.
     pub walk: Option<Walk>,
-    /// How long the worker took, in milliseconds: reading the dump (0 when it was unchanged), then the rest.
+    /// How long the worker took, in milliseconds.
     pub timing: Timing,
     /// Set when the worker crashed on these inputs instead of answering.
     pub failure: Option<String>,
 }
 
-/// Milliseconds spent in the worker.
+/// Milliseconds spent in the worker, phase by phase (the browser tests and `scripts/budgets` report them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
-    /// Reading the dump.
+    /// Taking the message in: the dump (when it was sent) and the request, into the worker's memory.
+    pub receive_ms: f64,
+    /// Reading the dump (0 when it was unchanged).
     pub parse_ms: f64,
-    /// Reading the host and packet and walking.
+    /// Indexing the ruleset for the walk.
+    pub index_ms: f64,
+    /// Walking the packet.
     pub walk_ms: f64,
+    /// Shaping the trace for the view: folding runs, rendering the TRACE logs.
+    pub shape_ms: f64,
 }
 
 /// The dump's counts and findings.

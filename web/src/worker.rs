@@ -5,7 +5,8 @@
 //! a 100k-rule dump again: the page sends the dump only when it changed.
 
 use crate::analysis::{self, Inputs};
-use crate::protocol::{Request, Response, Timing};
+use crate::clock::now;
+use crate::protocol::{Request, Response};
 use chainwalk_core::Parsed;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -18,16 +19,21 @@ pub const READY: &str = "ready";
 thread_local! {
     /// The dump last read, with what the core made of it.
     static DUMP: RefCell<Parsed> = RefCell::new(chainwalk_core::parse("", None));
+    /// The dump the last answer replaced, until [`release`] frees it.
+    static REPLACED: RefCell<Option<Parsed>> = const { RefCell::new(None) };
 }
 
-/// Answers `request`; `rules` is the dump when it changed since the last request, `None` otherwise.
+/// Answers `request`; `rules` is the dump when it changed since the last request, `None` otherwise. The
+/// dump it replaces is kept until [`release`], so that freeing a big dump does not delay the answer.
 pub fn answer(rules: Option<&str>, request: &Request) -> Response {
-    let start = now();
     DUMP.with(|dump| {
+        let start = now();
         if let Some(rules) = rules {
-            *dump.borrow_mut() = chainwalk_core::parse(rules, None);
+            let parsed = chainwalk_core::parse(rules, None);
+            let replaced = std::mem::replace(&mut *dump.borrow_mut(), parsed);
+            REPLACED.with(|r| *r.borrow_mut() = Some(replaced));
         }
-        let parsed = now();
+        let parse_ms = now() - start;
         let inputs = Inputs {
             host: &request.host,
             packet: &request.packet,
@@ -35,46 +41,46 @@ pub fn answer(rules: Option<&str>, request: &Request) -> Response {
             expand: &request.expand,
         };
         let mut outcome = analysis::run(&dump.borrow(), inputs);
-        outcome.timing = Timing { parse_ms: parsed - start, walk_ms: now() - parsed };
+        outcome.timing.parse_ms = parse_ms;
         Response { seq: request.seq, outcome }
     })
 }
 
-/// Takes requests from the page until the worker is ended. A message is `[REQUEST, DUMP_OR_NULL]`; the
-/// answer is the response (both as `serde-wasm-bindgen` writes them).
+/// Frees the dump the last answer replaced, once that answer is on its way.
+pub fn release() {
+    // Taken out first, so that the dump is dropped outside the borrow.
+    drop(REPLACED.with(|r| r.borrow_mut().take()));
+}
+
+/// Takes requests from the page until the worker is ended. A message is `[REQUEST, DUMP_OR_NULL]`, the
+/// request as `serde-wasm-bindgen` writes it and the dump as a `Uint8Array` of its UTF-8; the answer is the
+/// response (as `serde-wasm-bindgen` writes it).
 pub fn serve() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let reply = scope.clone();
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let start = now();
         let message: js_sys::Array = event.data().unchecked_into();
-        let rules = message.get(1).as_string();
+        // The dump's UTF-8 bytes (see `bridge`), when it changed.
+        let rules = message.get(1).dyn_into::<js_sys::Uint8Array>().ok().map(|bytes| {
+            String::from_utf8(bytes.to_vec()).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
         let Some(request) = serde_wasm_bindgen::from_value::<Request>(message.get(0)).ok() else {
             return;
         };
-        let response = answer(rules.as_deref(), &request);
+        let receive_ms = now() - start;
+        let mut response = answer(rules.as_deref(), &request);
+        response.outcome.timing.receive_ms = receive_ms;
         if let Ok(value) = serde_wasm_bindgen::to_value(&response) {
             let _ = reply.post_message(&value);
         }
+        drop((rules, response));
+        release();
     });
     scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
     onmessage.forget();
     let _ = scope.post_message(&JsValue::from_str(READY));
-}
-
-/// `performance.now()` in the page or the worker.
-#[cfg(target_arch = "wasm32")]
-pub fn now() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-        .map_or(0.0, |p| p.now())
-}
-
-/// No clock on the host, where only the tests run this code.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn now() -> f64 {
-    0.0
 }
 
 #[cfg(test)]
@@ -90,5 +96,44 @@ mod tests {
         let second = answer(None, &Request { seq: 2, packet, ..Request::default() });
         assert_eq!((second.seq, second.outcome.dump.rules), (2, 1));
         assert_eq!(second.outcome.walk.map(|w| w.fate.summary), first.outcome.walk.map(|w| w.fate.summary));
+    }
+
+    /// Where the worker's time goes with a 100k-rule kube-proxy dump, natively (the page's worker runs the
+    /// same code as wasm, some times slower): `cargo test --release -p chainwalk-web -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn the_phases_of_a_100k_rule_walk() {
+        let dump = chainwalk_bench::gen::generate(chainwalk_bench::gen::Kind::Kube, 100_000);
+        let host = "eth0 UP 192.168.0.10/24\ncni0 UP 10.244.1.1/24\ndefault via 192.168.0.1 dev eth0\nnet.ipv4.ip_forward = 1\n";
+        let request = |seq| Request {
+            seq,
+            host: host.into(),
+            packet: "tcp 10.244.1.5:40000 -> 10.104.70.99:80 in cni0 syn".into(),
+            ..Request::default()
+        };
+        answer(Some(""), &request(0));
+        release();
+        for (seq, rules) in [(1, Some(dump.as_str())), (2, None), (3, Some(dump.as_str())), (4, None)] {
+            let start = now();
+            let response = answer(rules, &request(seq));
+            let answered = now() - start;
+            let start = now();
+            release();
+            let released = now() - start;
+            let t = response.outcome.timing;
+            let walk = response.outcome.walk.expect("a walk");
+            assert!(walk.fate.summary.starts_with("Rejected"), "{}", walk.fate.summary);
+            eprintln!(
+                "{} dump: answered in {answered:.1} ms: read {:.1}, indexed {:.1}, walked {:.1} ({} steps), shaped {:.1} \
+                 ({} entries); then freed the replaced dump in {released:.1} ms",
+                if rules.is_some() { "new" } else { "same" },
+                t.parse_ms,
+                t.index_ms,
+                t.walk_ms,
+                walk.steps,
+                t.shape_ms,
+                walk.entries.len()
+            );
+        }
     }
 }

@@ -14,9 +14,11 @@ mod target;
 use crate::host::{Host, HostInterface, IfAddr, RouteDecision};
 use crate::packet::{CtDir, CtState, Packet, L4};
 use crate::ruleset::{Family, Hook, Ruleset, TableName};
+use crate::targets::TargetKind;
 use crate::trace::{Assumption, Change, Fate, FateVerdict, Path, Stage, StageKind, StageStatus, Trace};
 use eval::{ConnState, Tuple};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -50,13 +52,13 @@ pub struct Simulation<'r> {
     /// For each table name, its index in the ruleset.
     tables: [Option<usize>; 5],
     /// For each table (by ruleset index), the chain index of each chain name.
-    chains: Vec<HashMap<&'r str, usize>>,
-    /// For each table and chain, its name, shared by every step in it.
+    chains: Vec<HashMap<&'r str, usize, BuildHasherDefault<NameHasher>>>,
+    /// For each table and chain, its name, shared by every step in it (and by every jump to it).
     chain_names: Vec<Vec<Arc<str>>>,
-    /// Every target name in the ruleset, shared by every step that shows it.
-    target_names: HashMap<&'r str, Arc<str>>,
-    /// For each table, chain and rule, the rule's handle under `iptables-nft-restore`.
-    handles: Vec<Vec<Vec<u32>>>,
+    /// Every target name in the ruleset that is not a chain's, shared by every step that shows it.
+    target_names: HashMap<&'r str, Arc<str>, BuildHasherDefault<NameHasher>>,
+    /// For each table, the handles `iptables-nft-restore` gives its rules.
+    handles: Vec<Handles>,
     /// Whether a rule of the dump makes the kernel track connections (a conntrack match or a NAT target);
     /// without one, a fresh kernel would not track them.
     uses_conntrack: bool,
@@ -68,14 +70,21 @@ impl<'r> Simulation<'r> {
         let mut tables = [None; 5];
         let mut chains = Vec::with_capacity(ruleset.tables.len());
         let mut chain_names = Vec::with_capacity(ruleset.tables.len());
-        let mut target_names: HashMap<&'r str, Arc<str>> = HashMap::new();
+        let mut target_names: HashMap<&'r str, Arc<str>, _> = HashMap::default();
         for (i, t) in ruleset.tables.iter().enumerate() {
             tables[t.name as usize] = Some(i);
             chains.push(t.chains.iter().enumerate().map(|(c, ch)| (ch.name.as_str(), c)).collect());
             chain_names.push(t.chains.iter().map(|ch| Arc::from(ch.name.as_str())).collect());
+            // Jumps share their chain's name; the other targets are a few names over many rules, often the
+            // same one rule after rule.
+            let mut last = "";
             for r in t.chains.iter().flat_map(|c| &c.rules) {
-                if let Some(tg) = &r.target {
-                    target_names.entry(&*tg.name).or_insert_with(|| Arc::from(&*tg.name));
+                let Some(tg) = r.target.as_ref().filter(|tg| !matches!(tg.kind, TargetKind::Chain)) else {
+                    continue;
+                };
+                if *tg.name != *last {
+                    last = &tg.name;
+                    target_names.entry(last).or_insert_with(|| Arc::from(last));
                 }
             }
         }
@@ -101,6 +110,21 @@ impl<'r> Simulation<'r> {
         self.tables[table as usize]
             .and_then(|t| self.chains[t].get(chain).map(|&c| self.chain_names[t][c].clone()))
             .unwrap_or_else(|| Arc::from(chain))
+    }
+
+    /// The shared name of a target of a rule in table `table`.
+    fn target_name(&self, table: TableName, target: &crate::targets::Target) -> Arc<str> {
+        match target.kind {
+            TargetKind::Chain => self.chain_name(table, &target.name),
+            _ => self.target_names.get(&*target.name).cloned().unwrap_or_else(|| Arc::from(&*target.name)),
+        }
+    }
+
+    /// The handle `iptables-nft-restore` gives rule `rule` of chain `chain` of table `table` (ruleset
+    /// indexes); 0 for one there is not.
+    fn handle(&self, table: usize, chain: usize, rule: usize) -> u32 {
+        let Some(handles) = self.handles.get(table) else { return 0 };
+        handles.first.get(chain).and_then(|&first| handles.handles.get(first as usize + rule)).copied().unwrap_or(0)
     }
 
     /// Walks `packet` through the host's netfilter and returns what happened. With no host, one is
@@ -136,10 +160,39 @@ impl<'r> Simulation<'r> {
     }
 }
 
+/// The hash of chain and target names in the simulation's indexes: FNV-1a, which is fast on short names
+/// (the default hasher made indexing a 100k-rule dump twice as slow).
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> NameHasher {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    }
+}
+
+/// One table's rule handles under `iptables-nft-restore`, in one vector: chain by chain, rule by rule.
+#[derive(Debug)]
+struct Handles {
+    /// Where each chain's rules start in `handles`.
+    first: Vec<u32>,
+    /// The handles.
+    handles: Vec<u32>,
+}
+
 /// The handles `iptables-nft-restore` gives a table's rules: its declared chains take the first ones, then
 /// the rules in the order the dump lists them. Linear: rules are ordered by their line through a table of
 /// lines.
-fn nft_handles(table: &crate::ruleset::Table) -> Vec<Vec<u32>> {
+fn nft_handles(table: &crate::ruleset::Table) -> Handles {
     // A counting sort of the rules by line: count per line, then hand out handles line by line.
     let last_line = table.chains.iter().flat_map(|c| &c.rules).map(|r| r.span.line).max().unwrap_or(0) as usize;
     let mut first_of_line = vec![0u32; last_line + 2];
@@ -153,20 +206,17 @@ fn nft_handles(table: &crate::ruleset::Table) -> Vec<Vec<u32>> {
         *slot = next;
         next += count;
     }
-    table
-        .chains
-        .iter()
-        .map(|c| {
-            c.rules
-                .iter()
-                .map(|r| {
-                    let slot = &mut first_of_line[r.span.line as usize];
-                    *slot += 1;
-                    *slot - 1
-                })
-                .collect()
-        })
-        .collect()
+    let mut first = Vec::with_capacity(table.chains.len());
+    let mut handles = Vec::with_capacity(table.rule_count());
+    for chain in &table.chains {
+        first.push(handles.len() as u32);
+        handles.extend(chain.rules.iter().map(|r| {
+            let slot = &mut first_of_line[r.span.line as usize];
+            *slot += 1;
+            *slot - 1
+        }));
+    }
+    Handles { first, handles }
 }
 
 /// The host chainwalk assumes when none is given: the packet's destination is an address of its input
@@ -856,5 +906,28 @@ mod tests {
         let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
         assert_eq!(trace.insights.len(), 1, "{:?}", trace.insights);
         assert!(trace.insights[0].text.contains("before any rule jumped to D"), "{}", trace.insights[0].text);
+    }
+
+    #[test]
+    fn a_comment_that_mentions_a_port_does_not_aim_a_translation() {
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:SEP - [0:0]\n\
+                     -A SEP -p tcp -m comment --comment \"--dport 22\" -j DNAT --to-destination 10.244.1.1:8080\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert!(trace.insights.is_empty(), "{:?}", trace.insights);
+    }
+
+    #[test]
+    fn a_chain_the_packet_entered_is_not_said_to_be_one_it_never_reached() {
+        // The packet enters D and returns before D's DNAT: no rule kept it from jumping to D.
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:D - [0:0]\n-A PREROUTING -j D\n\
+                     -A D -p tcp -m tcp --dport 22 -j RETURN\n-A D -p tcp -m tcp --dport 22 -j DNAT --to-destination 10.244.1.1:22\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert!(trace.steps.iter().any(|s| &*s.chain == "D"));
+        assert!(trace.insights.is_empty(), "{:?}", trace.insights);
     }
 }

@@ -104,17 +104,28 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
         }
         _ => format!("{} {} ended at its policy", ender.table, ender.chain),
     };
-    let entered: Vec<std::sync::Arc<str>> =
-        w.trace.steps.iter().filter(|s| s.stage == stage).map(|s| s.chain.clone()).collect();
-    // 1. A matching translation in a chain the packet never entered.
+    // The chains of the table the packet entered, by index: a stage can hold thousands of steps and a table
+    // tens of thousands of chains, so each chain name is looked up once per run of steps in it.
     let table = &w.sim.ruleset.tables[t];
+    let mut entered = vec![false; table.chains.len()];
+    let mut previous: Option<&std::sync::Arc<str>> = None;
+    for step in w.trace.steps.iter().filter(|s| s.stage == stage) {
+        if previous.is_some_and(|p| std::sync::Arc::ptr_eq(p, &step.chain)) {
+            continue;
+        }
+        previous = Some(&step.chain);
+        if let Some(&c) = w.sim.chains[t].get(&*step.chain) {
+            entered[c] = true;
+        }
+    }
+    // 1. A matching translation in a chain the packet never entered.
     for (ci, chain) in table.chains.iter().enumerate() {
-        if chain.hook.is_some() || entered.iter().any(|e| **e == *chain.name) {
+        if chain.hook.is_some() || entered[ci] {
             continue;
         }
         for (ri, rule) in chain.rules.iter().enumerate() {
             let Some(tg) = &rule.target else { continue };
-            if !matches!(&*tg.name, "DNAT" | "REDIRECT") {
+            if !matches!(&*tg.name, "DNAT" | "REDIRECT") || !tests_destination(rule) {
                 continue;
             }
             let key = || format!("{}:{}:{}", table.name, chain.name, ri + 1);
@@ -143,7 +154,6 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
                 chain.name,
                 rule.span.line
             );
-            let _ = ci;
             return Some(Insight { step: last, text });
         }
     }
@@ -407,6 +417,18 @@ fn evaluate(
     (ok, conditions, assumed)
 }
 
+/// Whether `rule` tests a packet's destination address (`-d`), port (`--dport`, `--dports`) or address type
+/// (`--dst-type`), as a translation meant for one packet does: a look at the rule alone, so that the
+/// thousands of endpoint translations of a kube-proxy dump (`-p tcp -j DNAT`) are passed over without
+/// explaining each of their conditions. A comment only mentions.
+fn tests_destination(rule: &Rule) -> bool {
+    rule.generic.destination().is_some_and(|d| !d.negated)
+        || rule.matches.iter().filter(|m| m.name() != "comment").any(|m| {
+            let text = condition_text(m);
+            text.contains("--dport") || text.contains("--dst-type")
+        })
+}
+
 fn condition_text(m: &crate::matches::Match) -> String {
     let mut s = String::new();
     m.save(&mut s);
@@ -425,10 +447,7 @@ fn push_step(
     conditions: Vec<Condition>,
     depth: u32,
 ) -> usize {
-    let target = rule
-        .target
-        .as_ref()
-        .map(|t| w.sim.target_names.get(&*t.name).cloned().unwrap_or_else(|| std::sync::Arc::from(&*t.name)));
+    let target = rule.target.as_ref().map(|t| w.sim.target_name(table, t));
     w.trace.steps.push(Step {
         stage,
         table,
@@ -522,7 +541,7 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
         let t = w.sim.tables[table as usize].unwrap_or(0);
         let c = w.sim.chains[t].get(chain.name.as_str()).copied().unwrap_or(0);
         if let Some(l) = w.trace.log.last_mut() {
-            l.handle = w.sim.handles[t][c].get(r).copied().unwrap_or(0);
+            l.handle = w.sim.handle(t, c, r);
         }
     }
     if is_trace_target {
