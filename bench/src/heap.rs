@@ -199,6 +199,7 @@ pub fn type_sizes() -> Vec<(&'static str, usize)> {
         ("Option<Negatable<Network>>", size_of::<Option<Negatable<Network>>>()),
         ("Match", size_of::<chainwalk_core::matches::Match>()),
         ("MatchKind", size_of::<MatchKind>()),
+        ("Tcp (boxed in MatchKind)", size_of::<chainwalk_core::matches::tcp::Tcp>()),
         ("Target", size_of::<chainwalk_core::targets::Target>()),
         ("Option<Target>", size_of::<Option<chainwalk_core::targets::Target>>()),
         ("TargetKind", size_of::<TargetKind>()),

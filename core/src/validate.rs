@@ -174,7 +174,7 @@ fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target)
 /// `xt_TCPMSS.c`).
 fn tests_syn(rule: &crate::ruleset::Rule) -> bool {
     rule.matches.iter().any(|m| match &m.kind {
-        crate::matches::MatchKind::Tcp(t) => t.flags.as_ref().is_some_and(|f| !f.negated && f.value.comp.0 & 0x02 != 0),
+        crate::matches::MatchKind::Tcp(t) => t.flags().as_ref().is_some_and(|f| !f.negated && f.value.comp.0 & 0x02 != 0),
         _ => false,
     })
 }
