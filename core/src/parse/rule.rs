@@ -304,7 +304,7 @@ fn read_line<'a>(
         }
         // Long options may carry their argument after `=`.
         let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
-            match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
+            match word.strip_prefix("--").and_then(|w| crate::ruleset::addr::split_at_byte(w, b'=')) {
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
                 None => (word.into(), None),
             };
