@@ -199,6 +199,7 @@ pub fn type_sizes() -> Vec<(&'static str, usize)> {
         ("Option<Negatable<Network>>", size_of::<Option<Negatable<Network>>>()),
         ("Match", size_of::<chainwalk_core::matches::Match>()),
         ("MatchKind", size_of::<MatchKind>()),
+        ("Tcp (boxed in MatchKind)", size_of::<chainwalk_core::matches::tcp::Tcp>()),
         ("Target", size_of::<chainwalk_core::targets::Target>()),
         ("Option<Target>", size_of::<Option<chainwalk_core::targets::Target>>()),
         ("TargetKind", size_of::<TargetKind>()),
@@ -216,11 +217,14 @@ mod tests {
     fn type_sizes_are_reported_for_every_ruleset_type() {
         let sizes = type_sizes();
         let size = |name: &str| sizes.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).unwrap_or(0);
-        assert_eq!(sizes.len(), 11);
+        assert_eq!(sizes.len(), 12);
         assert_eq!(size("Span"), size_of::<chainwalk_core::Span>());
         // A rule holds its generic part and its target inline; a match holds its kind inline.
         assert!(size("Rule") >= size("Generic") + size("Option<Target>"), "{sizes:?}");
         assert!(size("Match") > size("MatchKind"), "{sizes:?}");
+        // A tcp match holds its destination port inline and the rest of its options behind one pointer.
+        let port = size_of::<Option<chainwalk_core::ruleset::Negatable<chainwalk_core::values::PortRange>>>();
+        assert_eq!(size("Tcp (boxed in MatchKind)"), port + size_of::<usize>(), "{sizes:?}");
     }
 
     #[test]

@@ -5,7 +5,6 @@
 
 use crate::diag::Diagnostic;
 use crate::ruleset::{Family, Hook, Ruleset, Table, TableName};
-use std::collections::HashMap;
 
 /// The longest chain name the kernel takes (`XT_EXTENSION_MAXNAMELEN` - 1).
 pub const MAX_CHAIN_NAME_LEN: usize = 28;
@@ -174,7 +173,9 @@ fn protocol_needed(rule: &crate::ruleset::Rule, target: &crate::targets::Target)
 /// `xt_TCPMSS.c`).
 fn tests_syn(rule: &crate::ruleset::Rule) -> bool {
     rule.matches.iter().any(|m| match &m.kind {
-        crate::matches::MatchKind::Tcp(t) => t.flags.as_ref().is_some_and(|f| !f.negated && f.value.comp.0 & 0x02 != 0),
+        crate::matches::MatchKind::Tcp(t) => {
+            t.flags().as_ref().is_some_and(|f| !f.negated && f.value.comp.0 & 0x02 != 0)
+        }
         _ => false,
     })
 }
@@ -320,6 +321,39 @@ fn text_hash(text: &[u8]) -> u64 {
     mix(h, last)
 }
 
+/// Finds the rules of a chain whose text (`text_of`, compared without surrounding blanks) is that of an
+/// earlier rule: `same` gets `(rule, first rule with that text)` in rule order. `keys` is scratch space.
+fn duplicates<'a, 't>(
+    rules: &'a [crate::ruleset::Rule],
+    text_of: impl Fn(&'a crate::ruleset::Rule) -> &'t [u8],
+    keys: &mut Vec<u64>,
+    same: &mut Vec<(u32, u32)>,
+) {
+    same.clear();
+    keys.clear();
+    // The low bits of a key hold the rule's index, the others the top of its text's hash.
+    let index_bits = usize::BITS - rules.len().leading_zeros();
+    let index_mask = (1u64 << index_bits) - 1;
+    keys.reserve_exact(rules.len());
+    keys.extend(rules.iter().enumerate().map(|(i, r)| (text_hash(text_of(r).trim_ascii()) & !index_mask) | i as u64));
+    keys.sort_unstable();
+    for group in keys.chunk_by(|a, b| a & !index_mask == b & !index_mask).filter(|g| g.len() > 1) {
+        // In index order; each rule is compared with the earlier ones until one reads the same.
+        for (n, &later) in group.iter().enumerate().skip(1) {
+            let later = (later & index_mask) as usize;
+            let text = text_of(&rules[later]).trim_ascii();
+            let first = group[..n]
+                .iter()
+                .map(|&k| (k & index_mask) as usize)
+                .find(|&i| text_of(&rules[i]).trim_ascii() == text);
+            if let Some(first) = first {
+                same.push((later as u32, first as u32));
+            }
+        }
+    }
+    same.sort_unstable();
+}
+
 /// Things that load but are probably mistakes: duplicated rules, user chains nothing jumps to, rules after
 /// one that ends the chain for every packet. `input` is the dump, whose text a rule's span points into.
 fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut Vec<Diagnostic>) {
@@ -335,8 +369,10 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
             _ => line,
         }
     };
-    // One map for every chain, keyed by the text's hash already (so it is not hashed again).
-    let mut seen: HashMap<u64, usize, std::hash::BuildHasherDefault<crate::ruleset::PassThrough>> = HashMap::default();
+    // Per chain, each rule's text hash with the rule's index in its low bits, sorted: rules whose texts
+    // may be equal sit side by side. Eight bytes a rule, where a hash map would take twenty or more.
+    let mut keys: Vec<u64> = Vec::new();
+    let mut same: Vec<(u32, u32)> = Vec::new();
     for (c, chain) in table.chains.iter().enumerate() {
         if chain.hook.is_none() && reach[c] == 0 && chain.declared && !referenced[c] {
             diags.push(Diagnostic::warning(
@@ -344,23 +380,15 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
                 format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
             ));
         }
-        seen.clear();
+        duplicates(&chain.rules, text_of, &mut keys, &mut same);
+        let mut same = same.iter().peekable();
         let mut ended_at: Option<usize> = None;
         for (i, rule) in chain.rules.iter().enumerate() {
-            let text = text_of(rule);
-            match seen.entry(text_hash(text.trim_ascii())) {
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    let first = *e.get();
-                    if text_of(&chain.rules[first]).trim_ascii() == text.trim_ascii() {
-                        diags.push(Diagnostic::warning(
-                            rule.span,
-                            format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
-                        ));
-                    }
-                }
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(i);
-                }
+            if let Some(&(_, first)) = same.next_if(|&&(later, _)| later as usize == i) {
+                diags.push(Diagnostic::warning(
+                    rule.span,
+                    format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
+                ));
             }
             if let Some(end) = ended_at {
                 if end + 1 == i {
@@ -428,5 +456,26 @@ mod tests {
         assert!(w.iter().any(|(l, m)| *l == 3 && m.contains("UNUSED")), "{w:?}");
         assert!(w.iter().any(|(l, m)| *l == 5 && m.contains("same as rule 1")), "{w:?}");
         assert!(w.iter().any(|(l, m)| *l == 7 && m.contains("no packet reaches rule 4")), "{w:?}");
+    }
+
+    #[test]
+    fn each_duplicate_names_the_first_rule_with_its_text() {
+        // Counters and trailing blanks do not make a rule different; the warnings come in line order.
+        let p = parse(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -j ACCEPT\n-A INPUT -p tcp -j ACCEPT\n\
+             [3:4] -A INPUT -p udp -j ACCEPT\n-A INPUT -p tcp -j ACCEPT  \n-A INPUT -p udp -j ACCEPT\n\
+             -A INPUT -p udp -j DROP\nCOMMIT\n",
+            None,
+        );
+        assert!(!p.has_errors());
+        let w: Vec<(u32, &str)> = p.warnings().map(|d| (d.span.line, d.message.as_str())).collect();
+        assert_eq!(
+            w,
+            [
+                (5, "rule 3 of INPUT is the same as rule 1"),
+                (6, "rule 4 of INPUT is the same as rule 2"),
+                (7, "rule 5 of INPUT is the same as rule 1"),
+            ]
+        );
     }
 }

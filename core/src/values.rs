@@ -3,7 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::Opt;
-use crate::ruleset::addr::parse_uint;
+use crate::ruleset::addr::{parse_uint, split_at_byte};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -115,7 +115,7 @@ pub struct PortRange {
 impl PortRange {
     /// Reads `PORT`, `MIN:MAX`, `:MAX` or `MIN:`. A reversed range is refused, as `iptables` does.
     pub fn parse(text: &str) -> Result<PortRange, String> {
-        let (min, max) = match text.split_once(':') {
+        let (min, max) = match split_at_byte(text, b':') {
             None => {
                 let p = parse_port(text)?;
                 (p, p)

@@ -304,7 +304,7 @@ fn read_line<'a>(
         }
         // Long options may carry their argument after `=`.
         let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
-            match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
+            match word.strip_prefix("--").and_then(|w| crate::ruleset::addr::split_at_byte(w, b'=')) {
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
                 None => (word.into(), None),
             };
@@ -858,11 +858,13 @@ fn append(
     Ok((c, build_rules(line, table, c, whole, family, diags)?))
 }
 
-/// Makes room for `more` rules at the end of `rules`, growing by half rather than doubling, from nothing:
-/// most chains of a big dump hold a rule or two, and a doubling vector would reserve room for four.
+/// Makes room for `more` rules at the end of `rules`, growing by a quarter rather than doubling, from
+/// nothing: most chains of a big dump hold a rule or two, and a doubling vector would reserve room for four;
+/// a chain of a hundred thousand rules would hold room for up to a hundred thousand more at the peak (a
+/// quarter keeps the spare room under a fifth of the chain, for at most four copies of it in all).
 fn reserve(rules: &mut Vec<Rule>, more: usize) {
     if rules.len() + more > rules.capacity() {
-        rules.reserve_exact(more.max(rules.len() / 2));
+        rules.reserve_exact(more.max(rules.len() / 4));
     }
 }
 

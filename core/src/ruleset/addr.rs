@@ -17,7 +17,7 @@ pub struct Network {
 impl Network {
     /// Parses `ADDR[/MASK]` for `family`. The mask is a prefix length or, for IPv4, a dotted mask.
     pub fn parse(text: &str, family: Family) -> Result<Network, String> {
-        let (addr_text, mask_text) = match text.split_once('/') {
+        let (addr_text, mask_text) = match split_at_byte(text, b'/') {
             Some((a, m)) => (a, Some(m)),
             None => (text, None),
         };
@@ -154,6 +154,19 @@ pub(crate) fn prefix_mask_v6(len: u32) -> u128 {
     } else {
         u128::MAX << (128 - len)
     }
+}
+
+/// Where the ASCII character `byte` first is in `text`. Option values are a few bytes long, too short for
+/// the searcher that `str::find` with a `char` sets up to pay for itself.
+pub(crate) fn find_byte(text: &str, byte: u8) -> Option<usize> {
+    debug_assert!(byte.is_ascii());
+    text.bytes().position(|b| b == byte)
+}
+
+/// The text before and after the first ASCII character `byte` in `text`, as `str::split_once` gives them.
+pub(crate) fn split_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    // An ASCII byte is always a character boundary, so both slices are whole characters.
+    find_byte(text, byte).map(|i| (&text[..i], &text[i + 1..]))
 }
 
 /// A number the way `strtoul(s, _, 0)` reads it in full: decimal, `0x` hex or `0` octal.
@@ -430,6 +443,16 @@ impl fmt::Display for Protocol {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_at_the_first_ascii_byte_as_split_once_does() {
+        for (text, byte) in
+            [("1.2.3.4/24", b'/'), ("a:b:c", b':'), ("é:ü", b':'), ("none", b'='), ("", b':'), (":", b':')]
+        {
+            assert_eq!(split_at_byte(text, byte), text.split_once(char::from(byte)), "{text}");
+            assert_eq!(find_byte(text, byte), text.find(char::from(byte)), "{text}");
+        }
+    }
 
     #[test]
     fn networks_parse_and_print_like_iptables() {

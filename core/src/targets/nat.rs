@@ -8,7 +8,7 @@
 use super::common::{number_prefix, parse_host, prefix_of, refuse_negation};
 use crate::diag::Diagnostic;
 use crate::ext::{find, flag, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
-use crate::ruleset::addr::{prefix_mask_v4, prefix_mask_v6};
+use crate::ruleset::addr::{find_byte, prefix_mask_v4, prefix_mask_v6, split_at_byte};
 use crate::ruleset::{Family, Network, Protocol};
 use crate::span::Span;
 use crate::values::parse_port;
@@ -162,7 +162,7 @@ fn nat_addr(text: &str, family: Family) -> Result<IpAddr, String> {
 /// bare address. Without brackets, a colon starts the ports only if it is the only colon, as in `libxt_NAT`.
 fn parse_to(o: &Opt<'_>, ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<NatRange, Diagnostic> {
     let text = o.arg();
-    let (addr_text, port_text) = match text.find('[') {
+    let (addr_text, port_text) = match find_byte(text, b'[') {
         Some(open) if ctx.family == Family::Ipv6 => {
             let inner = &text[open + 1..];
             let close = inner.find(']').ok_or_else(|| o.bad_arg("an IPv6 address opened with `[` has no `]`"))?;
@@ -175,8 +175,8 @@ fn parse_to(o: &Opt<'_>, ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Re
             (&inner[..close], colon.map(|c| &after[c + 1..]))
         }
         Some(_) => return Err(o.bad_arg("an IPv4 address is written without brackets")),
-        None => match text.find(':') {
-            Some(c) if !text[c + 1..].contains(':') => (&text[..c], Some(&text[c + 1..])),
+        None => match find_byte(text, b':') {
+            Some(c) if find_byte(&text[c + 1..], b':').is_none() => (&text[..c], Some(&text[c + 1..])),
             _ => (text, None),
         },
     };
@@ -188,7 +188,7 @@ fn parse_to(o: &Opt<'_>, ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Re
     let addrs = if addr_text.is_empty() && ports.is_some() {
         None
     } else {
-        let (min, max) = addr_text.split_once('-').unwrap_or((addr_text, addr_text));
+        let (min, max) = split_at_byte(addr_text, b'-').unwrap_or((addr_text, addr_text));
         let min = nat_addr(min, ctx.family).map_err(|m| o.bad_arg(m))?;
         let max = nat_addr(max, ctx.family).map_err(|m| o.bad_arg(m))?;
         Some(AddrRange { min, max })
