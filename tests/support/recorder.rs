@@ -31,12 +31,17 @@
 //! (a listener in H and every peer, a client socket bound to the source address and port in the sender)
 //! and trace the next segment with the packet's flags: a pure ACK (the server sends a byte, the client
 //! acknowledges it), or PSH ACK (the client sends a byte), or FIN ACK (the client closes). On a UDP packet
-//! it exchanges a datagram each way first. `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
+//! it exchanges a datagram each way first. With `CTDIR=REPLY` the traced packet goes the other way: the
+//! connection is opened from its original source (`ORIGSRC=`/`ORIGSPT=`, by default the reply's destination
+//! and port) to its original destination (`ORIGDST=`/`ORIGDPT=`, by default the reply's source and port) by
+//! whoever owns that source (H, or the peer H routes it to), and the server, behind the packet's `IN=` (or
+//! H), sends the traced segment or datagram back, as it leaves the server (before H undoes any NAT).
+//! `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
 //! from the packet's destination to its source first and then the error about that datagram.
 
 use super::Netns;
 use chainwalk_core::host::{self, Host, HostInterface, IfAddr, RouteKind};
-use chainwalk_core::packet::{self, CtState, Packet, L4};
+use chainwalk_core::packet::{self, CtDir, CtState, Packet, L4};
 use chainwalk_core::parse::detect_family;
 use chainwalk_core::Family;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -466,7 +471,9 @@ impl Lab {
     fn place_owners(&mut self, pkt: &Packet, targets: &DumpTargets) -> Res<()> {
         let sender = pkt.in_iface.as_ref().and_then(|i| self.peers.iter().position(|p| &p.iface == i));
         let mut owners: Vec<(usize, IpAddr)> = sender.map(|s| (s, pkt.src)).into_iter().collect();
-        for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()) {
+        let orig = pkt.orig.unwrap_or_default();
+        let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);
+        for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()).chain(originals) {
             if a.is_ipv4() != pkt.dst.is_ipv4() {
                 continue;
             }
@@ -625,6 +632,9 @@ impl Lab {
             }
             Kmsg::open_at_end()
         };
+        if pkt.ct_dir == CtDir::Reply && pkt.ct_state != CtState::Established {
+            return Err("the recorder sends a reply (CTDIR=REPLY) only with CTSTATE=ESTABLISHED".into());
+        }
         let stamp = Stamp::fresh(pkt);
         let mut connection = None;
         let mut kmsg = match (pkt.ct_state, pkt.l4) {
@@ -1420,34 +1430,72 @@ fn bound_socket(ns: &str, ty: Type, addr: SockAddr) -> Res<Socket> {
     })
 }
 
+/// The connection a `CTSTATE=ESTABLISHED` packet belongs to, in its original direction: the namespace that
+/// opened it, and the addresses and ports its first packet left with (before any NAT).
+struct Flow {
+    client_ns: String,
+    src: SocketAddr,
+    dst: SocketAddr,
+    /// Whether the traced packet goes the other way (`CTDIR=REPLY`): from the server back to the client.
+    reply: bool,
+}
+
+impl Flow {
+    /// For a packet in the original direction, its sender opened the connection to the packet's
+    /// destination. For a reply, the connection ran from `ORIGSRC:ORIGSPT` (by default the reply's
+    /// destination and port) to `ORIGDST:ORIGDPT` (by default its source and port), opened by whoever owns
+    /// `ORIGSRC` (H, or the peer H routes it to).
+    fn of(lab: &Lab, pkt: &Packet, sender_ns: &str) -> Res<Flow> {
+        let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+        if pkt.ct_dir == CtDir::Original {
+            return Ok(Flow {
+                client_ns: sender_ns.to_string(),
+                src: SocketAddr::new(pkt.src, sport),
+                dst: SocketAddr::new(pkt.dst, dport),
+                reply: false,
+            });
+        }
+        let o = pkt.orig.unwrap_or_default();
+        let src = SocketAddr::new(o.src.unwrap_or(pkt.dst), o.sport.unwrap_or(dport));
+        let dst = SocketAddr::new(o.dst.unwrap_or(pkt.src), o.dport.unwrap_or(sport));
+        let client_ns = lab.owner_of(src.ip())?.to_string();
+        if client_ns == sender_ns {
+            return Err(format!(
+                "the reply's sender also owns the connection's original source {}: give ORIGSRC= an address \
+                 on another side of H",
+                src.ip()
+            ));
+        }
+        Ok(Flow { client_ns, src, dst, reply: true })
+    }
+}
+
 /// A TCP connection set up before the traced segment of a `CTSTATE=ESTABLISHED` packet.
 struct Handshake {
     client: Socket,
     server: Socket,
+    /// Whether the traced segment is the server's (a reply).
+    reply: bool,
     _listeners: Vec<Socket>,
 }
 
 impl Handshake {
     fn open(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets) -> Res<Handshake> {
-        let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+        let flow = Flow::of(lab, pkt, sender_ns)?;
         let v6 = pkt.dst.is_ipv6();
         let mut listeners = Vec::new();
-        for ns in other_namespaces(lab, sender_ns) {
-            for port in listen_ports(dport, targets) {
+        for ns in other_namespaces(lab, &flow.client_ns) {
+            for port in listen_ports(flow.dst.port(), targets) {
                 let l = bound_socket(ns, Type::STREAM, wildcard(v6, port))?;
                 l.listen(8).map_err(|e| e.to_string())?;
                 l.set_nonblocking(true).map_err(|e| e.to_string())?;
                 listeners.push(l);
             }
         }
-        let client = bound_socket(sender_ns, Type::STREAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
-        client.connect_timeout(&SockAddr::from(SocketAddr::new(pkt.dst, dport)), Duration::from_secs(3)).map_err(
-            |e| {
-                format!(
-                    "the handshake before the ESTABLISHED packet failed ({e}): the rules must let the connection open"
-                )
-            },
-        )?;
+        let client = bound_socket(&flow.client_ns, Type::STREAM, SockAddr::from(flow.src))?;
+        client.connect_timeout(&SockAddr::from(flow.dst), Duration::from_secs(3)).map_err(|e| {
+            format!("the handshake before the ESTABLISHED packet failed ({e}): the rules must let the connection open")
+        })?;
         let start = Instant::now();
         let server = loop {
             if let Some(s) = listeners.iter().find_map(|l| l.accept().ok()) {
@@ -1458,21 +1506,23 @@ impl Handshake {
             }
             sleep(Duration::from_millis(10));
         };
-        client.set_tcp_quickack(true).map_err(|e| e.to_string())?;
+        let (sender, _) = if flow.reply { (&server, &client) } else { (&client, &server) };
+        sender.set_tcp_quickack(true).map_err(|e| e.to_string())?;
         sleep(Duration::from_millis(50));
-        Ok(Handshake { client, server, _listeners: listeners })
+        Ok(Handshake { client, server, reply: flow.reply, _listeners: listeners })
     }
 
-    /// Makes the client send the segment the packet describes: PSH ACK (data), FIN ACK (close), or a pure
-    /// ACK (of a byte the server sends).
+    /// Makes the packet's sender (the client, or the server for a reply) send the segment the packet
+    /// describes: PSH ACK (data), FIN ACK (close), or a pure ACK (of a byte the other side sends).
     fn next_segment(&self, pkt: &Packet) -> Res<()> {
         let L4::Tcp { flags, .. } = pkt.l4 else { return Err("not TCP".into()) };
+        let (us, them) = if self.reply { (&self.server, &self.client) } else { (&self.client, &self.server) };
         let r = if flags.0 & 0x08 != 0 {
-            self.client.send(b"x").map(|_| ())
+            us.send(b"x").map(|_| ())
         } else if flags.0 & 0x01 != 0 {
-            self.client.shutdown(std::net::Shutdown::Write)
+            us.shutdown(std::net::Shutdown::Write)
         } else if flags.0 == 0x10 {
-            self.server.send(b"y").map(|_| ())
+            us.set_tcp_quickack(true).and_then(|_| them.send(b"y")).map(|_| ())
         } else {
             return Err(format!(
                 "after a handshake the recorder sends ACK, PSH ACK or FIN ACK, not flags {:#04x}",
@@ -1494,19 +1544,27 @@ impl Drop for Handshake {
 /// Exchanges a datagram each way between the packet's source and whoever answers at its destination, so
 /// that the packet that follows is ESTABLISHED.
 fn udp_exchange(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets) -> Res<()> {
-    let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+    let flow = Flow::of(lab, pkt, sender_ns)?;
     let v6 = pkt.dst.is_ipv6();
     let mut servers = Vec::new();
-    for ns in other_namespaces(lab, sender_ns) {
-        for port in listen_ports(dport, targets) {
-            let s = bound_socket(ns, Type::DGRAM, wildcard(v6, port))?;
-            s.set_nonblocking(true).map_err(|e| e.to_string())?;
-            servers.push(s);
+    if flow.reply {
+        // The server is the reply's sender, and answers from the reply's source address and port (a socket
+        // bound to the wildcard would answer from its namespace's first address, outside the connection).
+        let (sport, _) = pkt.l4.ports().ok_or("no ports")?;
+        servers.push(bound_socket(sender_ns, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?);
+    } else {
+        for ns in other_namespaces(lab, &flow.client_ns) {
+            for port in listen_ports(flow.dst.port(), targets) {
+                servers.push(bound_socket(ns, Type::DGRAM, wildcard(v6, port))?);
+            }
         }
     }
-    let client = bound_socket(sender_ns, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+    for s in &servers {
+        s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    }
+    let client = bound_socket(&flow.client_ns, Type::DGRAM, SockAddr::from(flow.src))?;
     client.set_nonblocking(true).map_err(|e| e.to_string())?;
-    client.send_to(b"cwrec-setup", &SockAddr::from(SocketAddr::new(pkt.dst, dport))).map_err(|e| e.to_string())?;
+    client.send_to(b"cwrec-setup", &SockAddr::from(flow.dst)).map_err(|e| e.to_string())?;
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let start = Instant::now();
     let mut answered = false;
