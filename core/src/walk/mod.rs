@@ -788,7 +788,7 @@ pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
     }
 }
 
-fn tuple_of(p: &Packet) -> Tuple {
+pub(super) fn tuple_of(p: &Packet) -> Tuple {
     let (sport, dport) = match p.l4 {
         L4::Icmp { .. } | L4::Icmpv6 { .. } => (0, 0),
         l4 => l4.ports().unwrap_or((0, 0)),
@@ -796,7 +796,7 @@ fn tuple_of(p: &Packet) -> Tuple {
     Tuple { src: p.src, dst: p.dst, sport, dport }
 }
 
-fn reverse(t: Tuple) -> Tuple {
+pub(super) fn reverse(t: Tuple) -> Tuple {
     Tuple { src: t.dst, dst: t.src, sport: t.dport, dport: t.sport }
 }
 
