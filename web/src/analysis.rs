@@ -69,6 +69,7 @@ pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
         trace_from_dump: false,
         overrides: inputs.overrides.iter().cloned().collect(),
         explain_unmatched: outcome.dump.rules <= EXPLAIN_ALL_UP_TO || !inputs.expand.is_empty(),
+        now: None,
     };
     let trace = Simulation::new(&parsed.ruleset).walk(host.as_ref(), &packet, &opts);
     let mut walk = shape(trace, packet.family(), inputs.expand, opts.explain_unmatched);

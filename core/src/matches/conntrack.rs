@@ -801,6 +801,7 @@ pub(crate) mod fixture {
                 in_iface: self.pkt.in_iface.as_deref(),
                 out_iface: self.pkt.out_iface.as_deref(),
                 recent: &[],
+                now: None,
             }
         }
     }

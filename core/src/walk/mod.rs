@@ -35,11 +35,14 @@ pub struct WalkOptions {
     /// interfaces, protocol) matched (false): the fast setting for chains of thousands of rules, where a
     /// viewer asks for the rest on demand.
     pub explain_unmatched: bool,
+    /// When the packet arrives, in seconds since 1970 (UTC), for `-m time`; without it a time window is
+    /// assumed to hold.
+    pub now: Option<u64>,
 }
 
 impl Default for WalkOptions {
     fn default() -> WalkOptions {
-        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true }
+        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true, now: None }
     }
 }
 
