@@ -231,10 +231,7 @@ pub(super) fn apply(
         }
         TargetKind::Ttl(x) => hop(w, step, &x.op, "TTL"),
         TargetKind::Hl(x) => hop(w, step, &x.op, "hop limit"),
-        TargetKind::Tcpmss(_) => {
-            effect(w, "TCPMSS: the segment's MSS option is rewritten; the packet goes on".into());
-            TargetResult::Continue
-        }
+        TargetKind::Tcpmss(x) => tcpmss(w, step, &x.mss),
         TargetKind::Checksum(_) => {
             effect(w, "CHECKSUM: the checksum is filled in; the packet goes on".into());
             TargetResult::Continue
@@ -398,6 +395,41 @@ pub(super) fn apply(
         }
         TargetKind::Standard(_) | TargetKind::Chain => TargetResult::Continue,
     }
+}
+
+/// `-j TCPMSS` (`tcpmss_mangle_packet` in `xt_TCPMSS.c`): a SYN's MSS option is lowered to the given
+/// value, or to what fits the smaller MTU of the way in and out (`--clamp-mss-to-pmtu`), and never raised.
+/// Interfaces are taken to have the usual MTU (1500, or 65536 for the loopback).
+fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::header::MssAction) -> TargetResult {
+    use crate::matches::tcpmss::{mss_for_mtu, usual_mss};
+    use crate::targets::header::MssAction;
+    let effect = |w: &mut Walker<'_, '_>, text: String| {
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some(text);
+        }
+    };
+    let syn = matches!(w.pkt.l4, L4::Tcp { flags, .. } if flags.0 & 0x02 != 0);
+    if !syn || w.pkt.fragment_offset != 0 {
+        effect(w, "TCPMSS: the segment is not a SYN, so it has no MSS option to rewrite; the packet goes on".into());
+        return TargetResult::Continue;
+    }
+    let v6 = w.pkt.dst.is_ipv6();
+    let lo = |i: &Option<String>| i.as_deref() == Some("lo");
+    let on_lo = lo(&w.in_iface) || lo(&w.out_iface);
+    let (usual, _) = usual_mss(v6, on_lo);
+    let before = w.pkt.mss.unwrap_or(usual);
+    let wanted = match action {
+        MssAction::Set(n) => *n,
+        MssAction::ClampToPmtu => mss_for_mtu(v6, if on_lo { 65536 } else { 1500 }),
+    };
+    if before <= wanted {
+        effect(w, format!("TCPMSS: the SYN's MSS {before} is not above {wanted}, so it stays; the packet goes on"));
+        return TargetResult::Continue;
+    }
+    w.pkt.mss = Some(wanted);
+    w.change(step, "mss", before.to_string(), wanted.to_string(), "TCPMSS lowers the SYN's MSS option".into());
+    effect(w, format!("TCPMSS: the SYN's MSS becomes {wanted}; the packet goes on"));
+    TargetResult::Continue
 }
 
 fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
