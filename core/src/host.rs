@@ -303,12 +303,10 @@ impl Host {
         }
     }
 
-    /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the route's preferred
-    /// source, else the first address of `dev` in the next hop's subnet, else its first address of the family.
-    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr, preferred: Option<IpAddr>) -> Option<IpAddr> {
-        if let Some(src) = preferred {
-            return Some(src);
-        }
+    /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the first address of
+    /// `dev` in the next hop's subnet, else its first address of the family (`inet_select_addr`, which
+    /// `nf_nat_masquerade_ipv4` asks; a route's preferred source `src` plays no part, recorded).
+    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr) -> Option<IpAddr> {
         let iface = self.interface(dev)?;
         let same_family = |a: &&IfAddr| a.addr.is_ipv4() == next_hop.is_ipv4();
         iface
@@ -663,7 +661,7 @@ mod tests {
         assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
         assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
         assert_eq!(h.addr_type(ip("203.0.113.7")), AddrType::Unicast);
-        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2"), None), Some(ip("172.17.0.1")));
+        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2")), Some(ip("172.17.0.1")));
     }
 
     #[test]

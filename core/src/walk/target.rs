@@ -145,12 +145,12 @@ pub(super) fn apply(
         }
         TargetKind::Masquerade(m) => {
             let dev = w.out_iface.clone().unwrap_or_default();
-            let (via, src) = match w.host.route(w.pkt.dst) {
-                RouteDecision::Forward { via, src, .. } => (via, src),
-                _ => (None, None),
+            let via = match w.host.route(w.pkt.dst) {
+                RouteDecision::Forward { via, .. } => via,
+                _ => None,
             };
             let next_hop = via.unwrap_or(w.pkt.dst);
-            match w.host.masquerade_addr(&dev, next_hop, src) {
+            match w.host.masquerade_addr(&dev, next_hop) {
                 Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully),
                 None => {
                     effect(w, format!("MASQUERADE: {dev} has no address to masquerade with, so the packet is dropped"));
