@@ -18,14 +18,19 @@
 //! connections in H whatever the dump holds (a NAT target or a conntrack match in the dump does so by
 //! itself; a nat table with only its policies does not, and its chains would then never run), and two
 //! chains at priority 500 on input and postrouting, after every iptables table, that log the case's
-//! protocol: they show how the packet was delivered to H.
+//! protocol: they show how the packet was delivered to H. Two more at priority -99 on prerouting and
+//! output, just after destination NAT, log the packet as that left it: a packet that a DNAT sends where
+//! routing then refuses it (forwarding off, no route) prints no TRACE line after the DNAT rule's, which
+//! shows the packet before the rewrite.
 //! The kernel's log is read from `/dev/kmsg`, from its end when the packet is sent, and the packet's lines
 //! are told from any other by the IPv4 ID or IPv6 flow label the recorder stamped on it (and the TCP
 //! sequence and acknowledgement numbers).
 //!
 //! The fate. Delivered to H (the input log shows it, with its addresses after any NAT), sent on (a packet
 //! socket on a peer's `eth0` caught it on the wire, with its addresses as they left H), rejected (a TCP reset
-//! or an ICMP error about it came back to the sender), or dropped (none of these).
+//! or an ICMP error about it came back to the sender), or dropped (none of these). A dropped or rejected
+//! packet is described as last seen: by its last TRACE line, or by the log after destination NAT when that
+//! came later.
 //!
 //! Connection states. `CTSTATE=ESTABLISHED` on a TCP packet makes the recorder do a real handshake first
 //! (a listener in H and every peer, a client socket bound to the source address and port in the sender)
@@ -578,7 +583,16 @@ impl Lab {
             seen.logs.iter().filter(|m| m.starts_with("TRACE: ")).filter(ours).map(String::as_str).collect();
         let delivered = seen.logs.iter().filter(|m| m.starts_with("cwrec-in ")).find(ours);
         let posted = seen.logs.iter().filter(|m| m.starts_with("cwrec-post ")).find(ours);
-        let fate = self.fate(pkt, &seen, &trace, delivered.map(String::as_str), posted.map(String::as_str))?;
+        // The packet as last seen: its last TRACE line, or the recorder's own log just after destination NAT
+        // when that came later (a packet that a DNAT sent where routing then refused it).
+        let last_seen = seen
+            .logs
+            .iter()
+            .filter(|m| m.starts_with("TRACE: ") || m.starts_with("cwrec-nat "))
+            .filter(ours)
+            .last()
+            .map(String::as_str);
+        let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
         Ok(Observed { trace: trace.iter().map(|m| normalize(m)).collect(), fate })
     }
 
@@ -602,6 +616,12 @@ impl Lab {
             "table {fam} cwrec {{\n\
              \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
              \tchain out {{ type filter hook output priority -400; policy accept; }}\n\
+             \tchain nat_pre {{ type filter hook prerouting priority -99; policy accept;\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence\n\
+             \t}}\n\
+             \tchain nat_out {{ type filter hook output priority -99; policy accept;\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence\n\
+             \t}}\n\
              \tchain delivered {{ type filter hook input priority 500; policy accept;\n\
              \t\tmeta l4proto {l4proto} log prefix \"cwrec-in \" flags tcp sequence\n\
              \t\tct state invalid counter\n\
@@ -695,7 +715,7 @@ impl Lab {
         &self,
         pkt: &Packet,
         seen: &Sighting,
-        trace: &[&str],
+        last_seen: Option<&str>,
         delivered: Option<&str>,
         posted: Option<&str>,
     ) -> Res<String> {
@@ -735,7 +755,7 @@ impl Lab {
             }
         }
         // Dropped or rejected: the packet as the last TRACE line shows it.
-        let last = |k: &str| trace.last().and_then(|m| field(m, k)).map(str::to_string);
+        let last = |k: &str| last_seen.and_then(|m| field(m, k)).map(str::to_string);
         let (sport, dport) = pkt.l4.ports().map(|(s, d)| (s.to_string(), d.to_string())).unzip();
         let src = last("SRC").unwrap_or_else(|| pkt.src.to_string());
         let dst = last("DST").unwrap_or_else(|| pkt.dst.to_string());
