@@ -137,11 +137,11 @@ pub(super) fn apply(
         }
         TargetKind::Dnat(d) => {
             let (addr, ports) = (d.to.addrs.map(|a| (a.min, a.max)), d.to.ports);
-            nat_to(w, t, step, true, addr, ports, d.random)
+            nat_to(w, t, step, true, addr, ports, d.random, d.persistent)
         }
         TargetKind::Snat(s) => {
             let (addr, ports) = (s.to.addrs.map(|a| (a.min, a.max)), s.to.ports);
-            nat_to(w, t, step, false, addr, ports, s.random || s.random_fully)
+            nat_to(w, t, step, false, addr, ports, s.random || s.random_fully, s.persistent)
         }
         TargetKind::Masquerade(m) => {
             let dev = w.out_iface.clone().unwrap_or_default();
@@ -151,7 +151,7 @@ pub(super) fn apply(
             };
             let next_hop = via.unwrap_or(w.pkt.dst);
             match w.host.masquerade_addr(&dev, next_hop) {
-                Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully),
+                Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully, false),
                 None => {
                     effect(w, format!("MASQUERADE: {dev} has no address to masquerade with, so the packet is dropped"));
                     TargetResult::Drop
@@ -168,7 +168,7 @@ pub(super) fn apply(
                     .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv4() == w.pkt.dst.is_ipv4()).map(|a| a.addr)),
             };
             match addr {
-                Some(a) => nat_to(w, t, step, true, Some((a, a)), r.ports, r.random),
+                Some(a) => nat_to(w, t, step, true, Some((a, a)), r.ports, r.random, false),
                 None => {
                     effect(w, "REDIRECT: the input interface has no address, so the packet is dropped".into());
                     TargetResult::Drop
@@ -179,7 +179,7 @@ pub(super) fn apply(
             let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
             let old = if dst_side { w.pkt.dst } else { w.pkt.src };
             let new = netmap(old, n.to.addr, n.to.mask);
-            nat_to(w, t, step, dst_side, Some((new, new)), None, false)
+            nat_to(w, t, step, dst_side, Some((new, new)), None, false, false)
         }
         TargetKind::Ct(c) => {
             if c.notrack {
@@ -565,6 +565,64 @@ fn netmap(old: IpAddr, to: IpAddr, mask: IpAddr) -> IpAddr {
     }
 }
 
+fn in_addr_range(a: IpAddr, min: IpAddr, max: IpAddr) -> bool {
+    match (a, min, max) {
+        (IpAddr::V4(a), IpAddr::V4(lo), IpAddr::V4(hi)) => (lo..=hi).contains(&a),
+        (IpAddr::V6(a), IpAddr::V6(lo), IpAddr::V6(hi)) => (lo..=hi).contains(&a),
+        _ => false,
+    }
+}
+
+/// The address of `min..=max` that `find_best_ips_proto` (`nf_nat_core.c`) gives a connection from `src` to
+/// `dst` (its addresses when NAT is decided): a `jhash2` of the source address, seeded with the last word of
+/// the destination (0 with `--persistent`), scaled into the range word by word. The words are read from the
+/// addresses' bytes in a little-endian CPU's order, as on x86 and most ARM hosts.
+fn hashed_nat_addr(src: IpAddr, dst: IpAddr, min: IpAddr, max: IpAddr, persistent: bool) -> IpAddr {
+    let words = |a: IpAddr| -> [u32; 4] {
+        let mut w = [0u32; 4];
+        match a {
+            IpAddr::V4(v) => w[0] = u32::from_le_bytes(v.octets()),
+            IpAddr::V6(v) => {
+                for (i, c) in v.octets().chunks(4).enumerate() {
+                    w[i] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+        }
+        w
+    };
+    let host_order = |w: u32| u32::from_be_bytes(w.to_le_bytes());
+    let last = if dst.is_ipv4() { 0 } else { 3 };
+    let (s, d, lo, hi) = (words(src), words(dst), words(min), words(max));
+    let mut j = crate::matches::cluster::jhash2(&s, if persistent { 0 } else { d[last] });
+    let mut out = [0u32; 4];
+    let mut full_range = false;
+    for i in 0..=last {
+        let (base, dist) = if full_range {
+            (0u32, u32::MAX)
+        } else {
+            let (a, b) = (host_order(lo[i]), host_order(hi[i]));
+            (a, b.wrapping_sub(a).wrapping_add(1))
+        };
+        let pick = base.wrapping_add(((u64::from(j) * u64::from(dist)) >> 32) as u32);
+        out[i] = u32::from_le_bytes(pick.to_be_bytes());
+        if out[i] != hi[i] {
+            full_range = true;
+        }
+        if !persistent {
+            j ^= d[i];
+        }
+    }
+    let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
+    match min {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+        IpAddr::V6(_) => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&bytes);
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+    }
+}
+
 /// Sets up a translation of the destination (`dst`) or source to an address of `addrs` and a port of
 /// `ports`, as `nf_nat_setup_info` picks them for a connection's first packet, and ends the nat chain.
 #[allow(clippy::too_many_arguments)]
@@ -576,6 +634,7 @@ fn nat_to(
     addrs: Option<(IpAddr, IpAddr)>,
     ports: Option<crate::targets::nat::NatPorts>,
     random: bool,
+    persistent: bool,
 ) -> TargetResult {
     let before = w.pkt.clone();
     let (old_addr, old_port) = match (dst, before.l4.ports()) {
@@ -583,19 +642,20 @@ fn nat_to(
         (false, p) => (before.src, p.map(|p| p.0)),
     };
     let new_addr = match addrs {
-        Some((min, max)) => {
-            if min != max {
-                assume(
-                    w,
-                    step,
-                    format!(
-                        "{} picks an address from {min}-{max} by a hash of the connection; chainwalk shows the first",
-                        t.name
-                    ),
-                );
+        Some((min, max)) if min != max => {
+            // A source already in the range (address, and port when the range has ports) stays as it is,
+            // unless the ports are to be random (`get_unique_tuple` in `nf_nat_core.c`).
+            let port_fits = match (old_port, ports) {
+                (Some(p), Some(r)) => (r.min..=r.max).contains(&p),
+                _ => true,
+            };
+            if !dst && !random && in_addr_range(old_addr, min, max) && port_fits {
+                old_addr
+            } else {
+                hashed_nat_addr(before.src, before.dst, min, max, persistent)
             }
-            min
         }
+        Some((min, _)) => min,
         None => old_addr,
     };
     let new_port = match (old_port, ports) {
