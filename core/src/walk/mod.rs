@@ -544,10 +544,6 @@ impl<'s, 'r> Walker<'s, 'r> {
             self.nat_dst_done = true;
             self.nat_src_done = true;
             self.binding = if self.probe { None } else { Some(nat::find_binding(self)) };
-            if let Some(b) = &self.binding {
-                self.ct.dnat = b.dst.is_some();
-                self.ct.snat = b.src.is_some();
-            }
         }
         if given == CtState::Invalid {
             self.nat_dst_done = true;

@@ -88,6 +88,9 @@ pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
     let (as_, ad) = ports(&after);
     let dst_changed = after.dst != first.dst || ad != fd;
     let src_changed = after.src != first.src || as_ != fs;
+    // `--ctstate DNAT`/`SNAT` are the connection's: they hold for its packets in both directions.
+    w.ct.dnat = dst_changed;
+    w.ct.snat = src_changed;
     let binding = if w.first.ct_dir == CtDir::Original {
         Binding { dst: dst_changed.then_some((after.dst, ad)), src: src_changed.then_some((after.src, as_)) }
     } else {
