@@ -271,8 +271,12 @@ impl DumpTargets {
             for pair in words.windows(2) {
                 match pair[0] {
                     "--to-destination" | "--to" => {
-                        let (addr, port) = split_nat_target(pair[1]);
-                        t.addrs.extend(addr.filter(|a| !t.addrs.contains(a)));
+                        let (addrs, port) = split_nat_target(pair[1]);
+                        for a in addrs {
+                            if !t.addrs.contains(&a) {
+                                t.addrs.push(a);
+                            }
+                        }
                         t.ports.extend(port);
                     }
                     "--to-ports" => t.ports.extend(pair[1].split('-').next().and_then(|p| p.parse::<u16>().ok())),
@@ -286,8 +290,12 @@ impl DumpTargets {
     }
 }
 
-/// `192.0.2.1-192.0.2.9:80-90`, `[2001:db8::1]:80`, `2001:db8::1`, `192.0.2.0/32`: the first address and port.
-fn split_nat_target(text: &str) -> (Option<IpAddr>, Option<u16>) {
+/// The most addresses of a `--to-destination` range the recorder gives an owner.
+const MAX_RANGE: u128 = 16;
+
+/// `192.0.2.1-192.0.2.9:80-90`, `[2001:db8::1]:80`, `2001:db8::1`, `192.0.2.0/32`: the addresses (every one of
+/// a range of up to 16, the kernel may pick any; else the first) and the first port.
+fn split_nat_target(text: &str) -> (Vec<IpAddr>, Option<u16>) {
     let first_port = |p: &str| p.split('-').next().and_then(|p| p.parse().ok());
     let (addr, port) = if let Some(rest) = text.strip_prefix('[') {
         match rest.split_once(']') {
@@ -300,13 +308,30 @@ fn split_nat_target(text: &str) -> (Option<IpAddr>, Option<u16>) {
     } else {
         (text, None)
     };
-    let addr = addr.split('-').next().unwrap_or(addr);
-    let addr = match addr.split_once('/') {
+    let (first, last) = addr.split_once('-').unwrap_or((addr, addr));
+    let first = match first.split_once('/') {
         Some((a, "32" | "128")) => a,
         Some(_) => "",
-        None => addr,
+        None => first,
     };
-    (addr.parse().ok(), port)
+    let number = |a: IpAddr| match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    };
+    let addrs = match (first.parse::<IpAddr>(), last.parse::<IpAddr>()) {
+        (Ok(lo), Ok(hi)) if lo.is_ipv4() == hi.is_ipv4() && number(hi) >= number(lo) => {
+            let count = (number(hi) - number(lo) + 1).min(MAX_RANGE);
+            (0..count)
+                .map(|i| match lo {
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((number(lo) + i) as u32)),
+                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(number(lo) + i)),
+                })
+                .collect()
+        }
+        (Ok(lo), _) => vec![lo],
+        _ => Vec::new(),
+    };
+    (addrs, port)
 }
 
 /// One peer namespace: the far end of one of H's interfaces.
@@ -589,8 +614,7 @@ impl Lab {
             .logs
             .iter()
             .filter(|m| m.starts_with("TRACE: ") || m.starts_with("cwrec-nat "))
-            .filter(ours)
-            .last()
+            .rfind(ours)
             .map(String::as_str);
         let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
         Ok(Observed { trace: trace.iter().map(|m| normalize(m)).collect(), fate })
@@ -765,8 +789,11 @@ impl Lab {
             path
         } else {
             let dst_ip = dst.parse().unwrap_or(pkt.dst);
+            // Where routing sends it from its sender; when that lookup refuses the packet itself (a martian
+            // source), where its destination is.
             match self.route_get(dst_ip, Some((pkt.src, back.as_str()))) {
                 RouteGet::Local => "input",
+                RouteGet::Nowhere if matches!(self.route_get(dst_ip, None), RouteGet::Local) => "input",
                 _ => "forward",
             }
         };
