@@ -148,6 +148,8 @@ pub enum RouteDecision {
     Unroutable {
         /// Why, in words.
         reason: String,
+        /// The kind of route that refused it (`None`: no route at all).
+        route: Option<RouteKind>,
     },
 }
 
@@ -268,12 +270,18 @@ impl Host {
                     Some(dev) => RouteDecision::Forward { dev: dev.clone(), via: r.via, src: r.src },
                     None => match r.via.and_then(|gw| self.lookup(gw)).and_then(|g| g.dev.clone()) {
                         Some(dev) => RouteDecision::Forward { dev, via: r.via, src: r.src },
-                        None => RouteDecision::Unroutable { reason: format!("the route to {dst} names no interface") },
+                        None => RouteDecision::Unroutable {
+                            reason: format!("the route to {dst} names no interface"),
+                            route: None,
+                        },
                     },
                 },
-                kind => RouteDecision::Unroutable { reason: format!("a {} route covers {dst}", kind.name()) },
+                kind => RouteDecision::Unroutable {
+                    reason: format!("a {} route covers {dst}", kind.name()),
+                    route: Some(kind),
+                },
             },
-            None => RouteDecision::Unroutable { reason: format!("no route to {dst}") },
+            None => RouteDecision::Unroutable { reason: format!("no route to {dst}"), route: None },
         }
     }
 

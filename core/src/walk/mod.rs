@@ -11,7 +11,7 @@ mod nat;
 mod table;
 mod target;
 
-use crate::host::{Host, HostInterface, IfAddr, RouteDecision};
+use crate::host::{Host, HostInterface, IfAddr, RouteDecision, RouteKind};
 use crate::packet::{CtDir, CtState, Packet, L4};
 use crate::ruleset::{Family, Hook, Ruleset, TableName};
 use crate::trace::{Assumption, Change, Fate, FateVerdict, Path, Stage, StageKind, StageStatus, Trace};
@@ -371,6 +371,12 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !self.hook(Hook::Prerouting) {
             return;
         }
+        if let Some(why) = self.martian_source() {
+            let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
+            self.stage(None, StageKind::Routing, StageStatus::Stopped, why.clone());
+            self.stop_by_routing(path, why, None);
+            return;
+        }
         let decision = self.route_decision();
         match decision {
             RouteDecision::Local { .. } => {
@@ -393,10 +399,14 @@ impl<'s, 'r> Walker<'s, 'r> {
                     return;
                 }
                 if self.pkt.ttl <= 1 {
+                    let (what, icmp) = match self.family() {
+                        Family::Ipv4 => ("TTL", "icmp-time-exceeded"),
+                        Family::Ipv6 => ("hop limit", "icmp6-time-exceeded"),
+                    };
                     self.stop_by_routing(
                         Path::Forward,
-                        "the packet's TTL ran out, so it is not forwarded".into(),
-                        Some("icmp-time-exceeded".into()),
+                        format!("the packet's {what} ran out, so it is not forwarded"),
+                        Some(icmp.into()),
                     );
                     return;
                 }
@@ -406,11 +416,11 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.egress(Path::Forward, via);
                 }
             }
-            RouteDecision::Unroutable { reason } => {
+            RouteDecision::Unroutable { reason, route: kind } => {
                 self.stop_by_routing(
                     Path::Forward,
                     format!("routing drops the packet: {reason}"),
-                    Some(unreachable_for(self.family())),
+                    route_error(self.family(), kind),
                 );
             }
         }
@@ -423,12 +433,12 @@ impl<'s, 'r> Walker<'s, 'r> {
         match &decision {
             RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
             RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
-            RouteDecision::Unroutable { reason } => {
-                let reason = reason.clone();
+            RouteDecision::Unroutable { reason, route: kind } => {
+                let (reason, kind) = (reason.clone(), *kind);
                 self.stop_by_routing(
                     Path::Output,
                     format!("the host has no route for it: {reason}"),
-                    Some(unreachable_for(self.family())),
+                    route_error(self.family(), kind),
                 );
                 return;
             }
@@ -443,12 +453,12 @@ impl<'s, 'r> Walker<'s, 'r> {
             match &decision {
                 RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
                 RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
-                RouteDecision::Unroutable { reason } => {
-                    let reason = reason.clone();
+                RouteDecision::Unroutable { reason, route: kind } => {
+                    let (reason, kind) = (reason.clone(), *kind);
                     self.stop_by_routing(
                         Path::Output,
                         format!("after NAT, {reason}"),
-                        Some(unreachable_for(self.family())),
+                        route_error(self.family(), kind),
                     );
                     return;
                 }
@@ -472,6 +482,31 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
     }
 
+    /// Why routing drops an IPv4 packet that came in from outside for its source address, without an ICMP
+    /// error (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`, with
+    /// `accept_local` off): a multicast, limited broadcast or zero source, a loopback source (unless
+    /// `route_localnet`), or an address of this host.
+    fn martian_source(&self) -> Option<String> {
+        let IpAddr::V4(src) = self.pkt.src else { return None };
+        if self.in_iface.as_deref() == Some("lo") {
+            return None;
+        }
+        let what = if src.is_multicast() {
+            "a multicast address"
+        } else if src.is_broadcast() {
+            "the limited broadcast address"
+        } else if src.octets()[0] == 0 && self.pkt.dst != IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+            "in 0.0.0.0/8"
+        } else if src.is_loopback() && !self.host.route_localnet {
+            "a loopback address"
+        } else if self.host.is_local(IpAddr::V4(src)) {
+            "an address of this host"
+        } else {
+            return None;
+        };
+        Some(format!("the source {src} is {what}, so routing drops the packet as a martian"))
+    }
+
     fn route_decision(&mut self) -> RouteDecision {
         let d = self.host.route(self.pkt.dst);
         let note = match &d {
@@ -482,7 +517,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                 Some(gw) => format!("{} is routed out of {dev} via {gw}", self.pkt.dst),
                 None => format!("{} is routed out of {dev}", self.pkt.dst),
             },
-            RouteDecision::Unroutable { reason } => format!("no usable route: {reason}"),
+            RouteDecision::Unroutable { reason, .. } => format!("no usable route: {reason}"),
         };
         let status =
             if matches!(d, RouteDecision::Unroutable { .. }) { StageStatus::Stopped } else { StageStatus::Passed };
@@ -771,11 +806,18 @@ fn capitalise(s: &str) -> String {
     s
 }
 
-fn unreachable_for(family: Family) -> String {
-    match family {
-        Family::Ipv4 => "icmp-net-unreachable".into(),
-        Family::Ipv6 => "icmp6-no-route".into(),
-    }
+/// The ICMP error routing sends back for a packet it cannot route (`ip_error` in `route.c`,
+/// `ip6_pkt_discard`/`ip6_pkt_prohibit` in `ip6/route.c`): none for a blackhole.
+fn route_error(family: Family, kind: Option<RouteKind>) -> Option<String> {
+    let name = match (family, kind) {
+        (_, Some(RouteKind::Blackhole)) => return None,
+        (Family::Ipv4, Some(RouteKind::Unreachable)) => "icmp-host-unreachable",
+        (Family::Ipv4, Some(RouteKind::Prohibit)) => "icmp-admin-prohibited",
+        (Family::Ipv4, _) => "icmp-net-unreachable",
+        (Family::Ipv6, Some(RouteKind::Prohibit)) => "icmp6-adm-prohibited",
+        (Family::Ipv6, _) => "icmp6-no-route",
+    };
+    Some(name.into())
 }
 
 /// `ADDR[:PORT]`, with IPv6 addresses in brackets when a port follows.
