@@ -26,6 +26,11 @@ pub struct Host {
     pub ipv6_forward: bool,
     /// `net.ipv4.conf.all.route_localnet`: whether 127.0.0.0/8 may be routed between interfaces.
     pub route_localnet: bool,
+    /// `net.ipv4.conf.all.rp_filter` and `net.ipv4.conf.IFACE.rp_filter` (`all` under the name `all`):
+    /// reverse-path filtering, 0 off, 1 strict, 2 loose; an interface filters by the larger of its own and
+    /// `all`.
+    #[serde(default)]
+    pub rp_filter: Vec<(String, u8)>,
     /// The contents of ipsets, from `ipset save` lines (`create` and `add`).
     pub ipsets: Vec<crate::ipset::IpSet>,
     /// Whether chainwalk made this host up because none was given (and so every answer that depends on
@@ -194,6 +199,7 @@ impl Host {
             ip_forward: false,
             ipv6_forward: false,
             route_localnet: false,
+            rp_filter: Vec::new(),
             ipsets: Vec::new(),
             assumed: false,
         }
@@ -309,6 +315,12 @@ impl Host {
             Some(RouteKind::Throw) => AddrType::Throw,
             _ => AddrType::Unicast,
         }
+    }
+
+    /// The reverse-path filter mode for packets coming in on `dev`: the larger of `all`'s and its own
+    /// (`IN_DEV_RPFILTER`; `default` only seeds interfaces made later, so it is not read).
+    pub fn rp_filter_mode(&self, dev: &str) -> u8 {
+        self.rp_filter.iter().filter(|(d, _)| d == "all" || d == dev).map(|(_, m)| *m).max().unwrap_or(0)
     }
 
     /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the first address of
@@ -452,6 +464,17 @@ fn read_line(
             Some((k, v)) => (k.trim(), v.trim()),
             None => return Err(format!("`{}` needs `= VALUE`", words[0])),
         };
+        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".rp_filter")) {
+            let mode = match value {
+                "0" => 0,
+                "1" => 1,
+                "2" => 2,
+                other => return Err(format!("`{other}` is not 0 (off), 1 (strict) or 2 (loose)")),
+            };
+            host.rp_filter.retain(|(d, _)| d != dev);
+            host.rp_filter.push((dev.to_string(), mode));
+            return Ok(());
+        }
         let on = match value {
             "1" => true,
             "0" => false,

@@ -502,9 +502,28 @@ impl<'s, 'r> Walker<'s, 'r> {
         } else if self.host.is_local(IpAddr::V4(src)) {
             "an address of this host"
         } else {
-            return None;
+            return self.reverse_path_fails(src);
         };
         Some(format!("the source {src} is {what}, so routing drops the packet as a martian"))
+    }
+
+    /// The reverse-path filter (`rp_filter`, `fib_validate_source`): strict (1) drops a packet whose source
+    /// is not routed out of the interface it came in on, loose (2) one whose source has no route at all.
+    fn reverse_path_fails(&self, src: std::net::Ipv4Addr) -> Option<String> {
+        let dev = self.in_iface.as_deref()?;
+        let mode = self.host.rp_filter_mode(dev);
+        if mode == 0 {
+            return None;
+        }
+        let back = self.host.route(IpAddr::V4(src));
+        let why = match (&back, mode) {
+            (RouteDecision::Unroutable { reason, .. }, _) => format!("the way back to {src} is refused ({reason})"),
+            (RouteDecision::Forward { dev: out, .. }, 1) if out != dev => {
+                format!("strict reverse-path filtering (rp_filter = 1) wants {src} routed out of {dev}, not {out}")
+            }
+            _ => return None,
+        };
+        Some(format!("{why}, so routing drops the packet as a martian"))
     }
 
     fn route_decision(&mut self) -> RouteDecision {
