@@ -371,7 +371,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !self.hook(Hook::Prerouting) {
             return;
         }
-        if let Some(why) = self.martian_source() {
+        if let Some(why) = self.martian() {
             let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
             self.stage(None, StageKind::Routing, StageStatus::Stopped, why.clone());
             self.stop_by_routing(path, why, None);
@@ -482,20 +482,31 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
     }
 
-    /// Why routing drops an IPv4 packet that came in from outside for its source address, without an ICMP
-    /// error (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`, with
-    /// `accept_local` off): a multicast, limited broadcast or zero source, a loopback source (unless
-    /// `route_localnet`), or an address of this host.
-    fn martian_source(&self) -> Option<String> {
-        let IpAddr::V4(src) = self.pkt.src else { return None };
+    /// Why routing drops an IPv4 packet that came in from outside for its addresses, without an ICMP error
+    /// (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`, with `accept_local`
+    /// off): a destination in 0.0.0.0/8 or, unless `route_localnet`, in 127.0.0.0/8 (a DNAT to 127.0.0.1
+    /// included); a multicast, limited broadcast or zero source, a loopback source (unless
+    /// `route_localnet`), an address of this host, or one the reverse-path filter refuses.
+    fn martian(&self) -> Option<String> {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.pkt.src, self.pkt.dst) else { return None };
         if self.in_iface.as_deref() == Some("lo") {
             return None;
+        }
+        let to = if dst.octets()[0] == 0 && src.octets()[0] != 0 {
+            Some("in 0.0.0.0/8")
+        } else if dst.is_loopback() && !self.host.route_localnet {
+            Some("a loopback address (and net.ipv4.conf.all.route_localnet is 0)")
+        } else {
+            None
+        };
+        if let Some(what) = to {
+            return Some(format!("the destination {dst} is {what}, so routing drops the packet as a martian"));
         }
         let what = if src.is_multicast() {
             "a multicast address"
         } else if src.is_broadcast() {
             "the limited broadcast address"
-        } else if src.octets()[0] == 0 && self.pkt.dst != IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        } else if src.octets()[0] == 0 && !dst.is_broadcast() && !(src.is_unspecified() && dst.is_unspecified()) {
             "in 0.0.0.0/8"
         } else if src.is_loopback() && !self.host.route_localnet {
             "a loopback address"
