@@ -41,6 +41,8 @@
 //! and port) to its original destination (`ORIGDST=`/`ORIGDPT=`, by default the reply's source and port) by
 //! whoever owns that source (H, or the peer H routes it to), and the server, behind the packet's `IN=` (or
 //! H), sends the traced segment or datagram back, as it leaves the server (before H undoes any NAT).
+//! `CTSTATE=ESTABLISHED` on an ICMP echo reply (write `CTDIR=REPLY`, which it is) makes the original source
+//! send an echo request to the original destination, whose kernel sends the traced reply.
 //! `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
 //! from the packet's destination to its source first and then the error about that datagram.
 
@@ -140,6 +142,9 @@ pub fn record(case: &Case) -> Res<String> {
     }
     if pkt.fragment_offset != 0 || pkt.more_fragments {
         return Err("the recorder does not send fragments".into());
+    }
+    if pkt.in_iface.is_some() && pkt.dst.is_loopback() {
+        return Err("a sender cannot put a packet to a loopback address on the wire: it keeps it".into());
     }
     prepare_kernel();
     let targets = DumpTargets::read(&case.rules);
@@ -680,19 +685,29 @@ impl Lab {
             return Err("the recorder sends a reply (CTDIR=REPLY) only with CTSTATE=ESTABLISHED".into());
         }
         let stamp = Stamp::fresh(pkt);
+        // A packet the kernel itself sends (after a handshake, or an echo reply): its stamp is learnt from
+        // its first TRACE line.
         let mut connection = None;
+        let mut handshake = None;
         let mut kmsg = match (pkt.ct_state, pkt.l4) {
             (CtState::Established, L4::Tcp { .. }) => {
                 let conn = Handshake::open(self, pkt, &sender_ns, targets)?;
                 let kmsg = start(None)?;
                 conn.next_segment(pkt)?;
-                connection = Some(conn);
+                handshake = Some(conn);
+                connection = Some(());
                 kmsg
             }
             (CtState::Established, L4::Udp { .. }) => {
                 udp_exchange(self, pkt, &sender_ns, targets)?;
                 let kmsg = start(Some(stamp.ip))?;
                 send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark)?;
+                kmsg
+            }
+            (CtState::Established, L4::Icmp { icmp_type: 0, code: 0 } | L4::Icmpv6 { icmp_type: 129, code: 0 }) => {
+                let kmsg = start(None)?;
+                echo_request(self, pkt, &sender_ns, &stamp)?;
+                connection = Some(());
                 kmsg
             }
             (CtState::Related, L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. })
@@ -705,8 +720,8 @@ impl Lab {
             }
             (CtState::Established | CtState::Related, _) => {
                 return Err(format!(
-                    "the recorder can set up CTSTATE=ESTABLISHED for TCP and UDP, and CTSTATE=RELATED for ICMP \
-                     errors, not CTSTATE={} for this packet",
+                    "the recorder can set up CTSTATE=ESTABLISHED for TCP, UDP and ICMP echo replies, and \
+                     CTSTATE=RELATED for ICMP errors, not CTSTATE={} for this packet",
                     pkt.ct_state.as_str()
                 ))
             }
@@ -717,6 +732,7 @@ impl Lab {
             }
         };
         let logs = kmsg.settle();
+        drop(handshake);
         let caught = taps
             .iter()
             .map(|t| {
@@ -726,9 +742,9 @@ impl Lab {
             .collect();
         let stamp = match connection {
             None => stamp,
-            Some(_) => Stamp::learn(pkt, &logs).ok_or(
-                "the segment after the handshake left no TRACE line to learn its identity from (does the dump \
-                 have a table on its path?)",
+            Some(()) => Stamp::learn(pkt, &logs).ok_or(
+                "the packet the kernel sent left no TRACE line to learn its identity from (does the dump have a \
+                 table on its path?)",
             )?,
         };
         Ok(Sighting { logs, caught, stamp })
@@ -926,8 +942,17 @@ impl Stamp {
     /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line (by source
     /// address and port and flags: a DNAT before that line may have changed its destination).
     fn learn(pkt: &Packet, logs: &[String]) -> Option<Stamp> {
-        let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
         let key = if pkt.dst.is_ipv6() { "FLOWLBL" } else { "ID" };
+        if let L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. } = pkt.l4 {
+            let proto = if pkt.dst.is_ipv6() { "ICMPv6" } else { "ICMP" };
+            return logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+                let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
+                    && field(m, "PROTO") == Some(proto)
+                    && field(m, "TYPE") == Some(&icmp_type.to_string());
+                same.then(|| Some(Stamp { ip: field(m, key)?.parse().ok()?, seq: 0, ack: 0 })).flatten()
+            });
+        }
+        let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
         logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
             let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                 && field(m, "PROTO") == Some("TCP")
@@ -1586,6 +1611,22 @@ impl Drop for Handshake {
         let _ = self.client.set_linger(Some(Duration::ZERO));
         let _ = self.server.set_linger(Some(Duration::ZERO));
     }
+}
+
+/// Sends the echo request an ESTABLISHED echo reply answers: from the connection's original source (by
+/// default the reply's destination) to its original destination (by default the reply's source), with the
+/// stamp as its identifier; the kernel of whoever owns that destination sends the reply.
+fn echo_request(lab: &Lab, pkt: &Packet, sender_ns: &str, stamp: &Stamp) -> Res<()> {
+    let o = pkt.orig.unwrap_or_default();
+    let (src, dst) = (o.src.unwrap_or(pkt.dst), o.dst.unwrap_or(pkt.src));
+    let client = lab.owner_of(src)?.to_string();
+    if client == sender_ns {
+        return Err("the echo reply's sender also owns the request's source: give ORIGSRC= another address".into());
+    }
+    let l4 = if dst.is_ipv6() { L4::Icmpv6 { icmp_type: 128, code: 0 } } else { L4::Icmp { icmp_type: 8, code: 0 } };
+    let mut request = Packet::new(src, dst, l4);
+    request.len = pkt.len;
+    send_raw(&client, &build_packet(&request, stamp, None), dst, 0)
 }
 
 /// Exchanges a datagram each way between the packet's source and whoever answers at its destination, so
