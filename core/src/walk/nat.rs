@@ -48,6 +48,15 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
         if let (Some(s), Some(d)) = (dport, sport) {
             first.l4 = pkt.l4.with_ports(orig.sport.unwrap_or(s), orig.dport.unwrap_or(d));
         }
+        // An ICMP reply's connection was opened by the matching request (`invmap` in
+        // `nf_conntrack_proto_icmp.c`/`icmpv6.c`).
+        first.l4 = match first.l4 {
+            L4::Icmp { icmp_type: t @ (0 | 14 | 16 | 18), code } => {
+                L4::Icmp { icmp_type: if t == 0 { 8 } else { t - 1 }, code }
+            }
+            L4::Icmpv6 { icmp_type: t @ (129 | 140), code } => L4::Icmpv6 { icmp_type: t - 1, code },
+            other => other,
+        };
         // It came in where the reply goes out, or from this host.
         first.in_iface = if w.host.is_local(first.src) {
             None
