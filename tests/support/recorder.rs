@@ -146,6 +146,12 @@ pub fn record(case: &Case) -> Res<String> {
     if pkt.in_iface.is_some() && pkt.dst.is_loopback() {
         return Err("a sender cannot put a packet to a loopback address on the wire: it keeps it".into());
     }
+    let on_senders_link = pkt.in_iface.as_deref().and_then(|i| host.interface(i)).is_some_and(|i| {
+        i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
+    });
+    if on_senders_link && !host.is_local(pkt.dst) {
+        return Err(format!("{} is on the sender's own link, so the sender would deliver it there without H", pkt.dst));
+    }
     prepare_kernel();
     let targets = DumpTargets::read(&case.rules);
     let lab = Lab::build(&host, &case.host, &pkt, &targets)?;
