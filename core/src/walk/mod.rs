@@ -241,6 +241,10 @@ fn conntrack_verdict(p: &Packet) -> Option<(CtState, String)> {
             if p.ct_state == CtState::New && f & 0x05 != 0 && f & 0x02 == 0 {
                 return Some((CtState::Invalid, "a FIN or RST cannot open a new connection".into()));
             }
+            // `tcp_conntracks` sends a SYN ACK with no connection to sIV: "too late" to pick one up.
+            if p.ct_state == CtState::New && f & 0x12 == 0x12 {
+                return Some((CtState::Invalid, "a SYN ACK cannot open a new connection".into()));
+            }
             None
         }
         L4::Icmp { icmp_type, .. } if p.ct_state == CtState::New => {
