@@ -29,6 +29,11 @@ pub(super) fn apply(
     match &t.kind {
         TargetKind::Reject(r) => {
             let with = r.with.name().to_string();
+            if let Some(why) = nothing_sent_back(&w.pkt, matches!(r.with, crate::targets::reject::RejectWith::TcpReset))
+            {
+                effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
+                return TargetResult::Drop;
+            }
             effect(w, format!("REJECT: the packet is dropped and {with} is sent back"));
             TargetResult::Reject(with)
         }
@@ -430,6 +435,24 @@ fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::
     w.change(step, "mss", before.to_string(), wanted.to_string(), "TCPMSS lowers the SYN's MSS option".into());
     effect(w, format!("TCPMSS: the SYN's MSS becomes {wanted}; the packet goes on"));
     TargetResult::Continue
+}
+
+/// Why REJECT sends nothing back for `pkt`, if it does not: no reset answers a reset or a later fragment
+/// (`nf_reject_ip_tcphdr_get`), and no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`).
+fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'static str> {
+    if pkt.fragment_offset != 0 {
+        return Some("the kernel answers only a packet's first fragment");
+    }
+    match pkt.l4 {
+        L4::Tcp { flags, .. } if reset && flags.0 & 0x04 != 0 => Some("the kernel never answers a reset with a reset"),
+        L4::Icmp { icmp_type: 3 | 4 | 5 | 11 | 12, .. } if !reset => {
+            Some("the kernel sends no ICMP error about an ICMP error")
+        }
+        L4::Icmpv6 { icmp_type, .. } if !reset && icmp_type < 128 => {
+            Some("the kernel sends no ICMPv6 error about an ICMPv6 error")
+        }
+        _ => None,
+    }
 }
 
 fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
