@@ -24,6 +24,10 @@ pub struct Host {
     pub ip_forward: bool,
     /// `net.ipv6.conf.all.forwarding`.
     pub ipv6_forward: bool,
+    /// `net.ipv4.conf.IFACE.forwarding` given after the last `net.ipv4.ip_forward` (which sets every
+    /// interface's): whether IPv4 packets that come in on that interface are forwarded.
+    #[serde(default)]
+    pub ip_forward_dev: Vec<(String, bool)>,
     /// `net.ipv4.conf.all.route_localnet`: whether 127.0.0.0/8 may be routed between interfaces.
     pub route_localnet: bool,
     /// `net.ipv4.conf.all.rp_filter` and `net.ipv4.conf.IFACE.rp_filter` (`all` under the name `all`):
@@ -200,6 +204,7 @@ impl Host {
             ipv6_forward: false,
             route_localnet: false,
             rp_filter: Vec::new(),
+            ip_forward_dev: Vec::new(),
             ipsets: Vec::new(),
             assumed: false,
         }
@@ -315,6 +320,11 @@ impl Host {
             Some(RouteKind::Throw) => AddrType::Throw,
             _ => AddrType::Unicast,
         }
+    }
+
+    /// Whether IPv4 packets that come in on `dev` are forwarded (`IN_DEV_FORWARD` of the input device).
+    pub fn ipv4_forwards_from(&self, dev: &str) -> bool {
+        self.ip_forward_dev.iter().rev().find(|(d, _)| d == dev).map_or(self.ip_forward, |(_, on)| *on)
     }
 
     /// The reverse-path filter mode for packets coming in on `dev`: the larger of `all`'s and its own
@@ -480,8 +490,19 @@ fn read_line(
             "0" => false,
             other => return Err(format!("`{other}` is not 0 or 1")),
         };
+        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
+            if dev != "all" && dev != "default" {
+                host.ip_forward_dev.retain(|(d, _)| d != dev);
+                host.ip_forward_dev.push((dev.to_string(), on));
+                return Ok(());
+            }
+        }
         match key {
-            "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => host.ip_forward = on,
+            "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => {
+                // Writing it sets every interface's forwarding too (`inet_forward_change`).
+                host.ip_forward = on;
+                host.ip_forward_dev.clear();
+            }
             "net.ipv6.conf.all.forwarding" => host.ipv6_forward = on,
             "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
             // Other sysctls are accepted and do not change what chainwalk models.

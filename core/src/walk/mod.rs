@@ -357,7 +357,10 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     fn forwarding(&self) -> bool {
         match self.family() {
-            Family::Ipv4 => self.host.ip_forward,
+            Family::Ipv4 => match self.in_iface.as_deref() {
+                Some(dev) => self.host.ipv4_forwards_from(dev),
+                None => self.host.ip_forward,
+            },
             Family::Ipv6 => self.host.ipv6_forward,
         }
     }
@@ -390,10 +393,13 @@ impl<'s, 'r> Walker<'s, 'r> {
             }
             RouteDecision::Forward { dev, via, .. } => {
                 if !self.forwarding() {
-                    let knob = if self.family() == Family::Ipv4 {
-                        "net.ipv4.ip_forward"
+                    let dev = self.in_iface.clone().unwrap_or_default();
+                    let knob = if self.family() == Family::Ipv6 {
+                        "net.ipv6.conf.all.forwarding".to_string()
+                    } else if self.host.ip_forward_dev.iter().any(|(d, _)| *d == dev) {
+                        format!("net.ipv4.conf.{dev}.forwarding")
                     } else {
-                        "net.ipv6.conf.all.forwarding"
+                        "net.ipv4.ip_forward".to_string()
                     };
                     self.stop_by_routing(
                         Path::Forward,
