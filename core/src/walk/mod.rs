@@ -384,7 +384,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             self.stop_by_routing(path, why, None);
             return;
         }
-        let decision = self.route_decision();
+        let decision = match self.group_or_broadcast() {
+            Some(d) => d,
+            None => self.route_decision(),
+        };
         match decision {
             RouteDecision::Local { .. } => {
                 if self.hook(Hook::Input) {
@@ -545,6 +548,53 @@ impl<'s, 'r> Walker<'s, 'r> {
             _ => return None,
         };
         Some(format!("{why}, so routing drops the packet as a martian"))
+    }
+
+    /// The routing decision for a packet that came in to a multicast or broadcast address, which the
+    /// routing table does not decide (`ip_route_input_rcu`, `ip6_rcv_finish`): a broadcast (limited, or of a
+    /// subnet of the host) and a group the host has joined on the input interface go to INPUT; any other group
+    /// is dropped, as multicast routing (which chainwalk does not model) is what would forward it. The groups
+    /// taken as joined: IPv4 all-hosts (224.0.0.1); IPv6 all-nodes (ff01::1, ff02::1), all-routers (ff02::2)
+    /// when forwarding, and the solicited-node group of each of the interface's addresses.
+    fn group_or_broadcast(&mut self) -> Option<RouteDecision> {
+        let dev = self.in_iface.clone()?;
+        let dst = self.pkt.dst;
+        let joined = match dst {
+            IpAddr::V4(v4) if v4.is_broadcast() || self.host.addr_type(dst) == crate::host::AddrType::Broadcast => true,
+            IpAddr::V4(v4) if v4.is_multicast() => v4 == std::net::Ipv4Addr::new(224, 0, 0, 1),
+            IpAddr::V6(v6) if v6.is_multicast() => {
+                let s = v6.segments();
+                let all_nodes = (s[0] == 0xff01 || s[0] == 0xff02) && s[1..7] == [0; 6] && s[7] == 1;
+                let all_routers = s[0] == 0xff02 && s[1..7] == [0; 6] && s[7] == 2 && self.host.ipv6_forward;
+                let solicited = s[0] == 0xff02 && s[1..5] == [0; 4] && s[5] == 1 && s[6] >> 8 == 0xff && {
+                    let iface = self.host.interface(&dev);
+                    iface.is_some_and(|i| {
+                        i.addrs.iter().any(|a| match a.addr {
+                            IpAddr::V6(mine) => {
+                                let m = mine.octets();
+                                let d = v6.octets();
+                                m[13..] == d[13..]
+                            }
+                            _ => false,
+                        })
+                    })
+                };
+                all_nodes || all_routers || solicited
+            }
+            _ => return None,
+        };
+        let note = if joined {
+            format!("{dst} is a broadcast or a group this host listens to on {dev}: the packet goes to INPUT")
+        } else {
+            format!("{dst} is a multicast group this host has not joined on {dev}, and it does not route multicast")
+        };
+        let status = if joined { StageStatus::Passed } else { StageStatus::Stopped };
+        self.stage(None, StageKind::Routing, status, note.clone());
+        Some(if joined {
+            RouteDecision::Local { dev }
+        } else {
+            RouteDecision::Unroutable { reason: note, route: Some(RouteKind::Blackhole) }
+        })
     }
 
     fn route_decision(&mut self) -> RouteDecision {
