@@ -485,7 +485,15 @@ impl Lab {
         let mut p_lines = vec!["link set lo up".to_string(), "link set eth0 up".to_string()];
         let mut addrs = Vec::new();
         let mut gateways: Vec<IpAddr> = Vec::new();
-        for a in &iface.addrs {
+        // The kernel lists an interface's IPv4 addresses in the order they were added, but puts a new IPv6
+        // address before the others of its scope (`ipv6_link_dev_addr`): IPv6 addresses are added last
+        // first, so that H's lists (and `ip addr`) read as the host file does.
+        let ordered = iface
+            .addrs
+            .iter()
+            .filter(|a| a.addr.is_ipv4())
+            .chain(iface.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
+        for a in ordered {
             h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
             if let Some(p) = peer_address(host, iface, a, &[pkt.src, pkt.dst]) {
                 if !addrs.contains(&p) {
