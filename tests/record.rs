@@ -219,6 +219,9 @@ fn nat_targets_are_read_from_the_dump() {
          -A P -j DNAT --to-destination [2001:db8::5]:8443\nCOMMIT\n",
     );
     let addrs: Vec<String> = t.addrs.iter().map(|a| a.to_string()).collect();
-    assert_eq!(addrs, ["172.17.0.2", "10.0.0.1", "2001:db8::5"]);
+    let range: Vec<String> = (1..=9).map(|n| format!("10.0.0.{n}")).collect();
+    let want: Vec<String> =
+        std::iter::once("172.17.0.2".to_string()).chain(range).chain(["2001:db8::5".to_string()]).collect();
+    assert_eq!(addrs, want);
     assert_eq!(t.ports, [80, 3128, 7788, 8443]);
 }

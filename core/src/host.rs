@@ -24,8 +24,17 @@ pub struct Host {
     pub ip_forward: bool,
     /// `net.ipv6.conf.all.forwarding`.
     pub ipv6_forward: bool,
+    /// `net.ipv4.conf.IFACE.forwarding` given after the last `net.ipv4.ip_forward` (which sets every
+    /// interface's): whether IPv4 packets that come in on that interface are forwarded.
+    #[serde(default)]
+    pub ip_forward_dev: Vec<(String, bool)>,
     /// `net.ipv4.conf.all.route_localnet`: whether 127.0.0.0/8 may be routed between interfaces.
     pub route_localnet: bool,
+    /// `net.ipv4.conf.all.rp_filter` and `net.ipv4.conf.IFACE.rp_filter` (`all` under the name `all`):
+    /// reverse-path filtering, 0 off, 1 strict, 2 loose; an interface filters by the larger of its own and
+    /// `all`.
+    #[serde(default)]
+    pub rp_filter: Vec<(String, u8)>,
     /// The contents of ipsets, from `ipset save` lines (`create` and `add`).
     pub ipsets: Vec<crate::ipset::IpSet>,
     /// Whether chainwalk made this host up because none was given (and so every answer that depends on
@@ -148,6 +157,8 @@ pub enum RouteDecision {
     Unroutable {
         /// Why, in words.
         reason: String,
+        /// The kind of route that refused it (`None`: no route at all).
+        route: Option<RouteKind>,
     },
 }
 
@@ -192,6 +203,8 @@ impl Host {
             ip_forward: false,
             ipv6_forward: false,
             route_localnet: false,
+            rp_filter: Vec::new(),
+            ip_forward_dev: Vec::new(),
             ipsets: Vec::new(),
             assumed: false,
         }
@@ -268,12 +281,18 @@ impl Host {
                     Some(dev) => RouteDecision::Forward { dev: dev.clone(), via: r.via, src: r.src },
                     None => match r.via.and_then(|gw| self.lookup(gw)).and_then(|g| g.dev.clone()) {
                         Some(dev) => RouteDecision::Forward { dev, via: r.via, src: r.src },
-                        None => RouteDecision::Unroutable { reason: format!("the route to {dst} names no interface") },
+                        None => RouteDecision::Unroutable {
+                            reason: format!("the route to {dst} names no interface"),
+                            route: None,
+                        },
                     },
                 },
-                kind => RouteDecision::Unroutable { reason: format!("a {} route covers {dst}", kind.name()) },
+                kind => RouteDecision::Unroutable {
+                    reason: format!("a {} route covers {dst}", kind.name()),
+                    route: Some(kind),
+                },
             },
-            None => RouteDecision::Unroutable { reason: format!("no route to {dst}") },
+            None => RouteDecision::Unroutable { reason: format!("no route to {dst}"), route: None },
         }
     }
 
@@ -303,12 +322,21 @@ impl Host {
         }
     }
 
-    /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the route's preferred
-    /// source, else the first address of `dev` in the next hop's subnet, else its first address of the family.
-    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr, preferred: Option<IpAddr>) -> Option<IpAddr> {
-        if let Some(src) = preferred {
-            return Some(src);
-        }
+    /// Whether IPv4 packets that come in on `dev` are forwarded (`IN_DEV_FORWARD` of the input device).
+    pub fn ipv4_forwards_from(&self, dev: &str) -> bool {
+        self.ip_forward_dev.iter().rev().find(|(d, _)| d == dev).map_or(self.ip_forward, |(_, on)| *on)
+    }
+
+    /// The reverse-path filter mode for packets coming in on `dev`: the larger of `all`'s and its own
+    /// (`IN_DEV_RPFILTER`; `default` only seeds interfaces made later, so it is not read).
+    pub fn rp_filter_mode(&self, dev: &str) -> u8 {
+        self.rp_filter.iter().filter(|(d, _)| d == "all" || d == dev).map(|(_, m)| *m).max().unwrap_or(0)
+    }
+
+    /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the first address of
+    /// `dev` in the next hop's subnet, else its first address of the family (`inet_select_addr`, which
+    /// `nf_nat_masquerade_ipv4` asks; a route's preferred source `src` plays no part, recorded).
+    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr) -> Option<IpAddr> {
         let iface = self.interface(dev)?;
         let same_family = |a: &&IfAddr| a.addr.is_ipv4() == next_hop.is_ipv4();
         iface
@@ -446,13 +474,35 @@ fn read_line(
             Some((k, v)) => (k.trim(), v.trim()),
             None => return Err(format!("`{}` needs `= VALUE`", words[0])),
         };
+        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".rp_filter")) {
+            let mode = match value {
+                "0" => 0,
+                "1" => 1,
+                "2" => 2,
+                other => return Err(format!("`{other}` is not 0 (off), 1 (strict) or 2 (loose)")),
+            };
+            host.rp_filter.retain(|(d, _)| d != dev);
+            host.rp_filter.push((dev.to_string(), mode));
+            return Ok(());
+        }
         let on = match value {
             "1" => true,
             "0" => false,
             other => return Err(format!("`{other}` is not 0 or 1")),
         };
+        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
+            if dev != "all" && dev != "default" {
+                host.ip_forward_dev.retain(|(d, _)| d != dev);
+                host.ip_forward_dev.push((dev.to_string(), on));
+                return Ok(());
+            }
+        }
         match key {
-            "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => host.ip_forward = on,
+            "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => {
+                // Writing it sets every interface's forwarding too (`inet_forward_change`).
+                host.ip_forward = on;
+                host.ip_forward_dev.clear();
+            }
             "net.ipv6.conf.all.forwarding" => host.ipv6_forward = on,
             "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
             // Other sysctls are accepted and do not change what chainwalk models.
@@ -663,7 +713,7 @@ mod tests {
         assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
         assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
         assert_eq!(h.addr_type(ip("203.0.113.7")), AddrType::Unicast);
-        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2"), None), Some(ip("172.17.0.1")));
+        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2")), Some(ip("172.17.0.1")));
     }
 
     #[test]

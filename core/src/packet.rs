@@ -63,6 +63,10 @@ pub struct Packet {
     /// first packet had them before any NAT (`ORIGSRC=`, `ORIGDST=`, `ORIGSPT=`, `ORIGDPT=`), where they
     /// differ from this packet's reversed.
     pub orig: Option<Original>,
+    /// The MSS option of a TCP SYN once `-j TCPMSS` has lowered it in this walk; `None` while it is what
+    /// the sender wrote (which the packet model does not carry: the usual one for the MTU is assumed).
+    #[serde(default)]
+    pub mss: Option<u16>,
 }
 
 /// The original direction of a connection, as its first packet had it (before NAT).
@@ -271,6 +275,7 @@ impl Packet {
             mac_src: None,
             ct_mark: 0,
             orig: None,
+            mss: None,
         }
     }
 }

@@ -18,25 +18,37 @@
 //! connections in H whatever the dump holds (a NAT target or a conntrack match in the dump does so by
 //! itself; a nat table with only its policies does not, and its chains would then never run), and two
 //! chains at priority 500 on input and postrouting, after every iptables table, that log the case's
-//! protocol: they show how the packet was delivered to H.
+//! protocol: they show how the packet was delivered to H. Two more at priority -99 on prerouting and
+//! output, just after destination NAT, log the packet as that left it: a packet that a DNAT sends where
+//! routing then refuses it (forwarding off, no route) prints no TRACE line after the DNAT rule's, which
+//! shows the packet before the rewrite.
 //! The kernel's log is read from `/dev/kmsg`, from its end when the packet is sent, and the packet's lines
 //! are told from any other by the IPv4 ID or IPv6 flow label the recorder stamped on it (and the TCP
 //! sequence and acknowledgement numbers).
 //!
 //! The fate. Delivered to H (the input log shows it, with its addresses after any NAT), sent on (a packet
 //! socket on a peer's `eth0` caught it on the wire, with its addresses as they left H), rejected (a TCP reset
-//! or an ICMP error about it came back to the sender), or dropped (none of these).
+//! or an ICMP error about it came back to the sender), or dropped (none of these). A dropped or rejected
+//! packet is described as last seen: by its last TRACE line, or by the log after destination NAT when that
+//! came later.
 //!
 //! Connection states. `CTSTATE=ESTABLISHED` on a TCP packet makes the recorder do a real handshake first
 //! (a listener in H and every peer, a client socket bound to the source address and port in the sender)
 //! and trace the next segment with the packet's flags: a pure ACK (the server sends a byte, the client
 //! acknowledges it), or PSH ACK (the client sends a byte), or FIN ACK (the client closes). On a UDP packet
-//! it exchanges a datagram each way first. `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
+//! it exchanges a datagram each way first. With `CTDIR=REPLY` the traced packet goes the other way: the
+//! connection is opened from its original source (`ORIGSRC=`/`ORIGSPT=`, by default the reply's destination
+//! and port) to its original destination (`ORIGDST=`/`ORIGDPT=`, by default the reply's source and port) by
+//! whoever owns that source (H, or the peer H routes it to), and the server, behind the packet's `IN=` (or
+//! H), sends the traced segment or datagram back, as it leaves the server (before H undoes any NAT).
+//! `CTSTATE=ESTABLISHED` on an ICMP echo reply (write `CTDIR=REPLY`, which it is) makes the original source
+//! send an echo request to the original destination, whose kernel sends the traced reply.
+//! `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
 //! from the packet's destination to its source first and then the error about that datagram.
 
 use super::Netns;
 use chainwalk_core::host::{self, Host, HostInterface, IfAddr, RouteKind};
-use chainwalk_core::packet::{self, CtState, Packet, L4};
+use chainwalk_core::packet::{self, CtDir, CtState, Packet, L4};
 use chainwalk_core::parse::detect_family;
 use chainwalk_core::Family;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -130,6 +142,15 @@ pub fn record(case: &Case) -> Res<String> {
     }
     if pkt.fragment_offset != 0 || pkt.more_fragments {
         return Err("the recorder does not send fragments".into());
+    }
+    if pkt.in_iface.is_some() && pkt.dst.is_loopback() {
+        return Err("a sender cannot put a packet to a loopback address on the wire: it keeps it".into());
+    }
+    let on_senders_link = pkt.in_iface.as_deref().and_then(|i| host.interface(i)).is_some_and(|i| {
+        i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
+    });
+    if on_senders_link && !host.is_local(pkt.dst) {
+        return Err(format!("{} is on the sender's own link, so the sender would deliver it there without H", pkt.dst));
     }
     prepare_kernel();
     let targets = DumpTargets::read(&case.rules);
@@ -261,8 +282,12 @@ impl DumpTargets {
             for pair in words.windows(2) {
                 match pair[0] {
                     "--to-destination" | "--to" => {
-                        let (addr, port) = split_nat_target(pair[1]);
-                        t.addrs.extend(addr.filter(|a| !t.addrs.contains(a)));
+                        let (addrs, port) = split_nat_target(pair[1]);
+                        for a in addrs {
+                            if !t.addrs.contains(&a) {
+                                t.addrs.push(a);
+                            }
+                        }
                         t.ports.extend(port);
                     }
                     "--to-ports" => t.ports.extend(pair[1].split('-').next().and_then(|p| p.parse::<u16>().ok())),
@@ -276,8 +301,12 @@ impl DumpTargets {
     }
 }
 
-/// `192.0.2.1-192.0.2.9:80-90`, `[2001:db8::1]:80`, `2001:db8::1`, `192.0.2.0/32`: the first address and port.
-fn split_nat_target(text: &str) -> (Option<IpAddr>, Option<u16>) {
+/// The most addresses of a `--to-destination` range the recorder gives an owner.
+const MAX_RANGE: u128 = 16;
+
+/// `192.0.2.1-192.0.2.9:80-90`, `[2001:db8::1]:80`, `2001:db8::1`, `192.0.2.0/32`: the addresses (every one of
+/// a range of up to 16, the kernel may pick any; else the first) and the first port.
+fn split_nat_target(text: &str) -> (Vec<IpAddr>, Option<u16>) {
     let first_port = |p: &str| p.split('-').next().and_then(|p| p.parse().ok());
     let (addr, port) = if let Some(rest) = text.strip_prefix('[') {
         match rest.split_once(']') {
@@ -290,13 +319,30 @@ fn split_nat_target(text: &str) -> (Option<IpAddr>, Option<u16>) {
     } else {
         (text, None)
     };
-    let addr = addr.split('-').next().unwrap_or(addr);
-    let addr = match addr.split_once('/') {
+    let (first, last) = addr.split_once('-').unwrap_or((addr, addr));
+    let first = match first.split_once('/') {
         Some((a, "32" | "128")) => a,
         Some(_) => "",
-        None => addr,
+        None => first,
     };
-    (addr.parse().ok(), port)
+    let number = |a: IpAddr| match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    };
+    let addrs = match (first.parse::<IpAddr>(), last.parse::<IpAddr>()) {
+        (Ok(lo), Ok(hi)) if lo.is_ipv4() == hi.is_ipv4() && number(hi) >= number(lo) => {
+            let count = (number(hi) - number(lo) + 1).min(MAX_RANGE);
+            (0..count)
+                .map(|i| match lo {
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((number(lo) + i) as u32)),
+                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(number(lo) + i)),
+                })
+                .collect()
+        }
+        (Ok(lo), _) => vec![lo],
+        _ => Vec::new(),
+    };
+    (addrs, port)
 }
 
 /// One peer namespace: the far end of one of H's interfaces.
@@ -439,7 +485,15 @@ impl Lab {
         let mut p_lines = vec!["link set lo up".to_string(), "link set eth0 up".to_string()];
         let mut addrs = Vec::new();
         let mut gateways: Vec<IpAddr> = Vec::new();
-        for a in &iface.addrs {
+        // The kernel lists an interface's IPv4 addresses in the order they were added, but puts a new IPv6
+        // address before the others of its scope (`ipv6_link_dev_addr`): IPv6 addresses are added last
+        // first, so that H's lists (and `ip addr`) read as the host file does.
+        let ordered = iface
+            .addrs
+            .iter()
+            .filter(|a| a.addr.is_ipv4())
+            .chain(iface.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
+        for a in ordered {
             h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
             if let Some(p) = peer_address(host, iface, a, &[pkt.src, pkt.dst]) {
                 if !addrs.contains(&p) {
@@ -466,7 +520,9 @@ impl Lab {
     fn place_owners(&mut self, pkt: &Packet, targets: &DumpTargets) -> Res<()> {
         let sender = pkt.in_iface.as_ref().and_then(|i| self.peers.iter().position(|p| &p.iface == i));
         let mut owners: Vec<(usize, IpAddr)> = sender.map(|s| (s, pkt.src)).into_iter().collect();
-        for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()) {
+        let orig = pkt.orig.unwrap_or_default();
+        let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);
+        for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()).chain(originals) {
             if a.is_ipv4() != pkt.dst.is_ipv4() {
                 continue;
             }
@@ -571,7 +627,15 @@ impl Lab {
             seen.logs.iter().filter(|m| m.starts_with("TRACE: ")).filter(ours).map(String::as_str).collect();
         let delivered = seen.logs.iter().filter(|m| m.starts_with("cwrec-in ")).find(ours);
         let posted = seen.logs.iter().filter(|m| m.starts_with("cwrec-post ")).find(ours);
-        let fate = self.fate(pkt, &seen, &trace, delivered.map(String::as_str), posted.map(String::as_str))?;
+        // The packet as last seen: its last TRACE line, or the recorder's own log just after destination NAT
+        // when that came later (a packet that a DNAT sent where routing then refused it).
+        let last_seen = seen
+            .logs
+            .iter()
+            .filter(|m| m.starts_with("TRACE: ") || m.starts_with("cwrec-nat "))
+            .rfind(ours)
+            .map(String::as_str);
+        let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
         Ok(Observed { trace: trace.iter().map(|m| normalize(m)).collect(), fate })
     }
 
@@ -595,6 +659,12 @@ impl Lab {
             "table {fam} cwrec {{\n\
              \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
              \tchain out {{ type filter hook output priority -400; policy accept; }}\n\
+             \tchain nat_pre {{ type filter hook prerouting priority -99; policy accept;\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence\n\
+             \t}}\n\
+             \tchain nat_out {{ type filter hook output priority -99; policy accept;\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence\n\
+             \t}}\n\
              \tchain delivered {{ type filter hook input priority 500; policy accept;\n\
              \t\tmeta l4proto {l4proto} log prefix \"cwrec-in \" flags tcp sequence\n\
              \t\tct state invalid counter\n\
@@ -625,20 +695,33 @@ impl Lab {
             }
             Kmsg::open_at_end()
         };
+        if pkt.ct_dir == CtDir::Reply && pkt.ct_state != CtState::Established {
+            return Err("the recorder sends a reply (CTDIR=REPLY) only with CTSTATE=ESTABLISHED".into());
+        }
         let stamp = Stamp::fresh(pkt);
+        // A packet the kernel itself sends (after a handshake, or an echo reply): its stamp is learnt from
+        // its first TRACE line.
         let mut connection = None;
+        let mut handshake = None;
         let mut kmsg = match (pkt.ct_state, pkt.l4) {
             (CtState::Established, L4::Tcp { .. }) => {
                 let conn = Handshake::open(self, pkt, &sender_ns, targets)?;
                 let kmsg = start(None)?;
                 conn.next_segment(pkt)?;
-                connection = Some(conn);
+                handshake = Some(conn);
+                connection = Some(());
                 kmsg
             }
             (CtState::Established, L4::Udp { .. }) => {
                 udp_exchange(self, pkt, &sender_ns, targets)?;
                 let kmsg = start(Some(stamp.ip))?;
                 send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark)?;
+                kmsg
+            }
+            (CtState::Established, L4::Icmp { icmp_type: 0, code: 0 } | L4::Icmpv6 { icmp_type: 129, code: 0 }) => {
+                let kmsg = start(None)?;
+                echo_request(self, pkt, &sender_ns, &stamp)?;
+                connection = Some(());
                 kmsg
             }
             (CtState::Related, L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. })
@@ -651,8 +734,8 @@ impl Lab {
             }
             (CtState::Established | CtState::Related, _) => {
                 return Err(format!(
-                    "the recorder can set up CTSTATE=ESTABLISHED for TCP and UDP, and CTSTATE=RELATED for ICMP \
-                     errors, not CTSTATE={} for this packet",
+                    "the recorder can set up CTSTATE=ESTABLISHED for TCP, UDP and ICMP echo replies, and \
+                     CTSTATE=RELATED for ICMP errors, not CTSTATE={} for this packet",
                     pkt.ct_state.as_str()
                 ))
             }
@@ -663,6 +746,7 @@ impl Lab {
             }
         };
         let logs = kmsg.settle();
+        drop(handshake);
         let caught = taps
             .iter()
             .map(|t| {
@@ -672,9 +756,9 @@ impl Lab {
             .collect();
         let stamp = match connection {
             None => stamp,
-            Some(_) => Stamp::learn(pkt, &logs).ok_or(
-                "the segment after the handshake left no TRACE line to learn its identity from (does the dump \
-                 have a table on its path?)",
+            Some(()) => Stamp::learn(pkt, &logs).ok_or(
+                "the packet the kernel sent left no TRACE line to learn its identity from (does the dump have a \
+                 table on its path?)",
             )?,
         };
         Ok(Sighting { logs, caught, stamp })
@@ -685,7 +769,7 @@ impl Lab {
         &self,
         pkt: &Packet,
         seen: &Sighting,
-        trace: &[&str],
+        last_seen: Option<&str>,
         delivered: Option<&str>,
         posted: Option<&str>,
     ) -> Res<String> {
@@ -725,7 +809,7 @@ impl Lab {
             }
         }
         // Dropped or rejected: the packet as the last TRACE line shows it.
-        let last = |k: &str| trace.last().and_then(|m| field(m, k)).map(str::to_string);
+        let last = |k: &str| last_seen.and_then(|m| field(m, k)).map(str::to_string);
         let (sport, dport) = pkt.l4.ports().map(|(s, d)| (s.to_string(), d.to_string())).unzip();
         let src = last("SRC").unwrap_or_else(|| pkt.src.to_string());
         let dst = last("DST").unwrap_or_else(|| pkt.dst.to_string());
@@ -735,8 +819,11 @@ impl Lab {
             path
         } else {
             let dst_ip = dst.parse().unwrap_or(pkt.dst);
+            // Where routing sends it from its sender; when that lookup refuses the packet itself (a martian
+            // source), where its destination is.
             match self.route_get(dst_ip, Some((pkt.src, back.as_str()))) {
                 RouteGet::Local => "input",
+                RouteGet::Nowhere if matches!(self.route_get(dst_ip, None), RouteGet::Local) => "input",
                 _ => "forward",
             }
         };
@@ -869,8 +956,17 @@ impl Stamp {
     /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line (by source
     /// address and port and flags: a DNAT before that line may have changed its destination).
     fn learn(pkt: &Packet, logs: &[String]) -> Option<Stamp> {
-        let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
         let key = if pkt.dst.is_ipv6() { "FLOWLBL" } else { "ID" };
+        if let L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. } = pkt.l4 {
+            let proto = if pkt.dst.is_ipv6() { "ICMPv6" } else { "ICMP" };
+            return logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+                let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
+                    && field(m, "PROTO") == Some(proto)
+                    && field(m, "TYPE") == Some(&icmp_type.to_string());
+                same.then(|| Some(Stamp { ip: field(m, key)?.parse().ok()?, seq: 0, ack: 0 })).flatten()
+            });
+        }
+        let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
         logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
             let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                 && field(m, "PROTO") == Some("TCP")
@@ -1420,34 +1516,72 @@ fn bound_socket(ns: &str, ty: Type, addr: SockAddr) -> Res<Socket> {
     })
 }
 
+/// The connection a `CTSTATE=ESTABLISHED` packet belongs to, in its original direction: the namespace that
+/// opened it, and the addresses and ports its first packet left with (before any NAT).
+struct Flow {
+    client_ns: String,
+    src: SocketAddr,
+    dst: SocketAddr,
+    /// Whether the traced packet goes the other way (`CTDIR=REPLY`): from the server back to the client.
+    reply: bool,
+}
+
+impl Flow {
+    /// For a packet in the original direction, its sender opened the connection to the packet's
+    /// destination. For a reply, the connection ran from `ORIGSRC:ORIGSPT` (by default the reply's
+    /// destination and port) to `ORIGDST:ORIGDPT` (by default its source and port), opened by whoever owns
+    /// `ORIGSRC` (H, or the peer H routes it to).
+    fn of(lab: &Lab, pkt: &Packet, sender_ns: &str) -> Res<Flow> {
+        let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+        if pkt.ct_dir == CtDir::Original {
+            return Ok(Flow {
+                client_ns: sender_ns.to_string(),
+                src: SocketAddr::new(pkt.src, sport),
+                dst: SocketAddr::new(pkt.dst, dport),
+                reply: false,
+            });
+        }
+        let o = pkt.orig.unwrap_or_default();
+        let src = SocketAddr::new(o.src.unwrap_or(pkt.dst), o.sport.unwrap_or(dport));
+        let dst = SocketAddr::new(o.dst.unwrap_or(pkt.src), o.dport.unwrap_or(sport));
+        let client_ns = lab.owner_of(src.ip())?.to_string();
+        if client_ns == sender_ns {
+            return Err(format!(
+                "the reply's sender also owns the connection's original source {}: give ORIGSRC= an address \
+                 on another side of H",
+                src.ip()
+            ));
+        }
+        Ok(Flow { client_ns, src, dst, reply: true })
+    }
+}
+
 /// A TCP connection set up before the traced segment of a `CTSTATE=ESTABLISHED` packet.
 struct Handshake {
     client: Socket,
     server: Socket,
+    /// Whether the traced segment is the server's (a reply).
+    reply: bool,
     _listeners: Vec<Socket>,
 }
 
 impl Handshake {
     fn open(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets) -> Res<Handshake> {
-        let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+        let flow = Flow::of(lab, pkt, sender_ns)?;
         let v6 = pkt.dst.is_ipv6();
         let mut listeners = Vec::new();
-        for ns in other_namespaces(lab, sender_ns) {
-            for port in listen_ports(dport, targets) {
+        for ns in other_namespaces(lab, &flow.client_ns) {
+            for port in listen_ports(flow.dst.port(), targets) {
                 let l = bound_socket(ns, Type::STREAM, wildcard(v6, port))?;
                 l.listen(8).map_err(|e| e.to_string())?;
                 l.set_nonblocking(true).map_err(|e| e.to_string())?;
                 listeners.push(l);
             }
         }
-        let client = bound_socket(sender_ns, Type::STREAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
-        client.connect_timeout(&SockAddr::from(SocketAddr::new(pkt.dst, dport)), Duration::from_secs(3)).map_err(
-            |e| {
-                format!(
-                    "the handshake before the ESTABLISHED packet failed ({e}): the rules must let the connection open"
-                )
-            },
-        )?;
+        let client = bound_socket(&flow.client_ns, Type::STREAM, SockAddr::from(flow.src))?;
+        client.connect_timeout(&SockAddr::from(flow.dst), Duration::from_secs(3)).map_err(|e| {
+            format!("the handshake before the ESTABLISHED packet failed ({e}): the rules must let the connection open")
+        })?;
         let start = Instant::now();
         let server = loop {
             if let Some(s) = listeners.iter().find_map(|l| l.accept().ok()) {
@@ -1458,21 +1592,23 @@ impl Handshake {
             }
             sleep(Duration::from_millis(10));
         };
-        client.set_tcp_quickack(true).map_err(|e| e.to_string())?;
+        let (sender, _) = if flow.reply { (&server, &client) } else { (&client, &server) };
+        sender.set_tcp_quickack(true).map_err(|e| e.to_string())?;
         sleep(Duration::from_millis(50));
-        Ok(Handshake { client, server, _listeners: listeners })
+        Ok(Handshake { client, server, reply: flow.reply, _listeners: listeners })
     }
 
-    /// Makes the client send the segment the packet describes: PSH ACK (data), FIN ACK (close), or a pure
-    /// ACK (of a byte the server sends).
+    /// Makes the packet's sender (the client, or the server for a reply) send the segment the packet
+    /// describes: PSH ACK (data), FIN ACK (close), or a pure ACK (of a byte the other side sends).
     fn next_segment(&self, pkt: &Packet) -> Res<()> {
         let L4::Tcp { flags, .. } = pkt.l4 else { return Err("not TCP".into()) };
+        let (us, them) = if self.reply { (&self.server, &self.client) } else { (&self.client, &self.server) };
         let r = if flags.0 & 0x08 != 0 {
-            self.client.send(b"x").map(|_| ())
+            us.send(b"x").map(|_| ())
         } else if flags.0 & 0x01 != 0 {
-            self.client.shutdown(std::net::Shutdown::Write)
+            us.shutdown(std::net::Shutdown::Write)
         } else if flags.0 == 0x10 {
-            self.server.send(b"y").map(|_| ())
+            us.set_tcp_quickack(true).and_then(|_| them.send(b"y")).map(|_| ())
         } else {
             return Err(format!(
                 "after a handshake the recorder sends ACK, PSH ACK or FIN ACK, not flags {:#04x}",
@@ -1491,22 +1627,46 @@ impl Drop for Handshake {
     }
 }
 
+/// Sends the echo request an ESTABLISHED echo reply answers: from the connection's original source (by
+/// default the reply's destination) to its original destination (by default the reply's source), with the
+/// stamp as its identifier; the kernel of whoever owns that destination sends the reply.
+fn echo_request(lab: &Lab, pkt: &Packet, sender_ns: &str, stamp: &Stamp) -> Res<()> {
+    let o = pkt.orig.unwrap_or_default();
+    let (src, dst) = (o.src.unwrap_or(pkt.dst), o.dst.unwrap_or(pkt.src));
+    let client = lab.owner_of(src)?.to_string();
+    if client == sender_ns {
+        return Err("the echo reply's sender also owns the request's source: give ORIGSRC= another address".into());
+    }
+    let l4 = if dst.is_ipv6() { L4::Icmpv6 { icmp_type: 128, code: 0 } } else { L4::Icmp { icmp_type: 8, code: 0 } };
+    let mut request = Packet::new(src, dst, l4);
+    request.len = pkt.len;
+    send_raw(&client, &build_packet(&request, stamp, None), dst, 0)
+}
+
 /// Exchanges a datagram each way between the packet's source and whoever answers at its destination, so
 /// that the packet that follows is ESTABLISHED.
 fn udp_exchange(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets) -> Res<()> {
-    let (sport, dport) = pkt.l4.ports().ok_or("no ports")?;
+    let flow = Flow::of(lab, pkt, sender_ns)?;
     let v6 = pkt.dst.is_ipv6();
     let mut servers = Vec::new();
-    for ns in other_namespaces(lab, sender_ns) {
-        for port in listen_ports(dport, targets) {
-            let s = bound_socket(ns, Type::DGRAM, wildcard(v6, port))?;
-            s.set_nonblocking(true).map_err(|e| e.to_string())?;
-            servers.push(s);
+    if flow.reply {
+        // The server is the reply's sender, and answers from the reply's source address and port (a socket
+        // bound to the wildcard would answer from its namespace's first address, outside the connection).
+        let (sport, _) = pkt.l4.ports().ok_or("no ports")?;
+        servers.push(bound_socket(sender_ns, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?);
+    } else {
+        for ns in other_namespaces(lab, &flow.client_ns) {
+            for port in listen_ports(flow.dst.port(), targets) {
+                servers.push(bound_socket(ns, Type::DGRAM, wildcard(v6, port))?);
+            }
         }
     }
-    let client = bound_socket(sender_ns, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+    for s in &servers {
+        s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    }
+    let client = bound_socket(&flow.client_ns, Type::DGRAM, SockAddr::from(flow.src))?;
     client.set_nonblocking(true).map_err(|e| e.to_string())?;
-    client.send_to(b"cwrec-setup", &SockAddr::from(SocketAddr::new(pkt.dst, dport))).map_err(|e| e.to_string())?;
+    client.send_to(b"cwrec-setup", &SockAddr::from(flow.dst)).map_err(|e| e.to_string())?;
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let start = Instant::now();
     let mut answered = false;

@@ -70,6 +70,7 @@ pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
         trace_from_dump: false,
         overrides: inputs.overrides.iter().cloned().collect(),
         explain_unmatched: outcome.dump.rules <= EXPLAIN_ALL_UP_TO || !inputs.expand.is_empty(),
+        now: None,
     };
     let start = now();
     let simulation = Simulation::new(&parsed.ruleset);

@@ -603,6 +603,14 @@ fn eval_status(test: &Negatable<CtStatuses>, ctx: &EvalCtx<'_>, icmp: bool) -> O
         o.assumed = true;
         o.why.push_str(" (chainwalk assumes the connection was not set up through a helper's expectation)");
     }
+    let datagrams = matches!(ctx.pkt.l4, L4::Udp { .. } | L4::Udplite { .. });
+    if datagrams && ct.seen_reply && test.value.contains(CtStatus::Assured) && !ct.assured {
+        o.assumed = true;
+        o.why.push_str(
+            " (the kernel marks a UDP exchange ASSURED only when it is still active two seconds after its reply; \
+             chainwalk assumes this one is younger)",
+        );
+    }
     o
 }
 
@@ -801,6 +809,7 @@ pub(crate) mod fixture {
                 in_iface: self.pkt.in_iface.as_deref(),
                 out_iface: self.pkt.out_iface.as_deref(),
                 recent: &[],
+                now: None,
             }
         }
     }

@@ -131,7 +131,9 @@ impl RpFilter {
                 by_dev(&dev, route)
             }
             RouteDecision::Local { dev } => by_dev(&dev, "(a local route)".to_string()),
-            RouteDecision::Unroutable { reason } => fail(format!("looking up the route back to SRC={src}: {reason}")),
+            RouteDecision::Unroutable { reason, .. } => {
+                fail(format!("looking up the route back to SRC={src}: {reason}"))
+            }
         }
     }
 }

@@ -36,6 +36,22 @@ impl Extension for TcpMss {
     }
 }
 
+/// The MSS a sender usually writes in its SYN, and the MTU it comes from: an Ethernet MTU of 1500, or
+/// the loopback's 65536 (where Linux writes one less for IPv4).
+pub(crate) fn usual_mss(v6: bool, lo: bool) -> (u16, u32) {
+    match (lo, v6) {
+        (false, false) => (1460, 1500),
+        (false, true) => (1440, 1500),
+        (true, false) => (65495, 65536),
+        (true, true) => (65476, 65536),
+    }
+}
+
+/// The largest MSS that fits `mtu`: less 40 bytes of IPv4 and TCP headers, or 60 of IPv6 and TCP.
+pub(crate) fn mss_for_mtu(v6: bool, mtu: u32) -> u16 {
+    (mtu - if v6 { 60 } else { 40 }).min(u32::from(u16::MAX)) as u16
+}
+
 impl Evaluate for TcpMss {
     /// `tcpmss_mt` in `xt_tcpmss.c` reads the MSS option of the TCP header; a segment without it matches only
     /// negated. Only SYNs carry the option, and the packet model does not have its value: chainwalk assumes a
@@ -56,14 +72,17 @@ impl Evaluate for TcpMss {
             let fact = "the packet is not a SYN, so it carries no MSS option".to_string();
             return conclude(false, test.negated, fact);
         }
-        let v6 = ctx.pkt.dst.is_ipv6();
+        if let Some(mss) = ctx.pkt.mss {
+            let inside = test.value.contains(u32::from(mss));
+            let fact = format!(
+                "TCPMSS set the SYN's MSS to {mss} earlier in this walk, which {} --mss {}",
+                if inside { "is in" } else { "is not in" },
+                test.value
+            );
+            return conclude(inside, test.negated, fact);
+        }
         let lo = ctx.in_iface == Some("lo") || ctx.out_iface == Some("lo");
-        let (mss, mtu): (u16, u32) = match (lo, v6) {
-            (false, false) => (1460, 1500),
-            (false, true) => (1440, 1500),
-            (true, false) => (65495, 65536),
-            (true, true) => (65476, 65536),
-        };
+        let (mss, mtu) = usual_mss(ctx.pkt.dst.is_ipv6(), lo);
         let inside = test.value.contains(u32::from(mss));
         let fact = format!(
             "the packet model has no TCP options, and chainwalk assumes the SYN's MSS is {mss} (an MTU of {mtu}; set \

@@ -295,11 +295,59 @@ impl Extension for Time {
     }
 }
 
+/// `2026-12-05T03:26:20`.
+fn date_text(t: u64) -> String {
+    let mut s = String::new();
+    push_date(&mut s, t.min(u64::from(u32::MAX)) as u32);
+    s
+}
+
+impl Time {
+    /// Why a packet arriving at `stamp` (seconds since 1970, UTC) is outside the window, as `time_mt` in
+    /// `xt_time.c` decides it, or `None` when it is inside.
+    fn outside(&self, stamp: u64) -> Option<&'static str> {
+        const DAY: u64 = 86_400;
+        if stamp < u64::from(self.date_start) || stamp > u64::from(self.date_stop) {
+            return Some("outside the dates");
+        }
+        let mut stamp = stamp;
+        let daytime = stamp % DAY;
+        let (start, stop) = (u64::from(self.daytime_start), u64::from(self.daytime_stop));
+        if start < stop {
+            if daytime < start || daytime > stop {
+                return Some("outside the time of day");
+            }
+        } else {
+            if daytime < start && daytime > stop {
+                return Some("outside the time of day");
+            }
+            // A range across midnight is one range: its morning part belongs to the day before.
+            if self.contiguous && daytime <= stop {
+                stamp -= DAY;
+            }
+        }
+        let days = stamp / DAY;
+        // 1970-01-01 was a Thursday; Monday is 1 and Sunday 7.
+        let weekday = (4 + days + 6) % 7 + 1;
+        if self.weekdays & (1 << weekday) == 0 {
+            return Some("on another weekday than those");
+        }
+        if self.monthdays != ALL_MONTHDAYS {
+            let (_, _, monthday) = civil_from_days(days as i64);
+            if self.monthdays & (1 << monthday) == 0 {
+                return Some("on another day of the month than those");
+            }
+        }
+        None
+    }
+}
+
 impl Evaluate for Time {
     /// `time_mt` in `xt_time.c` compares the packet's arrival time with the dates, times of day, month days
-    /// and weekdays. A walk has no clock, so the packet is assumed to arrive inside the window, unless the
-    /// window is empty (a `--datestart` after the `--datestop`), which no time is in.
-    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+    /// and weekdays. Given the walk's clock (and UTC, not `--kerneltz`) it does the same; without one the
+    /// packet is assumed to arrive inside the window, unless the window is empty (a `--datestart` after the
+    /// `--datestop`), which no time is in.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let mut window = String::new();
         self.save(&mut window);
         let window = window.trim_start();
@@ -307,6 +355,15 @@ impl Evaluate for Time {
             return Outcome::no(format!(
                 "the window `{window}` starts after it stops, so no packet is inside it, so this does not hold"
             ));
+        }
+        if let (Some(now), false) = (ctx.now, self.kernel_tz) {
+            return match self.outside(now) {
+                None => Outcome::yes(format!("the packet arrives at {} UTC, inside `{window}`", date_text(now))),
+                Some(why) => Outcome::no(format!(
+                    "the packet arrives at {} UTC, {why} of `{window}`, so this does not hold",
+                    date_text(now)
+                )),
+            };
         }
         Outcome::assumed(
             true,
@@ -474,6 +531,27 @@ mod tests {
                 MatchKind::Time(m) => m.eval(&s.ctx()),
                 other => panic!("{other:?}"),
             }
+        }
+
+        #[test]
+        fn with_a_clock_the_window_is_decided_as_the_kernel_does() {
+            let time = |options: &str| match first_match(Family::Ipv4, &format!("-m time {options}")) {
+                MatchKind::Time(m) => m,
+                other => panic!("{other:?}"),
+            };
+            // 2024-03-04T10:00:00 UTC, a Monday, the 4th.
+            let monday = 1_709_546_400;
+            assert_eq!(time("--timestart 08:00 --timestop 17:00 --weekdays Mon").outside(monday), None);
+            assert_eq!(time("--timestart 10:00:01").outside(monday), Some("outside the time of day"));
+            assert_eq!(time("--weekdays Tue").outside(monday), Some("on another weekday than those"));
+            assert_eq!(time("--monthdays 4").outside(monday), None);
+            assert_eq!(time("--monthdays 5").outside(monday), Some("on another day of the month than those"));
+            assert_eq!(time("--datestop 2024-03-04T09:59:59").outside(monday), Some("outside the dates"));
+            // Tuesday 00:30: inside 23:00 to 01:00 on Monday only when the range is contiguous.
+            let tuesday_night = monday + 14 * 3600 + 1800;
+            let night = "--timestart 23:00 --timestop 01:00 --weekdays Mon";
+            assert_eq!(time(&format!("{night} --contiguous")).outside(tuesday_night), None);
+            assert_eq!(time(night).outside(tuesday_night), Some("on another weekday than those"));
         }
 
         #[test]

@@ -27,6 +27,8 @@ pub struct EvalCtx<'a> {
     pub out_iface: Option<&'a str>,
     /// What `-m recent --set` rules earlier in this walk added: (list name, address as stored).
     pub recent: &'a [(String, IpAddr)],
+    /// When the packet arrives, in seconds since 1970 (UTC), if the walk was given a clock.
+    pub now: Option<u64>,
 }
 
 impl EvalCtx<'_> {

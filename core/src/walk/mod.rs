@@ -11,7 +11,7 @@ mod nat;
 mod table;
 mod target;
 
-use crate::host::{Host, HostInterface, IfAddr, RouteDecision};
+use crate::host::{Host, HostInterface, IfAddr, RouteDecision, RouteKind};
 use crate::packet::{CtDir, CtState, Packet, L4};
 use crate::ruleset::{Family, Hook, Ruleset, TableName};
 use crate::targets::TargetKind;
@@ -37,11 +37,14 @@ pub struct WalkOptions {
     /// interfaces, protocol) matched (false): the fast setting for chains of thousands of rules, where a
     /// viewer asks for the rest on demand.
     pub explain_unmatched: bool,
+    /// When the packet arrives, in seconds since 1970 (UTC), for `-m time`; without it a time window is
+    /// assumed to hold.
+    pub now: Option<u64>,
 }
 
 impl Default for WalkOptions {
     fn default() -> WalkOptions {
-        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true }
+        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true, now: None }
     }
 }
 
@@ -288,6 +291,10 @@ fn conntrack_verdict(p: &Packet) -> Option<(CtState, String)> {
             if p.ct_state == CtState::New && f & 0x05 != 0 && f & 0x02 == 0 {
                 return Some((CtState::Invalid, "a FIN or RST cannot open a new connection".into()));
             }
+            // `tcp_conntracks` sends a SYN ACK with no connection to sIV: "too late" to pick one up.
+            if p.ct_state == CtState::New && f & 0x12 == 0x12 {
+                return Some((CtState::Invalid, "a SYN ACK cannot open a new connection".into()));
+            }
             None
         }
         L4::Icmp { icmp_type, .. } if p.ct_state == CtState::New => {
@@ -400,7 +407,10 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     fn forwarding(&self) -> bool {
         match self.family() {
-            Family::Ipv4 => self.host.ip_forward,
+            Family::Ipv4 => match self.in_iface.as_deref() {
+                Some(dev) => self.host.ipv4_forwards_from(dev),
+                None => self.host.ip_forward,
+            },
             Family::Ipv6 => self.host.ipv6_forward,
         }
     }
@@ -418,7 +428,16 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !self.hook(Hook::Prerouting) {
             return;
         }
-        let decision = self.route_decision();
+        if let Some(why) = self.martian() {
+            let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
+            self.stage(None, StageKind::Routing, StageStatus::Stopped, why.clone());
+            self.stop_by_routing(path, why, None);
+            return;
+        }
+        let decision = match self.group_or_broadcast() {
+            Some(d) => d,
+            None => self.route_decision(),
+        };
         match decision {
             RouteDecision::Local { .. } => {
                 if self.hook(Hook::Input) {
@@ -427,10 +446,13 @@ impl<'s, 'r> Walker<'s, 'r> {
             }
             RouteDecision::Forward { dev, via, .. } => {
                 if !self.forwarding() {
-                    let knob = if self.family() == Family::Ipv4 {
-                        "net.ipv4.ip_forward"
+                    let dev = self.in_iface.clone().unwrap_or_default();
+                    let knob = if self.family() == Family::Ipv6 {
+                        "net.ipv6.conf.all.forwarding".to_string()
+                    } else if self.host.ip_forward_dev.iter().any(|(d, _)| *d == dev) {
+                        format!("net.ipv4.conf.{dev}.forwarding")
                     } else {
-                        "net.ipv6.conf.all.forwarding"
+                        "net.ipv4.ip_forward".to_string()
                     };
                     self.stop_by_routing(
                         Path::Forward,
@@ -440,10 +462,14 @@ impl<'s, 'r> Walker<'s, 'r> {
                     return;
                 }
                 if self.pkt.ttl <= 1 {
+                    let (what, icmp) = match self.family() {
+                        Family::Ipv4 => ("TTL", "icmp-time-exceeded"),
+                        Family::Ipv6 => ("hop limit", "icmp6-time-exceeded"),
+                    };
                     self.stop_by_routing(
                         Path::Forward,
-                        "the packet's TTL ran out, so it is not forwarded".into(),
-                        Some("icmp-time-exceeded".into()),
+                        format!("the packet's {what} ran out, so it is not forwarded"),
+                        Some(icmp.into()),
                     );
                     return;
                 }
@@ -453,11 +479,11 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.egress(Path::Forward, via);
                 }
             }
-            RouteDecision::Unroutable { reason } => {
+            RouteDecision::Unroutable { reason, route: kind } => {
                 self.stop_by_routing(
                     Path::Forward,
                     format!("routing drops the packet: {reason}"),
-                    Some(unreachable_for(self.family())),
+                    route_error(self.family(), kind),
                 );
             }
         }
@@ -470,12 +496,12 @@ impl<'s, 'r> Walker<'s, 'r> {
         match &decision {
             RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
             RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
-            RouteDecision::Unroutable { reason } => {
-                let reason = reason.clone();
+            RouteDecision::Unroutable { reason, route: kind } => {
+                let (reason, kind) = (reason.clone(), *kind);
                 self.stop_by_routing(
                     Path::Output,
                     format!("the host has no route for it: {reason}"),
-                    Some(unreachable_for(self.family())),
+                    route_error(self.family(), kind),
                 );
                 return;
             }
@@ -490,12 +516,12 @@ impl<'s, 'r> Walker<'s, 'r> {
             match &decision {
                 RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
                 RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
-                RouteDecision::Unroutable { reason } => {
-                    let reason = reason.clone();
+                RouteDecision::Unroutable { reason, route: kind } => {
+                    let (reason, kind) = (reason.clone(), *kind);
                     self.stop_by_routing(
                         Path::Output,
                         format!("after NAT, {reason}"),
-                        Some(unreachable_for(self.family())),
+                        route_error(self.family(), kind),
                     );
                     return;
                 }
@@ -519,6 +545,108 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
     }
 
+    /// Why routing drops an IPv4 packet that came in from outside for its addresses, without an ICMP error
+    /// (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`, with `accept_local`
+    /// off): a destination in 0.0.0.0/8 or, unless `route_localnet`, in 127.0.0.0/8 (a DNAT to 127.0.0.1
+    /// included); a multicast, limited broadcast or zero source, a loopback source (unless
+    /// `route_localnet`), an address of this host, or one the reverse-path filter refuses.
+    fn martian(&self) -> Option<String> {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.pkt.src, self.pkt.dst) else { return None };
+        if self.in_iface.as_deref() == Some("lo") {
+            return None;
+        }
+        let to = if dst.octets()[0] == 0 && src.octets()[0] != 0 {
+            Some("in 0.0.0.0/8")
+        } else if dst.is_loopback() && !self.host.route_localnet {
+            Some("a loopback address (and net.ipv4.conf.all.route_localnet is 0)")
+        } else {
+            None
+        };
+        if let Some(what) = to {
+            return Some(format!("the destination {dst} is {what}, so routing drops the packet as a martian"));
+        }
+        let what = if src.is_multicast() {
+            "a multicast address"
+        } else if src.is_broadcast() {
+            "the limited broadcast address"
+        } else if src.octets()[0] == 0 && !dst.is_broadcast() && !(src.is_unspecified() && dst.is_unspecified()) {
+            "in 0.0.0.0/8"
+        } else if src.is_loopback() && !self.host.route_localnet {
+            "a loopback address"
+        } else if self.host.is_local(IpAddr::V4(src)) {
+            "an address of this host"
+        } else {
+            return self.reverse_path_fails(src);
+        };
+        Some(format!("the source {src} is {what}, so routing drops the packet as a martian"))
+    }
+
+    /// The reverse-path filter (`rp_filter`, `fib_validate_source`): strict (1) drops a packet whose source
+    /// is not routed out of the interface it came in on, loose (2) one whose source has no route at all.
+    fn reverse_path_fails(&self, src: std::net::Ipv4Addr) -> Option<String> {
+        let dev = self.in_iface.as_deref()?;
+        let mode = self.host.rp_filter_mode(dev);
+        if mode == 0 {
+            return None;
+        }
+        let back = self.host.route(IpAddr::V4(src));
+        let why = match (&back, mode) {
+            (RouteDecision::Unroutable { reason, .. }, _) => format!("the way back to {src} is refused ({reason})"),
+            (RouteDecision::Forward { dev: out, .. }, 1) if out != dev => {
+                format!("strict reverse-path filtering (rp_filter = 1) wants {src} routed out of {dev}, not {out}")
+            }
+            _ => return None,
+        };
+        Some(format!("{why}, so routing drops the packet as a martian"))
+    }
+
+    /// The routing decision for a packet that came in to a multicast or broadcast address, which the
+    /// routing table does not decide (`ip_route_input_rcu`, `ip6_rcv_finish`): a broadcast (limited, or of a
+    /// subnet of the host) and a group the host has joined on the input interface go to INPUT; any other group
+    /// is dropped, as multicast routing (which chainwalk does not model) is what would forward it. The groups
+    /// taken as joined: IPv4 all-hosts (224.0.0.1); IPv6 all-nodes (ff01::1, ff02::1), all-routers (ff02::2)
+    /// when forwarding, and the solicited-node group of each of the interface's addresses.
+    fn group_or_broadcast(&mut self) -> Option<RouteDecision> {
+        let dev = self.in_iface.clone()?;
+        let dst = self.pkt.dst;
+        let joined = match dst {
+            IpAddr::V4(v4) if v4.is_broadcast() || self.host.addr_type(dst) == crate::host::AddrType::Broadcast => true,
+            IpAddr::V4(v4) if v4.is_multicast() => v4 == std::net::Ipv4Addr::new(224, 0, 0, 1),
+            IpAddr::V6(v6) if v6.is_multicast() => {
+                let s = v6.segments();
+                let all_nodes = (s[0] == 0xff01 || s[0] == 0xff02) && s[1..7] == [0; 6] && s[7] == 1;
+                let all_routers = s[0] == 0xff02 && s[1..7] == [0; 6] && s[7] == 2 && self.host.ipv6_forward;
+                let solicited = s[0] == 0xff02 && s[1..5] == [0; 4] && s[5] == 1 && s[6] >> 8 == 0xff && {
+                    let iface = self.host.interface(&dev);
+                    iface.is_some_and(|i| {
+                        i.addrs.iter().any(|a| match a.addr {
+                            IpAddr::V6(mine) => {
+                                let m = mine.octets();
+                                let d = v6.octets();
+                                m[13..] == d[13..]
+                            }
+                            _ => false,
+                        })
+                    })
+                };
+                all_nodes || all_routers || solicited
+            }
+            _ => return None,
+        };
+        let note = if joined {
+            format!("{dst} is a broadcast or a group this host listens to on {dev}: the packet goes to INPUT")
+        } else {
+            format!("{dst} is a multicast group this host has not joined on {dev}, and it does not route multicast")
+        };
+        let status = if joined { StageStatus::Passed } else { StageStatus::Stopped };
+        self.stage(None, StageKind::Routing, status, note.clone());
+        Some(if joined {
+            RouteDecision::Local { dev }
+        } else {
+            RouteDecision::Unroutable { reason: note, route: Some(RouteKind::Blackhole) }
+        })
+    }
+
     fn route_decision(&mut self) -> RouteDecision {
         let d = self.host.route(self.pkt.dst);
         let note = match &d {
@@ -529,7 +657,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                 Some(gw) => format!("{} is routed out of {dev} via {gw}", self.pkt.dst),
                 None => format!("{} is routed out of {dev}", self.pkt.dst),
             },
-            RouteDecision::Unroutable { reason } => format!("no usable route: {reason}"),
+            RouteDecision::Unroutable { reason, .. } => format!("no usable route: {reason}"),
         };
         let status =
             if matches!(d, RouteDecision::Unroutable { .. }) { StageStatus::Stopped } else { StageStatus::Passed };
@@ -585,16 +713,16 @@ impl<'s, 'r> Walker<'s, 'r> {
         };
         self.ct.state = given;
         self.ct.seen_reply = matches!(given, CtState::Established) || self.ct.dir == CtDir::Reply;
-        self.ct.assured = self.ct.seen_reply;
+        // ASSURED: TCP once its handshake is done (an ESTABLISHED packet), SCTP, DCCP and GRE once a reply was
+        // seen; UDP only when its exchange is still active two seconds after the reply (chainwalk takes it as
+        // younger, see the ctstatus match), ICMP and the rest never.
+        self.ct.assured = self.ct.seen_reply
+            && matches!(self.first.l4, L4::Tcp { .. } | L4::Sctp { .. } | L4::Dccp { .. } | L4::Other { proto: 47 });
         self.ct.confirmed = given != CtState::New;
         if matches!(given, CtState::Established | CtState::Related) {
             self.nat_dst_done = true;
             self.nat_src_done = true;
             self.binding = if self.probe { None } else { Some(nat::find_binding(self)) };
-            if let Some(b) = &self.binding {
-                self.ct.dnat = b.dst.is_some();
-                self.ct.snat = b.src.is_some();
-            }
         }
         if given == CtState::Invalid {
             self.nat_dst_done = true;
@@ -822,11 +950,18 @@ fn capitalise(s: &str) -> String {
     s
 }
 
-fn unreachable_for(family: Family) -> String {
-    match family {
-        Family::Ipv4 => "icmp-net-unreachable".into(),
-        Family::Ipv6 => "icmp6-no-route".into(),
-    }
+/// The ICMP error routing sends back for a packet it cannot route (`ip_error` in `route.c`,
+/// `ip6_pkt_discard`/`ip6_pkt_prohibit` in `ip6/route.c`): none for a blackhole.
+fn route_error(family: Family, kind: Option<RouteKind>) -> Option<String> {
+    let name = match (family, kind) {
+        (_, Some(RouteKind::Blackhole)) => return None,
+        (Family::Ipv4, Some(RouteKind::Unreachable)) => "icmp-host-unreachable",
+        (Family::Ipv4, Some(RouteKind::Prohibit)) => "icmp-admin-prohibited",
+        (Family::Ipv4, _) => "icmp-net-unreachable",
+        (Family::Ipv6, Some(RouteKind::Prohibit)) => "icmp6-adm-prohibited",
+        (Family::Ipv6, _) => "icmp6-no-route",
+    };
+    Some(name.into())
 }
 
 /// `ADDR[:PORT]`, with IPv6 addresses in brackets when a port follows.
@@ -838,7 +973,7 @@ pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
     }
 }
 
-fn tuple_of(p: &Packet) -> Tuple {
+pub(super) fn tuple_of(p: &Packet) -> Tuple {
     let (sport, dport) = match p.l4 {
         L4::Icmp { .. } | L4::Icmpv6 { .. } => (0, 0),
         l4 => l4.ports().unwrap_or((0, 0)),
@@ -846,7 +981,7 @@ fn tuple_of(p: &Packet) -> Tuple {
     Tuple { src: p.src, dst: p.dst, sport, dport }
 }
 
-fn reverse(t: Tuple) -> Tuple {
+pub(super) fn reverse(t: Tuple) -> Tuple {
     Tuple { src: t.dst, dst: t.src, sport: t.dport, dport: t.sport }
 }
 

@@ -48,6 +48,15 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
         if let (Some(s), Some(d)) = (dport, sport) {
             first.l4 = pkt.l4.with_ports(orig.sport.unwrap_or(s), orig.dport.unwrap_or(d));
         }
+        // An ICMP reply's connection was opened by the matching request (`invmap` in
+        // `nf_conntrack_proto_icmp.c`/`icmpv6.c`).
+        first.l4 = match first.l4 {
+            L4::Icmp { icmp_type: t @ (0 | 14 | 16 | 18), code } => {
+                L4::Icmp { icmp_type: if t == 0 { 8 } else { t - 1 }, code }
+            }
+            L4::Icmpv6 { icmp_type: t @ (129 | 140), code } => L4::Icmpv6 { icmp_type: t - 1, code },
+            other => other,
+        };
         // It came in where the reply goes out, or from this host.
         first.in_iface = if w.host.is_local(first.src) {
             None
@@ -80,10 +89,17 @@ pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
             matched: None,
         });
     }
+    // The connection's tuples are its first packet's: the original as it arrived, the reply as the
+    // reverse of how it left (after every translation), whichever way this packet goes.
+    w.ct.original = super::tuple_of(&first);
+    w.ct.reply = super::reverse(super::tuple_of(&after));
     let (fs, fd) = ports(&first);
     let (as_, ad) = ports(&after);
     let dst_changed = after.dst != first.dst || ad != fd;
     let src_changed = after.src != first.src || as_ != fs;
+    // `--ctstate DNAT`/`SNAT` are the connection's: they hold for its packets in both directions.
+    w.ct.dnat = dst_changed;
+    w.ct.snat = src_changed;
     let binding = if w.first.ct_dir == CtDir::Original {
         Binding { dst: dst_changed.then_some((after.dst, ad)), src: src_changed.then_some((after.src, as_)) }
     } else {

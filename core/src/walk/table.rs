@@ -372,6 +372,7 @@ fn evaluate(
         in_iface: w.in_iface.as_deref(),
         out_iface,
         recent: &w.recent,
+        now: w.opts.now,
     };
     // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
     if (w.probe || !w.opts.explain_unmatched) && !eval::generic_matches(&rule.generic, &ctx) {

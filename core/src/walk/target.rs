@@ -29,6 +29,11 @@ pub(super) fn apply(
     match &t.kind {
         TargetKind::Reject(r) => {
             let with = r.with.name().to_string();
+            if let Some(why) = nothing_sent_back(&w.pkt, matches!(r.with, crate::targets::reject::RejectWith::TcpReset))
+            {
+                effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
+                return TargetResult::Drop;
+            }
             effect(w, format!("REJECT: the packet is dropped and {with} is sent back"));
             TargetResult::Reject(with)
         }
@@ -137,21 +142,21 @@ pub(super) fn apply(
         }
         TargetKind::Dnat(d) => {
             let (addr, ports) = (d.to.addrs.map(|a| (a.min, a.max)), d.to.ports);
-            nat_to(w, t, step, true, addr, ports, d.random)
+            nat_to(w, t, step, true, addr, ports, d.random, d.persistent)
         }
         TargetKind::Snat(s) => {
             let (addr, ports) = (s.to.addrs.map(|a| (a.min, a.max)), s.to.ports);
-            nat_to(w, t, step, false, addr, ports, s.random || s.random_fully)
+            nat_to(w, t, step, false, addr, ports, s.random || s.random_fully, s.persistent)
         }
         TargetKind::Masquerade(m) => {
             let dev = w.out_iface.clone().unwrap_or_default();
-            let (via, src) = match w.host.route(w.pkt.dst) {
-                RouteDecision::Forward { via, src, .. } => (via, src),
-                _ => (None, None),
+            let via = match w.host.route(w.pkt.dst) {
+                RouteDecision::Forward { via, .. } => via,
+                _ => None,
             };
             let next_hop = via.unwrap_or(w.pkt.dst);
-            match w.host.masquerade_addr(&dev, next_hop, src) {
-                Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully),
+            match w.host.masquerade_addr(&dev, next_hop) {
+                Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully, false),
                 None => {
                     effect(w, format!("MASQUERADE: {dev} has no address to masquerade with, so the packet is dropped"));
                     TargetResult::Drop
@@ -168,7 +173,7 @@ pub(super) fn apply(
                     .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv4() == w.pkt.dst.is_ipv4()).map(|a| a.addr)),
             };
             match addr {
-                Some(a) => nat_to(w, t, step, true, Some((a, a)), r.ports, r.random),
+                Some(a) => nat_to(w, t, step, true, Some((a, a)), r.ports, r.random, false),
                 None => {
                     effect(w, "REDIRECT: the input interface has no address, so the packet is dropped".into());
                     TargetResult::Drop
@@ -179,7 +184,7 @@ pub(super) fn apply(
             let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
             let old = if dst_side { w.pkt.dst } else { w.pkt.src };
             let new = netmap(old, n.to.addr, n.to.mask);
-            nat_to(w, t, step, dst_side, Some((new, new)), None, false)
+            nat_to(w, t, step, dst_side, Some((new, new)), None, false, false)
         }
         TargetKind::Ct(c) => {
             if c.notrack {
@@ -231,10 +236,7 @@ pub(super) fn apply(
         }
         TargetKind::Ttl(x) => hop(w, step, &x.op, "TTL"),
         TargetKind::Hl(x) => hop(w, step, &x.op, "hop limit"),
-        TargetKind::Tcpmss(_) => {
-            effect(w, "TCPMSS: the segment's MSS option is rewritten; the packet goes on".into());
-            TargetResult::Continue
-        }
+        TargetKind::Tcpmss(x) => tcpmss(w, step, &x.mss),
         TargetKind::Checksum(_) => {
             effect(w, "CHECKSUM: the checksum is filled in; the packet goes on".into());
             TargetResult::Continue
@@ -400,6 +402,59 @@ pub(super) fn apply(
     }
 }
 
+/// `-j TCPMSS` (`tcpmss_mangle_packet` in `xt_TCPMSS.c`): a SYN's MSS option is lowered to the given
+/// value, or to what fits the smaller MTU of the way in and out (`--clamp-mss-to-pmtu`), and never raised.
+/// Interfaces are taken to have the usual MTU (1500, or 65536 for the loopback).
+fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::header::MssAction) -> TargetResult {
+    use crate::matches::tcpmss::{mss_for_mtu, usual_mss};
+    use crate::targets::header::MssAction;
+    let effect = |w: &mut Walker<'_, '_>, text: String| {
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some(text);
+        }
+    };
+    let syn = matches!(w.pkt.l4, L4::Tcp { flags, .. } if flags.0 & 0x02 != 0);
+    if !syn || w.pkt.fragment_offset != 0 {
+        effect(w, "TCPMSS: the segment is not a SYN, so it has no MSS option to rewrite; the packet goes on".into());
+        return TargetResult::Continue;
+    }
+    let v6 = w.pkt.dst.is_ipv6();
+    let lo = |i: &Option<String>| i.as_deref() == Some("lo");
+    let on_lo = lo(&w.in_iface) || lo(&w.out_iface);
+    let (usual, _) = usual_mss(v6, on_lo);
+    let before = w.pkt.mss.unwrap_or(usual);
+    let wanted = match action {
+        MssAction::Set(n) => *n,
+        MssAction::ClampToPmtu => mss_for_mtu(v6, if on_lo { 65536 } else { 1500 }),
+    };
+    if before <= wanted {
+        effect(w, format!("TCPMSS: the SYN's MSS {before} is not above {wanted}, so it stays; the packet goes on"));
+        return TargetResult::Continue;
+    }
+    w.pkt.mss = Some(wanted);
+    w.change(step, "mss", before.to_string(), wanted.to_string(), "TCPMSS lowers the SYN's MSS option".into());
+    effect(w, format!("TCPMSS: the SYN's MSS becomes {wanted}; the packet goes on"));
+    TargetResult::Continue
+}
+
+/// Why REJECT sends nothing back for `pkt`, if it does not: no reset answers a reset or a later fragment
+/// (`nf_reject_ip_tcphdr_get`), and no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`).
+fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'static str> {
+    if pkt.fragment_offset != 0 {
+        return Some("the kernel answers only a packet's first fragment");
+    }
+    match pkt.l4 {
+        L4::Tcp { flags, .. } if reset && flags.0 & 0x04 != 0 => Some("the kernel never answers a reset with a reset"),
+        L4::Icmp { icmp_type: 3 | 4 | 5 | 11 | 12, .. } if !reset => {
+            Some("the kernel sends no ICMP error about an ICMP error")
+        }
+        L4::Icmpv6 { icmp_type, .. } if !reset && icmp_type < 128 => {
+            Some("the kernel sends no ICMPv6 error about an ICMPv6 error")
+        }
+        _ => None,
+    }
+}
+
 fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
     if w.probe {
         return;
@@ -533,6 +588,64 @@ fn netmap(old: IpAddr, to: IpAddr, mask: IpAddr) -> IpAddr {
     }
 }
 
+fn in_addr_range(a: IpAddr, min: IpAddr, max: IpAddr) -> bool {
+    match (a, min, max) {
+        (IpAddr::V4(a), IpAddr::V4(lo), IpAddr::V4(hi)) => (lo..=hi).contains(&a),
+        (IpAddr::V6(a), IpAddr::V6(lo), IpAddr::V6(hi)) => (lo..=hi).contains(&a),
+        _ => false,
+    }
+}
+
+/// The address of `min..=max` that `find_best_ips_proto` (`nf_nat_core.c`) gives a connection from `src` to
+/// `dst` (its addresses when NAT is decided): a `jhash2` of the source address, seeded with the last word of
+/// the destination (0 with `--persistent`), scaled into the range word by word. The words are read from the
+/// addresses' bytes in a little-endian CPU's order, as on x86 and most ARM hosts.
+fn hashed_nat_addr(src: IpAddr, dst: IpAddr, min: IpAddr, max: IpAddr, persistent: bool) -> IpAddr {
+    let words = |a: IpAddr| -> [u32; 4] {
+        let mut w = [0u32; 4];
+        match a {
+            IpAddr::V4(v) => w[0] = u32::from_le_bytes(v.octets()),
+            IpAddr::V6(v) => {
+                for (i, c) in v.octets().chunks(4).enumerate() {
+                    w[i] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+        }
+        w
+    };
+    let host_order = |w: u32| u32::from_be_bytes(w.to_le_bytes());
+    let last = if dst.is_ipv4() { 0 } else { 3 };
+    let (s, d, lo, hi) = (words(src), words(dst), words(min), words(max));
+    let mut j = crate::matches::cluster::jhash2(&s, if persistent { 0 } else { d[last] });
+    let mut out = [0u32; 4];
+    let mut full_range = false;
+    for i in 0..=last {
+        let (base, dist) = if full_range {
+            (0u32, u32::MAX)
+        } else {
+            let (a, b) = (host_order(lo[i]), host_order(hi[i]));
+            (a, b.wrapping_sub(a).wrapping_add(1))
+        };
+        let pick = base.wrapping_add(((u64::from(j) * u64::from(dist)) >> 32) as u32);
+        out[i] = u32::from_le_bytes(pick.to_be_bytes());
+        if out[i] != hi[i] {
+            full_range = true;
+        }
+        if !persistent {
+            j ^= d[i];
+        }
+    }
+    let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
+    match min {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+        IpAddr::V6(_) => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&bytes);
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+    }
+}
+
 /// Sets up a translation of the destination (`dst`) or source to an address of `addrs` and a port of
 /// `ports`, as `nf_nat_setup_info` picks them for a connection's first packet, and ends the nat chain.
 #[allow(clippy::too_many_arguments)]
@@ -544,6 +657,7 @@ fn nat_to(
     addrs: Option<(IpAddr, IpAddr)>,
     ports: Option<crate::targets::nat::NatPorts>,
     random: bool,
+    persistent: bool,
 ) -> TargetResult {
     let before = w.pkt.clone();
     let (old_addr, old_port) = match (dst, before.l4.ports()) {
@@ -551,19 +665,20 @@ fn nat_to(
         (false, p) => (before.src, p.map(|p| p.0)),
     };
     let new_addr = match addrs {
-        Some((min, max)) => {
-            if min != max {
-                assume(
-                    w,
-                    step,
-                    format!(
-                        "{} picks an address from {min}-{max} by a hash of the connection; chainwalk shows the first",
-                        t.name
-                    ),
-                );
+        Some((min, max)) if min != max => {
+            // A source already in the range (address, and port when the range has ports) stays as it is,
+            // unless the ports are to be random (`get_unique_tuple` in `nf_nat_core.c`).
+            let port_fits = match (old_port, ports) {
+                (Some(p), Some(r)) => (r.min..=r.max).contains(&p),
+                _ => true,
+            };
+            if !dst && !random && in_addr_range(old_addr, min, max) && port_fits {
+                old_addr
+            } else {
+                hashed_nat_addr(before.src, before.dst, min, max, persistent)
             }
-            min
         }
+        Some((min, _)) => min,
         None => old_addr,
     };
     let new_port = match (old_port, ports) {
