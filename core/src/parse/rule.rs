@@ -248,8 +248,19 @@ fn read<'a, 's>(
             diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
             return None;
         };
+        // iptables-restore splits `[A:B]` with `strtok` and reads each part with `strtoull`, so counters
+        // that are not numbers load (as garbage) as long as both parts are there.
+        let inner = &text[1..close];
+        let both_parts = inner.split(':').filter(|p| !p.is_empty()).count() >= 2;
         match parse_counters(&text[..=close]) {
             Some(c) => counters = Some(c),
+            None if both_parts => {
+                let span = Span::within_line(line, start, text, 0, close + 1);
+                diags.push(Diagnostic::warning(
+                    span,
+                    "these counters are not numbers: iptables-restore loads the rule with whatever it makes of them",
+                ));
+            }
             None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);
                 diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
@@ -380,7 +391,14 @@ fn read_line<'a>(
                 }
                 i += 1;
             }
-            Some("-v" | "-w") => i += 1,
+            Some("-v") => i += 1,
+            Some("-w") => {
+                return Err(Diagnostic::error(
+                    tok.span,
+                    "`-w` (wait for the xtables lock) cannot be used in a restore file",
+                )
+                .with_hint("iptables-restore takes `-w` on its own command line, not in the file"));
+            }
             Some(flag @ ("-n" | "-x")) => {
                 return Err(Diagnostic::error(
                     tok.span,
@@ -395,6 +413,12 @@ fn read_line<'a>(
     }
     if let Some(s) = negate {
         return Err(Diagnostic::error(s, "`!` at the end of the line negates nothing"));
+    }
+    let negated_addr = [&line.sources.first, &line.destinations.first].into_iter().flatten().find(|n| n.negated);
+    if let Some(n) = negated_addr.filter(|_| line.sources.len() > 1 || line.destinations.len() > 1) {
+        // iptables expands a list into one rule per address, which a negation would turn into an OR.
+        return Err(Diagnostic::error(n.span, "`!` cannot be used when `-s` or `-d` lists several addresses")
+            .with_hint("negate each address in a rule of its own, or use an ipset"));
     }
     Ok(())
 }
