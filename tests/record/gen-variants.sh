@@ -5,6 +5,8 @@
 # a rule already present in another *.in file is left out, so recording the
 # output only adds new vectors.
 #
+# Also writes tables/gen-*.rules: whole dumps with commands, counters, odd lines and chain names.
+#
 # Usage: tests/record/gen-variants.sh            (then: CWREC_ONLY=gen- tests/record/save-vectors.sh)
 set -euo pipefail
 export LC_ALL=C
@@ -701,3 +703,65 @@ emit() {
     echo "-A INPUT -Z -j ACCEPT"
     echo "-A INPUT bogus -j ACCEPT"
 } | emit syntax ipv4 filter
+
+# ---------------------------------------------------------------- whole dumps (tables/gen-*.rules)
+tdir="$dir/tables"
+H=$'*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]'
+w() { printf '%s\n' "$2" >"$tdir/gen-$1.rules"; }
+w insert-index "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-I INPUT 1 -s 10.0.0.2 -j ACCEPT\n-I INPUT -s 10.0.0.3 -j ACCEPT\n-I INPUT 4 -s 10.0.0.4 -j ACCEPT\nCOMMIT'
+w insert-index-too-far "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-I INPUT 3 -s 10.0.0.2 -j ACCEPT\nCOMMIT'
+w insert-index-zero "$H"$'\n-I INPUT 0 -s 10.0.0.2 -j ACCEPT\nCOMMIT'
+w delete-by-spec "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -s 10.0.0.2 -j ACCEPT\n-D INPUT -s 10.0.0.1 -j ACCEPT\nCOMMIT'
+w delete-by-number "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -s 10.0.0.2 -j ACCEPT\n-D INPUT 2\nCOMMIT'
+w delete-missing "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-D INPUT -s 10.0.0.9 -j ACCEPT\nCOMMIT'
+w replace "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-R INPUT 1 -s 10.0.0.5 -j DROP\nCOMMIT'
+w zero "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-Z INPUT\n-Z\nCOMMIT'
+w rename "$H"$'\n:A - [0:0]\n-A INPUT -j A\n-E A B\nCOMMIT'
+w flush-all "$H"$'\n:A - [0:0]\n-A INPUT -j A\n-F\n-A INPUT -j ACCEPT\nCOMMIT'
+w delete-chain-in-use "$H"$'\n:A - [0:0]\n-A INPUT -j A\n-X A\nCOMMIT'
+w delete-all-chains "$H"$'\n:A - [0:0]\n:B - [0:0]\n-X\n-A INPUT -j ACCEPT\nCOMMIT'
+w new-chain-twice "$H"$'\n:A - [0:0]\n-N A\nCOMMIT'
+w policy-then-declare "$H"$'\n-P INPUT DROP\n:INPUT ACCEPT [0:0]\nCOMMIT'
+w check-command "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-C INPUT -s 10.0.0.1 -j ACCEPT\nCOMMIT'
+w check-command-missing "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-C INPUT -s 10.0.0.2 -j ACCEPT\nCOMMIT'
+w list-command "$H"$'\n-L INPUT\nCOMMIT'
+w counters-c-forms "$H"$'\n[5:600] -A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -c 7 800 -s 10.0.0.2 -j ACCEPT\n-A INPUT -s 10.0.0.3 -j ACCEPT -c 9 1000\n[1:2] -A INPUT -c 3 4 -j DROP\nCOMMIT'
+w counters-c-one "$H"$'\n-A INPUT -c 7 -j ACCEPT\nCOMMIT'
+w counters-negative "$H"$'\n[-1:-2] -A INPUT -j ACCEPT\n:FORWARD DROP [-5:x]\nCOMMIT'
+w counters-no-colon "$H"$'\n[12] -A INPUT -j ACCEPT\nCOMMIT'
+w commit-twice "$H"$'\nCOMMIT\nCOMMIT'
+w table-inside-table "$H"$'\n*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT'
+w table-twice-noflush "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\nCOMMIT\n*filter\n-A INPUT -s 10.0.0.2 -j ACCEPT\nCOMMIT'
+w crlf "$(printf '%s\r\n' '*filter' ':INPUT ACCEPT [0:0]' '-A INPUT -s 10.0.0.1 -j ACCEPT' 'COMMIT')"
+w cr-in-rule "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\r\nCOMMIT'
+printf '%s\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -m comment --comment "a\0b" -j ACCEPT\nCOMMIT\n' "$H" >"$tdir/gen-nul-byte.rules"
+printf '%s\n-A INPUT -s 10.0.0.1 -j ACCEPT\n\0\nCOMMIT\n' "$H" >"$tdir/gen-nul-line.rules"
+w very-long-line "$H"$'\n'"-A INPUT $(for i in $(seq 1 700); do printf -- '-m comment --comment c%d ' "$i"; done)-j ACCEPT"$'\nCOMMIT'
+w longer-line "$H"$'\n'"-A INPUT $(for i in $(seq 1 1100); do printf -- '-m comment --comment c%d ' "$i"; done)-j ACCEPT"$'\nCOMMIT'
+w chain-named-drop "$H"$'\n:DROP - [0:0]\nCOMMIT'
+w chain-named-return "$H"$'\n:RETURN - [0:0]\nCOMMIT'
+w chain-named-masquerade "$H"$'\n:MASQUERADE - [0:0]\n-A INPUT -j MASQUERADE\nCOMMIT'
+w chain-named-mark "$H"$'\n:MARK - [0:0]\n-A INPUT -j MARK\nCOMMIT'
+w chain-named-mark-options "$H"$'\n:MARK - [0:0]\n-A INPUT -j MARK --set-mark 1\nCOMMIT'
+w chain-named-tcpmss "$H"$'\n:TCPMSS - [0:0]\n-A INPUT -j TCPMSS\n-A INPUT -g TCPMSS\nCOMMIT'
+w chain-named-lowercase-accept "$H"$'\n:accept - [0:0]\n-A INPUT -j accept\nCOMMIT'
+w chain-name-28 "$H"$'\n:ABCDEFGHIJKLMNOPQRSTUVWXYZ12 - [0:0]\n-A INPUT -j ABCDEFGHIJKLMNOPQRSTUVWXYZ12\nCOMMIT'
+w chain-name-29 "$H"$'\n:ABCDEFGHIJKLMNOPQRSTUVWXYZ123 - [0:0]\nCOMMIT'
+w chain-name-utf8 "$H"$'\n:ÉCHAÎNE - [0:0]\n-A INPUT -j ÉCHAÎNE\nCOMMIT'
+w chain-name-quoted "$H"$'\n:"A B" - [0:0]\nCOMMIT'
+w chain-no-counters "$(printf '%s\n' '*filter' ':INPUT ACCEPT' ':A -' '-A INPUT -j A' 'COMMIT')"
+w chain-extra-words "$(printf '%s\n' '*filter' ':INPUT ACCEPT [0:0] extra' 'COMMIT')"
+w table-name-space "$(printf '%s\n' '* filter' 'COMMIT')"
+w table-trailing "$(printf '%s\n' '*filter extra' 'COMMIT')"
+w commit-lowercase "$(printf '%s\n' '*filter' 'commit')"
+w commit-trailing "$(printf '%s\n' '*filter' 'COMMIT now')"
+w all-tables-empty "$(printf '%s\n' '*raw' 'COMMIT' '*mangle' 'COMMIT' '*nat' 'COMMIT' '*filter' 'COMMIT' '*security' 'COMMIT')"
+w no-newline-commit "$(printf '%s\n' '*filter' ':INPUT DROP [0:0]')"$'\nCOMMIT'
+printf '*filter\n:INPUT DROP [0:0]\nCOMMIT' >"$tdir/gen-no-final-newline.rules"
+w jump-to-builtin "$H"$'\n-A INPUT -j OUTPUT\nCOMMIT'
+w goto-return "$H"$'\n-A INPUT -g RETURN\nCOMMIT'
+w rule-in-undeclared-builtin "$(printf '%s\n' '*filter' '-A FORWARD -j DROP' 'COMMIT')"
+w nat-drop "$(printf '%s\n' '*nat' ':PREROUTING ACCEPT [0:0]' '-A PREROUTING -j DROP' 'COMMIT')"
+w ipv6-nat-masq "$(printf '%s\n' '# family: ipv6' '*nat' ':POSTROUTING ACCEPT [0:0]' '-A POSTROUTING -o eth0 -j MASQUERADE' '-A POSTROUTING -s fd00::/8 -j SNAT --to-source 2001:db8::1' '-A POSTROUTING -p tcp -j SNAT --to-source [2001:db8::1]:1000-2000' 'COMMIT')"
+w ipv6-four-line "$(printf '%s\n' '# family: ipv6' '*filter' ':INPUT ACCEPT [0:0]' '-4 -A INPUT -s 1.2.3.4 -j ACCEPT' '-6 -A INPUT -s ::1 -j ACCEPT' 'COMMIT')"
+echo "tables/gen-*: $(ls "$tdir"/gen-*.rules | wc -l) dumps"

@@ -27,6 +27,10 @@ enum Command {
     DeleteChain,
     Zero,
     Rename,
+    /// `-C`: fails the line unless the chain has the same rule.
+    Check,
+    /// `-L`: lists a chain (to standard output); changes nothing.
+    List,
 }
 
 fn command_of(word: &str) -> Option<Command> {
@@ -41,6 +45,8 @@ fn command_of(word: &str) -> Option<Command> {
         "-X" | "--delete-chain" => Command::DeleteChain,
         "-Z" | "--zero" => Command::Zero,
         "-E" | "--rename-chain" => Command::Rename,
+        "-C" | "--check" => Command::Check,
+        "-L" | "--list" => Command::List,
         _ => return None,
     })
 }
@@ -49,6 +55,7 @@ fn command_of(word: &str) -> Option<Command> {
 /// so that a name and the names it abbreviates are found by binary search.
 const GENERIC_LONG: &[(&str, &str)] = &[
     ("append", "-A"),
+    ("check", "-C"),
     ("delete", "-D"),
     ("delete-chain", "-X"),
     ("destination", "-d"),
@@ -62,6 +69,7 @@ const GENERIC_LONG: &[(&str, &str)] = &[
     ("ipv4", "-4"),
     ("ipv6", "-6"),
     ("jump", "-j"),
+    ("list", "-L"),
     ("match", "-m"),
     ("new-chain", "-N"),
     ("numeric", "-n"),
@@ -387,7 +395,9 @@ fn read_line<'a>(
                 // A line for the other family is skipped, as iptables-restore does.
                 let for_v6 = short == Some("-6");
                 if for_v6 != (family == Family::Ipv6) {
+                    // iptables stops reading the line right there: what follows may be of the other family.
                     line.skip = true;
+                    return Ok(());
                 }
                 i += 1;
             }
@@ -477,7 +487,7 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
 fn short_generic(word: &str) -> Option<&'static str> {
     const SHORT: &[&str] = &[
         "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
-        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
+        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E", "-C", "-L",
     ];
     match word.as_bytes() {
         [b'-', letter] => SHORT.iter().copied().find(|s| s.as_bytes()[1] == *letter),
@@ -617,16 +627,19 @@ fn generic_option<'a>(
             }
             let chain = table.chain_index(text);
             let is_chain = chain.is_some();
-            let spec = if goto { None } else { targets::options(text) };
+            // A user chain of this name wins over a target extension of the same name (`:MARK - [0:0]` then
+            // `-j MARK` jumps to the chain), and the extension's options are then unknown, as in iptables.
+            let spec = if goto || is_chain { None } else { targets::options(text) };
             if goto && !is_chain {
                 return Err(err(format!(
                     "`-g {text}`: goto needs a user chain of this table, and there is no chain `{text}`"
                 )));
             }
             if !goto && Verdict::from_name(text).is_none() && spec.is_none() {
-                if targets::exists(text) {
+                if is_chain {
+                } else if targets::exists(text) {
                     warnings.push(verbatim::unmodelled(span, "target", text));
-                } else if !is_chain {
+                } else {
                     return Err(err(format!(
                         "there is no chain or target called `{text}` in the {} table",
                         table.name
@@ -940,7 +953,7 @@ fn apply(
     let too_many = |from: usize| no_more(args, from);
     let has_spec = line.generic != GenericParts::default() || !line.matches.is_empty() || line.target.is_some();
     match command {
-        Command::Append | Command::Insert | Command::Replace | Command::Delete => {
+        Command::Append | Command::Insert | Command::Replace | Command::Delete | Command::Check => {
             let c = find_chain(table, arg(0, "a chain name")?)?;
             let len = table.chains[c].rules.len();
             let pos = match (command, args.get(1)) {
@@ -960,7 +973,7 @@ fn apply(
                     table.chains[c].rules.remove(n - 1);
                     return Ok(());
                 }
-                (Command::Delete, _) => {
+                (Command::Delete | Command::Check, _) => {
                     too_many(1)?;
                     usize::MAX
                 }
@@ -978,7 +991,7 @@ fn apply(
                     }
                     rules[pos] = built.remove(0);
                 }
-                Command::Delete => {
+                Command::Delete | Command::Check => {
                     let rule = built.remove(0);
                     let mut wanted = String::new();
                     crate::render::save::rule_spec(&rule, &mut wanted);
@@ -987,12 +1000,17 @@ fn apply(
                         crate::render::save::rule_spec(r, &mut s);
                         s == wanted
                     });
+                    let flag = if command == Command::Check { "-C" } else { "-D" };
                     match found {
-                        Some(i) => {
+                        Some(i) if command == Command::Delete => {
                             rules.remove(i);
                         }
+                        Some(_) => {}
                         None => {
-                            return Err(Diagnostic::error(whole, "`-D`: no rule in the chain is the same as this one"))
+                            return Err(Diagnostic::error(
+                                whole,
+                                format!("`{flag}`: no rule in the chain is the same as this one"),
+                            ))
                         }
                     }
                 }
@@ -1048,7 +1066,7 @@ fn apply(
             }
             chain.policy = Some(policy);
         }
-        Command::Flush | Command::Zero => {
+        Command::Flush | Command::Zero | Command::List => {
             too_many(1)?;
             let which = match args.first() {
                 Some(n) => vec![find_chain(table, n)?],
@@ -1058,6 +1076,11 @@ fn apply(
                 for c in which {
                     table.chains[c].rules.clear();
                 }
+            } else if command == Command::List {
+                diags.push(Diagnostic::warning(
+                    cmd_span,
+                    "`-L` lists chains; in a restore file it prints them and changes nothing",
+                ));
             }
         }
         Command::DeleteChain => {
@@ -1113,7 +1136,9 @@ fn apply(
             }
         }
     }
-    if !matches!(command, Command::Append | Command::Insert | Command::Replace | Command::Delete) && has_spec {
+    let takes_rule =
+        matches!(command, Command::Append | Command::Insert | Command::Replace | Command::Delete | Command::Check);
+    if !takes_rule && has_spec {
         diags.push(Diagnostic::warning(whole, "this command takes no rule; the options after it are ignored"));
     }
     Ok(())
