@@ -899,6 +899,7 @@ w crlf "$(printf '%s\r\n' '*filter' ':INPUT ACCEPT [0:0]' '-A INPUT -s 10.0.0.1 
 w cr-in-rule "$H"$'\n-A INPUT -s 10.0.0.1 -j ACCEPT\r\nCOMMIT'
 printf '%s\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -m comment --comment "a\0b" -j ACCEPT\nCOMMIT\n' "$H" >"$tdir/gen-nul-byte.rules"
 printf '%s\n-A INPUT -s 10.0.0.1 -j ACCEPT\n\0\nCOMMIT\n' "$H" >"$tdir/gen-nul-line.rules"
+printf '%s\n-A INPUT -s 10.0.0.3 -j ACCEPT -m comment --comment x\0y\nCOMMIT\n' "$H" >"$tdir/gen-nul-after-word.rules"
 w very-long-line "$H"$'\n'"-A INPUT $(for i in $(seq 1 700); do printf -- '-m comment --comment c%d ' "$i"; done)-j ACCEPT"$'\nCOMMIT'
 w longer-line "$H"$'\n'"-A INPUT $(for i in $(seq 1 1100); do printf -- '-m comment --comment c%d ' "$i"; done)-j ACCEPT"$'\nCOMMIT'
 w chain-named-drop "$H"$'\n:DROP - [0:0]\nCOMMIT'

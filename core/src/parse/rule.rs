@@ -248,6 +248,18 @@ fn read<'a, 's>(
     diags: &mut Vec<Diagnostic>,
     scratch: &'s mut Scratch<'a>,
 ) -> Option<ReadLine<'s, 'a>> {
+    // iptables-restore handles each line as a C string, so a NUL byte ends the line.
+    let text = match text.find('\0') {
+        Some(at) => {
+            let span = Span::within_line(line, start, text, at, at + 1);
+            diags.push(
+                Diagnostic::warning(span, "a NUL byte: iptables-restore reads the line only up to it")
+                    .with_hint("what follows the NUL byte is ignored"),
+            );
+            &text[..at]
+        }
+        None => text,
+    };
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;

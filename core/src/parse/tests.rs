@@ -192,6 +192,11 @@ fn restore_file_quirks_found_by_the_recorded_dumps() {
     assert!(errors("*filter\n-A INPUT -w -j ACCEPT\nCOMMIT\n")[0].2.contains("`-w`"));
     let e = errors("*filter\n-A INPUT ! -s 1.2.3.4 -d 5.6.7.8,9.9.9.9 -j ACCEPT\nCOMMIT\n");
     assert_eq!((e[0].0, e[0].1), (2, 10));
+    // A NUL byte ends the line, with a warning.
+    let p = parse("*filter\n-A INPUT -j ACCEPT -m comment --comment x\0y\nCOMMIT\n", None);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert!(p.diagnostics.iter().any(|d| d.message.contains("NUL") && (d.span.line, d.span.col) == (2, 42)));
+    assert!(crate::canonical(&p).contains("-A INPUT -m comment --comment x -j ACCEPT\n"));
     // A line for the other family is dropped at `-4`/`-6`, before what follows is read.
     let p = parse("*filter\n-4 -A INPUT -s 1.2.3.4 -j ACCEPT\n-A INPUT -s ::1 -j ACCEPT\nCOMMIT\n", Some(Family::Ipv6));
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
