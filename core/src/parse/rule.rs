@@ -334,10 +334,15 @@ fn read_line<'a>(
             .with_hint("an argument that contains blanks must be in double quotes"));
         }
         // Long options may carry their argument after `=`.
+        // Of the short options, only `-m` may carry its value attached (`-mtcp`): iptables reads the
+        // others' values from the next word.
         let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
             match word.strip_prefix("--").and_then(|w| crate::ruleset::addr::split_at_byte(w, b'=')) {
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
-                None => (word.into(), None),
+                None => match word.strip_prefix("-m").filter(|v| !v.is_empty()) {
+                    Some(v) => ("-m".into(), Some(v)),
+                    None => (word.into(), None),
+                },
             };
         let short = canonical_generic(&name, line).map_err(|mut d| {
             d.span = tok.span;
@@ -373,6 +378,13 @@ fn read_line<'a>(
                     _ => return Err(Diagnostic::error(tok.span, "`-c` needs two numbers: packets and bytes")),
                 }
                 i += 3;
+            }
+            Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j" | "-g")) if inline_arg.is_some() => {
+                return Err(Diagnostic::error(
+                    tok.span,
+                    format!("iptables reads the value of `{flag}` from the next word, so `{word}` fails"),
+                )
+                .with_hint(format!("write `{} {}`", name, inline_arg.unwrap_or_default())));
             }
             Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g") => {
                 let (value, old_neg, next) = take_value(tokens, i, inline_arg, &name)?;

@@ -192,6 +192,9 @@ fn restore_file_quirks_found_by_the_recorded_dumps() {
     assert!(errors("*filter\n-A INPUT -w -j ACCEPT\nCOMMIT\n")[0].2.contains("`-w`"));
     let e = errors("*filter\n-A INPUT ! -s 1.2.3.4 -d 5.6.7.8,9.9.9.9 -j ACCEPT\nCOMMIT\n");
     assert_eq!((e[0].0, e[0].1), (2, 10));
+    // `-m` may carry its value attached; the generic options with a value may not carry it after `=`.
+    assert!(ok("*filter\n-A INPUT -p tcp -mtcp --dport 22 -j ACCEPT\nCOMMIT\n").contains("-p tcp -m tcp --dport 22"));
+    assert!(errors("*filter\n-A INPUT --protocol=tcp -j ACCEPT\nCOMMIT\n")[0].2.contains("next word"));
     // A NUL byte ends the line, with a warning.
     let p = parse("*filter\n-A INPUT -j ACCEPT -m comment --comment x\0y\nCOMMIT\n", None);
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
