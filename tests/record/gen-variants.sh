@@ -702,7 +702,16 @@ emit() {
     echo "-A INPUT --bogus -j ACCEPT"
     echo "-A INPUT -Z -j ACCEPT"
     echo "-A INPUT bogus -j ACCEPT"
-} | emit syntax ipv4 filter
+    echo "-A INPUT --source=1.2.3.4 -j ACCEPT"
+    echo "-A INPUT --destination=1.2.3.4 -j ACCEPT"
+    echo "-A INPUT --in-interface=eth0 -j ACCEPT"
+    echo "-A INPUT --out-interface=eth0 -j ACCEPT"
+    echo "-A INPUT --jump=ACCEPT"
+    echo "-A INPUT --match=comment --comment x -j ACCEPT"
+    echo "-A INPUT -s 1.2.3.4 --goto=A"
+    echo "-A INPUT -s 1.2.3.4 -gA"
+    echo "-A INPUT -mcomment --comment x -j ACCEPT"
+} | emit syntax ipv4 filter A
 
 # ---------------------------------------------------------------- less common matches
 {

@@ -334,14 +334,14 @@ fn read_line<'a>(
             .with_hint("an argument that contains blanks must be in double quotes"));
         }
         // Long options may carry their argument after `=`.
-        // Of the short options, only `-m` may carry its value attached (`-mtcp`): iptables reads the
-        // others' values from the next word.
+        // Of the short options, only `-m` and `-g` may carry their value attached (`-mtcp`): iptables
+        // reads the others' values from the next word.
         let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
             match word.strip_prefix("--").and_then(|w| crate::ruleset::addr::split_at_byte(w, b'=')) {
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
-                None => match word.strip_prefix("-m").filter(|v| !v.is_empty()) {
-                    Some(v) => ("-m".into(), Some(v)),
-                    None => (word.into(), None),
+                None => match word.get(..2).filter(|f| matches!(*f, "-m" | "-g")).zip(word.get(2..)) {
+                    Some((flag, v)) if !v.is_empty() => (flag.into(), Some(v)),
+                    _ => (word.into(), None),
                 },
             };
         let short = canonical_generic(&name, line).map_err(|mut d| {
@@ -379,7 +379,7 @@ fn read_line<'a>(
                 }
                 i += 3;
             }
-            Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j" | "-g")) if inline_arg.is_some() => {
+            Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j")) if inline_arg.is_some() => {
                 return Err(Diagnostic::error(
                     tok.span,
                     format!("iptables reads the value of `{flag}` from the next word, so `{word}` fails"),
