@@ -34,7 +34,10 @@ pub fn target_allowed(target: &crate::targets::Target, family: Family) -> Allowe
         crate::targets::TargetKind::Tcpmss(t) if t.mss == crate::targets::header::MssAction::ClampToPmtu
     );
 
+    let is_chain = matches!(target.kind, crate::targets::TargetKind::Chain);
     let (table, hooks): (Option<&'static [TableName]>, u8) = match name {
+        // A user chain named like a target (`:MASQUERADE - [0:0]`) is a plain jump.
+        _ if is_chain => (None, ALL_HOOKS),
         "DNAT" | "REDIRECT" => (Some(&[Nat]), PRE | OUT),
         "SNAT" => (Some(&[Nat]), POST | IN),
         "MASQUERADE" => (Some(&[Nat]), POST),
@@ -122,7 +125,8 @@ pub fn table(rs: &Ruleset, t: usize, input: &str, diags: &mut Vec<Diagnostic>) {
                     diags.push(d);
                 }
             }
-            if let Some(target) = &rule.target {
+            let extension = rule.target.as_ref().filter(|t| !matches!(t.kind, crate::targets::TargetKind::Chain));
+            if let Some(target) = extension {
                 if let Some(d) = protocol_needed(rule, target) {
                     diags.push(d);
                 }

@@ -25,6 +25,8 @@
 #                 prints afterwards for every table T named in the file
 #                 (comment lines dropped), whether or not the restore
 #                 succeeded.
+# Optional: CWREC_ONLY=PREFIX records only the *.in and tables/*.rules files
+# whose name starts with PREFIX (e.g. CWREC_ONLY=gen- for the generated ones).
 # Optional: CWREC_KLOG=FILE appends kernel log lines (dmesg) emitted while
 # restoring each rule to FILE (diagnostics only, never part of the data).
 #
@@ -41,6 +43,7 @@ outdir="${1:-$indir}"
 mkdir -p "$outdir" "$outdir/tables"
 outdir=$(cd "$outdir" && pwd)
 klog="${CWREC_KLOG:-}"
+only="${CWREC_ONLY:-}"
 
 ns="cwrec-$$"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cwrec.XXXXXX")
@@ -248,8 +251,8 @@ shopt -s nullglob
 ins=("$indir"/*.in)
 [ "${#ins[@]}" -gt 0 ] || { echo "no .in files in $indir" >&2; exit 1; }
 for f in "${ins[@]}"; do
-    record_in_file "$f"
+    case "$(basename "$f")" in "$only"*) record_in_file "$f" ;; esac
 done
 for f in "$indir"/tables/*.rules; do
-    record_rules_file "$f"
+    case "$(basename "$f")" in "$only"*) record_rules_file "$f" ;; esac
 done

@@ -263,6 +263,8 @@ impl HostMask {
         };
         match family {
             Family::Ipv4 => {
+                // The one host name every system resolves the same way, from /etc/hosts.
+                let addr_text = if addr_text == "localhost" { "127.0.0.1" } else { addr_text };
                 let addr = inet_aton(addr_text).ok_or_else(|| not_an_address(addr_text, "IPv4"))?;
                 let mask = match mask_text {
                     None => u32::MAX,

@@ -356,8 +356,10 @@ impl<'a> Reader<'a> {
     }
 
     fn table(&mut self, line: u32, start: usize, text: &str, rest: &str) {
-        let name = rest.split([' ', '\t']).next().unwrap_or("");
-        let span = Span::within_line(line, start, text, 1, 1 + name.len());
+        // iptables-restore takes the first word after `*` (`strtok`), so blanks before it are allowed.
+        let lead = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        let name = rest[lead..].split([' ', '\t']).next().unwrap_or("");
+        let span = Span::within_line(line, start, text, 1 + lead, 1 + lead + name.len());
         let Some(table) = TableName::from_name(name) else {
             let message = if name.is_empty() {
                 "the table name is missing after `*`".to_string()

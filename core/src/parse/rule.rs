@@ -27,6 +27,10 @@ enum Command {
     DeleteChain,
     Zero,
     Rename,
+    /// `-C`: fails the line unless the chain has the same rule.
+    Check,
+    /// `-L`: lists a chain (to standard output); changes nothing.
+    List,
 }
 
 fn command_of(word: &str) -> Option<Command> {
@@ -41,6 +45,8 @@ fn command_of(word: &str) -> Option<Command> {
         "-X" | "--delete-chain" => Command::DeleteChain,
         "-Z" | "--zero" => Command::Zero,
         "-E" | "--rename-chain" => Command::Rename,
+        "-C" | "--check" => Command::Check,
+        "-L" | "--list" => Command::List,
         _ => return None,
     })
 }
@@ -49,6 +55,7 @@ fn command_of(word: &str) -> Option<Command> {
 /// so that a name and the names it abbreviates are found by binary search.
 const GENERIC_LONG: &[(&str, &str)] = &[
     ("append", "-A"),
+    ("check", "-C"),
     ("delete", "-D"),
     ("delete-chain", "-X"),
     ("destination", "-d"),
@@ -62,6 +69,7 @@ const GENERIC_LONG: &[(&str, &str)] = &[
     ("ipv4", "-4"),
     ("ipv6", "-6"),
     ("jump", "-j"),
+    ("list", "-L"),
     ("match", "-m"),
     ("new-chain", "-N"),
     ("numeric", "-n"),
@@ -240,6 +248,18 @@ fn read<'a, 's>(
     diags: &mut Vec<Diagnostic>,
     scratch: &'s mut Scratch<'a>,
 ) -> Option<ReadLine<'s, 'a>> {
+    // iptables-restore handles each line as a C string, so a NUL byte ends the line.
+    let text = match text.find('\0') {
+        Some(at) => {
+            let span = Span::within_line(line, start, text, at, at + 1);
+            diags.push(
+                Diagnostic::warning(span, "a NUL byte: iptables-restore reads the line only up to it")
+                    .with_hint("what follows the NUL byte is ignored"),
+            );
+            &text[..at]
+        }
+        None => text,
+    };
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
@@ -248,8 +268,19 @@ fn read<'a, 's>(
             diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
             return None;
         };
+        // iptables-restore splits `[A:B]` with `strtok` and reads each part with `strtoull`, so counters
+        // that are not numbers load (as garbage) as long as both parts are there.
+        let inner = &text[1..close];
+        let both_parts = inner.split(':').filter(|p| !p.is_empty()).count() >= 2;
         match parse_counters(&text[..=close]) {
             Some(c) => counters = Some(c),
+            None if both_parts => {
+                let span = Span::within_line(line, start, text, 0, close + 1);
+                diags.push(Diagnostic::warning(
+                    span,
+                    "these counters are not numbers: iptables-restore loads the rule with whatever it makes of them",
+                ));
+            }
             None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);
                 diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
@@ -303,10 +334,15 @@ fn read_line<'a>(
             .with_hint("an argument that contains blanks must be in double quotes"));
         }
         // Long options may carry their argument after `=`.
+        // Of the short options, only `-m` and `-g` may carry their value attached (`-mtcp`): iptables
+        // reads the others' values from the next word.
         let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
             match word.strip_prefix("--").and_then(|w| crate::ruleset::addr::split_at_byte(w, b'=')) {
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
-                None => (word.into(), None),
+                None => match word.get(..2).filter(|f| matches!(*f, "-m" | "-g")).zip(word.get(2..)) {
+                    Some((flag, v)) if !v.is_empty() => (flag.into(), Some(v)),
+                    _ => (word.into(), None),
+                },
             };
         let short = canonical_generic(&name, line).map_err(|mut d| {
             d.span = tok.span;
@@ -343,6 +379,13 @@ fn read_line<'a>(
                 }
                 i += 3;
             }
+            Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j")) if inline_arg.is_some() => {
+                return Err(Diagnostic::error(
+                    tok.span,
+                    format!("iptables reads the value of `{flag}` from the next word, so `{word}` fails"),
+                )
+                .with_hint(format!("write `{} {}`", name, inline_arg.unwrap_or_default())));
+            }
             Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g") => {
                 let (value, old_neg, next) = take_value(tokens, i, inline_arg, &name)?;
                 let negated = negated || old_neg.is_some();
@@ -376,11 +419,20 @@ fn read_line<'a>(
                 // A line for the other family is skipped, as iptables-restore does.
                 let for_v6 = short == Some("-6");
                 if for_v6 != (family == Family::Ipv6) {
+                    // iptables stops reading the line right there: what follows may be of the other family.
                     line.skip = true;
+                    return Ok(());
                 }
                 i += 1;
             }
-            Some("-v" | "-w") => i += 1,
+            Some("-v") => i += 1,
+            Some("-w") => {
+                return Err(Diagnostic::error(
+                    tok.span,
+                    "`-w` (wait for the xtables lock) cannot be used in a restore file",
+                )
+                .with_hint("iptables-restore takes `-w` on its own command line, not in the file"));
+            }
             Some(flag @ ("-n" | "-x")) => {
                 return Err(Diagnostic::error(
                     tok.span,
@@ -395,6 +447,12 @@ fn read_line<'a>(
     }
     if let Some(s) = negate {
         return Err(Diagnostic::error(s, "`!` at the end of the line negates nothing"));
+    }
+    let negated_addr = [&line.sources.first, &line.destinations.first].into_iter().flatten().find(|n| n.negated);
+    if let Some(n) = negated_addr.filter(|_| line.sources.len() > 1 || line.destinations.len() > 1) {
+        // iptables expands a list into one rule per address, which a negation would turn into an OR.
+        return Err(Diagnostic::error(n.span, "`!` cannot be used when `-s` or `-d` lists several addresses")
+            .with_hint("negate each address in a rule of its own, or use an ipset"));
     }
     Ok(())
 }
@@ -453,7 +511,7 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
 fn short_generic(word: &str) -> Option<&'static str> {
     const SHORT: &[&str] = &[
         "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
-        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E",
+        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E", "-C", "-L",
     ];
     match word.as_bytes() {
         [b'-', letter] => SHORT.iter().copied().find(|s| s.as_bytes()[1] == *letter),
@@ -593,16 +651,19 @@ fn generic_option<'a>(
             }
             let chain = table.chain_index(text);
             let is_chain = chain.is_some();
-            let spec = if goto { None } else { targets::options(text) };
+            // A user chain of this name wins over a target extension of the same name (`:MARK - [0:0]` then
+            // `-j MARK` jumps to the chain), and the extension's options are then unknown, as in iptables.
+            let spec = if goto || is_chain { None } else { targets::options(text) };
             if goto && !is_chain {
                 return Err(err(format!(
                     "`-g {text}`: goto needs a user chain of this table, and there is no chain `{text}`"
                 )));
             }
             if !goto && Verdict::from_name(text).is_none() && spec.is_none() {
-                if targets::exists(text) {
+                if is_chain {
+                } else if targets::exists(text) {
                     warnings.push(verbatim::unmodelled(span, "target", text));
-                } else if !is_chain {
+                } else {
                     return Err(err(format!(
                         "there is no chain or target called `{text}` in the {} table",
                         table.name
@@ -916,7 +977,7 @@ fn apply(
     let too_many = |from: usize| no_more(args, from);
     let has_spec = line.generic != GenericParts::default() || !line.matches.is_empty() || line.target.is_some();
     match command {
-        Command::Append | Command::Insert | Command::Replace | Command::Delete => {
+        Command::Append | Command::Insert | Command::Replace | Command::Delete | Command::Check => {
             let c = find_chain(table, arg(0, "a chain name")?)?;
             let len = table.chains[c].rules.len();
             let pos = match (command, args.get(1)) {
@@ -936,7 +997,7 @@ fn apply(
                     table.chains[c].rules.remove(n - 1);
                     return Ok(());
                 }
-                (Command::Delete, _) => {
+                (Command::Delete | Command::Check, _) => {
                     too_many(1)?;
                     usize::MAX
                 }
@@ -954,7 +1015,7 @@ fn apply(
                     }
                     rules[pos] = built.remove(0);
                 }
-                Command::Delete => {
+                Command::Delete | Command::Check => {
                     let rule = built.remove(0);
                     let mut wanted = String::new();
                     crate::render::save::rule_spec(&rule, &mut wanted);
@@ -963,12 +1024,17 @@ fn apply(
                         crate::render::save::rule_spec(r, &mut s);
                         s == wanted
                     });
+                    let flag = if command == Command::Check { "-C" } else { "-D" };
                     match found {
-                        Some(i) => {
+                        Some(i) if command == Command::Delete => {
                             rules.remove(i);
                         }
+                        Some(_) => {}
                         None => {
-                            return Err(Diagnostic::error(whole, "`-D`: no rule in the chain is the same as this one"))
+                            return Err(Diagnostic::error(
+                                whole,
+                                format!("`{flag}`: no rule in the chain is the same as this one"),
+                            ))
                         }
                     }
                 }
@@ -1024,7 +1090,7 @@ fn apply(
             }
             chain.policy = Some(policy);
         }
-        Command::Flush | Command::Zero => {
+        Command::Flush | Command::Zero | Command::List => {
             too_many(1)?;
             let which = match args.first() {
                 Some(n) => vec![find_chain(table, n)?],
@@ -1034,6 +1100,11 @@ fn apply(
                 for c in which {
                     table.chains[c].rules.clear();
                 }
+            } else if command == Command::List {
+                diags.push(Diagnostic::warning(
+                    cmd_span,
+                    "`-L` lists chains; in a restore file it prints them and changes nothing",
+                ));
             }
         }
         Command::DeleteChain => {
@@ -1089,7 +1160,9 @@ fn apply(
             }
         }
     }
-    if !matches!(command, Command::Append | Command::Insert | Command::Replace | Command::Delete) && has_spec {
+    let takes_rule =
+        matches!(command, Command::Append | Command::Insert | Command::Replace | Command::Delete | Command::Check);
+    if !takes_rule && has_spec {
         diags.push(Diagnostic::warning(whole, "this command takes no rule; the options after it are ignored"));
     }
     Ok(())

@@ -167,3 +167,41 @@ fn threads_read_a_dump_exactly_as_one_does() {
         assert_eq!(read(&dump, None, workers), one, "{workers} threads");
     }
 }
+
+#[test]
+fn restore_file_quirks_found_by_the_recorded_dumps() {
+    let ok = |s: &str| {
+        let p = parse(s, None);
+        assert!(!p.has_errors(), "{s:?}: {:?}", p.diagnostics);
+        crate::canonical(&p)
+    };
+    // `-C` passes when the chain has the same rule and fails the line otherwise; `-L` changes nothing.
+    ok("*filter\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-C INPUT -s 10.0.0.1 -j ACCEPT\n-L INPUT\nCOMMIT\n");
+    let e = errors("*filter\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-C INPUT -s 10.0.0.2 -j ACCEPT\nCOMMIT\n");
+    assert_eq!((e[0].0, e[0].1), (3, 1));
+    assert!(e[0].2.contains("`-C`"));
+    // Blanks between `*` and the table name.
+    assert!(ok("* filter\nCOMMIT\n").starts_with("*filter\n"));
+    // A user chain named like a target is jumped to, and the target's options are then unknown.
+    assert!(ok("*filter\n:MASQUERADE - [0:0]\n-A INPUT -j MASQUERADE\nCOMMIT\n").contains("-A INPUT -j MASQUERADE\n"));
+    assert!(!errors("*filter\n:MARK - [0:0]\n-A INPUT -j MARK --set-mark 1\nCOMMIT\n").is_empty());
+    // Counters that are not numbers still load; `[12]` does not.
+    assert!(ok("*filter\n[x:y] -A INPUT -j ACCEPT\nCOMMIT\n").contains("-A INPUT -j ACCEPT\n"));
+    assert!(!errors("*filter\n[12] -A INPUT -j ACCEPT\nCOMMIT\n").is_empty());
+    // `-w` is for the command line; `!` does not go with an address list.
+    assert!(errors("*filter\n-A INPUT -w -j ACCEPT\nCOMMIT\n")[0].2.contains("`-w`"));
+    let e = errors("*filter\n-A INPUT ! -s 1.2.3.4 -d 5.6.7.8,9.9.9.9 -j ACCEPT\nCOMMIT\n");
+    assert_eq!((e[0].0, e[0].1), (2, 10));
+    // `-m` may carry its value attached; the generic options with a value may not carry it after `=`.
+    assert!(ok("*filter\n-A INPUT -p tcp -mtcp --dport 22 -j ACCEPT\nCOMMIT\n").contains("-p tcp -m tcp --dport 22"));
+    assert!(errors("*filter\n-A INPUT --protocol=tcp -j ACCEPT\nCOMMIT\n")[0].2.contains("next word"));
+    // A NUL byte ends the line, with a warning.
+    let p = parse("*filter\n-A INPUT -j ACCEPT -m comment --comment x\0y\nCOMMIT\n", None);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert!(p.diagnostics.iter().any(|d| d.message.contains("NUL") && (d.span.line, d.span.col) == (2, 42)));
+    assert!(crate::canonical(&p).contains("-A INPUT -m comment --comment x -j ACCEPT\n"));
+    // A line for the other family is dropped at `-4`/`-6`, before what follows is read.
+    let p = parse("*filter\n-4 -A INPUT -s 1.2.3.4 -j ACCEPT\n-A INPUT -s ::1 -j ACCEPT\nCOMMIT\n", Some(Family::Ipv6));
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert_eq!(p.ruleset.tables[0].chain("INPUT").unwrap().rules.len(), 1);
+}

@@ -90,8 +90,9 @@ impl fmt::Display for Network {
 }
 
 /// An address printed as the C library's `inet_ntop` prints it, which is what iptables prints: like
-/// Rust's own form, except that an IPv6 address whose first 96 bits are zero (other than `::` and `::1`)
-/// ends in dotted IPv4 (`::1.2.3.4`, `::0.0.0.2`).
+/// Rust's own form, except that an IPv6 address whose first 96 bits are zero and whose seventh group is
+/// not ends in dotted IPv4 (`::1.2.3.4`); with the seventh group zero too it stays hexadecimal (`::2`),
+/// because glibc takes the embedded-IPv4 form only when the zero run is exactly six groups long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ip(pub IpAddr);
 
@@ -100,7 +101,7 @@ impl fmt::Display for Ip {
         match self.0 {
             IpAddr::V6(a) => {
                 let w = a.segments();
-                let v4_compat = w[..6].iter().all(|&x| x == 0) && (w[6] != 0 || w[7] > 1);
+                let v4_compat = w[..6].iter().all(|&x| x == 0) && w[6] != 0;
                 if v4_compat {
                     let [.., a, b, c, d] = a.octets();
                     write!(f, "::{a}.{b}.{c}.{d}")
@@ -469,7 +470,7 @@ mod tests {
         assert_eq!(v6("2001:db8::1/64"), "2001:db8::/64");
         assert_eq!(v6("::ffff:127.0.0.1"), "::ffff:127.0.0.1/128");
         assert_eq!(v6("::1.2.3.4"), "::1.2.3.4/128");
-        assert_eq!(v6("::2"), "::0.0.0.2/128");
+        assert_eq!(v6("::2"), "::2/128");
         assert_eq!(v6("::1"), "::1/128");
         assert_eq!(v6("::"), "::/128");
         assert!(Network::parse("example.org", Family::Ipv4).is_err());

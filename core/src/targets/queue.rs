@@ -54,6 +54,10 @@ fn balance(text: &str) -> Result<Queues, String> {
     if first >= last {
         return Err(format!("the first queue ({first}) must be smaller than the last ({last})"));
     }
+    if first == 0 && last == u16::MAX {
+        // The rule stores the number of queues in 16 bits: 65536 wraps to 0, which the kernel refuses.
+        return Err("0:65535 is 65536 queues, one more than the kernel can store; the kernel refuses it".into());
+    }
     Ok(Queues::Balance { first, last })
 }
 
@@ -148,6 +152,7 @@ mod tests {
         assert!(error("-A INPUT -j NFQUEUE --queue-balance 3").2.contains("FIRST:LAST"));
         assert!(error("-A INPUT -j NFQUEUE --queue-balance 1:65536").2.contains("`65536`"));
         assert!(error("-A INPUT -j NFQUEUE --queue-balance 1-4").2.contains("FIRST:LAST"));
+        assert!(error("-A INPUT -j NFQUEUE --queue-balance 0:65535").2.contains("65536 queues"));
         let (_, col, msg) = error("-A INPUT -j NFQUEUE --queue-num 3 --queue-balance 1:4");
         assert_eq!(col, 35);
         assert!(msg.contains("only one of"), "{msg}");
