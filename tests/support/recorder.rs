@@ -4,7 +4,7 @@
 //!
 //! The network. A namespace H is the host. Each of its interfaces other than `lo` is one end of a veth
 //! pair named as the interface; the other end, `eth0`, lives in a peer namespace that plays the rest of the
-//! world on that side. A peer owns the gateway H routes through on that link (or another address of the
+//! world on that side. A peer owns the gateways H routes through on that link (or another address of the
 //! link's subnet), a default route back through H, and the addresses H sends there: the packet's
 //! destination and the DNAT targets the dump names (where H's kernel routes them). The peer behind the
 //! packet's `IN=` interface is the sender and also owns the packet's source address. Neighbour entries are
@@ -495,7 +495,9 @@ impl Lab {
             .chain(iface.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
         for a in ordered {
             h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
-            if let Some(p) = peer_address(host, iface, a, &[pkt.src, pkt.dst]) {
+            // The peer also owns every other gateway H routes through on this subnet.
+            let others = other_gateways(host, iface, a);
+            for p in peer_address(host, iface, a, &[pkt.src, pkt.dst]).into_iter().chain(others) {
                 if !addrs.contains(&p) {
                     p_lines.push(format!("address add {p}/{} dev eth0{}", a.prefix, nodad(p)));
                     addrs.push(p);
@@ -869,6 +871,15 @@ fn nodad(a: IpAddr) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Every gateway H routes through on `iface` within `a`'s subnet (the first is also `peer_address`).
+fn other_gateways(host: &Host, iface: &HostInterface, a: &IfAddr) -> Vec<IpAddr> {
+    host.routes
+        .iter()
+        .filter_map(|r| r.via.filter(|_| r.dev.as_deref().is_none_or(|d| d == iface.name)))
+        .filter(|v| v.is_ipv4() == a.addr.is_ipv4() && a.subnet_contains(*v) && !host.is_local(*v))
+        .collect()
 }
 
 /// The address a peer takes on its link to H's `iface`: the gateway H routes through there, or else the first
