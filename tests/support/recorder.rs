@@ -1316,6 +1316,7 @@ impl Wire {
                 (false, 11, _) => "icmp-time-exceeded",
                 (true, 1, 0) => "icmp6-no-route",
                 (true, 1, 1) => "icmp6-adm-prohibited",
+                (true, 1, 2) => "icmp6-beyond-scope",
                 (true, 1, 3) => "icmp6-addr-unreachable",
                 (true, 1, 4) => "icmp6-port-unreachable",
                 (true, 3, _) => "icmp6-time-exceeded",
