@@ -594,7 +594,7 @@ impl Lab {
         let words: Vec<&str> = text.split_whitespace().collect();
         if !out.status.success() || words.is_empty() {
             RouteGet::Nowhere
-        } else if words[0] == "local" {
+        } else if matches!(words[0], "local" | "broadcast") {
             RouteGet::Local
         } else {
             match words.windows(2).find(|w| w[0] == "dev") {
