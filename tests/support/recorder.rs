@@ -149,7 +149,7 @@ pub fn record(case: &Case) -> Res<String> {
     let on_senders_link = pkt.in_iface.as_deref().and_then(|i| host.interface(i)).is_some_and(|i| {
         i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
     });
-    if on_senders_link && !host.is_local(pkt.dst) {
+    if on_senders_link && !host.is_local(pkt.dst) && !host.is_broadcast(pkt.dst) {
         return Err(format!("{} is on the sender's own link, so the sender would deliver it there without H", pkt.dst));
     }
     prepare_kernel();
@@ -1480,6 +1480,9 @@ fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32) -> Res<()> {
         let s = Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
         if dst.is_ipv6() {
             s.set_header_included_v6(true)?;
+        } else {
+            // A packet to a broadcast address is refused with EACCES without it.
+            s.set_broadcast(true)?;
         }
         if mark != 0 {
             s.set_mark(mark)?;
