@@ -4,7 +4,7 @@
 //!
 //! The network. A namespace H is the host. Each of its interfaces other than `lo` is one end of a veth
 //! pair named as the interface; the other end, `eth0`, lives in a peer namespace that plays the rest of the
-//! world on that side. A peer owns the gateway H routes through on that link (or another address of the
+//! world on that side. A peer owns the gateways H routes through on that link (or another address of the
 //! link's subnet), a default route back through H, and the addresses H sends there: the packet's
 //! destination and the DNAT targets the dump names (where H's kernel routes them). The peer behind the
 //! packet's `IN=` interface is the sender and also owns the packet's source address. Neighbour entries are
@@ -149,7 +149,7 @@ pub fn record(case: &Case) -> Res<String> {
     let on_senders_link = pkt.in_iface.as_deref().and_then(|i| host.interface(i)).is_some_and(|i| {
         i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
     });
-    if on_senders_link && !host.is_local(pkt.dst) {
+    if on_senders_link && !host.is_local(pkt.dst) && !host.is_broadcast(pkt.dst) {
         return Err(format!("{} is on the sender's own link, so the sender would deliver it there without H", pkt.dst));
     }
     prepare_kernel();
@@ -495,7 +495,9 @@ impl Lab {
             .chain(iface.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
         for a in ordered {
             h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
-            if let Some(p) = peer_address(host, iface, a, &[pkt.src, pkt.dst]) {
+            // The peer also owns every other gateway H routes through on this subnet.
+            let others = other_gateways(host, iface, a);
+            for p in peer_address(host, iface, a, &[pkt.src, pkt.dst]).into_iter().chain(others) {
                 if !addrs.contains(&p) {
                     p_lines.push(format!("address add {p}/{} dev eth0{}", a.prefix, nodad(p)));
                     addrs.push(p);
@@ -592,7 +594,7 @@ impl Lab {
         let words: Vec<&str> = text.split_whitespace().collect();
         if !out.status.success() || words.is_empty() {
             RouteGet::Nowhere
-        } else if words[0] == "local" {
+        } else if matches!(words[0], "local" | "broadcast") {
             RouteGet::Local
         } else {
             match words.windows(2).find(|w| w[0] == "dev") {
@@ -869,6 +871,15 @@ fn nodad(a: IpAddr) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Every gateway H routes through on `iface` within `a`'s subnet (the first is also `peer_address`).
+fn other_gateways(host: &Host, iface: &HostInterface, a: &IfAddr) -> Vec<IpAddr> {
+    host.routes
+        .iter()
+        .filter_map(|r| r.via.filter(|_| r.dev.as_deref().is_none_or(|d| d == iface.name)))
+        .filter(|v| v.is_ipv4() == a.addr.is_ipv4() && a.subnet_contains(*v) && !host.is_local(*v))
+        .collect()
 }
 
 /// The address a peer takes on its link to H's `iface`: the gateway H routes through there, or else the first
@@ -1305,6 +1316,7 @@ impl Wire {
                 (false, 11, _) => "icmp-time-exceeded",
                 (true, 1, 0) => "icmp6-no-route",
                 (true, 1, 1) => "icmp6-adm-prohibited",
+                (true, 1, 2) => "icmp6-beyond-scope",
                 (true, 1, 3) => "icmp6-addr-unreachable",
                 (true, 1, 4) => "icmp6-port-unreachable",
                 (true, 3, _) => "icmp6-time-exceeded",
@@ -1468,6 +1480,9 @@ fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32) -> Res<()> {
         let s = Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
         if dst.is_ipv6() {
             s.set_header_included_v6(true)?;
+        } else {
+            // A packet to a broadcast address is refused with EACCES without it.
+            s.set_broadcast(true)?;
         }
         if mark != 0 {
             s.set_mark(mark)?;

@@ -79,16 +79,25 @@ impl Evaluate for Pkttype {
     /// `pkttype_mt` in `xt_pkttype.c` on `skb->pkt_type`, which chainwalk derives from the destination
     /// address: a packet this host sends is PACKET_HOST (unicast) at OUTPUT and POSTROUTING whatever its
     /// destination; a received one (and a looped-back copy, PACKET_LOOPBACK, which the match reads by address)
-    /// is broadcast, multicast or unicast as its destination is. `otherhost` frames are dropped before
-    /// PREROUTING, so it never matches.
+    /// is broadcast, multicast or unicast as the frame that carried it was: broadcast for the limited
+    /// broadcast and a broadcast address of the input interface's subnets, unicast for the broadcast address
+    /// of another interface's subnet (routed here like any packet to this host). `otherhost` frames are
+    /// dropped before PREROUTING, so it never matches.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let dst = ctx.pkt.dst;
         let (actual, reason) = if ctx.pkt.is_local_out() && matches!(ctx.hook, Hook::Output | Hook::Postrouting) {
             (PacketType::Unicast, "a packet this host sends is of type host until it leaves".to_string())
         } else if dst.is_multicast() {
             (PacketType::Multicast, format!("DST={dst} is a multicast address"))
-        } else if ctx.host.is_broadcast(dst) {
+        } else if link_broadcast(ctx, dst) {
             (PacketType::Broadcast, format!("DST={dst} is a broadcast address"))
+        } else if ctx.host.is_broadcast(dst) {
+            let dev = ctx.in_iface.unwrap_or_default();
+            let why = format!(
+                "DST={dst} is a broadcast address of another subnet than {dev}'s, which came to this host in a \
+                 frame to its own link address"
+            );
+            (PacketType::Unicast, why)
         } else {
             (PacketType::Unicast, format!("DST={dst} is a unicast address"))
         };
@@ -97,6 +106,22 @@ impl Evaluate for Pkttype {
         let fact = format!("{reason}, so the packet type is {actual}, {} {want}", if is { "which is" } else { "not" });
         conclude(is, self.pkt_type.negated, fact)
     }
+}
+
+/// Whether a received packet to `dst` came in a link-layer broadcast: `dst` is the limited broadcast, or a
+/// broadcast address of the input interface's own subnets (a sender on another link reaches a directed
+/// broadcast through a router, in a frame to the router's address). A looped-back packet (`lo`) is read by
+/// its address alone.
+fn link_broadcast(ctx: &EvalCtx<'_>, dst: std::net::IpAddr) -> bool {
+    let std::net::IpAddr::V4(v4) = dst else { return false };
+    let Some(dev) = ctx.in_iface.filter(|d| *d != "lo") else { return ctx.host.is_broadcast(dst) };
+    v4.is_broadcast()
+        || ctx.host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(v4)))
+        || ctx
+            .host
+            .routes
+            .iter()
+            .any(|r| r.kind == crate::host::RouteKind::Broadcast && r.dev.as_deref() == Some(dev) && r.dst == dst)
 }
 
 #[cfg(test)]

@@ -473,6 +473,10 @@ impl<'s, 'r> Walker<'s, 'r> {
                     );
                     return;
                 }
+                if let Some((why, icmp)) = self.ipv6_source_out_of_scope(&dev) {
+                    self.stop_by_routing(Path::Forward, why, icmp);
+                    return;
+                }
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev);
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
@@ -579,6 +583,33 @@ impl<'s, 'r> Walker<'s, 'r> {
             return self.reverse_path_fails(src);
         };
         Some(format!("the source {src} is {what}, so routing drops the packet as a martian"))
+    }
+
+    /// Why IPv6 does not forward a packet out of `out` for its source address (`ip6_forward`, after the
+    /// hop limit check, before FORWARD): the unspecified, a multicast or a loopback source is dropped, and a
+    /// link-local one gets a destination unreachable, beyond the scope of the source address. A packet sent
+    /// back out of the interface it came in on takes the redirect branch instead and skips this check.
+    fn ipv6_source_out_of_scope(&self, out: &str) -> Option<(String, Option<String>)> {
+        let IpAddr::V6(src) = self.pkt.src else { return None };
+        if self.in_iface.as_deref() == Some(out) {
+            return None;
+        }
+        let what = if src.is_unspecified() {
+            "the unspecified address"
+        } else if src.is_multicast() {
+            "a multicast address"
+        } else if src.is_loopback() {
+            "the loopback address"
+        } else if src.is_unicast_link_local() {
+            let why = format!(
+                "the source {src} is link-local, so IPv6 does not forward the packet beyond its link and \
+                 answers with a destination unreachable (beyond scope)"
+            );
+            return Some((why, Some("icmp6-beyond-scope".into())));
+        } else {
+            return None;
+        };
+        Some((format!("the source {src} is {what}, so IPv6 does not forward the packet"), None))
     }
 
     /// The reverse-path filter (`rp_filter`, `fib_validate_source`): strict (1) drops a packet whose source
