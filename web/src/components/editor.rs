@@ -585,9 +585,11 @@ fn underlined(dump: &Dump, index: usize, marks: &[&Mark]) -> Html {
     let end = start + text.len();
     let mut pieces = Vec::new();
     let mut at = start;
-    let mut sorted = marks.to_vec();
-    sorted.sort_by_key(|m| m.span.start);
-    for m in sorted {
+    // By where they start, ties in the order given: sorted as keys (start, index), so that the binary
+    // needs no stable sort of its own for this.
+    let mut order: Vec<u64> = marks.iter().enumerate().map(|(i, m)| u64::from(m.span.start) << 32 | i as u64).collect();
+    order.sort_unstable();
+    for m in order.iter().map(|&k| marks[k as u32 as usize]) {
         let from = (m.span.start as usize).clamp(at, end);
         let to = (m.span.end as usize).clamp(from, end);
         let (Some(before), Some(marked)) = (dump.text.get(at..from), dump.text.get(from..to)) else { continue };
