@@ -31,9 +31,17 @@ use yew::prelude::*;
 const DEBOUNCE_MS: u32 = 150;
 
 /// The whole page.
+/// The properties of [`App`].
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct AppProps {
+    /// The inputs of the permalink the page was opened with, if it was.
+    pub opened: Option<Shared>,
+}
+
 #[function_component]
-pub fn App() -> Html {
-    let state = use_reducer(initial_state);
+pub fn App(props: &AppProps) -> Html {
+    let opened = props.opened.clone();
+    let state = use_reducer(move || initial_state(opened));
     let editor = use_memo((), |_| EditorHandle::new());
     let editor = (*editor).clone();
     let permalink_note = use_state_eq(|| None::<String>);
@@ -209,7 +217,12 @@ pub fn App() -> Html {
         use_callback((host, packet), move |(), (host, packet)| {
             let shared =
                 Shared { rules: editor.read().to_string(), host: host.to_string(), packet: packet.to_string() };
-            note.set(Some(share(&permalink::encode(&shared))));
+            let note = note.clone();
+            js_sys::futures::spawn_local(async move {
+                if let Some(fragment) = permalink::encode(&shared).await {
+                    note.set(Some(share(&fragment)));
+                }
+            });
         })
     };
 
@@ -305,10 +318,10 @@ impl Callbacks {
     }
 }
 
-/// The state a visit starts with: a permalink's inputs, else the last visit's, else the first example.
-fn initial_state() -> Playground {
-    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
-    if let Some(shared) = permalink::decode(&hash) {
+/// The state a visit starts with: the permalink's inputs (`opened`), else the last visit's, else the first
+/// example.
+fn initial_state(opened: Option<Shared>) -> Playground {
+    if let Some(shared) = opened {
         let inputs = Inputs { rules: shared.rules, host: shared.host, packet: shared.packet };
         let example = example_of(&inputs);
         return Playground::new(inputs, example, None);

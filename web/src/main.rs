@@ -29,8 +29,14 @@ mod worker;
 
 fn main() {
     // The page and its worker run the same wasm: with a window this is the page, without one the worker.
-    if web_sys::window().is_some() {
-        yew::Renderer::<app::App>::new().render();
+    if let Some(window) = web_sys::window() {
+        // A permalink is inflated first (the browser's inflater answers asynchronously), so that the page
+        // starts with its inputs.
+        let hash = window.location().hash().unwrap_or_default();
+        js_sys::futures::spawn_local(async move {
+            let opened = permalink::decode(&hash).await;
+            yew::Renderer::<app::App>::with_props(app::AppProps { opened }).render();
+        });
     } else {
         worker::serve();
     }
