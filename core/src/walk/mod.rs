@@ -243,7 +243,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
         if !is_loopback {
             addrs.push(IfAddr { addr, prefix });
         }
-        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None });
+        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None, master: None });
         let any =
             if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
         host.routes.push(crate::host::Route {
