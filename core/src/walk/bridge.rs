@@ -6,8 +6,9 @@
 //! PHYSOUT=`) and POSTROUTING (printed with `IN=` empty), with no routing decision, no `ip_forward` and no
 //! TTL decrement. A routed one keeps `PHYSIN=` on every line. A destination NAT in PREROUTING to another
 //! address that is routed to the same bridge keeps the packet bridged, out of the port of the new
-//! destination, even with forwarding off (`br_nf_pre_routing_finish`); to an address routed elsewhere the
-//! packet is routed; to this host it is delivered. With the sysctl at 0, a bridged packet meets no iptables
+//! destination (`br_nf_pre_routing_finish`), but only where the bridge forwards IPv4 (`ip_route_input` must
+//! accept the new destination; recorded: with `ip_forward = 0` the packet is dropped, silently); to an
+//! address routed elsewhere the packet is routed; to this host it is delivered. With the sysctl at 0, a bridged packet meets no iptables
 //! hook at all, and one for the bridge itself goes up to IP as if it had come in on the bridge.
 //!
 //! chainwalk does not read the bridge's forwarding database: a sender on the bridge is taken to address a
@@ -94,13 +95,16 @@ impl Walker<'_, '_> {
     }
 
     /// Whether, after PREROUTING, the packet is bridged: as the frame was addressed when nothing changed its
-    /// destination, else whether its new destination is routed to the same bridge (`br_nf_pre_routing_finish`).
+    /// destination, else whether routing accepts its new destination out of the same bridge
+    /// (`br_nf_pre_routing_finish`). Where the bridge does not forward, the input route of the new destination
+    /// is an error route and the packet goes up to IP, which drops it as any packet it may not forward.
     pub(super) fn still_bridged(&self, dst_before: IpAddr, bridged_before: bool) -> bool {
         let Some(c) = &self.crossing else { return false };
         if self.pkt.dst == dst_before {
             return bridged_before;
         }
-        matches!(self.host.route(self.pkt.dst), RouteDecision::Forward { dev, .. } if dev == c.bridge)
+        self.forwarding()
+            && matches!(self.host.route(self.pkt.dst), RouteDecision::Forward { dev, .. } if dev == c.bridge)
     }
 
     /// The port of the bridge the packet leaves by: its `PHYSOUT=` for the destination it was sent to, else
@@ -205,4 +209,52 @@ impl Walker<'_, '_> {
 /// The fate's sentence for a packet that left through a bridge port.
 pub(super) fn bridged_summary(bridge: &str, port_in: &str, port_out: &str, src: &str, dst: &str) -> String {
     format!("Bridged by {bridge} from {port_in} out of {port_out} to {dst} (from {src}).")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::matches::testing::walk;
+    use crate::trace::{FateVerdict, Path};
+
+    const HOST: &str = "docker0 UP 172.17.0.1/16\neth0 UP 198.51.100.2/24\ndefault via 198.51.100.1 dev eth0\n\
+                        7: veth1@if6: <BROADCAST,UP,LOWER_UP> mtu 1500 master docker0 state forwarding\n\
+                        9: veth2@if8: <BROADCAST,UP,LOWER_UP> mtu 1500 master docker0 state forwarding\n";
+    const DUMP: &str = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                        -A FORWARD -m physdev --physdev-is-bridged -j ACCEPT\nCOMMIT\n";
+
+    #[test]
+    fn a_port_given_as_in_is_read_as_its_bridge_and_the_port_out_is_assumed() {
+        // IN= the port, no PHYSOUT=: the kernel's IN= is the bridge; the other port is taken, and said so.
+        let t = walk(DUMP, HOST, "tcp 172.17.0.2:40000 -> 172.17.0.3:80 in veth1 syn");
+        assert_eq!(t.log[0].packet, "IN=docker0 OUT=docker0 PHYSIN=veth1 PHYSOUT=veth2 SRC=172.17.0.2 DST=172.17.0.3 PROTO=TCP SPT=40000 DPT=80 SYN");
+        assert_eq!((t.fate.verdict, t.fate.path), (FateVerdict::Accept, Path::Forward));
+        assert_eq!((t.fate.out.as_deref(), t.fate.physout.as_deref()), (Some("docker0"), Some("veth2")));
+        assert!(t.assumptions.iter().any(|a| a.text.contains("chainwalk took veth2")), "{:?}", t.assumptions);
+        assert!(t.assumptions.iter().any(|a| a.text.contains("bridge-nf-call-iptables")), "{:?}", t.assumptions);
+    }
+
+    #[test]
+    fn a_bridged_packet_keeps_its_ttl_and_needs_no_forwarding() {
+        let host = format!("{HOST}net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 1\n");
+        let t = walk(
+            DUMP,
+            &host,
+            "IN=docker0 OUT= PHYSIN=veth1 SRC=172.17.0.2 DST=172.17.0.3 TTL=1 PROTO=UDP SPT=1 DPT=53",
+        );
+        // Routed, TTL=1 would have been refused with a time exceeded, and forwarding off would have stopped it.
+        assert_eq!(t.fate.verdict, FateVerdict::Accept, "{}", t.fate.summary);
+        assert!(!t.assumptions.iter().any(|a| a.text.contains("bridge-nf-call")), "{:?}", t.assumptions);
+    }
+
+    #[test]
+    fn without_bridge_nf_call_no_chain_sees_a_bridged_packet_but_the_host_s_own_goes_up_plain() {
+        let host = format!("{HOST}net.bridge.bridge-nf-call-iptables = 0\n");
+        let t = walk(DUMP, &host, "IN=docker0 OUT= PHYSIN=veth1 SRC=172.17.0.2 DST=172.17.0.3 PROTO=UDP SPT=1 DPT=53");
+        assert!(t.log.is_empty());
+        assert_eq!(t.fate.physout.as_deref(), Some("veth2"));
+        let dump = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m physdev --physdev-is-in -j DROP\nCOMMIT\n";
+        let t = walk(dump, &host, "IN=docker0 OUT= PHYSIN=veth1 SRC=172.17.0.2 DST=172.17.0.1 PROTO=UDP SPT=1 DPT=53");
+        assert_eq!(t.log[0].packet, "IN=docker0 OUT= SRC=172.17.0.2 DST=172.17.0.1 PROTO=UDP SPT=1 DPT=53");
+        assert_eq!(t.fate.verdict, FateVerdict::Accept);
+    }
 }
