@@ -5,7 +5,9 @@
 //!
 //! Keys the kernel prints that chainwalk does not need (MAC, SEQ, WINDOW, OPT, ...) are ignored; a few keys
 //! the kernel does not print describe what the walk cannot see in a single packet: `CTSTATE=`, `CTDIR=`,
-//! `MARK=`, `UID=`/`GID=`, `PHYSIN=`/`PHYSOUT=`.
+//! `MARK=`, `UID=`/`GID=`. `PHYSIN=` (printed by the kernel for a packet that came in on a bridge port) names
+//! that port; `PHYSOUT=`, which the kernel prints only once the bridge has chosen it, names the port the
+//! packet's destination is behind.
 
 use crate::diag::Diagnostic;
 use crate::matches::tcp::{TcpFlags, FLAG_NAMES};
