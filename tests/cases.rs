@@ -37,8 +37,9 @@ pub fn fate_line(trace: &Trace) -> String {
         Path::Forward => "forward",
         Path::Output => "output",
     };
+    let physout = f.physout.as_ref().map(|p| format!(" physout={p}")).unwrap_or_default();
     let mut line = format!(
-        "FATE: verdict={verdict} path={path} out={} src={} dst={}",
+        "FATE: verdict={verdict} path={path} out={}{physout} src={} dst={}",
         f.out.as_deref().unwrap_or("-"),
         f.src,
         f.dst

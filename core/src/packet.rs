@@ -5,7 +5,9 @@
 //!
 //! Keys the kernel prints that chainwalk does not need (MAC, SEQ, WINDOW, OPT, ...) are ignored; a few keys
 //! the kernel does not print describe what the walk cannot see in a single packet: `CTSTATE=`, `CTDIR=`,
-//! `MARK=`, `UID=`/`GID=`, `PHYSIN=`/`PHYSOUT=`.
+//! `MARK=`, `UID=`/`GID=`. `PHYSIN=` (printed by the kernel for a packet that came in on a bridge port) names
+//! that port; `PHYSOUT=`, which the kernel prints only once the bridge has chosen it, names the port the
+//! packet's destination is behind.
 
 use crate::diag::Diagnostic;
 use crate::matches::tcp::{TcpFlags, FLAG_NAMES};
@@ -642,14 +644,15 @@ impl fmt::Display for LogAddr {
 impl fmt::Display for Packet {
     /// The packet in the kernel's log syntax, as a TRACE line prints it after the rule name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "IN={} OUT={} SRC={} DST={}",
-            self.in_iface.as_deref().unwrap_or(""),
-            self.out_iface.as_deref().unwrap_or(""),
-            LogAddr(self.src),
-            LogAddr(self.dst)
-        )?;
+        write!(f, "IN={} OUT={}", self.in_iface.as_deref().unwrap_or(""), self.out_iface.as_deref().unwrap_or(""))?;
+        // The bridge ports come right after the interfaces (`nf_log_dump_packet_common`).
+        if let Some(port) = &self.physin {
+            write!(f, " PHYSIN={port}")?;
+        }
+        if let Some(port) = &self.physout {
+            write!(f, " PHYSOUT={port}")?;
+        }
+        write!(f, " SRC={} DST={}", LogAddr(self.src), LogAddr(self.dst))?;
         match self.l4 {
             L4::Tcp { sport, dport, flags } => {
                 write!(f, " PROTO=TCP SPT={sport} DPT={dport}")?;

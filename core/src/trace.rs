@@ -109,6 +109,8 @@ pub enum StageKind {
     Deliver,
     /// The packet leaves through an interface.
     Egress,
+    /// A bridge forwards the frame from one of its ports to another, instead of routing it.
+    Bridge,
 }
 
 /// One stage of the walk: a table at a hook, conntrack, or routing.
@@ -252,6 +254,9 @@ pub struct Fate {
     pub queue: Option<u16>,
     /// One sentence saying what happened, for people.
     pub summary: String,
+    /// The bridge port it leaves by, when `out` is a bridge whose port is known (`PHYSOUT=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physout: Option<String>,
 }
 
 /// The final verdict on a packet.

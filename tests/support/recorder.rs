@@ -11,6 +11,17 @@
 //! fixed on both sides of every link, so that a dump that drops ICMPv6 neighbour discovery still lets the
 //! packet cross (ARP, which iptables does not see, would need no help).
 //!
+//! Bridges. An interface of the host that has ports (`bridge link` lines) is a real bridge in H with the
+//! host's addresses and no peer of its own; each port is a veth end enslaved to it, with a peer namespace
+//! behind it that takes an address of the bridge's subnet and routes through the bridge's address, as a
+//! container on `docker0` does. Every peer of a bridge knows the others' addresses and link addresses, and
+//! the bridge's forwarding database knows every peer's port (static entries), so a frame is never flooded.
+//! A packet that comes in on a bridge (`IN=docker0`) is sent by the peer behind its `PHYSIN=` port; an
+//! address H routes to a bridge is owned by the peer behind the packet's `PHYSOUT=` port when it is the
+//! packet's destination, by another port's peer otherwise (a DNAT target: the first port that is neither
+//! `PHYSIN=` nor `PHYSOUT=`). The `net.bridge.bridge-nf-call-*` sysctls are set as the host gives them
+//! (per network namespace; 1 by default).
+//!
 //! Tracing. A table `cwrec` of nftables in H marks exactly the case's packet with `meta nftrace set 1` in
 //! chains at priority -400 on prerouting and output, before iptables' raw table, so the dump is loaded
 //! untouched and keeps its rule numbers; legacy iptables then prints a TRACE line for every rule and chain
@@ -146,9 +157,20 @@ pub fn record(case: &Case) -> Res<String> {
     if pkt.in_iface.is_some() && pkt.dst.is_loopback() {
         return Err("a sender cannot put a packet to a loopback address on the wire: it keeps it".into());
     }
-    let on_senders_link = pkt.in_iface.as_deref().and_then(|i| host.interface(i)).is_some_and(|i| {
-        i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
-    });
+    let bridged_in = pkt.in_iface.as_deref().is_some_and(|i| host.is_bridge(i));
+    if bridged_in {
+        let bridge = pkt.in_iface.as_deref().unwrap_or_default();
+        match pkt.physin.as_deref() {
+            Some(port) if host.bridge_of(port) == Some(bridge) => {}
+            Some(port) => return Err(format!("PHYSIN={port} is not a port of {bridge} in the host")),
+            None => return Err(format!("the packet comes in on the bridge {bridge}: give PHYSIN= (the port)")),
+        }
+    }
+    // On a bridge, a destination on the sender's link is what the bridge carries between its ports.
+    let on_senders_link =
+        pkt.in_iface.as_deref().and_then(|i| host.interface(i)).filter(|_| !bridged_in).is_some_and(|i| {
+            i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
+        });
     if on_senders_link && !host.is_local(pkt.dst) && !host.is_broadcast(pkt.dst) {
         return Err(format!("{} is on the sender's own link, so the sender would deliver it there without H", pkt.dst));
     }
@@ -358,12 +380,50 @@ struct Peer {
     h_mac: [u8; 6],
     /// H's addresses on the link.
     h_addrs: Vec<IpAddr>,
+    /// The device of H that holds the peer's neighbour entries: the link, or the bridge it is a port of.
+    h_dev: String,
+    /// The bridge the link is a port of.
+    bridge: Option<String>,
 }
 
 /// The host H and its peers; dropping it deletes every namespace.
 struct Lab {
     h: Netns,
     peers: Vec<Peer>,
+    /// The link whose peer sends the case's packet (see [`sender_link`]); `None` when H sends it.
+    sender: Option<String>,
+}
+
+/// The link whose peer sends the case's packet: the `PHYSIN=` port for a packet that comes in on a bridge,
+/// else its `IN=` interface; `None` when H sends it.
+fn sender_link<'p>(host: &Host, pkt: &'p Packet) -> Option<&'p str> {
+    if pkt.in_iface.as_deref().is_some_and(|i| host.is_bridge(i)) {
+        pkt.physin.as_deref()
+    } else {
+        pkt.in_iface.as_deref()
+    }
+}
+
+/// The MAC address H gives bridge `bridge`: the host's, else one made up from its place among the interfaces.
+fn bridge_mac(host: &Host, bridge: &HostInterface) -> [u8; 6] {
+    let n = host.interfaces.iter().filter(|i| i.name != "lo").position(|i| i.name == bridge.name).unwrap_or(0);
+    bridge.mac.unwrap_or([2, 0x63, 0x77, 0, n as u8, 1])
+}
+
+/// The commands that make `bridge` in H: the bridge with its addresses (its ports are enslaved as their
+/// links are made). Spanning tree is off, as on a Docker or CNI bridge: a port forwards as soon as it is up.
+fn bridge_commands(host: &Host, bridge: &HostInterface) -> Vec<String> {
+    let mac = bridge_mac(host, bridge);
+    let mut lines = vec![format!("link add name {} address {} type bridge stp_state 0", bridge.name, mac_text(mac))];
+    let ordered =
+        bridge.addrs.iter().filter(|a| a.addr.is_ipv4()).chain(bridge.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
+    for a in ordered {
+        lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, bridge.name, nodad(a.addr)));
+    }
+    if bridge.up {
+        lines.push(format!("link set {} up", bridge.name));
+    }
+    lines
 }
 
 /// Where H's kernel sends a packet for an address.
@@ -430,9 +490,14 @@ impl Lab {
         }
         let h = Netns::new("cwrec");
         sysctls(&h.name, &QUIET)?;
-        let mut lab = Lab { h, peers: Vec::new() };
+        let mut lab = Lab { h, peers: Vec::new(), sender: sender_link(host, pkt).map(str::to_string) };
         let mut h_lines = vec!["link set lo up".to_string()];
-        for (n, iface) in ifaces.iter().enumerate() {
+        // Bridges first, so that their ports can be enslaved to them in the same batch.
+        let (bridges, links): (Vec<_>, Vec<_>) = ifaces.iter().enumerate().partition(|(_, i)| host.is_bridge(&i.name));
+        for (_, iface) in bridges {
+            h_lines.extend(bridge_commands(host, iface));
+        }
+        for (n, iface) in links {
             h_lines.extend(lab.add_link(n, host, iface, pkt)?);
         }
         if let Some(lo) = host.interface("lo") {
@@ -458,10 +523,12 @@ impl Lab {
 
     /// Creates the veth pair for `iface` and its peer namespace (its address on the link and its default
     /// route back through H), and returns the commands that configure H's end.
+    /// For a bridge port, the peer takes its addresses in the bridge's subnets and H's end has none.
     fn add_link(&mut self, n: usize, host: &Host, iface: &HostInterface, pkt: &Packet) -> Res<Vec<String>> {
         let ns = Netns::new("cwrec");
         sysctls(&ns.name, &QUIET)?;
-        let sender = pkt.in_iface.as_deref() == Some(iface.name.as_str());
+        let sender = sender_link(host, pkt) == Some(iface.name.as_str());
+        let bridge = iface.master.as_deref().and_then(|b| host.interface(b).map(|i| (b, i)));
         let h_mac = iface.mac.unwrap_or([2, 0x63, 0x77, 0, n as u8, 1]);
         let mac = match pkt.mac_src {
             Some(m) if sender => m,
@@ -479,25 +546,33 @@ impl Lab {
             )],
         )?;
         let mut h_lines = Vec::new();
+        if let Some((b, _)) = bridge {
+            h_lines.push(format!("link set {} master {b}", iface.name));
+        }
         if iface.up {
             h_lines.push(format!("link set {} up", iface.name));
         }
         let mut p_lines = vec!["link set lo up".to_string(), "link set eth0 up".to_string()];
         let mut addrs = Vec::new();
         let mut gateways: Vec<IpAddr> = Vec::new();
+        // A port's peer is on the bridge's link; two ports' peers must not take the same address there.
+        let link = bridge.map_or(iface, |(_, b)| b);
+        let mut avoid = vec![pkt.src, pkt.dst];
+        if bridge.is_some() {
+            avoid.extend(self.peers.iter().flat_map(|p| p.addrs.iter().copied()));
+        }
         // The kernel lists an interface's IPv4 addresses in the order they were added, but puts a new IPv6
         // address before the others of its scope (`ipv6_link_dev_addr`): IPv6 addresses are added last
         // first, so that H's lists (and `ip addr`) read as the host file does.
-        let ordered = iface
-            .addrs
-            .iter()
-            .filter(|a| a.addr.is_ipv4())
-            .chain(iface.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
+        let ordered =
+            link.addrs.iter().filter(|a| a.addr.is_ipv4()).chain(link.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
         for a in ordered {
-            h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
+            if bridge.is_none() {
+                h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
+            }
             // The peer also owns every other gateway H routes through on this subnet.
-            let others = other_gateways(host, iface, a);
-            for p in peer_address(host, iface, a, &[pkt.src, pkt.dst]).into_iter().chain(others) {
+            let others = other_gateways(host, link, a);
+            for p in peer_address(host, link, a, &avoid).into_iter().chain(others) {
                 if !addrs.contains(&p) {
                     p_lines.push(format!("address add {p}/{} dev eth0{}", a.prefix, nodad(p)));
                     addrs.push(p);
@@ -512,15 +587,28 @@ impl Lab {
             p_lines.push(format!("route replace {default} via {g} dev eth0 onlink"));
         }
         ip_batch(Some(&ns.name), &p_lines)?;
-        let h_addrs = iface.addrs.iter().map(|a| a.addr).collect();
-        self.peers.push(Peer { iface: iface.name.clone(), ns, addrs, mac, h_mac, h_addrs });
+        let h_addrs = link.addrs.iter().map(|a| a.addr).collect();
+        let h_mac = match bridge {
+            Some((_, b)) => bridge_mac(host, b),
+            None => h_mac,
+        };
+        self.peers.push(Peer {
+            iface: iface.name.clone(),
+            ns,
+            addrs,
+            mac,
+            h_mac,
+            h_addrs,
+            h_dev: link.name.clone(),
+            bridge: bridge.map(|(b, _)| b.to_string()),
+        });
         Ok(h_lines)
     }
 
     /// Gives the packet's source to the sender, and its destination and the dump's DNAT targets to the
     /// peers H routes them to.
     fn place_owners(&mut self, pkt: &Packet, targets: &DumpTargets) -> Res<()> {
-        let sender = pkt.in_iface.as_ref().and_then(|i| self.peers.iter().position(|p| &p.iface == i));
+        let sender = self.sender.as_deref().and_then(|i| self.peers.iter().position(|p| p.iface == i));
         let mut owners: Vec<(usize, IpAddr)> = sender.map(|s| (s, pkt.src)).into_iter().collect();
         let orig = pkt.orig.unwrap_or_default();
         let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);
@@ -529,6 +617,7 @@ impl Lab {
                 continue;
             }
             if let RouteGet::Dev(dev) = self.route_get(a, None) {
+                let dev = self.port_for(&dev, a == pkt.dst, pkt).unwrap_or(dev);
                 if let Some(i) = self.peers.iter().position(|p| p.iface == dev) {
                     // The sender cannot own the packet's destination: it would deliver the packet to itself.
                     if Some(i) != sender || a != pkt.dst {
@@ -548,22 +637,54 @@ impl Lab {
         Ok(())
     }
 
+    /// The port of `bridge` behind which an address H routes there lives: for the packet's destination
+    /// (`is_dst`) the packet's `PHYSOUT=`, for another address the first port that is neither `PHYSIN=` nor
+    /// `PHYSOUT=`; else the first port that is not `PHYSIN=`. `None` for a device that is no bridge.
+    fn port_for(&self, bridge: &str, is_dst: bool, pkt: &Packet) -> Option<String> {
+        let ports: Vec<&Peer> = self.peers.iter().filter(|p| p.bridge.as_deref() == Some(bridge)).collect();
+        let is = |p: &Peer, name: &Option<String>| name.as_deref() == Some(p.iface.as_str());
+        let chosen = ports
+            .iter()
+            .find(|p| is_dst && is(p, &pkt.physout))
+            .or_else(|| ports.iter().find(|p| !is_dst && !is(p, &pkt.physin) && !is(p, &pkt.physout)))
+            .or_else(|| ports.iter().find(|p| !is(p, &pkt.physin)))
+            .or(ports.first());
+        chosen.map(|p| p.iface.clone())
+    }
+
     /// Fixes the neighbours on both sides of every link, so that a dump that filters neighbour discovery
-    /// (ICMPv6, which INPUT and OUTPUT see, unlike ARP) still lets the case's packet cross.
+    /// (ICMPv6, which INPUT and OUTPUT see, unlike ARP) still lets the case's packet cross; on a bridge,
+    /// also between the peers of its ports, and its forwarding database for every peer.
     fn fix_neighbours(&self) -> Res<()> {
         let mut h_neigh = Vec::new();
+        let mut fdb = Vec::new();
         for p in &self.peers {
             for a in &p.addrs {
-                h_neigh.push(format!("neigh replace {a} lladdr {} dev {} nud permanent", mac_text(p.mac), p.iface));
+                h_neigh.push(format!("neigh replace {a} lladdr {} dev {} nud permanent", mac_text(p.mac), p.h_dev));
             }
-            let p_neigh: Vec<String> = p
+            let mut p_neigh: Vec<String> = p
                 .h_addrs
                 .iter()
                 .map(|a| format!("neigh replace {a} lladdr {} dev eth0 nud permanent", mac_text(p.h_mac)))
                 .collect();
+            if let Some(b) = &p.bridge {
+                fdb.push(format!("fdb replace {} dev {} master static", mac_text(p.mac), p.iface));
+                for q in self.peers.iter().filter(|q| q.iface != p.iface && q.bridge.as_ref() == Some(b)) {
+                    let mac = mac_text(q.mac);
+                    p_neigh.extend(
+                        q.addrs.iter().map(|a| format!("neigh replace {a} lladdr {mac} dev eth0 nud permanent")),
+                    );
+                }
+            }
             ip_batch(Some(&p.ns.name), &p_neigh)?;
         }
-        ip_batch(Some(&self.h.name), &h_neigh)
+        ip_batch(Some(&self.h.name), &h_neigh)?;
+        if fdb.is_empty() {
+            return Ok(());
+        }
+        run_with_input(Command::new("bridge").args(["-n", &self.h.name, "-batch", "-"]), fdb.join("\n").as_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("bridge: {e}\n  commands:\n    {}", fdb.join("\n    ")))
     }
 
     /// Loads the dump into H as it is.
@@ -608,10 +729,17 @@ impl Lab {
         self.peers.iter().find(|p| p.iface == iface)
     }
 
-    /// The namespace that owns `addr`: H for one of its addresses, else the peer H routes it to.
+    /// The namespace that owns `addr`: H for one of its addresses, else the peer H routes it to (on a
+    /// bridge, the port's peer that owns it).
     fn owner_of(&self, addr: IpAddr) -> Res<&str> {
         match self.route_get(addr, None) {
             RouteGet::Local => Ok(&self.h.name),
+            RouteGet::Dev(d) if self.peers.iter().any(|p| p.bridge.as_deref() == Some(d.as_str())) => self
+                .peers
+                .iter()
+                .find(|p| p.bridge.as_deref() == Some(d.as_str()) && p.addrs.contains(&addr))
+                .map(|p| p.ns.name.as_str())
+                .ok_or(format!("no port's peer of {d} owns {addr}")),
             RouteGet::Dev(d) => self.peer(&d).map(|p| p.ns.name.as_str()).ok_or(format!("{addr} is routed to {d}")),
             RouteGet::Nowhere => Err(format!("H has no route to {addr}")),
         }
@@ -644,7 +772,7 @@ impl Lab {
     /// Sets up the tracing table and the taps, does what the packet's connection state needs, sends the
     /// packet and collects what the kernel logged and what crossed the links.
     fn send(&self, pkt: &Packet, targets: &DumpTargets) -> Res<Sighting> {
-        let sender_ns = match &pkt.in_iface {
+        let sender_ns = match self.sender.as_deref() {
             Some(i) => self.peer(i).map(|p| p.ns.name.clone()).ok_or("no sender")?,
             None => self.h.name.clone(),
         };
@@ -682,7 +810,7 @@ impl Lab {
         }
         // H's loopback: where what OUTPUT rejects comes back to a locally generated packet's sender.
         taps.push(Tap::open(&self.h.name, "lo", "lo")?);
-        let back = pkt.in_iface.as_deref().unwrap_or("lo");
+        let back = self.sender.as_deref().unwrap_or("lo");
         let back_tap = taps.iter().find(|t| t.label == back).ok_or("no tap on the sender's link")?;
         let mark_packet = |stamp: Option<u32>| -> Res<()> {
             let m = nft_match(pkt, stamp);
@@ -785,7 +913,7 @@ impl Lab {
             return Ok(format!("FATE: verdict=accept path=input out=- src={src} dst={dst}"));
         }
         let path = if local { "output" } else { "forward" };
-        let back = pkt.in_iface.clone().unwrap_or_else(|| "lo".into());
+        let back = self.sender.clone().unwrap_or_else(|| "lo".into());
         // Sent on: caught coming in on a peer's side of a link (the sender's own link too, for a hairpin).
         let sent = seen
             .caught
@@ -797,7 +925,12 @@ impl Lab {
             let port = |p: u16| ports.then(|| p.to_string());
             let src = endpoint_text(&w.src.to_string(), port(w.sport).as_deref());
             let dst = endpoint_text(&w.dst.to_string(), port(w.dport).as_deref());
-            return Ok(format!("FATE: verdict=accept path={path} out={label} src={src} dst={dst}"));
+            // Behind a bridge's port: out of the bridge, through that port.
+            let out = match self.peer(label).and_then(|p| p.bridge.as_ref()) {
+                Some(bridge) => format!("{bridge} physout={label}"),
+                None => label.clone(),
+            };
+            return Ok(format!("FATE: verdict=accept path={path} out={out} src={src} dst={dst}"));
         }
         let came_back = seen.caught.iter().find(|(l, _)| *l == back).map(|(_, ws)| ws.as_slice()).unwrap_or(&[]);
         let reject = came_back.iter().find_map(|w| w.rejection_of(pkt, &seen.stamp));
@@ -823,14 +956,16 @@ impl Lab {
             let dst_ip = dst.parse().unwrap_or(pkt.dst);
             // Where routing sends it from its sender; when that lookup refuses the packet itself (a martian
             // source), where its destination is.
-            match self.route_get(dst_ip, Some((pkt.src, back.as_str()))) {
+            let iif = pkt.in_iface.as_deref().unwrap_or("lo");
+            match self.route_get(dst_ip, Some((pkt.src, iif))) {
                 RouteGet::Local => "input",
                 RouteGet::Nowhere if matches!(self.route_get(dst_ip, None), RouteGet::Local) => "input",
                 _ => "forward",
             }
         };
+        let physout = last("PHYSOUT").map(|p| format!(" physout={p}")).unwrap_or_default();
         let mut line = format!(
-            "FATE: verdict={} path={path} out={} src={} dst={}",
+            "FATE: verdict={} path={path} out={}{physout} src={} dst={}",
             if reject.is_some() { "reject" } else { "drop" },
             if out.is_empty() { "-" } else { &out },
             endpoint_text(&src, sport.as_deref().filter(|_| ports)),

@@ -5,6 +5,7 @@
 //! [`Simulation::new`] indexes a ruleset once; [`Simulation::walk`] walks one packet and returns its
 //! [`Trace`]. The ruleset is never copied per packet.
 
+mod bridge;
 pub mod eval;
 mod matches;
 mod nat;
@@ -243,7 +244,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
         if !is_loopback {
             addrs.push(IfAddr { addr, prefix });
         }
-        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None });
+        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None, master: None });
         let any =
             if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
         host.routes.push(crate::host::Route {
@@ -356,6 +357,13 @@ struct Walker<'s, 'r> {
     probe: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
+    /// The bridge port the packet came in on, when it did.
+    crossing: Option<bridge::Crossing>,
+    /// Whether the packet is being bridged between two ports rather than routed: its TRACE lines show
+    /// `PHYSOUT=` from FORWARD on, and POSTROUTING's no `IN=`.
+    bridged: bool,
+    /// The bridge port the packet leaves by (bridged, or routed out of a bridge whose ports are known).
+    port_out: Option<String>,
     /// Entries `-m recent --set` added during this walk, which later `--rcheck`/`--update` rules see.
     recent: Vec<(String, IpAddr)>,
     /// Entries added while a rule was being evaluated, moved into `recent` after it.
@@ -366,6 +374,25 @@ struct Walker<'s, 'r> {
 
 impl<'s, 'r> Walker<'s, 'r> {
     fn new(sim: &'s Simulation<'r>, host: &'s Host, packet: &Packet, opts: &'s WalkOptions) -> Walker<'s, 'r> {
+        let mut first = packet.clone();
+        let mut notes = Vec::new();
+        let crossing = bridge::arrival(host, &mut first, &mut notes);
+        let mut pkt = first.clone();
+        // Bridged traffic that br_netfilter keeps from iptables goes up to IP, if at all, from the bridge itself;
+        // a packet that did not come in on a port meets iptables with no port at all (its PHYSOUT= only says
+        // which port it leaves by).
+        if crossing.as_ref().is_none_or(|c| !c.nf_call) {
+            pkt.physin = None;
+            pkt.physout = None;
+        }
+        let mut trace = Trace::default();
+        trace.assumptions.extend(notes.into_iter().map(|text| Assumption {
+            step: None,
+            key: None,
+            text,
+            matched: None,
+        }));
+        let packet = &first;
         let tuple = tuple_of(packet);
         let ct = ConnState {
             state: CtState::Invalid,
@@ -383,7 +410,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             sim,
             host,
             opts,
-            pkt: packet.clone(),
+            pkt,
             first: packet.clone(),
             ct,
             ct_seen: false,
@@ -394,9 +421,12 @@ impl<'s, 'r> Walker<'s, 'r> {
             probe: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
+            crossing,
+            bridged: false,
+            port_out: None,
             recent: Vec::new(),
             recent_added: Default::default(),
-            trace: Trace::default(),
+            trace,
             fate: None,
         }
     }
@@ -425,8 +455,33 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// PREROUTING, the routing decision, then INPUT or FORWARD and POSTROUTING.
     fn incoming(&mut self) {
+        let bridged = self.frame_is_bridged();
+        let nf_call = self.crossing.as_ref().is_some_and(|c| c.nf_call);
+        if bridged {
+            let port = self.choose_port_out(false);
+            if !nf_call {
+                self.bridged = true;
+                self.bridge_forward(port, false);
+                return;
+            }
+            // The bridge has not picked the port yet: PREROUTING's physdev match sees it as not known.
+            self.pkt.physout = port;
+        } else if self.crossing.is_some() {
+            self.pkt.physout = None;
+        }
+        let dst_before = self.pkt.dst;
         if !self.hook(Hook::Prerouting) {
             return;
+        }
+        if nf_call {
+            if self.still_bridged(dst_before, bridged) {
+                self.bridged = true;
+                let translated = self.pkt.dst != dst_before;
+                let port = if translated { self.choose_port_out(true) } else { self.pkt.physout.clone() };
+                self.bridge_forward(port, translated);
+                return;
+            }
+            self.pkt.physout = None;
         }
         if let Some(why) = self.martian() {
             let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
@@ -904,6 +959,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             Path::Forward | Path::Output => self.out_iface.clone(),
             Path::Input => None,
         };
+        let physout = out.as_ref().and(self.port_out.clone());
         self.fate = Some(Fate {
             verdict,
             path,
@@ -913,6 +969,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             reject_with,
             queue,
             summary,
+            physout,
         });
     }
 
@@ -938,13 +995,20 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     fn egress(&mut self, path: Path, via: Option<IpAddr>) {
         let dev = self.out_iface.clone().unwrap_or_default();
+        if self.port_out.is_none() && self.host.is_bridge(&dev) {
+            self.port_out = self.routed_port_out(&dev);
+        }
         let hop = via.map(|v| format!(" via {v}")).unwrap_or_default();
         let dst = endpoint(self.pkt.dst, self.pkt.l4.ports().map(|p| p.1));
         let src = endpoint(self.pkt.src, self.pkt.l4.ports().map(|p| p.0));
-        let note = format!("leaves through {dev}{hop} as {src} -> {dst}");
+        let port = self.port_out.as_ref().map(|p| format!(" (bridge port {p})")).unwrap_or_default();
+        let note = format!("leaves through {dev}{port}{hop} as {src} -> {dst}");
         self.stage(Some(Hook::Postrouting), StageKind::Egress, StageStatus::Passed, note);
-        let summary = match path {
-            Path::Forward => format!("Forwarded out {dev}{hop} to {dst} (from {src})."),
+        let summary = match (path, &self.crossing, &self.port_out) {
+            (Path::Forward, Some(c), Some(port)) if self.bridged => {
+                bridge::bridged_summary(&c.bridge, &c.port_in, port, &src, &dst)
+            }
+            (Path::Forward, ..) => format!("Forwarded out {dev}{hop} to {dst} (from {src})."),
             _ => format!("Sent out {dev}{hop} to {dst} (from {src})."),
         };
         self.set_fate(FateVerdict::Accept, path, None, None, summary);

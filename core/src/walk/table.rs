@@ -635,14 +635,25 @@ impl Walker<'_, '_> {
         ct
     }
 
-    /// The packet as the TRACE line at `hook` prints it.
+    /// The packet as the TRACE line at `hook` prints it. `PHYSIN=` is printed for a packet that came in on
+    /// a bridge port, `PHYSOUT=` once the bridge has chosen the port (FORWARD, POSTROUTING); `br_netfilter`
+    /// runs POSTROUTING for a bridged packet without an input device, so that line has `IN=` empty.
     fn log_packet(&self, hook: Hook) -> String {
         let mut p = self.pkt.clone();
-        p.in_iface = self.in_iface.clone();
+        p.in_iface = match hook {
+            Hook::Postrouting if self.bridged => None,
+            _ => self.in_iface.clone(),
+        };
         p.out_iface = match hook {
             Hook::Prerouting | Hook::Input => None,
             _ => self.out_iface.clone(),
         };
+        if self.crossing.is_none() {
+            p.physin = None;
+        }
+        if !(self.bridged && matches!(hook, Hook::Forward | Hook::Postrouting)) {
+            p.physout = None;
+        }
         p.to_string()
     }
 }
