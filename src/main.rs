@@ -214,6 +214,9 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     let sim = Simulation::new(&parsed.ruleset);
+    if format == "nft" {
+        opts.backend = chainwalk_core::walk::Backend::Nft;
+    }
     let trace = sim.walk(host.as_ref(), &packet, &opts);
     let out = match format.as_str() {
         "json" => serde_json::to_string_pretty(&trace).map_err(|e| e.to_string())? + "\n",

@@ -53,6 +53,9 @@ pub struct LogLine {
     pub number: u32,
     /// The packet as the kernel's log prints it (`IN=ppp0 OUT= SRC=... DST=... PROTO=TCP SPT=... DPT=... SYN`).
     pub packet: String,
+    /// The packet as `xtables-monitor --trace` prints it on a `PACKET:` line (`IN=ppp0 SRC=... DST=...
+    /// SPORT=... DPORT=... SYN`), see [`crate::packet::Packet::monitor_text`].
+    pub nft_packet: String,
     /// The step this line belongs to.
     pub step: usize,
     /// The rule as `iptables-save` prints it, for the nf_tables rendering (`-A CHAIN ...`); the policy for

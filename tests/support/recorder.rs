@@ -22,7 +22,7 @@
 //! `PHYSIN=` nor `PHYSOUT=`). The `net.bridge.bridge-nf-call-*` sysctls are set as the host gives them
 //! (per network namespace; 1 by default).
 //!
-//! Tracing. A table `cwrec` of nftables in H marks exactly the case's packet with `meta nftrace set 1` in
+//! Tracing. An `inet` table `cwrec` of nftables in H marks exactly the case's packet with `meta nftrace set 1` in
 //! chains at priority -400 on prerouting and output, before iptables' raw table, so the dump is loaded
 //! untouched and keeps its rule numbers; legacy iptables then prints a TRACE line for every rule and chain
 //! end the packet meets. The same table holds a `ct state` expression, which makes the kernel track
@@ -36,6 +36,10 @@
 //! The kernel's log is read from `/dev/kmsg`, from its end when the packet is sent, and the packet's lines
 //! are told from any other by the IPv4 ID or IPv6 flow label the recorder stamped on it (and the TCP
 //! sequence and acknowledgement numbers).
+//!
+//! The same case on the nf_tables backend (`recorder/nft.rs`): the dump loaded with `iptables-nft-restore`
+//! instead, the same marking, and what `xtables-monitor --trace` prints in H kept instead of the kernel log
+//! (the table is of family `inet` so that the monitor, which watches `ip` or `ip6`, leaves it out).
 //!
 //! The fate. Delivered to H (the input log shows it, with its addresses after any NAT), sent on (a packet
 //! socket on a peer's `eth0` caught it on the wire, with its addresses as they left H), rejected (a TCP reset
@@ -56,6 +60,8 @@
 //! send an echo request to the original destination, whose kernel sends the traced reply.
 //! `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
 //! from the packet's destination to its source first and then the error about that datagram.
+
+pub mod nft;
 
 use super::Netns;
 use chainwalk_core::host::{self, Host, HostInterface, IfAddr, RouteKind};
@@ -80,6 +86,10 @@ type Res<T> = Result<T, String>;
 /// How long the recorder waits for the kernel after sending (the packet's walk takes microseconds); more
 /// is read until the log has been quiet for a while.
 const SETTLE: Duration = Duration::from_millis(400);
+
+/// What the tracing chains log of the packet they mark: its identity, for a packet the kernel sends
+/// (`Stamp::learn`) when no legacy TRACE line shows it (the nf_tables backend traces to netlink instead).
+const MARK_LOG: &str = "log prefix \"cwrec-mark \" flags tcp sequence";
 
 /// The source port of the UDP datagram a `CTSTATE=RELATED` ICMP error is about.
 const RELATED_FLOW_SPORT: u16 = 41234;
@@ -108,8 +118,9 @@ impl Case {
 /// Why the recorder cannot run here beyond what `kernel_unavailable()` checks, or `None`. In CI
 /// (`CI=true`) that is a failure, not a skip.
 pub fn unavailable() -> Option<String> {
-    let why = if !super::have("nft") {
-        Some("`nft` is not installed".to_string())
+    let tools = ["nft", "iptables-nft-restore", "ip6tables-nft-restore", "xtables-monitor"];
+    let why = if let Some(t) = tools.iter().find(|t| !super::have(t)) {
+        Some(format!("`{t}` is not installed"))
     } else if File::open("/dev/kmsg").is_err() {
         Some("/dev/kmsg cannot be read".to_string())
     } else {
@@ -125,8 +136,13 @@ pub fn unavailable() -> Option<String> {
 
 /// The comment line that starts every `expected` file: which kernel and iptables recorded it.
 pub fn header() -> Res<String> {
+    header_for("iptables-legacy")
+}
+
+/// The header line, naming the version `iptables` (`iptables-legacy` or `iptables-nft`) reports.
+fn header_for(iptables: &str) -> Res<String> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("osrelease: {e}"))?;
-    let out = Command::new("iptables-legacy").arg("--version").output().map_err(|e| format!("iptables: {e}"))?;
+    let out = Command::new(iptables).arg("--version").output().map_err(|e| format!("{iptables}: {e}"))?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Ok(format!("# recorded by tests/record from Linux {}, {version}", release.trim()))
 }
@@ -138,6 +154,23 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub fn record(case: &Case) -> Res<String> {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let _machine = MachineLock::take()?;
+    let (lab, pkt, targets) = lab_for(case)?;
+    lab.load_rules(&case.rules)?;
+    let observed = lab.walk(&pkt, &targets)?;
+    let mut text = header()?;
+    text.push('\n');
+    for line in &observed.trace {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&observed.fate);
+    text.push('\n');
+    Ok(text)
+}
+
+/// Checks what the recorder needs of the case and builds its host with no rules loaded yet; also returns
+/// the packet and the dump's NAT targets.
+fn lab_for(case: &Case) -> Res<(Lab, Packet, DumpTargets)> {
     let host = host::parse(&case.host).map_err(|errs| {
         let list: Vec<String> = errs.iter().map(|d| format!("line {}: {}", d.span.line, d.message)).collect();
         format!("host: {}", list.join("; "))
@@ -177,17 +210,7 @@ pub fn record(case: &Case) -> Res<String> {
     prepare_kernel();
     let targets = DumpTargets::read(&case.rules);
     let lab = Lab::build(&host, &case.host, &pkt, &targets)?;
-    lab.load_rules(&case.rules)?;
-    let observed = lab.walk(&pkt, &targets)?;
-    let mut text = header()?;
-    text.push('\n');
-    for line in &observed.trace {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str(&observed.fate);
-    text.push('\n');
-    Ok(text)
+    Ok((lab, pkt, targets))
 }
 
 /// Lets the kernel's TRACE lines from any namespace reach the log, and binds the loggers.
@@ -777,7 +800,6 @@ impl Lab {
             None => self.h.name.clone(),
         };
         let v6 = pkt.dst.is_ipv6();
-        let fam = if v6 { "ip6" } else { "ip" };
         let l4proto = match pkt.l4 {
             L4::Icmpv6 { .. } => "ipv6-icmp",
             L4::Icmp { .. } => "icmp",
@@ -786,7 +808,7 @@ impl Lab {
             _ => return Err("the recorder sends TCP, UDP, ICMP and ICMPv6 packets only".into()),
         };
         self.nft(&format!(
-            "table {fam} cwrec {{\n\
+            "table inet cwrec {{\n\
              \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
              \tchain out {{ type filter hook output priority -400; policy accept; }}\n\
              \tchain nat_pre {{ type filter hook prerouting priority -99; policy accept;\n\
@@ -815,7 +837,8 @@ impl Lab {
         let mark_packet = |stamp: Option<u32>| -> Res<()> {
             let m = nft_match(pkt, stamp);
             self.nft(&format!(
-                "add rule {fam} cwrec pre {m} meta nftrace set 1\nadd rule {fam} cwrec out {m} meta nftrace set 1\n"
+                "add rule inet cwrec pre {m} meta nftrace set 1 {MARK_LOG}\n\
+                 add rule inet cwrec out {m} meta nftrace set 1 {MARK_LOG}\n"
             ))
         };
         let start = |stamp: Option<u32>| -> Res<Kmsg> {
@@ -1099,13 +1122,14 @@ impl Stamp {
         Stamp { ip, seq: mix.rotate_left(13) | 1, ack: u32::from(ack) }
     }
 
-    /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line (by source
-    /// address and port and flags: a DNAT before that line may have changed its destination).
+    /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line, or the
+    /// tracing chain's log of it (by source address and port and flags: a DNAT before that line may have
+    /// changed its destination).
     fn learn(pkt: &Packet, logs: &[String]) -> Option<Stamp> {
         let key = if pkt.dst.is_ipv6() { "FLOWLBL" } else { "ID" };
         if let L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. } = pkt.l4 {
             let proto = if pkt.dst.is_ipv6() { "ICMPv6" } else { "ICMP" };
-            return logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+            return marked(logs).find_map(|m| {
                 let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                     && field(m, "PROTO") == Some(proto)
                     && field(m, "TYPE") == Some(&icmp_type.to_string());
@@ -1113,7 +1137,7 @@ impl Stamp {
             });
         }
         let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
-        logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+        marked(logs).find_map(|m| {
             let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                 && field(m, "PROTO") == Some("TCP")
                 && field(m, "SPT") == Some(&sport.to_string())
@@ -1154,6 +1178,12 @@ impl Stamp {
     fn matches_wire(&self, w: &Wire, proto: u8) -> bool {
         w.proto == proto && w.stamp == self.ip && (proto != 6 || (w.seq == self.seq && w.ack == self.ack))
     }
+}
+
+/// The log lines that show a marked packet: the legacy backend's TRACE lines, then the tracing chains' own.
+fn marked(logs: &[String]) -> impl Iterator<Item = &String> {
+    let trace = logs.iter().filter(|m| m.starts_with("TRACE: "));
+    trace.chain(logs.iter().filter(|m| m.starts_with("cwrec-mark ")))
 }
 
 /// The value of `KEY=` in a log line (its first occurrence, before any quoted packet in brackets).

@@ -41,12 +41,31 @@ pub struct WalkOptions {
     /// When the packet arrives, in seconds since 1970 (UTC), for `-m time`; without it a time window is
     /// assumed to hold.
     pub now: Option<u64>,
+    /// Which kernel side the dump was loaded into: the order of the tables at a hook depends on it.
+    pub backend: Backend,
 }
 
 impl Default for WalkOptions {
     fn default() -> WalkOptions {
-        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true, now: None }
+        WalkOptions {
+            trace_from_dump: false,
+            overrides: HashMap::new(),
+            explain_unmatched: true,
+            now: None,
+            backend: Backend::Legacy,
+        }
     }
+}
+
+/// The two ways a dump reaches the kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// `iptables-legacy-restore`: the `ip_tables` module's tables, at their fixed priorities.
+    #[default]
+    Legacy,
+    /// `iptables-nft-restore`: nf_tables chains that iptables-nft registers for the same tables, at the
+    /// same priorities but the security table's, which it puts at 150 (after nat's 100 at INPUT).
+    Nft,
 }
 
 /// A ruleset indexed for walking packets through it.
@@ -122,6 +141,13 @@ impl<'r> Simulation<'r> {
             TargetKind::Chain => self.chain_name(table, &target.name),
             _ => self.target_names.get(&*target.name).cloned().unwrap_or_else(|| Arc::from(&*target.name)),
         }
+    }
+
+    /// Whether the dump's tables run in another order on the nf_tables backend than on the legacy one
+    /// (it has both a nat and a security table, which swap places at INPUT), so that a walk for one
+    /// backend cannot stand for the other.
+    pub fn backend_matters(&self) -> bool {
+        self.tables[TableName::Nat as usize].is_some() && self.tables[TableName::Security as usize].is_some()
     }
 
     /// The handle `iptables-nft-restore` gives rule `rule` of chain `chain` of table `table` (ruleset
@@ -322,11 +348,12 @@ fn conntrack_verdict(p: &Packet) -> Option<(CtState, String)> {
 }
 
 /// The order in which tables run at each hook (their priorities: raw -300, conntrack -200, mangle -150,
-/// nat -100 for destination NAT, filter 0, security 50, nat 100 for source NAT).
-fn tables_at(hook: Hook) -> &'static [TableName] {
+/// nat -100 for destination NAT, filter 0, security 50 (150 on nf_tables), nat 100 for source NAT).
+fn tables_at(hook: Hook, backend: Backend) -> &'static [TableName] {
     use TableName::*;
     match hook {
         Hook::Prerouting => &[Raw, Mangle, Nat],
+        Hook::Input if backend == Backend::Nft => &[Mangle, Filter, Nat, Security],
         Hook::Input => &[Mangle, Filter, Security, Nat],
         Hook::Forward => &[Mangle, Filter, Security],
         Hook::Output => &[Raw, Mangle, Nat, Filter, Security],
@@ -761,7 +788,7 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// Runs every table at `hook` in order. Returns whether the packet goes on.
     fn hook(&mut self, hook: Hook) -> bool {
-        for &table in tables_at(hook) {
+        for &table in tables_at(hook, self.opts.backend) {
             if table == TableName::Mangle && matches!(hook, Hook::Prerouting | Hook::Output) {
                 self.conntrack(hook);
             }
