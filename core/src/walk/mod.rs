@@ -1138,6 +1138,33 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_without_a_listener_drops_unless_told_one_listens() {
+        // Recorded (tests/cases/target-nfqueue-*): with nobody on the queue the kernel drops the packet,
+        // and --queue-bypass makes the rule act as ACCEPT. Saying that a program listens hands it over.
+        use crate::trace::FateVerdict;
+        let rules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j NFQUEUE --queue-num 5\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:80 in eth0 syn").unwrap();
+        let sim = super::Simulation::new(&parsed.ruleset);
+        let trace = sim.walk(None, &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, FateVerdict::Drop);
+        assert_eq!(trace.deciding, Some(0));
+        let a = trace.assumptions.iter().find(|a| a.key.as_deref() == Some("filter:INPUT:1")).expect("assumption");
+        assert_eq!(a.matched, Some(false));
+        let mut opts = super::WalkOptions::default();
+        opts.overrides.insert("filter:INPUT:1".into(), true);
+        let trace = sim.walk(None, &packet, &opts);
+        assert_eq!(trace.fate.verdict, FateVerdict::Queue);
+        assert_eq!(trace.fate.queue, Some(5));
+
+        let bypass = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j NFQUEUE --queue-num 5 --queue-bypass\n-A INPUT -j DROP\nCOMMIT\n";
+        let parsed = crate::parse(bypass, None);
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, FateVerdict::Accept);
+        assert_eq!(trace.trace, ["filter:INPUT:rule:1"]);
+    }
+
+    #[test]
     fn a_recent_set_is_seen_by_a_later_rcheck_in_the_same_walk() {
         let rules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m recent --set --name ssh --rsource\n-A INPUT -p tcp -m recent --rcheck --name ssh --rsource -j DROP\nCOMMIT\n";
         let parsed = crate::parse(rules, None);

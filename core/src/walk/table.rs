@@ -265,10 +265,7 @@ fn traverse(
                     set_effect(w, step, "DROP: the packet is gone".into());
                     return TableVerdict::Drop { step };
                 }
-                Verdict::Queue => {
-                    set_effect(w, step, "QUEUE: to user space, queue 0".into());
-                    return TableVerdict::Queue { num: 0, step };
-                }
+                Verdict::Queue => return queued(w, key(), step, 0, false),
                 Verdict::Return => {
                     set_effect(w, step, "RETURN: back to the calling chain".into());
                     match stack.pop() {
@@ -332,12 +329,54 @@ fn traverse(
                     TargetResult::Accept => return TableVerdict::Accept,
                     TargetResult::Drop => return TableVerdict::Drop { step },
                     TargetResult::Reject(with) => return TableVerdict::Reject { with, step },
-                    TargetResult::Queue(num) => return TableVerdict::Queue { num, step },
+                    TargetResult::Queue(num) => {
+                        let bypass = matches!(&tg.kind, TargetKind::Nfqueue(q) if q.bypass);
+                        return queued(w, key(), step, num, bypass);
+                    }
                 }
             }
         }
     }
     TableVerdict::Drop { step: None }
+}
+
+/// What becomes of a packet that a rule (`key`) hands to user space on queue `num`. Whether a program
+/// listens there is not in the dump: chainwalk assumes none does unless told (`--assume KEY=match`), and
+/// then does what the kernel does when `nf_queue` finds no listener: it drops the packet, or, with
+/// `--queue-bypass`, lets it go on as ACCEPT would (on to the next table). With a listener, the program's
+/// verdict decides, and the walk ends there.
+fn queued(w: &mut Walker<'_, '_>, key: String, step: Option<usize>, num: u16, bypass: bool) -> TableVerdict {
+    let listens = w.opts.overrides.get(&key).copied().unwrap_or(false);
+    if !w.probe {
+        let text = if listens {
+            format!("A program listens on queue {num} (set by hand): it decides the packet's fate, which the dump cannot tell.")
+        } else {
+            format!(
+                "No program is assumed to listen on queue {num}, so {}. If one does (Suricata, a userspace \
+                 firewall), its verdict decides instead.",
+                if bypass {
+                    "with --queue-bypass the rule acts as ACCEPT"
+                } else {
+                    "the kernel drops the packet there"
+                }
+            )
+        };
+        w.trace.assumptions.push(Assumption { step, key: Some(key), text, matched: Some(listens) });
+    }
+    if listens {
+        set_effect(w, step, format!("to user space on queue {num}: the program listening there decides"));
+        TableVerdict::Queue { num, step }
+    } else if bypass {
+        set_effect(
+            w,
+            step,
+            format!("no program listens on queue {num}, and with --queue-bypass the rule acts as ACCEPT: on to the next table"),
+        );
+        TableVerdict::Accept
+    } else {
+        set_effect(w, step, format!("no program listens on queue {num}, so the kernel drops the packet"));
+        TableVerdict::Drop { step }
+    }
 }
 
 fn is_nat_target(name: &str) -> bool {
