@@ -21,7 +21,8 @@ options:
   --host FILE        the host: `ip -br addr`, `ip route` and `sysctl` lines; without it one is assumed
   --format F         text (default), json (the trace), log (the kernel's TRACE lines), nft (xtables-monitor)
   --trace-from-dump  start the TRACE lines at the dump's own TRACE rule, as the user's log shows them
-  --assume K=V       decide a nondeterministic match of rule K (e.g. nat:KUBE-SVC-X:1) by hand";
+  --assume K=V       decide a nondeterministic match of rule K (e.g. nat:KUBE-SVC-X:1) by hand; for an
+                     NFQUEUE or QUEUE rule, `match` means a program listens on its queue (default: none)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -214,6 +215,9 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     let sim = Simulation::new(&parsed.ruleset);
+    if format == "nft" {
+        opts.backend = chainwalk_core::walk::Backend::Nft;
+    }
     let trace = sim.walk(host.as_ref(), &packet, &opts);
     let out = match format.as_str() {
         "json" => serde_json::to_string_pretty(&trace).map_err(|e| e.to_string())? + "\n",

@@ -1,15 +1,18 @@
 //! Every case in `tests/cases/` (rules, host, packet, and the `expected` trace recorded from the kernel by
-//! `tests/record.rs`): chainwalk's walk must print the same TRACE lines and reach the same fate. Needs no
-//! root: the recording is committed.
+//! `tests/record.rs`): chainwalk's walk must print the same TRACE lines and reach the same fate, and where
+//! the case has an `expected-nft` (what `xtables-monitor --trace` printed on the nf_tables backend), the
+//! same nf_tables trace. Needs no root: the recordings are committed.
 
 use chainwalk_core::trace::{FateVerdict, Path, Trace};
-use chainwalk_core::walk::{Simulation, WalkOptions};
+use chainwalk_core::walk::{Backend, Simulation, WalkOptions};
+use chainwalk_core::Family;
 use std::path::{Path as FsPath, PathBuf};
 
-fn case_dirs() -> Vec<PathBuf> {
+/// The case folders that have the recording `file`.
+fn case_dirs(file: &str) -> Vec<PathBuf> {
     let root = FsPath::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("cases");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("expected").is_file()).collect())
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join(file).is_file()).collect())
         .unwrap_or_default();
     dirs.sort();
     dirs
@@ -37,8 +40,9 @@ pub fn fate_line(trace: &Trace) -> String {
         Path::Forward => "forward",
         Path::Output => "output",
     };
+    let physout = f.physout.as_ref().map(|p| format!(" physout={p}")).unwrap_or_default();
     let mut line = format!(
-        "FATE: verdict={verdict} path={path} out={} src={} dst={}",
+        "FATE: verdict={verdict} path={path} out={}{physout} src={} dst={}",
         f.out.as_deref().unwrap_or("-"),
         f.src,
         f.dst
@@ -49,59 +53,102 @@ pub fn fate_line(trace: &Trace) -> String {
     line
 }
 
-fn run_case(dir: &FsPath) -> Result<(), String> {
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"));
-    let rules = read("rules")?;
+/// Reads a file of the case.
+fn read(dir: &FsPath, name: &str) -> Result<String, String> {
+    std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))
+}
+
+/// chainwalk's walk of the case with the dump loaded on `backend`, and the dump's family.
+fn walk_case(dir: &FsPath, backend: Backend) -> Result<(Trace, Family), String> {
+    let rules = read(dir, "rules")?;
     let parsed = chainwalk_core::parse(&rules, None);
     if parsed.has_errors() {
         return Err(format!("rules do not parse: {:?}", parsed.errors().next()));
     }
-    let host = match read("host") {
+    let host = match read(dir, "host") {
         Ok(text) => Some(chainwalk_core::host::parse(&text).map_err(|e| format!("host: {e:?}"))?),
         Err(_) => None,
     };
-    let packet_text = read("packet")?;
+    let packet_text = read(dir, "packet")?;
     let line = packet_text.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#')).unwrap_or("");
     let packet = chainwalk_core::packet::parse(line).map_err(|e| format!("packet: {e}"))?;
     let sim = Simulation::new(&parsed.ruleset);
     // The kernel's clock when it recorded the case was a day like today; the cases' `-m time` windows are
     // years wide, so the walk's clock is now.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).ok();
-    let trace = sim.walk(host.as_ref(), &packet, &WalkOptions { now, ..WalkOptions::default() });
+    let trace = sim.walk(host.as_ref(), &packet, &WalkOptions { now, backend, ..WalkOptions::default() });
+    Ok((trace, parsed.ruleset.family))
+}
+
+/// A side-by-side listing of two line lists, `!` where they differ.
+fn side_by_side(want: &[String], got: &[String]) -> String {
+    let mut diff = String::new();
+    for i in 0..got.len().max(want.len()) {
+        let (g, w) =
+            (got.get(i).map(String::as_str).unwrap_or("(none)"), want.get(i).map(String::as_str).unwrap_or("(none)"));
+        let mark = if g == w { " " } else { "!" };
+        diff.push_str(&format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n"));
+    }
+    diff
+}
+
+fn run_case(dir: &FsPath) -> Result<(), String> {
+    let (trace, _) = walk_case(dir, Backend::Legacy)?;
     let mut got: Vec<String> = chainwalk_core::render::log::legacy(&trace).lines().map(str::to_string).collect();
     got.push(fate_line(&trace));
-    let want = expected_lines(&read("expected")?);
+    let want = expected_lines(&read(dir, "expected")?);
     if got != want {
-        let mut diff = String::new();
-        for i in 0..got.len().max(want.len()) {
-            let (g, w) = (
-                got.get(i).map(String::as_str).unwrap_or("(none)"),
-                want.get(i).map(String::as_str).unwrap_or("(none)"),
-            );
-            let mark = if g == w { " " } else { "!" };
-            diff.push_str(&format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n"));
-        }
-        return Err(diff);
+        return Err(side_by_side(&want, &got));
     }
     Ok(())
 }
 
-#[test]
-fn every_case_agrees_with_the_kernel_recording() {
-    let dirs = case_dirs();
-    assert!(!dirs.is_empty(), "no cases in tests/cases");
+/// A line of `xtables-monitor --trace` without its packet id (random in the kernel), as `expected-nft`
+/// keeps it.
+fn without_packet_id(line: &str) -> String {
+    let (lead, rest) = line.split_at(line.len() - line.trim_start().len());
+    let mut words = rest.splitn(4, ' ');
+    let (kind, family, _id, tail) = (words.next(), words.next(), words.next(), words.next());
+    format!("{lead}{} {} {}", kind.unwrap_or(""), family.unwrap_or(""), tail.unwrap_or("")).trim_end().to_string()
+}
+
+fn run_nft_case(dir: &FsPath) -> Result<(), String> {
+    let (trace, family) = walk_case(dir, Backend::Nft)?;
+    let got: Vec<String> = chainwalk_core::render::log::nft(&trace, family).lines().map(without_packet_id).collect();
+    let want: Vec<String> =
+        read(dir, "expected-nft")?.lines().filter(|l| !l.starts_with('#')).map(|l| l.trim_end().to_string()).collect();
+    if got != want {
+        return Err(side_by_side(&want, &got));
+    }
+    Ok(())
+}
+
+/// Runs `check` on every case folder with `file`, and fails listing every case that differs.
+fn every_case(file: &str, check: fn(&FsPath) -> Result<(), String>) {
+    let dirs = case_dirs(file);
+    assert!(!dirs.is_empty(), "no case in tests/cases has `{file}`");
     let mut failures = Vec::new();
     for dir in &dirs {
-        if let Err(e) = run_case(dir) {
+        if let Err(e) = check(dir) {
             failures.push(format!("{}:\n{e}", dir.file_name().unwrap_or_default().to_string_lossy()));
         }
     }
-    eprintln!("{} cases, {} agree with the kernel", dirs.len(), dirs.len() - failures.len());
+    eprintln!("{} cases with `{file}`, {} agree with the kernel", dirs.len(), dirs.len() - failures.len());
     assert!(
         failures.is_empty(),
-        "{} of {} cases differ from the kernel:\n\n{}",
+        "{} of {} cases differ from `{file}`:\n\n{}",
         failures.len(),
         dirs.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_case_agrees_with_the_kernel_recording() {
+    every_case("expected", run_case);
+}
+
+#[test]
+fn every_case_agrees_with_the_nf_tables_recording() {
+    every_case("expected-nft", run_nft_case);
 }

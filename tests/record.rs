@@ -6,12 +6,14 @@
 //! - `CHAINWALK_RECORD=1` writes `expected` instead of comparing, after recording each case twice and
 //!   checking that both recordings agree.
 //! - `CHAINWALK_CASE=name[,name...]` picks cases (`prefix*` picks every case whose name starts so).
+//! - `CHAINWALK_BACKEND=legacy` or `nft` records on one backend only (`expected` or `expected-nft`).
 //!
 //! Without root (or the tools) it says SKIPPED and passes; with `CI=true` that is a failure.
 
 mod support;
 
 use std::path::{Path, PathBuf};
+use support::recorder::nft::Outcome;
 use support::recorder::{self, Case};
 
 fn cases_dir() -> PathBuf {
@@ -29,6 +31,11 @@ fn selected(name: &str) -> bool {
         }
         _ => true,
     }
+}
+
+/// Whether `CHAINWALK_BACKEND` (`legacy` or `nft`) selects the backend `name` (both when it is unset).
+fn backend_selected(name: &str) -> bool {
+    std::env::var("CHAINWALK_BACKEND").map_or(true, |b| b.trim().is_empty() || b.trim() == name)
 }
 
 fn case_dirs() -> Vec<PathBuf> {
@@ -73,18 +80,84 @@ fn diff(old: &[&str], new: &[&str]) -> String {
 
 /// Writes a recording that differs from the committed one to a temporary folder, for a closer look; the
 /// file's path.
-fn keep_recording(name: &str, text: &str) -> String {
+fn keep_recording(name: &str, file: &str, text: &str) -> String {
     let dir = std::env::temp_dir().join("chainwalk-record").join(name);
-    let path = dir.join("expected");
+    let path = dir.join(file);
     match std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text)) {
         Ok(()) => path.display().to_string(),
         Err(e) => format!("nowhere ({e})"),
     }
 }
 
-fn record(dir: &Path) -> Result<String, String> {
-    let case = Case::load(dir)?;
-    recorder::record(&case)
+/// One recording of a case: the file it is kept in and the recorder that makes it.
+struct Backend {
+    /// Its name for `CHAINWALK_BACKEND`.
+    name: &'static str,
+    file: &'static str,
+    record: fn(&Case) -> Result<Outcome, String>,
+}
+
+/// The legacy backend's TRACE lines and fate, and the nf_tables backend's `xtables-monitor --trace` lines.
+const BACKENDS: [Backend; 2] = [
+    Backend { name: "legacy", file: "expected", record: |case| recorder::record(case).map(Outcome::Recorded) },
+    Backend { name: "nft", file: "expected-nft", record: recorder::nft::record },
+];
+
+/// Records one case on one backend and writes or compares its file; a failure says why. A case the
+/// backend's tools cannot show has no file, and must stay so.
+fn check(dir: &Path, name: &str, backend: &Backend, rewrite: bool) -> Result<(), String> {
+    let file = backend.file;
+    let path = dir.join(file);
+    let record = || match Case::load(dir).and_then(|case| (backend.record)(&case)) {
+        Ok(Outcome::Recorded(text)) => Ok(Ok(text)),
+        Ok(Outcome::Impossible(why)) => Ok(Err(why)),
+        Err(e) => Err(e),
+    };
+    let recorded = match record().map_err(|e| format!("{name} ({file}): could not record: {e}"))? {
+        Ok(text) => text,
+        Err(why) if rewrite => {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| format!("{name}: remove {file}: {e}"))?;
+            }
+            eprintln!("cannot record {name} ({file}): {why}");
+            return Ok(());
+        }
+        Err(why) if path.exists() => return Err(format!("{name} ({file}): can no longer be recorded: {why}")),
+        Err(why) => {
+            eprintln!("ok {name} (no {file}: {why})");
+            return Ok(());
+        }
+    };
+    if rewrite {
+        return match record() {
+            Ok(Ok(again)) if body(&again) == body(&recorded) => {
+                std::fs::write(&path, &recorded).map_err(|e| format!("{name}: write {file}: {e}"))?;
+                eprintln!("recorded {name} ({file})");
+                Ok(())
+            }
+            Ok(Ok(again)) => Err(format!(
+                "{name} ({file}): two recordings differ, so the case is not deterministic:\n{}",
+                diff(&body(&recorded), &body(&again))
+            )),
+            Ok(Err(why)) => Err(format!("{name} ({file}): recorded once, then not: {why}")),
+            Err(e) => Err(format!("{name} ({file}): could not record a second time: {e}")),
+        };
+    }
+    let committed = std::fs::read_to_string(&path)
+        .map_err(|_| format!("{name}: no `{file}` yet: record it with CHAINWALK_RECORD=1 CHAINWALK_CASE={name}"))?;
+    if body(&committed) != body(&recorded) {
+        let header = |t: &str| t.lines().find(|l| l.starts_with('#')).unwrap_or("").to_string();
+        let kept = keep_recording(name, file, &recorded);
+        return Err(format!(
+            "{name} ({file}): the kernel now does something else (- committed, + recorded, kept in {kept})\n  \
+             committed {}\n  recorded  {}\n{}",
+            header(&committed),
+            header(&recorded),
+            diff(&body(&committed), &body(&recorded))
+        ));
+    }
+    eprintln!("ok {name} ({file})");
+    Ok(())
 }
 
 #[test]
@@ -99,51 +172,13 @@ fn cases_agree_with_the_kernel() {
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let recorded = match record(dir) {
-            Ok(t) => t,
-            Err(e) => {
-                failures.push(format!("{name}: could not record: {e}"));
-                continue;
+        for backend in BACKENDS.iter().filter(|b| backend_selected(b.name)) {
+            if let Err(e) = check(dir, &name, backend, rewrite) {
+                failures.push(e);
             }
-        };
-        if rewrite {
-            match record(dir) {
-                Ok(again) if body(&again) == body(&recorded) => {
-                    std::fs::write(dir.join("expected"), &recorded).expect("write expected");
-                    eprintln!("recorded {name}");
-                }
-                Ok(again) => failures.push(format!(
-                    "{name}: two recordings differ, so the case is not deterministic:\n{}",
-                    diff(&body(&recorded), &body(&again))
-                )),
-                Err(e) => failures.push(format!("{name}: could not record a second time: {e}")),
-            }
-            continue;
-        }
-        let committed = match std::fs::read_to_string(dir.join("expected")) {
-            Ok(t) => t,
-            Err(_) => {
-                failures.push(format!(
-                    "{name}: no `expected` yet: record it with CHAINWALK_RECORD=1 CHAINWALK_CASE={name}"
-                ));
-                continue;
-            }
-        };
-        if body(&committed) != body(&recorded) {
-            let header = |t: &str| t.lines().find(|l| l.starts_with('#')).unwrap_or("").to_string();
-            let kept = keep_recording(&name, &recorded);
-            failures.push(format!(
-                "{name}: the kernel now does something else (- committed, + recorded, kept in {kept})\n  \
-                 committed {}\n  recorded  {}\n{}",
-                header(&committed),
-                header(&recorded),
-                diff(&body(&committed), &body(&recorded))
-            ));
-        } else {
-            eprintln!("ok {name}");
         }
     }
-    eprintln!("{} cases, {} failed", dirs.len(), failures.len());
+    eprintln!("{} cases on {} backends, {} failed", dirs.len(), BACKENDS.len(), failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
@@ -165,6 +200,32 @@ fn trace_lines_keep_only_the_walk() {
     );
     assert_eq!(recorder::field(icmp, "DPT"), None);
     assert_eq!(recorder::field(icmp, "ID"), Some("41"));
+}
+
+#[test]
+fn monitor_lines_keep_only_the_packets_walk() {
+    let printed = "PACKET: 2 5cd8ea78 IN=ppp0 MACSRC=2:63:77:0:0:2 MACDST=2:63:77:0:0:1 MACPROTO=0800 \
+                   SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x0 TTL=41 ID=59755 DF SPORT=19327 DPORT=7788 SYN \n\
+                   \x20TRACE: 2 5cd8ea78 nat:PREROUTING:rule:0x6:JUMP:DOCKER  -4 -t nat -A PREROUTING -m addrtype \
+                   --dst-type LOCAL -j DOCKER\n\
+                   PACKET: 2 6602fe4c OUT=ppp0 SRC=198.51.100.2 DST=203.0.113.7 LEN=40 TOS=0x0 TTL=64 ID=0 DF \
+                   SPORT=7788 DPORT=19327 ACK RST \n\
+                   \x20TRACE: 2 6602fe4c filter:OUTPUT:policy:ACCEPT \n\
+                   PACKET: 2 2893e55f IN=lo LOOPBACK SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x0 TTL=41 \
+                   ID=59755 DF SPORT=19327 DPORT=7788 SYN MARK=0x7 \n\
+                   \x20TRACE: 2 2893e55f filter:INPUT:policy:DROP \n";
+    let pkt =
+        chainwalk_core::packet::parse("IN=ppp0 SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN")
+            .unwrap();
+    assert_eq!(
+        recorder::nft::packet_lines(printed, &pkt, 59755),
+        [
+            "PACKET: 2 IN=ppp0 SRC=203.0.113.7 DST=198.51.100.2 SPORT=19327 DPORT=7788 SYN",
+            " TRACE: 2 nat:PREROUTING:rule:0x6:JUMP:DOCKER  -4 -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+            "PACKET: 2 IN=lo SRC=203.0.113.7 DST=198.51.100.2 SPORT=19327 DPORT=7788 SYN MARK=0x7",
+            " TRACE: 2 filter:INPUT:policy:DROP",
+        ]
+    );
 }
 
 #[test]

@@ -3,8 +3,13 @@
 //! MASQUERADE and `rpfilter` need the host's addresses.
 //!
 //! A host is written the way a person copies it from a shell: `ip -br addr` (or `ip addr`), `ip route` (and
-//! `ip -6 route`, `ip route show table local`), and `sysctl` lines, in any order, with `#` comments. Each line
-//! is recognised by its shape.
+//! `ip -6 route`, `ip route show table local`), `bridge link` and `sysctl` lines, in any order, with `#`
+//! comments. Each line is recognised by its shape.
+//!
+//! Bridges. An interface is a bridge port when a `bridge link` line (`7: veth1@if6: <BROADCAST,UP> mtu 1500
+//! master docker0 state forwarding priority 32 cost 2`) or an `ip link`/`ip addr` line (`... master docker0
+//! state UP ...`) names its bridge; a bridge is an interface that has ports. With `br_netfilter`, bridged
+//! IPv4 and IPv6 traffic meets iptables as `net.bridge.bridge-nf-call-iptables` and `-ip6tables` say.
 
 use crate::diag::Diagnostic;
 use crate::ruleset::addr::parse_ipv4;
@@ -35,6 +40,13 @@ pub struct Host {
     /// `all`.
     #[serde(default)]
     pub rp_filter: Vec<(String, u8)>,
+    /// `net.bridge.bridge-nf-call-iptables`: whether `br_netfilter` passes bridged IPv4 traffic through
+    /// iptables; `None` when not given (the kernel's default, 1, once `br_netfilter` is loaded).
+    #[serde(default)]
+    pub bridge_nf_call_iptables: Option<bool>,
+    /// `net.bridge.bridge-nf-call-ip6tables`, likewise for IPv6 and ip6tables.
+    #[serde(default)]
+    pub bridge_nf_call_ip6tables: Option<bool>,
     /// The contents of ipsets, from `ipset save` lines (`create` and `add`).
     pub ipsets: Vec<crate::ipset::IpSet>,
     /// Whether chainwalk made this host up because none was given (and so every answer that depends on
@@ -53,6 +65,9 @@ pub struct HostInterface {
     pub addrs: Vec<IfAddr>,
     /// Its MAC address, when given.
     pub mac: Option<[u8; 6]>,
+    /// The bridge it is a port of (`master docker0` in `bridge link` or `ip link` output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
 }
 
 /// An address of an interface, with its prefix length (`192.0.2.1/24`).
@@ -198,6 +213,7 @@ impl Host {
                     IfAddr { addr: IpAddr::V6(Ipv6Addr::LOCALHOST), prefix: 128 },
                 ],
                 mac: None,
+                master: None,
             }],
             routes: Vec::new(),
             ip_forward: false,
@@ -205,6 +221,8 @@ impl Host {
             route_localnet: false,
             rp_filter: Vec::new(),
             ip_forward_dev: Vec::new(),
+            bridge_nf_call_iptables: None,
+            bridge_nf_call_ip6tables: None,
             ipsets: Vec::new(),
             assumed: false,
         }
@@ -218,6 +236,32 @@ impl Host {
     /// The interface called `name`.
     pub fn interface(&self, name: &str) -> Option<&HostInterface> {
         self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// The ports of bridge `bridge`, in the order they were given (none for an interface that is no bridge).
+    pub fn ports<'a>(&'a self, bridge: &'a str) -> impl Iterator<Item = &'a HostInterface> + 'a {
+        self.interfaces.iter().filter(move |i| i.master.as_deref() == Some(bridge))
+    }
+
+    /// Whether `name` is a bridge with at least one port.
+    pub fn is_bridge(&self, name: &str) -> bool {
+        self.ports(name).next().is_some()
+    }
+
+    /// The bridge `port` belongs to, if it is a bridge port.
+    pub fn bridge_of(&self, port: &str) -> Option<&str> {
+        self.interface(port).and_then(|i| i.master.as_deref())
+    }
+
+    /// Whether `br_netfilter` passes bridged traffic of `family` through iptables
+    /// (`net.bridge.bridge-nf-call-iptables`, `-ip6tables`), and whether the host said so (when it did not,
+    /// the kernel's default once the module is loaded, 1, is taken).
+    pub fn bridge_nf_calls(&self, family: crate::ruleset::Family) -> (bool, bool) {
+        let given = match family {
+            crate::ruleset::Family::Ipv4 => self.bridge_nf_call_iptables,
+            crate::ruleset::Family::Ipv6 => self.bridge_nf_call_ip6tables,
+        };
+        (given.unwrap_or(true), given.is_some())
     }
 
     /// Whether `ip` is an address of any interface of this host (Linux answers for all its addresses on
@@ -366,10 +410,13 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
             continue;
         }
         let span = Span::within_line(line_no, start, line, 0, line.len());
-        if let Err(message) =
-            read_line(&mut host, trimmed, line.starts_with(char::is_whitespace), &mut current_iface, span)
-        {
-            errors.push(Diagnostic::error(span, message));
+        if let Err(e) = read_line(&mut host, trimmed, line.starts_with(char::is_whitespace), &mut current_iface, span) {
+            let indent = line.len() - line.trim_start().len();
+            let span = match e.at {
+                Some((from, to)) => Span::within_line(line_no, start, line, indent + from, indent + to),
+                None => span,
+            };
+            errors.push(Diagnostic::error(span, e.message));
         }
     }
     if !errors.is_empty() {
@@ -442,13 +489,42 @@ pub(crate) const ROUTE_TYPES: &[(&str, RouteKind)] = &[
 pub(crate) const LINK_STATES: &[&str] =
     &["UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING"];
 
+/// Why a host line was refused, and where in the (trimmed) line, when that is narrower than the whole line.
+struct LineError {
+    message: String,
+    /// Byte range within the trimmed line.
+    at: Option<(usize, usize)>,
+}
+
+impl From<String> for LineError {
+    fn from(message: String) -> LineError {
+        LineError { message, at: None }
+    }
+}
+
+impl From<&str> for LineError {
+    fn from(message: &str) -> LineError {
+        LineError { message: message.to_string(), at: None }
+    }
+}
+
+/// An error about the `index`th word of `line` (or the end of the line, for a word that is missing).
+fn located(line: &str, index: usize, message: &str) -> LineError {
+    let mut words = line.split_whitespace().map(|w| {
+        let from = w.as_ptr() as usize - line.as_ptr() as usize;
+        (from, from + w.len())
+    });
+    let at = words.nth(index).unwrap_or((line.len(), line.len()));
+    LineError { message: message.to_string(), at: Some(at) }
+}
+
 fn read_line(
     host: &mut Host,
     line: &str,
     indented: bool,
     current: &mut Option<usize>,
     span: Span,
-) -> Result<(), String> {
+) -> Result<(), LineError> {
     let words: Vec<&str> = line.split_whitespace().collect();
     // `ipset save`: `create NAME TYPE ...` and `add NAME ELEMENT ...`.
     match words.as_slice() {
@@ -464,7 +540,7 @@ fn read_line(
                 .iter_mut()
                 .find(|s| s.name == *name)
                 .ok_or_else(|| format!("`add` to set {name} before its `create` line"))?;
-            return set.add(element, options);
+            return Ok(set.add(element, options)?);
         }
         _ => {}
     }
@@ -472,14 +548,14 @@ fn read_line(
     if words[0].starts_with("net.") {
         let (key, value) = match line.split_once('=') {
             Some((k, v)) => (k.trim(), v.trim()),
-            None => return Err(format!("`{}` needs `= VALUE`", words[0])),
+            None => return Err(format!("`{}` needs `= VALUE`", words[0]).into()),
         };
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".rp_filter")) {
             let mode = match value {
                 "0" => 0,
                 "1" => 1,
                 "2" => 2,
-                other => return Err(format!("`{other}` is not 0 (off), 1 (strict) or 2 (loose)")),
+                other => return Err(format!("`{other}` is not 0 (off), 1 (strict) or 2 (loose)").into()),
             };
             host.rp_filter.retain(|(d, _)| d != dev);
             host.rp_filter.push((dev.to_string(), mode));
@@ -488,7 +564,13 @@ fn read_line(
         let on = match value {
             "1" => true,
             "0" => false,
-            other => return Err(format!("`{other}` is not 0 or 1")),
+            other => {
+                let from = other.as_ptr() as usize - line.as_ptr() as usize;
+                return Err(LineError {
+                    message: format!("`{other}` is not 0 or 1"),
+                    at: Some((from, from + other.len())),
+                });
+            }
         };
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
@@ -505,19 +587,40 @@ fn read_line(
             }
             "net.ipv6.conf.all.forwarding" => host.ipv6_forward = on,
             "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
+            "net.bridge.bridge-nf-call-iptables" => host.bridge_nf_call_iptables = Some(on),
+            "net.bridge.bridge-nf-call-ip6tables" => host.bridge_nf_call_ip6tables = Some(on),
             // Other sysctls are accepted and do not change what chainwalk models.
             _ => {}
         }
         return Ok(());
     }
-    // `ip addr` long form: `2: eth0@if5: <BROADCAST,UP> mtu 1500 ... state UP ...`.
+    // `ip addr`/`ip link` long form: `2: eth0@if5: <BROADCAST,UP> mtu 1500 ... state UP ...`, and `bridge
+    // link`: `7: veth1@if6: <BROADCAST,UP> mtu 1500 master docker0 state forwarding priority 32 cost 2`.
     if words[0].ends_with(':') && words[0][..words[0].len() - 1].bytes().all(|b| b.is_ascii_digit()) && words.len() >= 2
     {
         let name = words[1].trim_end_matches(':');
         let name = name.split('@').next().unwrap_or(name);
         let flags_up = words.get(2).is_some_and(|f| f.trim_matches(['<', '>']).split(',').any(|f| f == "UP"));
-        let state_up = words.windows(2).find(|w| w[0] == "state").is_none_or(|w| w[1] == "UP" || w[1] == "UNKNOWN");
-        *current = Some(add_interface(host, name, flags_up && state_up));
+        let state = words.windows(2).find(|w| w[0] == "state").map(|w| w[1]);
+        // A `bridge link` line gives the port's spanning-tree state: only a forwarding port passes frames.
+        let state_up = state.is_none_or(|s| matches!(s, "UP" | "UNKNOWN" | "forwarding"));
+        let master = match words.iter().position(|w| *w == "master") {
+            Some(at) => {
+                let bridge = words.get(at + 1).ok_or_else(|| {
+                    located(line, at, "`master` needs the name of the bridge this interface is a port of")
+                })?;
+                if *bridge == name {
+                    return Err(located(line, at + 1, &format!("{name} cannot be a port of itself")));
+                }
+                Some(bridge.to_string())
+            }
+            None => None,
+        };
+        let i = add_interface(host, name, flags_up && state_up);
+        if master.is_some() {
+            host.interfaces[i].master = master;
+        }
+        *current = Some(i);
         return Ok(());
     }
     if indented
@@ -561,7 +664,7 @@ fn read_line(
         *current = None;
         return Ok(());
     }
-    read_route(host, &words, span)
+    Ok(read_route(host, &words, span)?)
 }
 
 fn add_interface(host: &mut Host, name: &str, up: bool) -> usize {
@@ -571,7 +674,13 @@ fn add_interface(host: &mut Host, name: &str, up: bool) -> usize {
             i
         }
         None => {
-            host.interfaces.push(HostInterface { name: name.to_string(), up, addrs: Vec::new(), mac: None });
+            host.interfaces.push(HostInterface {
+                name: name.to_string(),
+                up,
+                addrs: Vec::new(),
+                mac: None,
+                master: None,
+            });
             host.interfaces.len() - 1
         }
     }
@@ -725,6 +834,51 @@ mod tests {
         assert_eq!(h.route(ip("2001:db8::99")), RouteDecision::Forward { dev: "eth0".into(), via: None, src: None });
         assert!(matches!(h.route(ip("198.51.100.7")), RouteDecision::Unroutable { .. }));
         assert_eq!(h.addr_type(ip("198.51.100.7")), AddrType::Blackhole);
+    }
+
+    const BRIDGED_HOST: &str =
+        "# ip -br addr\nlo UNKNOWN 127.0.0.1/8\neth0 UP 198.51.100.2/24\ndocker0 UP 172.17.0.1/16\n\
+        veth1@if6 UP fe80::1/64\n# bridge link\n\
+        7: veth1@if6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master docker0 state forwarding priority 32 cost 2\n\
+        9: veth2@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master docker0 state forwarding priority 32 cost 2\n\
+        11: veth3@if10: <BROADCAST,MULTICAST> mtu 1500 master docker0 state disabled priority 32 cost 2\n\
+        # sysctl\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables=0\n";
+
+    #[test]
+    fn reads_bridge_ports_and_the_bridge_nf_sysctls() {
+        use crate::ruleset::Family;
+        let h = parse(BRIDGED_HOST).unwrap();
+        let ports: Vec<&str> = h.ports("docker0").map(|i| i.name.as_str()).collect();
+        assert_eq!(ports, ["veth1", "veth2", "veth3"]);
+        assert!(h.is_bridge("docker0") && !h.is_bridge("eth0") && !h.is_bridge("veth1"));
+        assert_eq!(h.bridge_of("veth2"), Some("docker0"));
+        assert_eq!(h.bridge_of("eth0"), None);
+        // The `bridge link` line keeps the address `ip -br addr` gave; a disabled port passes nothing.
+        assert_eq!(h.interface("veth1").unwrap().addrs.len(), 1);
+        assert!(h.interface("veth1").unwrap().up && !h.interface("veth3").unwrap().up);
+        assert_eq!(h.bridge_nf_calls(Family::Ipv4), (true, true));
+        assert_eq!(h.bridge_nf_calls(Family::Ipv6), (false, true));
+        // Not given: the kernel's default once br_netfilter is loaded.
+        assert_eq!(parse(DOCKER_HOST).unwrap().bridge_nf_calls(Family::Ipv4), (true, false));
+        assert!(!parse(DOCKER_HOST).unwrap().is_bridge("docker0"));
+    }
+
+    #[test]
+    fn reads_master_from_ip_link_output() {
+        let h = parse("5: vethab12@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master cni0 state UP mode DEFAULT group default\n    link/ether 7a:1b:2c:3d:4e:5f brd ff:ff:ff:ff:ff:ff link-netns cni-1\n").unwrap();
+        assert_eq!(h.bridge_of("vethab12"), Some("cni0"));
+        assert_eq!(h.interface("vethab12").unwrap().mac, Some([0x7a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f]));
+    }
+
+    #[test]
+    fn bridge_errors_point_at_the_word() {
+        let e = parse("eth0 UP 192.0.2.1/24\n7: veth1@if6: <UP> mtu 1500 master\n").unwrap_err();
+        assert_eq!((e[0].span.line, e[0].span.col), (2, 29));
+        assert!(e[0].message.contains("`master` needs"), "{}", e[0].message);
+        let e = parse("  7: br0: <UP> mtu 1500 master br0 state forwarding\n").unwrap_err();
+        assert_eq!((e[0].span.line, e[0].span.col), (1, 32));
+        let e = parse("net.bridge.bridge-nf-call-iptables = yes\n").unwrap_err();
+        assert_eq!((e[0].span.col, e[0].span.end - e[0].span.start), (38, 3));
     }
 
     #[test]

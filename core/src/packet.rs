@@ -5,7 +5,9 @@
 //!
 //! Keys the kernel prints that chainwalk does not need (MAC, SEQ, WINDOW, OPT, ...) are ignored; a few keys
 //! the kernel does not print describe what the walk cannot see in a single packet: `CTSTATE=`, `CTDIR=`,
-//! `MARK=`, `UID=`/`GID=`, `PHYSIN=`/`PHYSOUT=`.
+//! `MARK=`, `UID=`/`GID=`. `PHYSIN=` (printed by the kernel for a packet that came in on a bridge port) names
+//! that port; `PHYSOUT=`, which the kernel prints only once the bridge has chosen it, names the port the
+//! packet's destination is behind.
 
 use crate::diag::Diagnostic;
 use crate::matches::tcp::{TcpFlags, FLAG_NAMES};
@@ -639,17 +641,52 @@ impl fmt::Display for LogAddr {
     }
 }
 
+impl Packet {
+    /// The packet as `xtables-monitor --trace` prints it on a `PACKET:` line (`trace_print_packet` in
+    /// iptables' `xtables-monitor.c`), less the header fields chainwalk does not model (MAC, LEN, TOS, TTL,
+    /// ID, TC, HOPLIMIT, FLOWLBL): `IN=ppp0 OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2 SPORT=41001
+    /// DPORT=7788 SYN MARK=0x1`. An absent interface is left out, addresses are in their short form, the TCP
+    /// flags come in the tool's order, and ICMP shows no type.
+    pub fn monitor_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(i) = &self.in_iface {
+            out += &format!("IN={i} ");
+        }
+        if let Some(o) = &self.out_iface {
+            out += &format!("OUT={o} ");
+        }
+        out += &format!("SRC={} DST={}", self.src, self.dst);
+        if let Some((sport, dport)) = self.l4.ports() {
+            out += &format!(" SPORT={sport} DPORT={dport}");
+        }
+        if let L4::Tcp { flags, .. } = self.l4 {
+            for (name, bit) in
+                [("SYN", 0x02), ("ACK", 0x10), ("FIN", 0x01), ("RST", 0x04), ("PSH", 0x08), ("URG", 0x20)]
+            {
+                if flags.0 & bit != 0 {
+                    out += &format!(" {name}");
+                }
+            }
+        }
+        if self.mark != 0 {
+            out += &format!(" MARK=0x{:x}", self.mark);
+        }
+        out
+    }
+}
+
 impl fmt::Display for Packet {
     /// The packet in the kernel's log syntax, as a TRACE line prints it after the rule name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "IN={} OUT={} SRC={} DST={}",
-            self.in_iface.as_deref().unwrap_or(""),
-            self.out_iface.as_deref().unwrap_or(""),
-            LogAddr(self.src),
-            LogAddr(self.dst)
-        )?;
+        write!(f, "IN={} OUT={}", self.in_iface.as_deref().unwrap_or(""), self.out_iface.as_deref().unwrap_or(""))?;
+        // The bridge ports come right after the interfaces (`nf_log_dump_packet_common`).
+        if let Some(port) = &self.physin {
+            write!(f, " PHYSIN={port}")?;
+        }
+        if let Some(port) = &self.physout {
+            write!(f, " PHYSOUT={port}")?;
+        }
+        write!(f, " SRC={} DST={}", LogAddr(self.src), LogAddr(self.dst))?;
         match self.l4 {
             L4::Tcp { sport, dport, flags } => {
                 write!(f, " PROTO=TCP SPT={sport} DPT={dport}")?;
@@ -675,6 +712,19 @@ impl fmt::Display for Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prints_as_xtables_monitor_does() {
+        let mut p = parse("IN=eth0 OUT=eth1 SRC=2001:db8::7 DST=2001:db8:1::10 PROTO=TCP SPT=40000 DPT=80 ACK PSH FIN")
+            .unwrap();
+        p.mark = 0x121;
+        assert_eq!(
+            p.monitor_text(),
+            "IN=eth0 OUT=eth1 SRC=2001:db8::7 DST=2001:db8:1::10 SPORT=40000 DPORT=80 ACK FIN PSH MARK=0x121"
+        );
+        let ping = parse("OUT=lo SRC=127.0.0.1 DST=127.0.0.1 PROTO=ICMP TYPE=8 CODE=0").unwrap();
+        assert_eq!(ping.monitor_text(), "OUT=lo SRC=127.0.0.1 DST=127.0.0.1");
+    }
 
     #[test]
     fn reads_a_kernel_log_line() {

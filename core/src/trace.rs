@@ -53,6 +53,9 @@ pub struct LogLine {
     pub number: u32,
     /// The packet as the kernel's log prints it (`IN=ppp0 OUT= SRC=... DST=... PROTO=TCP SPT=... DPT=... SYN`).
     pub packet: String,
+    /// The packet as `xtables-monitor --trace` prints it on a `PACKET:` line (`IN=ppp0 SRC=... DST=...
+    /// SPORT=... DPORT=... SYN`), see [`crate::packet::Packet::monitor_text`].
+    pub nft_packet: String,
     /// The step this line belongs to.
     pub step: usize,
     /// The rule as `iptables-save` prints it, for the nf_tables rendering (`-A CHAIN ...`); the policy for
@@ -109,6 +112,8 @@ pub enum StageKind {
     Deliver,
     /// The packet leaves through an interface.
     Egress,
+    /// A bridge forwards the frame from one of its ports to another, instead of routing it.
+    Bridge,
 }
 
 /// One stage of the walk: a table at a hook, conntrack, or routing.
@@ -252,6 +257,9 @@ pub struct Fate {
     pub queue: Option<u16>,
     /// One sentence saying what happened, for people.
     pub summary: String,
+    /// The bridge port it leaves by, when `out` is a bridge whose port is known (`PHYSOUT=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physout: Option<String>,
 }
 
 /// The final verdict on a packet.

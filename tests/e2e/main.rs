@@ -719,8 +719,13 @@ fn core_fate(rules: &str, host: &str, packet: &str) -> String {
     let parsed = chainwalk_core::parse(rules, None);
     let host = chainwalk_core::host::parse(host).expect("the host reads");
     let packet = chainwalk_core::packet::parse(packet).expect("the packet reads");
-    let opts =
-        WalkOptions { trace_from_dump: false, overrides: Default::default(), explain_unmatched: true, now: None };
+    let opts = WalkOptions {
+        trace_from_dump: false,
+        overrides: Default::default(),
+        explain_unmatched: true,
+        now: None,
+        backend: Default::default(),
+    };
     Simulation::new(&parsed.ruleset).walk(Some(&host), &packet, &opts).fate.summary
 }
 

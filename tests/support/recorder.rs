@@ -11,7 +11,18 @@
 //! fixed on both sides of every link, so that a dump that drops ICMPv6 neighbour discovery still lets the
 //! packet cross (ARP, which iptables does not see, would need no help).
 //!
-//! Tracing. A table `cwrec` of nftables in H marks exactly the case's packet with `meta nftrace set 1` in
+//! Bridges. An interface of the host that has ports (`bridge link` lines) is a real bridge in H with the
+//! host's addresses and no peer of its own; each port is a veth end enslaved to it, with a peer namespace
+//! behind it that takes an address of the bridge's subnet and routes through the bridge's address, as a
+//! container on `docker0` does. Every peer of a bridge knows the others' addresses and link addresses, and
+//! the bridge's forwarding database knows every peer's port (static entries), so a frame is never flooded.
+//! A packet that comes in on a bridge (`IN=docker0`) is sent by the peer behind its `PHYSIN=` port; an
+//! address H routes to a bridge is owned by the peer behind the packet's `PHYSOUT=` port when it is the
+//! packet's destination, by another port's peer otherwise (a DNAT target: the first port that is neither
+//! `PHYSIN=` nor `PHYSOUT=`). The `net.bridge.bridge-nf-call-*` sysctls are set as the host gives them
+//! (per network namespace; 1 by default).
+//!
+//! Tracing. An `inet` table `cwrec` of nftables in H marks exactly the case's packet with `meta nftrace set 1` in
 //! chains at priority -400 on prerouting and output, before iptables' raw table, so the dump is loaded
 //! untouched and keeps its rule numbers; legacy iptables then prints a TRACE line for every rule and chain
 //! end the packet meets. The same table holds a `ct state` expression, which makes the kernel track
@@ -25,6 +36,10 @@
 //! The kernel's log is read from `/dev/kmsg`, from its end when the packet is sent, and the packet's lines
 //! are told from any other by the IPv4 ID or IPv6 flow label the recorder stamped on it (and the TCP
 //! sequence and acknowledgement numbers).
+//!
+//! The same case on the nf_tables backend (`recorder/nft.rs`): the dump loaded with `iptables-nft-restore`
+//! instead, the same marking, and what `xtables-monitor --trace` prints in H kept instead of the kernel log
+//! (the table is of family `inet` so that the monitor, which watches `ip` or `ip6`, leaves it out).
 //!
 //! The fate. Delivered to H (the input log shows it, with its addresses after any NAT), sent on (a packet
 //! socket on a peer's `eth0` caught it on the wire, with its addresses as they left H), rejected (a TCP reset
@@ -45,6 +60,8 @@
 //! send an echo request to the original destination, whose kernel sends the traced reply.
 //! `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
 //! from the packet's destination to its source first and then the error about that datagram.
+
+pub mod nft;
 
 use super::Netns;
 use chainwalk_core::host::{self, Host, HostInterface, IfAddr, RouteKind};
@@ -69,6 +86,10 @@ type Res<T> = Result<T, String>;
 /// How long the recorder waits for the kernel after sending (the packet's walk takes microseconds); more
 /// is read until the log has been quiet for a while.
 const SETTLE: Duration = Duration::from_millis(400);
+
+/// What the tracing chains log of the packet they mark: its identity, for a packet the kernel sends
+/// (`Stamp::learn`) when no legacy TRACE line shows it (the nf_tables backend traces to netlink instead).
+const MARK_LOG: &str = "log prefix \"cwrec-mark \" flags tcp sequence";
 
 /// The source port of the UDP datagram a `CTSTATE=RELATED` ICMP error is about.
 const RELATED_FLOW_SPORT: u16 = 41234;
@@ -97,8 +118,9 @@ impl Case {
 /// Why the recorder cannot run here beyond what `kernel_unavailable()` checks, or `None`. In CI
 /// (`CI=true`) that is a failure, not a skip.
 pub fn unavailable() -> Option<String> {
-    let why = if !super::have("nft") {
-        Some("`nft` is not installed".to_string())
+    let tools = ["nft", "iptables-nft-restore", "ip6tables-nft-restore", "xtables-monitor"];
+    let why = if let Some(t) = tools.iter().find(|t| !super::have(t)) {
+        Some(format!("`{t}` is not installed"))
     } else if File::open("/dev/kmsg").is_err() {
         Some("/dev/kmsg cannot be read".to_string())
     } else {
@@ -114,8 +136,13 @@ pub fn unavailable() -> Option<String> {
 
 /// The comment line that starts every `expected` file: which kernel and iptables recorded it.
 pub fn header() -> Res<String> {
+    header_for("iptables-legacy")
+}
+
+/// The header line, naming the version `iptables` (`iptables-legacy` or `iptables-nft`) reports.
+fn header_for(iptables: &str) -> Res<String> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("osrelease: {e}"))?;
-    let out = Command::new("iptables-legacy").arg("--version").output().map_err(|e| format!("iptables: {e}"))?;
+    let out = Command::new(iptables).arg("--version").output().map_err(|e| format!("{iptables}: {e}"))?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Ok(format!("# recorded by tests/record from Linux {}, {version}", release.trim()))
 }
@@ -127,6 +154,23 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub fn record(case: &Case) -> Res<String> {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let _machine = MachineLock::take()?;
+    let (lab, pkt, targets) = lab_for(case)?;
+    lab.load_rules(&case.rules)?;
+    let observed = lab.walk(&pkt, &targets)?;
+    let mut text = header()?;
+    text.push('\n');
+    for line in &observed.trace {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&observed.fate);
+    text.push('\n');
+    Ok(text)
+}
+
+/// Checks what the recorder needs of the case and builds its host with no rules loaded yet; also returns
+/// the packet and the dump's NAT targets.
+fn lab_for(case: &Case) -> Res<(Lab, Packet, DumpTargets)> {
     let host = host::parse(&case.host).map_err(|errs| {
         let list: Vec<String> = errs.iter().map(|d| format!("line {}: {}", d.span.line, d.message)).collect();
         format!("host: {}", list.join("; "))
@@ -146,26 +190,27 @@ pub fn record(case: &Case) -> Res<String> {
     if pkt.in_iface.is_some() && pkt.dst.is_loopback() {
         return Err("a sender cannot put a packet to a loopback address on the wire: it keeps it".into());
     }
-    let on_senders_link = pkt.in_iface.as_deref().and_then(|i| host.interface(i)).is_some_and(|i| {
-        i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
-    });
+    let bridged_in = pkt.in_iface.as_deref().is_some_and(|i| host.is_bridge(i));
+    if bridged_in {
+        let bridge = pkt.in_iface.as_deref().unwrap_or_default();
+        match pkt.physin.as_deref() {
+            Some(port) if host.bridge_of(port) == Some(bridge) => {}
+            Some(port) => return Err(format!("PHYSIN={port} is not a port of {bridge} in the host")),
+            None => return Err(format!("the packet comes in on the bridge {bridge}: give PHYSIN= (the port)")),
+        }
+    }
+    // On a bridge, a destination on the sender's link is what the bridge carries between its ports.
+    let on_senders_link =
+        pkt.in_iface.as_deref().and_then(|i| host.interface(i)).filter(|_| !bridged_in).is_some_and(|i| {
+            i.addrs.iter().any(|a| a.addr.is_ipv4() == pkt.dst.is_ipv4() && a.prefix > 0 && a.subnet_contains(pkt.dst))
+        });
     if on_senders_link && !host.is_local(pkt.dst) && !host.is_broadcast(pkt.dst) {
         return Err(format!("{} is on the sender's own link, so the sender would deliver it there without H", pkt.dst));
     }
     prepare_kernel();
     let targets = DumpTargets::read(&case.rules);
     let lab = Lab::build(&host, &case.host, &pkt, &targets)?;
-    lab.load_rules(&case.rules)?;
-    let observed = lab.walk(&pkt, &targets)?;
-    let mut text = header()?;
-    text.push('\n');
-    for line in &observed.trace {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str(&observed.fate);
-    text.push('\n');
-    Ok(text)
+    Ok((lab, pkt, targets))
 }
 
 /// Lets the kernel's TRACE lines from any namespace reach the log, and binds the loggers.
@@ -358,12 +403,50 @@ struct Peer {
     h_mac: [u8; 6],
     /// H's addresses on the link.
     h_addrs: Vec<IpAddr>,
+    /// The device of H that holds the peer's neighbour entries: the link, or the bridge it is a port of.
+    h_dev: String,
+    /// The bridge the link is a port of.
+    bridge: Option<String>,
 }
 
 /// The host H and its peers; dropping it deletes every namespace.
 struct Lab {
     h: Netns,
     peers: Vec<Peer>,
+    /// The link whose peer sends the case's packet (see [`sender_link`]); `None` when H sends it.
+    sender: Option<String>,
+}
+
+/// The link whose peer sends the case's packet: the `PHYSIN=` port for a packet that comes in on a bridge,
+/// else its `IN=` interface; `None` when H sends it.
+fn sender_link<'p>(host: &Host, pkt: &'p Packet) -> Option<&'p str> {
+    if pkt.in_iface.as_deref().is_some_and(|i| host.is_bridge(i)) {
+        pkt.physin.as_deref()
+    } else {
+        pkt.in_iface.as_deref()
+    }
+}
+
+/// The MAC address H gives bridge `bridge`: the host's, else one made up from its place among the interfaces.
+fn bridge_mac(host: &Host, bridge: &HostInterface) -> [u8; 6] {
+    let n = host.interfaces.iter().filter(|i| i.name != "lo").position(|i| i.name == bridge.name).unwrap_or(0);
+    bridge.mac.unwrap_or([2, 0x63, 0x77, 0, n as u8, 1])
+}
+
+/// The commands that make `bridge` in H: the bridge with its addresses (its ports are enslaved as their
+/// links are made). Spanning tree is off, as on a Docker or CNI bridge: a port forwards as soon as it is up.
+fn bridge_commands(host: &Host, bridge: &HostInterface) -> Vec<String> {
+    let mac = bridge_mac(host, bridge);
+    let mut lines = vec![format!("link add name {} address {} type bridge stp_state 0", bridge.name, mac_text(mac))];
+    let ordered =
+        bridge.addrs.iter().filter(|a| a.addr.is_ipv4()).chain(bridge.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
+    for a in ordered {
+        lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, bridge.name, nodad(a.addr)));
+    }
+    if bridge.up {
+        lines.push(format!("link set {} up", bridge.name));
+    }
+    lines
 }
 
 /// Where H's kernel sends a packet for an address.
@@ -430,9 +513,14 @@ impl Lab {
         }
         let h = Netns::new("cwrec");
         sysctls(&h.name, &QUIET)?;
-        let mut lab = Lab { h, peers: Vec::new() };
+        let mut lab = Lab { h, peers: Vec::new(), sender: sender_link(host, pkt).map(str::to_string) };
         let mut h_lines = vec!["link set lo up".to_string()];
-        for (n, iface) in ifaces.iter().enumerate() {
+        // Bridges first, so that their ports can be enslaved to them in the same batch.
+        let (bridges, links): (Vec<_>, Vec<_>) = ifaces.iter().enumerate().partition(|(_, i)| host.is_bridge(&i.name));
+        for (_, iface) in bridges {
+            h_lines.extend(bridge_commands(host, iface));
+        }
+        for (n, iface) in links {
             h_lines.extend(lab.add_link(n, host, iface, pkt)?);
         }
         if let Some(lo) = host.interface("lo") {
@@ -458,10 +546,12 @@ impl Lab {
 
     /// Creates the veth pair for `iface` and its peer namespace (its address on the link and its default
     /// route back through H), and returns the commands that configure H's end.
+    /// For a bridge port, the peer takes its addresses in the bridge's subnets and H's end has none.
     fn add_link(&mut self, n: usize, host: &Host, iface: &HostInterface, pkt: &Packet) -> Res<Vec<String>> {
         let ns = Netns::new("cwrec");
         sysctls(&ns.name, &QUIET)?;
-        let sender = pkt.in_iface.as_deref() == Some(iface.name.as_str());
+        let sender = sender_link(host, pkt) == Some(iface.name.as_str());
+        let bridge = iface.master.as_deref().and_then(|b| host.interface(b).map(|i| (b, i)));
         let h_mac = iface.mac.unwrap_or([2, 0x63, 0x77, 0, n as u8, 1]);
         let mac = match pkt.mac_src {
             Some(m) if sender => m,
@@ -479,25 +569,33 @@ impl Lab {
             )],
         )?;
         let mut h_lines = Vec::new();
+        if let Some((b, _)) = bridge {
+            h_lines.push(format!("link set {} master {b}", iface.name));
+        }
         if iface.up {
             h_lines.push(format!("link set {} up", iface.name));
         }
         let mut p_lines = vec!["link set lo up".to_string(), "link set eth0 up".to_string()];
         let mut addrs = Vec::new();
         let mut gateways: Vec<IpAddr> = Vec::new();
+        // A port's peer is on the bridge's link; two ports' peers must not take the same address there.
+        let link = bridge.map_or(iface, |(_, b)| b);
+        let mut avoid = vec![pkt.src, pkt.dst];
+        if bridge.is_some() {
+            avoid.extend(self.peers.iter().flat_map(|p| p.addrs.iter().copied()));
+        }
         // The kernel lists an interface's IPv4 addresses in the order they were added, but puts a new IPv6
         // address before the others of its scope (`ipv6_link_dev_addr`): IPv6 addresses are added last
         // first, so that H's lists (and `ip addr`) read as the host file does.
-        let ordered = iface
-            .addrs
-            .iter()
-            .filter(|a| a.addr.is_ipv4())
-            .chain(iface.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
+        let ordered =
+            link.addrs.iter().filter(|a| a.addr.is_ipv4()).chain(link.addrs.iter().rev().filter(|a| a.addr.is_ipv6()));
         for a in ordered {
-            h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
+            if bridge.is_none() {
+                h_lines.push(format!("address add {}/{} dev {}{}", a.addr, a.prefix, iface.name, nodad(a.addr)));
+            }
             // The peer also owns every other gateway H routes through on this subnet.
-            let others = other_gateways(host, iface, a);
-            for p in peer_address(host, iface, a, &[pkt.src, pkt.dst]).into_iter().chain(others) {
+            let others = other_gateways(host, link, a);
+            for p in peer_address(host, link, a, &avoid).into_iter().chain(others) {
                 if !addrs.contains(&p) {
                     p_lines.push(format!("address add {p}/{} dev eth0{}", a.prefix, nodad(p)));
                     addrs.push(p);
@@ -512,15 +610,28 @@ impl Lab {
             p_lines.push(format!("route replace {default} via {g} dev eth0 onlink"));
         }
         ip_batch(Some(&ns.name), &p_lines)?;
-        let h_addrs = iface.addrs.iter().map(|a| a.addr).collect();
-        self.peers.push(Peer { iface: iface.name.clone(), ns, addrs, mac, h_mac, h_addrs });
+        let h_addrs = link.addrs.iter().map(|a| a.addr).collect();
+        let h_mac = match bridge {
+            Some((_, b)) => bridge_mac(host, b),
+            None => h_mac,
+        };
+        self.peers.push(Peer {
+            iface: iface.name.clone(),
+            ns,
+            addrs,
+            mac,
+            h_mac,
+            h_addrs,
+            h_dev: link.name.clone(),
+            bridge: bridge.map(|(b, _)| b.to_string()),
+        });
         Ok(h_lines)
     }
 
     /// Gives the packet's source to the sender, and its destination and the dump's DNAT targets to the
     /// peers H routes them to.
     fn place_owners(&mut self, pkt: &Packet, targets: &DumpTargets) -> Res<()> {
-        let sender = pkt.in_iface.as_ref().and_then(|i| self.peers.iter().position(|p| &p.iface == i));
+        let sender = self.sender.as_deref().and_then(|i| self.peers.iter().position(|p| p.iface == i));
         let mut owners: Vec<(usize, IpAddr)> = sender.map(|s| (s, pkt.src)).into_iter().collect();
         let orig = pkt.orig.unwrap_or_default();
         let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);
@@ -529,6 +640,7 @@ impl Lab {
                 continue;
             }
             if let RouteGet::Dev(dev) = self.route_get(a, None) {
+                let dev = self.port_for(&dev, a == pkt.dst, pkt).unwrap_or(dev);
                 if let Some(i) = self.peers.iter().position(|p| p.iface == dev) {
                     // The sender cannot own the packet's destination: it would deliver the packet to itself.
                     if Some(i) != sender || a != pkt.dst {
@@ -548,22 +660,54 @@ impl Lab {
         Ok(())
     }
 
+    /// The port of `bridge` behind which an address H routes there lives: for the packet's destination
+    /// (`is_dst`) the packet's `PHYSOUT=`, for another address the first port that is neither `PHYSIN=` nor
+    /// `PHYSOUT=`; else the first port that is not `PHYSIN=`. `None` for a device that is no bridge.
+    fn port_for(&self, bridge: &str, is_dst: bool, pkt: &Packet) -> Option<String> {
+        let ports: Vec<&Peer> = self.peers.iter().filter(|p| p.bridge.as_deref() == Some(bridge)).collect();
+        let is = |p: &Peer, name: &Option<String>| name.as_deref() == Some(p.iface.as_str());
+        let chosen = ports
+            .iter()
+            .find(|p| is_dst && is(p, &pkt.physout))
+            .or_else(|| ports.iter().find(|p| !is_dst && !is(p, &pkt.physin) && !is(p, &pkt.physout)))
+            .or_else(|| ports.iter().find(|p| !is(p, &pkt.physin)))
+            .or(ports.first());
+        chosen.map(|p| p.iface.clone())
+    }
+
     /// Fixes the neighbours on both sides of every link, so that a dump that filters neighbour discovery
-    /// (ICMPv6, which INPUT and OUTPUT see, unlike ARP) still lets the case's packet cross.
+    /// (ICMPv6, which INPUT and OUTPUT see, unlike ARP) still lets the case's packet cross; on a bridge,
+    /// also between the peers of its ports, and its forwarding database for every peer.
     fn fix_neighbours(&self) -> Res<()> {
         let mut h_neigh = Vec::new();
+        let mut fdb = Vec::new();
         for p in &self.peers {
             for a in &p.addrs {
-                h_neigh.push(format!("neigh replace {a} lladdr {} dev {} nud permanent", mac_text(p.mac), p.iface));
+                h_neigh.push(format!("neigh replace {a} lladdr {} dev {} nud permanent", mac_text(p.mac), p.h_dev));
             }
-            let p_neigh: Vec<String> = p
+            let mut p_neigh: Vec<String> = p
                 .h_addrs
                 .iter()
                 .map(|a| format!("neigh replace {a} lladdr {} dev eth0 nud permanent", mac_text(p.h_mac)))
                 .collect();
+            if let Some(b) = &p.bridge {
+                fdb.push(format!("fdb replace {} dev {} master static", mac_text(p.mac), p.iface));
+                for q in self.peers.iter().filter(|q| q.iface != p.iface && q.bridge.as_ref() == Some(b)) {
+                    let mac = mac_text(q.mac);
+                    p_neigh.extend(
+                        q.addrs.iter().map(|a| format!("neigh replace {a} lladdr {mac} dev eth0 nud permanent")),
+                    );
+                }
+            }
             ip_batch(Some(&p.ns.name), &p_neigh)?;
         }
-        ip_batch(Some(&self.h.name), &h_neigh)
+        ip_batch(Some(&self.h.name), &h_neigh)?;
+        if fdb.is_empty() {
+            return Ok(());
+        }
+        run_with_input(Command::new("bridge").args(["-n", &self.h.name, "-batch", "-"]), fdb.join("\n").as_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("bridge: {e}\n  commands:\n    {}", fdb.join("\n    ")))
     }
 
     /// Loads the dump into H as it is.
@@ -608,10 +752,17 @@ impl Lab {
         self.peers.iter().find(|p| p.iface == iface)
     }
 
-    /// The namespace that owns `addr`: H for one of its addresses, else the peer H routes it to.
+    /// The namespace that owns `addr`: H for one of its addresses, else the peer H routes it to (on a
+    /// bridge, the port's peer that owns it).
     fn owner_of(&self, addr: IpAddr) -> Res<&str> {
         match self.route_get(addr, None) {
             RouteGet::Local => Ok(&self.h.name),
+            RouteGet::Dev(d) if self.peers.iter().any(|p| p.bridge.as_deref() == Some(d.as_str())) => self
+                .peers
+                .iter()
+                .find(|p| p.bridge.as_deref() == Some(d.as_str()) && p.addrs.contains(&addr))
+                .map(|p| p.ns.name.as_str())
+                .ok_or(format!("no port's peer of {d} owns {addr}")),
             RouteGet::Dev(d) => self.peer(&d).map(|p| p.ns.name.as_str()).ok_or(format!("{addr} is routed to {d}")),
             RouteGet::Nowhere => Err(format!("H has no route to {addr}")),
         }
@@ -644,12 +795,11 @@ impl Lab {
     /// Sets up the tracing table and the taps, does what the packet's connection state needs, sends the
     /// packet and collects what the kernel logged and what crossed the links.
     fn send(&self, pkt: &Packet, targets: &DumpTargets) -> Res<Sighting> {
-        let sender_ns = match &pkt.in_iface {
+        let sender_ns = match self.sender.as_deref() {
             Some(i) => self.peer(i).map(|p| p.ns.name.clone()).ok_or("no sender")?,
             None => self.h.name.clone(),
         };
         let v6 = pkt.dst.is_ipv6();
-        let fam = if v6 { "ip6" } else { "ip" };
         let l4proto = match pkt.l4 {
             L4::Icmpv6 { .. } => "ipv6-icmp",
             L4::Icmp { .. } => "icmp",
@@ -658,7 +808,7 @@ impl Lab {
             _ => return Err("the recorder sends TCP, UDP, ICMP and ICMPv6 packets only".into()),
         };
         self.nft(&format!(
-            "table {fam} cwrec {{\n\
+            "table inet cwrec {{\n\
              \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
              \tchain out {{ type filter hook output priority -400; policy accept; }}\n\
              \tchain nat_pre {{ type filter hook prerouting priority -99; policy accept;\n\
@@ -682,12 +832,13 @@ impl Lab {
         }
         // H's loopback: where what OUTPUT rejects comes back to a locally generated packet's sender.
         taps.push(Tap::open(&self.h.name, "lo", "lo")?);
-        let back = pkt.in_iface.as_deref().unwrap_or("lo");
+        let back = self.sender.as_deref().unwrap_or("lo");
         let back_tap = taps.iter().find(|t| t.label == back).ok_or("no tap on the sender's link")?;
         let mark_packet = |stamp: Option<u32>| -> Res<()> {
             let m = nft_match(pkt, stamp);
             self.nft(&format!(
-                "add rule {fam} cwrec pre {m} meta nftrace set 1\nadd rule {fam} cwrec out {m} meta nftrace set 1\n"
+                "add rule inet cwrec pre {m} meta nftrace set 1 {MARK_LOG}\n\
+                 add rule inet cwrec out {m} meta nftrace set 1 {MARK_LOG}\n"
             ))
         };
         let start = |stamp: Option<u32>| -> Res<Kmsg> {
@@ -785,7 +936,7 @@ impl Lab {
             return Ok(format!("FATE: verdict=accept path=input out=- src={src} dst={dst}"));
         }
         let path = if local { "output" } else { "forward" };
-        let back = pkt.in_iface.clone().unwrap_or_else(|| "lo".into());
+        let back = self.sender.clone().unwrap_or_else(|| "lo".into());
         // Sent on: caught coming in on a peer's side of a link (the sender's own link too, for a hairpin).
         let sent = seen
             .caught
@@ -797,7 +948,12 @@ impl Lab {
             let port = |p: u16| ports.then(|| p.to_string());
             let src = endpoint_text(&w.src.to_string(), port(w.sport).as_deref());
             let dst = endpoint_text(&w.dst.to_string(), port(w.dport).as_deref());
-            return Ok(format!("FATE: verdict=accept path={path} out={label} src={src} dst={dst}"));
+            // Behind a bridge's port: out of the bridge, through that port.
+            let out = match self.peer(label).and_then(|p| p.bridge.as_ref()) {
+                Some(bridge) => format!("{bridge} physout={label}"),
+                None => label.clone(),
+            };
+            return Ok(format!("FATE: verdict=accept path={path} out={out} src={src} dst={dst}"));
         }
         let came_back = seen.caught.iter().find(|(l, _)| *l == back).map(|(_, ws)| ws.as_slice()).unwrap_or(&[]);
         let reject = came_back.iter().find_map(|w| w.rejection_of(pkt, &seen.stamp));
@@ -823,14 +979,16 @@ impl Lab {
             let dst_ip = dst.parse().unwrap_or(pkt.dst);
             // Where routing sends it from its sender; when that lookup refuses the packet itself (a martian
             // source), where its destination is.
-            match self.route_get(dst_ip, Some((pkt.src, back.as_str()))) {
+            let iif = pkt.in_iface.as_deref().unwrap_or("lo");
+            match self.route_get(dst_ip, Some((pkt.src, iif))) {
                 RouteGet::Local => "input",
                 RouteGet::Nowhere if matches!(self.route_get(dst_ip, None), RouteGet::Local) => "input",
                 _ => "forward",
             }
         };
+        let physout = last("PHYSOUT").map(|p| format!(" physout={p}")).unwrap_or_default();
         let mut line = format!(
-            "FATE: verdict={} path={path} out={} src={} dst={}",
+            "FATE: verdict={} path={path} out={}{physout} src={} dst={}",
             if reject.is_some() { "reject" } else { "drop" },
             if out.is_empty() { "-" } else { &out },
             endpoint_text(&src, sport.as_deref().filter(|_| ports)),
@@ -964,13 +1122,14 @@ impl Stamp {
         Stamp { ip, seq: mix.rotate_left(13) | 1, ack: u32::from(ack) }
     }
 
-    /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line (by source
-    /// address and port and flags: a DNAT before that line may have changed its destination).
+    /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line, or the
+    /// tracing chain's log of it (by source address and port and flags: a DNAT before that line may have
+    /// changed its destination).
     fn learn(pkt: &Packet, logs: &[String]) -> Option<Stamp> {
         let key = if pkt.dst.is_ipv6() { "FLOWLBL" } else { "ID" };
         if let L4::Icmp { icmp_type, .. } | L4::Icmpv6 { icmp_type, .. } = pkt.l4 {
             let proto = if pkt.dst.is_ipv6() { "ICMPv6" } else { "ICMP" };
-            return logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+            return marked(logs).find_map(|m| {
                 let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                     && field(m, "PROTO") == Some(proto)
                     && field(m, "TYPE") == Some(&icmp_type.to_string());
@@ -978,7 +1137,7 @@ impl Stamp {
             });
         }
         let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
-        logs.iter().filter(|m| m.starts_with("TRACE: ")).find_map(|m| {
+        marked(logs).find_map(|m| {
             let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                 && field(m, "PROTO") == Some("TCP")
                 && field(m, "SPT") == Some(&sport.to_string())
@@ -1019,6 +1178,12 @@ impl Stamp {
     fn matches_wire(&self, w: &Wire, proto: u8) -> bool {
         w.proto == proto && w.stamp == self.ip && (proto != 6 || (w.seq == self.seq && w.ack == self.ack))
     }
+}
+
+/// The log lines that show a marked packet: the legacy backend's TRACE lines, then the tracing chains' own.
+fn marked(logs: &[String]) -> impl Iterator<Item = &String> {
+    let trace = logs.iter().filter(|m| m.starts_with("TRACE: "));
+    trace.chain(logs.iter().filter(|m| m.starts_with("cwrec-mark ")))
 }
 
 /// The value of `KEY=` in a log line (its first occurrence, before any quoted packet in brackets).

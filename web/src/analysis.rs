@@ -7,7 +7,7 @@ use crate::protocol::{DumpReading, Entry, HostReading, LogEntry, Outcome, Run, W
 use chainwalk_core::host::Host;
 use chainwalk_core::render::log;
 use chainwalk_core::trace::{StepKind, Trace};
-use chainwalk_core::walk::{Simulation, WalkOptions};
+use chainwalk_core::walk::{Backend, Simulation, WalkOptions};
 use chainwalk_core::{Diagnostic, Family, Parsed, Span};
 use std::collections::HashSet;
 
@@ -71,13 +71,18 @@ pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
         overrides: inputs.overrides.iter().cloned().collect(),
         explain_unmatched: outcome.dump.rules <= EXPLAIN_ALL_UP_TO || !inputs.expand.is_empty(),
         now: None,
+        backend: Backend::Legacy,
     };
     let start = now();
     let simulation = Simulation::new(&parsed.ruleset);
     let indexed = now();
     let trace = simulation.walk(host.as_ref(), &packet, &opts);
+    // The nf_tables log needs a walk of its own only where the backends order the tables differently.
+    let nft_trace = simulation
+        .backend_matters()
+        .then(|| simulation.walk(host.as_ref(), &packet, &WalkOptions { backend: Backend::Nft, ..opts.clone() }));
     let walked = now();
-    let mut walk = shape(trace, packet.family(), inputs.expand, opts.explain_unmatched);
+    let mut walk = shape(trace, nft_trace, packet.family(), inputs.expand, opts.explain_unmatched);
     walk.in_iface = packet.in_iface.clone();
     outcome.walk = Some(walk);
     outcome.timing.index_ms = indexed - start;
@@ -136,7 +141,7 @@ fn read_host(text: &str) -> (Option<Host>, HostReading) {
 }
 
 /// The trace as the page shows it: runs folded, the log in both styles.
-fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Walk {
+fn shape(trace: Trace, nft_trace: Option<Trace>, family: Family, expand: &[usize], explained: bool) -> Walk {
     let legacy = log::legacy(&trace);
     let log = trace
         .log
@@ -144,7 +149,23 @@ fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Wal
         .zip(legacy.lines())
         .map(|(l, text)| LogEntry { step: l.step, text: text.to_string() })
         .collect();
-    let nft: Vec<LogEntry> = nft_lines(&trace, &log::nft(&trace, family));
+    // A line of the nf_tables walk points at the step of the same table, chain and rule in the walk the
+    // page shows (the two walks differ only in the order of tables at INPUT).
+    let nft_source = nft_trace.as_ref().unwrap_or(&trace);
+    let step_of = |i: usize| {
+        let Some(l) = nft_source.log.get(i) else { return 0 };
+        let same = |t: &&chainwalk_core::trace::LogLine| {
+            (t.table, &t.chain, t.number, t.kind) == (l.table, &l.chain, l.number, l.kind)
+        };
+        match &nft_trace {
+            Some(_) => trace.log.iter().find(same).map_or(l.step, |t| t.step),
+            None => l.step,
+        }
+    };
+    let nft: Vec<LogEntry> = log::nft_trace(nft_source, family)
+        .into_iter()
+        .map(|l| LogEntry { step: step_of(l.log), text: l.text })
+        .collect();
     // xtables-monitor shows the marking rule itself (with the `PACKET:` line before it); the legacy target
     // starts with the line after it.
     let marked = trace.marked_by_dump.map(|m| {
@@ -172,27 +193,6 @@ fn shape(trace: Trace, family: Family, expand: &[usize], explained: bool) -> Wal
         in_iface: None,
         explained,
     }
-}
-
-/// The nf_tables trace's lines, each with the step of the TRACE line it is or precedes: its `TRACE:` lines
-/// are the walk's TRACE lines in order, and a `PACKET:` line comes before the TRACE lines it describes.
-fn nft_lines(trace: &Trace, text: &str) -> Vec<LogEntry> {
-    let mut steps = trace.log.iter().map(|l| l.step);
-    let mut pending = Vec::new();
-    let mut out = Vec::new();
-    let mut last = 0;
-    for line in text.lines() {
-        if line.trim_start().starts_with("TRACE:") {
-            let step = steps.next().unwrap_or(last);
-            last = step;
-            out.extend(pending.drain(..).map(|text| LogEntry { step, text }));
-            out.push(LogEntry { step, text: line.to_string() });
-        } else {
-            pending.push(line.to_string());
-        }
-    }
-    out.extend(pending.into_iter().map(|text| LogEntry { step: last, text }));
-    out
 }
 
 /// The steps with every run of at least [`FOLD_FROM`] rules of one chain that did not match folded into a

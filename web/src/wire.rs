@@ -261,6 +261,7 @@ impl Wire for StageKind {
             StageKind::Routing => w.byte(2),
             StageKind::Deliver => w.byte(3),
             StageKind::Egress => w.byte(4),
+            StageKind::Bridge => w.byte(5),
         }
     }
     fn take(r: &mut Reader<'_>) -> Option<StageKind> {
@@ -270,6 +271,7 @@ impl Wire for StageKind {
             2 => StageKind::Routing,
             3 => StageKind::Deliver,
             4 => StageKind::Egress,
+            5 => StageKind::Bridge,
             _ => return None,
         })
     }
@@ -319,7 +321,7 @@ wire_struct! {
     Change { step, what, from, to, note }
     Assumption { step, key, text, matched }
     Insight { step, text }
-    Fate { verdict, path, out, src, dst, reject_with, queue, summary }
+    Fate { verdict, path, out, src, dst, reject_with, queue, summary, physout }
 }
 
 #[cfg(test)]
@@ -338,6 +340,21 @@ mod tests {
             let response = Response { seq: 7, outcome };
             assert_eq!(decode::<Response>(&encode(&response)).as_ref(), Some(&response), "{}", example.id);
         }
+    }
+
+    #[test]
+    fn a_bridged_walk_crosses_unchanged() {
+        // A kernel-recorded case whose packet a bridge forwards (a bridge stage, the port it leaves by).
+        let case = |file| std::fs::read_to_string(format!("../tests/cases/bridge-forward-accepted/{file}")).unwrap();
+        let (rules, host, packet) = (case("rules"), case("host"), case("packet"));
+        let parsed = chainwalk_core::parse(&rules, None);
+        let inputs = Inputs { host: &host, packet: packet.trim_end(), overrides: &[], expand: &[] };
+        let outcome = analysis::run(&parsed, inputs);
+        let walk = outcome.walk.as_ref().expect("a walk");
+        assert!(walk.stages.iter().any(|s| s.kind == StageKind::Bridge), "{:?}", walk.stages);
+        assert!(walk.fate.physout.is_some(), "{:?}", walk.fate);
+        let response = Response { seq: 1, outcome };
+        assert_eq!(decode::<Response>(&encode(&response)).as_ref(), Some(&response));
     }
 
     #[test]

@@ -13,52 +13,55 @@ pub fn legacy(trace: &Trace) -> String {
     out
 }
 
-/// The nf_tables backend's trace as `xtables-monitor --trace` prints it: a `PACKET:` line where the packet
-/// enters a table at a hook, then one ` TRACE:` line per rule that ran, with the family, a packet id, the
-/// rule's handle, the verdict and the rule in `iptables` syntax. A user chain's end prints nothing there.
-pub fn nft(trace: &Trace, family: Family) -> String {
-    let id = packet_id(trace);
-    let lines = nft_lines(trace, family);
-    let mut out = String::new();
-    for (i, l) in trace.log.iter().enumerate() {
-        if l.first_in_stage {
-            let packet = l.packet.replace("IN= ", "").replace("OUT= ", "");
-            out.push_str(&format!("PACKET: {} {id:08x} {packet}\n", family_number(family)));
-        }
-        let line = &lines[i];
-        if !line.is_empty() {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+/// One line of the nf_tables trace, with the walk's TRACE line ([`Trace::log`]) it belongs to: a
+/// `PACKET:` line belongs to the TRACE line it comes before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NftLine {
+    /// The index in [`Trace::log`].
+    pub log: usize,
+    /// The line as `xtables-monitor --trace` prints it.
+    pub text: String,
 }
 
-/// One nf_tables ` TRACE:` line for each of [`Trace::log`] (empty where nf_tables prints none).
-pub fn nft_lines(trace: &Trace, family: Family) -> Vec<String> {
+/// The nf_tables backend's trace as `xtables-monitor --trace` prints it (see [`nft_trace`]), one line each.
+pub fn nft(trace: &Trace, family: Family) -> String {
+    nft_trace(trace, family).into_iter().map(|l| l.text + "\n").collect()
+}
+
+/// The nf_tables backend's trace as `xtables-monitor --trace` prints it: a `PACKET:` line each time the
+/// packet enters a table's chain at a hook, then a ` TRACE:` line per rule that decided something (with
+/// the family, a packet id, the rule's handle, the verdict and the rule as `iptables-nft-save` prints it)
+/// and for a built-in chain's policy. The end of a user chain prints nothing (the kernel sends no trace
+/// message when the packet falls off it), and an unconditional verdict is a rule like any other there.
+pub fn nft_trace(trace: &Trace, family: Family) -> Vec<NftLine> {
     let id = packet_id(trace);
     let fam = family_number(family);
     let flag = match family {
         Family::Ipv4 => "-4",
         Family::Ipv6 => "-6",
     };
-    trace
-        .log
-        .iter()
-        .map(|l| {
-            let end_of_chain = l.handle == 0;
-            match l.kind {
-                LineKind::Policy if end_of_chain => {
-                    format!(" TRACE: {fam} {id:08x} {}:{}:policy:{} ", l.table, l.chain, l.verdict)
-                }
-                LineKind::Return if end_of_chain => String::new(),
-                _ => format!(
-                    " TRACE: {fam} {id:08x} {}:{}:rule:0x{:x}:{}  {flag} -t {} {}",
-                    l.table, l.chain, l.handle, l.verdict, l.table, l.rule_text
-                ),
+    let mut out = Vec::new();
+    let mut packet_due = false;
+    for (i, l) in trace.log.iter().enumerate() {
+        packet_due |= l.first_in_stage;
+        let end_of_chain = l.handle == 0;
+        let text = match l.kind {
+            LineKind::Policy if end_of_chain => {
+                format!(" TRACE: {fam} {id:08x} {}:{}:policy:{} ", l.table, l.chain, l.verdict)
             }
-        })
-        .collect()
+            LineKind::Return if end_of_chain => continue,
+            _ => format!(
+                " TRACE: {fam} {id:08x} {}:{}:rule:0x{:x}:{}  {flag} -t {} {}",
+                l.table, l.chain, l.handle, l.verdict, l.table, l.rule_text
+            ),
+        };
+        if packet_due {
+            out.push(NftLine { log: i, text: format!("PACKET: {fam} {id:08x} {} ", l.nft_packet) });
+            packet_due = false;
+        }
+        out.push(NftLine { log: i, text });
+    }
+    out
 }
 
 fn family_number(family: Family) -> u8 {

@@ -42,6 +42,7 @@ pub fn walk(trace: &Trace, style: Style) -> String {
             StageKind::Routing => "routing decision".to_string(),
             StageKind::Deliver => "local delivery".to_string(),
             StageKind::Egress => "egress".to_string(),
+            StageKind::Bridge => "bridge".to_string(),
         };
         let mark = match stage.status {
             StageStatus::Passed => style.paint("32", "▶"),

@@ -5,6 +5,7 @@
 //! [`Simulation::new`] indexes a ruleset once; [`Simulation::walk`] walks one packet and returns its
 //! [`Trace`]. The ruleset is never copied per packet.
 
+mod bridge;
 pub mod eval;
 mod matches;
 mod nat;
@@ -40,12 +41,31 @@ pub struct WalkOptions {
     /// When the packet arrives, in seconds since 1970 (UTC), for `-m time`; without it a time window is
     /// assumed to hold.
     pub now: Option<u64>,
+    /// Which kernel side the dump was loaded into: the order of the tables at a hook depends on it.
+    pub backend: Backend,
 }
 
 impl Default for WalkOptions {
     fn default() -> WalkOptions {
-        WalkOptions { trace_from_dump: false, overrides: HashMap::new(), explain_unmatched: true, now: None }
+        WalkOptions {
+            trace_from_dump: false,
+            overrides: HashMap::new(),
+            explain_unmatched: true,
+            now: None,
+            backend: Backend::Legacy,
+        }
     }
+}
+
+/// The two ways a dump reaches the kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// `iptables-legacy-restore`: the `ip_tables` module's tables, at their fixed priorities.
+    #[default]
+    Legacy,
+    /// `iptables-nft-restore`: nf_tables chains that iptables-nft registers for the same tables, at the
+    /// same priorities but the security table's, which it puts at 150 (after nat's 100 at INPUT).
+    Nft,
 }
 
 /// A ruleset indexed for walking packets through it.
@@ -121,6 +141,13 @@ impl<'r> Simulation<'r> {
             TargetKind::Chain => self.chain_name(table, &target.name),
             _ => self.target_names.get(&*target.name).cloned().unwrap_or_else(|| Arc::from(&*target.name)),
         }
+    }
+
+    /// Whether the dump's tables run in another order on the nf_tables backend than on the legacy one
+    /// (it has both a nat and a security table, which swap places at INPUT), so that a walk for one
+    /// backend cannot stand for the other.
+    pub fn backend_matters(&self) -> bool {
+        self.tables[TableName::Nat as usize].is_some() && self.tables[TableName::Security as usize].is_some()
     }
 
     /// The handle `iptables-nft-restore` gives rule `rule` of chain `chain` of table `table` (ruleset
@@ -243,7 +270,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
         if !is_loopback {
             addrs.push(IfAddr { addr, prefix });
         }
-        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None });
+        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None, master: None });
         let any =
             if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
         host.routes.push(crate::host::Route {
@@ -321,11 +348,12 @@ fn conntrack_verdict(p: &Packet) -> Option<(CtState, String)> {
 }
 
 /// The order in which tables run at each hook (their priorities: raw -300, conntrack -200, mangle -150,
-/// nat -100 for destination NAT, filter 0, security 50, nat 100 for source NAT).
-fn tables_at(hook: Hook) -> &'static [TableName] {
+/// nat -100 for destination NAT, filter 0, security 50 (150 on nf_tables), nat 100 for source NAT).
+fn tables_at(hook: Hook, backend: Backend) -> &'static [TableName] {
     use TableName::*;
     match hook {
         Hook::Prerouting => &[Raw, Mangle, Nat],
+        Hook::Input if backend == Backend::Nft => &[Mangle, Filter, Nat, Security],
         Hook::Input => &[Mangle, Filter, Security, Nat],
         Hook::Forward => &[Mangle, Filter, Security],
         Hook::Output => &[Raw, Mangle, Nat, Filter, Security],
@@ -356,6 +384,13 @@ struct Walker<'s, 'r> {
     probe: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
+    /// The bridge port the packet came in on, when it did.
+    crossing: Option<bridge::Crossing>,
+    /// Whether the packet is being bridged between two ports rather than routed: its TRACE lines show
+    /// `PHYSOUT=` from FORWARD on, and POSTROUTING's no `IN=`.
+    bridged: bool,
+    /// The bridge port the packet leaves by (bridged, or routed out of a bridge whose ports are known).
+    port_out: Option<String>,
     /// Entries `-m recent --set` added during this walk, which later `--rcheck`/`--update` rules see.
     recent: Vec<(String, IpAddr)>,
     /// Entries added while a rule was being evaluated, moved into `recent` after it.
@@ -366,6 +401,25 @@ struct Walker<'s, 'r> {
 
 impl<'s, 'r> Walker<'s, 'r> {
     fn new(sim: &'s Simulation<'r>, host: &'s Host, packet: &Packet, opts: &'s WalkOptions) -> Walker<'s, 'r> {
+        let mut first = packet.clone();
+        let mut notes = Vec::new();
+        let crossing = bridge::arrival(host, &mut first, &mut notes);
+        let mut pkt = first.clone();
+        // Bridged traffic that br_netfilter keeps from iptables goes up to IP, if at all, from the bridge itself;
+        // a packet that did not come in on a port meets iptables with no port at all (its PHYSOUT= only says
+        // which port it leaves by).
+        if crossing.as_ref().is_none_or(|c| !c.nf_call) {
+            pkt.physin = None;
+            pkt.physout = None;
+        }
+        let mut trace = Trace::default();
+        trace.assumptions.extend(notes.into_iter().map(|text| Assumption {
+            step: None,
+            key: None,
+            text,
+            matched: None,
+        }));
+        let packet = &first;
         let tuple = tuple_of(packet);
         let ct = ConnState {
             state: CtState::Invalid,
@@ -383,7 +437,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             sim,
             host,
             opts,
-            pkt: packet.clone(),
+            pkt,
             first: packet.clone(),
             ct,
             ct_seen: false,
@@ -394,9 +448,12 @@ impl<'s, 'r> Walker<'s, 'r> {
             probe: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
+            crossing,
+            bridged: false,
+            port_out: None,
             recent: Vec::new(),
             recent_added: Default::default(),
-            trace: Trace::default(),
+            trace,
             fate: None,
         }
     }
@@ -425,8 +482,33 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// PREROUTING, the routing decision, then INPUT or FORWARD and POSTROUTING.
     fn incoming(&mut self) {
+        let bridged = self.frame_is_bridged();
+        let nf_call = self.crossing.as_ref().is_some_and(|c| c.nf_call);
+        if bridged {
+            let port = self.choose_port_out(false);
+            if !nf_call {
+                self.bridged = true;
+                self.bridge_forward(port, false);
+                return;
+            }
+            // The bridge has not picked the port yet: PREROUTING's physdev match sees it as not known.
+            self.pkt.physout = port;
+        } else if self.crossing.is_some() {
+            self.pkt.physout = None;
+        }
+        let dst_before = self.pkt.dst;
         if !self.hook(Hook::Prerouting) {
             return;
+        }
+        if nf_call {
+            if self.still_bridged(dst_before, bridged) {
+                self.bridged = true;
+                let translated = self.pkt.dst != dst_before;
+                let port = if translated { self.choose_port_out(true) } else { self.pkt.physout.clone() };
+                self.bridge_forward(port, translated);
+                return;
+            }
+            self.pkt.physout = None;
         }
         if let Some(why) = self.martian() {
             let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
@@ -706,7 +788,7 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// Runs every table at `hook` in order. Returns whether the packet goes on.
     fn hook(&mut self, hook: Hook) -> bool {
-        for &table in tables_at(hook) {
+        for &table in tables_at(hook, self.opts.backend) {
             if table == TableName::Mangle && matches!(hook, Hook::Prerouting | Hook::Output) {
                 self.conntrack(hook);
             }
@@ -904,6 +986,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             Path::Forward | Path::Output => self.out_iface.clone(),
             Path::Input => None,
         };
+        let physout = out.as_ref().and(self.port_out.clone());
         self.fate = Some(Fate {
             verdict,
             path,
@@ -913,6 +996,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             reject_with,
             queue,
             summary,
+            physout,
         });
     }
 
@@ -938,13 +1022,20 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     fn egress(&mut self, path: Path, via: Option<IpAddr>) {
         let dev = self.out_iface.clone().unwrap_or_default();
+        if self.port_out.is_none() && self.host.is_bridge(&dev) {
+            self.port_out = self.routed_port_out(&dev);
+        }
         let hop = via.map(|v| format!(" via {v}")).unwrap_or_default();
         let dst = endpoint(self.pkt.dst, self.pkt.l4.ports().map(|p| p.1));
         let src = endpoint(self.pkt.src, self.pkt.l4.ports().map(|p| p.0));
-        let note = format!("leaves through {dev}{hop} as {src} -> {dst}");
+        let port = self.port_out.as_ref().map(|p| format!(" (bridge port {p})")).unwrap_or_default();
+        let note = format!("leaves through {dev}{port}{hop} as {src} -> {dst}");
         self.stage(Some(Hook::Postrouting), StageKind::Egress, StageStatus::Passed, note);
-        let summary = match path {
-            Path::Forward => format!("Forwarded out {dev}{hop} to {dst} (from {src})."),
+        let summary = match (path, &self.crossing, &self.port_out) {
+            (Path::Forward, Some(c), Some(port)) if self.bridged => {
+                bridge::bridged_summary(&c.bridge, &c.port_in, port, &src, &dst)
+            }
+            (Path::Forward, ..) => format!("Forwarded out {dev}{hop} to {dst} (from {src})."),
             _ => format!("Sent out {dev}{hop} to {dst} (from {src})."),
         };
         self.set_fate(FateVerdict::Accept, path, None, None, summary);
@@ -1044,6 +1135,33 @@ mod tests {
         let trace = crate::matches::testing::walk(plain, host, "tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn");
         assert_eq!(trace.trace, ["filter:INPUT:rule:1"]);
         assert_eq!(trace.marked_by_dump, None);
+    }
+
+    #[test]
+    fn a_queue_without_a_listener_drops_unless_told_one_listens() {
+        // Recorded (tests/cases/target-nfqueue-*): with nobody on the queue the kernel drops the packet,
+        // and --queue-bypass makes the rule act as ACCEPT. Saying that a program listens hands it over.
+        use crate::trace::FateVerdict;
+        let rules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j NFQUEUE --queue-num 5\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:80 in eth0 syn").unwrap();
+        let sim = super::Simulation::new(&parsed.ruleset);
+        let trace = sim.walk(None, &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, FateVerdict::Drop);
+        assert_eq!(trace.deciding, Some(0));
+        let a = trace.assumptions.iter().find(|a| a.key.as_deref() == Some("filter:INPUT:1")).expect("assumption");
+        assert_eq!(a.matched, Some(false));
+        let mut opts = super::WalkOptions::default();
+        opts.overrides.insert("filter:INPUT:1".into(), true);
+        let trace = sim.walk(None, &packet, &opts);
+        assert_eq!(trace.fate.verdict, FateVerdict::Queue);
+        assert_eq!(trace.fate.queue, Some(5));
+
+        let bypass = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j NFQUEUE --queue-num 5 --queue-bypass\n-A INPUT -j DROP\nCOMMIT\n";
+        let parsed = crate::parse(bypass, None);
+        let trace = super::Simulation::new(&parsed.ruleset).walk(None, &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, FateVerdict::Accept);
+        assert_eq!(trace.trace, ["filter:INPUT:rule:1"]);
     }
 
     #[test]

@@ -265,10 +265,7 @@ fn traverse(
                     set_effect(w, step, "DROP: the packet is gone".into());
                     return TableVerdict::Drop { step };
                 }
-                Verdict::Queue => {
-                    set_effect(w, step, "QUEUE: to user space, queue 0".into());
-                    return TableVerdict::Queue { num: 0, step };
-                }
+                Verdict::Queue => return queued(w, key(), step, 0, false),
                 Verdict::Return => {
                     set_effect(w, step, "RETURN: back to the calling chain".into());
                     match stack.pop() {
@@ -298,14 +295,25 @@ fn traverse(
             _ => {
                 let before = w.pkt.clone();
                 let result = target::apply(w, tg, hook, table.name, step);
+                // The nf_tables trace takes the packet for its `PACKET:` line when it sends the chain's first
+                // message, after that rule's target ran: with the mark it set, but with the addresses NAT
+                // rewrites only once the chain is done.
+                let shown = (w.pkt.mark != before.mark).then(|| {
+                    let mut p = before.clone();
+                    p.mark = w.pkt.mark;
+                    w.packet_at(hook, &p).monitor_text()
+                });
                 if let Some(l) = step.and_then(|s| w.trace.steps[s].log).map(|i| &mut w.trace.log[i]) {
+                    let bypass = matches!(&tg.kind, TargetKind::Nfqueue(q) if q.bypass);
                     l.verdict = match &result {
-                        TargetResult::Continue => "CONTINUE",
-                        TargetResult::Accept => "ACCEPT",
-                        TargetResult::Drop | TargetResult::Reject(_) => "DROP",
-                        TargetResult::Queue(_) => "QUEUE",
+                        TargetResult::Continue => "CONTINUE".to_string(),
+                        TargetResult::Accept => "ACCEPT".to_string(),
+                        TargetResult::Drop | TargetResult::Reject(_) => "DROP".to_string(),
+                        TargetResult::Queue(num) => queue_verdict(*num, bypass),
+                    };
+                    if let Some(shown) = shown.filter(|_| l.first_in_stage) {
+                        l.nft_packet = shown;
                     }
-                    .to_string();
                 }
                 if !mode.record && is_nat_target(&tg.name) && w.pkt != before && hit.is_none() {
                     *hit = Some(ProbeHit {
@@ -321,12 +329,54 @@ fn traverse(
                     TargetResult::Accept => return TableVerdict::Accept,
                     TargetResult::Drop => return TableVerdict::Drop { step },
                     TargetResult::Reject(with) => return TableVerdict::Reject { with, step },
-                    TargetResult::Queue(num) => return TableVerdict::Queue { num, step },
+                    TargetResult::Queue(num) => {
+                        let bypass = matches!(&tg.kind, TargetKind::Nfqueue(q) if q.bypass);
+                        return queued(w, key(), step, num, bypass);
+                    }
                 }
             }
         }
     }
     TableVerdict::Drop { step: None }
+}
+
+/// What becomes of a packet that a rule (`key`) hands to user space on queue `num`. Whether a program
+/// listens there is not in the dump: chainwalk assumes none does unless told (`--assume KEY=match`), and
+/// then does what the kernel does when `nf_queue` finds no listener: it drops the packet, or, with
+/// `--queue-bypass`, lets it go on as ACCEPT would (on to the next table). With a listener, the program's
+/// verdict decides, and the walk ends there.
+fn queued(w: &mut Walker<'_, '_>, key: String, step: Option<usize>, num: u16, bypass: bool) -> TableVerdict {
+    let listens = w.opts.overrides.get(&key).copied().unwrap_or(false);
+    if !w.probe {
+        let text = if listens {
+            format!("A program listens on queue {num} (set by hand): it decides the packet's fate, which the dump cannot tell.")
+        } else {
+            format!(
+                "No program is assumed to listen on queue {num}, so {}. If one does (Suricata, a userspace \
+                 firewall), its verdict decides instead.",
+                if bypass {
+                    "with --queue-bypass the rule acts as ACCEPT"
+                } else {
+                    "the kernel drops the packet there"
+                }
+            )
+        };
+        w.trace.assumptions.push(Assumption { step, key: Some(key), text, matched: Some(listens) });
+    }
+    if listens {
+        set_effect(w, step, format!("to user space on queue {num}: the program listening there decides"));
+        TableVerdict::Queue { num, step }
+    } else if bypass {
+        set_effect(
+            w,
+            step,
+            format!("no program listens on queue {num}, and with --queue-bypass the rule acts as ACCEPT: on to the next table"),
+        );
+        TableVerdict::Accept
+    } else {
+        set_effect(w, step, format!("no program listens on queue {num}, so the kernel drops the packet"));
+        TableVerdict::Drop { step }
+    }
 }
 
 fn is_nat_target(name: &str) -> bool {
@@ -565,7 +615,8 @@ fn push_log(
     rule_text: String,
     verdict: String,
 ) {
-    let packet = w.log_packet(hook);
+    let at_hook = w.packet_at(hook, &w.pkt);
+    let (packet, nft_packet) = (at_hook.to_string(), at_hook.monitor_text());
     w.trace.trace.push(format!("{table}:{chain}:{}:{number}", kind.as_str()));
     let first_in_stage = w.trace.log.last().is_none_or(|l| w.trace.steps[l.step].stage != w.trace.steps[s].stage);
     w.trace.log.push(LogLine {
@@ -574,6 +625,7 @@ fn push_log(
         kind,
         number,
         packet,
+        nft_packet,
         step: s,
         rule_text,
         verdict,
@@ -581,6 +633,20 @@ fn push_log(
         first_in_stage,
     });
     w.trace.steps[s].log = Some(w.trace.log.len() - 1);
+}
+
+/// The verdict an NFQUEUE rule gives in the nf_tables trace: the target's return value as it is
+/// (`NF_QUEUE_NR(num)`, with `NF_VERDICT_FLAG_QUEUE_BYPASS`), which `xtables-monitor` names only when it is
+/// a bare `NF_QUEUE` and prints in hex otherwise (`0x58003` for `--queue-num 5 --queue-bypass`, seen).
+fn queue_verdict(num: u16, bypass: bool) -> String {
+    const NF_QUEUE: u32 = 3;
+    const QUEUE_BYPASS: u32 = 0x8000;
+    let code = (u32::from(num) << 16) | if bypass { QUEUE_BYPASS } else { 0 } | NF_QUEUE;
+    if code == NF_QUEUE {
+        "QUEUE".to_string()
+    } else {
+        format!("0x{code:x}")
+    }
 }
 
 /// Whether the kernel takes this rule for a chain's tail: no match of any kind, and a standard target
@@ -635,14 +701,39 @@ impl Walker<'_, '_> {
         ct
     }
 
-    /// The packet as the TRACE line at `hook` prints it.
-    fn log_packet(&self, hook: Hook) -> String {
-        let mut p = self.pkt.clone();
-        p.in_iface = self.in_iface.clone();
+    /// `pkt` as a TRACE line at `hook` shows it (with the interfaces known there). `PHYSIN=` is shown for a
+    /// packet that came in on a bridge port, `PHYSOUT=` once the bridge has chosen the port (FORWARD,
+    /// POSTROUTING); `br_netfilter` runs POSTROUTING for a bridged packet without an input device, so that
+    /// line has `IN=` empty.
+    fn packet_at(&self, hook: Hook, pkt: &Packet) -> Packet {
+        let mut p = pkt.clone();
+        p.in_iface = match hook {
+            Hook::Postrouting if self.bridged => None,
+            _ => self.in_iface.clone(),
+        };
         p.out_iface = match hook {
             Hook::Prerouting | Hook::Input => None,
             _ => self.out_iface.clone(),
         };
-        p.to_string()
+        if self.crossing.is_none() {
+            p.physin = None;
+        }
+        if !(self.bridged && matches!(hook, Hook::Forward | Hook::Postrouting)) {
+            p.physout = None;
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_verdict;
+
+    #[test]
+    fn queue_verdicts_print_as_the_monitor_does() {
+        assert_eq!(queue_verdict(0, false), "QUEUE");
+        assert_eq!(queue_verdict(5, true), "0x58003");
+        assert_eq!(queue_verdict(5, false), "0x50003");
+        assert_eq!(queue_verdict(0, true), "0x8003");
     }
 }

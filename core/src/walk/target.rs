@@ -60,9 +60,6 @@ pub(super) fn apply(
                     first
                 }
             };
-            if q.bypass {
-                assume(w, step, format!("a program is assumed to listen on queue {num}; with --queue-bypass and none, the packet would go on"));
-            }
             effect(w, format!("NFQUEUE: handed to user space on queue {num}"));
             TargetResult::Queue(num)
         }

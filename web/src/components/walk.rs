@@ -81,6 +81,7 @@ pub fn WalkView(props: &WalkProps) -> Html {
             (StageKind::Table { table }, None) => table.to_string(),
             (StageKind::Conntrack, _) => "conntrack".into(),
             (StageKind::Routing, _) => "routing decision".into(),
+            (StageKind::Bridge, _) => "bridge decision".into(),
             (StageKind::Deliver, _) => "local delivery".into(),
             (StageKind::Egress, _) => "leaves the host".into(),
         };
