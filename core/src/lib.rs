@@ -4,6 +4,7 @@
 //! It does no I/O and knows nothing of browsers; the CLI and the web app both call the functions here.
 //! The data flows: dump text → [`parse()`] → [`Ruleset`] (+ [`Diagnostic`]s) → packet walk → trace → view.
 
+pub mod decimal;
 pub mod diag;
 pub mod ext;
 pub mod host;

@@ -326,12 +326,13 @@ fn text_hash(text: &[u8]) -> u64 {
 }
 
 /// Finds the rules of a chain whose text (`text_of`, compared without surrounding blanks) is that of an
-/// earlier rule: `same` gets `(rule, first rule with that text)` in rule order. `keys` is scratch space.
+/// earlier rule: `same` gets `rule << 32 | first rule with that text` in rule order (a pair packed in one
+/// number, so that its sort is the one `keys` needs anyway). `keys` is scratch space.
 fn duplicates<'a, 't>(
     rules: &'a [crate::ruleset::Rule],
     text_of: impl Fn(&'a crate::ruleset::Rule) -> &'t [u8],
     keys: &mut Vec<u64>,
-    same: &mut Vec<(u32, u32)>,
+    same: &mut Vec<u64>,
 ) {
     same.clear();
     keys.clear();
@@ -351,7 +352,7 @@ fn duplicates<'a, 't>(
                 .map(|&k| (k & index_mask) as usize)
                 .find(|&i| text_of(&rules[i]).trim_ascii() == text);
             if let Some(first) = first {
-                same.push((later as u32, first as u32));
+                same.push((later as u64) << 32 | first as u64);
             }
         }
     }
@@ -376,7 +377,7 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
     // Per chain, each rule's text hash with the rule's index in its low bits, sorted: rules whose texts
     // may be equal sit side by side. Eight bytes a rule, where a hash map would take twenty or more.
     let mut keys: Vec<u64> = Vec::new();
-    let mut same: Vec<(u32, u32)> = Vec::new();
+    let mut same: Vec<u64> = Vec::new();
     for (c, chain) in table.chains.iter().enumerate() {
         if chain.hook.is_none() && reach[c] == 0 && chain.declared && !referenced[c] {
             diags.push(Diagnostic::warning(
@@ -388,7 +389,8 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
         let mut same = same.iter().peekable();
         let mut ended_at: Option<usize> = None;
         for (i, rule) in chain.rules.iter().enumerate() {
-            if let Some(&(_, first)) = same.next_if(|&&(later, _)| later as usize == i) {
+            if let Some(&pair) = same.next_if(|&&pair| (pair >> 32) as usize == i) {
+                let first = pair as u32;
                 diags.push(Diagnostic::warning(
                     rule.span,
                     format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),

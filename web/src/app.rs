@@ -17,6 +17,7 @@ use crate::permalink::{self, Shared};
 use crate::protocol::{Entry, Request};
 use crate::state::{self, Action, Inputs, Playground, Shown, PACE_MS, SPEEDS};
 use crate::storage;
+use chainwalk_core::decimal::fixed;
 use chainwalk_core::trace::FateVerdict;
 use chainwalk_core::Span;
 use gloo::events::EventListener;
@@ -30,9 +31,17 @@ use yew::prelude::*;
 const DEBOUNCE_MS: u32 = 150;
 
 /// The whole page.
+/// The properties of [`App`].
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct AppProps {
+    /// The inputs of the permalink the page was opened with, if it was.
+    pub opened: Option<Shared>,
+}
+
 #[function_component]
-pub fn App() -> Html {
-    let state = use_reducer(initial_state);
+pub fn App(props: &AppProps) -> Html {
+    let opened = props.opened.clone();
+    let state = use_reducer(move || initial_state(opened));
     let editor = use_memo((), |_| EditorHandle::new());
     let editor = (*editor).clone();
     let permalink_note = use_state_eq(|| None::<String>);
@@ -208,7 +217,12 @@ pub fn App() -> Html {
         use_callback((host, packet), move |(), (host, packet)| {
             let shared =
                 Shared { rules: editor.read().to_string(), host: host.to_string(), packet: packet.to_string() };
-            note.set(Some(share(&permalink::encode(&shared))));
+            let note = note.clone();
+            js_sys::futures::spawn_local(async move {
+                if let Some(fragment) = permalink::encode(&shared).await {
+                    note.set(Some(share(&fragment)));
+                }
+            });
         })
     };
 
@@ -258,9 +272,9 @@ pub fn App() -> Html {
             if let Some(o) = outcome {
                 // How long the worker took, for the browser tests and the budgets script.
                 <div hidden=true data-testid="timing" data-seq={shown.as_ref().map(|s| s.seq.to_string())}
-                    data-receive-ms={format!("{:.1}", o.timing.receive_ms)} data-parse-ms={format!("{:.1}", o.timing.parse_ms)}
-                    data-index-ms={format!("{:.1}", o.timing.index_ms)} data-walk-ms={format!("{:.1}", o.timing.walk_ms)}
-                    data-shape-ms={format!("{:.1}", o.timing.shape_ms)}></div>
+                    data-receive-ms={fixed(o.timing.receive_ms, 1)} data-parse-ms={fixed(o.timing.parse_ms, 1)}
+                    data-index-ms={fixed(o.timing.index_ms, 1)} data-walk-ms={fixed(o.timing.walk_ms, 1)}
+                    data-shape-ms={fixed(o.timing.shape_ms, 1)}></div>
             }
         </>
     }
@@ -304,10 +318,10 @@ impl Callbacks {
     }
 }
 
-/// The state a visit starts with: a permalink's inputs, else the last visit's, else the first example.
-fn initial_state() -> Playground {
-    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
-    if let Some(shared) = permalink::decode(&hash) {
+/// The state a visit starts with: the permalink's inputs (`opened`), else the last visit's, else the first
+/// example.
+fn initial_state(opened: Option<Shared>) -> Playground {
+    if let Some(shared) = opened {
         let inputs = Inputs { rules: shared.rules, host: shared.host, packet: shared.packet };
         let example = example_of(&inputs);
         return Playground::new(inputs, example, None);
@@ -324,8 +338,8 @@ fn initial_state() -> Playground {
     }
     let notice = kept.too_big.map(|size| {
         format!(
-            "Your last rules ({:.1} MB) were too big for this browser's storage, so the first example is shown instead; paste them again.",
-            size as f64 / 1e6
+            "Your last rules ({} MB) were too big for this browser's storage, so the first example is shown instead; paste them again.",
+            fixed(size as f64 / 1e6, 1)
         )
     });
     Playground::new(FIRST.into(), if notice.is_none() { Some(FIRST.id) } else { None }, notice)
@@ -349,7 +363,7 @@ fn share(fragment: &str) -> String {
     let _ = window.navigator().clipboard().write_text(&href);
     let size = href.len();
     if size > 2_000_000 {
-        format!("Link copied, but at {:.1} MB it is longer than some browsers accept", size as f64 / 1e6)
+        format!("Link copied, but at {} MB it is longer than some browsers accept", fixed(size as f64 / 1e6, 1))
     } else {
         format!("Link copied ({} KB)", size.div_ceil(1000))
     }

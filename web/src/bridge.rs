@@ -13,6 +13,7 @@
 
 use crate::clock::{mark, measure};
 use crate::protocol::{Outcome, Request, Response};
+use crate::wire;
 use crate::worker::{self, READY};
 use gloo::timers::callback::Timeout;
 use std::cell::RefCell;
@@ -161,7 +162,7 @@ fn pump(cell: &Rc<RefCell<Inner>>) {
     mark(&format!("chainwalk:post:{}", job.request.seq));
     match &inner.engine {
         Engine::Worker { worker, .. } => {
-            let request = serde_wasm_bindgen::to_value(&job.request).unwrap_or(JsValue::NULL);
+            let request = js_sys::Uint8Array::from(wire::encode(&job.request).as_slice());
             // The dump goes as its UTF-8 bytes, moved to the worker: a JavaScript string would be decoded
             // here and encoded again there, which for a 100k-rule dump costs more than the copies.
             let (rules, transfer) = if rules_changed {
@@ -203,11 +204,12 @@ fn received(cell: &Rc<RefCell<Inner>>, data: JsValue) {
         return;
     }
     mark("chainwalk:received");
-    let response = serde_wasm_bindgen::from_value::<Response>(data);
+    let bytes = data.dyn_into::<js_sys::Uint8Array>().ok().map(|bytes| bytes.to_vec());
+    let response = bytes.and_then(|bytes| wire::decode::<Response>(&bytes));
     measure("chainwalk:deserialize", "chainwalk:received");
     match response {
-        Ok(response) => delivered(cell, response),
-        Err(_) => failed(cell),
+        Some(response) => delivered(cell, response),
+        None => failed(cell),
     }
 }
 

@@ -7,10 +7,10 @@
 //!
 //! Map: [`app`] is the root component and owns the state ([`state`]); [`components`] are the pieces of the
 //! page; [`bridge`] talks to the worker, which is this same binary started in a dedicated worker
-//! ([`worker`]) running [`analysis`]; [`protocol`] is what they say to each other; [`timeline`] turns a walk
-//! into the player's moments and diagram places; [`storage`] and [`permalink`] keep and share the inputs,
-//! in the little JSON of [`json`]; [`examples`] is the examples menu; the core's `packet_text` writes the
-//! packet form back as a line.
+//! ([`worker`]) running [`analysis`]; [`protocol`] is what they say to each other and [`wire`] how it is
+//! encoded; [`timeline`] turns a walk into the player's moments and diagram places; [`storage`] and
+//! [`permalink`] keep and share the inputs, in the little JSON of [`json`]; [`examples`] is the examples
+//! menu; the core's `packet_text` writes the packet form back as a line.
 
 mod analysis;
 mod app;
@@ -24,12 +24,19 @@ mod protocol;
 mod state;
 mod storage;
 mod timeline;
+mod wire;
 mod worker;
 
 fn main() {
     // The page and its worker run the same wasm: with a window this is the page, without one the worker.
-    if web_sys::window().is_some() {
-        yew::Renderer::<app::App>::new().render();
+    if let Some(window) = web_sys::window() {
+        // A permalink is inflated first (the browser's inflater answers asynchronously), so that the page
+        // starts with its inputs.
+        let hash = window.location().hash().unwrap_or_default();
+        js_sys::futures::spawn_local(async move {
+            let opened = permalink::decode(&hash).await;
+            yew::Renderer::<app::App>::with_props(app::AppProps { opened }).render();
+        });
     } else {
         worker::serve();
     }

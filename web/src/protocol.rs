@@ -1,9 +1,9 @@
 //! What the page and its worker say to each other, and the shape of a result.
 //!
 //! The page posts a [`Request`] (the inputs) and the worker answers with a [`Response`] (what the core made
-//! of them). Both travel as JavaScript objects (`serde-wasm-bindgen`, the page's only serializer): the whole
-//! exchange is a few kilobytes, except the dump itself, which travels beside the request as its UTF-8 bytes
-//! and only when it changed (see `bridge`).
+//! of them). Both travel as bytes in the encoding of [`crate::wire`]: the whole exchange is a few kilobytes,
+//! except the dump itself, which travels beside the request as its UTF-8 bytes and only when it changed
+//! (see `bridge`).
 //!
 //! An [`Outcome`] is the core's answer reshaped for the view: the findings of each input, and the walk with
 //! long runs of rules that did not match folded into one [`Run`] each, so that a kube-proxy chain of
@@ -12,11 +12,10 @@
 use chainwalk_core::ruleset::TableName;
 use chainwalk_core::trace::{Assumption, Change, Fate, Insight, Stage, Step};
 use chainwalk_core::{Diagnostic, Family, Span};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// One piece of work: read the inputs and walk the packet.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Request {
     /// Counts requests; the answer carries it back so that a late answer to an old request is dropped.
     pub seq: u64,
@@ -31,7 +30,7 @@ pub struct Request {
 }
 
 /// The answer to a [`Request`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Response {
     /// The request's `seq`.
     pub seq: u64,
@@ -40,7 +39,7 @@ pub struct Response {
 }
 
 /// Everything the page shows about one set of inputs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outcome {
     /// What the core read from the dump.
     pub dump: DumpReading,
@@ -57,7 +56,7 @@ pub struct Outcome {
 }
 
 /// Milliseconds spent in the worker, phase by phase (the browser tests and `scripts/budgets` report them).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Timing {
     /// Taking the message in: the dump (when it was sent) and the request, into the worker's memory.
     pub receive_ms: f64,
@@ -72,7 +71,7 @@ pub struct Timing {
 }
 
 /// The dump's counts and findings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DumpReading {
     /// IPv4 or IPv6, as the dump says.
     pub family: Family,
@@ -94,7 +93,7 @@ pub struct DumpReading {
 pub const MAX_FINDINGS: usize = 200;
 
 /// What the host text said, in short.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostReading {
     /// Whether a host was given (otherwise the walk assumes one and says so).
     pub given: bool,
@@ -109,7 +108,7 @@ pub struct HostReading {
 }
 
 /// A walk, ready to show.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Walk {
     /// The stages in the order the packet met them.
     pub stages: Vec<Stage>,
@@ -142,9 +141,7 @@ pub struct Walk {
 }
 
 /// One step of the walk, or a run of steps folded into one line.
-// Externally tagged (serde's default): an internally tagged enum is read through serde's buffered
-// `Content`, which would compile a second reader for every type inside a step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
     /// A rule or chain end the packet met.
     Step {
@@ -184,7 +181,7 @@ impl Entry {
 }
 
 /// Rules of one chain, one after the other, none of which matched.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     /// The index of its first step.
     pub first: usize,
@@ -214,7 +211,7 @@ impl Run {
 }
 
 /// One line of a trace log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
     /// The step it belongs to.
     pub step: usize,

@@ -7,6 +7,7 @@
 use crate::analysis::{self, Inputs};
 use crate::clock::now;
 use crate::protocol::{Request, Response};
+use crate::wire;
 use chainwalk_core::Parsed;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -53,8 +54,8 @@ pub fn release() {
 }
 
 /// Takes requests from the page until the worker is ended. A message is `[REQUEST, DUMP_OR_NULL]`, the
-/// request as `serde-wasm-bindgen` writes it and the dump as a `Uint8Array` of its UTF-8; the answer is the
-/// response (as `serde-wasm-bindgen` writes it).
+/// request's bytes (see [`crate::wire`]) and the dump's UTF-8, each a `Uint8Array`; the answer is the
+/// response's bytes, whose buffer is moved to the page.
 pub fn serve() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let reply = scope.clone();
@@ -65,15 +66,15 @@ pub fn serve() {
         let rules = message.get(1).dyn_into::<js_sys::Uint8Array>().ok().map(|bytes| {
             String::from_utf8(bytes.to_vec()).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
         });
-        let Some(request) = serde_wasm_bindgen::from_value::<Request>(message.get(0)).ok() else {
+        let request = message.get(0).dyn_into::<js_sys::Uint8Array>().ok().map(|bytes| bytes.to_vec());
+        let Some(request) = request.and_then(|bytes| wire::decode::<Request>(&bytes)) else {
             return;
         };
         let receive_ms = now() - start;
         let mut response = answer(rules.as_deref(), &request);
         response.outcome.timing.receive_ms = receive_ms;
-        if let Ok(value) = serde_wasm_bindgen::to_value(&response) {
-            let _ = reply.post_message(&value);
-        }
+        let bytes = js_sys::Uint8Array::from(wire::encode(&response).as_slice());
+        let _ = reply.post_message_with_transfer(&bytes, &js_sys::Array::of1(&bytes.buffer()));
         drop((rules, response));
         release();
     });

@@ -5,6 +5,7 @@
 //! exist yet; a `-j RATEEST` rule loaded before (in this table or an earlier one) makes it. chainwalk cannot
 //! see the order in which the kernel checks rules, so it warns instead.
 
+use crate::decimal::fixed;
 use crate::diag::Diagnostic;
 use crate::ext::{find, flag, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::walk::eval::{EvalCtx, Evaluate, Outcome};
@@ -82,7 +83,7 @@ pub(crate) fn strtod_prefix(text: &str) -> Option<(f64, &str)> {
             i += 1 + sign + exp;
         }
     }
-    Some((t[..i].parse().ok()?, &t[i..]))
+    Some((crate::decimal::parse(&t[..i])?, &t[i..]))
 }
 
 /// The rate units `iptables` takes (from iproute2), in bits per second, compared without regard to case.
@@ -129,11 +130,11 @@ fn parse_rate(text: &str) -> Result<u32, String> {
 fn rate_text(bytes: u32) -> String {
     let bits = f64::from(bytes) * 8.0;
     if bits >= 1e9 {
-        format!("{:.0}Mbit", bits / 1e6)
+        format!("{}Mbit", fixed(bits / 1e6, 0))
     } else if bits >= 1e6 {
-        format!("{:.0}Kbit", bits / 1e3)
+        format!("{}Kbit", fixed(bits / 1e3, 0))
     } else {
-        format!("{bits:.0}bit")
+        format!("{}bit", fixed(bits, 0))
     }
 }
 

@@ -2,6 +2,7 @@
 //! `xt_statistic.c`). The answer depends on chance or on a counter shared by all packets, so a packet walk
 //! states an assumption about it; this module stores the settings as the kernel does.
 
+use crate::decimal::fixed;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::values::opt_number;
@@ -54,7 +55,7 @@ fn probability(text: &str) -> Result<u32, String> {
     let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let value = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => hex_float(hex),
-        None => t.parse::<f64>().ok().filter(|_| t.bytes().all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))),
+        None => crate::decimal::parse(t),
     };
     match value {
         Some(p) if (0.0..=1.0).contains(&p) => Ok((p * PROBABILITY_ONE).round() as u32),
@@ -154,7 +155,8 @@ impl Extension for Statistic {
             StatisticMode::Random { probability } => {
                 out.push_str(" --mode random");
                 save_opt(out, self.invert, "probability");
-                let _ = write!(out, " {:.11}", f64::from(probability) / PROBABILITY_ONE);
+                out.push(' ');
+                out.push_str(&fixed(f64::from(probability) / PROBABILITY_ONE, 11));
             }
             StatisticMode::Nth { every, packet } => {
                 out.push_str(" --mode nth");
@@ -175,7 +177,7 @@ impl Evaluate for Statistic {
         let neg = if self.invert { "! " } else { "" };
         match self.mode {
             StatisticMode::Random { probability } => {
-                let p = format!("{neg}--probability {:.11}", f64::from(probability) / PROBABILITY_ONE);
+                let p = format!("{neg}--probability {}", fixed(f64::from(probability) / PROBABILITY_ONE, 11));
                 if f64::from(probability) >= PROBABILITY_ONE {
                     return conclude(true, self.invert, "statistic --probability 1 matches every packet".into());
                 }

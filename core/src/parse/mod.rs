@@ -173,6 +173,9 @@ pub fn detect_family(input: &str) -> Family {
     }
 }
 
+/// Whether the target has threads (the browser's wasm has none, so its binary leaves that code out).
+const THREADS: bool = cfg!(not(target_arch = "wasm32"));
+
 /// From how many bytes of input on a dump's `-A` lines are read on several threads.
 const PARALLEL_FROM: usize = 256 * 1024;
 
@@ -186,7 +189,7 @@ const PIECE: usize = 128;
 /// How many threads read a dump's `-A` lines: one for small dumps and where there are no threads (the
 /// browser), else as many as the machine has cores, up to 4.
 fn workers(input: &str) -> usize {
-    if cfg!(target_arch = "wasm32") || input.len() < PARALLEL_FROM {
+    if !THREADS || input.len() < PARALLEL_FROM {
         return 1;
     }
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
@@ -320,7 +323,7 @@ impl<'a> Reader<'a> {
         let family = self.ruleset.family;
         let table = &self.ruleset.tables[t];
         let lines = &self.pending[..];
-        let others = (self.workers - 1).min(lines.len().div_ceil(PIECE) - 1);
+        let others = if THREADS { (self.workers - 1).min(lines.len().div_ceil(PIECE) - 1) } else { 0 };
         if self.worker_scratch.len() < others {
             self.worker_scratch.resize_with(others, rule::Scratch::default);
         }
@@ -328,23 +331,29 @@ impl<'a> Reader<'a> {
         let next = &next;
         let scratch = &mut self.scratch;
         let worker_scratch = &mut self.worker_scratch[..others];
-        let mut pieces: Vec<Appends> = std::thread::scope(|s| {
-            // A thread the system refuses to start is done without: this one takes its pieces.
-            let handles: Vec<_> = worker_scratch
-                .iter_mut()
-                .filter_map(|sc| {
-                    std::thread::Builder::new()
-                        .spawn_scoped(s, move || read_appends(table, family, lines, next, sc))
-                        .ok()
-                })
-                .collect();
-            let mut pieces = read_appends(table, family, lines, next, scratch);
-            for h in handles {
-                pieces.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            }
+        let pieces: Vec<Appends> = if others == 0 {
+            // Alone, this thread takes the pieces in order.
+            read_appends(table, family, lines, next, scratch)
+        } else {
+            let mut pieces = std::thread::scope(|s| {
+                // A thread the system refuses to start is done without: this one takes its pieces.
+                let handles: Vec<_> = worker_scratch
+                    .iter_mut()
+                    .filter_map(|sc| {
+                        std::thread::Builder::new()
+                            .spawn_scoped(s, move || read_appends(table, family, lines, next, sc))
+                            .ok()
+                    })
+                    .collect();
+                let mut pieces = read_appends(table, family, lines, next, scratch);
+                for h in handles {
+                    pieces.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                }
+                pieces
+            });
+            pieces.sort_unstable_by_key(|(piece, _, _)| *piece);
             pieces
-        });
-        pieces.sort_unstable_by_key(|(piece, _, _)| *piece);
+        };
         self.pending.clear();
         let chains = &mut self.ruleset.tables[t].chains;
         for (_, mut diags, built) in pieces {

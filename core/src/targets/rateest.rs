@@ -2,6 +2,7 @@
 //! for `-m rateest` to compare (`libxt_RATEEST`, the kernel's `xt_RATEEST.c`). The packet goes on.
 
 use super::common::refuse_negation;
+use crate::decimal::fixed;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::matches::rateest::strtod_prefix;
@@ -44,9 +45,9 @@ fn parse_time(text: &str) -> Option<u32> {
 fn time_text(us: u32) -> String {
     let t = f64::from(us);
     if t >= US {
-        format!("{:.1}s", t / US)
+        format!("{}s", fixed(t / US, 1))
     } else if t >= US / 1000.0 {
-        format!("{:.1}ms", t / 1000.0)
+        format!("{}ms", fixed(t / 1000.0, 1))
     } else {
         format!("{us}us")
     }

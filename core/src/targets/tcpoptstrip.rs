@@ -32,12 +32,12 @@ fn parse_list(text: &str) -> Result<Vec<u8>, String> {
         if kind < 2 {
             return Err(format!("TCP options 0 and 1 (end of list, no-op) cannot be stripped, and `{item}` is {kind}"));
         }
-        if kinds.contains(&kind) {
-            return Err(format!("`{item}` names TCP option {kind}, which is already in the list"));
+        // Kept in order as they come.
+        match kinds.binary_search(&kind) {
+            Ok(_) => return Err(format!("`{item}` names TCP option {kind}, which is already in the list")),
+            Err(at) => kinds.insert(at, kind),
         }
-        kinds.push(kind);
     }
-    kinds.sort_unstable();
     Ok(kinds)
 }
 

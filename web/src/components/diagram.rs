@@ -6,6 +6,7 @@
 //! The nodes the packet visited are one tab stop (a roving tabindex): the arrow keys, Home and End move
 //! between them in the walk's order, and Enter or Space selects a node's first step, as a click does.
 
+use crate::components::number;
 use crate::protocol::{Entry, Walk};
 use crate::state::Shown;
 use crate::timeline::{node_of, stage_of, visits, Moment, Node};
@@ -187,7 +188,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
             if let (Some(g), Some((x, y))) = (dot.cast::<web_sys::SvgElement>(), at) {
                 // Through the CSS object model, so that the move is a transition (and the page's
                 // Content-Security-Policy, which refuses style attributes, allows it).
-                let _ = g.style().set_property("transform", &format!("translate({x}px, {y}px)"));
+                let _ = g.style().set_property("transform", &format!("translate({}px, {}px)", number(x), number(y)));
             }
         });
     }
@@ -233,15 +234,15 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         let on_path = nodes[..reached].iter().any(|n| matches!(n, Node::Table(hook, _) | Node::Conntrack(hook) if *hook == f.hook));
         html! {
             <g class={classes!("frame", on_path.then_some("on-path"))}>
-                <rect x={f.x.to_string()} y={f.y.to_string()} width={FRAME_W.to_string()} height={h.to_string()} rx="10" />
-                <text class="frame-title" x={(f.x + FRAME_W / 2.0).to_string()} y={(f.y + 19.0).to_string()}>{f.hook.chain_name()}</text>
+                <rect x={number(f.x)} y={number(f.y)} width={number(FRAME_W)} height={number(h)} rx="10" />
+                <text class="frame-title" x={number(f.x + FRAME_W / 2.0)} y={number(f.y + 19.0)}>{f.hook.chain_name()}</text>
             </g>
         }
     });
     let arrows = ARROWS.iter().map(|Arrow { from, to, line: [x1, y1, x2, y2] }| {
         html! {
             <line class={classes!("arrow", lit(from, to).then_some("lit"))}
-                x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}
+                x1={number(*x1)} y1={number(*y1)} x2={number(*x2)} y2={number(*y2)}
                 marker-end={if lit(from, to) { "url(#arrowhead-lit)" } else { "url(#arrowhead)" }} />
         }
     });
@@ -321,11 +322,14 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         let (cx, cy) = p.center();
         let shape = match p.node {
             Node::RouteIn | Node::RouteOut => html! {
-                <polygon points={format!("{cx},{} {},{cy} {cx},{} {},{cy}", p.y, p.x + p.w, p.y + p.h, p.x)} />
+                <polygon points={{
+                    let (cx, cy) = (number(cx), number(cy));
+                    format!("{cx},{} {},{cy} {cx},{} {},{cy}", number(p.y), number(p.x + p.w), number(p.y + p.h), number(p.x))
+                }} />
             },
             _ => {
                 let r = if matches!(p.node, Node::Table(..) | Node::Conntrack(_)) { 6 } else { 12 };
-                html! { <rect x={p.x.to_string()} y={p.y.to_string()} width={p.w.to_string()} height={p.h.to_string()} rx={r.to_string()} /> }
+                html! { <rect x={number(p.x)} y={number(p.y)} width={number(p.w)} height={number(p.h)} rx={r.to_string()} /> }
             }
         };
         let text_y = if matches!(p.node, Node::RouteIn | Node::RouteOut) { cy + 3.5 } else { cy + 4.5 };
@@ -334,7 +338,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
                 aria-label={label_for} data-node={node_id(p.node)}>
                 <title>{title}</title>
                 { shape }
-                <text x={cx.to_string()} y={text_y.to_string()}>{label}</text>
+                <text x={number(cx)} y={number(text_y)}>{label}</text>
             </g>
         }
     });
@@ -355,7 +359,7 @@ pub fn Diagram(props: &DiagramProps) -> Html {
             { for boxes }
             if here.is_some() {
                 <g class="packet-dot" ref={dot} aria-hidden="true"
-                    transform={here.map(|p| { let (x, y) = p.dot(); format!("translate({x} {y})") })}>
+                    transform={here.map(|p| { let (x, y) = p.dot(); format!("translate({} {})", number(x), number(y)) })}>
                     <circle r="7" />
                 </g>
             }

@@ -12,6 +12,7 @@
 //! The model ([`EditorModel`]) is shared by the component and the app, which reads the text from it when
 //! typing pauses and gives it new text (an example, a permalink).
 
+use crate::components::number;
 use crate::state::Dump;
 use chainwalk_core::{Severity, Span};
 use gloo::events::{EventListener, EventListenerOptions};
@@ -288,15 +289,17 @@ impl EditorModel {
         };
         let total = self.total_lines() as f64;
         let view = f64::from(s.client_height());
-        let _ = sizer.style().set_property("height", &format!("{}px", (total * LINE_HEIGHT + 2.0 * PAD_TOP).max(view)));
+        let _ = sizer
+            .style()
+            .set_property("height", &format!("{}px", number((total * LINE_HEIGHT + 2.0 * PAD_TOP).max(view))));
         let width = format!("calc({}ch + 40px)", self.value_width);
         let _ = sizer.style().set_property("width", &width);
         let style = t.style();
-        let _ = style.set_property("top", &format!("{}px", PAD_TOP + self.window_line as f64 * LINE_HEIGHT));
+        let _ = style.set_property("top", &format!("{}px", number(PAD_TOP + self.window_line as f64 * LINE_HEIGHT)));
         // The textarea reaches at least the bottom of the view, so that a click under the text lands in it.
         let below = view - PAD_TOP - self.window_line as f64 * LINE_HEIGHT;
         let height = (self.value_lines as f64 * LINE_HEIGHT).max(below);
-        let _ = style.set_property("height", &format!("{height}px"));
+        let _ = style.set_property("height", &format!("{}px", number(height)));
     }
 }
 
@@ -582,9 +585,11 @@ fn underlined(dump: &Dump, index: usize, marks: &[&Mark]) -> Html {
     let end = start + text.len();
     let mut pieces = Vec::new();
     let mut at = start;
-    let mut sorted = marks.to_vec();
-    sorted.sort_by_key(|m| m.span.start);
-    for m in sorted {
+    // By where they start, ties in the order given: sorted as keys (start, index), so that the binary
+    // needs no stable sort of its own for this.
+    let mut order: Vec<u64> = marks.iter().enumerate().map(|(i, m)| u64::from(m.span.start) << 32 | i as u64).collect();
+    order.sort_unstable();
+    for m in order.iter().map(|&k| marks[k as u32 as usize]) {
         let from = (m.span.start as usize).clamp(at, end);
         let to = (m.span.end as usize).clamp(from, end);
         let (Some(before), Some(marked)) = (dump.text.get(at..from), dump.text.get(from..to)) else { continue };
@@ -605,7 +610,7 @@ fn translate(node: &NodeRef, x: f64, y: f64) {
     if let Some(element) = node.cast::<HtmlElement>() {
         // Through the CSS object model, which the page's Content-Security-Policy allows (a style attribute
         // it would refuse).
-        let _ = element.style().set_property("transform", &format!("translate({x}px, {y}px)"));
+        let _ = element.style().set_property("transform", &format!("translate({}px, {}px)", number(x), number(y)));
     }
 }
 

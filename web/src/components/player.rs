@@ -1,6 +1,7 @@
 //! The player: it moves a cursor over the walk's moments, so that a class can watch the packet go hook by
 //! hook. Space plays and pauses, the arrow keys step (the app listens for them).
 
+use crate::components::number;
 use crate::state::{Action, SPEEDS};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -59,7 +60,7 @@ pub fn Player(props: &PlayerProps) -> Html {
             <label class="speed">
                 <span class="visually-hidden">{"Speed"}</span>
                 <select onchange={onspeed} aria-label="Speed">
-                    { for SPEEDS.iter().enumerate().map(|(i, s)| html! { <option value={i.to_string()} selected={i == props.speed}>{format!("{s}×")}</option> }) }
+                    { for SPEEDS.iter().enumerate().map(|(i, s)| html! { <option value={i.to_string()} selected={i == props.speed}>{format!("{}×", number(*s))}</option> }) }
                 </select>
             </label>
             <span class="position" aria-live="off" data-testid="player-position">{position}</span>
