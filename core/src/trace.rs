@@ -227,6 +227,10 @@ pub struct Assumption {
     pub text: String,
     /// The answer assumed for a match (true: it matched).
     pub matched: Option<bool>,
+    /// What `matched` answers, for a switch that flips it, when it is not whether a match holds (an
+    /// NFQUEUE rule's: "a program listens on queue 5").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 /// A finding about the walk worth pointing out.

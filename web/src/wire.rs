@@ -319,7 +319,7 @@ wire_struct! {
     Step { stage, table, chain, number, kind, matched, conditions, target, effect, depth, span, log }
     Condition { text, holds, why, assumed, span }
     Change { step, what, from, to, note }
-    Assumption { step, key, text, matched }
+    Assumption { step, key, text, matched, question }
     Insight { step, text }
     Fate { verdict, path, out, src, dst, reject_with, queue, summary, physout }
 }

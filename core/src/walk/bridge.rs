@@ -134,6 +134,7 @@ impl Walker<'_, '_> {
                     c.bridge, self.pkt.dst
                 ),
                 matched: None,
+                question: None,
             });
         }
         Some(chosen)
@@ -157,6 +158,7 @@ impl Walker<'_, '_> {
                     self.pkt.dst
                 ),
                 matched: None,
+                question: None,
             });
         }
         Some(first)

@@ -175,6 +175,7 @@ impl<'r> Simulation<'r> {
                 key: None,
                 text: assumed_host_text(packet),
                 matched: None,
+                question: None,
             });
         }
         if !self.uses_conntrack && self.tables[TableName::Nat as usize].is_some() {
@@ -183,6 +184,7 @@ impl<'r> Simulation<'r> {
                 key: None,
                 text: "No rule of this dump needs connection tracking; chainwalk assumes it is on, as it is on hosts that run Docker, Kubernetes, ufw or firewalld. On a kernel where nothing else turned it on, the nat chains would not run at all.".into(),
                 matched: None,
+                question: None,
             });
         }
         w.run();
@@ -418,6 +420,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             key: None,
             text,
             matched: None,
+            question: None,
         }));
         let packet = &first;
         let tuple = tuple_of(packet);

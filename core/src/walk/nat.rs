@@ -87,6 +87,7 @@ pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
                 "The connection's mark is {ct_mark:#x}, as its first packet left it (give CTMARK= to say otherwise)."
             ),
             matched: None,
+            question: None,
         });
     }
     // The connection's tuples are its first packet's: the original as it arrived, the reply as the
@@ -128,7 +129,7 @@ pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
     if w.first.ct_dir == CtDir::Reply && w.first.orig.is_none() {
         text.push_str(" (For a reply, give ORIGSRC=/ORIGDST= if the connection's first packet had other addresses.)");
     }
-    w.trace.assumptions.push(Assumption { step: None, key: None, text, matched: None });
+    w.trace.assumptions.push(Assumption { step: None, key: None, text, matched: None, question: None });
     binding
 }
 

@@ -241,7 +241,13 @@ fn traverse(
         };
         if let Some(s) = step {
             for (text, answer) in assumed {
-                w.trace.assumptions.push(Assumption { step: Some(s), key: Some(key()), text, matched: Some(answer) });
+                w.trace.assumptions.push(Assumption {
+                    step: Some(s),
+                    key: Some(key()),
+                    text,
+                    matched: Some(answer),
+                    question: None,
+                });
             }
         }
         if !matched {
@@ -361,7 +367,13 @@ fn queued(w: &mut Walker<'_, '_>, key: String, step: Option<usize>, num: u16, by
                 }
             )
         };
-        w.trace.assumptions.push(Assumption { step, key: Some(key), text, matched: Some(listens) });
+        w.trace.assumptions.push(Assumption {
+            step,
+            key: Some(key),
+            text,
+            matched: Some(listens),
+            question: Some(format!("a program listens on queue {num}")),
+        });
     }
     if listens {
         set_effect(w, step, format!("to user space on queue {num}: the program listening there decides"));

@@ -456,7 +456,7 @@ fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
     if w.probe {
         return;
     }
-    w.trace.assumptions.push(Assumption { step, key: None, text, matched: None });
+    w.trace.assumptions.push(Assumption { step, key: None, text, matched: None, question: None });
 }
 
 fn untrack(w: &mut Walker<'_, '_>, step: Option<usize>, t: &Target) {

@@ -53,7 +53,7 @@ pub fn Findings(props: &FindingsProps) -> Html {
                                 <label class="switch" for={id.clone()}>
                                     <input type="checkbox" role="switch" id={id} checked={matched} {onchange} data-key={key} />
                                     <span class="switch-track" aria-hidden="true"></span>
-                                    <span>{"assume it matches"}</span>
+                                    <span>{ a.question.as_deref().map_or_else(|| "assume it matches".to_string(), |q| format!("assume {q}")) }</span>
                                 </label>
                             }
                         });
