@@ -205,6 +205,31 @@ fn the_fix_forwards_the_packet_to_the_container() {
 }
 
 #[test]
+fn two_containers_on_a_bridge_are_walked_as_br_netfilter_passes_them() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.example("docker-bridge-icc").await;
+        let verdict = browser.wait_for_verdict(|v| v.starts_with("Dropped")).await;
+        assert!(verdict.contains("rule 1 of filter DOCKER"), "{verdict}");
+        let deciding = "[data-testid=deciding-rule]";
+        assert_eq!(attr(&browser, deciding, "data-table").await.as_deref(), Some("filter"));
+        assert_eq!(attr(&browser, deciding, "data-chain").await.as_deref(), Some("DOCKER"));
+        assert_eq!(attr(&browser, deciding, "data-rule").await.as_deref(), Some("1"));
+        let log = browser.text("[data-testid=trace-log]").await;
+        assert!(log.contains("TRACE: nat:PREROUTING:policy:2 IN=docker0 OUT= PHYSIN=veth1 SRC=172.17.0.2"), "{log}");
+        assert!(
+            log.contains("TRACE: filter:DOCKER:rule:1 IN=docker0 OUT=docker0 PHYSIN=veth1 PHYSOUT=veth2 "),
+            "{log}"
+        );
+        let diamond = browser.text("[data-node=routing-in] text").await;
+        assert_eq!(diamond, "bridge", "the bridge decides where routing would");
+        // Bridged, not routed: the packet never reaches the host's own input path.
+        assert!(node_class(&browser, "local").await.contains("idle"));
+        browser.screenshots("docker-bridge-icc").await;
+    });
+}
+
+#[test]
 fn a_broken_rule_is_shown_at_its_line_and_column() {
     run(|browser| async move {
         browser.open().await;

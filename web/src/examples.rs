@@ -33,7 +33,7 @@ macro_rules! example {
 }
 
 /// Every example, the one a first visit shows first.
-pub const EXAMPLES: [Example; 9] = [
+pub const EXAMPLES: [Example; 10] = [
     example!(
         "docker-7788",
         "docker-7788",
@@ -58,6 +58,16 @@ pub const EXAMPLES: [Example; 9] = [
         "Docker's default rules, a published port",
         "What `docker run -p 8080:80` writes: DNAT in the nat DOCKER chain, then the FORWARD chains \
          DOCKER-USER, DOCKER-ISOLATION and DOCKER accept the connection to the container."
+    ),
+    example!(
+        "docker-bridge-icc",
+        "docker-bridge-icc",
+        "docker-bridge-icc",
+        "Docker: two containers on docker0, icc=false",
+        "One container connects to another on the same bridge. The bridge forwards the frame, but \
+         br_netfilter (net.bridge.bridge-nf-call-iptables = 1) passes it through PREROUTING, FORWARD and \
+         POSTROUTING without routing, with PHYSIN/PHYSOUT naming the ports; the rule dockerd writes for \
+         --icc=false drops it in the DOCKER chain."
     ),
     example!(
         "kube-clusterip",
@@ -145,6 +155,21 @@ mod tests {
         assert_eq!(walk.fate.verdict, FateVerdict::Accept);
         assert_eq!(walk.fate.out.as_deref(), Some("docker0"));
         assert_eq!(walk.fate.dst, "172.17.0.2:7788");
+    }
+
+    #[test]
+    fn the_bridge_example_is_bridged_and_dropped_by_the_icc_rule() {
+        let e = by_id("docker-bridge-icc").expect("the bridge example");
+        let parsed = chainwalk_core::parse(e.rules, None);
+        let walk = run(&parsed, Inputs { host: e.host, packet: e.packet, overrides: &[], expand: &[] }).walk.unwrap();
+        assert_eq!(walk.fate.verdict, FateVerdict::Drop);
+        assert_eq!(walk.fate.physout.as_deref(), Some("veth2"));
+        let last = walk.log.last().expect("TRACE lines");
+        let last = &last.text;
+        assert!(
+            last.starts_with("TRACE: filter:DOCKER:rule:1 IN=docker0 OUT=docker0 PHYSIN=veth1 PHYSOUT=veth2"),
+            "{last}"
+        );
     }
 
     #[test]

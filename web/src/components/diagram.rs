@@ -11,7 +11,7 @@ use crate::protocol::{Entry, Walk};
 use crate::state::Shown;
 use crate::timeline::{node_of, stage_of, visits, Moment, Node};
 use chainwalk_core::ruleset::{Hook, TableName};
-use chainwalk_core::trace::{FateVerdict, StageStatus, StepKind};
+use chainwalk_core::trace::{FateVerdict, StageKind, StageStatus, StepKind};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::KeyboardEvent;
@@ -317,6 +317,8 @@ pub fn Diagram(props: &DiagramProps) -> Html {
         let label = match p.node {
             Node::Egress => walk.fate.out.as_deref().map_or("out".to_string(), |o| format!("out {o}")),
             Node::Ingress => walk.in_iface.as_deref().map_or("in".to_string(), |i| format!("in {i}")),
+            // A bridged packet meets the bridge's decision where a routed one meets routing.
+            Node::RouteIn if stages.iter().any(|&s| walk.stages[s].kind == StageKind::Bridge) => "bridge".to_string(),
             _ => p.label.to_string(),
         };
         let (cx, cy) = p.center();
