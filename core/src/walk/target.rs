@@ -34,6 +34,13 @@ pub(super) fn apply(
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
             }
+            if let Some(why) = answer_lost(w, r.with) {
+                effect(
+                    w,
+                    format!("REJECT: the packet is dropped; the {with} it sends does not reach the sender: {why}"),
+                );
+                return TargetResult::Drop;
+            }
             effect(w, format!("REJECT: the packet is dropped and {with} is sent back"));
             TargetResult::Reject(with)
         }
@@ -450,6 +457,78 @@ fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'stati
         }
         L4::Icmpv6 { icmp_type, .. } if !reset && icmp_type < 128 => {
             Some("the kernel sends no ICMPv6 error about an ICMPv6 error")
+        }
+        _ => None,
+    }
+}
+
+/// The answer a REJECT sends is a packet of this host to the rejected packet's source, RELATED to its
+/// connection (`nf_send_reset` and `icmp_send` hand it to `ip_local_out`): it meets the OUTPUT and
+/// POSTROUTING chains like any other, and leaves where routing sends it. Why it does not get back to the
+/// sender, if it does not: a rule stops it, routing has no way there, or it leaves by another interface
+/// than the one the packet came in on (a source routed elsewhere). Walked silently, as the kernel does not
+/// trace it; not while probing a connection's first packet for its NAT binding.
+fn answer_lost(w: &Walker<'_, '_>, with: crate::targets::reject::RejectWith) -> Option<String> {
+    use crate::targets::reject::RejectWith::*;
+    if w.probe {
+        return None;
+    }
+    let pkt = &w.pkt;
+    let v4 = pkt.dst.is_ipv4();
+    let icmp = |icmp_type: u8, code: u8| if v4 { L4::Icmp { icmp_type, code } } else { L4::Icmpv6 { icmp_type, code } };
+    let l4 = match with {
+        TcpReset => {
+            let L4::Tcp { sport, dport, flags } = pkt.l4 else { return None };
+            // A reset acknowledges what it answers unless that carried an ACK (`nf_reject_ip_tcphdr_put`).
+            let rst = if flags.0 & 0x10 != 0 { 0x04 } else { 0x14 };
+            L4::Tcp { sport: dport, dport: sport, flags: crate::matches::tcp::TcpFlags(rst) }
+        }
+        IcmpNetUnreachable => icmp(3, 0),
+        IcmpHostUnreachable => icmp(3, 1),
+        IcmpProtoUnreachable => icmp(3, 2),
+        IcmpPortUnreachable => icmp(3, 3),
+        IcmpNetProhibited => icmp(3, 9),
+        IcmpHostProhibited => icmp(3, 10),
+        IcmpAdminProhibited => icmp(3, 13),
+        Icmp6NoRoute => icmp(1, 0),
+        Icmp6AdmProhibited => icmp(1, 1),
+        Icmp6AddrUnreachable => icmp(1, 3),
+        Icmp6PortUnreachable => icmp(1, 4),
+        Icmp6PolicyFail => icmp(1, 5),
+        Icmp6RejectRoute => icmp(1, 6),
+    };
+    // A reset comes from the address it answers for; an ICMP error from that address when it is the host's,
+    // else from the host's address on the way back.
+    let src = if matches!(with, TcpReset) || w.host.is_local(pkt.dst) {
+        pkt.dst
+    } else {
+        match w.host.route(pkt.src) {
+            RouteDecision::Forward { src: Some(s), .. } => s,
+            RouteDecision::Forward { dev, .. } => w
+                .host
+                .interface(&dev)
+                .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv4() == v4))
+                .map_or(pkt.dst, |a| a.addr),
+            _ => pkt.dst,
+        }
+    };
+    let mut answer = crate::packet::Packet::new(src, pkt.src, l4);
+    answer.ct_state = CtState::Related;
+    answer.ct_dir = crate::packet::CtDir::Reply;
+    let mut p = Walker::new(w.sim, w.host, &answer, w.opts);
+    p.probe = true;
+    p.traced = false;
+    p.run();
+    let fate = p.fate?;
+    if fate.verdict != crate::trace::FateVerdict::Accept {
+        return Some(match w.host.route(pkt.src) {
+            RouteDecision::Unroutable { .. } => format!("the host has no route back to {}", pkt.src),
+            _ => "the dump's own rules stop it on its way out (OUTPUT or POSTROUTING)".to_string(),
+        });
+    }
+    match (&w.first.in_iface, &fate.out) {
+        (Some(came_in), Some(out)) if came_in != out => {
+            Some(format!("routing sends it out of {out}, not back out of {came_in} where the packet came from"))
         }
         _ => None,
     }
