@@ -357,23 +357,39 @@ pub fn make_packet(h: &Hints, host: &MadeHost, dir: Direction, kind: Kind, rng: 
             nth(net, 3 + (rng.next() % 10) as u32)
         }
     };
+    // Where a packet from outside comes in, and from which address: the rule's source where the host routes
+    // it back out of the rule's interface (or of any, when the rule names none), so that the host's answers
+    // (a REJECT's error, a SYN-ACK) go back to the sender; else a neighbour behind the interface.
+    let inbound = |rng: &mut Rng| -> (String, (IpAddr, u8), IpAddr) {
+        let named = hint.in_if.as_deref().and_then(|i| link_of(i).map(|n| (i.to_string(), n)));
+        let src = hint.src.and_then(|n| address_in(n, rng));
+        let back = src.and_then(|s| match host.host.route(s) {
+            RouteDecision::Forward { dev, .. } => link_of(&dev).map(|n| (dev, n)),
+            _ => None,
+        });
+        match (named, back, src) {
+            (Some(l), Some(b), Some(s)) if l.0 == b.0 => (l.0, l.1, s),
+            (None, Some(b), Some(s)) => (b.0, b.1, s),
+            (Some(l), _, _) => {
+                let s = neighbour(&l.0, l.1, rng);
+                (l.0, l.1, s)
+            }
+            (None, _, _) => {
+                let l = random_link(rng);
+                let s = neighbour(&l.0, l.1, rng);
+                (l.0, l.1, s)
+            }
+        }
+    };
     let (in_if, src, dst) = match dir {
         Direction::Input => {
-            let (name, net) = match hint.in_if.as_deref().and_then(|i| link_of(i).map(|n| (i.to_string(), n))) {
-                Some(l) => l,
-                None => random_link(rng),
-            };
-            let src = hint.src.and_then(|n| address_in(n, rng)).unwrap_or_else(|| neighbour(&name, net, rng));
+            let (name, net, src) = inbound(rng);
             // Mostly the address of the interface it comes in on, sometimes another of the host's.
             let dst = if rng.below(4) == 0 { nth(random_link(rng).1, 1) } else { nth(net, 1) };
             (Some(name), src, dst)
         }
         Direction::Forward => {
-            let (name, net) = match hint.in_if.as_deref().and_then(|i| link_of(i).map(|n| (i.to_string(), n))) {
-                Some(l) => l,
-                None => random_link(rng),
-            };
-            let src = hint.src.and_then(|n| address_in(n, rng)).unwrap_or_else(|| neighbour(&name, net, rng));
+            let (name, _, src) = inbound(rng);
             let dst = match hint.dst.and_then(|n| address_in(n, rng)) {
                 Some(d) => d,
                 None => {
