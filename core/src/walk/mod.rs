@@ -532,10 +532,13 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.stop_by_routing(Path::Forward, why, icmp);
                     return;
                 }
+                let redirect = self.redirect_sent(&dev);
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev);
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
                     self.egress(Path::Forward, via);
+                } else if redirect {
+                    self.answered_by_redirect();
                 }
             }
             RouteDecision::Unroutable { reason, route: kind } => {
@@ -545,6 +548,47 @@ impl<'s, 'r> Walker<'s, 'r> {
                     route_error(self.family(), kind),
                 );
             }
+        }
+    }
+
+    /// Whether routing tells the sender of an IPv4 packet it forwards back out of `out`, the interface it came
+    /// in on, of a better first hop: an ICMP redirect (type 5, code 1), sent before FORWARD (`__mkroute_input`
+    /// sets `IPSKB_DOREDIRECT` when the host reaches the source through that interface and `send_redirects`
+    /// is on; `ip_forward` sends it). The redirect is the host's own packet, RELATED to the forwarded one's
+    /// connection, so it must get through OUTPUT and back to the sender like a REJECT's answer.
+    fn redirect_sent(&mut self, out: &str) -> bool {
+        let Some(came_in) = self.in_iface.clone() else { return false };
+        if self.family() != Family::Ipv4 || came_in != out || !self.host.sends_redirects(out) {
+            return false;
+        }
+        let src = self.pkt.src;
+        let source_on_link = self.host.routes.iter().any(|r| {
+            r.kind == RouteKind::Unicast
+                && r.dev.as_deref() == Some(out)
+                && crate::host::prefix_contains(r.dst, r.prefix, src)
+        });
+        if !source_on_link {
+            return false;
+        }
+        let redirect = L4::Icmp { icmp_type: 5, code: 1 };
+        let sent = target::answer_lost(self, redirect).is_none();
+        if sent && !self.probe {
+            let note = format!(
+                "routing sends the packet back out of {out}, where it came in, and {src} is reached through {out}: \
+                 the host sends {src} an ICMP redirect (type 5, code 1) before FORWARD"
+            );
+            self.stage(None, StageKind::Routing, StageStatus::Passed, note);
+        }
+        sent
+    }
+
+    /// A forwarded packet whose sender got a redirect was stopped later: what came back to the sender about it
+    /// is the redirect, before any answer of a REJECT.
+    fn answered_by_redirect(&mut self) {
+        if let Some(f) = self.fate.as_mut().filter(|f| f.verdict != FateVerdict::Accept) {
+            f.verdict = FateVerdict::Reject;
+            f.reject_with = Some("icmp-type-5-code-1".into());
+            f.summary.push_str(" Its sender had already been sent an ICMP redirect (type 5, code 1).");
         }
     }
 

@@ -34,7 +34,7 @@ pub(super) fn apply(
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
             }
-            if let Some(why) = answer_lost(w, r.with) {
+            if let Some(why) = answer_of(&w.pkt, r.with).and_then(|answer| answer_lost(w, answer)) {
                 effect(
                     w,
                     format!("REJECT: the packet is dropped; the {with} it sends does not reach the sender: {why}"),
@@ -462,21 +462,13 @@ fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'stati
     }
 }
 
-/// The answer a REJECT sends is a packet of this host to the rejected packet's source, RELATED to its
-/// connection (`nf_send_reset` and `icmp_send` hand it to `ip_local_out`): it meets the OUTPUT and
-/// POSTROUTING chains like any other, and leaves where routing sends it. Why it does not get back to the
-/// sender, if it does not: a rule stops it, routing has no way there, or it leaves by another interface
-/// than the one the packet came in on (a source routed elsewhere). Walked silently, as the kernel does not
-/// trace it; not while probing a connection's first packet for its NAT binding.
-fn answer_lost(w: &Walker<'_, '_>, with: crate::targets::reject::RejectWith) -> Option<String> {
+/// The packet a REJECT answers with: a reset (with the ports swapped) or an ICMP or ICMPv6 error; `None`
+/// for a reset of a packet that is not TCP.
+fn answer_of(pkt: &crate::packet::Packet, with: crate::targets::reject::RejectWith) -> Option<L4> {
     use crate::targets::reject::RejectWith::*;
-    if w.probe {
-        return None;
-    }
-    let pkt = &w.pkt;
     let v4 = pkt.dst.is_ipv4();
     let icmp = |icmp_type: u8, code: u8| if v4 { L4::Icmp { icmp_type, code } } else { L4::Icmpv6 { icmp_type, code } };
-    let l4 = match with {
+    Some(match with {
         TcpReset => {
             let L4::Tcp { sport, dport, flags } = pkt.l4 else { return None };
             // A reset acknowledges what it answers unless that carried an ACK (`nf_reject_ip_tcphdr_put`).
@@ -496,10 +488,25 @@ fn answer_lost(w: &Walker<'_, '_>, with: crate::targets::reject::RejectWith) -> 
         Icmp6PortUnreachable => icmp(1, 4),
         Icmp6PolicyFail => icmp(1, 5),
         Icmp6RejectRoute => icmp(1, 6),
-    };
+    })
+}
+
+/// The answer a REJECT sends (or a redirect routing sends) is a packet of this host to the packet's source, RELATED to its
+/// connection (`nf_send_reset` and `icmp_send` hand it to `ip_local_out`): it meets the OUTPUT and
+/// POSTROUTING chains like any other, and leaves where routing sends it. Why it does not get back to the
+/// sender, if it does not: a rule stops it, routing has no way there, or it leaves by another interface
+/// than the one the packet came in on (a source routed elsewhere). Walked silently, as the kernel does not
+/// trace it; not while probing a connection's first packet for its NAT binding.
+pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
+    if w.probe {
+        return None;
+    }
+    let pkt = &w.pkt;
+    let v4 = pkt.dst.is_ipv4();
+    let reset = matches!(l4, L4::Tcp { .. });
     // A reset comes from the address it answers for; an ICMP error from that address when it is the host's,
     // else from the host's address on the way back.
-    let src = if matches!(with, TcpReset) || w.host.is_local(pkt.dst) {
+    let src = if reset || w.host.is_local(pkt.dst) {
         pkt.dst
     } else {
         match w.host.route(pkt.src) {
