@@ -15,6 +15,9 @@ pub const UPLINK: &str = "up0";
 /// The most interfaces of a dump the host gets (beside the uplink): one /28 each from two /24s.
 const MAX_IFACES: usize = 31;
 
+/// The most addresses of the dump's INPUT rules the host takes as its own.
+const MAX_LOCAL: usize = 8;
+
 /// The most routes to the dump's own networks the host gets.
 const MAX_ROUTES: usize = 32;
 
@@ -46,6 +49,9 @@ pub struct Hints {
     pub ifaces: Vec<String>,
     /// One per rule line.
     pub rules: Vec<RuleHint>,
+    /// Single addresses the INPUT chain's rules are for (`-A INPUT ... -d ADDR`), with the interface the
+    /// rule names: the host gets them as its own.
+    pub local: Vec<(Option<String>, IpAddr)>,
 }
 
 /// An interface name as a concrete interface: a `+` wildcard becomes `0`; `None` for `lo`, names the kernel
@@ -99,6 +105,7 @@ impl Hints {
     pub fn read(dump: &str, v6: bool) -> Hints {
         let mut ifaces: Vec<String> = Vec::new();
         let mut rules = Vec::new();
+        let mut local = Vec::new();
         for line in dump.lines().filter(|l| l.starts_with("-A ") || l.starts_with("-I ")) {
             let w = words(line);
             let mut hint = RuleHint::default();
@@ -129,10 +136,17 @@ impl Hints {
                     _ => {}
                 }
             }
+            let single = hint.dst.filter(|d| d.1 == if v6 { 128 } else { 32 } && usable(d.0)).map(|d| d.0);
+            if let Some(a) = single.filter(|_| line.starts_with("-A INPUT ")) {
+                if local.len() < MAX_LOCAL && !local.iter().any(|(_, l)| *l == a) {
+                    local.push((hint.in_if.clone(), a));
+                }
+            }
             rules.push(hint);
         }
         ifaces.truncate(MAX_IFACES);
-        Hints { v6, ifaces, rules }
+        local.retain(|(i, _)| i.as_ref().is_none_or(|i| ifaces.contains(i)));
+        Hints { v6, ifaces, rules, local }
     }
 }
 
@@ -215,8 +229,11 @@ pub fn make_host(h: &Hints) -> MadeHost {
         .map(|(n, name)| (name, subnet(h.v6, n)))
         .collect();
     let mut text = String::from("# ip -br addr\nlo               UNKNOWN        127.0.0.1/8 ::1/128\n");
+    let single = if h.v6 { 128 } else { 32 };
     for (name, net) in &links {
-        text += &format!("{name:<16} UP             {}/{}\n", nth(*net, 1), net.1);
+        let own = h.local.iter().filter(|(i, _)| i.as_deref().unwrap_or(UPLINK) == name);
+        let extra: String = own.map(|(_, a)| format!(" {a}/{single}")).collect();
+        text += &format!("{name:<16} UP             {}/{}{extra}\n", nth(*net, 1), net.1);
     }
     text += if h.v6 { "# ip -6 route\n" } else { "# ip route\n" };
     text += &format!("default via {} dev {UPLINK}\n", nth(links[0].1, 2));
@@ -384,8 +401,16 @@ pub fn make_packet(h: &Hints, host: &MadeHost, dir: Direction, kind: Kind, rng: 
     let (in_if, src, dst) = match dir {
         Direction::Input => {
             let (name, net, src) = inbound(rng);
-            // Mostly the address of the interface it comes in on, sometimes another of the host's.
-            let dst = if rng.below(4) == 0 { nth(random_link(rng).1, 1) } else { nth(net, 1) };
+            // Mostly an address of the interface it comes in on, sometimes another of the host's, or for a
+            // datagram or echo request the subnet's broadcast.
+            let own: Vec<IpAddr> = std::iter::once(nth(net, 1))
+                .chain(h.local.iter().filter(|(i, _)| i.as_deref().unwrap_or(UPLINK) == name).map(|(_, a)| *a))
+                .collect();
+            let dst = match rng.below(8) {
+                0 | 1 => nth(random_link(rng).1, 1),
+                2 if !v6 && matches!(kind, Kind::Udp | Kind::Echo) => nth(net, 15),
+                _ => own[rng.below(own.len())],
+            };
             (Some(name), src, dst)
         }
         Direction::Forward => {
