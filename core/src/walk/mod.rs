@@ -355,6 +355,8 @@ struct Walker<'s, 'r> {
     binding: Option<nat::Binding>,
     /// Whether this walk only probes a first packet for its NAT binding (nothing is recorded).
     probe: bool,
+    /// Whether the packet is one the kernel makes itself (a REJECT's answer, a redirect), with no socket.
+    kernel_made: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
     /// The bridge port the packet came in on, when it did.
@@ -419,6 +421,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             traced: !opts.trace_from_dump,
             binding: None,
             probe: false,
+            kernel_made: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
             crossing,

@@ -525,6 +525,7 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     let mut p = Walker::new(w.sim, w.host, &answer, w.opts);
     p.probe = true;
     p.traced = false;
+    p.kernel_made = true;
     p.run();
     let fate = p.fate?;
     if fate.verdict != crate::trace::FateVerdict::Accept {
