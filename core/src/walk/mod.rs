@@ -781,7 +781,18 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     fn route_decision(&mut self) -> RouteDecision {
-        let d = self.host.route(self.pkt.dst);
+        // A link-local IPv6 destination needs its interface (a scope id): a packet this host sends there
+        // leaves by the interface it names (`OUT=`), whatever interface routes the prefix.
+        let link_local = matches!(self.pkt.dst, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        let scoped = self
+            .pkt
+            .out_iface
+            .clone()
+            .filter(|_| link_local && self.pkt.in_iface.is_none() && !self.host.is_local(self.pkt.dst));
+        let d = match scoped {
+            Some(dev) => RouteDecision::Forward { dev, via: None, src: None },
+            None => self.host.route(self.pkt.dst),
+        };
         let note = match &d {
             RouteDecision::Local { dev } => {
                 format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
@@ -1020,9 +1031,24 @@ impl<'s, 'r> Walker<'s, 'r> {
         });
     }
 
+    /// Ends the walk where routing drops the packet, with the ICMP error it sends back, if any. For a packet
+    /// from outside, that error is the host's own packet and must get back to the sender (see
+    /// `target::answer_lost`); when it does not, the sender sees nothing.
     fn stop_by_routing(&mut self, path: Path, why: String, icmp: Option<String>) {
+        let mut summary = format!("{}.", capitalise(&why));
+        let lost = icmp
+            .as_deref()
+            .filter(|_| self.first.in_iface.is_some())
+            .and_then(target::icmp_named)
+            .and_then(|answer| target::answer_lost(self, answer));
+        let icmp = match lost {
+            Some(how) => {
+                summary.push_str(&format!(" The ICMP error it sends does not reach the sender: {how}."));
+                None
+            }
+            None => icmp,
+        };
         let verdict = if icmp.is_some() { FateVerdict::Reject } else { FateVerdict::Drop };
-        let summary = format!("{}.", capitalise(&why));
         self.set_fate(verdict, path, icmp, None, summary);
     }
 

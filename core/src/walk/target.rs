@@ -465,34 +465,41 @@ fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'stati
 /// The packet a REJECT answers with: a reset (with the ports swapped) or an ICMP or ICMPv6 error; `None`
 /// for a reset of a packet that is not TCP.
 fn answer_of(pkt: &crate::packet::Packet, with: crate::targets::reject::RejectWith) -> Option<L4> {
-    use crate::targets::reject::RejectWith::*;
-    let v4 = pkt.dst.is_ipv4();
-    let icmp = |icmp_type: u8, code: u8| if v4 { L4::Icmp { icmp_type, code } } else { L4::Icmpv6 { icmp_type, code } };
-    Some(match with {
-        TcpReset => {
-            let L4::Tcp { sport, dport, flags } = pkt.l4 else { return None };
-            // A reset acknowledges what it answers unless that carried an ACK (`nf_reject_ip_tcphdr_put`).
-            let rst = if flags.0 & 0x10 != 0 { 0x04 } else { 0x14 };
-            L4::Tcp { sport: dport, dport: sport, flags: crate::matches::tcp::TcpFlags(rst) }
-        }
-        IcmpNetUnreachable => icmp(3, 0),
-        IcmpHostUnreachable => icmp(3, 1),
-        IcmpProtoUnreachable => icmp(3, 2),
-        IcmpPortUnreachable => icmp(3, 3),
-        IcmpNetProhibited => icmp(3, 9),
-        IcmpHostProhibited => icmp(3, 10),
-        IcmpAdminProhibited => icmp(3, 13),
-        Icmp6NoRoute => icmp(1, 0),
-        Icmp6AdmProhibited => icmp(1, 1),
-        Icmp6AddrUnreachable => icmp(1, 3),
-        Icmp6PortUnreachable => icmp(1, 4),
-        Icmp6PolicyFail => icmp(1, 5),
-        Icmp6RejectRoute => icmp(1, 6),
-    })
+    if with != crate::targets::reject::RejectWith::TcpReset {
+        return icmp_named(with.name());
+    }
+    let L4::Tcp { sport, dport, flags } = pkt.l4 else { return None };
+    // A reset acknowledges what it answers unless that carried an ACK (`nf_reject_ip_tcphdr_put`).
+    let rst = if flags.0 & 0x10 != 0 { 0x04 } else { 0x14 };
+    Some(L4::Tcp { sport: dport, dport: sport, flags: crate::matches::tcp::TcpFlags(rst) })
 }
 
-/// The answer a REJECT sends (or a redirect routing sends) is a packet of this host to the packet's source, RELATED to its
-/// connection (`nf_send_reset` and `icmp_send` hand it to `ip_local_out`): it meets the OUTPUT and
+/// The ICMP or ICMPv6 error a `--reject-with` name (or routing's `icmp-time-exceeded`, ...) stands for.
+pub(super) fn icmp_named(name: &str) -> Option<L4> {
+    let (icmp_type, code) = match name {
+        "icmp-net-unreachable" => (3, 0),
+        "icmp-host-unreachable" => (3, 1),
+        "icmp-proto-unreachable" => (3, 2),
+        "icmp-port-unreachable" => (3, 3),
+        "icmp-net-prohibited" => (3, 9),
+        "icmp-host-prohibited" => (3, 10),
+        "icmp-admin-prohibited" => (3, 13),
+        "icmp-time-exceeded" => (11, 0),
+        "icmp6-no-route" => (1, 0),
+        "icmp6-adm-prohibited" => (1, 1),
+        "icmp6-beyond-scope" => (1, 2),
+        "icmp6-addr-unreachable" => (1, 3),
+        "icmp6-port-unreachable" => (1, 4),
+        "icmp6-policy-fail" => (1, 5),
+        "icmp6-reject-route" => (1, 6),
+        "icmp6-time-exceeded" => (3, 0),
+        _ => return None,
+    };
+    Some(if name.starts_with("icmp6") { L4::Icmpv6 { icmp_type, code } } else { L4::Icmp { icmp_type, code } })
+}
+
+/// The answer a REJECT sends (or routing: an ICMP error, a redirect) is a packet of this host to the packet's
+/// source, RELATED to its connection (`nf_send_reset` and `icmp_send` hand it to `ip_local_out`): it meets the OUTPUT and
 /// POSTROUTING chains like any other, and leaves where routing sends it. Why it does not get back to the
 /// sender, if it does not: a rule stops it, routing has no way there, or it leaves by another interface
 /// than the one the packet came in on (a source routed elsewhere). Walked silently, as the kernel does not
@@ -522,6 +529,9 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     let mut answer = crate::packet::Packet::new(src, pkt.src, l4);
     answer.ct_state = CtState::Related;
     answer.ct_dir = crate::packet::CtDir::Reply;
+    // An answer to a link-local IPv6 source goes back out of the interface the packet came in on
+    // (`icmp6_send` takes the scope from the packet it answers).
+    answer.out_iface = w.first.in_iface.clone();
     let mut p = Walker::new(w.sim, w.host, &answer, w.opts);
     p.probe = true;
     p.traced = false;
