@@ -556,28 +556,34 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// Whether routing tells the sender of an IPv4 packet it forwards back out of `out`, the interface it came
     /// in on, of a better first hop: an ICMP redirect (type 5, code 1), sent before FORWARD (`__mkroute_input`
-    /// sets `IPSKB_DOREDIRECT` when the host reaches the source through that interface and `send_redirects`
-    /// is on; `ip_forward` sends it). The redirect is the host's own packet, RELATED to the forwarded one's
+    /// sets `IPSKB_DOREDIRECT` when the source is directly on that interface's link and `send_redirects` is
+    /// on; `ip_forward` sends it). The redirect is the host's own packet, RELATED to the forwarded one's
     /// connection, so it must get through OUTPUT and back to the sender like a REJECT's answer.
     fn redirect_sent(&mut self, out: &str) -> bool {
         let Some(came_in) = self.in_iface.clone() else { return false };
         if self.family() != Family::Ipv4 || came_in != out || !self.host.sends_redirects(out) {
             return false;
         }
+        // `fib_validate_source` answers 1 only when the way back to the source through `out` is a route with
+        // no gateway (a next hop of host scope): the best route to it, or else the best through `out`.
         let src = self.pkt.src;
-        let source_on_link = self.host.routes.iter().any(|r| {
-            r.kind == RouteKind::Unicast
-                && r.dev.as_deref() == Some(out)
-                && crate::host::prefix_contains(r.dst, r.prefix, src)
+        let through_out = |r: &&crate::host::Route| r.dev.as_deref() == Some(out);
+        let back = self.host.lookup(src).filter(through_out).or_else(|| {
+            self.host
+                .routes
+                .iter()
+                .filter(|r| r.kind == RouteKind::Unicast && crate::host::prefix_contains(r.dst, r.prefix, src))
+                .filter(through_out)
+                .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
         });
-        if !source_on_link {
+        if !back.is_some_and(|r| r.kind == RouteKind::Unicast && r.via.is_none()) {
             return false;
         }
         let redirect = L4::Icmp { icmp_type: 5, code: 1 };
         let sent = target::answer_lost(self, redirect).is_none();
         if sent && !self.probe {
             let note = format!(
-                "routing sends the packet back out of {out}, where it came in, and {src} is reached through {out}: \
+                "routing sends the packet back out of {out}, where it came in, and {src} is on {out}'s link: \
                  the host sends {src} an ICMP redirect (type 5, code 1) before FORWARD"
             );
             self.stage(None, StageKind::Routing, StageStatus::Passed, note);
