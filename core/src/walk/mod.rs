@@ -643,6 +643,9 @@ impl<'s, 'r> Walker<'s, 'r> {
             return;
         }
         match decision {
+            // The kernel's answer to a packet of this host is back with its sender once it is sent on lo,
+            // whatever PREROUTING and INPUT then do with it (a capture on lo sees it).
+            RouteDecision::Local { .. } if self.kernel_made => self.deliver(),
             RouteDecision::Local { .. } => {
                 // Out through lo and back in: the connection is tracked and NATed already.
                 self.in_iface = Some("lo".into());
