@@ -487,7 +487,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             self.pkt.physout = None;
         }
         if let Some(why) = self.martian() {
-            let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
+            let path = if self.for_this_host() { Path::Input } else { Path::Forward };
             self.stage(None, StageKind::Routing, StageStatus::Stopped, why.clone());
             self.stop_by_routing(path, why, None);
             return;
@@ -991,13 +991,19 @@ impl<'s, 'r> Walker<'s, 'r> {
             Hook::Prerouting | Hook::Postrouting => {
                 if self.first.in_iface.is_none() {
                     Path::Output
-                } else if hook == Hook::Postrouting || !self.host.is_local(self.pkt.dst) {
+                } else if hook == Hook::Postrouting || !self.for_this_host() {
                     Path::Forward
                 } else {
                     Path::Input
                 }
             }
         }
+    }
+
+    /// Whether the packet's destination, as it is now, is this host's: one of its addresses or a broadcast
+    /// address it receives (the local routing table's `local` and `broadcast` routes).
+    fn for_this_host(&self) -> bool {
+        self.host.is_local(self.pkt.dst) || self.host.is_broadcast(self.pkt.dst)
     }
 
     fn describe_step(&self, s: usize) -> String {
