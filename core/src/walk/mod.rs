@@ -557,7 +557,7 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// Whether routing tells the sender of an IPv4 packet it forwards back out of `out`, the interface it came
     /// in on, of a better first hop: an ICMP redirect (type 5, code 1), sent before FORWARD (`__mkroute_input`
     /// sets `IPSKB_DOREDIRECT` when the source is directly on that interface's link and `send_redirects` is
-    /// on; `ip_forward` sends it). The redirect is the host's own packet, RELATED to the forwarded one's
+    /// on; `ip_forward` sends it), unless NAT drops it. The redirect is the host's own packet, RELATED to the forwarded one's
     /// connection, so it must get through OUTPUT and back to the sender like a REJECT's answer.
     fn redirect_sent(&mut self, out: &str) -> bool {
         let Some(came_in) = self.in_iface.clone() else { return false };
@@ -578,6 +578,16 @@ impl<'s, 'r> Walker<'s, 'r> {
         });
         if !back.is_some_and(|r| r.kind == RouteKind::Unicast && r.via.is_none()) {
             return false;
+        }
+        // Where the nat table is loaded, NAT drops a redirect about a connection whose translation is not
+        // settled both ways yet (a first packet's source NAT comes in POSTROUTING) or that is translated
+        // (`nf_nat_icmp_reply_translation`).
+        if self.sim.tables[TableName::Nat as usize].is_some() && self.ct.state != CtState::Untracked {
+            let settled = matches!(self.ct.state, CtState::Established | CtState::Related)
+                && self.binding.as_ref().is_none_or(|b| b.dst.is_none() && b.src.is_none());
+            if !settled {
+                return false;
+            }
         }
         let redirect = L4::Icmp { icmp_type: 5, code: 1 };
         let sent = target::answer_lost(self, redirect).is_none();
