@@ -29,8 +29,8 @@ pub(super) fn apply(
     match &t.kind {
         TargetKind::Reject(r) => {
             let with = r.with.name().to_string();
-            if let Some(why) = nothing_sent_back(&w.pkt, matches!(r.with, crate::targets::reject::RejectWith::TcpReset))
-            {
+            let reset = matches!(r.with, crate::targets::reject::RejectWith::TcpReset);
+            if let Some(why) = nothing_sent_back(&w.pkt, w.host, reset) {
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
             }
@@ -445,10 +445,16 @@ fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::
 }
 
 /// Why REJECT sends nothing back for `pkt`, if it does not: no reset answers a reset or a later fragment
-/// (`nf_reject_ip_tcphdr_get`), and no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`).
-fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'static str> {
+/// (`nf_reject_ip_tcphdr_get`), no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`), and
+/// nothing answers a packet to a broadcast or multicast address.
+fn nothing_sent_back(pkt: &crate::packet::Packet, host: &crate::host::Host, reset: bool) -> Option<&'static str> {
     if pkt.fragment_offset != 0 {
         return Some("the kernel answers only a packet's first fragment");
+    }
+    // `icmp_send` and `nf_send_reset` (and `icmp6_send`, `nf_send_reset6` for these errors) answer only a
+    // packet sent to one host.
+    if pkt.dst.is_multicast() || host.is_broadcast(pkt.dst) {
+        return Some("the kernel answers no packet sent to a broadcast or multicast address");
     }
     match pkt.l4 {
         L4::Tcp { flags, .. } if reset && flags.0 & 0x04 != 0 => Some("the kernel never answers a reset with a reset"),
