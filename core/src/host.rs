@@ -40,6 +40,10 @@ pub struct Host {
     /// `all`.
     #[serde(default)]
     pub rp_filter: Vec<(String, u8)>,
+    /// `net.ipv4.conf.all.send_redirects` and `net.ipv4.conf.IFACE.send_redirects` as given (`all` under the
+    /// name `all`); the kernel's default for both is 1.
+    #[serde(default)]
+    pub send_redirects: Vec<(String, bool)>,
     /// `net.bridge.bridge-nf-call-iptables`: whether `br_netfilter` passes bridged IPv4 traffic through
     /// iptables; `None` when not given (the kernel's default, 1, once `br_netfilter` is loaded).
     #[serde(default)]
@@ -220,6 +224,7 @@ impl Host {
             ipv6_forward: false,
             route_localnet: false,
             rp_filter: Vec::new(),
+            send_redirects: Vec::new(),
             ip_forward_dev: Vec::new(),
             bridge_nf_call_iptables: None,
             bridge_nf_call_ip6tables: None,
@@ -369,6 +374,14 @@ impl Host {
     /// Whether IPv4 packets that come in on `dev` are forwarded (`IN_DEV_FORWARD` of the input device).
     pub fn ipv4_forwards_from(&self, dev: &str) -> bool {
         self.ip_forward_dev.iter().rev().find(|(d, _)| d == dev).map_or(self.ip_forward, |(_, on)| *on)
+    }
+
+    /// Whether the host sends an ICMP redirect for a packet it routes back out of `dev`, where it came in
+    /// (`IN_DEV_TX_REDIRECTS`: `all`'s setting or the interface's own; `default` only seeds interfaces made
+    /// later, so it is not read).
+    pub fn sends_redirects(&self, dev: &str) -> bool {
+        let get = |d: &str| self.send_redirects.iter().rev().find(|(x, _)| x == d).is_none_or(|(_, on)| *on);
+        get("all") || get(dev)
     }
 
     /// The reverse-path filter mode for packets coming in on `dev`: the larger of `all`'s and its own
@@ -572,6 +585,11 @@ fn read_line(
                 });
             }
         };
+        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".send_redirects")) {
+            host.send_redirects.retain(|(d, _)| d != dev);
+            host.send_redirects.push((dev.to_string(), on));
+            return Ok(());
+        }
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
                 host.ip_forward_dev.retain(|(d, _)| d != dev);

@@ -812,6 +812,7 @@ pub(crate) mod fixture {
                 out_iface: self.pkt.out_iface.as_deref(),
                 recent: &[],
                 now: None,
+                socket: self.pkt.is_local_out(),
             }
         }
     }

@@ -205,11 +205,12 @@ fn eval_id(key: &str, given: Option<u32>, test: &Negatable<UidSpec>, groups: boo
 }
 
 impl Evaluate for Owner {
-    /// `owner_mt` in `xt_owner.c`: a packet without a socket (one this host forwards) matches only when every
-    /// option given is negated; otherwise the socket exists, then the file owner's user and group are compared.
+    /// `owner_mt` in `xt_owner.c`: a packet without a socket (one this host forwards, or an answer the kernel
+    /// makes itself) matches only when every option given is negated; otherwise the socket exists, then the
+    /// file owner's user and group are compared.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let pkt = ctx.pkt;
-        if !pkt.is_local_out() {
+        if !ctx.socket {
             let all_negated = [
                 self.socket_exists.as_ref().map(|s| s.negated),
                 self.uid.as_ref().map(|u| u.negated),
@@ -218,11 +219,14 @@ impl Evaluate for Owner {
             .into_iter()
             .flatten()
             .all(|n| n);
-            let iface = pkt.in_iface.as_deref().unwrap_or_default();
+            let whence = match pkt.in_iface.as_deref() {
+                Some(iface) => format!("the packet came in on {iface}"),
+                None => "the kernel itself sends the packet".to_string(),
+            };
             return Outcome::when(
                 all_negated,
                 format!(
-                    "the packet came in on {iface}, so it has no socket, and the owner match then {}",
+                    "{whence}, so it has no socket, and the owner match then {}",
                     if all_negated { "matches, as every option given is negated" } else { "does not match" }
                 ),
             );

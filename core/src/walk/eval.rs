@@ -29,6 +29,9 @@ pub struct EvalCtx<'a> {
     pub recent: &'a [(String, IpAddr)],
     /// When the packet arrives, in seconds since 1970 (UTC), if the walk was given a clock.
     pub now: Option<u64>,
+    /// Whether the packet belongs to a socket a process owns: sent by a program of this host, not forwarded
+    /// and not an answer the kernel makes itself (a REJECT's reset or error, a redirect).
+    pub socket: bool,
 }
 
 impl EvalCtx<'_> {

@@ -384,6 +384,8 @@ struct Walker<'s, 'r> {
     binding: Option<nat::Binding>,
     /// Whether this walk only probes a first packet for its NAT binding (nothing is recorded).
     probe: bool,
+    /// Whether the packet is one the kernel makes itself (a REJECT's answer, a redirect), with no socket.
+    kernel_made: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
     /// The bridge port the packet came in on, when it did.
@@ -449,6 +451,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             traced: !opts.trace_from_dump,
             binding: None,
             probe: false,
+            kernel_made: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
             crossing,
@@ -514,7 +517,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             self.pkt.physout = None;
         }
         if let Some(why) = self.martian() {
-            let path = if self.host.is_local(self.pkt.dst) { Path::Input } else { Path::Forward };
+            let path = if self.for_this_host() { Path::Input } else { Path::Forward };
             self.stage(None, StageKind::Routing, StageStatus::Stopped, why.clone());
             self.stop_by_routing(path, why, None);
             return;
@@ -562,10 +565,13 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.stop_by_routing(Path::Forward, why, icmp);
                     return;
                 }
+                let redirect = self.redirect_sent(&dev);
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev);
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
                     self.egress(Path::Forward, via);
+                } else if redirect {
+                    self.answered_by_redirect();
                 }
             }
             RouteDecision::Unroutable { reason, route: kind } => {
@@ -575,6 +581,63 @@ impl<'s, 'r> Walker<'s, 'r> {
                     route_error(self.family(), kind),
                 );
             }
+        }
+    }
+
+    /// Whether routing tells the sender of an IPv4 packet it forwards back out of `out`, the interface it came
+    /// in on, of a better first hop: an ICMP redirect (type 5, code 1), sent before FORWARD (`__mkroute_input`
+    /// sets `IPSKB_DOREDIRECT` when the source is directly on that interface's link and `send_redirects` is
+    /// on; `ip_forward` sends it), unless NAT drops it. The redirect is the host's own packet, RELATED to the forwarded one's
+    /// connection, so it must get through OUTPUT and back to the sender like a REJECT's answer.
+    fn redirect_sent(&mut self, out: &str) -> bool {
+        let Some(came_in) = self.in_iface.clone() else { return false };
+        if self.family() != Family::Ipv4 || came_in != out || !self.host.sends_redirects(out) {
+            return false;
+        }
+        // `fib_validate_source` answers 1 only when the way back to the source through `out` is a route with
+        // no gateway (a next hop of host scope): the best route to it, or else the best through `out`.
+        let src = self.pkt.src;
+        let through_out = |r: &&crate::host::Route| r.dev.as_deref() == Some(out);
+        let back = self.host.lookup(src).filter(through_out).or_else(|| {
+            self.host
+                .routes
+                .iter()
+                .filter(|r| r.kind == RouteKind::Unicast && crate::host::prefix_contains(r.dst, r.prefix, src))
+                .filter(through_out)
+                .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
+        });
+        if !back.is_some_and(|r| r.kind == RouteKind::Unicast && r.via.is_none()) {
+            return false;
+        }
+        // Where the nat table is loaded, NAT drops a redirect about a connection whose translation is not
+        // settled both ways yet (a first packet's source NAT comes in POSTROUTING) or that is translated
+        // (`nf_nat_icmp_reply_translation`).
+        if self.sim.tables[TableName::Nat as usize].is_some() && self.ct.state != CtState::Untracked {
+            let settled = matches!(self.ct.state, CtState::Established | CtState::Related)
+                && self.binding.as_ref().is_none_or(|b| b.dst.is_none() && b.src.is_none());
+            if !settled {
+                return false;
+            }
+        }
+        let redirect = L4::Icmp { icmp_type: 5, code: 1 };
+        let sent = target::answer_lost(self, redirect).is_none();
+        if sent && !self.probe {
+            let note = format!(
+                "routing sends the packet back out of {out}, where it came in, and {src} is on {out}'s link: \
+                 the host sends {src} an ICMP redirect (type 5, code 1) before FORWARD"
+            );
+            self.stage(None, StageKind::Routing, StageStatus::Passed, note);
+        }
+        sent
+    }
+
+    /// A forwarded packet whose sender got a redirect was stopped later: what came back to the sender about it
+    /// is the redirect, before any answer of a REJECT.
+    fn answered_by_redirect(&mut self) {
+        if let Some(f) = self.fate.as_mut().filter(|f| f.verdict != FateVerdict::Accept) {
+            f.verdict = FateVerdict::Reject;
+            f.reject_with = Some("icmp-type-5-code-1".into());
+            f.summary.push_str(" Its sender had already been sent an ICMP redirect (type 5, code 1).");
         }
     }
 
@@ -620,6 +683,9 @@ impl<'s, 'r> Walker<'s, 'r> {
             return;
         }
         match decision {
+            // The kernel's answer to a packet of this host is back with its sender once it is sent on lo,
+            // whatever PREROUTING and INPUT then do with it (a capture on lo sees it).
+            RouteDecision::Local { .. } if self.kernel_made => self.deliver(),
             RouteDecision::Local { .. } => {
                 // Out through lo and back in: the connection is tracked and NATed already.
                 self.in_iface = Some("lo".into());
@@ -764,7 +830,18 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     fn route_decision(&mut self) -> RouteDecision {
-        let d = self.host.route(self.pkt.dst);
+        // A link-local IPv6 destination needs its interface (a scope id): a packet this host sends there
+        // leaves by the interface it names (`OUT=`), whatever interface routes the prefix.
+        let link_local = matches!(self.pkt.dst, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        let scoped = self
+            .pkt
+            .out_iface
+            .clone()
+            .filter(|_| link_local && self.pkt.in_iface.is_none() && !self.host.is_local(self.pkt.dst));
+        let d = match scoped {
+            Some(dev) => RouteDecision::Forward { dev, via: None, src: None },
+            None => self.host.route(self.pkt.dst),
+        };
         let note = match &d {
             RouteDecision::Local { dev } => {
                 format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
@@ -954,13 +1031,19 @@ impl<'s, 'r> Walker<'s, 'r> {
             Hook::Prerouting | Hook::Postrouting => {
                 if self.first.in_iface.is_none() {
                     Path::Output
-                } else if hook == Hook::Postrouting || !self.host.is_local(self.pkt.dst) {
+                } else if hook == Hook::Postrouting || !self.for_this_host() {
                     Path::Forward
                 } else {
                     Path::Input
                 }
             }
         }
+    }
+
+    /// Whether the packet's destination, as it is now, is this host's: one of its addresses or a broadcast
+    /// address it receives (the local routing table's `local` and `broadcast` routes).
+    fn for_this_host(&self) -> bool {
+        self.host.is_local(self.pkt.dst) || self.host.is_broadcast(self.pkt.dst)
     }
 
     fn describe_step(&self, s: usize) -> String {
@@ -1003,9 +1086,24 @@ impl<'s, 'r> Walker<'s, 'r> {
         });
     }
 
+    /// Ends the walk where routing drops the packet, with the ICMP error it sends back, if any. For a packet
+    /// from outside, that error is the host's own packet and must get back to the sender (see
+    /// `target::answer_lost`); when it does not, the sender sees nothing.
     fn stop_by_routing(&mut self, path: Path, why: String, icmp: Option<String>) {
+        let mut summary = format!("{}.", capitalise(&why));
+        let lost = icmp
+            .as_deref()
+            .filter(|_| self.first.in_iface.is_some())
+            .and_then(target::icmp_named)
+            .and_then(|answer| target::answer_lost(self, answer));
+        let icmp = match lost {
+            Some(how) => {
+                summary.push_str(&format!(" The ICMP error it sends does not reach the sender: {how}."));
+                None
+            }
+            None => icmp,
+        };
         let verdict = if icmp.is_some() { FateVerdict::Reject } else { FateVerdict::Drop };
-        let summary = format!("{}.", capitalise(&why));
         self.set_fate(verdict, path, icmp, None, summary);
     }
 

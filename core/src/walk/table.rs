@@ -435,6 +435,7 @@ fn evaluate(
         out_iface,
         recent: &w.recent,
         now: w.opts.now,
+        socket: w.pkt.is_local_out() && !w.kernel_made,
     };
     // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
     if (w.probe || !w.opts.explain_unmatched) && !eval::generic_matches(&rule.generic, &ctx) {

@@ -29,9 +29,16 @@ pub(super) fn apply(
     match &t.kind {
         TargetKind::Reject(r) => {
             let with = r.with.name().to_string();
-            if let Some(why) = nothing_sent_back(&w.pkt, matches!(r.with, crate::targets::reject::RejectWith::TcpReset))
-            {
+            let reset = matches!(r.with, crate::targets::reject::RejectWith::TcpReset);
+            if let Some(why) = nothing_sent_back(&w.pkt, w.host, reset) {
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
+                return TargetResult::Drop;
+            }
+            if let Some(why) = answer_of(&w.pkt, r.with).and_then(|answer| answer_lost(w, answer)) {
+                effect(
+                    w,
+                    format!("REJECT: the packet is dropped; the {with} it sends does not reach the sender: {why}"),
+                );
                 return TargetResult::Drop;
             }
             effect(w, format!("REJECT: the packet is dropped and {with} is sent back"));
@@ -435,10 +442,16 @@ fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::
 }
 
 /// Why REJECT sends nothing back for `pkt`, if it does not: no reset answers a reset or a later fragment
-/// (`nf_reject_ip_tcphdr_get`), and no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`).
-fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'static str> {
+/// (`nf_reject_ip_tcphdr_get`), no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`), and
+/// nothing answers a packet to a broadcast or multicast address.
+fn nothing_sent_back(pkt: &crate::packet::Packet, host: &crate::host::Host, reset: bool) -> Option<&'static str> {
     if pkt.fragment_offset != 0 {
         return Some("the kernel answers only a packet's first fragment");
+    }
+    // `icmp_send` and `nf_send_reset` (and `icmp6_send`, `nf_send_reset6` for these errors) answer only a
+    // packet sent to one host.
+    if pkt.dst.is_multicast() || host.is_broadcast(pkt.dst) {
+        return Some("the kernel answers no packet sent to a broadcast or multicast address");
     }
     match pkt.l4 {
         L4::Tcp { flags, .. } if reset && flags.0 & 0x04 != 0 => Some("the kernel never answers a reset with a reset"),
@@ -447,6 +460,96 @@ fn nothing_sent_back(pkt: &crate::packet::Packet, reset: bool) -> Option<&'stati
         }
         L4::Icmpv6 { icmp_type, .. } if !reset && icmp_type < 128 => {
             Some("the kernel sends no ICMPv6 error about an ICMPv6 error")
+        }
+        _ => None,
+    }
+}
+
+/// The packet a REJECT answers with: a reset (with the ports swapped) or an ICMP or ICMPv6 error; `None`
+/// for a reset of a packet that is not TCP.
+fn answer_of(pkt: &crate::packet::Packet, with: crate::targets::reject::RejectWith) -> Option<L4> {
+    if with != crate::targets::reject::RejectWith::TcpReset {
+        return icmp_named(with.name());
+    }
+    let L4::Tcp { sport, dport, flags } = pkt.l4 else { return None };
+    // A reset acknowledges what it answers unless that carried an ACK (`nf_reject_ip_tcphdr_put`).
+    let rst = if flags.0 & 0x10 != 0 { 0x04 } else { 0x14 };
+    Some(L4::Tcp { sport: dport, dport: sport, flags: crate::matches::tcp::TcpFlags(rst) })
+}
+
+/// The ICMP or ICMPv6 error a `--reject-with` name (or routing's `icmp-time-exceeded`, ...) stands for.
+pub(super) fn icmp_named(name: &str) -> Option<L4> {
+    let (icmp_type, code) = match name {
+        "icmp-net-unreachable" => (3, 0),
+        "icmp-host-unreachable" => (3, 1),
+        "icmp-proto-unreachable" => (3, 2),
+        "icmp-port-unreachable" => (3, 3),
+        "icmp-net-prohibited" => (3, 9),
+        "icmp-host-prohibited" => (3, 10),
+        "icmp-admin-prohibited" => (3, 13),
+        "icmp-time-exceeded" => (11, 0),
+        "icmp6-no-route" => (1, 0),
+        "icmp6-adm-prohibited" => (1, 1),
+        "icmp6-beyond-scope" => (1, 2),
+        "icmp6-addr-unreachable" => (1, 3),
+        "icmp6-port-unreachable" => (1, 4),
+        "icmp6-policy-fail" => (1, 5),
+        "icmp6-reject-route" => (1, 6),
+        "icmp6-time-exceeded" => (3, 0),
+        _ => return None,
+    };
+    Some(if name.starts_with("icmp6") { L4::Icmpv6 { icmp_type, code } } else { L4::Icmp { icmp_type, code } })
+}
+
+/// The answer a REJECT sends (or routing: an ICMP error, a redirect) is a packet of this host to the packet's
+/// source, RELATED to its connection (`nf_send_reset` and `icmp_send` hand it to `ip_local_out`): it meets the OUTPUT and
+/// POSTROUTING chains like any other, and leaves where routing sends it. Why it does not get back to the
+/// sender, if it does not: a rule stops it, routing has no way there, or it leaves by another interface
+/// than the one the packet came in on (a source routed elsewhere). Walked silently, as the kernel does not
+/// trace it; not while probing a connection's first packet for its NAT binding.
+pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
+    if w.probe {
+        return None;
+    }
+    let pkt = &w.pkt;
+    let v4 = pkt.dst.is_ipv4();
+    let reset = matches!(l4, L4::Tcp { .. });
+    // A reset comes from the address it answers for; an ICMP error from that address when it is the host's,
+    // else from the host's address on the way back.
+    let src = if reset || w.host.is_local(pkt.dst) {
+        pkt.dst
+    } else {
+        match w.host.route(pkt.src) {
+            RouteDecision::Forward { src: Some(s), .. } => s,
+            RouteDecision::Forward { dev, .. } => w
+                .host
+                .interface(&dev)
+                .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv4() == v4))
+                .map_or(pkt.dst, |a| a.addr),
+            _ => pkt.dst,
+        }
+    };
+    let mut answer = crate::packet::Packet::new(src, pkt.src, l4);
+    answer.ct_state = CtState::Related;
+    answer.ct_dir = crate::packet::CtDir::Reply;
+    // An answer to a link-local IPv6 source goes back out of the interface the packet came in on
+    // (`icmp6_send` takes the scope from the packet it answers).
+    answer.out_iface = w.first.in_iface.clone();
+    let mut p = Walker::new(w.sim, w.host, &answer, w.opts);
+    p.probe = true;
+    p.traced = false;
+    p.kernel_made = true;
+    p.run();
+    let fate = p.fate?;
+    if fate.verdict != crate::trace::FateVerdict::Accept {
+        return Some(match w.host.route(pkt.src) {
+            RouteDecision::Unroutable { .. } => format!("the host has no route back to {}", pkt.src),
+            _ => "the dump's own rules stop it on its way out (OUTPUT or POSTROUTING)".to_string(),
+        });
+    }
+    match (&w.first.in_iface, &fate.out) {
+        (Some(came_in), Some(out)) if came_in != out => {
+            Some(format!("routing sends it out of {out}, not back out of {came_in} where the packet came from"))
         }
         _ => None,
     }

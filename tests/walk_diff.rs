@@ -1,0 +1,228 @@
+//! The walk against the kernel on real-world dumps: for each dump of `../shared/corpus/real` that
+//! `iptables-legacy-restore` accepts, a host made up from the interfaces its rules name and packets aimed
+//! at its rules (`walk_diff/synth.rs`) are recorded from the kernel with the recorder `tests/record.rs`
+//! uses, walked by chainwalk as `tests/cases.rs` walks a case, and every difference is reported. The dumps
+//! are third-party data: they are read where they are and copied only to a temporary folder.
+//!
+//! On demand, as root: `CHAINWALK_WALK_DIFF=1 cargo test --test walk_diff -- --nocapture`, with
+//! - `CHAINWALK_WALK_DIFF_SEED=N` (default 1): which packets are made; the same seed makes the same ones;
+//! - `CHAINWALK_WALK_DIFF_COUNT=N` (default 6): packets per dump (12 cover every direction and kind once);
+//! - `CHAINWALK_WALK_DIFF_DUMP=name[,name...]` (`prefix*` too): which dumps (by file name without `.rules`).
+//!
+//! Every packet's files (`rules`, `host`, `packet`, the kernel's `expected`, chainwalk's `chainwalk`) are
+//! written to `$TMPDIR/chainwalk-walk-diff/DUMP-N/`, and the summary to `$TMPDIR/chainwalk-walk-diff/report`.
+//! A difference is reported only when a second recording agrees with the first (else it is counted as
+//! unstable); a packet the recorder cannot set up (a handshake the dump blocks, ...) is counted, with why,
+//! and not compared. The test fails when there is a difference.
+
+mod support;
+
+#[path = "walk_diff/simulate.rs"]
+mod simulate;
+#[path = "walk_diff/synth.rs"]
+mod synth;
+
+use chainwalk_core::parse::detect_family;
+use chainwalk_core::Family;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use support::recorder::{self, Case};
+use synth::{Hints, Rng};
+
+fn env_number(key: &str, default: u64) -> u64 {
+    std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+/// Whether `CHAINWALK_WALK_DIFF_DUMP` selects the dump `name` (every dump when it is unset).
+fn selected(name: &str) -> bool {
+    match std::env::var("CHAINWALK_WALK_DIFF_DUMP") {
+        Ok(filter) if !filter.trim().is_empty() => {
+            filter.split(',').map(str::trim).any(|f| match f.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == f,
+            })
+        }
+        _ => true,
+    }
+}
+
+fn dumps() -> Vec<PathBuf> {
+    let dir = support::shared_dir().join("corpus").join("real");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rules")).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.file_stem().is_some_and(|s| selected(&s.to_string_lossy())));
+    files.sort();
+    files
+}
+
+/// Whether the real `iptables-legacy-restore` (or ip6tables') accepts the dump, tried in a throwaway namespace.
+fn kernel_accepts(rules: &str, family: Family) -> bool {
+    let tool = if family == Family::Ipv6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
+    let ns = support::Netns::new("cwdiff");
+    ns.run(tool, &["--test"], rules.as_bytes()).status.success()
+}
+
+/// Why the kernel would not give the same answer twice for packets through this dump, if it would not.
+fn chancy(rules: &str) -> Option<&'static str> {
+    if rules.contains("--random-fully") {
+        Some("--random-fully picks ports by chance")
+    } else if rules.contains("--mode random") && !rules.contains("--probability 1.0") {
+        Some("statistic --mode random")
+    } else {
+        None
+    }
+}
+
+/// What became of one packet.
+enum Outcome {
+    Agrees,
+    Differs {
+        kernel: Vec<String>,
+        chainwalk: Vec<String>,
+    },
+    /// Two recordings of the kernel disagreed.
+    Unstable,
+    /// The recorder could not set it up.
+    NotRecorded(String),
+    /// chainwalk could not read it.
+    NotWalked(String),
+}
+
+fn compare(case: &Case, dir: &Path) -> Outcome {
+    let write = |name: &str, text: &str| {
+        let _ = std::fs::write(dir.join(name), text);
+    };
+    write("rules", &case.rules);
+    write("host", &case.host);
+    write("packet", &case.packet);
+    let kernel = match recorder::record(case) {
+        Ok(t) => t,
+        Err(e) => return Outcome::NotRecorded(e),
+    };
+    write("expected", &kernel);
+    let ours = match simulate::walk(&case.rules, &case.host, &case.packet) {
+        Ok(lines) => lines,
+        Err(e) => return Outcome::NotWalked(e),
+    };
+    write("chainwalk", &(ours.join("\n") + "\n"));
+    let kernel = simulate::expected_lines(&kernel);
+    if kernel == ours {
+        return Outcome::Agrees;
+    }
+    match recorder::record(case) {
+        Ok(again) if simulate::expected_lines(&again) == kernel => Outcome::Differs { kernel, chainwalk: ours },
+        Ok(_) => Outcome::Unstable,
+        Err(e) => Outcome::NotRecorded(format!("second recording: {e}")),
+    }
+}
+
+/// The first line of a message, shortened, to group reasons by.
+fn reason(e: &str) -> String {
+    let first = e.lines().next().unwrap_or("");
+    let mut short: String = first.chars().take(110).collect();
+    if short.len() < first.len() {
+        short.push('…');
+    }
+    short
+}
+
+#[test]
+fn walks_agree_with_the_kernel_on_real_dumps() {
+    if std::env::var("CHAINWALK_WALK_DIFF").as_deref() != Ok("1") {
+        eprintln!("\n*** SKIPPED: set CHAINWALK_WALK_DIFF=1 (as root) to compare walks on the real-world corpus ***\n");
+        return;
+    }
+    if let Some(why) = support::kernel_unavailable().or_else(recorder::unavailable) {
+        eprintln!("\n*** SKIPPED: the kernel recorder cannot run: {why} ***\n");
+        return;
+    }
+    let files = dumps();
+    if files.is_empty() {
+        eprintln!("\n*** SKIPPED: no dump in {} ***\n", support::shared_dir().join("corpus/real").display());
+        return;
+    }
+    let seed = env_number("CHAINWALK_WALK_DIFF_SEED", 1);
+    let count = env_number("CHAINWALK_WALK_DIFF_COUNT", 6) as usize;
+    let out = std::env::temp_dir().join("chainwalk-walk-diff");
+    let _ = std::fs::remove_dir_all(&out);
+    let started = std::time::Instant::now();
+    let mut report = String::new();
+    let mut differences = Vec::new();
+    let (mut compared_dumps, mut packets, mut agreed, mut unstable) = (0, 0, 0, 0);
+    let mut skipped_dumps: Vec<String> = Vec::new();
+    let mut not_recorded: BTreeMap<String, usize> = BTreeMap::new();
+    for file in &files {
+        let name = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let rules = String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
+        let family = detect_family(&rules);
+        if !kernel_accepts(&rules, family) {
+            skipped_dumps.push(format!("{name}: iptables-legacy-restore refuses it"));
+            continue;
+        }
+        if let Some(why) = chancy(&rules) {
+            skipped_dumps.push(format!("{name}: {why}"));
+            continue;
+        }
+        compared_dumps += 1;
+        let hints = Hints::read(&rules, family == Family::Ipv6);
+        let host = synth::make_host(&hints);
+        let name_hash = name.bytes().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
+        for i in 0..count {
+            let (dir, kind) = synth::combination(seed as usize + i);
+            let mut rng = Rng::new(seed ^ name_hash ^ ((i as u64) << 32));
+            let Some(packet) = (0..8).find_map(|_| synth::make_packet(&hints, &host, dir, kind, &mut rng)) else {
+                *not_recorded.entry(format!("no {kind:?} {dir:?} packet fits the made-up host")).or_default() += 1;
+                continue;
+            };
+            let dir_path = out.join(format!("{name}-{i}"));
+            let _ = std::fs::create_dir_all(&dir_path);
+            let case = Case { rules: rules.clone(), host: host.text.clone(), packet: packet.clone() };
+            packets += 1;
+            match compare(&case, &dir_path) {
+                Outcome::Agrees => agreed += 1,
+                Outcome::Unstable => unstable += 1,
+                Outcome::NotRecorded(e) => *not_recorded.entry(reason(&e)).or_default() += 1,
+                Outcome::NotWalked(e) => differences.push(format!("{name} #{i}: chainwalk cannot walk it: {e}")),
+                Outcome::Differs { kernel, chainwalk } => {
+                    let mut d = format!(
+                        "{name} #{i} ({}): {packet}\n  host: {}\n",
+                        dir_path.display(),
+                        host.text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join(" | ")
+                    );
+                    for k in 0..kernel.len().max(chainwalk.len()) {
+                        let (w, g) = (
+                            kernel.get(k).map(String::as_str).unwrap_or("(none)"),
+                            chainwalk.get(k).map(String::as_str).unwrap_or("(none)"),
+                        );
+                        let mark = if w == g { " " } else { "!" };
+                        d += &format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n");
+                    }
+                    eprintln!("DIFFERENCE {d}");
+                    differences.push(d);
+                }
+            }
+        }
+        eprintln!("{name}: done ({:.0?} so far)", started.elapsed());
+    }
+    report += &format!(
+        "walk_diff seed={seed} count={count}: {compared_dumps} dumps, {packets} packets made, {agreed} agree, {} \
+         differ, {unstable} unstable, {} not recorded ({:.0?})\n",
+        differences.len(),
+        not_recorded.values().sum::<usize>(),
+        started.elapsed()
+    );
+    for s in &skipped_dumps {
+        report += &format!("skipped {s}\n");
+    }
+    for (why, n) in &not_recorded {
+        report += &format!("not recorded ({n}): {why}\n");
+    }
+    for d in &differences {
+        report += &format!("\n{d}");
+    }
+    let _ = std::fs::create_dir_all(&out);
+    let _ = std::fs::write(out.join("report"), &report);
+    eprintln!("\n{report}");
+    assert!(differences.is_empty(), "{} walks differ from the kernel (see above)", differences.len());
+}
