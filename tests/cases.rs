@@ -3,8 +3,11 @@
 //! the case has an `expected-nft` (what `xtables-monitor --trace` printed on the nf_tables backend), the
 //! same nf_tables trace. Needs no root: the recordings are committed.
 
-use chainwalk_core::trace::{FateVerdict, Path, Trace};
-use chainwalk_core::walk::{Backend, Simulation, WalkOptions};
+#[path = "walk_diff/simulate.rs"]
+mod simulate;
+
+use chainwalk_core::trace::Trace;
+use chainwalk_core::walk::Backend;
 use chainwalk_core::Family;
 use std::path::{Path as FsPath, PathBuf};
 
@@ -18,41 +21,6 @@ fn case_dirs(file: &str) -> Vec<PathBuf> {
     dirs
 }
 
-/// The lines of `expected` that chainwalk must reproduce: TRACE lines and the FATE line.
-fn expected_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| l.starts_with("TRACE:") || l.starts_with("FATE:"))
-        .map(|l| l.trim_end().to_string())
-        .collect()
-}
-
-/// The FATE line for a trace, in the recorder's format.
-pub fn fate_line(trace: &Trace) -> String {
-    let f = &trace.fate;
-    let verdict = match f.verdict {
-        FateVerdict::Accept => "accept",
-        FateVerdict::Drop => "drop",
-        FateVerdict::Reject => "reject",
-        FateVerdict::Queue => "queue",
-    };
-    let path = match f.path {
-        Path::Input => "input",
-        Path::Forward => "forward",
-        Path::Output => "output",
-    };
-    let physout = f.physout.as_ref().map(|p| format!(" physout={p}")).unwrap_or_default();
-    let mut line = format!(
-        "FATE: verdict={verdict} path={path} out={}{physout} src={} dst={}",
-        f.out.as_deref().unwrap_or("-"),
-        f.src,
-        f.dst
-    );
-    if let Some(r) = &f.reject_with {
-        line.push_str(&format!(" reject={r}"));
-    }
-    line
-}
-
 /// Reads a file of the case.
 fn read(dir: &FsPath, name: &str) -> Result<String, String> {
     std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))
@@ -60,24 +28,8 @@ fn read(dir: &FsPath, name: &str) -> Result<String, String> {
 
 /// chainwalk's walk of the case with the dump loaded on `backend`, and the dump's family.
 fn walk_case(dir: &FsPath, backend: Backend) -> Result<(Trace, Family), String> {
-    let rules = read(dir, "rules")?;
-    let parsed = chainwalk_core::parse(&rules, None);
-    if parsed.has_errors() {
-        return Err(format!("rules do not parse: {:?}", parsed.errors().next()));
-    }
-    let host = match read(dir, "host") {
-        Ok(text) => Some(chainwalk_core::host::parse(&text).map_err(|e| format!("host: {e:?}"))?),
-        Err(_) => None,
-    };
-    let packet_text = read(dir, "packet")?;
-    let line = packet_text.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#')).unwrap_or("");
-    let packet = chainwalk_core::packet::parse(line).map_err(|e| format!("packet: {e}"))?;
-    let sim = Simulation::new(&parsed.ruleset);
-    // The kernel's clock when it recorded the case was a day like today; the cases' `-m time` windows are
-    // years wide, so the walk's clock is now.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).ok();
-    let trace = sim.walk(host.as_ref(), &packet, &WalkOptions { now, backend, ..WalkOptions::default() });
-    Ok((trace, parsed.ruleset.family))
+    let host = read(dir, "host").ok();
+    simulate::walk_case(&read(dir, "rules")?, host.as_deref(), &read(dir, "packet")?, backend)
 }
 
 /// A side-by-side listing of two line lists, `!` where they differ.
@@ -94,9 +46,8 @@ fn side_by_side(want: &[String], got: &[String]) -> String {
 
 fn run_case(dir: &FsPath) -> Result<(), String> {
     let (trace, _) = walk_case(dir, Backend::Legacy)?;
-    let mut got: Vec<String> = chainwalk_core::render::log::legacy(&trace).lines().map(str::to_string).collect();
-    got.push(fate_line(&trace));
-    let want = expected_lines(&read(dir, "expected")?);
+    let got = simulate::legacy_lines(&trace);
+    let want = simulate::expected_lines(&read(dir, "expected")?);
     if got != want {
         return Err(side_by_side(&want, &got));
     }

@@ -1,9 +1,10 @@
-//! chainwalk's side of a comparison: the walk of a case's files printed as `tests/cases.rs` prints it (the
-//! kernel's TRACE lines in the legacy form, then the recorder's FATE line), so that a difference found here
-//! is one `tests/cases.rs` would report for the same case.
+//! chainwalk's side of a comparison with the kernel, shared by `tests/cases.rs` and `tests/walk_diff.rs`:
+//! the walk of a case's texts, printed as the recorder writes what the kernel did (the legacy TRACE lines,
+//! then the FATE line), so that a difference `walk_diff` finds is one `tests/cases.rs` would report.
 
 use chainwalk_core::trace::{FateVerdict, Path, Trace};
-use chainwalk_core::walk::{Simulation, WalkOptions};
+use chainwalk_core::walk::{Backend, Simulation, WalkOptions};
+use chainwalk_core::Family;
 
 /// The lines of an `expected` text that chainwalk must reproduce: TRACE lines and the FATE line.
 pub fn expected_lines(text: &str) -> Vec<String> {
@@ -14,7 +15,7 @@ pub fn expected_lines(text: &str) -> Vec<String> {
 }
 
 /// The FATE line for a trace, in the recorder's format.
-fn fate_line(trace: &Trace) -> String {
+pub fn fate_line(trace: &Trace) -> String {
     let f = &trace.fate;
     let verdict = match f.verdict {
         FateVerdict::Accept => "accept",
@@ -40,19 +41,33 @@ fn fate_line(trace: &Trace) -> String {
     line
 }
 
-/// chainwalk's TRACE lines and FATE line for a dump, a host and a packet (all as text).
-pub fn walk(rules: &str, host: &str, packet: &str) -> Result<Vec<String>, String> {
+/// chainwalk's walk of a case (its texts; the host may be absent) with the dump loaded on `backend`, and
+/// the dump's family.
+pub fn walk_case(rules: &str, host: Option<&str>, packet: &str, backend: Backend) -> Result<(Trace, Family), String> {
     let parsed = chainwalk_core::parse(rules, None);
     if parsed.has_errors() {
         return Err(format!("rules do not parse: {:?}", parsed.errors().next()));
     }
-    let host = chainwalk_core::host::parse(host).map_err(|e| format!("host: {e:?}"))?;
+    let host = host.map(|h| chainwalk_core::host::parse(h).map_err(|e| format!("host: {e:?}"))).transpose()?;
     let line = packet.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#')).unwrap_or("");
     let packet = chainwalk_core::packet::parse(line).map_err(|e| format!("packet: {e}"))?;
     let sim = Simulation::new(&parsed.ruleset);
+    // The kernel's clock when it recorded the case was a day like today; the cases' `-m time` windows are
+    // years wide, so the walk's clock is now.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).ok();
-    let trace = sim.walk(Some(&host), &packet, &WalkOptions { now, ..WalkOptions::default() });
-    let mut got: Vec<String> = chainwalk_core::render::log::legacy(&trace).lines().map(str::to_string).collect();
-    got.push(fate_line(&trace));
-    Ok(got)
+    let trace = sim.walk(host.as_ref(), &packet, &WalkOptions { now, backend, ..WalkOptions::default() });
+    Ok((trace, parsed.ruleset.family))
+}
+
+/// chainwalk's TRACE lines (legacy) and FATE line for a dump, a host and a packet.
+pub fn legacy_lines(trace: &Trace) -> Vec<String> {
+    let mut got: Vec<String> = chainwalk_core::render::log::legacy(trace).lines().map(str::to_string).collect();
+    got.push(fate_line(trace));
+    got
+}
+
+/// chainwalk's TRACE lines and FATE line for a dump, a host and a packet (all as text).
+#[allow(dead_code)] // walk_diff's
+pub fn walk(rules: &str, host: &str, packet: &str) -> Result<Vec<String>, String> {
+    walk_case(rules, Some(host), packet, Backend::Legacy).map(|(trace, _)| legacy_lines(&trace))
 }
