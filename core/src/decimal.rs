@@ -11,6 +11,49 @@ use std::fmt::Write;
 /// sign, digits with an optional point (`1`, `1.`, `.5`, `1.5`), an optional exponent (`e-3`, `E+2`); the
 /// nearest `f64`, ties to even, infinite beyond the largest. `None` for anything else.
 pub fn parse(text: &str) -> Option<f64> {
+    fast(text).or_else(|| exact(text))
+}
+
+/// The common case without any allocation (Clinger's fast path): at most 19 significant digits whose
+/// value fits in 53 bits, times a power of ten from 10^-22 to 10^22, both exact in an `f64`, so one
+/// correctly rounded multiplication or division gives the nearest `f64`. `None` when the text is not
+/// such a number (then [`exact`] decides).
+fn fast(text: &str) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ];
+    let b = text.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let (mut m, mut n, mut exp, mut seen, mut point) = (0u64, 0u32, 0i32, false, false);
+    while let Some(&c) = b.get(i) {
+        if c == b'.' && !point {
+            point = true;
+        } else if c.is_ascii_digit() {
+            seen = true;
+            exp -= i32::from(point);
+            if m != 0 || c != b'0' {
+                n += 1;
+                if n > 19 {
+                    return None;
+                }
+                m = m * 10 + u64::from(c - b'0');
+            }
+        } else {
+            return None;
+        }
+        i += 1;
+    }
+    if !seen || m > 1 << 53 || exp < -22 {
+        return None;
+    }
+    let v = m as f64 / POW10[exp.unsigned_abs() as usize];
+    Some(if negative { -v } else { v })
+}
+
+/// Any number [`parse`] reads, exactly.
+fn exact(text: &str) -> Option<f64> {
     /// Significant digits kept; the rest only say whether they are all zero. 767 would be enough for every
     /// `f64` to round right.
     const KEEP: usize = 800;
