@@ -113,12 +113,18 @@ impl Evaluate for Pkttype {
 /// broadcast through a router, in a frame to the router's address). A looped-back packet (`lo`) is read by
 /// its address alone.
 fn link_broadcast(ctx: &EvalCtx<'_>, dst: std::net::IpAddr) -> bool {
+    came_in_broadcast_frame(ctx.host, ctx.in_iface, dst)
+}
+
+/// Whether a packet to `dst` that came in on `in_iface` came in a link-layer broadcast frame: the limited
+/// broadcast, or a broadcast address of the input interface's own subnets (a sender on that link sends
+/// those to the broadcast link address).
+pub(crate) fn came_in_broadcast_frame(host: &crate::host::Host, in_iface: Option<&str>, dst: std::net::IpAddr) -> bool {
     let std::net::IpAddr::V4(v4) = dst else { return false };
-    let Some(dev) = ctx.in_iface.filter(|d| *d != "lo") else { return ctx.host.is_broadcast(dst) };
+    let Some(dev) = in_iface.filter(|d| *d != "lo") else { return host.is_broadcast(dst) };
     v4.is_broadcast()
-        || ctx.host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(v4)))
-        || ctx
-            .host
+        || host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(v4)))
+        || host
             .routes
             .iter()
             .any(|r| r.kind == crate::host::RouteKind::Broadcast && r.dev.as_deref() == Some(dev) && r.dst == dst)

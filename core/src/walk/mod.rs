@@ -549,6 +549,31 @@ impl<'s, 'r> Walker<'s, 'r> {
                     );
                     return;
                 }
+                // `ip_forward` forwards only what came in a frame to this host's own link address: a packet
+                // that came to a broadcast or multicast address and that a DNAT sent elsewhere is dropped
+                // there, before FORWARD, silently.
+                let frame = if dst_before.is_multicast() {
+                    Some("multicast")
+                } else if crate::matches::pkttype::came_in_broadcast_frame(
+                    self.host,
+                    self.in_iface.as_deref(),
+                    dst_before,
+                ) {
+                    Some("broadcast")
+                } else {
+                    None
+                };
+                if let Some(frame) = frame {
+                    self.stop_by_routing(
+                        Path::Forward,
+                        format!(
+                            "the packet came in a {frame} frame (to {dst_before}), and the kernel forwards only packets \
+                             that came to this host's own link address, so it drops this one before FORWARD"
+                        ),
+                        None,
+                    );
+                    return;
+                }
                 if self.pkt.ttl <= 1 {
                     let (what, icmp) = match self.family() {
                         Family::Ipv4 => ("TTL", "icmp-time-exceeded"),
