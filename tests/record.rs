@@ -22,15 +22,7 @@ fn cases_dir() -> PathBuf {
 
 /// Whether `CHAINWALK_CASE` selects `name` (everything when it is unset).
 fn selected(name: &str) -> bool {
-    match std::env::var("CHAINWALK_CASE") {
-        Ok(filter) if !filter.trim().is_empty() => {
-            filter.split(',').map(str::trim).any(|f| match f.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => name == f,
-            })
-        }
-        _ => true,
-    }
+    support::selected_by("CHAINWALK_CASE", name)
 }
 
 /// Whether `CHAINWALK_BACKEND` (`legacy` or `nft`) selects the backend `name` (both when it is unset).

@@ -35,15 +35,7 @@ fn env_number(key: &str, default: u64) -> u64 {
 
 /// Whether `CHAINWALK_WALK_DIFF_DUMP` selects the dump `name` (every dump when it is unset).
 fn selected(name: &str) -> bool {
-    match std::env::var("CHAINWALK_WALK_DIFF_DUMP") {
-        Ok(filter) if !filter.trim().is_empty() => {
-            filter.split(',').map(str::trim).any(|f| match f.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => name == f,
-            })
-        }
-        _ => true,
-    }
+    support::selected_by("CHAINWALK_WALK_DIFF_DUMP", name)
 }
 
 fn dumps() -> Vec<PathBuf> {

@@ -16,6 +16,21 @@ pub fn shared_dir() -> PathBuf {
     }
 }
 
+/// Whether the environment variable `var` (names separated by commas, `prefix*` for a prefix) selects
+/// `name`; everything is selected when it is unset or empty.
+#[allow(dead_code)] // not every test binary that uses `support` filters
+pub fn selected_by(var: &str, name: &str) -> bool {
+    match std::env::var(var) {
+        Ok(filter) if !filter.trim().is_empty() => {
+            filter.split(',').map(str::trim).any(|f| match f.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == f,
+            })
+        }
+        _ => true,
+    }
+}
+
 /// Whether this process runs as root (and so may create namespaces).
 pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
