@@ -14,6 +14,7 @@ pub mod matches;
 pub mod packet;
 pub mod packet_text;
 pub mod parse;
+mod pieces;
 pub mod render;
 pub mod ruleset;
 pub mod span;

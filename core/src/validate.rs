@@ -100,55 +100,116 @@ fn hook_names(bits: u8) -> String {
     }
 }
 
+/// How many rules a piece of the checks covers, when they are done on several threads (few in tests, so
+/// that their tables are cut in many pieces).
+const PIECE_RULES: usize = if cfg!(test) { 64 } else { 4096 };
+
 /// Checks table `t` of `rs` (read from `input`) as the kernel checks it at `COMMIT`, adding findings to
-/// `diags`.
+/// `diags`: the errors, in the order of the chains and rules, then the warnings. A big table's chains are
+/// checked in pieces on several threads.
 pub fn table(rs: &Ruleset, t: usize, input: &str, diags: &mut Vec<Diagnostic>) {
+    let workers = crate::pieces::workers(rs.tables[t].rule_count(), 4 * PIECE_RULES);
+    table_on(rs, t, input, workers, diags);
+}
+
+/// [`table`] on `workers` threads.
+pub(crate) fn table_on(rs: &Ruleset, t: usize, input: &str, workers: usize, diags: &mut Vec<Diagnostic>) {
     let table = &rs.tables[t];
-    let edges = edges(table);
+    let edges = Edges::of(table);
     if let Some(d) = find_loop(table, &edges) {
         diags.push(d);
         return;
     }
     let reach = reach(table, &edges);
+    let mut states: Vec<(Vec<u64>, Vec<u64>)> = (0..workers).map(|_| Default::default()).collect();
+
+    // The errors, in pieces of at most PIECE_RULES rules of one chain.
+    let mut pieces: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (c, chain) in table.chains.iter().enumerate() {
-        let hooks = reach[c];
-        for rule in &chain.rules {
-            for m in &rule.matches {
-                if let Some(d) = misplaced(
-                    table.name,
-                    hooks,
-                    match_allowed(m),
-                    || format!("the {} match", m.name()),
-                    m.span,
-                    &chain.name,
-                ) {
-                    diags.push(d);
-                }
+        let mut from = 0;
+        while from < chain.rules.len() {
+            let to = chain.rules.len().min(from + PIECE_RULES);
+            pieces.push((c, from..to));
+            from = to;
+        }
+    }
+    let errors = crate::pieces::run(pieces.len(), &mut states, |_, p| {
+        let (c, rules) = pieces[p].clone();
+        let mut found = Vec::new();
+        placement(table, c, rules, reach[c], rs.family, &mut found);
+        found
+    });
+    diags.extend(errors.into_iter().flatten());
+
+    // The warnings, in pieces of whole chains of about PIECE_RULES rules.
+    let mut referenced = vec![false; table.chains.len()];
+    for &(to, _) in &edges.to {
+        referenced[to as usize] = true;
+    }
+    let mut chains: Vec<std::ops::Range<usize>> = Vec::new();
+    let (mut from, mut size) = (0, 0);
+    for (c, chain) in table.chains.iter().enumerate() {
+        size += chain.rules.len() + 1;
+        if size >= PIECE_RULES || c + 1 == table.chains.len() {
+            chains.push(from..c + 1);
+            (from, size) = (c + 1, 0);
+        }
+    }
+    let warnings = crate::pieces::run(chains.len(), &mut states, |(keys, same), p| {
+        let mut found = Vec::new();
+        for c in chains[p].clone() {
+            chain_warnings(table, c, reach[c] != 0 || referenced[c], input, keys, same, &mut found);
+        }
+        found
+    });
+    diags.extend(warnings.into_iter().flatten());
+}
+
+/// The kernel's checks of rules `rules` of chain `c`, which is reached from `hooks`: matches and targets
+/// used where they are not allowed, targets that need a protocol or a flag.
+fn placement(
+    table: &Table,
+    c: usize,
+    rules: std::ops::Range<usize>,
+    hooks: u8,
+    family: Family,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let chain = &table.chains[c];
+    for rule in &chain.rules[rules] {
+        for m in &rule.matches {
+            if let Some(d) = misplaced(
+                table.name,
+                hooks,
+                match_allowed(m),
+                || format!("the {} match", m.name()),
+                m.span,
+                &chain.name,
+            ) {
+                diags.push(d);
             }
-            let extension = rule.target.as_ref().filter(|t| !matches!(t.kind, crate::targets::TargetKind::Chain));
-            if let Some(target) = extension {
-                if let Some(d) = protocol_needed(rule, target) {
-                    diags.push(d);
-                }
-                if target.name == "TCPMSS" && !tests_syn(rule) {
-                    diags.push(
-                        Diagnostic::error(
-                            target.span,
-                            "TCPMSS only works on TCP SYN packets: the rule must test the SYN flag",
-                        )
-                        .with_hint("add `-m tcp --tcp-flags SYN,RST SYN` (or `--syn`) to the rule"),
-                    );
-                }
-                let allowed = target_allowed(target, rs.family);
-                if let Some(d) =
-                    misplaced(table.name, hooks, allowed, || target.name.to_string(), target.span, &chain.name)
-                {
-                    diags.push(d);
-                }
+        }
+        let extension = rule.target.as_ref().filter(|t| !matches!(t.kind, crate::targets::TargetKind::Chain));
+        if let Some(target) = extension {
+            if let Some(d) = protocol_needed(rule, target) {
+                diags.push(d);
+            }
+            if target.name == "TCPMSS" && !tests_syn(rule) {
+                diags.push(
+                    Diagnostic::error(
+                        target.span,
+                        "TCPMSS only works on TCP SYN packets: the rule must test the SYN flag",
+                    )
+                    .with_hint("add `-m tcp --tcp-flags SYN,RST SYN` (or `--syn`) to the rule"),
+                );
+            }
+            let allowed = target_allowed(target, family);
+            if let Some(d) = misplaced(table.name, hooks, allowed, || target.name.to_string(), target.span, &chain.name)
+            {
+                diags.push(d);
             }
         }
     }
-    warnings(table, &edges, &reach, input, diags);
 }
 
 /// Targets the kernel lets work on some protocols only (`.proto` in their registration).
@@ -221,23 +282,41 @@ fn misplaced(
     None
 }
 
-/// For each chain of a table (by index), its jumps and gotos: (target chain, rule index).
-type Edges = Vec<Vec<(usize, usize)>>;
+/// The jumps and gotos of a table's chains: for each chain (by index), its edges (target chain, rule index)
+/// in rule order, all in one list.
+struct Edges {
+    /// Where each chain's edges start in `to`; one more entry than chains, for the end of the last.
+    starts: Vec<u32>,
+    /// (target chain, rule index) of every jump and goto, chain after chain.
+    to: Vec<(u32, u32)>,
+}
 
-fn edges(table: &Table) -> Edges {
-    table
-        .chains
-        .iter()
-        .map(|c| {
-            c.rules
-                .iter()
-                .enumerate()
-                .filter_map(|(ri, r)| {
-                    r.target.as_ref().and_then(|t| t.chain()).and_then(|n| table.chain_index(n)).map(|i| (i, ri))
-                })
-                .collect()
-        })
-        .collect()
+impl Edges {
+    fn of(table: &Table) -> Edges {
+        let mut starts = Vec::with_capacity(table.chains.len() + 1);
+        let mut to = Vec::new();
+        for c in &table.chains {
+            starts.push(to.len() as u32);
+            for (ri, r) in c.rules.iter().enumerate() {
+                if let Some(i) = r.target.as_ref().and_then(|t| table.jump_index(t)) {
+                    to.push((i as u32, ri as u32));
+                }
+            }
+        }
+        starts.push(to.len() as u32);
+        Edges { starts, to }
+    }
+
+    /// The edges of chain `c`.
+    fn from(&self, c: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.to[self.starts[c] as usize..self.starts[c + 1] as usize].iter().map(|&(t, r)| (t as usize, r as usize))
+    }
+
+    /// Edge `n` of chain `c`, if it has that many.
+    fn nth(&self, c: usize, n: usize) -> Option<(usize, usize)> {
+        let at = self.starts[c] as usize + n;
+        (at < self.starts[c + 1] as usize).then(|| (self.to[at].0 as usize, self.to[at].1 as usize))
+    }
 }
 
 /// A chain that jumps, through any number of chains, back to itself: the kernel refuses the table.
@@ -253,7 +332,7 @@ fn find_loop(table: &Table, edges: &Edges) -> Option<Diagnostic> {
         let mut stack = vec![(start, 0usize)];
         colour[start] = 1;
         while let Some(&mut (c, ref mut next)) = stack.last_mut() {
-            if let Some(&(to, rule)) = edges[c].get(*next) {
+            if let Some((to, rule)) = edges.nth(c, *next) {
                 *next += 1;
                 match colour[to] {
                     0 => {
@@ -289,7 +368,7 @@ fn find_loop(table: &Table, edges: &Edges) -> Option<Diagnostic> {
 /// For each chain of `table` (by index), the hooks from which it can be reached through jumps and gotos,
 /// as [`Hook::bit`]s. A user chain nothing reaches has none.
 pub fn reachable_hooks(table: &Table) -> Vec<u8> {
-    reach(table, &edges(table))
+    reach(table, &Edges::of(table))
 }
 
 fn reach(table: &Table, edges: &Edges) -> Vec<u8> {
@@ -301,7 +380,7 @@ fn reach(table: &Table, edges: &Edges) -> Vec<u8> {
             continue;
         }
         hooks[c] |= bits;
-        for &(next, _) in &edges[c] {
+        for (next, _) in edges.from(c) {
             stack.push((next, hooks[c]));
         }
     }
@@ -359,13 +438,18 @@ fn duplicates<'a, 't>(
     same.sort_unstable();
 }
 
-/// Things that load but are probably mistakes: duplicated rules, user chains nothing jumps to, rules after
-/// one that ends the chain for every packet. `input` is the dump, whose text a rule's span points into.
-fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut Vec<Diagnostic>) {
-    let mut referenced = vec![false; table.chains.len()];
-    for &(to, _) in edges.iter().flatten() {
-        referenced[to] = true;
-    }
+/// Things in chain `c` that load but are probably mistakes: the chain itself when nothing jumps to it and
+/// no hook reaches it (`used` is false), duplicated rules, rules after one that ends the chain for every
+/// packet. `input` is the dump, whose text a rule's span points into; `keys` and `same` are scratch space.
+fn chain_warnings(
+    table: &Table,
+    c: usize,
+    used: bool,
+    input: &str,
+    keys: &mut Vec<u64>,
+    same: &mut Vec<u64>,
+    diags: &mut Vec<Diagnostic>,
+) {
     // A rule's text without its counters: two rules that read the same are the same rule.
     let text_of = |r: &crate::ruleset::Rule| -> &[u8] {
         let line = input.as_bytes().get(r.span.range()).unwrap_or_default();
@@ -374,50 +458,45 @@ fn warnings(table: &Table, edges: &Edges, reach: &[u8], input: &str, diags: &mut
             _ => line,
         }
     };
-    // Per chain, each rule's text hash with the rule's index in its low bits, sorted: rules whose texts
-    // may be equal sit side by side. Eight bytes a rule, where a hash map would take twenty or more.
-    let mut keys: Vec<u64> = Vec::new();
-    let mut same: Vec<u64> = Vec::new();
-    for (c, chain) in table.chains.iter().enumerate() {
-        if chain.hook.is_none() && reach[c] == 0 && chain.declared && !referenced[c] {
+    let chain = &table.chains[c];
+    if chain.hook.is_none() && !used && chain.declared {
+        diags.push(Diagnostic::warning(
+            chain.span,
+            format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
+        ));
+    }
+    // Each rule's text hash with the rule's index in its low bits, sorted: rules whose texts may be equal
+    // sit side by side. Eight bytes a rule, where a hash map would take twenty or more.
+    duplicates(&chain.rules, text_of, keys, same);
+    let mut same = same.iter().peekable();
+    let mut ended_at: Option<usize> = None;
+    for (i, rule) in chain.rules.iter().enumerate() {
+        if let Some(&pair) = same.next_if(|&&pair| (pair >> 32) as usize == i) {
+            let first = pair as u32;
             diags.push(Diagnostic::warning(
-                chain.span,
-                format!("no rule jumps to chain {}, so no packet ever reaches it", chain.name),
+                rule.span,
+                format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
             ));
         }
-        duplicates(&chain.rules, text_of, &mut keys, &mut same);
-        let mut same = same.iter().peekable();
-        let mut ended_at: Option<usize> = None;
-        for (i, rule) in chain.rules.iter().enumerate() {
-            if let Some(&pair) = same.next_if(|&&pair| (pair >> 32) as usize == i) {
-                let first = pair as u32;
+        if let Some(end) = ended_at {
+            if end + 1 == i {
                 diags.push(Diagnostic::warning(
                     rule.span,
-                    format!("rule {} of {} is the same as rule {}", i + 1, chain.name, first + 1),
+                    format!(
+                        "no packet reaches rule {} of {}: rule {} before it ends the chain for every packet",
+                        i + 1,
+                        chain.name,
+                        end + 1
+                    ),
                 ));
             }
-            if let Some(end) = ended_at {
-                if end + 1 == i {
-                    diags.push(Diagnostic::warning(
-                        rule.span,
-                        format!(
-                            "no packet reaches rule {} of {}: rule {} before it ends the chain for every packet",
-                            i + 1,
-                            chain.name,
-                            end + 1
-                        ),
-                    ));
-                }
-                continue;
-            }
-            let unconditional = rule.generic.is_empty() && rule.matches.iter().all(|m| m.name() == "comment");
-            let terminal = rule
-                .target
-                .as_ref()
-                .is_some_and(|t| t.goto || matches!(t.kind, crate::targets::TargetKind::Standard(_)));
-            if unconditional && terminal {
-                ended_at = Some(i);
-            }
+            continue;
+        }
+        let unconditional = rule.generic.is_empty() && rule.matches.iter().all(|m| m.name() == "comment");
+        let terminal =
+            rule.target.as_ref().is_some_and(|t| t.goto || matches!(t.kind, crate::targets::TargetKind::Standard(_)));
+        if unconditional && terminal {
+            ended_at = Some(i);
         }
     }
 }

@@ -173,14 +173,11 @@ pub fn detect_family(input: &str) -> Family {
     }
 }
 
-/// Whether the target has threads (the browser's wasm has none, so its binary leaves that code out).
-const THREADS: bool = cfg!(not(target_arch = "wasm32"));
-
 /// From how many bytes of input on a dump's `-A` lines are read on several threads.
 const PARALLEL_FROM: usize = 256 * 1024;
 
 /// How many `-A` lines are read together, on the threads, before they are applied.
-const BATCH: usize = 2048;
+const BATCH: usize = 16384;
 
 /// How many `-A` lines a thread takes at a time from a batch: the threads take pieces until none is
 /// left, so that a thread the machine runs late gets fewer of them.
@@ -189,40 +186,7 @@ const PIECE: usize = 128;
 /// How many threads read a dump's `-A` lines: one for small dumps and where there are no threads (the
 /// browser), else as many as the machine has cores, up to 4.
 fn workers(input: &str) -> usize {
-    if !THREADS || input.len() < PARALLEL_FROM {
-        return 1;
-    }
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
-
-/// A piece of a batch of `-A` lines, read: its index in the batch, the findings, and the rules to append
-/// with their chain.
-type Appends = (usize, Vec<Diagnostic>, Vec<(usize, rule::Built)>);
-
-/// Reads pieces of `lines`, all `-A` lines of `table`, without changing it: the next piece not taken yet
-/// (by `next`), until there is none.
-fn read_appends<'a>(
-    table: &Table,
-    family: Family,
-    lines: &[(u32, usize, &'a str)],
-    next: &std::sync::atomic::AtomicUsize,
-    scratch: &mut rule::Scratch<'a>,
-) -> Vec<Appends> {
-    let mut read = Vec::new();
-    loop {
-        let piece = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let Some(lines) = lines.chunks(PIECE).nth(piece) else {
-            return read;
-        };
-        let mut diags = Vec::new();
-        let mut built = Vec::with_capacity(lines.len());
-        for &(line, start, text) in lines {
-            if let Some(b) = rule::read_append(table, family, line, start, text, &mut diags, scratch) {
-                built.push(b);
-            }
-        }
-        read.push((piece, diags, built));
-    }
+    crate::pieces::workers(input.len(), PARALLEL_FROM)
 }
 
 /// The state of reading: the ruleset so far and the table being filled.
@@ -241,7 +205,7 @@ struct Reader<'a> {
     pending: Vec<(u32, usize, &'a str)>,
     /// How many threads read pending lines; with one, lines are read as they come.
     workers: usize,
-    /// The buffers of the other threads.
+    /// The buffers of the threads that read pending lines, this one's first.
     worker_scratch: Vec<rule::Scratch<'a>>,
 }
 
@@ -277,7 +241,7 @@ impl<'a> Reader<'a> {
             let t = self.current.take().unwrap_or_default();
             self.ruleset.tables[t].commit = Some(whole);
             self.ruleset.tables[t].shrink();
-            crate::validate::table(&self.ruleset, t, self.input, &mut self.diags);
+            crate::validate::table_on(&self.ruleset, t, self.input, self.workers, &mut self.diags);
             return;
         }
         if let Some(rest) = text.strip_prefix('*') {
@@ -323,40 +287,23 @@ impl<'a> Reader<'a> {
         let family = self.ruleset.family;
         let table = &self.ruleset.tables[t];
         let lines = &self.pending[..];
-        let others = if THREADS { (self.workers - 1).min(lines.len().div_ceil(PIECE) - 1) } else { 0 };
-        if self.worker_scratch.len() < others {
-            self.worker_scratch.resize_with(others, rule::Scratch::default);
+        if self.worker_scratch.len() < self.workers {
+            self.worker_scratch.resize_with(self.workers, rule::Scratch::default);
         }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let next = &next;
-        let scratch = &mut self.scratch;
-        let worker_scratch = &mut self.worker_scratch[..others];
-        let pieces: Vec<Appends> = if others == 0 {
-            // Alone, this thread takes the pieces in order.
-            read_appends(table, family, lines, next, scratch)
-        } else {
-            let mut pieces = std::thread::scope(|s| {
-                // A thread the system refuses to start is done without: this one takes its pieces.
-                let handles: Vec<_> = worker_scratch
-                    .iter_mut()
-                    .filter_map(|sc| {
-                        std::thread::Builder::new()
-                            .spawn_scoped(s, move || read_appends(table, family, lines, next, sc))
-                            .ok()
-                    })
-                    .collect();
-                let mut pieces = read_appends(table, family, lines, next, scratch);
-                for h in handles {
-                    pieces.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        let pieces = crate::pieces::run(lines.len().div_ceil(PIECE), &mut self.worker_scratch, |scratch, piece| {
+            let lines = &lines[piece * PIECE..lines.len().min((piece + 1) * PIECE)];
+            let mut diags = Vec::new();
+            let mut built = Vec::with_capacity(lines.len());
+            for &(line, start, text) in lines {
+                if let Some(b) = rule::read_append(table, family, line, start, text, &mut diags, scratch) {
+                    built.push(b);
                 }
-                pieces
-            });
-            pieces.sort_unstable_by_key(|(piece, _, _)| *piece);
-            pieces
-        };
+            }
+            (diags, built)
+        });
         self.pending.clear();
         let chains = &mut self.ruleset.tables[t].chains;
-        for (_, mut diags, built) in pieces {
+        for (mut diags, built) in pieces {
             self.diags.append(&mut diags);
             for (c, b) in built {
                 rule::push_rules(&mut chains[c].rules, b);

@@ -153,6 +153,10 @@ struct Line<'a> {
     /// For each of `opts`, the extension it belongs to: its index in `matches`, or `usize::MAX` for the
     /// target.
     slots: Vec<usize>,
+    /// The chain the last `-A` line appended to: (where its table's `*` line starts, name, index). Kept
+    /// from line to line, since a dump appends to one chain many lines in a row; forgotten when chains
+    /// are deleted or renamed.
+    last_chain: Option<(u32, &'a str, usize)>,
 }
 
 impl<'a> Line<'a> {
@@ -164,7 +168,8 @@ impl<'a> Line<'a> {
         matches.clear();
         opts.clear();
         slots.clear();
-        *self = Line { matches, opts, slots, ..Line::default() };
+        let last_chain = self.last_chain;
+        *self = Line { matches, opts, slots, last_chain, ..Line::default() };
     }
 
     /// The options of the extension in `slot`. They nearly always stand together after it; when other
@@ -904,9 +909,9 @@ fn no_more(args: &[Token<'_>], from: usize) -> Result<(), Diagnostic> {
 }
 
 /// Builds what an `-A CHAIN` line appends: the chain's index and the rule, without changing the table.
-fn append(
-    line: &mut Line<'_>,
-    tokens: &[Token<'_>],
+fn append<'a>(
+    line: &mut Line<'a>,
+    tokens: &[Token<'a>],
     table: &Table,
     cmd_span: Span,
     whole: Span,
@@ -914,7 +919,17 @@ fn append(
     diags: &mut Vec<Diagnostic>,
 ) -> Result<(usize, Built), Diagnostic> {
     let args = &tokens[line.command_args.clone()];
-    let c = find_chain(table, command_arg(args, 0, "a chain name", cmd_span)?)?;
+    let name = command_arg(args, 0, "a chain name", cmd_span)?;
+    let c = match (line.last_chain, &name.text) {
+        (Some((table_at, last, c)), text) if table_at == table.span.start && last == &**text => c,
+        (_, text) => {
+            let c = find_chain(table, name)?;
+            if let std::borrow::Cow::Borrowed(text) = text {
+                line.last_chain = Some((table.span.start, text, c));
+            }
+            c
+        }
+    };
     no_more(args, 1)?;
     Ok((c, build_rules(line, table, c, whole, family, diags)?))
 }
@@ -944,9 +959,9 @@ pub(super) fn push_rules(rules: &mut Vec<Rule>, built: Built) {
 }
 
 /// Builds the rule (or runs the command) and applies it to the table.
-fn apply(
-    line: &mut Line<'_>,
-    tokens: &[Token<'_>],
+fn apply<'a>(
+    line: &mut Line<'a>,
+    tokens: &[Token<'a>],
     table: &mut Table,
     whole: Span,
     family: Family,
@@ -1140,6 +1155,7 @@ fn apply(
             }
             table.chains.retain(|c| !doomed.contains(&c.name));
             table.reindex();
+            line.last_chain = None;
         }
         Command::Rename => {
             let c = find_chain(table, arg(0, "the chain's old name")?)?;
@@ -1153,6 +1169,7 @@ fn apply(
             }
             let old = std::mem::replace(&mut table.chains[c].name, new.text.to_string());
             table.reindex();
+            line.last_chain = None;
             for r in table.chains.iter_mut().flat_map(|c| c.rules.iter_mut()) {
                 if let Some(t) = r.target.as_mut().filter(|t| matches!(t.kind, TargetKind::Chain) && t.name == old) {
                     t.name = new.text.to_string().into();
@@ -1281,7 +1298,8 @@ fn build_rule(
                 Some(n) => n.into(),
                 None => t.name.to_string().into(),
             };
-            Some(Target { name, span, goto, kind })
+            let chain_hint = t.chain.map_or_else(Default::default, crate::targets::ChainHint::at);
+            Some(Target { name, span, goto, kind, chain_hint })
         }
     };
     diags.append(&mut warnings);

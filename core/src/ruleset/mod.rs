@@ -162,6 +162,17 @@ impl Table {
         }
     }
 
+    /// The index of the chain a jump or goto `target` enters, or `None` for other targets and for a chain
+    /// that is not in the table. The target's [`ChainHint`](crate::targets::ChainHint) is used when it
+    /// still names the right chain, which saves hashing the name.
+    pub fn jump_index(&self, target: &crate::targets::Target) -> Option<usize> {
+        let name = target.chain()?;
+        match target.chain_hint.get() {
+            Some(i) if self.chains.get(i).is_some_and(|c| c.name == name) => Some(i),
+            _ => self.chain_index(name),
+        }
+    }
+
     /// The number of rules in all chains of this table.
     pub fn rule_count(&self) -> usize {
         self.chains.iter().map(|c| c.rules.len()).sum()

@@ -45,6 +45,39 @@ pub struct Target {
     pub goto: bool,
     /// What the target is.
     pub kind: TargetKind,
+    /// For a jump or goto, where its chain was in the table's list when the rule was read.
+    #[serde(skip)]
+    pub chain_hint: ChainHint,
+}
+
+/// Where a jump's chain was in its table's list of chains when the rule was read: a hint that spares a
+/// lookup by name. It is not part of what a target is: targets compare equal whatever their hints, a
+/// deserialized target has none, and [`crate::ruleset::Table::jump_index`] checks it before using it.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainHint(u32);
+
+impl ChainHint {
+    /// A hint that chain `index` is the one.
+    pub fn at(index: usize) -> ChainHint {
+        ChainHint(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    /// The hinted index, if there is one.
+    pub fn get(self) -> Option<usize> {
+        (self.0 != u32::MAX).then_some(self.0 as usize)
+    }
+}
+
+impl Default for ChainHint {
+    fn default() -> ChainHint {
+        ChainHint(u32::MAX)
+    }
+}
+
+impl PartialEq for ChainHint {
+    fn eq(&self, _: &ChainHint) -> bool {
+        true
+    }
 }
 
 impl Target {
