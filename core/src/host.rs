@@ -53,6 +53,13 @@ pub struct Host {
     pub bridge_nf_call_ip6tables: Option<bool>,
     /// The contents of ipsets, from `ipset save` lines (`create` and `add`).
     pub ipsets: Vec<crate::ipset::IpSet>,
+    /// The routing policy (`ip rule`, `ip -6 rule` lines), in the order given; none given means the
+    /// kernel's own (see [`crate::policy`]).
+    #[serde(default)]
+    pub rules: Vec<crate::policy::PolicyRule>,
+    /// Routing tables given by name (`lookup vpn`, `table vpn`), with the number chainwalk gave each.
+    #[serde(default)]
+    pub table_names: Vec<(String, u32)>,
     /// Whether chainwalk made this host up because none was given (and so every answer that depends on
     /// it rests on that assumption).
     pub assumed: bool,
@@ -152,6 +159,13 @@ pub struct Route {
     pub metric: u32,
     /// Where it was written, if it was (prefix routes the kernel adds for addresses have none).
     pub span: Option<Span>,
+    /// The routing table it is in (`table N`; main when not said).
+    #[serde(default = "main_table")]
+    pub table: u32,
+}
+
+fn main_table() -> u32 {
+    crate::policy::MAIN_TABLE
 }
 
 /// Where the routing decision sends a packet.
@@ -229,6 +243,8 @@ impl Host {
             bridge_nf_call_iptables: None,
             bridge_nf_call_ip6tables: None,
             ipsets: Vec::new(),
+            rules: Vec::new(),
+            table_names: Vec::new(),
             assumed: false,
         }
     }
@@ -309,40 +325,22 @@ impl Host {
 
     /// The main-table route for `ip`: longest prefix first, then lowest metric.
     pub fn lookup(&self, ip: IpAddr) -> Option<&Route> {
-        self.routes
-            .iter()
-            .filter(|r| r.dst.is_ipv4() == ip.is_ipv4() && !matches!(r.kind, RouteKind::Local | RouteKind::Broadcast))
-            .filter(|r| prefix_contains(r.dst, r.prefix, ip))
-            .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
+        self.lookup_in(crate::policy::MAIN_TABLE, ip)
     }
 
-    /// The kernel's routing decision for a packet to `dst` (`ip_route_input`/`ip_route_output`).
-    pub fn route(&self, dst: IpAddr) -> RouteDecision {
+    /// What the local table says of `dst`: this host's (`Local`, with the interface that has the address,
+    /// `lo` for broadcasts and loopback addresses), or nothing.
+    pub(crate) fn local_decision(&self, dst: IpAddr) -> Option<RouteDecision> {
         if let Some(dev) = self.local_dev(dst) {
-            return RouteDecision::Local { dev: dev.to_string() };
+            return Some(RouteDecision::Local { dev: dev.to_string() });
         }
-        if self.is_broadcast(dst) {
-            return RouteDecision::Local { dev: "lo".into() };
-        }
-        match self.lookup(dst) {
-            Some(r) => match r.kind {
-                RouteKind::Unicast => match &r.dev {
-                    Some(dev) => RouteDecision::Forward { dev: dev.clone(), via: r.via, src: r.src },
-                    None => match r.via.and_then(|gw| self.lookup(gw)).and_then(|g| g.dev.clone()) {
-                        Some(dev) => RouteDecision::Forward { dev, via: r.via, src: r.src },
-                        None => RouteDecision::Unroutable {
-                            reason: format!("the route to {dst} names no interface"),
-                            route: None,
-                        },
-                    },
-                },
-                kind => RouteDecision::Unroutable {
-                    reason: format!("a {} route covers {dst}", kind.name()),
-                    route: Some(kind),
-                },
-            },
-            None => RouteDecision::Unroutable { reason: format!("no route to {dst}"), route: None },
-        }
+        self.is_broadcast(dst).then(|| RouteDecision::Local { dev: "lo".into() })
+    }
+
+    /// The kernel's routing decision for a packet of this host to `dst`, unmarked
+    /// (`ip_route_input`/`ip_route_output`); [`Host::route_flow`] for a packet with more to it.
+    pub fn route(&self, dst: IpAddr) -> RouteDecision {
+        self.route_flow(&crate::policy::Flow::to(dst)).0
     }
 
     /// The type of `ip` as `-m addrtype` sees it (`inet_addr_type` in the kernel).
@@ -362,13 +360,10 @@ impl Host {
         if self.is_broadcast(ip) {
             return AddrType::Broadcast;
         }
-        match self.lookup(ip).map(|r| r.kind) {
-            Some(RouteKind::Blackhole) => AddrType::Blackhole,
-            Some(RouteKind::Unreachable) => AddrType::Unreachable,
-            Some(RouteKind::Prohibit) => AddrType::Prohibit,
-            Some(RouteKind::Throw) => AddrType::Throw,
-            _ => AddrType::Unicast,
-        }
+        // The kernel asks the local table (`__inet_dev_addr_type`), whose lookup fails on a blackhole,
+        // unreachable, prohibit or throw route: those leave the address UNICAST, in main or in local
+        // (recorded).
+        AddrType::Unicast
     }
 
     /// Whether IPv4 packets that come in on `dev` are forwarded (`IN_DEV_FORWARD` of the input device).
@@ -413,17 +408,23 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut line_start = 0;
     let mut current_iface: Option<usize> = None;
+    let mut section = Section::default();
     for (index, raw) in text.split_inclusive('\n').enumerate() {
         let line_no = index as u32 + 1;
         let line = raw.trim_end_matches(['\n', '\r']);
         let start = line_start;
         line_start += raw.len();
         let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('$') {
+        if trimmed.starts_with('#') || trimmed.starts_with('$') {
+            section = Section::of_header(&mut host, &trimmed[1..]);
+            continue;
+        }
+        if trimmed.is_empty() {
             continue;
         }
         let span = Span::within_line(line_no, start, line, 0, line.len());
-        if let Err(e) = read_line(&mut host, trimmed, line.starts_with(char::is_whitespace), &mut current_iface, span) {
+        let indented = line.starts_with(char::is_whitespace);
+        if let Err(e) = read_line(&mut host, trimmed, indented, &mut current_iface, &section, span) {
             let indent = line.len() - line.trim_start().len();
             let span = match e.at {
                 Some((from, to)) => Span::within_line(line_no, start, line, indent + from, indent + to),
@@ -439,6 +440,55 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
     Ok(host)
 }
 
+/// What the comment or prompt line above a host line says of it: an `ip rule` listing of one family, or
+/// the routes of a table other than main (`# ip route show table 100`).
+#[derive(Clone, Copy, Debug)]
+struct Section {
+    rule_family: Option<crate::ruleset::Family>,
+    table: u32,
+}
+
+impl Default for Section {
+    fn default() -> Section {
+        Section { rule_family: None, table: crate::policy::MAIN_TABLE }
+    }
+}
+
+impl Section {
+    /// The section a header (`ip -6 rule`, `ip route show table vpn`, anything else) starts.
+    fn of_header(host: &mut Host, header: &str) -> Section {
+        let words: Vec<&str> = header.split_whitespace().collect();
+        let mut section = Section::default();
+        let Some(at) = words.iter().position(|w| *w == "ip") else { return section };
+        let mut v6 = None;
+        let mut i = at + 1;
+        while let Some(w) = words.get(i).filter(|w| w.starts_with('-')) {
+            match *w {
+                "-6" => v6 = Some(true),
+                "-4" => v6 = Some(false),
+                "-f" | "-family" => v6 = words.get(i + 1).map(|f| *f == "inet6"),
+                _ => {}
+            }
+            i += if matches!(*w, "-f" | "-family") { 2 } else { 1 };
+        }
+        let family = v6.map(|v6| if v6 { crate::ruleset::Family::Ipv6 } else { crate::ruleset::Family::Ipv4 });
+        match words.get(i) {
+            Some(c) if c.len() >= 2 && "rule".starts_with(c) => {
+                section.rule_family = Some(family.unwrap_or(crate::ruleset::Family::Ipv4))
+            }
+            Some(c) if "route".starts_with(c) => {
+                if let Some(t) = words.iter().position(|w| *w == "table").and_then(|t| words.get(t + 1)) {
+                    if *t != "all" {
+                        section.table = host.table_id(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+        section
+    }
+}
+
 /// Adds what the kernel adds by itself: `lo`, and a prefix route for each address.
 fn finish(host: &mut Host) {
     if host.interface("lo").is_none() {
@@ -448,10 +498,12 @@ fn finish(host: &mut Host) {
     for iface in host.interfaces.iter().filter(|i| i.up && i.name != "lo") {
         for a in &iface.addrs {
             let net = network_of(a.addr, a.prefix);
-            let exists = host
-                .routes
-                .iter()
-                .any(|r| r.dst == net && r.prefix == a.prefix && r.dev.as_deref() == Some(&iface.name));
+            let exists = host.routes.iter().any(|r| {
+                r.table == crate::policy::MAIN_TABLE
+                    && r.dst == net
+                    && r.prefix == a.prefix
+                    && r.dev.as_deref() == Some(&iface.name)
+            });
             if !exists {
                 prefix_routes.push(Route {
                     dst: net,
@@ -462,6 +514,7 @@ fn finish(host: &mut Host) {
                     src: Some(a.addr),
                     metric: if a.addr.is_ipv6() { 256 } else { 0 },
                     span: None,
+                    table: crate::policy::MAIN_TABLE,
                 });
             }
         }
@@ -536,9 +589,17 @@ fn read_line(
     line: &str,
     indented: bool,
     current: &mut Option<usize>,
+    section: &Section,
     span: Span,
 ) -> Result<(), LineError> {
     let words: Vec<&str> = line.split_whitespace().collect();
+    // `ip rule`: `32765: from all fwmark 0x1 lookup 100` (`not from ...`).
+    if words.len() >= 2
+        && words[0].strip_suffix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && matches!(words[1], "from" | "not")
+    {
+        return Ok(crate::policy::read_rule(host, &words, section.rule_family, span)?);
+    }
     // `ipset save`: `create NAME TYPE ...` and `add NAME ELEMENT ...`.
     match words.as_slice() {
         ["create", name, kind, ..] => {
@@ -682,7 +743,7 @@ fn read_line(
         *current = None;
         return Ok(());
     }
-    Ok(read_route(host, &words, span)?)
+    Ok(read_route_in(host, &words, span, section.table)?)
 }
 
 fn add_interface(host: &mut Host, name: &str, up: bool) -> usize {
@@ -745,6 +806,11 @@ pub(crate) fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
 }
 
 pub(crate) fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<(), String> {
+    read_route_in(host, words, span, crate::policy::MAIN_TABLE)
+}
+
+/// Reads an `ip route` line listed under table `table` (a `table` in the line says otherwise).
+fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Result<(), String> {
     let mut i = 0;
     let mut kind = RouteKind::Unicast;
     if let Some(&(_, k)) = ROUTE_TYPES.iter().find(|(n, _)| *n == words[0]) {
@@ -779,8 +845,8 @@ pub(crate) fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<
         src: None,
         metric: if dst.is_ipv6() { 1024 } else { 0 },
         span: Some(span),
+        table: if matches!(kind, RouteKind::Local | RouteKind::Broadcast) { crate::policy::LOCAL_TABLE } else { table },
     };
-    let mut table_main = true;
     while i < words.len() {
         let key = words[i];
         let value = words.get(i + 1).copied();
@@ -793,7 +859,7 @@ pub(crate) fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<
             "dev" => route.dev = Some(value.ok_or("`dev` needs an interface")?.to_string()),
             "src" => route.src = Some(parse_ip(value.ok_or("`src` needs an address")?)?),
             "metric" => route.metric = value.and_then(|v| v.parse().ok()).ok_or("`metric` needs a number")?,
-            "table" => table_main = matches!(value, Some("main") | Some("254") | Some("local") | Some("255")),
+            "table" => route.table = host.table_id(value.ok_or("`table` needs a table")?),
             "proto" | "scope" | "pref" | "mtu" | "advmss" | "realm" | "expires" | "weight" | "nexthop" | "onlink"
             | "linkdown" | "dead" | "offload" | "trap" | "hoplimit" | "rtt" | "rttvar" | "window" | "cwnd"
             | "initcwnd" | "initrwnd" | "congctl" | "features" | "quickack" | "fastopen_no_cookie"
@@ -807,9 +873,7 @@ pub(crate) fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<
         }
         i += 2;
     }
-    if table_main {
-        host.routes.push(route);
-    }
+    host.routes.push(route);
     Ok(())
 }
 
@@ -851,7 +915,8 @@ mod tests {
         assert_eq!(eth0.mac, Some([2, 0x42, 0xac, 0x11, 0, 2]));
         assert_eq!(h.route(ip("2001:db8::99")), RouteDecision::Forward { dev: "eth0".into(), via: None, src: None });
         assert!(matches!(h.route(ip("198.51.100.7")), RouteDecision::Unroutable { .. }));
-        assert_eq!(h.addr_type(ip("198.51.100.7")), AddrType::Blackhole);
+        // The kernel's lookup in the local table fails on a blackhole route: the address is UNICAST.
+        assert_eq!(h.addr_type(ip("198.51.100.7")), AddrType::Unicast);
     }
 
     const BRIDGED_HOST: &str =

@@ -81,10 +81,19 @@ impl HostTable {
     /// is reported by [`HostTable::error`]).
     pub fn read(text: &str) -> HostTable {
         let mut start = 0;
+        // Routes listed under a header of another table than main (`# ip route show table 100`) are kept,
+        // not shown with main's.
+        let mut other_table = false;
         let rows = text
             .split_inclusive('\n')
             .map(|raw| {
-                let (kind, cells) = classify(body(raw));
+                let (mut kind, mut cells) = classify(body(raw));
+                if kind == RowKind::Note && !body(raw).trim().is_empty() {
+                    other_table = names_other_table(body(raw));
+                }
+                if kind == RowKind::Route && (other_table || names_other_table(body(raw))) {
+                    (kind, cells) = (RowKind::Kept, Vec::new());
+                }
                 start += raw.len();
                 Row { kind, cells, source: Some(start - raw.len()..start), edited: false }
             })
@@ -269,6 +278,12 @@ impl HostTable {
 }
 
 /// A line without its line end.
+/// Whether a line names a routing table other than main (`table 100`, `table vpn`; not `table all`).
+fn names_other_table(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.windows(2).any(|w| w[0] == "table" && !matches!(w[1], "main" | "254" | "all"))
+}
+
 fn body(raw: &str) -> &str {
     raw.trim_end_matches(['\n', '\r'])
 }
@@ -495,6 +510,18 @@ mod tests {
         assert!(t.error(1, 3).is_some_and(|e| e.contains("`metric` needs a number")));
         assert_eq!(t.error(2, 0).as_deref(), Some("`2` is not 0 or 1"));
         assert!(!t.forwarding(Family::Ipv4));
+    }
+
+    #[test]
+    fn routes_of_other_tables_and_policy_rules_are_kept() {
+        let text = "eth0 UP 192.0.2.1/24\n# ip rule\n100:\tfrom all fwmark 0x1 lookup 100\n# ip route\n\
+                    default via 192.0.2.254 dev eth0\n10.0.0.0/8 via 192.0.2.253 dev eth0 table 7\n\
+                    # ip route show table 100\ndefault via 192.0.2.9 dev eth0\n";
+        let t = HostTable::read(text);
+        let kinds: Vec<RowKind> = t.rows().iter().map(Row::kind).collect();
+        use RowKind::*;
+        assert_eq!(kinds, [Interface, Note, Kept, Note, Route, Kept, Note, Kept]);
+        assert_eq!(t.write(), text);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod packet;
 pub mod packet_text;
 pub mod parse;
 mod pieces;
+pub mod policy;
 pub mod render;
 pub mod ruleset;
 pub mod span;

@@ -496,9 +496,45 @@ fn route_commands(host: &Host) -> Vec<String> {
             if r.metric != 0 {
                 line += &format!(" metric {}", r.metric);
             }
+            if table.is_empty() && r.table != chainwalk_core::policy::MAIN_TABLE {
+                line += &format!(" table {}", r.table);
+            }
             line + table
         })
         .collect()
+}
+
+/// The `ip rule` commands for the routing policy the host file gives, if it gives one: the kernel's rules
+/// go (`flush` keeps only priority 0, the local table's), the host's come in their place.
+fn rule_commands(host: &Host, family: Family) -> Vec<String> {
+    use chainwalk_core::policy::RuleAction;
+    let mut lines = Vec::new();
+    {
+        let rules: Vec<_> = host.rules.iter().filter(|r| r.family.is_none_or(|f| f == family)).collect();
+        if rules.is_empty() {
+            return lines;
+        }
+        lines.push("rule flush".to_string());
+        for r in rules {
+            if r.priority == 0 && r.action == RuleAction::Lookup(chainwalk_core::policy::LOCAL_TABLE) {
+                continue;
+            }
+            let text = r.text(host);
+            // Tables named by the host file have numbers of chainwalk's own, which `ip` takes as they are.
+            let text = match r.action {
+                RuleAction::Lookup(t) => match text.rsplit_once(" lookup ") {
+                    Some((head, tail)) => {
+                        let rest = tail.split_once(' ').map_or(String::new(), |(_, r)| format!(" {r}"));
+                        format!("{head} lookup {t}{rest}")
+                    }
+                    None => text,
+                },
+                _ => text,
+            };
+            lines.push(format!("rule add priority {} {text}", r.priority));
+        }
+    }
+    lines
 }
 
 impl Lab {
@@ -530,6 +566,16 @@ impl Lab {
         }
         ip_batch(Some(&lab.h.name), &h_lines)?;
         ip_batch(Some(&lab.h.name), &route_commands(host))?;
+        for (family, flag) in [(Family::Ipv4, "-4"), (Family::Ipv6, "-6")] {
+            let rules = rule_commands(host, family);
+            if !rules.is_empty() {
+                run_with_input(
+                    Command::new("ip").args(["-n", &lab.h.name, flag, "-batch", "-"]),
+                    rules.join("\n").as_bytes(),
+                )
+                .map_err(|e| format!("ip {flag} rule: {e}\n    {}", rules.join("\n    ")))?;
+            }
+        }
         let given_sysctls: Vec<(String, String)> = host_text
             .lines()
             .map(str::trim)

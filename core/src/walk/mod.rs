@@ -284,6 +284,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
             src: None,
             metric: 0,
             span: None,
+            table: crate::policy::MAIN_TABLE,
         });
     }
     host
@@ -388,6 +389,10 @@ struct Walker<'s, 'r> {
     kernel_made: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
+    /// What the last routing decision looked at (source, destination, mark, TOS), and, for a packet of this
+    /// host, the route it took.
+    routed_with: (IpAddr, IpAddr, u32, u8),
+    route_now: Option<RouteDecision>,
     /// The bridge port the packet came in on, when it did.
     crossing: Option<bridge::Crossing>,
     /// Whether the packet is being bridged between two ports rather than routed: its TRACE lines show
@@ -454,6 +459,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             kernel_made: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
+            routed_with: (packet.src, packet.dst, packet.mark, packet.tos),
+            route_now: None,
             crossing,
             bridged: false,
             port_out: None,
@@ -666,47 +673,53 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
     }
 
-    /// The routing decision for a locally generated packet, OUTPUT, POSTROUTING, and for a packet to this
-    /// host the way back in through `lo`.
-    fn outgoing(&mut self) {
-        let mut decision = self.route_decision();
+    /// Takes `decision` as the route of a packet of this host: its output interface, or, with no route, the
+    /// end of its walk (`when` says after what, for a route taken again). Returns whether it goes on.
+    fn take_route(&mut self, decision: RouteDecision, when: &str) -> bool {
         match &decision {
             RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
             RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
             RouteDecision::Unroutable { reason, route: kind } => {
-                let (reason, kind) = (reason.clone(), *kind);
-                self.stop_by_routing(
-                    Path::Output,
-                    format!("the host has no route for it: {reason}"),
-                    route_error(self.family(), kind),
-                );
-                return;
+                let why = if when.is_empty() {
+                    format!("the host has no route for it: {reason}")
+                } else {
+                    format!("{when}, {reason}")
+                };
+                let kind = *kind;
+                self.stop_by_routing(Path::Output, why, route_error(self.family(), kind));
+                return false;
             }
         }
-        let dst_before = self.pkt.dst;
+        self.route_now = Some(decision);
+        true
+    }
+
+    /// The routing decision for a locally generated packet, OUTPUT, POSTROUTING, and for a packet to this
+    /// host the way back in through `lo`.
+    fn outgoing(&mut self) {
+        let decision = self.route_decision();
+        if !self.take_route(decision, "") {
+            return;
+        }
         if !self.hook(Hook::Output) {
             return;
         }
-        if self.pkt.dst != dst_before {
-            // ip_route_me_harder: a new destination needs a new route.
-            decision = self.route_decision();
-            match &decision {
-                RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
-                RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
-                RouteDecision::Unroutable { reason, route: kind } => {
-                    let (reason, kind) = (reason.clone(), *kind);
-                    self.stop_by_routing(
-                        Path::Output,
-                        format!("after NAT, {reason}"),
-                        route_error(self.family(), kind),
-                    );
-                    return;
-                }
+        if self.pkt.dst != self.routed_with.1 {
+            // ip_route_me_harder in nat OUTPUT: a new destination needs a new route.
+            let decision = self.route_decision();
+            if !self.take_route(decision, "after NAT") {
+                return;
             }
+        } else if let Some(RouteDecision::Forward { dev, .. }) = &self.route_now {
+            // Taken again in mangle OUTPUT: POSTROUTING sees where it goes now.
+            self.out_iface = Some(dev.clone());
+        } else if let Some(RouteDecision::Local { .. }) = &self.route_now {
+            self.out_iface = Some("lo".into());
         }
         if !self.hook(Hook::Postrouting) {
             return;
         }
+        let Some(decision) = self.route_now.clone() else { return };
         match decision {
             // The kernel's answer to a packet of this host is back with its sender once it is sent on lo,
             // whatever PREROUTING and INPUT then do with it (a capture on lo sees it).
@@ -854,6 +867,29 @@ impl<'s, 'r> Walker<'s, 'r> {
         })
     }
 
+    /// What routing looks the packet up with now: its addresses, mark, TOS, protocol and ports, where it
+    /// came in (nowhere, for a packet of this host: `iif lo` to the routing policy) and its owner's uid.
+    fn flow(&self) -> crate::policy::Flow<'_> {
+        let ports = self.pkt.l4.ports();
+        crate::policy::Flow {
+            dst: self.pkt.dst,
+            src: Some(self.pkt.src),
+            mark: self.pkt.mark,
+            iif: self.in_iface.as_deref(),
+            proto: Some(self.pkt.l4.proto()),
+            sport: ports.map(|p| p.0),
+            dport: ports.map(|p| p.1),
+            tos: self.pkt.tos,
+            uid: if self.in_iface.is_none() { self.pkt.uid.unwrap_or(0) } else { 0 },
+        }
+    }
+
+    /// What a new routing decision depends on that the tables may change: after mangle OUTPUT, a change
+    /// of any of them routes a packet of this host again (`ip_route_me_harder`).
+    fn route_key(&self) -> (IpAddr, IpAddr, u32, u8) {
+        (self.pkt.src, self.pkt.dst, self.pkt.mark, self.pkt.tos)
+    }
+
     fn route_decision(&mut self) -> RouteDecision {
         // A link-local IPv6 destination needs its interface (a scope id): a packet this host sends there
         // leaves by the interface it names (`OUT=`), whatever interface routes the prefix.
@@ -863,11 +899,12 @@ impl<'s, 'r> Walker<'s, 'r> {
             .out_iface
             .clone()
             .filter(|_| link_local && self.pkt.in_iface.is_none() && !self.host.is_local(self.pkt.dst));
-        let d = match scoped {
-            Some(dev) => RouteDecision::Forward { dev, via: None, src: None },
-            None => self.host.route(self.pkt.dst),
+        let (d, rule) = match scoped {
+            Some(dev) => (RouteDecision::Forward { dev, via: None, src: None }, None),
+            None => self.host.route_flow(&self.flow()),
         };
-        let note = match &d {
+        self.routed_with = self.route_key();
+        let mut note = match &d {
             RouteDecision::Local { dev } => {
                 format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
             }
@@ -877,6 +914,12 @@ impl<'s, 'r> Walker<'s, 'r> {
             },
             RouteDecision::Unroutable { reason, .. } => format!("no usable route: {reason}"),
         };
+        // With a routing policy of the host's own, say which rule chose the table.
+        if let Some(r) = rule.map(|r| &self.host.rules[r]) {
+            if !matches!(d, RouteDecision::Unroutable { .. }) {
+                note += &format!(" (ip rule {}: {})", r.priority, r.text(self.host));
+            }
+        }
         let status =
             if matches!(d, RouteDecision::Unroutable { .. }) { StageStatus::Stopped } else { StageStatus::Passed };
         self.stage(None, StageKind::Routing, status, note);
@@ -905,6 +948,17 @@ impl<'s, 'r> Walker<'s, 'r> {
             }
             if !self.table(hook, table) {
                 return false;
+            }
+            // iptable_mangle routes a packet of this host again when its rules changed what routing
+            // looks at; a packet that now has no route is dropped there.
+            if hook == Hook::Output && table == TableName::Mangle && self.route_key() != self.routed_with {
+                let decision = self.route_decision();
+                // The hook's tables go on seeing the output interface it started with (`state->out`).
+                let shown = self.out_iface.clone();
+                if !self.take_route(decision, "after mangle OUTPUT changed it") {
+                    return false;
+                }
+                self.out_iface = shown;
             }
         }
         true

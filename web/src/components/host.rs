@@ -92,7 +92,7 @@ fn note(props: &HostProps) -> Html {
                     props.assumed.as_deref().map(|a| a.trim_start_matches("No host was given: ").to_string())
                         .unwrap_or_else(|| "chainwalk assumes one: the packet's destination is an address of its input interface.".into())
                 }
-                {" Paste "}<code>{"ip -br addr"}</code>{", "}<code>{"ip route"}</code>{" and "}<code>{"sysctl net.ipv4.ip_forward"}</code>
+                {" Paste "}<code>{"ip -br addr"}</code>{", "}<code>{"ip route"}</code>{" (and "}<code>{"ip rule"}</code>{") and "}<code>{"sysctl net.ipv4.ip_forward"}</code>
                 {" from the host for routing, forwarding and MASQUERADE as it really does them."}
             </p>
         };
