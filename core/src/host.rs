@@ -303,7 +303,11 @@ impl Host {
         self.interfaces.iter().find(|i| i.addrs.iter().any(|a| a.addr == ip)).map(|i| i.name.as_str()).or_else(|| {
             self.routes
                 .iter()
-                .find(|r| r.kind == RouteKind::Local && prefix_contains(r.dst, r.prefix, ip))
+                .find(|r| {
+                    r.kind == RouteKind::Local
+                        && r.table == crate::policy::LOCAL_TABLE
+                        && prefix_contains(r.dst, r.prefix, ip)
+                })
                 .map(|r| r.dev.as_deref().unwrap_or("lo"))
         })
     }
@@ -314,10 +318,11 @@ impl Host {
             IpAddr::V4(v4) => {
                 v4.is_broadcast()
                     || self.interfaces.iter().flat_map(|i| &i.addrs).any(|a| a.broadcast() == Some(v4))
-                    || self
-                        .routes
-                        .iter()
-                        .any(|r| r.kind == RouteKind::Broadcast && prefix_contains(r.dst, r.prefix, ip))
+                    || self.routes.iter().any(|r| {
+                        r.kind == RouteKind::Broadcast
+                            && r.table == crate::policy::LOCAL_TABLE
+                            && prefix_contains(r.dst, r.prefix, ip)
+                    })
             }
             IpAddr::V6(_) => false,
         }
@@ -845,7 +850,11 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         src: None,
         metric: if dst.is_ipv6() { 1024 } else { 0 },
         span: Some(span),
-        table: if matches!(kind, RouteKind::Local | RouteKind::Broadcast) { crate::policy::LOCAL_TABLE } else { table },
+        // Local and broadcast routes are the local table's, unless listed under another table's header.
+        table: match kind {
+            RouteKind::Local | RouteKind::Broadcast if table == crate::policy::MAIN_TABLE => crate::policy::LOCAL_TABLE,
+            _ => table,
+        },
     };
     while i < words.len() {
         let key = words[i];

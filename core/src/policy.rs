@@ -274,7 +274,8 @@ impl Host {
         self.routes
             .iter()
             .filter(|r| r.table == table && r.dst.is_ipv4() == ip.is_ipv4())
-            .filter(|r| !matches!(r.kind, RouteKind::Local | RouteKind::Broadcast))
+            // The local table is asked through the host's addresses (`local_decision`).
+            .filter(|r| table != LOCAL_TABLE || !matches!(r.kind, RouteKind::Local | RouteKind::Broadcast))
             .filter(|r| prefix_contains(r.dst, r.prefix, ip))
             .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
     }
@@ -354,6 +355,11 @@ impl Host {
                     },
                 },
             },
+            // A `local` route of a table of the host's own (`local default dev lo table 100`, as transparent
+            // proxies set up) makes the packet this host's.
+            RouteKind::Local | RouteKind::Broadcast => {
+                RouteDecision::Local { dev: r.dev.clone().unwrap_or_else(|| "lo".into()) }
+            }
             kind => {
                 RouteDecision::Unroutable { reason: format!("a {} route covers {dst}", kind.name()), route: Some(kind) }
             }
@@ -554,6 +560,22 @@ mod tests {
         let mut f = Flow::to(ip("8.8.8.8"));
         f.iif = Some("eth0");
         assert_eq!(forward_dev(&h.route_flow(&f).0), Some("eth1"));
+    }
+
+    #[test]
+    fn a_local_route_of_a_table_makes_marked_packets_local_as_tproxy_needs() {
+        let text =
+            "eth0 UP 198.51.100.2/24\n# ip rule\n0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100\n\
+            32766:\tfrom all lookup main\n# ip route\ndefault via 198.51.100.1 dev eth0\n\
+            # ip route show table 100\nlocal default dev lo scope host\n";
+        let h = parse(text).unwrap();
+        let mut f = Flow::to(ip("203.0.113.9"));
+        f.iif = Some("eth0");
+        assert_eq!(forward_dev(&h.route_flow(&f).0), Some("eth0"));
+        f.mark = 1;
+        assert_eq!(h.route_flow(&f).0, RouteDecision::Local { dev: "lo".into() });
+        // It is not an address of the host for anything else.
+        assert!(!h.is_local(ip("203.0.113.9")));
     }
 
     #[test]

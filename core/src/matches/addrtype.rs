@@ -259,7 +259,10 @@ fn local_on(host: &Host, dev: &str, ip: IpAddr) -> bool {
     (loopback && dev == "lo")
         || host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.addr == ip))
         || host.routes.iter().any(|r| {
-            r.kind == RouteKind::Local && r.dev.as_deref() == Some(dev) && prefix_contains(r.dst, r.prefix, ip)
+            r.kind == RouteKind::Local
+                && r.table == crate::policy::LOCAL_TABLE
+                && r.dev.as_deref() == Some(dev)
+                && prefix_contains(r.dst, r.prefix, ip)
         })
 }
 
@@ -268,6 +271,7 @@ fn broadcast_on(host: &Host, dev: &str, ip: Ipv4Addr) -> bool {
     host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(ip)))
         || host.routes.iter().any(|r| {
             r.kind == RouteKind::Broadcast
+                && r.table == crate::policy::LOCAL_TABLE
                 && r.dev.as_deref() == Some(dev)
                 && prefix_contains(r.dst, r.prefix, IpAddr::V4(ip))
         })

@@ -124,10 +124,12 @@ pub(crate) fn came_in_broadcast_frame(host: &crate::host::Host, in_iface: Option
     let Some(dev) = in_iface.filter(|d| *d != "lo") else { return host.is_broadcast(dst) };
     v4.is_broadcast()
         || host.interface(dev).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(v4)))
-        || host
-            .routes
-            .iter()
-            .any(|r| r.kind == crate::host::RouteKind::Broadcast && r.dev.as_deref() == Some(dev) && r.dst == dst)
+        || host.routes.iter().any(|r| {
+            r.kind == crate::host::RouteKind::Broadcast
+                && r.table == crate::policy::LOCAL_TABLE
+                && r.dev.as_deref() == Some(dev)
+                && r.dst == dst
+        })
 }
 
 #[cfg(test)]
