@@ -822,6 +822,12 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         kind = k;
         i += 1;
     }
+    // The local table's `anycast` (IPv6 subnet-router anycast) and `multicast` routes, which
+    // `ip route show table all` lists, are the kernel's own: read, checked, and left to the model.
+    let kernel_own = matches!(words[0], "anycast" | "multicast");
+    if kernel_own {
+        i += 1;
+    }
     let dst_text = *words.get(i).ok_or("a route needs a destination")?;
     i += 1;
     let family_v6 =
@@ -882,7 +888,9 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         }
         i += 2;
     }
-    host.routes.push(route);
+    if !kernel_own {
+        host.routes.push(route);
+    }
     Ok(())
 }
 
@@ -914,6 +922,23 @@ mod tests {
         assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
         assert_eq!(h.addr_type(ip("203.0.113.7")), AddrType::Unicast);
         assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2")), Some(ip("172.17.0.1")));
+    }
+
+    #[test]
+    fn reads_ip_route_show_table_all() {
+        let h = parse(
+            "eth0 UP 192.0.2.10/24 2001:db8::10/64\ndefault via 192.0.2.1 dev eth0 table 100\n\
+             default via 192.0.2.1 dev eth0 proto dhcp src 192.0.2.10 metric 100\n\
+             local 192.0.2.10 dev eth0 table local proto kernel scope host src 192.0.2.10\n\
+             broadcast 192.0.2.255 dev eth0 table local proto kernel scope link src 192.0.2.10\n\
+             anycast 2001:db8:: dev eth0 table local proto kernel metric 0 pref medium\n\
+             multicast ff00::/8 dev eth0 table local proto kernel metric 256 pref medium\n",
+        )
+        .unwrap();
+        assert_eq!(h.lookup(ip("203.0.113.7")).and_then(|r| r.via), Some(ip("192.0.2.1")));
+        assert_eq!(h.lookup_in(100, ip("203.0.113.7")).map(|r| r.table), Some(100));
+        assert!(h.is_local(ip("192.0.2.10")) && h.is_broadcast(ip("192.0.2.255")));
+        assert!(h.routes.iter().all(|r| !r.dst.is_multicast()));
     }
 
     #[test]
