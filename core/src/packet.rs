@@ -596,6 +596,16 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                 p.more_fragments = true;
                 i += 1;
             }
+            _ if matches!(l4, L4::Icmp { .. } | L4::Icmpv6 { .. }) && icmp_type_named(&lower, &l4).is_some() => {
+                // An ICMP type by the name iptables gives it (`echo-reply`, `port-unreachable`).
+                if let (Some((t, c)), L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code }) =
+                    (icmp_type_named(&lower, &l4), &mut l4)
+                {
+                    (*icmp_type, *code) = (t, c);
+                }
+                p.l4 = l4;
+                i += 1;
+            }
             _ => {
                 let mut any = false;
                 for flag in w.split([',', '+']) {
@@ -612,7 +622,7 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                 }
                 if !any {
                     return Err(Diagnostic::error(span, format!("`{w}` is not something chainwalk understands in a packet"))
-                        .with_hint("after the addresses: in IFACE, out IFACE, TCP flags (syn, ack, ...), state STATE, mark N, uid N, ttl N"));
+                        .with_hint("after the addresses: in IFACE, out IFACE, TCP flags (syn, ack, ...), an ICMP type (echo-reply, ...), state STATE, mark N, uid N, ttl N"));
                 }
                 p.l4 = l4;
                 i += 1;
@@ -620,6 +630,19 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
         }
     }
     Ok(p)
+}
+
+/// The type and code an ICMP type name stands for (`echo-reply`, `host-unreachable`), as iptables names them
+/// for the packet's family; a name for a whole type gives its code 0.
+fn icmp_type_named(name: &str, l4: &L4) -> Option<(u8, u8)> {
+    let names = match l4 {
+        L4::Icmp { .. } => crate::matches::icmp::ICMP_NAMES,
+        _ => crate::matches::icmp::ICMPV6_NAMES,
+    };
+    names
+        .iter()
+        .find(|n| n.name.eq_ignore_ascii_case(name) && n.test.icmp_type != 0xFF)
+        .map(|n| (n.test.icmp_type, n.test.code_min))
 }
 
 /// An address as the kernel's log prints it: IPv6 in full, eight groups of four hex digits (`%pI6`).
@@ -745,6 +768,14 @@ mod tests {
         assert_eq!((p.ct_state, p.mark, p.in_iface.is_none()), (CtState::Established, 16, true));
         let p = parse("icmp 192.0.2.1 -> 192.0.2.2 in eth0 type 3 code 1").unwrap();
         assert_eq!(p.l4, L4::Icmp { icmp_type: 3, code: 1 });
+        // ICMP types by their iptables names, per family.
+        let p = parse("icmp 192.0.2.1 -> 192.0.2.2 in eth0 echo-reply state established").unwrap();
+        assert_eq!((p.l4, p.ct_state), (L4::Icmp { icmp_type: 0, code: 0 }, CtState::Established));
+        let p = parse("icmp 192.0.2.1 -> 192.0.2.2 in eth0 host-unreachable").unwrap();
+        assert_eq!(p.l4, L4::Icmp { icmp_type: 3, code: 1 });
+        let p = parse("icmpv6 2001:db8::1 -> 2001:db8::2 in eth0 neighbour-solicitation").unwrap();
+        assert_eq!(p.l4, L4::Icmpv6 { icmp_type: 135, code: 0 });
+        assert!(parse("tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 echo-reply").is_err());
     }
 
     #[test]

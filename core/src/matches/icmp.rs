@@ -64,7 +64,7 @@ const fn name(name: &'static str, icmp_type: u8, code_min: u8, code_max: u8) -> 
 }
 
 /// The IPv4 type names, in `iptables -p icmp -h` order (which decides what an ambiguous prefix names).
-const ICMP_NAMES: &[IcmpName] = &[
+pub(crate) const ICMP_NAMES: &[IcmpName] = &[
     name("any", 0xFF, 0, 0xFF),
     name("echo-reply", 0, 0, 0xFF),
     name("pong", 0, 0, 0xFF),
