@@ -7,100 +7,121 @@ use crate::ruleset::addr::{parse_uint, split_at_byte};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Common service names `iptables` resolves through `/etc/services` (which a browser does not have).
-const SERVICES: &[(&str, u16)] = &[
-    ("ftp-data", 20),
-    ("ftp", 21),
-    ("ssh", 22),
-    ("telnet", 23),
-    ("smtp", 25),
-    ("time", 37),
-    ("whois", 43),
-    ("tacacs", 49),
-    ("domain", 53),
-    ("bootps", 67),
-    ("bootpc", 68),
-    ("tftp", 69),
-    ("gopher", 70),
-    ("finger", 79),
-    ("http", 80),
-    ("www", 80),
-    ("kerberos", 88),
-    ("pop3", 110),
-    ("sunrpc", 111),
-    ("auth", 113),
-    ("ident", 113),
-    ("nntp", 119),
-    ("ntp", 123),
-    ("epmap", 135),
-    ("netbios-ns", 137),
-    ("netbios-dgm", 138),
-    ("netbios-ssn", 139),
-    ("imap2", 143),
-    ("imap", 143),
-    ("snmp", 161),
-    ("snmp-trap", 162),
-    ("xdmcp", 177),
-    ("bgp", 179),
-    ("irc", 194),
-    ("ldap", 389),
-    ("https", 443),
-    ("microsoft-ds", 445),
-    ("kpasswd", 464),
-    ("isakmp", 500),
-    ("syslog", 514),
-    ("printer", 515),
-    ("talk", 517),
-    ("ntalk", 518),
-    ("route", 520),
-    ("submissions", 465),
-    ("submission", 587),
-    ("ipp", 631),
-    ("ldaps", 636),
-    ("rsync", 873),
-    ("ftps-data", 989),
-    ("ftps", 990),
-    ("telnets", 992),
-    ("imaps", 993),
-    ("pop3s", 995),
-    ("socks", 1080),
-    ("openvpn", 1194),
-    ("ms-sql-s", 1433),
-    ("ms-sql-m", 1434),
-    ("l2tp", 1701),
-    ("pptp", 1723),
-    ("radius", 1812),
-    ("radius-acct", 1813),
-    ("nfs", 2049),
-    ("mysql", 3306),
-    ("ms-wbt-server", 3389),
-    ("svn", 3690),
-    ("sip", 5060),
-    ("sip-tls", 5061),
-    ("xmpp-client", 5222),
-    ("xmpp-server", 5269),
-    ("postgresql", 5432),
-    ("x11", 6000),
-    ("ircd", 6667),
-    ("http-alt", 8080),
-    ("mdns", 5353),
-    ("domain-s", 853),
-    ("kerberos-adm", 749),
-    ("git", 9418),
-    ("zabbix-agent", 10050),
-    ("zabbix-trapper", 10051),
+/// A service `/etc/services` lists for TCP.
+const TCP: u8 = 1;
+/// A service `/etc/services` lists for UDP.
+const UDP: u8 = 2;
+
+/// Common service names `iptables` resolves through `/etc/services` (which a browser does not have), with
+/// the protocols Debian's `netbase` lists each for. Most options take a name of any protocol
+/// (`getaddrinfo`); the tcp match asks for a TCP service and the multiport match for one of the rule's
+/// protocol, so that `-p tcp --dport ntp` and `-p udp -m multiport --dports http` are refused (recorded).
+const SERVICES: &[(&str, u16, u8)] = &[
+    ("ftp-data", 20, TCP),
+    ("ftp", 21, TCP),
+    ("ssh", 22, TCP),
+    ("telnet", 23, TCP),
+    ("smtp", 25, TCP),
+    ("time", 37, TCP | UDP),
+    ("whois", 43, TCP),
+    ("tacacs", 49, TCP | UDP),
+    ("domain", 53, TCP | UDP),
+    ("bootps", 67, UDP),
+    ("bootpc", 68, UDP),
+    ("tftp", 69, UDP),
+    ("gopher", 70, TCP),
+    ("finger", 79, TCP),
+    ("http", 80, TCP),
+    ("www", 80, TCP),
+    ("kerberos", 88, TCP | UDP),
+    ("pop3", 110, TCP),
+    ("sunrpc", 111, TCP | UDP),
+    ("auth", 113, TCP),
+    ("ident", 113, TCP),
+    ("nntp", 119, TCP),
+    ("ntp", 123, UDP),
+    ("epmap", 135, TCP),
+    ("netbios-ns", 137, UDP),
+    ("netbios-dgm", 138, UDP),
+    ("netbios-ssn", 139, TCP),
+    ("imap2", 143, TCP),
+    ("imap", 143, TCP),
+    ("snmp", 161, TCP | UDP),
+    ("snmp-trap", 162, TCP | UDP),
+    ("xdmcp", 177, UDP),
+    ("bgp", 179, TCP),
+    ("ldap", 389, TCP | UDP),
+    ("https", 443, TCP | UDP),
+    ("microsoft-ds", 445, TCP),
+    ("kpasswd", 464, TCP | UDP),
+    ("isakmp", 500, UDP),
+    ("syslog", 514, TCP | UDP),
+    ("printer", 515, TCP),
+    ("talk", 517, UDP),
+    ("ntalk", 518, UDP),
+    ("route", 520, UDP),
+    ("submissions", 465, TCP),
+    ("submission", 587, TCP),
+    ("ipp", 631, TCP),
+    ("ldaps", 636, TCP | UDP),
+    ("rsync", 873, TCP),
+    ("ftps-data", 989, TCP),
+    ("ftps", 990, TCP),
+    ("telnets", 992, TCP),
+    ("imaps", 993, TCP),
+    ("pop3s", 995, TCP),
+    ("socks", 1080, TCP),
+    ("openvpn", 1194, TCP | UDP),
+    ("ms-sql-s", 1433, TCP),
+    ("ms-sql-m", 1434, UDP),
+    ("l2tp", 1701, UDP),
+    ("radius", 1812, TCP | UDP),
+    ("radius-acct", 1813, TCP | UDP),
+    ("nfs", 2049, TCP | UDP),
+    ("mysql", 3306, TCP),
+    ("ms-wbt-server", 3389, TCP),
+    ("svn", 3690, TCP),
+    ("sip", 5060, TCP | UDP),
+    ("sip-tls", 5061, TCP | UDP),
+    ("xmpp-client", 5222, TCP),
+    ("xmpp-server", 5269, TCP),
+    ("postgresql", 5432, TCP),
+    ("x11", 6000, TCP),
+    ("ircd", 6667, TCP),
+    ("http-alt", 8080, TCP),
+    ("mdns", 5353, UDP),
+    ("domain-s", 853, TCP | UDP),
+    ("kerberos-adm", 749, TCP),
+    ("git", 9418, TCP),
+    ("zabbix-agent", 10050, TCP),
+    ("zabbix-trapper", 10051, TCP),
 ];
 
-/// Reads a port: a number from 0 to 65535 or a service name.
+/// Reads a port: a number from 0 to 65535 or a service name of any protocol.
 pub fn parse_port(text: &str) -> Result<u16, String> {
+    parse_port_of(text, None)
+}
+
+/// Reads a port: a number from 0 to 65535, or the name of a service of `proto` (`tcp`, `udp`, ...; any
+/// protocol when `None`).
+pub fn parse_port_of(text: &str, proto: Option<&str>) -> Result<u16, String> {
     if let Some(n) = parse_uint(text) {
         return u16::try_from(n).map_err(|_| format!("port `{text}` is out of range (0 to 65535)"));
     }
-    SERVICES
-        .iter()
-        .find(|(name, _)| *name == text)
-        .map(|&(_, p)| p)
-        .ok_or_else(|| format!("`{text}` is not a port number or a service name chainwalk knows"))
+    let wanted = match proto {
+        None => TCP | UDP,
+        Some("tcp") => TCP,
+        Some("udp") => UDP,
+        Some(_) => 0,
+    };
+    match SERVICES.iter().find(|(name, _, _)| *name == text) {
+        Some(&(_, port, protos)) if protos & wanted != 0 => Ok(port),
+        Some(_) => Err(format!(
+            "`{text}` is not a service of {}: /etc/services lists it for another protocol",
+            proto.unwrap_or("any protocol")
+        )),
+        None => Err(format!("`{text}` is not a port number or a service name chainwalk knows")),
+    }
 }
 
 /// An inclusive range of ports (`22`, `1024:65535`, `:1023`, `1024:`).
@@ -115,14 +136,19 @@ pub struct PortRange {
 impl PortRange {
     /// Reads `PORT`, `MIN:MAX`, `:MAX` or `MIN:`. A reversed range is refused, as `iptables` does.
     pub fn parse(text: &str) -> Result<PortRange, String> {
+        PortRange::parse_of(text, None)
+    }
+
+    /// [`PortRange::parse`] with the service names of `proto` only (see [`parse_port_of`]).
+    pub fn parse_of(text: &str, proto: Option<&str>) -> Result<PortRange, String> {
         let (min, max) = match split_at_byte(text, b':') {
             None => {
-                let p = parse_port(text)?;
+                let p = parse_port_of(text, proto)?;
                 (p, p)
             }
             Some((a, b)) => {
-                let min = if a.is_empty() { 0 } else { parse_port(a)? };
-                let max = if b.is_empty() { u16::MAX } else { parse_port(b)? };
+                let min = if a.is_empty() { 0 } else { parse_port_of(a, proto)? };
+                let max = if b.is_empty() { u16::MAX } else { parse_port_of(b, proto)? };
                 (min, max)
             }
         };

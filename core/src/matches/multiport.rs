@@ -4,7 +4,7 @@
 use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::{Negatable, Protocol};
-use crate::values::{parse_port, PortRange};
+use crate::values::{parse_port_of, PortRange};
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 
@@ -48,11 +48,14 @@ const PROTOCOLS: [Protocol; 5] = [Protocol::TCP, Protocol::UDP, Protocol::UDPLIT
 
 /// Reads `PORT[:PORT],...` as `iptables` does: numbers or service names, a range's first port below its
 /// last, at most [`MAX_PORTS`] ports with a range counting two.
-fn parse_list(text: &str) -> Result<Vec<PortRange>, String> {
+/// Service names are those of `proto`, the rule's protocol.
+fn parse_list(text: &str, proto: Option<&str>) -> Result<Vec<PortRange>, String> {
     let port = |p: &str| {
         // `strtoul` skips blanks before a number ("22, 80" is read).
         let p = if p.trim_start().starts_with(|c: char| c.is_ascii_digit()) { p.trim_start() } else { p };
-        parse_port(p).map_err(|_| format!("`{p}` is not a port number (0 to 65535) or a service name"))
+        parse_port_of(p, proto).map_err(|_| {
+            format!("`{p}` is not a port number (0 to 65535) or a service name of {}", proto.unwrap_or("its protocol"))
+        })
     };
     let mut list = Vec::new();
     let mut used = 0;
@@ -111,7 +114,8 @@ impl Extension for Multiport {
         }
         let (direction, o) =
             found.ok_or_else(|| ctx.error("the multiport match needs one of `--sports`, `--dports` or `--ports`"))?;
-        let list = o.parse_arg(parse_list)?;
+        let proto = ctx.protocol.and_then(|p| p.value.name());
+        let list = o.parse_arg(|t| parse_list(t, proto))?;
         ctx.require_proto("the multiport match", &PROTOCOLS)?;
         Ok(Multiport { direction, ports: Negatable { value: list, negated: o.negated, span: o.span } })
     }
@@ -237,7 +241,7 @@ mod tests {
         assert!(error("-A INPUT -p tcp -m multiport --dports 22:22").1.starts_with("in the port range `22:22`"));
         assert_eq!(
             error("-A INPUT -p tcp -m multiport --dports 22,"),
-            (39, "`` is not a port number (0 to 65535) or a service name".into())
+            (39, "`` is not a port number (0 to 65535) or a service name of tcp".into())
         );
         assert_eq!(
             error("-A INPUT -p tcp -m multiport --dports :1024").1,

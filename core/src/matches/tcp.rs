@@ -168,7 +168,8 @@ pub(crate) fn port_opt(opts: &[Opt<'_>], short: &str, long: &str) -> Result<Opti
         if found.is_some() {
             return Err(Diagnostic::error(o.span, format!("`--{short}` is given more than once")));
         }
-        let range = o.parse_arg(PortRange::parse)?;
+        // libxt_tcp reads service names of TCP only (`-p tcp --dport ntp` is refused; recorded).
+        let range = o.parse_arg(|t| PortRange::parse_of(t, Some("tcp")))?;
         found = Some(Negatable { value: range, negated: o.negated, span: o.span });
     }
     Ok(found)

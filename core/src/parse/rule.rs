@@ -148,6 +148,8 @@ struct Line<'a> {
     sources: AddrList,
     /// Every address of a `-d` list.
     destinations: AddrList,
+    /// Where `-i` and `-o` were given, even as `+` (which the rule does not keep).
+    interfaces_given: [Option<Span>; 2],
     /// The options of the extensions, in the order given.
     opts: Vec<Opt<'a>>,
     /// For each of `opts`, the extension it belongs to: its index in `matches`, or `usize::MAX` for the
@@ -546,7 +548,10 @@ fn take_value<'a>(
     let Some(v) = tokens.get(i + 1) else {
         return Err(Diagnostic::error(tokens[i].span, format!("`{name}` needs an argument")));
     };
-    if v.text == "!" && !v.quoted {
+    // Before another option, `!` is the value itself (an interface may be called `!`), as iptables 1.8
+    // reads it.
+    let option_follows = tokens.get(i + 2).is_some_and(|t| !t.quoted && t.text.starts_with('-') && t.text.len() > 1);
+    if v.text == "!" && !v.quoted && !option_follows {
         let Some(v2) = tokens.get(i + 2) else {
             return Err(Diagnostic::error(v.span, "no argument follows `!`"));
         };
@@ -601,6 +606,7 @@ fn generic_option<'a>(
             }
             // `+` alone matches every interface: the kernel stores it as no interface.
             *slot = (negated || iface.name() != "+").then_some(Negatable { value: iface, negated, span });
+            line.interfaces_given[usize::from(flag == "-o")] = Some(span);
         }
         "-p" => {
             if line.generic.protocol.is_some() || line.protocol_all {
@@ -1239,22 +1245,22 @@ fn build_rule(
     family: Family,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Rule, Diagnostic> {
-    let Line { generic, matches: loaded, target, counters, .. } = line;
+    let Line { generic, matches: loaded, target, counters, interfaces_given, .. } = line;
     let counters = *counters;
     // iptables refuses an interface a built-in chain never has.
     let chain = &table.chains[chain];
     if let Some(hook) = chain.hook {
         let chain = &chain.name;
         use crate::ruleset::Hook;
-        if let (Some(i), Hook::Output | Hook::Postrouting) = (&generic.in_interface, hook) {
+        if let (Some(i), Hook::Output | Hook::Postrouting) = (interfaces_given[0], hook) {
             return Err(Diagnostic::error(
-                i.span,
+                i,
                 format!("`-i` cannot be used in {chain}: packets there have no input interface"),
             ));
         }
-        if let (Some(o), Hook::Prerouting | Hook::Input) = (&generic.out_interface, hook) {
+        if let (Some(o), Hook::Prerouting | Hook::Input) = (interfaces_given[1], hook) {
             return Err(Diagnostic::error(
-                o.span,
+                o,
                 format!("`-o` cannot be used in {chain}: packets there have no output interface yet"),
             ));
         }

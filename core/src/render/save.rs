@@ -78,8 +78,13 @@ fn generic(g: &Generic, out: &mut String) {
     }
     item("-s", &shown(g.source().as_ref(), |n| n.is_any()));
     item("-d", &shown(g.destination().as_ref(), |n| n.is_any()));
-    item("-i", &shown(g.in_interface().as_ref(), |i| i.name() == "+"));
-    item("-o", &shown(g.out_interface().as_ref(), |i| i.name() == "+"));
+    // iptables-save prints no `+` interface, negated or not (`print_iface` skips an empty mask), though
+    // the kernel never matches `! -i +`.
+    let iface = |i: Option<Negatable<crate::ruleset::Interface>>| {
+        shown(i.as_ref().filter(|i| i.value.name() != "+"), |_| false)
+    };
+    item("-i", &iface(g.in_interface()));
+    item("-o", &iface(g.out_interface()));
     item("-p", &shown(g.protocol().as_ref(), |p| p.is_all()));
     if let Some(f) = g.fragment() {
         out.push_str(if f.negated { " ! -f" } else { " -f" });
