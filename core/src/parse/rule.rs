@@ -241,6 +241,29 @@ pub(super) fn read_append<'a>(
     }
 }
 
+/// How `strtok` splits a counters prefix `[PACKETS:BYTES]` in iptables-restore: `None` when it finds no
+/// second part (the line is refused), else where the first NUL it writes past the first `]` lands, if it
+/// writes one there (at the `:` that ends the first part, or at the `]` that ends the second).
+fn counter_parts(text: &str) -> Option<Option<usize>> {
+    let b = text.as_bytes();
+    let mut i = 1;
+    while b.get(i) == Some(&b':') {
+        i += 1;
+    }
+    let colon = i + b.get(i..)?.iter().position(|&c| c == b':')?;
+    let mut j = colon + 1;
+    while b.get(j) == Some(&b']') {
+        j += 1;
+    }
+    if j >= b.len() {
+        return None;
+    }
+    let bracket = b[j..].iter().position(|&c| c == b']').map(|p| j + p);
+    // The rule's text starts after the first `]`; a NUL past it cuts the rule.
+    let close = text.find(']').unwrap_or(0);
+    Some([Some(colon), bracket].into_iter().flatten().filter(|&c| c > close).min())
+}
+
 /// A line read up to where it would be applied: the whole line's span, its arguments, what they say.
 type ReadLine<'s, 'a> = (Span, &'s [Token<'a>], &'s mut Line<'a>);
 
@@ -256,7 +279,7 @@ fn read<'a, 's>(
     scratch: &'s mut Scratch<'a>,
 ) -> Option<ReadLine<'s, 'a>> {
     // iptables-restore handles each line as a C string, so a NUL byte ends the line.
-    let text = match text.find('\0') {
+    let mut text = match text.find('\0') {
         Some(at) => {
             let span = Span::within_line(line, start, text, at, at + 1);
             diags.push(
@@ -275,24 +298,34 @@ fn read<'a, 's>(
             diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
             return None;
         };
-        // iptables-restore splits `[A:B]` with `strtok` and reads each part with `strtoull`, so counters
-        // that are not numbers load (as garbage) as long as both parts are there.
-        let inner = &text[1..close];
-        let both_parts = inner.split(':').filter(|p| !p.is_empty()).count() >= 2;
+        // iptables-restore splits the counters with `strtok` (up to the first `:`, then up to a `]`) and reads
+        // each part with `strtoull`: counters that are not numbers load (as garbage) as long as both parts
+        // are there, and a `:` or `]` that strtok finds past the first `]` ends the rule there.
+        let Some(cut) = counter_parts(text) else {
+            let span = Span::within_line(line, start, text, 0, close + 1);
+            diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
+            return None;
+        };
         match parse_counters(&text[..=close]) {
             Some(c) => counters = Some(c),
-            None if both_parts => {
+            None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);
                 diags.push(Diagnostic::warning(
                     span,
                     "these counters are not numbers: iptables-restore loads the rule with whatever it makes of them",
                 ));
             }
-            None => {
-                let span = Span::within_line(line, start, text, 0, close + 1);
-                diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
-                return None;
-            }
+        }
+        if let Some(cut) = cut {
+            let span = Span::within_line(line, start, text, cut, text.len());
+            diags.push(
+                Diagnostic::warning(
+                    span,
+                    "iptables-restore reads these counters up to this character, so the rule ends before it",
+                )
+                .with_hint("write the counters as `[PACKETS:BYTES]`"),
+            );
+            text = &text[..cut];
         }
         offset = close + 1;
     }
@@ -377,6 +410,9 @@ fn read_line<'a>(
             continue;
         }
         match short {
+            Some("-c") if negated => {
+                return Err(Diagnostic::error(start_span, "`!` cannot come before `-c`"));
+            }
             Some("-c") => {
                 let nums: Vec<Option<u64>> =
                     (1..=2).map(|k| tokens.get(i + k).and_then(|t| t.text.parse().ok())).collect();
@@ -548,9 +584,9 @@ fn take_value<'a>(
     let Some(v) = tokens.get(i + 1) else {
         return Err(Diagnostic::error(tokens[i].span, format!("`{name}` needs an argument")));
     };
-    // Before another option, `!` is the value itself (an interface may be called `!`), as iptables 1.8
-    // reads it.
-    let option_follows = tokens.get(i + 2).is_some_and(|t| !t.quoted && t.text.starts_with('-') && t.text.len() > 1);
+    // Before another option or at the end of the line, `!` is the value itself (an interface may be
+    // called `!`), as iptables 1.8 reads it.
+    let option_follows = tokens.get(i + 2).is_none_or(|t| !t.quoted && t.text.starts_with('-') && t.text.len() > 1);
     if v.text == "!" && !v.quoted && !option_follows {
         let Some(v2) = tokens.get(i + 2) else {
             return Err(Diagnostic::error(v.span, "no argument follows `!`"));
