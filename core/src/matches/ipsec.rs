@@ -17,6 +17,8 @@ use std::fmt::{self, Write};
 pub const ESP: Protocol = Protocol(50);
 /// AH's IP protocol number.
 pub const AH: Protocol = Protocol(51);
+/// IPComp's IP protocol number.
+pub const IPCOMP: Protocol = Protocol(108);
 
 /// A range of SPIs as the kernel holds it; a reversed range is kept (and matches nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -197,6 +199,55 @@ impl Evaluate for Ah {
     }
 }
 
+/// The options of `-m ipcomp` (`libxt_ipcomp`, the kernel's `xt_ipcomp.c`): the Compression Parameter
+/// Index of an IPComp header.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ipcomp {
+    /// `[!] --ipcompspi SPI[:SPI]`.
+    pub spis: Negatable<SpiRange>,
+    /// `--compres`: the header's flags must be zero.
+    pub res: bool,
+}
+
+impl Extension for Ipcomp {
+    const OPTIONS: &'static [OptSpec] = &[opt("ipcompspi", Args::One), opt("compres", Args::Zero)];
+
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Ipcomp, Diagnostic> {
+        let spis = spi_opt(find(opts, "ipcompspi")?)?;
+        if let Some(o) = find(opts, "compres")? {
+            o.no_negation()?;
+        }
+        let res = flag(opts, "compres")?;
+        ctx.require_proto("the ipcomp match", &[IPCOMP])?;
+        Ok(Ipcomp { spis, res })
+    }
+
+    fn save(&self, out: &mut String) {
+        save_spis(out, "ipcompspi", &self.spis);
+        if self.res {
+            out.push_str(" --compres");
+        }
+    }
+}
+
+impl Evaluate for Ipcomp {
+    /// `comp_mt` in `xt_ipcomp.c`: later fragments never match; otherwise the CPI is tested, and with
+    /// `--compres` the flags (assumed zero, as senders set them).
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        if ctx.is_later_fragment() {
+            return Outcome::no("a later fragment has no IPComp header, so the ipcomp match does not match it");
+        }
+        if ctx.pkt.l4.proto() != IPCOMP.0 {
+            return Outcome::no("the packet is not IPComp");
+        }
+        let spi = eval_spis("IPComp", &self.spis);
+        if self.res && spi.holds {
+            return Outcome::assumed(true, format!("{}; chainwalk assumes the header's flags are zero", spi.why));
+        }
+        spi
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::matches::testing::{error, saved};
@@ -296,6 +347,7 @@ mod tests {
             match first_match(family, rule) {
                 MatchKind::Esp(m) => m.eval(&scene.ctx()),
                 MatchKind::Ah(m) => m.eval(&scene.ctx()),
+                MatchKind::Ipcomp(m) => m.eval(&scene.ctx()),
                 other => panic!("{other:?}"),
             }
         }
@@ -319,6 +371,10 @@ mod tests {
             let o = eval(Family::Ipv6, &ah6, "-m ah --ahlen 24 --ahres");
             assert!(o.holds && o.assumed);
             assert!(!eval(Family::Ipv6, &ah6, "-m ah ! --ahlen 24").holds);
+            let comp = Scene::new("108 192.0.2.1 -> 192.0.2.2 in eth0");
+            let o = eval(Family::Ipv4, &comp, "-p ipcomp -m ipcomp --ipcompspi 5 --compres");
+            assert!(o.holds && o.assumed, "{o:?}");
+            assert!(!eval(Family::Ipv4, &esp, "-p ipcomp -m ipcomp").holds);
         }
     }
 }

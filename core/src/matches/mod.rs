@@ -41,6 +41,7 @@ pub mod mark;
 pub mod mh;
 pub mod multiport;
 pub mod nfacct;
+pub mod opts;
 pub mod osf;
 pub mod owner;
 pub mod physdev;
@@ -205,11 +206,14 @@ modules! {
     Osf(osf::Osf) = "osf";
     Rateest(rateest::RateestMatch) = "rateest";
     Srh(srh::Srh) = "srh";
+    Ipcomp(ipsec::Ipcomp) = "ipcomp";
+    Hbh(opts::Hbh) = "hbh";
+    Dst(opts::Dst) = "dst";
 }
 
 /// Match modules that exist in iptables 1.8 but that chainwalk does not model: they are kept as written,
 /// with a warning. A name in neither list is refused, as `iptables` refuses a module it cannot load.
-pub const UNMODELLED: &[&str] = &["bpf", "dst", "eui64", "hbh", "ipcomp", "l2tp"];
+pub const UNMODELLED: &[&str] = &["bpf", "eui64", "l2tp"];
 
 /// Whether a module called `name` exists for iptables 1.8 (modelled or not).
 pub fn exists(name: &str) -> bool {
@@ -226,6 +230,7 @@ pub fn implicit_for(proto: crate::ruleset::Protocol, family: crate::ruleset::Fam
         Protocol::DCCP => Some("dccp"),
         ipsec::ESP => Some("esp"),
         ipsec::AH => Some("ah"),
+        ipsec::IPCOMP => Some("ipcomp"),
         mh::MH if family == Family::Ipv6 => Some("mh"),
         Protocol::ICMP if family == Family::Ipv4 => Some("icmp"),
         Protocol::ICMPV6 if family == Family::Ipv6 => Some("icmp6"),

@@ -64,6 +64,9 @@ pub(super) fn eval(m: &Match, ctx: &EvalCtx<'_>) -> Outcome {
         MatchKind::Osf(x) => x.eval(ctx),
         MatchKind::Rateest(x) => x.eval(ctx),
         MatchKind::Srh(x) => x.eval(ctx),
+        MatchKind::Ipcomp(x) => x.eval(ctx),
+        MatchKind::Hbh(x) => x.eval(ctx),
+        MatchKind::Dst(x) => x.eval(ctx),
         MatchKind::Unmodelled(_) => {
             Outcome::assumed(true, format!("chainwalk does not model the {} match; it is assumed to match", m.name()))
         }
