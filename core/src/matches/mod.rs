@@ -11,6 +11,7 @@ use crate::verbatim::Verbatim;
 use serde::{Deserialize, Serialize};
 
 pub mod addrtype;
+pub mod bpf;
 pub mod cgroup;
 pub mod cluster;
 pub mod comment;
@@ -124,7 +125,13 @@ macro_rules! modules {
         pub fn build(name: &str, opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<MatchKind, Diagnostic> {
             match name {
                 $($name => Ok(MatchKind::$variant(Box::new(<$ty as Extension>::build(opts, ctx, warnings)?))),)*
-                _ => Ok(MatchKind::Unmodelled(Box::new(Verbatim::from_opts(name, opts)))),
+                _ => {
+                    let mut kept = Verbatim::from_opts(name, opts);
+                    if name == "bpf" {
+                        bpf::check(opts, &mut kept)?;
+                    }
+                    Ok(MatchKind::Unmodelled(Box::new(kept)))
+                }
             }
         }
 
