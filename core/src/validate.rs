@@ -123,20 +123,36 @@ pub(crate) fn table_on(rs: &Ruleset, t: usize, input: &str, workers: usize, diag
     let reach = reach(table, &edges);
     let mut states: Vec<(Vec<u64>, Vec<u64>)> = (0..workers).map(|_| Default::default()).collect();
 
-    // The errors, in pieces of at most PIECE_RULES rules of one chain.
-    let mut pieces: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    // The errors, in pieces of PIECE_RULES rules (the last one fewer), each from where it starts: (chain,
+    // rule) to as many rules on, across chains.
+    let mut starts: Vec<(usize, usize)> = Vec::new();
+    let mut left = 0;
     for (c, chain) in table.chains.iter().enumerate() {
-        let mut from = 0;
-        while from < chain.rules.len() {
-            let to = chain.rules.len().min(from + PIECE_RULES);
-            pieces.push((c, from..to));
-            from = to;
+        let mut r = 0;
+        while r < chain.rules.len() {
+            if left == 0 {
+                starts.push((c, r));
+                left = PIECE_RULES;
+            }
+            let take = (chain.rules.len() - r).min(left);
+            r += take;
+            left -= take;
         }
     }
-    let errors = crate::pieces::run(pieces.len(), &mut states, |_, p| {
-        let (c, rules) = pieces[p].clone();
+    let errors = crate::pieces::run(starts.len(), &mut states, |_, p| {
+        let (mut c, mut r) = starts[p];
+        let mut left = PIECE_RULES;
         let mut found = Vec::new();
-        placement(table, c, rules, reach[c], rs.family, &mut found);
+        while left > 0 && c < table.chains.len() {
+            let n = (table.chains[c].rules.len() - r).min(left);
+            if n > 0 {
+                placement(table, c, r..r + n, reach[c], rs.family, &mut found);
+            }
+            (left, r) = (left - n, r + n);
+            if r == table.chains[c].rules.len() {
+                (c, r) = (c + 1, 0);
+            }
+        }
         found
     });
     diags.extend(errors.into_iter().flatten());

@@ -177,7 +177,7 @@ pub fn detect_family(input: &str) -> Family {
 const PARALLEL_FROM: usize = 256 * 1024;
 
 /// How many `-A` lines are read together, on the threads, before they are applied.
-const BATCH: usize = 16384;
+const BATCH: usize = 2048;
 
 /// How many `-A` lines a thread takes at a time from a batch: the threads take pieces until none is
 /// left, so that a thread the machine runs late gets fewer of them.
