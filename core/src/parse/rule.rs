@@ -150,6 +150,8 @@ struct Line<'a> {
     destinations: AddrList,
     /// Where `-i` and `-o` were given, even as `+` (which the rule does not keep).
     interfaces_given: [Option<Span>; 2],
+    /// Whether the line says it is for the other family (`-6` in an IPv4 dump), so it is skipped.
+    other_family: bool,
     /// The options of the extensions, in the order given.
     opts: Vec<Opt<'a>>,
     /// For each of `opts`, the extension it belongs to: its index in `matches`, or `usize::MAX` for the
@@ -353,6 +355,8 @@ fn read_line<'a>(
     line: &mut Line<'a>,
 ) -> Result<(), Diagnostic> {
     line.reset();
+    let other = if family == Family::Ipv6 { ["-4", "--ipv4"] } else { ["-6", "--ipv6"] };
+    line.other_family = tokens.iter().any(|t| !t.quoted && other.contains(&&*t.text));
     let mut i = 0;
     let mut negate: Option<Span> = None;
     while i < tokens.len() {
@@ -611,6 +615,9 @@ fn generic_option<'a>(
     let err = |m: String| Diagnostic::error(value.span, m);
     let dup = |what: &str| Diagnostic::error(span, format!("`{what}` is given more than once"));
     match flag {
+        // iptables reads addresses after the whole line; a line it skips (`-6` in an IPv4 dump) never
+        // gets there, so its addresses are not checked (recorded).
+        "-s" | "-d" if line.other_family => {}
         "-s" | "-d" => {
             // A comma-separated list makes one rule per address (sources first, then destinations).
             let mut nets = AddrList::default();
