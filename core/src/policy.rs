@@ -284,15 +284,12 @@ impl Host {
     /// decided when the host gives a policy of its own.
     pub fn route_flow(&self, flow: &Flow<'_>) -> Routed {
         let family = if flow.dst.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
-        let given: Vec<(usize, &PolicyRule)> =
-            self.rules.iter().enumerate().filter(|(_, r)| r.family.is_none_or(|f| f == family)).collect();
-        let defaults;
-        let mut rules: Vec<(Option<usize>, &PolicyRule)> = if given.is_empty() {
-            defaults = default_rules(family);
-            defaults.iter().map(|r| (None, r)).collect()
-        } else {
-            given.into_iter().map(|(i, r)| (Some(i), r)).collect()
-        };
+        let mut rules: Vec<(Option<usize>, &PolicyRule)> = (self.rules.iter().enumerate())
+            .filter(|(_, r)| r.family.is_none_or(|f| f == family))
+            .map(|(i, r)| (Some(i), r))
+            .collect();
+        let defaults = if rules.is_empty() { default_rules(family) } else { Vec::new() };
+        rules.extend(defaults.iter().map(|r| (None, r)));
         rules.sort_by_key(|(_, r)| r.priority);
         let dst = flow.dst;
         let mut at = 0;

@@ -98,41 +98,32 @@ fn eval_header(name: &str) -> Outcome {
     ))
 }
 
-impl Extension for Hbh {
-    const OPTIONS: &'static [OptSpec] = &[opt("hbh-len", Args::One), opt("hbh-opts", Args::One)];
+/// The `Extension` and `Evaluate` of a module over [`OptionsHeader`]: its options' prefix and the header's
+/// name in explanations.
+macro_rules! options_header {
+    ($ty:ident, $prefix:literal, $len:literal, $opts:literal, $header:literal) => {
+        impl Extension for $ty {
+            const OPTIONS: &'static [OptSpec] = &[opt($len, Args::One), opt($opts, Args::One)];
 
-    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Hbh, Diagnostic> {
-        build_header("hbh", opts, ctx).map(Hbh)
-    }
+            fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<$ty, Diagnostic> {
+                build_header($prefix, opts, ctx).map($ty)
+            }
 
-    fn save(&self, out: &mut String) {
-        save_header("hbh", &self.0, out);
-    }
+            fn save(&self, out: &mut String) {
+                save_header($prefix, &self.0, out);
+            }
+        }
+
+        impl Evaluate for $ty {
+            fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
+                eval_header($header)
+            }
+        }
+    };
 }
 
-impl Extension for Dst {
-    const OPTIONS: &'static [OptSpec] = &[opt("dst-len", Args::One), opt("dst-opts", Args::One)];
-
-    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Dst, Diagnostic> {
-        build_header("dst", opts, ctx).map(Dst)
-    }
-
-    fn save(&self, out: &mut String) {
-        save_header("dst", &self.0, out);
-    }
-}
-
-impl Evaluate for Hbh {
-    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
-        eval_header("Hop-by-Hop Options")
-    }
-}
-
-impl Evaluate for Dst {
-    fn eval(&self, _ctx: &EvalCtx<'_>) -> Outcome {
-        eval_header("Destination Options")
-    }
-}
+options_header!(Hbh, "hbh", "hbh-len", "hbh-opts", "Hop-by-Hop Options");
+options_header!(Dst, "dst", "dst-len", "dst-opts", "Destination Options");
 
 #[cfg(test)]
 mod tests {
