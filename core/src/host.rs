@@ -162,6 +162,27 @@ pub struct Route {
     /// The routing table it is in (`table N`; main when not said).
     #[serde(default = "main_table")]
     pub table: u32,
+    /// The next hops of a multipath route (`nexthop via A dev X weight 1`, one per line under the route in
+    /// `ip route` output); empty for a route with a single one. `via` and `dev` then hold the first live one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<Nexthop>,
+}
+
+/// One next hop of a multipath route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nexthop {
+    /// The gateway (`via`).
+    pub via: Option<IpAddr>,
+    /// The output interface (`dev`).
+    pub dev: Option<String>,
+    /// Its share of the flows (`weight`, 1 when not said).
+    pub weight: u32,
+    /// Whether the kernel marks it `dead` (its interface is down): never chosen.
+    pub dead: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn main_table() -> u32 {
@@ -185,6 +206,10 @@ pub enum RouteDecision {
         via: Option<IpAddr>,
         /// The source address the route prefers.
         src: Option<IpAddr>,
+        /// How many live next hops a multipath route offered (0 for a route with one): the kernel picks one
+        /// per flow by a hash with a seed drawn at boot, so which one cannot be known; this is the first.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        multipath: u32,
     },
     /// Dropped by routing: no route, or a blackhole/unreachable/prohibit route.
     Unroutable {
@@ -494,8 +519,15 @@ impl Section {
     }
 }
 
-/// Adds what the kernel adds by itself: `lo`, and a prefix route for each address.
+/// Adds what the kernel adds by itself: `lo`, and a prefix route for each address; gives a multipath
+/// route its first live next hop.
 fn finish(host: &mut Host) {
+    for r in host.routes.iter_mut().filter(|r| r.dev.is_none() && r.via.is_none()) {
+        if let Some(first) = r.nexthops.iter().find(|n| !n.dead) {
+            r.via = first.via;
+            r.dev = first.dev.clone();
+        }
+    }
     if host.interface("lo").is_none() {
         host.interfaces.insert(0, Host::loopback_only().interfaces.remove(0));
     }
@@ -520,6 +552,7 @@ fn finish(host: &mut Host) {
                     metric: if a.addr.is_ipv6() { 256 } else { 0 },
                     span: None,
                     table: crate::policy::MAIN_TABLE,
+                    nexthops: Vec::new(),
                 });
             }
         }
@@ -707,6 +740,21 @@ fn read_line(
         *current = Some(i);
         return Ok(());
     }
+    // A next hop of the multipath route above it (`ip route` prints each on an indented line of its own).
+    if words[0] == "nexthop" {
+        let route = host
+            .routes
+            .last_mut()
+            .filter(|r| r.span.is_some_and(|s| s.line + 1 + r.nexthops.len() as u32 == span.line))
+            .filter(|r| r.dev.is_none() && r.via.is_none())
+            .ok_or("a `nexthop` line belongs under a multipath route (a route line without `via` or `dev`)")?;
+        let (hop, used) = read_nexthop(&words[1..])?;
+        if let Some(w) = words.get(1 + used) {
+            return Err(format!("`{w}` is not a next hop attribute chainwalk knows").into());
+        }
+        route.nexthops.push(hop);
+        return Ok(());
+    }
     if indented
         || matches!(words[0], "inet" | "inet6" | "link/ether" | "link/loopback" | "link/none" | "valid_lft" | "altname")
     {
@@ -810,6 +858,47 @@ pub(crate) fn parse_ifaddr(text: &str) -> Result<IfAddr, String> {
     Ok(IfAddr { addr, prefix })
 }
 
+/// Reads the attributes of a next hop (`via A dev X weight 2 onlink`) from the start of `words`, up to
+/// the next `nexthop` or a word that is not one of them; returns the next hop and how many words it took.
+fn read_nexthop(words: &[&str]) -> Result<(Nexthop, usize), String> {
+    let mut hop = Nexthop { via: None, dev: None, weight: 1, dead: false };
+    let mut i = 0;
+    while let Some(&key) = words.get(i) {
+        let value = words.get(i + 1).copied();
+        match key {
+            "via" => {
+                let v = value.ok_or("`via` needs an address")?;
+                // `via inet6 fe80::1` names the family first.
+                let (v, skip) = match v {
+                    "inet" | "inet6" => (words.get(i + 2).copied().ok_or("`via` needs an address")?, 1),
+                    _ => (v, 0),
+                };
+                hop.via = Some(parse_ip(v)?);
+                i += skip;
+            }
+            "dev" => hop.dev = Some(value.ok_or("`dev` needs an interface")?.to_string()),
+            "weight" => {
+                hop.weight = value
+                    .and_then(|v| v.parse().ok())
+                    .filter(|w| (1..=256).contains(w))
+                    .ok_or("`weight` needs a number from 1 to 256")?
+            }
+            "dead" | "onlink" | "linkdown" | "pervasive" | "offload" | "trap" | "rt_offload" | "rt_trap" => {
+                hop.dead |= key == "dead";
+                i += 1;
+                continue;
+            }
+            "realms" | "encap" | "as" => {}
+            _ => break,
+        }
+        i += 2;
+    }
+    if hop.dev.is_none() && hop.via.is_none() {
+        return Err("a `nexthop` needs `via` or `dev`".into());
+    }
+    Ok((hop, i))
+}
+
 pub(crate) fn read_route(host: &mut Host, words: &[&str], span: Span) -> Result<(), String> {
     read_route_in(host, words, span, crate::policy::MAIN_TABLE)
 }
@@ -856,6 +945,7 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         src: None,
         metric: if dst.is_ipv6() { 1024 } else { 0 },
         span: Some(span),
+        nexthops: Vec::new(),
         // Local and broadcast routes are the local table's, unless listed under another table's header.
         table: match kind {
             RouteKind::Local | RouteKind::Broadcast if table == crate::policy::MAIN_TABLE => crate::policy::LOCAL_TABLE,
@@ -867,18 +957,27 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         let value = words.get(i + 1).copied();
         match key {
             "via" => {
-                route.via = Some(parse_ip(
-                    value.ok_or("`via` needs an address")?.trim_start_matches("inet6 ").trim_start_matches("inet "),
-                )?)
+                // `via inet6 fe80::1`: an IPv4 route through an IPv6 gateway names the family first.
+                if matches!(value, Some("inet" | "inet6")) {
+                    i += 1;
+                }
+                route.via = Some(parse_ip(words.get(i + 1).copied().ok_or("`via` needs an address")?)?)
             }
             "dev" => route.dev = Some(value.ok_or("`dev` needs an interface")?.to_string()),
             "src" => route.src = Some(parse_ip(value.ok_or("`src` needs an address")?)?),
             "metric" => route.metric = value.and_then(|v| v.parse().ok()).ok_or("`metric` needs a number")?,
             "table" => route.table = host.table_id(value.ok_or("`table` needs a table")?),
-            "proto" | "scope" | "pref" | "mtu" | "advmss" | "realm" | "expires" | "weight" | "nexthop" | "onlink"
-            | "linkdown" | "dead" | "offload" | "trap" | "hoplimit" | "rtt" | "rttvar" | "window" | "cwnd"
-            | "initcwnd" | "initrwnd" | "congctl" | "features" | "quickack" | "fastopen_no_cookie"
-            | "ttl-propagate" | "uid" | "tos" | "dsfield" | "from" | "nhid" | "error" => {
+            // `ip route add ... nexthop via A dev X nexthop via B dev Y`: the next hops on the route's line.
+            "nexthop" => {
+                let (hop, used) = read_nexthop(&words[i + 1..])?;
+                route.nexthops.push(hop);
+                i += 1 + used;
+                continue;
+            }
+            "proto" | "scope" | "pref" | "mtu" | "advmss" | "realm" | "expires" | "weight" | "onlink" | "linkdown"
+            | "dead" | "offload" | "trap" | "hoplimit" | "rtt" | "rttvar" | "window" | "cwnd" | "initcwnd"
+            | "initrwnd" | "congctl" | "features" | "quickack" | "fastopen_no_cookie" | "ttl-propagate" | "uid"
+            | "tos" | "dsfield" | "from" | "nhid" | "error" => {
                 if matches!(key, "onlink" | "linkdown" | "dead" | "offload" | "trap") {
                     i += 1;
                     continue;
@@ -912,11 +1011,11 @@ mod tests {
         assert_eq!(h.route(ip("198.51.100.2")), RouteDecision::Local { dev: "ppp0".into() });
         assert_eq!(
             h.route(ip("172.17.0.2")),
-            RouteDecision::Forward { dev: "docker0".into(), via: None, src: Some(ip("172.17.0.1")) }
+            RouteDecision::Forward { dev: "docker0".into(), via: None, src: Some(ip("172.17.0.1")), multipath: 0 }
         );
         assert_eq!(
             h.route(ip("203.0.113.7")),
-            RouteDecision::Forward { dev: "ppp0".into(), via: Some(ip("198.51.100.1")), src: None }
+            RouteDecision::Forward { dev: "ppp0".into(), via: Some(ip("198.51.100.1")), src: None, multipath: 0 }
         );
         assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
         assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
@@ -947,10 +1046,57 @@ mod tests {
         let eth0 = h.interface("eth0").unwrap();
         assert_eq!(eth0.addrs.len(), 2);
         assert_eq!(eth0.mac, Some([2, 0x42, 0xac, 0x11, 0, 2]));
-        assert_eq!(h.route(ip("2001:db8::99")), RouteDecision::Forward { dev: "eth0".into(), via: None, src: None });
+        assert_eq!(
+            h.route(ip("2001:db8::99")),
+            RouteDecision::Forward { dev: "eth0".into(), via: None, src: None, multipath: 0 }
+        );
         assert!(matches!(h.route(ip("198.51.100.7")), RouteDecision::Unroutable { .. }));
         // The kernel's lookup in the local table fails on a blackhole route: the address is UNICAST.
         assert_eq!(h.addr_type(ip("198.51.100.7")), AddrType::Unicast);
+    }
+
+    #[test]
+    fn reads_multipath_routes_and_takes_the_first_live_next_hop() {
+        // As `ip route` and `ip -6 route` print them (trailing blanks included), then on one line.
+        let h = parse(
+            "eth0 UP 192.0.2.2/24 2001:db8::2/64\neth1 UP 198.51.100.2/24\n\
+             10.0.0.0/8 proto static \n\tnexthop via 192.0.2.1 dev eth0 weight 1 \n\
+             \tnexthop via 198.51.100.1 dev eth1 weight 2 \n\
+             2001:db8:5::/48 metric 1024 pref medium\n\tnexthop via 2001:db8::1 dev eth0 weight 1 \n\
+             \tnexthop via inet6 2001:db8::9 dev eth0 weight 1 \n\
+             172.16.0.0/12 nexthop via 192.0.2.7 dev eth0 dead linkdown nexthop via 198.51.100.7 dev eth1\n",
+        )
+        .unwrap();
+        let forward = |dst: &str| match h.route(ip(dst)) {
+            RouteDecision::Forward { dev, via, multipath, .. } => (dev, via, multipath),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(forward("10.1.2.3"), ("eth0".into(), Some(ip("192.0.2.1")), 2));
+        let r = h.lookup(ip("10.1.2.3")).unwrap();
+        assert_eq!(r.nexthops.iter().map(|n| n.weight).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(forward("2001:db8:5::3"), ("eth0".into(), Some(ip("2001:db8::1")), 2));
+        assert_eq!(h.lookup(ip("2001:db8:5::3")).unwrap().nexthops[1].via, Some(ip("2001:db8::9")));
+        // A dead next hop is never chosen; with one live one left, the route is a plain one.
+        assert_eq!(forward("172.16.0.1"), ("eth1".into(), Some(ip("198.51.100.7")), 0));
+        // An IPv4 route through an IPv6 gateway (RFC 5549) names the gateway's family.
+        let h = parse("eth0 UP 192.0.2.2/24 fe80::2/64\n10.0.0.0/8 via inet6 fe80::1 dev eth0\n").unwrap();
+        assert_eq!(h.lookup(ip("10.0.0.1")).unwrap().via, Some(ip("fe80::1")));
+    }
+
+    #[test]
+    fn a_next_hop_out_of_place_or_malformed_is_an_error_at_its_line() {
+        let e = parse("eth0 UP 192.0.2.2/24\n\tnexthop via 192.0.2.1 dev eth0\n").unwrap_err();
+        assert_eq!(e[0].span.line, 2);
+        assert!(e[0].message.contains("belongs under a multipath route"), "{}", e[0].message);
+        let e = parse("eth0 UP 192.0.2.2/24\ndefault via 192.0.2.1 dev eth0\n\tnexthop via 192.0.2.9 dev eth0\n")
+            .unwrap_err();
+        assert_eq!(e[0].span.line, 3);
+        let e = parse("eth0 UP 192.0.2.2/24\n10.0.0.0/8\n\tnexthop via 192.0.2.1 dev eth0 weight 0\n").unwrap_err();
+        assert!(e[0].message.contains("weight"), "{}", e[0].message);
+        let e = parse("eth0 UP 192.0.2.2/24\n10.0.0.0/8\n\tnexthop via 192.0.2.1 dev eth0 bogus 1\n").unwrap_err();
+        assert!(e[0].message.contains("`bogus`"), "{}", e[0].message);
+        let e = parse("10.0.0.0/8 nexthop weight 2\n").unwrap_err();
+        assert!(e[0].message.contains("needs `via` or `dev`"), "{}", e[0].message);
     }
 
     const BRIDGED_HOST: &str =

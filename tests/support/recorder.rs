@@ -484,11 +484,26 @@ fn route_commands(host: &Host) -> Vec<String> {
                 RouteKind::Throw => ("throw ", ""),
             };
             let mut line = format!("route replace {kind}{}/{}", r.dst, r.prefix);
-            if let Some(v) = r.via {
-                line += &format!(" via {v}");
+            if r.nexthops.is_empty() {
+                if let Some(v) = r.via {
+                    line += &format!(" via {v}");
+                }
+                if let Some(d) = &r.dev {
+                    line += &format!(" dev {d}");
+                }
             }
-            if let Some(d) = &r.dev {
-                line += &format!(" dev {d}");
+            // `ip route` takes the next hops last.
+            let mut hops = String::new();
+            for n in &r.nexthops {
+                let line = &mut hops;
+                *line += " nexthop";
+                if let Some(v) = n.via {
+                    *line += &format!(" via {v}");
+                }
+                if let Some(d) = &n.dev {
+                    *line += &format!(" dev {d}");
+                }
+                *line += &format!(" weight {}", n.weight);
             }
             if let Some(s) = r.src {
                 line += &format!(" src {s}");
@@ -499,7 +514,7 @@ fn route_commands(host: &Host) -> Vec<String> {
             if table.is_empty() && r.table != chainwalk_core::policy::MAIN_TABLE {
                 line += &format!(" table {}", r.table);
             }
-            line + table
+            line + table + &hops
         })
         .collect()
 }
@@ -1081,7 +1096,11 @@ fn nodad(a: IpAddr) -> &'static str {
 fn other_gateways(host: &Host, iface: &HostInterface, a: &IfAddr) -> Vec<IpAddr> {
     host.routes
         .iter()
-        .filter_map(|r| r.via.filter(|_| r.dev.as_deref().is_none_or(|d| d == iface.name)))
+        .flat_map(|r| {
+            let hops = r.nexthops.iter().map(|n| (n.via, n.dev.as_deref()));
+            std::iter::once((r.via, r.dev.as_deref())).chain(hops)
+        })
+        .filter_map(|(via, dev)| via.filter(|_| dev.is_none_or(|d| d == iface.name)))
         .filter(|v| v.is_ipv4() == a.addr.is_ipv4() && a.subnet_contains(*v) && !host.is_local(*v))
         .collect()
 }

@@ -285,6 +285,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
             metric: 0,
             span: None,
             table: crate::policy::MAIN_TABLE,
+            nexthops: Vec::new(),
         });
     }
     host
@@ -900,7 +901,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             .clone()
             .filter(|_| link_local && self.pkt.in_iface.is_none() && !self.host.is_local(self.pkt.dst));
         let (d, rule) = match scoped {
-            Some(dev) => (RouteDecision::Forward { dev, via: None, src: None }, None),
+            Some(dev) => (RouteDecision::Forward { dev, via: None, src: None, multipath: 0 }, None),
             None => self.host.route_flow(&self.flow()),
         };
         self.routed_with = self.route_key();
@@ -908,10 +909,19 @@ impl<'s, 'r> Walker<'s, 'r> {
             RouteDecision::Local { dev } => {
                 format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
             }
-            RouteDecision::Forward { dev, via, .. } => match via {
-                Some(gw) => format!("{} is routed out of {dev} via {gw}", self.pkt.dst),
-                None => format!("{} is routed out of {dev}", self.pkt.dst),
-            },
+            RouteDecision::Forward { dev, via, multipath, .. } => {
+                let mut note = match via {
+                    Some(gw) => format!("{} is routed out of {dev} via {gw}", self.pkt.dst),
+                    None => format!("{} is routed out of {dev}", self.pkt.dst),
+                };
+                if *multipath > 1 {
+                    note += &format!(
+                        ", the first of the {multipath} next hops of a multipath route (the kernel spreads flows over \
+                         them by a hash with a seed drawn at boot, so another flow may leave by another)"
+                    );
+                }
+                note
+            }
             RouteDecision::Unroutable { reason, .. } => format!("no usable route: {reason}"),
         };
         // With a routing policy of the host's own, say which rule chose the table.
