@@ -444,21 +444,26 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
         let line = raw.trim_end_matches(['\n', '\r']);
         let start = line_start;
         line_start += raw.len();
+        let span = Span::within_line(line_no, start, line, 0, line.len());
+        // Output of `ip -c` (or `ip` with colour forced) as saved from a terminal: read without its colours.
+        let uncoloured = line.contains('\x1b').then(|| without_colours(line));
+        let coloured = uncoloured.is_some();
+        let line = uncoloured.as_deref().unwrap_or(line);
         let trimmed = line.trim();
         if trimmed.starts_with('#') || trimmed.starts_with('$') {
             section = Section::of_header(&mut host, &trimmed[1..]);
             continue;
         }
-        if trimmed.is_empty() {
+        if trimmed.is_empty() || section.skip {
             continue;
         }
-        let span = Span::within_line(line_no, start, line, 0, line.len());
         let indented = line.starts_with(char::is_whitespace);
         if let Err(e) = read_line(&mut host, trimmed, indented, &mut current_iface, &section, span) {
             let indent = line.len() - line.trim_start().len();
             let span = match e.at {
-                Some((from, to)) => Span::within_line(line_no, start, line, indent + from, indent + to),
-                None => span,
+                // Columns of a line read without its colours are not those of the text: the whole line.
+                Some((from, to)) if !coloured => Span::within_line(line_no, start, line, indent + from, indent + to),
+                _ => span,
             };
             errors.push(Diagnostic::error(span, e.message));
         }
@@ -470,17 +475,94 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
     Ok(host)
 }
 
-/// What the comment or prompt line above a host line says of it: an `ip rule` listing of one family, or
-/// the routes of a table other than main (`# ip route show table 100`).
+/// `line` without the terminal colour sequences (`ESC [ ... m`) that `ip -c` writes.
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find('\x1b') {
+        out.push_str(&rest[..at]);
+        let seq = &rest[at + 1..];
+        let body = seq
+            .strip_prefix('[')
+            .map_or(0, |b| 1 + b.find(|c: char| !(c.is_ascii_digit() || c == ';')).map_or(b.len(), |e| e + 1));
+        rest = &seq[body.min(seq.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `ip` objects whose listings say nothing chainwalk reads of a host (neighbours, multicast
+/// memberships, tunnels, ...): lines under a header naming one (`# ip neigh`) are passed over.
+const UNREAD_IP_OBJECTS: &[&str] = &[
+    "neighbour",
+    "neighbor",
+    "ntable",
+    "maddress",
+    "mroute",
+    "mrule",
+    "xfrm",
+    "tunnel",
+    "tuntap",
+    "netconf",
+    "tcp_metrics",
+    "tcpmetrics",
+    "token",
+    "monitor",
+    "nexthop",
+    "l2tp",
+    "fou",
+    "macsec",
+    "mptcp",
+    "ioam",
+    "stats",
+    "sr",
+    "netns",
+    "vrf",
+    "ila",
+];
+
+/// Whether a header (`ip neigh`, `$ ip -s maddr show`) lists one of [`UNREAD_IP_OBJECTS`].
+pub(crate) fn names_unread_listing(header: &str) -> bool {
+    let words: Vec<&str> = header.split_whitespace().collect();
+    // `bridge fdb`, `bridge vlan`, `bridge mdb`: all but `bridge link`.
+    if let Some(at) = words.iter().position(|w| *w == "bridge") {
+        let object = words[at + 1..].iter().find(|w| !w.starts_with('-'));
+        return object.is_some_and(|o| ["fdb", "vlan", "mdb", "monitor"].iter().any(|name| name.starts_with(*o)));
+    }
+    let Some(at) = words.iter().position(|w| *w == "ip") else { return false };
+    let object = words[at + 1..].iter().find(|w| !w.starts_with('-'));
+    // `ip` takes any unambiguous prefix of an object's name (`ip n`, `ip neigh`, `ip maddr`).
+    object.is_some_and(|o| {
+        !o.is_empty()
+            && !"route".starts_with(*o)
+            && !"rule".starts_with(*o)
+            && !"address".starts_with(*o)
+            && !"link".starts_with(*o)
+            && UNREAD_IP_OBJECTS.iter().any(|name| name.starts_with(*o))
+    })
+}
+
+/// Whether `words` are a line of `ip neigh` (`192.0.2.1 dev eth0 lladdr 02:42:ac:11:00:02 REACHABLE`).
+pub(crate) fn is_neighbour_line(words: &[&str]) -> bool {
+    const STATES: &[&str] =
+        &["REACHABLE", "STALE", "DELAY", "PROBE", "FAILED", "INCOMPLETE", "NOARP", "PERMANENT", "NONE"];
+    words.len() >= 3
+        && parse_ip(words[0]).is_ok()
+        && (words.contains(&"lladdr") || words.last().is_some_and(|w| w.split(',').all(|s| STATES.contains(&s))))
+}
+
+/// What the comment or prompt line above a host line says of it: an `ip rule` listing of one family, the
+/// routes of a table other than main (`# ip route show table 100`), or a listing chainwalk does not read.
 #[derive(Clone, Copy, Debug)]
 struct Section {
     rule_family: Option<crate::ruleset::Family>,
     table: u32,
+    skip: bool,
 }
 
 impl Default for Section {
     fn default() -> Section {
-        Section { rule_family: None, table: crate::policy::MAIN_TABLE }
+        Section { rule_family: None, table: crate::policy::MAIN_TABLE, skip: false }
     }
 }
 
@@ -488,7 +570,7 @@ impl Section {
     /// The section a header (`ip -6 rule`, `ip route show table vpn`, anything else) starts.
     fn of_header(host: &mut Host, header: &str) -> Section {
         let words: Vec<&str> = header.split_whitespace().collect();
-        let mut section = Section::default();
+        let mut section = Section { skip: names_unread_listing(header), ..Section::default() };
         let Some(at) = words.iter().position(|w| *w == "ip") else { return section };
         let mut v6 = None;
         let mut i = at + 1;
@@ -638,6 +720,10 @@ fn read_line(
     {
         return Ok(crate::policy::read_rule(host, &words, section.rule_family, span)?);
     }
+    // `ip neigh` lines say nothing chainwalk reads.
+    if is_neighbour_line(&words) {
+        return Ok(());
+    }
     // `ipset save`: `create NAME TYPE ...` and `add NAME ELEMENT ...`.
     match words.as_slice() {
         ["create", name, kind, ..] => {
@@ -765,6 +851,10 @@ fn read_line(
             "inet" | "inet6" => {
                 let a = words.get(1).ok_or("an address is missing")?;
                 let mut ifaddr = parse_ifaddr(a)?;
+                // `ip maddr` lists the groups an interface joined in the same shape: not its addresses.
+                if ifaddr.addr.is_multicast() {
+                    return Ok(());
+                }
                 if words.get(2) == Some(&"peer") && !a.contains('/') {
                     ifaddr.prefix = if ifaddr.addr.is_ipv4() { 32 } else { 128 };
                 }
@@ -1097,6 +1187,50 @@ mod tests {
         assert!(e[0].message.contains("`bogus`"), "{}", e[0].message);
         let e = parse("10.0.0.0/8 nexthop weight 2\n").unwrap_err();
         assert!(e[0].message.contains("needs `via` or `dev`"), "{}", e[0].message);
+    }
+
+    #[test]
+    fn listings_the_host_does_not_read_are_passed_over() {
+        // Under their headers: neighbours, multicast groups (which look like addresses), the bridge's fdb.
+        let h = parse(
+            "# ip addr\n2: eth0: <BROADCAST,UP> mtu 1500 state UP\n    inet 192.0.2.2/24 scope global eth0\n\
+             # ip neigh\n192.0.2.1 dev eth0 lladdr 02:fc:00:00:00:05 STALE \nfd00::1 dev eth0 FAILED \n\
+             # ip maddr\n1:\tlo\n\tinet  224.0.0.1\n2:\teth0\n\tlink  33:33:00:00:00:01\n\
+             # bridge fdb show\n33:33:00:00:00:01 dev eth0 self permanent\n\
+             # ip route\ndefault via 192.0.2.1 dev eth0\n",
+        )
+        .unwrap();
+        assert_eq!(h.interface("eth0").unwrap().addrs, [parse_ifaddr("192.0.2.2/24").unwrap()]);
+        assert!(h.interface("lo").unwrap().addrs.iter().all(|a| !a.addr.is_multicast()));
+        assert_eq!(h.lookup(ip("203.0.113.1")).and_then(|r| r.via), Some(ip("192.0.2.1")));
+        // Without headers: neighbour lines by their shape, multicast groups by their addresses.
+        let h = parse(
+            "eth0 UP 192.0.2.2/24\n192.0.2.1 dev eth0 lladdr 02:fc:00:00:00:05 REACHABLE\n\
+                       192.0.2.9 dev eth0 INCOMPLETE\n2: eth0\n    inet 224.0.0.1\n",
+        )
+        .unwrap();
+        assert_eq!(h.interface("eth0").unwrap().addrs.len(), 1);
+        assert!(h.routes.iter().all(|r| r.dst != ip("192.0.2.1") && r.dst != ip("192.0.2.9")));
+        for header in ["ip neigh", "ip -6 n show", "$ ip -s maddr", "ip xfrm state", "bridge -d vlan"] {
+            assert!(names_unread_listing(header), "{header}");
+        }
+        for header in ["ip r", "ip -6 route show table all", "ip a", "ip -br link", "ip rule", "bridge link", "sysctl"]
+        {
+            assert!(!names_unread_listing(header), "{header}");
+        }
+    }
+
+    #[test]
+    fn coloured_output_reads_as_plain() {
+        let h = parse(
+            "\x1b[36meth0             \x1b[0m\x1b[32mUP             \x1b[0m\x1b[35m192.0.2.2\x1b[0m/24 \x1b[34mfd00::2\x1b[0m/64\n\
+             default via \x1b[35m192.0.2.1 \x1b[0mdev \x1b[36meth0 \x1b[0m\n",
+        )
+        .unwrap();
+        assert_eq!(h.interface("eth0").unwrap().addrs.len(), 2);
+        assert_eq!(h.lookup(ip("203.0.113.1")).and_then(|r| r.dev.clone()), Some("eth0".into()));
+        let e = parse("\x1b[36meth0 \x1b[0m\x1b[32mUP \x1b[0m192.0.2.300/24\n").unwrap_err();
+        assert_eq!((e[0].span.line, e[0].span.col), (1, 1));
     }
 
     const BRIDGED_HOST: &str =

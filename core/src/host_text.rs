@@ -84,14 +84,18 @@ impl HostTable {
         // Routes listed under a header of another table than main (`# ip route show table 100`) are kept,
         // not shown with main's.
         let mut other_table = false;
+        // Lines under a header of a listing the host does not read (`# ip neigh`) are kept as they are.
+        let mut unread = false;
         let rows = text
             .split_inclusive('\n')
             .map(|raw| {
                 let (mut kind, mut cells) = classify(body(raw));
                 if kind == RowKind::Note && !body(raw).trim().is_empty() {
                     other_table = names_other_table(body(raw));
+                    unread = crate::host::names_unread_listing(body(raw).trim().trim_start_matches(['#', '$']));
                 }
-                if kind == RowKind::Route && (other_table || names_other_table(body(raw))) {
+                let moved = kind == RowKind::Route && (other_table || names_other_table(body(raw)));
+                if moved || (unread && kind != RowKind::Note) || body(raw).contains('\x1b') {
                     (kind, cells) = (RowKind::Kept, Vec::new());
                 }
                 start += raw.len();
@@ -296,6 +300,9 @@ fn classify(line: &str) -> (RowKind, Vec<String>) {
     }
     let kept = (RowKind::Kept, Vec::new());
     let words: Vec<&str> = trimmed.split_whitespace().collect();
+    if crate::host::is_neighbour_line(&words) {
+        return kept;
+    }
     match words.as_slice() {
         ["create" | "add", _, _, ..] => return kept,
         [w, ..] if w.starts_with("net.") => {
@@ -544,6 +551,19 @@ mod tests {
         let route = index_of(&t, RowKind::Route, "default");
         t.set(route, 2, "eth0").unwrap();
         assert_eq!(t.write(), text.replace("via 192.0.2.254\n", "via 192.0.2.254 dev eth0\n"));
+    }
+
+    #[test]
+    fn unread_listings_neighbours_and_coloured_lines_are_kept() {
+        let text = "eth0 UP 192.0.2.2/24\n# ip neigh\n192.0.2.1 dev eth0 lladdr 02:fc:00:00:00:05 STALE\n\
+                    # ip route\n192.0.2.9 dev eth0 INCOMPLETE\ndefault via \x1b[35m192.0.2.1\x1b[0m dev eth0\n\
+                    default via 192.0.2.1 dev eth0\n";
+        let t = HostTable::read(text);
+        let kinds: Vec<RowKind> = t.rows().iter().map(Row::kind).collect();
+        use RowKind::*;
+        assert_eq!(kinds, [Interface, Note, Kept, Note, Kept, Kept, Route]);
+        assert_eq!(t.write(), text);
+        assert!(parse(text).is_ok());
     }
 
     #[test]
