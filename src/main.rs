@@ -155,13 +155,8 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
             "--trace-from-dump" => opts.trace_from_dump = true,
             "--assume" => {
                 let v = value("TABLE:CHAIN:N=match|nomatch")?;
-                let (key, answer) = v.split_once('=').ok_or("--assume takes TABLE:CHAIN:N=match|nomatch")?;
-                let answer = match answer {
-                    "match" | "true" | "yes" => true,
-                    "nomatch" | "no-match" | "false" | "no" => false,
-                    other => return Err(format!("--assume: `{other}` is neither match nor nomatch")),
-                };
-                opts.overrides.insert(key.to_string(), answer);
+                let (key, answer) = chainwalk_core::walk::read_override(&v).map_err(|e| format!("--assume: {e}"))?;
+                opts.overrides.insert(key, answer);
             }
             other if other.starts_with('-') && other != "-" => return Err(format!("unknown option `{other}`")),
             other => {

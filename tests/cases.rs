@@ -29,7 +29,9 @@ fn read(dir: &FsPath, name: &str) -> Result<String, String> {
 /// chainwalk's walk of the case with the dump loaded on `backend`, and the dump's family.
 fn walk_case(dir: &FsPath, backend: Backend) -> Result<(Trace, Family), String> {
     let host = read(dir, "host").ok();
-    simulate::walk_case(&read(dir, "rules")?, host.as_deref(), &read(dir, "packet")?, backend)
+    let assume =
+        read(dir, "assume").ok().map(|a| chainwalk_core::walk::read_overrides(&a)).transpose()?.unwrap_or_default();
+    simulate::walk_case(&read(dir, "rules")?, host.as_deref(), &read(dir, "packet")?, &assume, backend)
 }
 
 /// A side-by-side listing of two line lists, `!` where they differ.

@@ -104,15 +104,97 @@ pub struct Case {
     pub host: String,
     /// The packet, in chainwalk's packet syntax.
     pub packet: String,
+    /// What the case makes true of the world beyond the dump (its optional `assume` file: `KEY=match`
+    /// lines, as chainwalk's `--assume` takes them); the recorder sets each up for real.
+    pub assume: String,
 }
 
 impl Case {
-    /// Reads `dir/{rules,host,packet}`.
+    /// Reads `dir/{rules,host,packet}` and `dir/assume` if there is one.
     pub fn load(dir: &Path) -> Res<Case> {
         let read =
             |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
-        Ok(Case { rules: read("rules")?, host: read("host")?, packet: read("packet")? })
+        let assume = if dir.join("assume").exists() { read("assume")? } else { String::new() };
+        Ok(Case { rules: read("rules")?, host: read("host")?, packet: read("packet")?, assume })
     }
+}
+
+/// A program the recorder started in H for the case; stopped when the lab goes.
+struct Helper(std::process::Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts in H what the case's `assume` lines say holds: for a TPROXY rule, a transparent socket
+/// (IP_TRANSPARENT) listening where the rule sends packets. Anything else cannot be made true here.
+fn start_helpers(lab: &mut Lab, case: &Case, pkt: &Packet) -> Res<()> {
+    use chainwalk_core::targets::TargetKind;
+    let parsed = chainwalk_core::parse(&case.rules, None);
+    for (key, holds) in chainwalk_core::walk::read_overrides(&case.assume)? {
+        let rule = key.split(':').collect::<Vec<_>>();
+        let [table, chain, number] = rule[..] else { return Err(format!("assume: `{key}` is not TABLE:CHAIN:N")) };
+        let target = parsed
+            .ruleset
+            .tables
+            .iter()
+            .filter(|t| t.name.as_str() == table)
+            .flat_map(|t| t.chains.iter().filter(|c| c.name == chain))
+            .find_map(|c| number.parse::<usize>().ok().and_then(|n| c.rules.get(n.wrapping_sub(1))))
+            .and_then(|r| r.target.as_ref())
+            .ok_or_else(|| format!("assume: the dump has no rule {key}"))?;
+        let TargetKind::Tproxy(x) = &target.kind else {
+            return Err(format!("assume: the recorder can only make a TPROXY rule's listener exist, not {key}'s"));
+        };
+        if !holds {
+            continue;
+        }
+        let port = if x.port == 0 { pkt.l4.ports().map_or(0, |p| p.1) } else { x.port };
+        let (tcp, v6) = (matches!(pkt.l4, L4::Tcp { .. }), pkt.family() == Family::Ipv6);
+        let script = format!(
+            "import socket, sys\n\
+             s = socket.socket(socket.AF_INET{six}, socket.SOCK_{kind})\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.setsockopt(socket.SOL_IP{six}, {transparent}, 1)\n\
+             s.bind(('{addr}', {port}))\n\
+             {listen}\n\
+             print('ready', flush=True)\n\
+             sys.stdin.read()\n",
+            six = if v6 { "6" } else { "" },
+            kind = if tcp { "STREAM" } else { "DGRAM" },
+            transparent = if v6 { 75 } else { 19 },
+            addr = x.addr,
+            listen = if tcp { "s.listen(16)" } else { "" },
+        );
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &lab.h.name, "python3", "-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("python3: {e}"))?;
+        let mut ready = String::new();
+        if let Some(out) = child.stdout.as_mut() {
+            let mut byte = [0u8; 1];
+            while out.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
+                ready.push(byte[0] as char);
+            }
+        }
+        let mut helper = Helper(child);
+        if ready != "ready" {
+            let _ = helper.0.kill();
+            let mut err = String::new();
+            if let Some(e) = helper.0.stderr.as_mut() {
+                let _ = e.read_to_string(&mut err);
+            }
+            return Err(format!("the transparent listener for {key} did not start: {}", err.trim()));
+        }
+        lab.helpers.push(helper);
+    }
+    Ok(())
 }
 
 /// Why the recorder cannot run here beyond what `kernel_unavailable()` checks, or `None`. In CI
@@ -209,7 +291,8 @@ fn lab_for(case: &Case) -> Res<(Lab, Packet, DumpTargets)> {
     }
     prepare_kernel();
     let targets = DumpTargets::read(&case.rules);
-    let lab = Lab::build(&host, &case.host, &pkt, &targets)?;
+    let mut lab = Lab::build(&host, &case.host, &pkt, &targets)?;
+    start_helpers(&mut lab, case, &pkt)?;
     Ok((lab, pkt, targets))
 }
 
@@ -415,6 +498,8 @@ struct Lab {
     peers: Vec<Peer>,
     /// The link whose peer sends the case's packet (see [`sender_link`]); `None` when H sends it.
     sender: Option<String>,
+    /// Programs started in H for the case's `assume` lines.
+    helpers: Vec<Helper>,
 }
 
 /// The link whose peer sends the case's packet: the `PHYSIN=` port for a packet that comes in on a bridge,
@@ -474,14 +559,14 @@ fn route_commands(host: &Host) -> Vec<String> {
     given
         .iter()
         .map(|r| {
-            let (kind, table) = match r.kind {
-                RouteKind::Unicast => ("", ""),
-                RouteKind::Local => ("local ", " table local"),
-                RouteKind::Broadcast => ("broadcast ", " table local"),
-                RouteKind::Blackhole => ("blackhole ", ""),
-                RouteKind::Unreachable => ("unreachable ", ""),
-                RouteKind::Prohibit => ("prohibit ", ""),
-                RouteKind::Throw => ("throw ", ""),
+            let kind = match r.kind {
+                RouteKind::Unicast => "",
+                RouteKind::Local => "local ",
+                RouteKind::Broadcast => "broadcast ",
+                RouteKind::Blackhole => "blackhole ",
+                RouteKind::Unreachable => "unreachable ",
+                RouteKind::Prohibit => "prohibit ",
+                RouteKind::Throw => "throw ",
             };
             let mut line = format!("route replace {kind}{}/{}", r.dst, r.prefix);
             if r.nexthops.is_empty() {
@@ -511,10 +596,11 @@ fn route_commands(host: &Host) -> Vec<String> {
             if r.metric != 0 {
                 line += &format!(" metric {}", r.metric);
             }
-            if table.is_empty() && r.table != chainwalk_core::policy::MAIN_TABLE {
+            // Local and broadcast routes are in the local table unless the host put them in another.
+            if r.table != chainwalk_core::policy::MAIN_TABLE {
                 line += &format!(" table {}", r.table);
             }
-            line + table + &hops
+            line + &hops
         })
         .collect()
 }
@@ -564,7 +650,8 @@ impl Lab {
         }
         let h = Netns::new("cwrec");
         sysctls(&h.name, &QUIET)?;
-        let mut lab = Lab { h, peers: Vec::new(), sender: sender_link(host, pkt).map(str::to_string) };
+        let mut lab =
+            Lab { h, peers: Vec::new(), sender: sender_link(host, pkt).map(str::to_string), helpers: Vec::new() };
         let mut h_lines = vec!["link set lo up".to_string()];
         // Bridges first, so that their ports can be enslaved to them in the same batch.
         let (bridges, links): (Vec<_>, Vec<_>) = ifaces.iter().enumerate().partition(|(_, i)| host.is_bridge(&i.name));

@@ -43,7 +43,13 @@ pub fn fate_line(trace: &Trace) -> String {
 
 /// chainwalk's walk of a case (its texts; the host may be absent) with the dump loaded on `backend`, and
 /// the dump's family.
-pub fn walk_case(rules: &str, host: Option<&str>, packet: &str, backend: Backend) -> Result<(Trace, Family), String> {
+pub fn walk_case(
+    rules: &str,
+    host: Option<&str>,
+    packet: &str,
+    assume: &[(String, bool)],
+    backend: Backend,
+) -> Result<(Trace, Family), String> {
     let parsed = chainwalk_core::parse(rules, None);
     if parsed.has_errors() {
         return Err(format!("rules do not parse: {:?}", parsed.errors().next()));
@@ -55,7 +61,8 @@ pub fn walk_case(rules: &str, host: Option<&str>, packet: &str, backend: Backend
     // The kernel's clock when it recorded the case was a day like today; the cases' `-m time` windows are
     // years wide, so the walk's clock is now.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).ok();
-    let trace = sim.walk(host.as_ref(), &packet, &WalkOptions { now, backend, ..WalkOptions::default() });
+    let overrides = assume.iter().cloned().collect();
+    let trace = sim.walk(host.as_ref(), &packet, &WalkOptions { now, backend, overrides, ..WalkOptions::default() });
     Ok((trace, parsed.ruleset.family))
 }
 
@@ -69,5 +76,5 @@ pub fn legacy_lines(trace: &Trace) -> Vec<String> {
 /// chainwalk's TRACE lines and FATE line for a dump, a host and a packet (all as text).
 #[allow(dead_code)] // walk_diff's
 pub fn walk(rules: &str, host: &str, packet: &str) -> Result<Vec<String>, String> {
-    walk_case(rules, Some(host), packet, Backend::Legacy).map(|(trace, _)| legacy_lines(&trace))
+    walk_case(rules, Some(host), packet, &[], Backend::Legacy).map(|(trace, _)| legacy_lines(&trace))
 }

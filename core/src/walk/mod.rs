@@ -45,6 +45,28 @@ pub struct WalkOptions {
     pub backend: Backend,
 }
 
+/// Reads an answer for [`WalkOptions::overrides`] as the command line and the test cases write it:
+/// `TABLE:CHAIN:N=match` or `=nomatch` (also `true`/`yes`, `false`/`no`/`no-match`).
+pub fn read_override(text: &str) -> Result<(String, bool), String> {
+    let (key, answer) =
+        text.trim().rsplit_once('=').ok_or_else(|| format!("`{text}` is not TABLE:CHAIN:N=match|nomatch"))?;
+    let answer = match answer {
+        "match" | "true" | "yes" => true,
+        "nomatch" | "no-match" | "false" | "no" => false,
+        other => return Err(format!("`{other}` is neither match nor nomatch")),
+    };
+    let parts: Vec<&str> = key.split(':').collect();
+    if parts.len() < 3 || parts.iter().any(|p| p.is_empty()) || parts[parts.len() - 1].parse::<u32>().is_err() {
+        return Err(format!("`{key}` is not TABLE:CHAIN:N (a rule's table, chain and number)"));
+    }
+    Ok((key.to_string(), answer))
+}
+
+/// [`read_override`] for each line of `text` but blank ones and `#` comments (a test case's `assume` file).
+pub fn read_overrides(text: &str) -> Result<Vec<(String, bool)>, String> {
+    text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).map(read_override).collect()
+}
+
 impl Default for WalkOptions {
     fn default() -> WalkOptions {
         WalkOptions {

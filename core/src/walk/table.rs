@@ -300,7 +300,7 @@ fn traverse(
             }
             _ => {
                 let before = w.pkt.clone();
-                let result = target::apply(w, tg, hook, table.name, step);
+                let result = target::apply(w, tg, hook, &key(), step);
                 // The nf_tables trace takes the packet for its `PACKET:` line when it sends the chain's first
                 // message, after that rule's target ran: with the mark it set, but with the addresses NAT
                 // rewrites only once the chain is done.

@@ -7,20 +7,13 @@ use super::table::TargetResult;
 use super::{endpoint, Walker};
 use crate::host::RouteDecision;
 use crate::packet::{CtState, L4};
-use crate::ruleset::{Hook, TableName};
+use crate::ruleset::Hook;
 use crate::targets::{Target, TargetKind};
 use crate::trace::Assumption;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Runs target `t` (an extension, not a verdict or a chain) on the packet.
-pub(super) fn apply(
-    w: &mut Walker<'_, '_>,
-    t: &Target,
-    hook: Hook,
-    table: TableName,
-    step: Option<usize>,
-) -> TargetResult {
-    let _ = table;
+pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, key: &str, step: Option<usize>) -> TargetResult {
     let effect = |w: &mut Walker<'_, '_>, text: String| {
         if let Some(s) = step {
             w.trace.steps[s].effect = Some(text);
@@ -246,11 +239,36 @@ pub(super) fn apply(
             TargetResult::Continue
         }
         TargetKind::Tproxy(x) => {
-            let before = w.pkt.mark;
-            w.pkt.mark = (before & !x.mark.mask) ^ x.mark.value;
+            // `tproxy_tg4`/`tproxy_tg6`: the packet goes to a transparent socket (an established one of its
+            // own connection, else one listening on the address and port the rule gives), or is dropped
+            // when there is none; the mark is set only when there is one.
             let port = if x.port == 0 { w.pkt.l4.ports().map(|p| p.1).unwrap_or(0) } else { x.port };
             let addr = if x.addr.is_unspecified() { w.pkt.dst } else { x.addr };
-            assume(w, step, format!("a transparent socket is assumed to listen on {}", endpoint(addr, Some(port))));
+            let at = endpoint(addr, Some(port));
+            let listens = w.opts.overrides.get(key).copied().unwrap_or(false);
+            if !w.probe {
+                let text = if listens {
+                    format!("A transparent socket (IP_TRANSPARENT) listens on {at} (set by hand): the proxy gets the packet.")
+                } else {
+                    format!(
+                        "No transparent socket is assumed to listen on {at}, so TPROXY drops the packet, as the \
+                         kernel does when the proxy is not running. If it runs, the packet goes to it instead."
+                    )
+                };
+                w.trace.assumptions.push(Assumption {
+                    step,
+                    key: Some(key.to_string()),
+                    text,
+                    matched: Some(listens),
+                    question: Some(format!("a transparent proxy listens on {at}")),
+                });
+            }
+            if !listens {
+                effect(w, format!("TPROXY: no transparent socket listens on {at}, so the kernel drops the packet"));
+                return TargetResult::Drop;
+            }
+            let before = w.pkt.mark;
+            w.pkt.mark = (before & !x.mark.mask) ^ x.mark.value;
             if before != w.pkt.mark {
                 let after = w.pkt.mark;
                 w.change(
@@ -261,7 +279,7 @@ pub(super) fn apply(
                     "TPROXY sets the packet mark".into(),
                 );
             }
-            effect(w, format!("TPROXY: the packet is given to the proxy socket at {}", endpoint(addr, Some(port))));
+            effect(w, format!("TPROXY: the packet is given to the proxy socket at {at}"));
             TargetResult::Accept
         }
         TargetKind::Set(_) => {
