@@ -926,3 +926,41 @@ fn the_diagram_is_one_tab_stop_moved_with_the_arrows() {
         assert_eq!(focused_node(&browser, "data-node").await, "conntrack-PREROUTING");
     });
 }
+
+/// What a WebDriver test of its own does: clear each input and type into it with `send_keys`, newlines and
+/// all (no synthetic events). The walk follows what was typed, and the typed text is kept as typed.
+#[test]
+fn typing_with_webdriver_into_the_three_inputs_walks_what_was_typed() {
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        let rules = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                     -A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n";
+        let host = "eth0 UP 192.0.2.2/24\ndefault via 192.0.2.1 dev eth0\n";
+        let packet = "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=TCP SPT=40000 DPT=22 SYN";
+        for (testid, text) in [("rules-input", rules), ("host-input", host), ("packet-input", packet)] {
+            let css = format!("[data-testid={testid}]");
+            let input = browser.client.find(Locator::Css(&css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+            input.clear().await.unwrap_or_else(|e| panic!("clear {testid}: {e}"));
+            input.send_keys(text).await.unwrap_or_else(|e| panic!("type into {testid}: {e}"));
+        }
+        let verdict = browser.wait_for_verdict(|v| v.contains("192.0.2.2:22 arrived on eth0")).await;
+        assert!(verdict.starts_with("Delivered locally through INPUT"), "{verdict}");
+        while !browser.settled().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(browser.input("rules-input").await, rules);
+        assert_eq!(browser.input("host-input").await, host);
+        assert_eq!(browser.input("packet-input").await, packet);
+        let deciding = "[data-testid=deciding-rule]";
+        assert_eq!(attr(&browser, deciding, "data-table").await.as_deref(), Some("filter"));
+        assert_eq!(attr(&browser, deciding, "data-chain").await.as_deref(), Some("INPUT"));
+        assert_eq!(attr(&browser, deciding, "data-rule").await.as_deref(), Some("2"));
+        assert_eq!(attr(&browser, deciding, "data-line").await.as_deref(), Some("6"));
+        let log = browser.text("[data-testid=trace-log]").await;
+        assert_eq!(
+            log.lines().last(),
+            Some("TRACE: filter:INPUT:rule:2 IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=TCP SPT=40000 DPT=22 SYN")
+        );
+    });
+}
