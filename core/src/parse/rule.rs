@@ -405,8 +405,13 @@ fn read_line<'a>(
             }
             line.command = Some((cmd, tok.span));
             i += 1;
-            // The command's arguments: everything up to the next option.
+            // The command's arguments: everything up to the next option. The first of a command that
+            // requires one (getopt's `A:`) is the next word, whatever it is: `-A -6` names a chain `-6`.
             let first = i;
+            let required = !matches!(cmd, Command::Flush | Command::DeleteChain | Command::Zero | Command::List);
+            if required && i < tokens.len() {
+                i += 1;
+            }
             while i < tokens.len() && (tokens[i].quoted || !tokens[i].text.starts_with('-') && tokens[i].text != "!") {
                 i += 1;
             }
@@ -944,8 +949,13 @@ fn command_arg<'t, 'a>(
 /// The index of the chain that `tok` names.
 fn find_chain(table: &Table, tok: &Token<'_>) -> Result<usize, Diagnostic> {
     table.chain_index(&tok.text).ok_or_else(|| {
-        Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name))
-            .with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
+        let d = Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name));
+        if tok.text.starts_with('-') && !tok.quoted {
+            // `-A -j ACCEPT`: the command takes the next word as its chain, whatever it is.
+            d.with_hint("the chain's name is missing: the command took the option after it as the name")
+        } else {
+            d.with_hint(format!("declare it with `:{} - [0:0]` after the `*{}` line", tok.text, table.name))
+        }
     })
 }
 

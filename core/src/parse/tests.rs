@@ -205,3 +205,16 @@ fn restore_file_quirks_found_by_the_recorded_dumps() {
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
     assert_eq!(p.ruleset.tables[0].chain("INPUT").unwrap().rules.len(), 1);
 }
+
+#[test]
+fn a_command_takes_the_next_word_as_its_chain_even_an_option() {
+    // As getopt gives `-A` its argument: `-A -6 INPUT` names a chain `-6` (iptables then refuses `INPUT`).
+    let p = parse("*filter\n:INPUT ACCEPT [0:0]\n-A -6 INPUT -j ACCEPT\n-A -j ACCEPT\nCOMMIT\n", None);
+    let e: Vec<_> = p.errors().collect();
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!((e[0].span.line, e[0].span.col), (3, 4));
+    assert!(e[1].message.contains("no chain `-j`"), "{}", e[1].message);
+    assert!(e[1].hint.as_deref().is_some_and(|h| h.contains("name is missing")), "{:?}", e[1].hint);
+    // Commands whose argument is optional still read the next option as an option.
+    assert!(!parse("*filter\n:INPUT ACCEPT [0:0]\n-F -v\nCOMMIT\n", None).has_errors());
+}
