@@ -371,11 +371,18 @@ fn read_line<'a>(
                 i += 1;
                 continue;
             }
+            let hint = if word == "[unsupported" {
+                // iptables-nft-save prints this for an extension revision it cannot show.
+                "iptables-nft-save writes `[unsupported revision]` where it cannot print a match or target of \
+                 the kernel's ruleset: the rule's real options are lost; see them with `nft list ruleset`"
+            } else {
+                "an argument that contains blanks must be in double quotes"
+            };
             return Err(Diagnostic::error(
                 tok.span,
                 format!("`{word}` is not an option here (iptables says \"Bad argument `{word}'\")"),
             )
-            .with_hint("an argument that contains blanks must be in double quotes"));
+            .with_hint(hint));
         }
         // Long options may carry their argument after `=`.
         // Of the short options, only `-m` and `-g` may carry their value attached (`-mtcp`): iptables

@@ -218,3 +218,14 @@ fn a_command_takes_the_next_word_as_its_chain_even_an_option() {
     // Commands whose argument is optional still read the next option as an option.
     assert!(!parse("*filter\n:INPUT ACCEPT [0:0]\n-F -v\nCOMMIT\n", None).has_errors());
 }
+
+#[test]
+fn an_unsupported_revision_from_iptables_nft_save_says_what_it_is() {
+    let p = parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate NEW [unsupported revision]\nCOMMIT\n",
+        None,
+    );
+    let e = p.errors().next().expect("refused, as iptables-restore refuses it");
+    assert_eq!((e.span.line, e.span.col), (3, 37));
+    assert!(e.hint.as_deref().is_some_and(|h| h.contains("nft list ruleset")), "{:?}", e.hint);
+}
