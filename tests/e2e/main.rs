@@ -964,3 +964,33 @@ fn typing_with_webdriver_into_the_three_inputs_walks_what_was_typed() {
         );
     });
 }
+
+/// A TPROXY rule sends packets to a proxy the dump cannot show: chainwalk assumes none listens (the
+/// kernel then drops the packet, as recorded in `tests/cases/tproxy-*`), and the switch says it does.
+#[test]
+fn a_transparent_proxy_can_be_switched_on() {
+    const CASE: &str = "tproxy-without-a-listener-drops";
+    let rules = include_str!("../cases/tproxy-without-a-listener-drops/rules");
+    let host = include_str!("../cases/tproxy-without-a-listener-drops/host");
+    let packet = include_str!("../cases/tproxy-without-a-listener-drops/packet").trim_end();
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        browser.paste("rules-input", rules).await;
+        browser.paste("host-input", host).await;
+        browser.paste("packet-input", packet).await;
+        let before = browser.wait_for_verdict(|v| v.starts_with("Dropped")).await;
+        assert!(before.contains("mangle PREROUTING"), "{CASE}: {before}");
+        // The second assumption is the TPROXY rule's (the first, the socket match's).
+        let proxy = "[data-testid=assumption]:nth-of-type(2)";
+        let assumption = browser.text(proxy).await;
+        assert!(assumption.contains("transparent proxy listens on 127.0.0.1:8080"), "{assumption}");
+        let checked = format!("return document.querySelector('{proxy} input').checked;");
+        assert_eq!(browser.js(&checked, vec![]).await, json!(false));
+        click(&browser, &format!("{proxy} label")).await;
+        let after = browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        assert!(after.starts_with("Delivered locally through INPUT"), "{after}");
+        assert_eq!(browser.js(&checked, vec![]).await, json!(true));
+        browser.screenshots("tproxy-listening").await;
+    });
+}

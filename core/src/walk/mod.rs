@@ -928,9 +928,18 @@ impl<'s, 'r> Walker<'s, 'r> {
         };
         self.routed_with = self.route_key();
         let mut note = match &d {
-            RouteDecision::Local { dev } => {
+            RouteDecision::Local { dev }
+                if self.host.is_local(self.pkt.dst) || self.host.is_broadcast(self.pkt.dst) =>
+            {
                 format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
             }
+            // A `local` route of a table of the host's own (a transparent proxy's `local default dev lo
+            // table 100`) takes in a packet for any address.
+            RouteDecision::Local { .. } => format!(
+                "{} is not an address of this host, but a `local` route of the routing policy takes it in: \
+                 the packet goes to INPUT",
+                self.pkt.dst
+            ),
             RouteDecision::Forward { dev, via, multipath, .. } => {
                 let mut note = match via {
                     Some(gw) => format!("{} is routed out of {dev} via {gw}", self.pkt.dst),
