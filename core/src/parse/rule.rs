@@ -439,11 +439,23 @@ fn read_line<'a>(
                 i += 3;
             }
             Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j")) if inline_arg.is_some() => {
-                return Err(Diagnostic::error(
-                    tok.span,
-                    format!("iptables reads the value of `{flag}` from the next word, so `{word}` fails"),
-                )
-                .with_hint(format!("write `{} {}`", name, inline_arg.unwrap_or_default())));
+                // iptables reads these options' values as the word the option ended in (`argv[optind - 1]`):
+                // for `--source=X`, the whole word, which is rarely a value it takes (`--source=any/0` is:
+                // a zero mask makes any address text 0.0.0.0; `--out=eth0` names an interface `--out=eth0`).
+                let hint = format!(
+                    "iptables takes the whole word `{word}` as the value of `{flag}`; write `{} {}`",
+                    name,
+                    inline_arg.unwrap_or_default()
+                );
+                let span = start_span.to(tok.span);
+                generic_option(flag, tok, negated, span, family, table, line, warnings).map_err(|d| {
+                    if d.hint.is_none() {
+                        d.with_hint(hint)
+                    } else {
+                        d
+                    }
+                })?;
+                i += 1;
             }
             Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g") => {
                 let (value, old_neg, next) = take_value(tokens, i, inline_arg, &name)?;

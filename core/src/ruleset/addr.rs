@@ -17,34 +17,41 @@ pub struct Network {
 impl Network {
     /// Parses `ADDR[/MASK]` for `family`. The mask is a prefix length or, for IPv4, a dotted mask.
     pub fn parse(text: &str, family: Family) -> Result<Network, String> {
-        let (addr_text, mask_text) = match split_at_byte(text, b'/') {
+        // libxtables splits at the last `/` and reads the mask first; a zero mask makes the address text
+        // `0.0.0.0` (`::`) whatever it was, "like in any/0" as its source says.
+        let (addr_text, mask_text) = match text.rsplit_once('/') {
             Some((a, m)) => (a, Some(m)),
             None => (text, None),
         };
         match family {
             Family::Ipv4 => {
-                // The one host name every system resolves the same way, from /etc/hosts.
-                let addr_text = if addr_text == "localhost" { "127.0.0.1" } else { addr_text };
-                let addr = parse_ipv4(addr_text, false)
-                    .or_else(|| inet_aton(addr_text))
-                    .ok_or_else(|| host_not_found(addr_text))?;
                 let mask = match mask_text {
                     None => u32::MAX,
                     Some(m) if m.contains('.') => u32::from(parse_ipv4(m, true).ok_or_else(|| bad_mask(m))?),
                     Some(m) => prefix_mask_v4(parse_uint(m).filter(|&n| n <= 32).ok_or_else(|| bad_mask(m))? as u32),
                 };
+                // The one host name every system resolves the same way, from /etc/hosts.
+                let addr_text = match addr_text {
+                    _ if mask == 0 => "0.0.0.0",
+                    "localhost" => "127.0.0.1",
+                    other => other,
+                };
+                let addr = parse_ipv4(addr_text, false)
+                    .or_else(|| inet_aton(addr_text))
+                    .ok_or_else(|| host_not_found(addr_text))?;
                 Ok(Network {
                     addr: IpAddr::V4(Ipv4Addr::from(u32::from(addr) & mask)),
                     mask: IpAddr::V4(Ipv4Addr::from(mask)),
                 })
             }
             Family::Ipv6 => {
-                let addr: Ipv6Addr = addr_text.parse().map_err(|_| host_not_found(addr_text))?;
                 let mask = match mask_text {
                     None => u128::MAX,
                     Some(m) if m.contains(':') => u128::from(m.parse::<Ipv6Addr>().map_err(|_| bad_mask(m))?),
                     Some(m) => prefix_mask_v6(parse_uint(m).filter(|&n| n <= 128).ok_or_else(|| bad_mask(m))? as u32),
                 };
+                let addr_text = if mask == 0 { "::" } else { addr_text };
+                let addr: Ipv6Addr = addr_text.parse().map_err(|_| host_not_found(addr_text))?;
                 Ok(Network {
                     addr: IpAddr::V6(Ipv6Addr::from(u128::from(addr) & mask)),
                     mask: IpAddr::V6(Ipv6Addr::from(mask)),
@@ -453,6 +460,20 @@ mod tests {
             assert_eq!(split_at_byte(text, byte), text.split_once(char::from(byte)), "{text}");
             assert_eq!(find_byte(text, byte), text.find(char::from(byte)), "{text}");
         }
+    }
+
+    #[test]
+    fn a_zero_mask_makes_any_address_text_the_whole_space() {
+        let n = |s, f| Network::parse(s, f).map(|n| n.to_string());
+        assert_eq!(n("junk/0", Family::Ipv4).as_deref(), Ok("0.0.0.0/0"));
+        assert_eq!(n("--source=any/0.0.0.0", Family::Ipv4).as_deref(), Ok("0.0.0.0/0"));
+        // The last `/` is the mask's.
+        assert_eq!(n("1.2.3.4/24/0", Family::Ipv4).as_deref(), Ok("0.0.0.0/0"));
+        assert!(n("1.2.3.4/0/24", Family::Ipv4).is_err());
+        assert_eq!(n("junk/0", Family::Ipv6).as_deref(), Ok("::/0"));
+        assert_eq!(n("2001:db8::1/::", Family::Ipv6).as_deref(), Ok("::/0"));
+        // The mask is read first: a bad one is the error, whatever the address.
+        assert!(n("junk/33", Family::Ipv4).is_err_and(|e| e.contains("33")));
     }
 
     #[test]
