@@ -192,9 +192,13 @@ fn restore_file_quirks_found_by_the_recorded_dumps() {
     assert!(errors("*filter\n-A INPUT -w -j ACCEPT\nCOMMIT\n")[0].2.contains("`-w`"));
     let e = errors("*filter\n-A INPUT ! -s 1.2.3.4 -d 5.6.7.8,9.9.9.9 -j ACCEPT\nCOMMIT\n");
     assert_eq!((e[0].0, e[0].1), (2, 10));
-    // `-m` may carry its value attached; the generic options with a value may not carry it after `=`.
+    // `-m` may carry its value attached; the generic options with a value take the whole word as it.
     assert!(ok("*filter\n-A INPUT -p tcp -mtcp --dport 22 -j ACCEPT\nCOMMIT\n").contains("-p tcp -m tcp --dport 22"));
-    assert!(errors("*filter\n-A INPUT --protocol=tcp -j ACCEPT\nCOMMIT\n")[0].2.contains("next word"));
+    let p = parse("*filter\n-A INPUT --protocol=tcp -j ACCEPT\nCOMMIT\n", None);
+    let e = p.errors().next().expect("an unknown protocol `--protocol=tcp`");
+    assert!(e.message.contains("--protocol=tcp"), "{}", e.message);
+    assert!(e.hint.as_deref().is_some_and(|h| h.contains("whole word")), "{:?}", e.hint);
+    assert!(ok("*filter\n-A INPUT --source=any/0 -j ACCEPT\nCOMMIT\n").contains("-A INPUT -j ACCEPT"));
     // A NUL byte ends the line, with a warning.
     let p = parse("*filter\n-A INPUT -j ACCEPT -m comment --comment x\0y\nCOMMIT\n", None);
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
