@@ -63,9 +63,9 @@ matches = {
  "policy": lambda: ["-m policy", pick(["--dir in --pol ipsec","--dir out --pol none","--pol ipsec","--dir in --pol ipsec --proto esp","--dir in --pol ipsec --strict --proto esp"])],
  "tcpmss": lambda: ["-p tcp","-m tcpmss", neg("--mss "+pick(["1400","1400:1500","0","65536"]))],
 }
-targets_filter = ["ACCEPT","DROP","RETURN","REJECT","REJECT --reject-with "+pick(["icmp-port-unreachable","tcp-reset","icmp-host-prohibited","icmp-admin-prohibited","icmp6-adm-prohibited","icmp-proto-unreachable","foo"]),"LOG --log-prefix \"X: \"","LOG --log-level 4","LOG --log-level warning --log-tcp-sequence","LOG --log-prefix \""+"p"*30+"\"","NFLOG --nflog-group 5","NFLOG --nflog-prefix x --nflog-threshold 2","NFQUEUE --queue-num 3","NFQUEUE --queue-balance 0:3 --queue-bypass","AUDIT --type accept","SET --add-set myset src","CONNMARK --set-mark 1","MARK --set-mark 1"]
-targets_nat = ["DNAT --to-destination "+pick(["192.0.2.1","192.0.2.1:80","192.0.2.1-192.0.2.9:80-90","192.0.2.1:90-80",":80","[2001:db8::1]:80","192.0.2.1:0"]), "SNAT --to-source "+pick(["192.0.2.1","192.0.2.1:1024-65535","192.0.2.1 --random","192.0.2.1 --persistent"]), "MASQUERADE", "MASQUERADE --to-ports "+pick(["1024-65535","80","90-80"]), "MASQUERADE --random-fully", "REDIRECT --to-ports "+pick(["8080","8080-8090","0"]), "NETMAP --to "+pick(["10.0.0.0/24","2001:db8::/64"]), "ACCEPT","RETURN"]
-targets_mangle = ["MARK --set-mark "+pick(marks),"MARK --set-xmark 0x1/0xff","MARK --and-mark 0xff","MARK --or-mark 0x1","MARK --xor-mark 3","CONNMARK --save-mark","CONNMARK --restore-mark --nfmask 0xff --ctmask 0xff","CONNMARK --set-xmark 0x1/0x1","TTL --ttl-set 64","TTL --ttl-inc 1","TTL --ttl-dec 300","TOS --set-tos 0x10","TOS --set-tos Minimize-Delay","TOS --and-tos 0x1","DSCP --set-dscp 10","DSCP --set-dscp-class EF","TCPMSS --clamp-mss-to-pmtu","TCPMSS --set-mss 1400","CLASSIFY --set-class 1:10","CHECKSUM --checksum-fill","HL --hl-set 64","HL --hl-dec 1","TPROXY --on-port 8080 --tproxy-mark 0x1/0x1","ACCEPT","DROP"]
+targets_filter = ["ACCEPT","DROP","RETURN","REJECT",(lambda: "REJECT --reject-with "+pick(["icmp-port-unreachable","tcp-reset","icmp-host-prohibited","icmp-admin-prohibited","icmp6-adm-prohibited","icmp-proto-unreachable","foo"])),"LOG --log-prefix \"X: \"","LOG --log-level 4","LOG --log-level warning --log-tcp-sequence","LOG --log-prefix \""+"p"*30+"\"","NFLOG --nflog-group 5","NFLOG --nflog-prefix x --nflog-threshold 2","NFQUEUE --queue-num 3","NFQUEUE --queue-balance 0:3 --queue-bypass","AUDIT --type accept","SET --add-set myset src","CONNMARK --set-mark 1","MARK --set-mark 1"]
+targets_nat = [(lambda: "DNAT --to-destination "+pick(["192.0.2.1","192.0.2.1:80","192.0.2.1-192.0.2.9:80-90","192.0.2.1:90-80",":80","[2001:db8::1]:80","192.0.2.1:0"])), (lambda: "SNAT --to-source "+pick(["192.0.2.1","192.0.2.1:1024-65535","192.0.2.1 --random","192.0.2.1 --persistent"])), "MASQUERADE", (lambda: "MASQUERADE --to-ports "+pick(["1024-65535","80","90-80"])), "MASQUERADE --random-fully", (lambda: "REDIRECT --to-ports "+pick(["8080","8080-8090","0"])), (lambda: "NETMAP --to "+pick(["10.0.0.0/24","2001:db8::/64"])), "ACCEPT","RETURN"]
+targets_mangle = [(lambda: "MARK --set-mark "+pick(marks)),"MARK --set-xmark 0x1/0xff","MARK --and-mark 0xff","MARK --or-mark 0x1","MARK --xor-mark 3","CONNMARK --save-mark","CONNMARK --restore-mark --nfmask 0xff --ctmask 0xff","CONNMARK --set-xmark 0x1/0x1","TTL --ttl-set 64","TTL --ttl-inc 1","TTL --ttl-dec 300","TOS --set-tos 0x10","TOS --set-tos Minimize-Delay","TOS --and-tos 0x1","DSCP --set-dscp 10","DSCP --set-dscp-class EF","TCPMSS --clamp-mss-to-pmtu","TCPMSS --set-mss 1400","CLASSIFY --set-class 1:10","CHECKSUM --checksum-fill","HL --hl-set 64","HL --hl-dec 1","TPROXY --on-port 8080 --tproxy-mark 0x1/0x1","ACCEPT","DROP"]
 targets_raw = ["CT --notrack","NOTRACK","CT --zone 5","CT --helper ftp","CT --zone-orig 1","CT --timeout x","CT --ctevents new,related","TRACE","ACCEPT","DROP"]
 
 more = {
@@ -107,7 +107,8 @@ for _ in range(n):
     for m in R.sample(list(matches), R.randint(0,2)):
         parts += [x for x in matches[m]() if x]
     if R.random() < 0.9:
-        parts.append("-j "+pick(tg))
+        target = pick(tg)
+        parts.append("-j "+(target() if callable(target) else target))
     out[t].append(" ".join(parts))
 for t, rules in out.items():
     if not rules: continue
