@@ -521,7 +521,43 @@ const UNREAD_IP_OBJECTS: &[&str] = &[
     "ila",
 ];
 
-/// Whether a header (`ip neigh`, `$ ip -s maddr show`) lists one of [`UNREAD_IP_OBJECTS`].
+/// An `ip` command line in a header: the family its options ask for (`-6`, `-f inet6`), its object as
+/// written (`r`, `route`, `neigh`), and the words after it.
+struct IpCommand<'h> {
+    v6: Option<bool>,
+    object: &'h str,
+    rest: Vec<&'h str>,
+}
+
+impl<'h> IpCommand<'h> {
+    fn of(header: &'h str) -> Option<IpCommand<'h>> {
+        let words: Vec<&str> = header.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "ip")?;
+        let mut v6 = None;
+        let mut i = at + 1;
+        while let Some(w) = words.get(i).filter(|w| w.starts_with('-')) {
+            match *w {
+                "-6" => v6 = Some(true),
+                "-4" => v6 = Some(false),
+                "-f" | "-family" => v6 = words.get(i + 1).map(|f| *f == "inet6"),
+                _ => {}
+            }
+            // The options that take a value: the family, a namespace, a batch file, a buffer size.
+            let takes_value = matches!(*w, "-f" | "-family" | "-n" | "-netns" | "-b" | "-batch" | "-rc" | "-rcvbuf");
+            i += if takes_value { 2 } else { 1 };
+        }
+        let object = words.get(i)?;
+        Some(IpCommand { v6, object, rest: words[i + 1..].to_vec() })
+    }
+
+    /// Whether the object is `name` or a prefix of it `ip` takes for it (at least `shortest` letters).
+    fn is(&self, name: &str, shortest: usize) -> bool {
+        self.object.len() >= shortest && name.starts_with(self.object)
+    }
+}
+
+/// Whether a header (`ip neigh`, `$ ip -s maddr show`, `bridge fdb`) lists something the host reader has no
+/// use for: one of [`UNREAD_IP_OBJECTS`], or a bridge's fdb, vlans or multicast groups.
 pub(crate) fn names_unread_listing(header: &str) -> bool {
     let words: Vec<&str> = header.split_whitespace().collect();
     // `bridge fdb`, `bridge vlan`, `bridge mdb`: all but `bridge link`.
@@ -529,16 +565,10 @@ pub(crate) fn names_unread_listing(header: &str) -> bool {
         let object = words[at + 1..].iter().find(|w| !w.starts_with('-'));
         return object.is_some_and(|o| ["fdb", "vlan", "mdb", "monitor"].iter().any(|name| name.starts_with(*o)));
     }
-    let Some(at) = words.iter().position(|w| *w == "ip") else { return false };
-    let object = words[at + 1..].iter().find(|w| !w.starts_with('-'));
     // `ip` takes any unambiguous prefix of an object's name (`ip n`, `ip neigh`, `ip maddr`).
-    object.is_some_and(|o| {
-        !o.is_empty()
-            && !"route".starts_with(*o)
-            && !"rule".starts_with(*o)
-            && !"address".starts_with(*o)
-            && !"link".starts_with(*o)
-            && UNREAD_IP_OBJECTS.iter().any(|name| name.starts_with(*o))
+    IpCommand::of(header).is_some_and(|c| {
+        !(c.is("route", 1) || c.is("rule", 2) || c.is("address", 1) || c.is("link", 1))
+            && UNREAD_IP_OBJECTS.iter().any(|name| c.is(name, 1))
     })
 }
 
@@ -569,33 +599,18 @@ impl Default for Section {
 impl Section {
     /// The section a header (`ip -6 rule`, `ip route show table vpn`, anything else) starts.
     fn of_header(host: &mut Host, header: &str) -> Section {
-        let words: Vec<&str> = header.split_whitespace().collect();
         let mut section = Section { skip: names_unread_listing(header), ..Section::default() };
-        let Some(at) = words.iter().position(|w| *w == "ip") else { return section };
-        let mut v6 = None;
-        let mut i = at + 1;
-        while let Some(w) = words.get(i).filter(|w| w.starts_with('-')) {
-            match *w {
-                "-6" => v6 = Some(true),
-                "-4" => v6 = Some(false),
-                "-f" | "-family" => v6 = words.get(i + 1).map(|f| *f == "inet6"),
-                _ => {}
-            }
-            i += if matches!(*w, "-f" | "-family") { 2 } else { 1 };
-        }
-        let family = v6.map(|v6| if v6 { crate::ruleset::Family::Ipv6 } else { crate::ruleset::Family::Ipv4 });
-        match words.get(i) {
-            Some(c) if c.len() >= 2 && "rule".starts_with(c) => {
-                section.rule_family = Some(family.unwrap_or(crate::ruleset::Family::Ipv4))
-            }
-            Some(c) if "route".starts_with(c) => {
-                if let Some(t) = words.iter().position(|w| *w == "table").and_then(|t| words.get(t + 1)) {
-                    if *t != "all" {
-                        section.table = host.table_id(t);
-                    }
+        let Some(command) = IpCommand::of(header) else { return section };
+        if command.is("rule", 2) {
+            let v6 = command.v6.unwrap_or(false);
+            section.rule_family = Some(if v6 { crate::ruleset::Family::Ipv6 } else { crate::ruleset::Family::Ipv4 });
+        } else if command.is("route", 1) {
+            let rest = &command.rest;
+            if let Some(t) = rest.iter().position(|w| *w == "table").and_then(|t| rest.get(t + 1)) {
+                if *t != "all" {
+                    section.table = host.table_id(t);
                 }
             }
-            _ => {}
         }
         section
     }
@@ -1211,7 +1226,9 @@ mod tests {
         .unwrap();
         assert_eq!(h.interface("eth0").unwrap().addrs.len(), 1);
         assert!(h.routes.iter().all(|r| r.dst != ip("192.0.2.1") && r.dst != ip("192.0.2.9")));
-        for header in ["ip neigh", "ip -6 n show", "$ ip -s maddr", "ip xfrm state", "bridge -d vlan"] {
+        for header in
+            ["ip neigh", "ip -6 n show", "$ ip -s maddr", "ip xfrm state", "bridge -d vlan", "ip -n ns1 neigh"]
+        {
             assert!(names_unread_listing(header), "{header}");
         }
         for header in ["ip r", "ip -6 route show table all", "ip a", "ip -br link", "ip rule", "bridge link", "sysctl"]
