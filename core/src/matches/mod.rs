@@ -130,6 +130,9 @@ macro_rules! modules {
                     if name == "bpf" {
                         bpf::check(opts, &mut kept)?;
                     }
+                    if name == "eui64" && ctx.family == crate::ruleset::Family::Ipv4 {
+                        return Err(ctx.error("iptables has no eui64 match: it is for IPv6 only"));
+                    }
                     Ok(MatchKind::Unmodelled(Box::new(kept)))
                 }
             }
@@ -221,6 +224,18 @@ modules! {
 /// Match modules that exist in iptables 1.8 but that chainwalk does not model: they are kept as written,
 /// with a warning. A name in neither list is refused, as `iptables` refuses a module it cannot load.
 pub const UNMODELLED: &[&str] = &["bpf", "eui64", "l2tp"];
+
+/// The options of an unmodelled module whose options are known (iptables 1.8.9's libxt_bpf and
+/// libip6t_eui64): another option after it is refused as iptables refuses it, not kept as its own.
+pub fn unmodelled_options(name: &str) -> Option<&'static [OptSpec]> {
+    use crate::ext::{opt, Args};
+    const BPF: &[OptSpec] = &[opt("bytecode", Args::One), opt("object-pinned", Args::One)];
+    match name {
+        "bpf" => Some(BPF),
+        "eui64" => Some(&[]),
+        _ => None,
+    }
+}
 
 /// Whether a module called `name` exists for iptables 1.8 (modelled or not).
 pub fn exists(name: &str) -> bool {

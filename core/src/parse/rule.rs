@@ -729,6 +729,7 @@ fn generic_option<'a>(
                 return Err(err("`-m` needs a module name".into()));
             }
             let spec = matches::options(text);
+            let known = matches::unmodelled_options(text);
             if spec.is_none() {
                 if matches::exists(text) {
                     warnings.push(verbatim::unmodelled(span, "match", text));
@@ -737,7 +738,13 @@ fn generic_option<'a>(
                         .with_hint("iptables says \"Couldn't load match\"; check the spelling"));
                 }
             }
-            line.matches.push(Loaded { name: value.text.clone(), span, implicit: false, spec, chain: None });
+            line.matches.push(Loaded {
+                name: value.text.clone(),
+                span,
+                implicit: false,
+                spec: spec.or(known),
+                chain: None,
+            });
         }
         "-j" | "-g" => {
             if negated {
