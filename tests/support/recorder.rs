@@ -158,13 +158,14 @@ fn start_helpers(lab: &mut Lab, case: &Case, pkt: &Packet) -> Res<()> {
             "import socket, sys\n\
              s = socket.socket(socket.AF_INET{six}, socket.SOCK_{kind})\n\
              s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-             s.setsockopt(socket.SOL_IP{six}, {transparent}, 1)\n\
+             s.setsockopt(socket.{level}, {transparent}, 1)\n\
              s.bind(('{addr}', {port}))\n\
              {listen}\n\
              print('ready', flush=True)\n\
              sys.stdin.read()\n",
             six = if v6 { "6" } else { "" },
             kind = if tcp { "STREAM" } else { "DGRAM" },
+            level = if v6 { "IPPROTO_IPV6" } else { "SOL_IP" },
             transparent = if v6 { 75 } else { 19 },
             addr = x.addr,
             listen = if tcp { "s.listen(16)" } else { "" },
