@@ -341,10 +341,16 @@ fn read<'a, 's>(
         diags.push(d);
         return None;
     }
+    if parsed.skip {
+        if let Err(d) = checks_before_skip(parsed, family, table) {
+            diags.push(d);
+        }
+        return None;
+    }
     if parsed.counters.is_none() {
         parsed.counters = counters;
     }
-    (!parsed.skip).then_some((whole, &tokens[..], parsed))
+    Some((whole, &tokens[..], parsed))
 }
 
 fn read_line<'a>(
@@ -492,8 +498,7 @@ fn read_line<'a>(
                 if for_v6 != (family == Family::Ipv6) {
                     // iptables stops reading the line right there: what follows may be of the other family.
                     // The options before it were parsed as they came, each by its extension, so a bad value
-                    // among them still fails the line; the checks of a whole extension are never made.
-                    checks_before_skip(line, family, table)?;
+                    // among them still fails the line ([`checks_before_skip`], which the caller runs).
                     line.skip = true;
                     return Ok(());
                 }
@@ -535,6 +540,7 @@ fn read_line<'a>(
 /// line: those about an option itself (its value, an option it excludes), which its extension reports as it
 /// parses the option. Errors about the extension as a whole (an option it needs that is missing) come
 /// from the checks iptables makes after the last option, which a skipped line never reaches.
+#[cold]
 fn checks_before_skip(line: &Line<'_>, family: Family, table: &Table) -> Result<(), Diagnostic> {
     let slots = line.matches.iter().enumerate().map(|(slot, m)| (slot, m, false));
     let target = line.target.as_ref().filter(|(t, _)| t.spec.is_some()).map(|(t, _)| (usize::MAX, t, true));

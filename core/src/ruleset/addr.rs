@@ -19,8 +19,9 @@ impl Network {
     pub fn parse(text: &str, family: Family) -> Result<Network, String> {
         // libxtables splits at the last `/` and reads the mask first; a zero mask makes the address text
         // `0.0.0.0` (`::`) whatever it was, "like in any/0" as its source says.
-        let (addr_text, mask_text) = match text.rsplit_once('/') {
-            Some((a, m)) => (a, Some(m)),
+        let (addr_text, mask_text) = match text.bytes().rposition(|b| b == b'/') {
+            // An ASCII byte is a character boundary.
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
             None => (text, None),
         };
         match family {
