@@ -967,6 +967,19 @@ impl<'s, 'r> Walker<'s, 'r> {
         d
     }
 
+    /// Whether something the dump cannot show holds (a program on an NFQUEUE queue, a proxy behind TPROXY):
+    /// the user's answer for rule `key`, else no. The assumption is recorded as a switch the user can flip;
+    /// `text` says what follows from the answer.
+    fn switch(&mut self, key: &str, step: Option<usize>, question: String, text: impl FnOnce(bool) -> String) -> bool {
+        let holds = self.opts.overrides.get(key).copied().unwrap_or(false);
+        if !self.probe {
+            let text = text(holds);
+            let (key, question) = (Some(key.to_string()), Some(question));
+            self.trace.assumptions.push(crate::trace::Assumption { step, key, text, matched: Some(holds), question });
+        }
+        holds
+    }
+
     fn stage(&mut self, hook: Option<Hook>, kind: StageKind, status: StageStatus, note: String) -> usize {
         if self.probe {
             return 0;

@@ -300,7 +300,7 @@ fn traverse(
             }
             _ => {
                 let before = w.pkt.clone();
-                let result = target::apply(w, tg, hook, &key(), step);
+                let result = target::apply(w, tg, hook, &key, step);
                 // The nf_tables trace takes the packet for its `PACKET:` line when it sends the chain's first
                 // message, after that rule's target ran: with the mark it set, but with the addresses NAT
                 // rewrites only once the chain is done.
@@ -352,29 +352,17 @@ fn traverse(
 /// `--queue-bypass`, lets it go on as ACCEPT would (on to the next table). With a listener, the program's
 /// verdict decides, and the walk ends there.
 fn queued(w: &mut Walker<'_, '_>, key: String, step: Option<usize>, num: u16, bypass: bool) -> TableVerdict {
-    let listens = w.opts.overrides.get(&key).copied().unwrap_or(false);
-    if !w.probe {
-        let text = if listens {
+    let listens = w.switch(&key, step, format!("a program listens on queue {num}"), |listens| {
+        if listens {
             format!("A program listens on queue {num} (set by hand): it decides the packet's fate, which the dump cannot tell.")
         } else {
             format!(
                 "No program is assumed to listen on queue {num}, so {}. If one does (Suricata, a userspace \
                  firewall), its verdict decides instead.",
-                if bypass {
-                    "with --queue-bypass the rule acts as ACCEPT"
-                } else {
-                    "the kernel drops the packet there"
-                }
+                if bypass { "with --queue-bypass the rule acts as ACCEPT" } else { "the kernel drops the packet there" }
             )
-        };
-        w.trace.assumptions.push(Assumption {
-            step,
-            key: Some(key),
-            text,
-            matched: Some(listens),
-            question: Some(format!("a program listens on queue {num}")),
-        });
-    }
+        }
+    });
     if listens {
         set_effect(w, step, format!("to user space on queue {num}: the program listening there decides"));
         TableVerdict::Queue { num, step }

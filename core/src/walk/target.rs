@@ -13,7 +13,15 @@ use crate::trace::Assumption;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Runs target `t` (an extension, not a verdict or a chain) on the packet.
-pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, key: &str, step: Option<usize>) -> TargetResult {
+/// `key` names the rule (`table:chain:number`), for the answers the user gives about it; it is made only
+/// for a target that asks.
+pub(super) fn apply(
+    w: &mut Walker<'_, '_>,
+    t: &Target,
+    hook: Hook,
+    key: &dyn Fn() -> String,
+    step: Option<usize>,
+) -> TargetResult {
     let effect = |w: &mut Walker<'_, '_>, text: String| {
         if let Some(s) = step {
             w.trace.steps[s].effect = Some(text);
@@ -245,24 +253,16 @@ pub(super) fn apply(w: &mut Walker<'_, '_>, t: &Target, hook: Hook, key: &str, s
             let port = if x.port == 0 { w.pkt.l4.ports().map(|p| p.1).unwrap_or(0) } else { x.port };
             let addr = if x.addr.is_unspecified() { w.pkt.dst } else { x.addr };
             let at = endpoint(addr, Some(port));
-            let listens = w.opts.overrides.get(key).copied().unwrap_or(false);
-            if !w.probe {
-                let text = if listens {
+            let listens = w.switch(&key(), step, format!("a transparent proxy listens on {at}"), |listens| {
+                if listens {
                     format!("A transparent socket (IP_TRANSPARENT) listens on {at} (set by hand): the proxy gets the packet.")
                 } else {
                     format!(
                         "No transparent socket is assumed to listen on {at}, so TPROXY drops the packet, as the \
                          kernel does when the proxy is not running. If it runs, the packet goes to it instead."
                     )
-                };
-                w.trace.assumptions.push(Assumption {
-                    step,
-                    key: Some(key.to_string()),
-                    text,
-                    matched: Some(listens),
-                    question: Some(format!("a transparent proxy listens on {at}")),
-                });
-            }
+                }
+            });
             if !listens {
                 effect(w, format!("TPROXY: no transparent socket listens on {at}, so the kernel drops the packet"));
                 return TargetResult::Drop;
