@@ -5,7 +5,8 @@
 //! are listed, with their reasons, in `tests/data/save-vectors/differences.txt`; a listed difference that
 //! no longer differs fails too, so the list stays true.
 //!
-//! The whole-dump vectors in `tables/` (kernel checks at COMMIT) are checked the same way.
+//! The whole-dump vectors in `tables/` (kernel checks at COMMIT) are checked the same way, and so are the
+//! dumps of `tests/data/nft-nesting`, whose chains nest too deep for the nf_tables backend.
 
 use chainwalk_core::{parse, render::save, Family};
 use std::collections::BTreeMap;
@@ -155,4 +156,44 @@ fn whole_dumps_load_or_fail_as_iptables_restore_does() {
         }
     }
     assert!(failures.is_empty(), "{} dumps judged differently:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `tests/data/nft-nesting`: dumps whose chains nest about as deep as nf_tables allows, each with what
+/// `iptables-nft-restore` (loading for real) and `iptables-legacy-restore` did with it
+/// (`tests/record/nft-nesting.sh`). chainwalk warns at the first line the nf_tables backend refuses, and
+/// only there; no such dump has an error, since the legacy backend loads them all.
+#[test]
+fn chains_nested_too_deep_for_nf_tables_are_warned_about_where_it_refuses_them() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nft-nesting");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data/nft-nesting")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rules"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "the recorded nesting dumps are missing");
+    for path in files {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let input = std::fs::read_to_string(&path).unwrap();
+        let result = std::fs::read_to_string(path.with_extension("result")).expect("a .result next to each dump");
+        let mut tools = result.lines().filter(|l| l.contains("-restore: exit "));
+        let (nft, legacy) = (tools.next().unwrap(), tools.next().unwrap());
+        assert!(legacy.ends_with("exit 0"), "{name}: legacy refused it: {legacy}");
+        // "line N: RULE_APPEND failed (Too many links): ..." for the first rule refused, if any.
+        let refused: Option<u32> = result
+            .lines()
+            .find_map(|l| l.strip_prefix("line ")?.split_once(':').filter(|(_, m)| m.contains("Too many links")))
+            .map(|(n, _)| n.parse().unwrap());
+        assert_eq!(refused.is_some(), !nft.ends_with("exit 0"), "{name}: {nft} without a line");
+        let family = if input.contains("# family: ipv6") { Family::Ipv6 } else { Family::Ipv4 };
+        let parsed = parse(&input, Some(family));
+        assert!(!parsed.has_errors(), "{name}: {:?}", parsed.errors().collect::<Vec<_>>());
+        let warned: Vec<u32> = parsed
+            .warnings()
+            .filter(|d| d.message.contains("iptables-nft-restore refuses"))
+            .map(|d| d.span.line)
+            .collect();
+        assert_eq!(warned, Vec::from_iter(refused), "{name}");
+    }
 }

@@ -156,6 +156,7 @@ pub(crate) fn table_on(rs: &Ruleset, t: usize, input: &str, workers: usize, diag
         found
     });
     diags.extend(errors.into_iter().flatten());
+    diags.extend(nft_nesting(table, &edges));
 
     // The warnings, in pieces of whole chains of about PIECE_RULES rules.
     let mut referenced = vec![false; table.chains.len()];
@@ -379,6 +380,85 @@ fn find_loop(table: &Table, edges: &Edges) -> Option<Diagnostic> {
         }
     }
     None
+}
+
+/// How many jumps (gotos count too) nf_tables lets a packet make from a built-in chain: its jump stack
+/// holds 16 chains (`NFT_JUMP_STACK_SIZE`), and a rule that would enter a chain 16 jumps down is refused
+/// with `EMLINK` ("Too many links"), recorded in `tests/data/nft-nesting`.
+const NFT_MAX_JUMPS: u32 = 15;
+
+/// For each chain reached from a built-in chain, the most jumps a packet can make from it over the edges
+/// `keep` takes (by chain and rule index); 0 for the others. The table has no loop a packet can enter.
+fn longest_jumps(table: &Table, edges: &Edges, keep: &dyn Fn(usize, usize) -> bool) -> Vec<u32> {
+    let n = table.chains.len();
+    let mut jumps = vec![0u32; n];
+    let mut done = vec![false; n];
+    for start in (0..n).filter(|&c| table.chains[c].hook.is_some()) {
+        if done[start] {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        while let Some(&mut (c, ref mut next)) = stack.last_mut() {
+            if let Some((to, rule)) = edges.nth(c, *next) {
+                *next += 1;
+                if !done[to] && keep(c, rule) {
+                    stack.push((to, 0));
+                }
+            } else {
+                jumps[c] =
+                    edges.from(c).filter(|&(_, rule)| keep(c, rule)).map(|(to, _)| jumps[to] + 1).max().unwrap_or(0);
+                done[c] = true;
+                stack.pop();
+            }
+        }
+    }
+    jumps
+}
+
+/// The rule the nf_tables backend refuses because chains nest too deep, if there is one: `iptables-legacy-
+/// restore` loads such a table, `iptables-nft-restore` does not. The kernel checks the table as each rule
+/// arrives, so the rule it names is the first, in the dump's order, with which a packet could make more
+/// than [`NFT_MAX_JUMPS`] jumps.
+fn nft_nesting(table: &Table, edges: &Edges) -> Option<Diagnostic> {
+    let bases: Vec<usize> = (0..table.chains.len()).filter(|&c| table.chains[c].hook.is_some()).collect();
+    let too_deep = |jumps: &[u32]| bases.iter().copied().find(|&b| jumps[b] > NFT_MAX_JUMPS);
+    too_deep(&longest_jumps(table, edges, &|_, _| true))?;
+    let at = |c: usize, r: usize| table.chains[c].rules[r].span.start;
+    let mut starts: Vec<u32> =
+        (0..table.chains.len()).flat_map(|c| edges.from(c).map(move |(_, r)| at(c, r))).collect();
+    starts.sort_unstable();
+    // Adding rules only makes paths longer: the first prefix of the rules that is too deep ends at the rule.
+    let first = starts.partition_point(|&s| too_deep(&longest_jumps(table, edges, &|c, r| at(c, r) <= s)).is_none());
+    let last = *starts.get(first)?;
+    let keep = |c: usize, r: usize| at(c, r) <= last;
+    let jumps = longest_jumps(table, edges, &keep);
+    let base = too_deep(&jumps)?;
+    let (mut path, mut c, mut culprit) = (vec![table.chains[base].name.as_str()], base, None);
+    while let Some((to, r)) = edges.from(c).find(|&(to, r)| keep(c, r) && jumps[to] + 1 == jumps[c]) {
+        if at(c, r) == last {
+            culprit = Some(table.chains[c].rules[r].span);
+        }
+        path.push(&table.chains[to].name);
+        c = to;
+    }
+    if path.len() > 8 {
+        path.splice(3..path.len() - 2, ["…"]);
+    }
+    Some(
+        Diagnostic::warning(
+            culprit?,
+            format!(
+                "iptables-nft-restore refuses this rule (\"Too many links\"): with it a packet can make {} jumps from a \
+                 built-in chain ({}), and nf_tables allows {NFT_MAX_JUMPS}",
+                jumps[base],
+                path.join(" → ")
+            ),
+        )
+        .with_hint(
+            "iptables-legacy-restore loads it; nf_tables keeps 16 chains on its jump stack, counting gotos too, and \
+             then refuses every later rule of the table as well. Nest fewer chains to load this with the nf_tables backend",
+        ),
+    )
 }
 
 /// For each chain of `table` (by index), the hooks from which it can be reached through jumps and gotos,
