@@ -79,6 +79,9 @@ pub struct HostInterface {
     /// The bridge it is a port of (`master docker0` in `bridge link` or `ip link` output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master: Option<String>,
+    /// Its MTU (`mtu 1420` in `ip addr` or `ip link` output), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// An address of an interface, with its prefix length (`192.0.2.1/24`).
@@ -166,6 +169,10 @@ pub struct Route {
     /// `ip route` output); empty for a route with a single one. `via` and `dev` then hold the first live one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<Nexthop>,
+    /// The route's MTU (`mtu 1400` or `mtu lock 1400`), which a forwarded packet must fit before the
+    /// interface's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// One next hop of a multipath route.
@@ -210,6 +217,9 @@ pub enum RouteDecision {
         /// per flow by a hash with a seed drawn at boot, so which one cannot be known; this is the first.
         #[serde(default, skip_serializing_if = "is_zero")]
         multipath: u32,
+        /// The route's own MTU (`mtu 1400`), which comes before the interface's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mtu: Option<u32>,
     },
     /// Dropped by routing: no route, or a blackhole/unreachable/prohibit route.
     Unroutable {
@@ -257,6 +267,7 @@ impl Host {
                 ],
                 mac: None,
                 master: None,
+                mtu: None,
             }],
             routes: Vec::new(),
             ip_forward: false,
@@ -650,6 +661,7 @@ fn finish(host: &mut Host) {
                     span: None,
                     table: crate::policy::MAIN_TABLE,
                     nexthops: Vec::new(),
+                    mtu: None,
                 });
             }
         }
@@ -834,9 +846,21 @@ fn read_line(
             }
             None => None,
         };
+        let mtu = match words.iter().position(|w| *w == "mtu") {
+            Some(at) => Some(
+                words
+                    .get(at + 1)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| located(line, at, "`mtu` needs a number of bytes"))?,
+            ),
+            None => None,
+        };
         let i = add_interface(host, name, flags_up && state_up);
         if master.is_some() {
             host.interfaces[i].master = master;
+        }
+        if mtu.is_some() {
+            host.interfaces[i].mtu = mtu;
         }
         *current = Some(i);
         return Ok(());
@@ -917,6 +941,7 @@ fn add_interface(host: &mut Host, name: &str, up: bool) -> usize {
                 addrs: Vec::new(),
                 mac: None,
                 master: None,
+                mtu: None,
             });
             host.interfaces.len() - 1
         }
@@ -1051,6 +1076,7 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         metric: if dst.is_ipv6() { 1024 } else { 0 },
         span: Some(span),
         nexthops: Vec::new(),
+        mtu: None,
         // Local and broadcast routes are the local table's, unless listed under another table's header.
         table: match kind {
             RouteKind::Local | RouteKind::Broadcast if table == crate::policy::MAIN_TABLE => crate::policy::LOCAL_TABLE,
@@ -1079,13 +1105,25 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
                 i += 1 + used;
                 continue;
             }
-            "proto" | "scope" | "pref" | "mtu" | "advmss" | "realm" | "expires" | "weight" | "onlink" | "linkdown"
-            | "dead" | "offload" | "trap" | "hoplimit" | "rtt" | "rttvar" | "window" | "cwnd" | "initcwnd"
-            | "initrwnd" | "congctl" | "features" | "quickack" | "fastopen_no_cookie" | "ttl-propagate" | "uid"
-            | "tos" | "dsfield" | "from" | "nhid" | "error" => {
+            "mtu" => {
+                // `mtu lock 1400`: locked, so path MTU discovery does not lower it; the same for forwarding.
+                if value == Some("lock") {
+                    i += 1;
+                }
+                let n = words.get(i + 1).and_then(|v| v.parse().ok()).ok_or("`mtu` needs a number of bytes")?;
+                route.mtu = Some(n);
+            }
+            "proto" | "scope" | "pref" | "advmss" | "realm" | "expires" | "weight" | "onlink" | "linkdown" | "dead"
+            | "offload" | "trap" | "hoplimit" | "rtt" | "rttvar" | "window" | "cwnd" | "initcwnd" | "initrwnd"
+            | "congctl" | "features" | "quickack" | "fastopen_no_cookie" | "ttl-propagate" | "uid" | "tos"
+            | "dsfield" | "from" | "nhid" | "error" => {
                 if matches!(key, "onlink" | "linkdown" | "dead" | "offload" | "trap") {
                     i += 1;
                     continue;
+                }
+                // A locked metric: `advmss lock 1360`, `hoplimit lock 64`, ...
+                if value == Some("lock") {
+                    i += 1;
                 }
             }
             other => return Err(format!("`{other}` is not a route attribute chainwalk knows")),
@@ -1116,11 +1154,23 @@ mod tests {
         assert_eq!(h.route(ip("198.51.100.2")), RouteDecision::Local { dev: "ppp0".into() });
         assert_eq!(
             h.route(ip("172.17.0.2")),
-            RouteDecision::Forward { dev: "docker0".into(), via: None, src: Some(ip("172.17.0.1")), multipath: 0 }
+            RouteDecision::Forward {
+                dev: "docker0".into(),
+                via: None,
+                src: Some(ip("172.17.0.1")),
+                multipath: 0,
+                mtu: None
+            }
         );
         assert_eq!(
             h.route(ip("203.0.113.7")),
-            RouteDecision::Forward { dev: "ppp0".into(), via: Some(ip("198.51.100.1")), src: None, multipath: 0 }
+            RouteDecision::Forward {
+                dev: "ppp0".into(),
+                via: Some(ip("198.51.100.1")),
+                src: None,
+                multipath: 0,
+                mtu: None
+            }
         );
         assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
         assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
@@ -1153,11 +1203,34 @@ mod tests {
         assert_eq!(eth0.mac, Some([2, 0x42, 0xac, 0x11, 0, 2]));
         assert_eq!(
             h.route(ip("2001:db8::99")),
-            RouteDecision::Forward { dev: "eth0".into(), via: None, src: None, multipath: 0 }
+            RouteDecision::Forward { dev: "eth0".into(), via: None, src: None, multipath: 0, mtu: None }
         );
         assert!(matches!(h.route(ip("198.51.100.7")), RouteDecision::Unroutable { .. }));
         // The kernel's lookup in the local table fails on a blackhole route: the address is UNICAST.
         assert_eq!(h.addr_type(ip("198.51.100.7")), AddrType::Unicast);
+    }
+
+    #[test]
+    fn reads_the_mtus_of_interfaces_and_routes() {
+        let h = parse(
+            "3: wg0: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1420 qdisc noqueue state UNKNOWN group default qlen 1000\n\
+             \x20   inet 192.0.2.1/24 scope global wg0\n\
+             2: eth0: <BROADCAST,UP> mtu 9000 state UP\n    inet 198.51.100.2/24 scope global eth0\n\
+             203.0.113.0/24 via 198.51.100.1 dev eth0 mtu lock 1280 advmss lock 1240\n\
+             198.51.100.128/25 via 198.51.100.1 dev eth0 proto static mtu 1400\n",
+        )
+        .unwrap();
+        assert_eq!(h.interface("wg0").and_then(|i| i.mtu), Some(1420));
+        assert_eq!(h.interface("eth0").and_then(|i| i.mtu), Some(9000));
+        let mtu_to = |d: &str| match h.route(ip(d)) {
+            RouteDecision::Forward { mtu, .. } => mtu,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mtu_to("203.0.113.9"), Some(1280));
+        assert_eq!(mtu_to("198.51.100.200"), Some(1400));
+        assert_eq!(mtu_to("198.51.100.20"), None);
+        assert!(parse("2: eth0: <UP> mtu big state UP\n").is_err());
+        assert!(parse("203.0.113.0/24 dev eth0 mtu lock\n").is_err());
     }
 
     #[test]

@@ -601,6 +601,9 @@ fn route_commands(host: &Host) -> Vec<String> {
             if r.table != chainwalk_core::policy::MAIN_TABLE {
                 line += &format!(" table {}", r.table);
             }
+            if let Some(mtu) = r.mtu {
+                line += &format!(" mtu {mtu}");
+            }
             line + &hops
         })
         .collect()
@@ -720,6 +723,9 @@ impl Lab {
         let mut h_lines = Vec::new();
         if let Some((b, _)) = bridge {
             h_lines.push(format!("link set {} master {b}", iface.name));
+        }
+        if let Some(mtu) = iface.mtu {
+            h_lines.push(format!("link set {} mtu {mtu}", iface.name));
         }
         if iface.up {
             h_lines.push(format!("link set {} up", iface.name));
@@ -1631,12 +1637,14 @@ impl Wire {
                 (false, 3, 9) => "icmp-net-prohibited",
                 (false, 3, 10) => "icmp-host-prohibited",
                 (false, 3, 13) => "icmp-admin-prohibited",
+                (false, 3, 4) => "icmp-frag-needed",
                 (false, 11, _) => "icmp-time-exceeded",
                 (true, 1, 0) => "icmp6-no-route",
                 (true, 1, 1) => "icmp6-adm-prohibited",
                 (true, 1, 2) => "icmp6-beyond-scope",
                 (true, 1, 3) => "icmp6-addr-unreachable",
                 (true, 1, 4) => "icmp6-port-unreachable",
+                (true, 2, 0) => "icmp6-packet-too-big",
                 (true, 3, _) => "icmp6-time-exceeded",
                 _ => return Some(format!("icmp{}-type-{t}-code-{c}", if v6 { "6" } else { "" })),
             }

@@ -294,7 +294,14 @@ pub fn assumed_host(packet: &Packet) -> Host {
         if !is_loopback {
             addrs.push(IfAddr { addr, prefix });
         }
-        host.interfaces.push(HostInterface { name: iface.clone(), up: true, addrs, mac: None, master: None });
+        host.interfaces.push(HostInterface {
+            name: iface.clone(),
+            up: true,
+            addrs,
+            mac: None,
+            master: None,
+            mtu: None,
+        });
         let any =
             if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
         host.routes.push(crate::host::Route {
@@ -308,6 +315,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
             span: None,
             table: crate::policy::MAIN_TABLE,
             nexthops: Vec::new(),
+            mtu: None,
         });
     }
     host
@@ -562,7 +570,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.deliver();
                 }
             }
-            RouteDecision::Forward { dev, via, .. } => {
+            RouteDecision::Forward { dev, via, mtu, .. } => {
                 if !self.forwarding() {
                     let dev = self.in_iface.clone().unwrap_or_default();
                     let knob = if self.family() == Family::Ipv6 {
@@ -620,6 +628,10 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.stop_by_routing(Path::Forward, why, icmp);
                     return;
                 }
+                if let Some((why, icmp)) = self.too_big(&dev, mtu) {
+                    self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
+                    return;
+                }
                 let redirect = self.redirect_sent(&dev);
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev);
@@ -637,6 +649,45 @@ impl<'s, 'r> Walker<'s, 'r> {
                 );
             }
         }
+    }
+
+    /// Why the packet is too big to be forwarded out of `out`, and the ICMP error the sender gets, if it is:
+    /// `ip_forward` and `ip6_forward` check it after the TTL (and, for IPv6, the source's scope), before
+    /// FORWARD, against the route's MTU (`route_mtu`) or else the interface's (1500 when the host does not
+    /// say, as for an Ethernet or veth link; 65536 for `lo`). An IPv4 packet may be fragmented instead
+    /// unless it has DF set; an IPv6 router never fragments, and takes at least 1280 as the MTU.
+    fn too_big(&self, out: &str, route_mtu: Option<u32>) -> Option<(String, &'static str)> {
+        let v6 = self.family() == Family::Ipv6;
+        let len = u32::from(self.pkt.len);
+        let (given, whose) = match (route_mtu, self.host.interface(out).and_then(|i| i.mtu)) {
+            (Some(m), _) => (m, format!("the MTU of the route out of {out}")),
+            (None, Some(m)) => (m, format!("the MTU of {out}")),
+            (None, None) => {
+                let m = if out == "lo" { 65536 } else { 1500 };
+                (m, format!("the MTU of {out} (the host does not give it; {m} is assumed)"))
+            }
+        };
+        let mtu = if v6 { given.max(1280) } else { given };
+        if len <= mtu || !(v6 || self.pkt.dont_fragment) {
+            return None;
+        }
+        Some(if v6 {
+            (
+                format!(
+                    "the packet (LEN={len}) is bigger than {whose}, {mtu}, and an IPv6 router never fragments, so \
+                     the kernel drops it before FORWARD and tells the sender the MTU (ICMPv6 packet too big)"
+                ),
+                "icmp6-packet-too-big",
+            )
+        } else {
+            (
+                format!(
+                    "the packet (LEN={len}) is bigger than {whose}, {mtu}, and may not be fragmented (DF), so the \
+                     kernel drops it before FORWARD and tells the sender the MTU (ICMP fragmentation needed)"
+                ),
+                "icmp-frag-needed",
+            )
+        })
     }
 
     /// Whether routing tells the sender of an IPv4 packet it forwards back out of `out`, the interface it came
@@ -923,7 +974,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             .clone()
             .filter(|_| link_local && self.pkt.in_iface.is_none() && !self.host.is_local(self.pkt.dst));
         let (d, rule) = match scoped {
-            Some(dev) => (RouteDecision::Forward { dev, via: None, src: None, multipath: 0 }, None),
+            Some(dev) => (RouteDecision::Forward { dev, via: None, src: None, multipath: 0, mtu: None }, None),
             None => self.host.route_flow(&self.flow()),
         };
         self.routed_with = self.route_key();

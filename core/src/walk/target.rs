@@ -506,6 +506,7 @@ pub(super) fn icmp_named(name: &str) -> Option<L4> {
         "icmp-host-prohibited" => (3, 10),
         "icmp-admin-prohibited" => (3, 13),
         "icmp-time-exceeded" => (11, 0),
+        "icmp-frag-needed" => (3, 4),
         "icmp6-no-route" => (1, 0),
         "icmp6-adm-prohibited" => (1, 1),
         "icmp6-beyond-scope" => (1, 2),
@@ -514,6 +515,7 @@ pub(super) fn icmp_named(name: &str) -> Option<L4> {
         "icmp6-policy-fail" => (1, 5),
         "icmp6-reject-route" => (1, 6),
         "icmp6-time-exceeded" => (3, 0),
+        "icmp6-packet-too-big" => (2, 0),
         _ => return None,
     };
     Some(if name.starts_with("icmp6") { L4::Icmpv6 { icmp_type, code } } else { L4::Icmp { icmp_type, code } })
