@@ -358,10 +358,13 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
             },
         }
     };
+    // A later fragment carries no transport header: the kernel's log prints no ports for it.
     let port = |key: &str| -> Result<u16, Diagnostic> {
-        Ok(number(key, u64::from(u16::MAX))?
-            .ok_or_else(|| Diagnostic::error(whole, format!("the packet needs `{key}=PORT` for its protocol")))?
-            as u16)
+        match number(key, u64::from(u16::MAX))? {
+            Some(n) => Ok(n as u16),
+            None if fragment_offset != 0 => Ok(0),
+            None => Err(Diagnostic::error(whole, format!("the packet needs `{key}=PORT` for its protocol"))),
+        }
     };
     let proto_text = get("PROTO").map(|(v, _)| v).unwrap_or("");
     let l4 = match proto_text.to_ascii_uppercase().as_str() {
@@ -710,6 +713,19 @@ impl fmt::Display for Packet {
             write!(f, " PHYSOUT={port}")?;
         }
         write!(f, " SRC={} DST={}", LogAddr(self.src), LogAddr(self.dst))?;
+        if self.fragment_offset != 0 {
+            // A later fragment: the log stops after the protocol (`nf_log_dump_packet` does not look past it).
+            return match self.l4 {
+                L4::Tcp { .. } => write!(f, " PROTO=TCP"),
+                L4::Udp { .. } => write!(f, " PROTO=UDP"),
+                L4::Udplite { .. } => write!(f, " PROTO=UDPLITE"),
+                L4::Sctp { .. } => write!(f, " PROTO=SCTP"),
+                L4::Dccp { .. } => write!(f, " PROTO=DCCP"),
+                L4::Icmp { .. } => write!(f, " PROTO=ICMP"),
+                L4::Icmpv6 { .. } => write!(f, " PROTO=ICMPv6"),
+                L4::Other { proto } => write!(f, " PROTO={proto}"),
+            };
+        }
         match self.l4 {
             L4::Tcp { sport, dport, flags } => {
                 write!(f, " PROTO=TCP SPT={sport} DPT={dport}")?;
@@ -735,6 +751,16 @@ impl fmt::Display for Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_fragment_has_no_ports_in_the_log() {
+        // What the kernel logs for a fragment at offset 1480 of a UDP packet: the protocol and no more.
+        let p = parse("IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 LEN=548 TTL=64 ID=7 FRAG:185 PROTO=UDP").unwrap();
+        assert_eq!((p.fragment_offset, p.l4), (185, L4::Udp { sport: 0, dport: 0 }));
+        assert_eq!(p.to_string(), "IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 PROTO=UDP");
+        // A first fragment has its transport header: the ports are still needed.
+        assert!(parse("IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 MF PROTO=UDP").is_err());
+    }
 
     #[test]
     fn prints_as_xtables_monitor_does() {

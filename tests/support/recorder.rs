@@ -267,8 +267,8 @@ fn lab_for(case: &Case) -> Res<(Lab, Packet, DumpTargets)> {
             detect_family(&case.rules)
         ));
     }
-    if pkt.fragment_offset != 0 || pkt.more_fragments {
-        return Err("the recorder does not send fragments".into());
+    if (pkt.fragment_offset != 0 || pkt.more_fragments) && family == Family::Ipv6 {
+        return Err("the recorder does not send IPv6 fragments (they need a fragment header)".into());
     }
     if pkt.in_iface.is_some() && pkt.dst.is_loopback() {
         return Err("a sender cannot put a packet to a loopback address on the wire: it keeps it".into());
@@ -1770,7 +1770,11 @@ pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u
     match (pkt.src, pkt.dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let total = (20 + l4.len()) as u16;
-            let frag: u16 = if pkt.dont_fragment { 0x4000 } else { 0 };
+            // DF, MF and the fragment offset (in 8-byte units): a fragment is sent as the case gives it,
+            // alone, its bytes after the IP header those the whole packet would have had there.
+            let frag: u16 = if pkt.dont_fragment { 0x4000 } else { 0 }
+                | if pkt.more_fragments { 0x2000 } else { 0 }
+                | (pkt.fragment_offset & 0x1fff);
             out.extend([0x45, pkt.tos]);
             out.extend(total.to_be_bytes());
             out.extend((stamp.ip as u16).to_be_bytes());

@@ -517,11 +517,46 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     fn run(&mut self) {
+        if self.held_for_reassembly() {
+            return;
+        }
         if self.pkt.in_iface.is_some() {
             self.incoming();
         } else {
             self.outgoing();
         }
+    }
+
+    /// A fragment (MF set, or an offset) never meets a chain alone: connection tracking, which chainwalk takes
+    /// as on (it is wherever a rule or table uses it), reassembles packets first, at priority -400 on
+    /// PREROUTING and OUTPUT, before the raw table (`nf_defrag_ipv4`, `nf_defrag_ipv6`). A lone fragment
+    /// waits for the rest and is dropped, silently, when reassembly times out. Recorded from the kernel.
+    fn held_for_reassembly(&mut self) -> bool {
+        if !self.pkt.more_fragments && self.pkt.fragment_offset == 0 {
+            return false;
+        }
+        // A frame the bridge forwards without passing it to iptables never meets the IP hooks at all.
+        if self.frame_is_bridged() && !self.crossing.as_ref().is_some_and(|c| c.nf_call) {
+            return false;
+        }
+        let (hook, path) = match self.pkt.in_iface {
+            None => (Hook::Output, Path::Output),
+            Some(_) if self.for_this_host() => (Hook::Prerouting, Path::Input),
+            Some(_) => (Hook::Prerouting, Path::Forward),
+        };
+        let which = if self.pkt.fragment_offset == 0 {
+            "a first fragment (MF set)".to_string()
+        } else {
+            format!("a later fragment (offset {} bytes)", u32::from(self.pkt.fragment_offset) * 8)
+        };
+        let why = format!(
+            "the packet is {which}: connection tracking reassembles fragments before the raw table, so no chain \
+             sees it alone; it waits for the rest of the packet and is dropped when they do not come (the chains \
+             see the whole packet: describe that one instead, and note that `-f` then never matches)"
+        );
+        self.stage(Some(hook), StageKind::Conntrack, StageStatus::Stopped, why.clone());
+        self.stop_by_routing(path, why, None);
+        true
     }
 
     /// PREROUTING, the routing decision, then INPUT or FORWARD and POSTROUTING.
