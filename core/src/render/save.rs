@@ -1,5 +1,5 @@
 //! Printing a ruleset back in the canonical `iptables-save` form (as `print_rule4` in iptables'
-//! `iptables.c` prints it): chain declarations, then each chain's rules, the generic part in the order
+//! `iptables.c` prints it): chain declarations (user chains sorted by name), then each chain's rules, the generic part in the order
 //! `-s -d -i -o -p -f`, then the matches in their order, then the target.
 
 use crate::ruleset::{Generic, Negatable, Rule, Ruleset, Table};
@@ -24,12 +24,22 @@ pub fn ruleset(rs: &Ruleset, opts: SaveOptions) -> String {
 /// One `*table` ... `COMMIT` block.
 pub fn table(t: &Table, opts: SaveOptions, out: &mut String) {
     let _ = writeln!(out, "*{}", t.name);
-    for c in t.chains.iter().filter(|c| c.declared || c.hook.is_some()) {
+    // The built-in chains in hook order, then the user chains by name, byte by byte: libiptc keeps a
+    // table's user chains sorted (`iptc_insert_chain`), so iptables-save lists them so whatever order the
+    // dump declared them in.
+    let mut chains: Vec<&crate::ruleset::Chain> = t.chains.iter().collect();
+    chains.sort_by(|a, b| match (a.hook.is_some(), b.hook.is_some()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (false, false) => a.name.as_bytes().cmp(b.name.as_bytes()),
+    });
+    for c in chains.iter().filter(|c| c.declared || c.hook.is_some()) {
         let policy = c.policy.map(|p| p.as_str()).unwrap_or("-");
         let counters = c.counters.unwrap_or_default();
         let _ = writeln!(out, ":{} {} [{}:{}]", c.name, policy, counters.packets, counters.bytes);
     }
-    for c in &t.chains {
+    for c in chains {
         for r in &c.rules {
             rule(&c.name, r, opts, out);
             out.push('\n');
