@@ -132,14 +132,18 @@ fn cap(diags: &mut Vec<Diagnostic>) {
     diags.push(Diagnostic::warning(last, format!("{dropped} more findings are not shown")));
 }
 
-/// Guesses the family of a dump: from its header (`ip6tables-save`), else from the first address in a
-/// rule, else from IPv6-only protocols and modules.
+/// Guesses the family of a dump: from the first address in a rule (only the tool of that family loads
+/// the dump, whatever its comments say), else from its header (`ip6tables-save`), else from IPv6-only
+/// protocols and modules.
 pub fn detect_family(input: &str) -> Family {
     let mut v6_hint = false;
+    let mut header = None;
     for line in input.lines() {
         if line.starts_with('#') {
-            if line.contains("ip6tables") {
-                return Family::Ipv6;
+            if header.is_none() && line.contains("ip6tables") {
+                header = Some(Family::Ipv6);
+            } else if header.is_none() && line.contains("iptables") {
+                header = Some(Family::Ipv4);
             }
             continue;
         }
@@ -166,10 +170,10 @@ pub fn detect_family(input: &str) -> Family {
             }
         }
     }
-    if v6_hint {
-        Family::Ipv6
-    } else {
-        Family::Ipv4
+    match header {
+        Some(family) => family,
+        None if v6_hint => Family::Ipv6,
+        None => Family::Ipv4,
     }
 }
 
