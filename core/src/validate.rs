@@ -461,6 +461,70 @@ fn nft_nesting(table: &Table, edges: &Edges) -> Option<Diagnostic> {
     )
 }
 
+/// The matches and targets whose kernel modules turn on the reassembly of fragments before the raw table
+/// in the network namespace: connection tracking (their checks call `nf_ct_netns_get`), and the
+/// transparent proxy's socket lookups (`nf_defrag_ipv4_enable`).
+const DEFRAG_MATCHES: &[&str] =
+    &["conntrack", "state", "connmark", "connbytes", "connlimit", "connlabel", "helper", "cluster", "socket"];
+const DEFRAG_TARGETS: &[&str] = &[
+    "CONNMARK",
+    "CT",
+    "NOTRACK",
+    "SNAT",
+    "DNAT",
+    "MASQUERADE",
+    "REDIRECT",
+    "NETMAP",
+    "CONNSECMARK",
+    "SYNPROXY",
+    "TPROXY",
+];
+
+/// Warnings about `-f` (second and later fragments) where no chain ever sees such a fragment: anywhere,
+/// when the dump uses connection tracking (which reassembles packets at priority -400, before the raw
+/// table), and in a chain reached only from INPUT (an IPv4 packet is reassembled before local delivery,
+/// `ip_local_deliver`). Both observed on the kernel (`tests/cases/frag-*`). Run once the whole dump is read.
+pub(crate) fn fragment_warnings(rs: &Ruleset, diags: &mut Vec<Diagnostic>) {
+    let rules = || rs.tables.iter().flat_map(|t| t.chains.iter().flat_map(|c| c.rules.iter()));
+    let fragment_rule = |r: &&crate::ruleset::Rule| r.generic.fragment().is_some_and(|f| !f.negated);
+    if rs.family != Family::Ipv4 || !rules().any(|r| fragment_rule(&r)) {
+        return;
+    }
+    let tracking = rules().find_map(|r| {
+        let m = r.matches.iter().find(|m| DEFRAG_MATCHES.contains(&m.kind.name()));
+        match (m, &r.target) {
+            (Some(m), _) => Some((m.span, format!("-m {}", m.kind.name()))),
+            (None, Some(t)) if DEFRAG_TARGETS.contains(&&*t.name) => Some((r.span, format!("-j {}", t.name))),
+            _ => None,
+        }
+    });
+    let mut found = Vec::new();
+    for table in &rs.tables {
+        let hooks = reachable_hooks(table);
+        for (c, chain) in table.chains.iter().enumerate() {
+            for r in chain.rules.iter().filter(fragment_rule) {
+                let message = match &tracking {
+                    Some((at, what)) => format!(
+                        "`-f` never matches: this dump's `{what}` (line {}) turns on the reassembly of fragments \
+                         before the raw table, so no chain sees a later fragment",
+                        at.line
+                    ),
+                    None if hooks[c] == Hook::Input.bit() => "`-f` never matches in a chain reached only from \
+                         INPUT: the kernel reassembles an IPv4 packet before it delivers it locally"
+                        .to_string(),
+                    None => continue,
+                };
+                found.push(Diagnostic::warning(r.span, message).with_hint(
+                    "the chains see the whole packet once it is reassembled; a rule meant for fragments has \
+                     nothing to do here",
+                ));
+            }
+        }
+    }
+    found.sort_by_key(|d| d.span.start);
+    diags.extend(found);
+}
+
 /// For each chain of `table` (by index), the hooks from which it can be reached through jumps and gotos,
 /// as [`Hook::bit`]s. A user chain nothing reaches has none.
 pub fn reachable_hooks(table: &Table) -> Vec<u8> {
@@ -627,6 +691,23 @@ mod tests {
         assert!(first_error("*filter\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n").is_some());
         assert!(first_error("*mangle\n-A INPUT -j REJECT\nCOMMIT\n").is_some());
         assert!(first_error("*filter\n-A INPUT -m owner --uid-owner 0 -j ACCEPT\nCOMMIT\n").is_some());
+    }
+
+    #[test]
+    fn warns_where_f_never_sees_a_fragment() {
+        let lines = |input: &str| -> Vec<u32> {
+            parse(input, None).warnings().filter(|d| d.message.contains("`-f` never")).map(|d| d.span.line).collect()
+        };
+        // Connection tracking anywhere in the dump: nowhere (here in mangle, tracked from filter).
+        let tracked =
+            "*mangle\n-A PREROUTING -f -j DROP\nCOMMIT\n*filter\n-A INPUT -m state --state NEW -j ACCEPT\nCOMMIT\n";
+        assert_eq!(lines(tracked), [2]);
+        // Without it: not in INPUT (or a chain only INPUT reaches), but in FORWARD a fragment is seen.
+        let stateless =
+            "*filter\n:X - [0:0]\n-A INPUT -j X\n-A X -f -j DROP\n-A INPUT -f -j DROP\n-A FORWARD -f -j DROP\nCOMMIT\n";
+        assert_eq!(lines(stateless), [4, 5]);
+        // `! -f` takes every packet that is not a later fragment: nothing to say.
+        assert!(lines("*filter\n-A INPUT ! -f -j ACCEPT\nCOMMIT\n").is_empty());
     }
 
     #[test]

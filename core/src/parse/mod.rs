@@ -110,6 +110,7 @@ fn read(input: &str, family: Option<Family>, workers: usize) -> Parsed {
         );
     }
     let mut diags = reader.diags;
+    crate::validate::fragment_warnings(&reader.ruleset, &mut diags);
     cap(&mut diags);
     Parsed { ruleset: reader.ruleset, diagnostics: diags }
 }
