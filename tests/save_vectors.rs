@@ -6,7 +6,8 @@
 //! no longer differs fails too, so the list stays true.
 //!
 //! The whole-dump vectors in `tables/` (kernel checks at COMMIT) are checked the same way, and so are the
-//! dumps of `tests/data/nft-nesting`, whose chains nest too deep for the nf_tables backend.
+//! dumps of `tests/data/nft-nesting`, whose chains nest too deep for the nf_tables backend. The dumps of
+//! `tests/data/fragments` hold the kernel's rule counters after fragments were sent through them.
 
 use chainwalk_core::{parse, render::save, Family};
 use std::collections::BTreeMap;
@@ -122,16 +123,21 @@ fn rules_load_and_print_back_as_iptables_does() {
     assert!(failures.is_empty(), "{} disagreements with the real iptables:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// The whole dumps of `tables/`, each with its `.result` beside it, in name order.
-fn table_dumps() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir().join("tables"))
-        .expect("tests/data/save-vectors/tables")
+/// The dumps (`*.rules`) of `dir`, each with its `.result` beside it, in name order.
+fn dumps_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "rules"))
         .collect();
     files.sort();
     files
+}
+
+/// The whole dumps of `tables/`.
+fn table_dumps() -> Vec<PathBuf> {
+    dumps_in(&data_dir().join("tables"))
 }
 
 #[test]
@@ -222,14 +228,7 @@ fn whole_dumps_print_back_as_iptables_save_does() {
 /// only there; no such dump has an error, since the legacy backend loads them all.
 #[test]
 fn chains_nested_too_deep_for_nf_tables_are_warned_about_where_it_refuses_them() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nft-nesting");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/data/nft-nesting")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rules"))
-        .collect();
-    files.sort();
+    let files = dumps_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nft-nesting"));
     assert!(files.len() >= 10, "the recorded nesting dumps are missing");
     for path in files {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -254,4 +253,46 @@ fn chains_nested_too_deep_for_nf_tables_are_warned_about_where_it_refuses_them()
             .collect();
         assert_eq!(warned, Vec::from_iter(refused), "{name}");
     }
+}
+
+/// `tests/data/fragments`: dumps loaded into a namespace that was then sent a first and a later fragment of
+/// packets to itself and through it (`tests/record/fragments.sh`), with each rule's packet counter
+/// afterwards. chainwalk warns that a `-f` rule never matches exactly where the kernel counted none.
+#[test]
+fn f_rules_are_warned_about_where_the_kernel_showed_them_no_fragment() {
+    let files = dumps_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fragments"));
+    assert!(files.len() >= 5, "the recorded fragment dumps are missing");
+    let mut checked = 0;
+    for path in files {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let result = std::fs::read_to_string(path.with_extension("result")).expect("a .result next to each dump");
+        // (table, rule as saved) -> packets the kernel counted.
+        let mut counted: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut table = String::new();
+        for line in result.lines() {
+            if let Some(t) = line.strip_prefix('*') {
+                table = t.to_string();
+            } else if let Some((counters, rule)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+                let packets = counters.split(':').next().unwrap().parse().unwrap();
+                counted.insert((table.clone(), rule.to_string()), packets);
+            }
+        }
+        let parsed = parse(&std::fs::read_to_string(&path).unwrap(), None);
+        assert!(!parsed.has_errors(), "{name}");
+        let warned: Vec<u32> =
+            parsed.warnings().filter(|d| d.message.contains("`-f` never matches")).map(|d| d.span.line).collect();
+        for t in &parsed.ruleset.tables {
+            for c in &t.chains {
+                for r in c.rules.iter().filter(|r| r.generic.fragment().is_some_and(|f| !f.negated)) {
+                    let mut text = String::new();
+                    save::rule(&c.name, r, Default::default(), &mut text);
+                    let packets = counted[&(t.name.to_string(), text.clone())];
+                    let never = warned.contains(&r.span.line);
+                    assert_eq!(never, packets == 0, "{name}: {} {text}: the kernel counted {packets}", t.name);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} rules checked");
 }
