@@ -279,6 +279,8 @@ pub enum FateVerdict {
     Reject,
     /// It was handed to a user-space queue.
     Queue,
+    /// chainwalk stopped before the packet's fate was decided (see [`crate::walk::evaluation_budget`]).
+    Undecided,
 }
 
 /// The path a packet takes through the host.

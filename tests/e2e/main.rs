@@ -994,3 +994,32 @@ fn a_transparent_proxy_can_be_switched_on() {
         browser.screenshots("tproxy-listening").await;
     });
 }
+
+/// A legal dump of 22 chains, each jumping twice to the next, would make a packet meet four million
+/// rules: the walk stops at its budget and says it is undecided, and the page stays usable.
+#[test]
+fn chains_that_call_each_other_exponentially_leave_the_walk_undecided_not_the_tab_frozen() {
+    let mut rules = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+    for i in 0..22 {
+        rules += &format!(":C{i} - [0:0]\n");
+    }
+    rules += "-A INPUT -j C0\n";
+    for i in 0..21 {
+        rules += &format!("-A C{i} -j C{}\n-A C{i} -j C{}\n", i + 1, i + 1);
+    }
+    rules += "-A C21 -s 192.0.2.99/32 -j DROP\nCOMMIT\n";
+    run(|browser| async move {
+        browser.open().await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        let started = Instant::now();
+        browser.paste("rules-input", &rules).await;
+        let verdict = browser.wait_for_verdict(|v| v.starts_with("Undecided")).await;
+        let took = started.elapsed();
+        assert!(verdict.contains("stopped after following 2000 rules that matched"), "{verdict}");
+        assert!(took < Duration::from_secs(10), "the walk took {took:?}");
+        // The page still answers: an edit walks again, back to the story's verdict.
+        browser.paste("rules-input", STORY).await;
+        browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
+        eprintln!("exponential dump: undecided on screen after {:.0} ms", took.as_secs_f64() * 1000.0);
+    });
+}

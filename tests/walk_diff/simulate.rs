@@ -22,6 +22,7 @@ pub fn fate_line(trace: &Trace) -> String {
         FateVerdict::Drop => "drop",
         FateVerdict::Reject => "reject",
         FateVerdict::Queue => "queue",
+        FateVerdict::Undecided => "undecided",
     };
     let path = match f.path {
         Path::Input => "input",

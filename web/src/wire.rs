@@ -246,7 +246,7 @@ wire_unit_enum! {
     Hook { Prerouting, Input, Forward, Output, Postrouting }
     StageStatus { Passed, Skipped, Stopped, Absent }
     StepKind { Rule, Policy, Return }
-    FateVerdict { Accept, Drop, Reject, Queue }
+    FateVerdict { Accept, Drop, Reject, Queue, Undecided }
     Path { Input, Forward, Output }
 }
 

@@ -231,7 +231,12 @@ fn traverse(
         let rule = &chain.rules[r];
         let forced_miss = mode.skip == Some((c, r));
         let key = || format!("{}:{}:{}", table.name, chain.name, r + 1);
+        w.evaluated += 1;
+        if w.stopped() {
+            return TableVerdict::Drop { step: None };
+        }
         let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, forced_miss);
+        w.matched += usize::from(matched);
         let added = std::mem::take(&mut *w.recent_added.borrow_mut());
         w.recent.extend(added);
         let step = if mode.record {

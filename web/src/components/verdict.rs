@@ -87,6 +87,7 @@ fn banner(shown: &Shown, onjump: &Callback<Span>) -> (&'static str, &'static str
         _ if skipped => ("skipped", "!"),
         FateVerdict::Accept => ("accepted", "✓"),
         FateVerdict::Queue => ("accepted", "⇢"),
+        FateVerdict::Undecided => ("skipped", "?"),
     };
     let text = html! {
         <>
