@@ -30,13 +30,18 @@ impl Style {
 }
 
 /// `packet` as a line in `style`. The short form cannot say everything (a MAC address, fragments, the
-/// original direction of a reply, UDP-Lite and DCCP ports); a packet that needs one is written as a log line.
+/// original direction of a reply, UDP-Lite and DCCP ports, an interface named with a `=`); a packet that
+/// needs one is written as a log line.
 pub fn write(packet: &Packet, style: Style) -> String {
     let needs_log = packet.mac_src.is_some()
         || packet.fragment_offset != 0
         || packet.ct_mark != 0
         || packet.orig.is_some()
-        || matches!(packet.l4, L4::Udplite { .. } | L4::Dccp { .. });
+        || matches!(packet.l4, L4::Udplite { .. } | L4::Dccp { .. })
+        // A `=` in an interface's name (Linux allows it) would make the short form read as a log line.
+        || [&packet.in_iface, &packet.out_iface, &packet.physin, &packet.physout]
+            .iter()
+            .any(|i| i.as_deref().is_some_and(|n| n.contains('=')));
     if style == Style::Log || needs_log {
         log_line(packet)
     } else {
@@ -238,6 +243,9 @@ mod tests {
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=40 FRAG:3 PROTO=UDPLITE SPT=1 DPT=2 CTMARK=0x5",
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2 CTSTATE=ESTABLISHED CTDIR=REPLY ORIGSRC=10.0.0.1 ORIGDPT=53",
             "IN= OUT=eth0 SRC=192.0.2.1 DST=192.0.2.2 PROTO=DCCP SPT=1 DPT=2 UID=0",
+            "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=548 FRAG:185 PROTO=UDP",
+            // Found by fuzzing: Linux allows `=` in an interface's name.
+            "IN=a=b OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2",
         ] {
             round_trip(line);
         }
