@@ -486,7 +486,8 @@ const DEFRAG_TARGETS: &[&str] = &[
 /// `ip_local_deliver`). Both observed on the kernel (`tests/cases/frag-*`). Run once the whole dump is read.
 pub(crate) fn fragment_warnings(rs: &Ruleset, diags: &mut Vec<Diagnostic>) {
     let rules = || rs.tables.iter().flat_map(|t| t.chains.iter().flat_map(|c| c.rules.iter()));
-    let fragment_rule = |r: &&crate::ruleset::Rule| r.generic.fragment().is_some_and(|f| !f.negated);
+    let fragment_rule =
+        |r: &&crate::ruleset::Rule| r.generic.has_fragment() && r.generic.fragment().is_some_and(|f| !f.negated);
     if rs.family != Family::Ipv4 || !rules().any(|r| fragment_rule(&r)) {
         return;
     }

@@ -295,6 +295,19 @@ impl Generic {
         self.find(FRAGMENT).map(|r| r.negatable(()))
     }
 
+    /// Whether the rule gives `-f` or `! -f`: [`Generic::fragment`] without decoding any record (the
+    /// dump-wide checks ask it of every rule).
+    pub fn has_fragment(&self) -> bool {
+        let mut at = 0;
+        while let (Some(&header), Some(&len)) = (self.bytes.get(at), self.bytes.get(at + 1)) {
+            if header & KIND == FRAGMENT {
+                return true;
+            }
+            at += 2 + usize::from(len);
+        }
+        false
+    }
+
     /// Whether the rule gives none of the generic options.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
