@@ -1021,5 +1021,8 @@ fn chains_that_call_each_other_exponentially_leave_the_walk_undecided_not_the_ta
         browser.paste("rules-input", STORY).await;
         browser.wait_for_verdict(|v| v.starts_with("Delivered")).await;
         eprintln!("exponential dump: undecided on screen after {:.0} ms", took.as_secs_f64() * 1000.0);
+        browser.paste("rules-input", &rules).await;
+        browser.wait_for_verdict(|v| v.starts_with("Undecided")).await;
+        browser.screenshots("undecided").await;
     });
 }

@@ -1230,6 +1230,11 @@ impl<'s, 'r> Walker<'s, 'r> {
             TableVerdict::Accept => {
                 (StageStatus::Passed, format!("{table} {} let the packet through", hook.chain_name()), true)
             }
+            TableVerdict::Drop { .. } if self.stopped() => (
+                StageStatus::Stopped,
+                format!("chainwalk stopped in {table} {}: the walk met more rules than it follows", hook.chain_name()),
+                false,
+            ),
             TableVerdict::Drop { .. } => {
                 (StageStatus::Stopped, format!("{table} {} dropped the packet", hook.chain_name()), false)
             }
@@ -1524,6 +1529,8 @@ mod tests {
         assert_eq!(trace.fate.verdict, FateVerdict::Undecided);
         assert!(trace.fate.summary.contains("2000 rules that matched"), "{}", trace.fate.summary);
         assert!(trace.steps.len() < 3 * super::MAX_MATCHED + 100, "{} steps", trace.steps.len());
+        let last = trace.stages.last().expect("stages");
+        assert!(last.note.starts_with("chainwalk stopped in filter INPUT"), "{}", last.note);
         // A long list of rules that do not match is walked to its end, however long.
         let mut rules = String::from("*filter\n:INPUT DROP [0:0]\n");
         rules += &(0..300_000u32)
