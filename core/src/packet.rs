@@ -713,22 +713,25 @@ impl fmt::Display for Packet {
             write!(f, " PHYSOUT={port}")?;
         }
         write!(f, " SRC={} DST={}", LogAddr(self.src), LogAddr(self.dst))?;
+        let name = match self.l4 {
+            L4::Tcp { .. } => "TCP",
+            L4::Udp { .. } => "UDP",
+            L4::Udplite { .. } => "UDPLITE",
+            L4::Sctp { .. } => "SCTP",
+            L4::Dccp { .. } => "DCCP",
+            L4::Icmp { .. } => "ICMP",
+            L4::Icmpv6 { .. } => "ICMPv6",
+            L4::Other { proto } => return write!(f, " PROTO={proto}"),
+        };
+        write!(f, " PROTO={name}")?;
         if self.fragment_offset != 0 {
-            // A later fragment: the log stops after the protocol (`nf_log_dump_packet` does not look past it).
-            return match self.l4 {
-                L4::Tcp { .. } => write!(f, " PROTO=TCP"),
-                L4::Udp { .. } => write!(f, " PROTO=UDP"),
-                L4::Udplite { .. } => write!(f, " PROTO=UDPLITE"),
-                L4::Sctp { .. } => write!(f, " PROTO=SCTP"),
-                L4::Dccp { .. } => write!(f, " PROTO=DCCP"),
-                L4::Icmp { .. } => write!(f, " PROTO=ICMP"),
-                L4::Icmpv6 { .. } => write!(f, " PROTO=ICMPv6"),
-                L4::Other { proto } => write!(f, " PROTO={proto}"),
-            };
+            // A later fragment: the log stops after the protocol (`nf_log_dump_tcp_header` and the others
+            // return at a fragment offset).
+            return Ok(());
         }
         match self.l4 {
             L4::Tcp { sport, dport, flags } => {
-                write!(f, " PROTO=TCP SPT={sport} DPT={dport}")?;
+                write!(f, " SPT={sport} DPT={dport}")?;
                 // The kernel prints the flags in the order CWR ECE URG ACK PSH RST SYN FIN.
                 for (name, bit) in FLAG_NAMES.iter().rev() {
                     if flags.0 & bit != 0 {
@@ -737,13 +740,14 @@ impl fmt::Display for Packet {
                 }
                 Ok(())
             }
-            L4::Udp { sport, dport } => write!(f, " PROTO=UDP SPT={sport} DPT={dport}"),
-            L4::Udplite { sport, dport } => write!(f, " PROTO=UDPLITE SPT={sport} DPT={dport}"),
-            L4::Sctp { sport, dport } => write!(f, " PROTO=SCTP SPT={sport} DPT={dport}"),
-            L4::Dccp { sport, dport } => write!(f, " PROTO=DCCP SPT={sport} DPT={dport}"),
-            L4::Icmp { icmp_type, code } => write!(f, " PROTO=ICMP TYPE={icmp_type} CODE={code}"),
-            L4::Icmpv6 { icmp_type, code } => write!(f, " PROTO=ICMPv6 TYPE={icmp_type} CODE={code}"),
-            L4::Other { proto } => write!(f, " PROTO={proto}"),
+            L4::Udp { sport, dport }
+            | L4::Udplite { sport, dport }
+            | L4::Sctp { sport, dport }
+            | L4::Dccp { sport, dport } => write!(f, " SPT={sport} DPT={dport}"),
+            L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => {
+                write!(f, " TYPE={icmp_type} CODE={code}")
+            }
+            L4::Other { .. } => Ok(()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Printing a ruleset back in the canonical `iptables-save` form (as `print_rule4` in iptables'
-//! `iptables.c` prints it): chain declarations (user chains sorted by name), then each chain's rules, the generic part in the order
-//! `-s -d -i -o -p -f`, then the matches in their order, then the target.
+//! `iptables.c` prints it): chain declarations (user chains sorted by name), then each chain's rules,
+//! the generic part in the order `-s -d -i -o -p -f`, then the matches in their order, then the target.
 
 use crate::ruleset::{Generic, Negatable, Rule, Ruleset, Table};
 use std::fmt::{Display, Write};
@@ -28,12 +28,8 @@ pub fn table(t: &Table, opts: SaveOptions, out: &mut String) {
     // table's user chains sorted (`iptc_insert_chain`), so iptables-save lists them so whatever order the
     // dump declared them in.
     let mut chains: Vec<&crate::ruleset::Chain> = t.chains.iter().collect();
-    chains.sort_by(|a, b| match (a.hook.is_some(), b.hook.is_some()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        (false, false) => a.name.as_bytes().cmp(b.name.as_bytes()),
-    });
+    // `None` (a built-in chain) sorts first, and the sort is stable.
+    chains.sort_by(|a, b| a.hook.is_none().then_some(&a.name).cmp(&b.hook.is_none().then_some(&b.name)));
     for c in chains.iter().filter(|c| c.declared || c.hook.is_some()) {
         let policy = c.policy.map(|p| p.as_str()).unwrap_or("-");
         let counters = c.counters.unwrap_or_default();
