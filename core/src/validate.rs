@@ -463,27 +463,20 @@ fn nft_nesting(table: &Table, edges: &Edges) -> Option<Diagnostic> {
 
 /// The matches and targets whose kernel modules turn on the reassembly of fragments before the raw table
 /// in the network namespace: connection tracking (their checks call `nf_ct_netns_get`), and the
-/// transparent proxy's socket lookups (`nf_defrag_ipv4_enable`).
+/// transparent proxy's socket lookups (`nf_defrag_ipv4_enable`). `CT --notrack` and `NOTRACK` do not (they
+/// return before asking for conntrack), nor does a nat table with only its policies: all recorded in
+/// `tests/data/fragments`, as are every name here but cluster, CONNSECMARK and SYNPROXY (from the kernel's
+/// source: their checks call `nf_ct_netns_get`).
 const DEFRAG_MATCHES: &[&str] =
     &["conntrack", "state", "connmark", "connbytes", "connlimit", "connlabel", "helper", "cluster", "socket"];
-const DEFRAG_TARGETS: &[&str] = &[
-    "CONNMARK",
-    "CT",
-    "NOTRACK",
-    "SNAT",
-    "DNAT",
-    "MASQUERADE",
-    "REDIRECT",
-    "NETMAP",
-    "CONNSECMARK",
-    "SYNPROXY",
-    "TPROXY",
-];
+const DEFRAG_TARGETS: &[&str] =
+    &["CONNMARK", "CT", "SNAT", "DNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNSECMARK", "SYNPROXY", "TPROXY"];
 
 /// Warnings about `-f` (second and later fragments) where no chain ever sees such a fragment: anywhere,
 /// when the dump uses connection tracking (which reassembles packets at priority -400, before the raw
 /// table), and in a chain reached only from INPUT (an IPv4 packet is reassembled before local delivery,
-/// `ip_local_deliver`). Both observed on the kernel (`tests/cases/frag-*`). Run once the whole dump is read.
+/// `ip_local_deliver`). Both recorded as the kernel's rule counters after fragments were sent through
+/// dumps with and without such rules (`tests/data/fragments`). Run once the whole dump is read.
 pub(crate) fn fragment_warnings(rs: &Ruleset, diags: &mut Vec<Diagnostic>) {
     let rules = || rs.tables.iter().flat_map(|t| t.chains.iter().flat_map(|c| c.rules.iter()));
     let fragment_rule =
@@ -495,7 +488,12 @@ pub(crate) fn fragment_warnings(rs: &Ruleset, diags: &mut Vec<Diagnostic>) {
         let m = r.matches.iter().find(|m| DEFRAG_MATCHES.contains(&m.kind.name()));
         match (m, &r.target) {
             (Some(m), _) => Some((m.span, format!("-m {}", m.kind.name()))),
-            (None, Some(t)) if DEFRAG_TARGETS.contains(&&*t.name) => Some((r.span, format!("-j {}", t.name))),
+            (None, Some(t))
+                if DEFRAG_TARGETS.contains(&&*t.name)
+                    && !matches!(&t.kind, crate::targets::TargetKind::Ct(ct) if ct.notrack) =>
+            {
+                Some((r.span, format!("-j {}", t.name)))
+            }
             _ => None,
         }
     });
