@@ -554,7 +554,7 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     /// A fragment (MF set, or an offset) never meets a chain alone: connection tracking, which chainwalk takes
-    /// as on (it is wherever a rule or table uses it), reassembles packets first, at priority -400 on
+    /// as on (as on most hosts, and in the recorder's lab), reassembles packets first, at priority -400 on
     /// PREROUTING and OUTPUT, before the raw table (`nf_defrag_ipv4`, `nf_defrag_ipv6`). A lone fragment
     /// waits for the rest and is dropped, silently, when reassembly times out. Recorded from the kernel.
     fn held_for_reassembly(&mut self) -> bool {
