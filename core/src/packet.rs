@@ -3,7 +3,8 @@
 //! from their log, and a short form for typing by hand (`tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0
 //! syn`).
 //!
-//! Keys the kernel prints that chainwalk does not need (MAC, SEQ, WINDOW, OPT, ...) are ignored; a few keys
+//! Keys the kernel prints that chainwalk does not need (SEQ, WINDOW, the IP header's OPT, ...) are ignored;
+//! the TCP header's `OPT (...)` is kept (`--tcp-option`, `-m tcpmss` and `-j TCPMSS` read it); a few keys
 //! the kernel does not print describe what the walk cannot see in a single packet: `CTSTATE=`, `CTDIR=`,
 //! `MARK=`, `UID=`/`GID=`. `PHYSIN=` (printed by the kernel for a packet that came in on a bridge port) names
 //! that port; `PHYSOUT=`, which the kernel prints only once the bridge has chosen it, names the port the
@@ -69,6 +70,10 @@ pub struct Packet {
     /// the sender wrote (which the packet model does not carry: the usual one for the MTU is assumed).
     #[serde(default)]
     pub mss: Option<u16>,
+    /// The TCP options, as the kernel's log prints them after the TCP header (`OPT (020405B4...)`), when
+    /// known; `None` when the packet was described without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_options: Option<Vec<u8>>,
 }
 
 /// The original direction of a connection, as its first packet had it (before NAT).
@@ -278,6 +283,7 @@ impl Packet {
             ct_mark: 0,
             orig: None,
             mss: None,
+            tcp_options: None,
         }
     }
 }
@@ -322,9 +328,22 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     let mut dont_fragment = false;
     let mut more_fragments = false;
     let mut fragment_offset = 0;
-    for &(w, range) in &words[first..] {
+    let mut tcp_options = None;
+    let mut after_proto = false;
+    for (i, &(w, range)) in words.iter().enumerate().skip(first) {
         let span = span_of(text, range);
-        if let Some((k, v)) = w.split_once('=') {
+        if w == "OPT" && after_proto {
+            // The TCP options the kernel logs (`OPT (020405B4...)`); the IP header's come before `PROTO=`.
+            let Some(&(hex, r)) = words.get(i + 1) else { continue };
+            let hex = hex.strip_prefix('(').and_then(|h| h.strip_suffix(')')).unwrap_or("");
+            tcp_options = Some(hex_bytes(hex).filter(|b| b.len() <= 40).ok_or_else(|| {
+                Diagnostic::error(
+                    span_of(text, r),
+                    "the TCP options should be written as the kernel logs them: `OPT (` hex bytes `)`, at most 40",
+                )
+            })?);
+        } else if let Some((k, v)) = w.split_once('=') {
+            after_proto |= k == "PROTO";
             fields.push((k, v, span));
         } else if let Some(off) = w.strip_prefix("FRAG:") {
             fragment_offset =
@@ -444,6 +463,9 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     }
     p.physin = iface("PHYSIN");
     p.physout = iface("PHYSOUT");
+    if matches!(p.l4, L4::Tcp { .. }) {
+        p.tcp_options = tcp_options;
+    }
     if let Some((v, _)) = get("MAC") {
         let bytes: Vec<u8> = v.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
         if bytes.len() >= 12 {
@@ -453,6 +475,14 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
         }
     }
     Ok(p)
+}
+
+/// The bytes of an even number of hex digits (`020405B4`); `None` for anything else.
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
 }
 
 /// Reads `PROTO SRC[:PORT] -> DST[:PORT] [in IFACE | out IFACE] [FLAG...] [state STATE] [mark N] ...`.
@@ -585,6 +615,16 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                     }
                     _ => {}
                 }
+                i += 2;
+            }
+            "opt" if matches!(l4, L4::Tcp { .. }) => {
+                let (v, s) = value(i)?;
+                // `opt -`: a segment without options.
+                let bytes = if v == "-" { Some(Vec::new()) } else { hex_bytes(v) };
+                let bytes = bytes.filter(|b| b.len() <= 40).ok_or_else(|| {
+                    Diagnostic::error(s, format!("`{v}` is not TCP options in hex (`020405b4`), at most 40 bytes"))
+                })?;
+                p.tcp_options = Some(bytes);
                 i += 2;
             }
             "local" => {
@@ -788,6 +828,24 @@ mod tests {
         assert_eq!((p.ttl, p.len, p.dont_fragment), (41, 64, true));
         assert_eq!(p.mac_src, Some([0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb]));
         assert_eq!(p.to_string(), "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN");
+    }
+
+    #[test]
+    fn tcp_options_are_read_where_the_kernel_logs_them() {
+        // The IP header's options come before PROTO=, the TCP header's after the flags.
+        let line = "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=64 TOS=0x00 PREC=0x00 \
+                    TTL=64 ID=1 DF OPT (94040000) PROTO=TCP SPT=1 DPT=2 SEQ=1 ACK=0 WINDOW=64240 RES=0x00 SYN URGP=0 \
+                    OPT (020405B40402080A)";
+        let p = parse(line).unwrap();
+        assert_eq!(p.tcp_options, Some(vec![2, 4, 5, 0xb4, 4, 2, 8, 10]));
+        let p = parse("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=TCP SPT=1 DPT=2 SYN").unwrap();
+        assert_eq!(p.tcp_options, None);
+        let p = parse("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2 OPT (0204)").unwrap();
+        assert_eq!(p.tcp_options, None);
+        let e = parse("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=TCP SPT=1 DPT=2 SYN OPT (02G4)").unwrap_err();
+        assert_eq!((e.span.col, e.message.contains("OPT (")), (72, true));
+        let e = parse("tcp 192.0.2.1:1 -> 192.0.2.2:2 syn opt 123").unwrap_err();
+        assert!(e.message.contains("not TCP options in hex"), "{}", e.message);
     }
 
     #[test]

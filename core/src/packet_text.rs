@@ -112,6 +112,10 @@ fn short(p: &Packet) -> String {
             let _ = write!(out, " {key} {v}");
         }
     }
+    if let Some(o) = &p.tcp_options {
+        let text = if o.is_empty() { "-".to_string() } else { hex(o).to_ascii_lowercase() };
+        let _ = write!(out, " opt {text}");
+    }
     if p.dont_fragment {
         out.push_str(" df");
     }
@@ -119,6 +123,11 @@ fn short(p: &Packet) -> String {
         out.push_str(" mf");
     }
     out
+}
+
+/// Bytes as the kernel's log prints options: two upper-case hex digits each.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 fn log_line(p: &Packet) -> String {
@@ -154,6 +163,9 @@ fn log_line(p: &Packet) -> String {
                 if flags.0 & bit != 0 {
                     let _ = write!(out, " {name}");
                 }
+            }
+            if let Some(o) = &p.tcp_options {
+                let _ = write!(out, " OPT ({})", hex(o));
             }
         }
         L4::Udp { sport, dport } => {
@@ -244,6 +256,8 @@ mod tests {
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2 CTSTATE=ESTABLISHED CTDIR=REPLY ORIGSRC=10.0.0.1 ORIGDPT=53",
             "IN= OUT=eth0 SRC=192.0.2.1 DST=192.0.2.2 PROTO=DCCP SPT=1 DPT=2 UID=0",
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=548 FRAG:185 PROTO=UDP",
+            "tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 syn opt 020405b4010303",
+            "tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 ack opt -",
             // Found by fuzzing: Linux allows `=` in an interface's name.
             "IN=a=b OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2",
         ] {

@@ -110,6 +110,13 @@ pub struct Case {
 }
 
 impl Case {
+    /// Writes `dir/{rules,host,packet}` (not `assume`), to look at or to load again; errors are ignored.
+    pub fn write_to(&self, dir: &Path) {
+        for (name, text) in [("rules", &self.rules), ("host", &self.host), ("packet", &self.packet)] {
+            let _ = std::fs::write(dir.join(name), text);
+        }
+    }
+
     /// Reads `dir/{rules,host,packet}` and `dir/assume` if there is one.
     pub fn load(dir: &Path) -> Res<Case> {
         let read =
@@ -1700,11 +1707,24 @@ pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u
     let mut l4 = match pkt.l4 {
         L4::Tcp { sport, dport, flags } => {
             let extra = want.saturating_sub(ip_len + 20);
-            let opt_len = (extra / 4 * 4).min(40);
-            let mut options = vec![1u8; opt_len];
-            if flags.0 & 0x02 != 0 && opt_len >= 4 {
-                options[..4].copy_from_slice(&[2, 4, 0x05, 0xb4]);
-            }
+            // The options the packet gives (`OPT (...)`), padded with end-of-list bytes to a whole number
+            // of words; else as many as LEN leaves room for: no-operations, after an MSS of 1460 in a SYN.
+            let options = match &pkt.tcp_options {
+                Some(o) => {
+                    let mut o = o.clone();
+                    o.resize(o.len().div_ceil(4) * 4, 0);
+                    o
+                }
+                None => {
+                    let mut o = vec![1u8; (extra / 4 * 4).min(40)];
+                    if flags.0 & 0x02 != 0 && o.len() >= 4 {
+                        o[..4].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+                    }
+                    o
+                }
+            };
+            let opt_len = options.len();
+            let extra = extra.max(opt_len);
             let mut h = Vec::new();
             h.extend(sport.to_be_bytes());
             h.extend(dport.to_be_bytes());

@@ -813,6 +813,7 @@ pub(crate) mod fixture {
                 recent: &[],
                 now: None,
                 socket: self.pkt.is_local_out(),
+                kernel_socket: false,
             }
         }
     }

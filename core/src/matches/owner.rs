@@ -210,6 +210,28 @@ impl Evaluate for Owner {
     /// file owner's user and group are compared.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let pkt = ctx.pkt;
+        if ctx.kernel_socket {
+            // `owner_mt`: the socket exists, and without a file the user and group tests hold only negated.
+            let whence = "the kernel sends the packet from its own ICMP socket";
+            if self.socket_exists.as_ref().is_some_and(|s| s.negated) {
+                return Outcome::no(format!("{whence}, so a socket exists and `! --socket-exists` does not hold"));
+            }
+            let ids_negated = [self.uid.as_ref().map(|u| u.negated), self.gid.as_ref().map(|g| g.negated)]
+                .into_iter()
+                .flatten()
+                .all(|n| n);
+            return Outcome::when(
+                ids_negated,
+                format!(
+                    "{whence}, which no process's file owns, so the owner match {}",
+                    if ids_negated {
+                        "matches (the socket exists, and every user or group test given is negated)"
+                    } else {
+                        "does not match a user or group test"
+                    }
+                ),
+            );
+        }
         if !ctx.socket {
             let all_negated = [
                 self.socket_exists.as_ref().map(|s| s.negated),

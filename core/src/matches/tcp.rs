@@ -255,6 +255,20 @@ pub(crate) fn eval_ports(
     Some(crate::walk::eval::conclude(inside, p.negated, fact))
 }
 
+/// Whether TCP options `opts` hold one of `kind`, read as `tcp_find_option` in `xt_tcpudp.c` reads them:
+/// from the start, every byte below 2 (end of list, no-operation) one byte long, any other option as long as
+/// its length byte says (at least one byte); an end-of-list byte does not stop the search.
+pub(crate) fn has_option(opts: &[u8], kind: u8) -> bool {
+    let mut i = 0;
+    while i < opts.len() {
+        if opts[i] == kind {
+            return true;
+        }
+        i += if opts[i] < 2 { 1 } else { usize::from(opts.get(i + 1).copied().unwrap_or(1)).max(1) };
+    }
+    false
+}
+
 impl crate::walk::eval::Evaluate for Tcp {
     /// `tcp_mt` in `xt_tcpudp.c`: no match for later fragments; ports, then options, then flags.
     fn eval(&self, ctx: &crate::walk::eval::EvalCtx<'_>) -> crate::walk::eval::Outcome {
@@ -275,10 +289,27 @@ impl crate::walk::eval::Evaluate for Tcp {
             }
         }
         if let Some(o) = self.option() {
-            let o = Outcome::assumed(
-                o.negated,
-                format!("chainwalk does not know the packet's TCP options; it assumes option {} is absent", o.value),
-            );
+            let o = match &ctx.pkt.tcp_options {
+                Some(opts) => {
+                    let has = has_option(opts, o.value);
+                    let fact = if has {
+                        format!("the segment's options include kind {}", o.value)
+                    } else if opts.is_empty() {
+                        "the segment has no options".to_string()
+                    } else {
+                        format!("the segment's options have no kind {}", o.value)
+                    };
+                    conclude(has, o.negated, fact)
+                }
+                None => Outcome::assumed(
+                    o.negated,
+                    format!(
+                        "chainwalk does not know the packet's TCP options (the log's `OPT (...)`); it assumes option \
+                         {} is absent",
+                        o.value
+                    ),
+                ),
+            };
             if !o.holds {
                 return o;
             }
@@ -352,5 +383,19 @@ mod tests {
             }
             assert_eq!(serde_json::from_value::<Tcp>(json).expect("reads back"), t);
         }
+    }
+
+    #[test]
+    fn options_are_stepped_over_as_the_kernel_steps_over_them() {
+        use super::has_option;
+        let linux_syn = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        assert!(has_option(&linux_syn, 2) && has_option(&linux_syn, 4) && has_option(&linux_syn, 3));
+        assert!(!has_option(&linux_syn, 5));
+        // The timestamp's bytes are not read as options of their own.
+        assert!(!has_option(&[8, 10, 5, 5, 5, 5, 5, 5, 5, 5], 5));
+        // An end-of-list byte does not end the search; a zero length counts as one byte.
+        assert!(has_option(&[0, 5, 2, 0], 5));
+        assert!(has_option(&[6, 0, 7], 0) && has_option(&[6, 0, 7], 7));
+        assert!(!has_option(&[], 1));
     }
 }

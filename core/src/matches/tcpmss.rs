@@ -38,6 +38,19 @@ impl Extension for TcpMss {
 
 /// The MSS a sender usually writes in its SYN, and the MTU it comes from: an Ethernet MTU of 1500, or
 /// the loopback's 65536 (where Linux writes one less for IPv4).
+/// The value of the MSS option in TCP options `opts`, read as `tcpmss_mt` in `xt_tcpmss.c` reads them: the
+/// first option of kind 2 and length 4 that fits, the others stepped over as `tcp_find_option` does.
+pub(crate) fn mss_option(opts: &[u8]) -> Option<u16> {
+    let mut i = 0;
+    while i < opts.len() {
+        if opts[i] == 2 && opts.len() - i >= 4 && opts[i + 1] == 4 {
+            return Some(u16::from_be_bytes([opts[i + 2], opts[i + 3]]));
+        }
+        i += if opts[i] < 2 { 1 } else { usize::from(opts.get(i + 1).copied().unwrap_or(1)).max(1) };
+    }
+    None
+}
+
 pub(crate) fn usual_mss(v6: bool, lo: bool) -> (u16, u32) {
     match (lo, v6) {
         (false, false) => (1460, 1500),
@@ -68,10 +81,6 @@ impl Evaluate for TcpMss {
             let o = conclude(false, test.negated, fact.to_string());
             return Outcome::assumed(o.holds, o.why);
         }
-        if flags.0 & 0x02 == 0 {
-            let fact = "the packet is not a SYN, so it carries no MSS option".to_string();
-            return conclude(false, test.negated, fact);
-        }
         if let Some(mss) = ctx.pkt.mss {
             let inside = test.value.contains(u32::from(mss));
             let fact = format!(
@@ -80,6 +89,26 @@ impl Evaluate for TcpMss {
                 test.value
             );
             return conclude(inside, test.negated, fact);
+        }
+        if let Some(opts) = &ctx.pkt.tcp_options {
+            let fact = match mss_option(opts) {
+                Some(mss) => {
+                    let inside = test.value.contains(u32::from(mss));
+                    let verdict = if inside { "is in" } else { "is not in" };
+                    return conclude(
+                        inside,
+                        test.negated,
+                        format!("the MSS option is {mss}, which {verdict} --mss {}", test.value),
+                    );
+                }
+                None if opts.is_empty() => "the segment has no TCP options, so no MSS option".to_string(),
+                None => "the segment's TCP options have no MSS option".to_string(),
+            };
+            return conclude(false, test.negated, fact);
+        }
+        if flags.0 & 0x02 == 0 {
+            let fact = "the packet is not a SYN, so it carries no MSS option".to_string();
+            return conclude(false, test.negated, fact);
         }
         let lo = ctx.in_iface == Some("lo") || ctx.out_iface == Some("lo");
         let (mss, mtu) = usual_mss(ctx.pkt.dst.is_ipv6(), lo);
@@ -197,5 +226,17 @@ mod tests {
             assert_eq!(o.why, "the packet is not a SYN, so it carries no MSS option, so this does not hold");
             assert!(eval(&ack, "! --mss 1460").holds);
         }
+    }
+
+    #[test]
+    fn the_mss_option_is_found_as_tcpmss_mt_finds_it() {
+        use super::mss_option;
+        assert_eq!(mss_option(&[1, 1, 2, 4, 2, 0x18]), Some(536));
+        assert_eq!(mss_option(&[2, 4, 5]), None);
+        // A kind 2 of length 3 is stepped over by its length, and what follows is then misread, as the
+        // kernel misreads it.
+        assert_eq!(mss_option(&[2, 3, 5, 0xb4, 2, 4, 5, 0xb4]), None);
+        assert_eq!(mss_option(&[2, 3, 5, 2, 4, 5, 0xb4]), Some(1460));
+        assert_eq!(mss_option(&[8, 10, 2, 4, 5, 0xb4, 0, 0, 0, 0]), None);
     }
 }

@@ -32,6 +32,9 @@ pub struct EvalCtx<'a> {
     /// Whether the packet belongs to a socket a process owns: sent by a program of this host, not forwarded
     /// and not an answer the kernel makes itself (a REJECT's reset or error, a redirect).
     pub socket: bool,
+    /// Whether the packet is an ICMP or ICMPv6 message the kernel sends from its own control socket (an
+    /// error a REJECT or routing sends): a socket exists, but no process's file owns it.
+    pub kernel_socket: bool,
 }
 
 impl EvalCtx<'_> {

@@ -4,7 +4,7 @@
 
 use super::eval::{self, EvalCtx, Outcome};
 use super::{matches, target, Walker};
-use crate::packet::{CtState, Packet};
+use crate::packet::{CtState, Packet, L4};
 use crate::render::save;
 use crate::ruleset::{Chain, Hook, Policy, Rule, TableName};
 use crate::targets::{TargetKind, Verdict};
@@ -305,7 +305,7 @@ fn traverse(
             }
             _ => {
                 let before = w.pkt.clone();
-                let result = target::apply(w, tg, hook, &key, step);
+                let result = target::apply(w, tg, (table.name, hook), &key, step);
                 // The nf_tables trace takes the packet for its `PACKET:` line when it sends the chain's first
                 // message, after that rule's target ran: with the mark it set, but with the addresses NAT
                 // rewrites only once the chain is done.
@@ -429,6 +429,7 @@ fn evaluate(
         recent: &w.recent,
         now: w.opts.now,
         socket: w.pkt.is_local_out() && !w.kernel_made,
+        kernel_socket: w.kernel_made && matches!(w.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. }),
     };
     // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
     if (w.probe || !w.opts.explain_unmatched) && !eval::generic_matches(&rule.generic, &ctx) {
@@ -699,7 +700,7 @@ pub(super) fn accepting_step(trace: &Trace) -> Option<usize> {
 
 impl Walker<'_, '_> {
     /// The connection as a rule in `table` sees it: in raw, conntrack has not run yet.
-    fn ct_view(&self, table: TableName) -> super::eval::ConnState {
+    pub(super) fn ct_view(&self, table: TableName) -> super::eval::ConnState {
         let mut ct = self.ct.clone();
         if !self.ct_seen && table == TableName::Raw && ct.state != CtState::Untracked {
             ct.state = CtState::Invalid;

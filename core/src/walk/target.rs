@@ -7,18 +7,18 @@ use super::table::TargetResult;
 use super::{endpoint, Walker};
 use crate::host::RouteDecision;
 use crate::packet::{CtState, L4};
-use crate::ruleset::Hook;
+use crate::ruleset::{Hook, TableName};
 use crate::targets::{Target, TargetKind};
 use crate::trace::Assumption;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Runs target `t` (an extension, not a verdict or a chain) on the packet.
+/// Runs target `t` (an extension, not a verdict or a chain) on the packet, in a rule of `table` at `hook`.
 /// `key` names the rule (`table:chain:number`), for the answers the user gives about it; it is made only
 /// for a target that asks.
 pub(super) fn apply(
     w: &mut Walker<'_, '_>,
     t: &Target,
-    hook: Hook,
+    (table, hook): (TableName, Hook),
     key: &dyn Fn() -> String,
     step: Option<usize>,
 ) -> TargetResult {
@@ -87,6 +87,19 @@ pub(super) fn apply(
         }
         TargetKind::Connmark(c) => {
             use crate::targets::mark::{ConnmarkAction, ShiftDir};
+            // `connmark_tg_shift` does nothing to a packet without a connection: in the raw table, before
+            // conntrack has seen it, and when it is INVALID or UNTRACKED (recorded).
+            if !crate::matches::conntrack::has_connection(&w.ct_view(table)) {
+                let why = match w.ct_view(table).state {
+                    CtState::Untracked => "the packet is UNTRACKED",
+                    _ if table == TableName::Raw && !w.ct_seen => {
+                        "conntrack has not seen the packet yet in the raw table"
+                    }
+                    _ => "the packet is INVALID",
+                };
+                effect(w, format!("CONNMARK: nothing changes: {why}, so it has no connection to mark"));
+                return TargetResult::Continue;
+            }
             let shift = |v: u32| match c.shift {
                 Some(s) if s.dir == ShiftDir::Left => v << s.bits,
                 Some(s) => v >> s.bits,
@@ -424,6 +437,64 @@ pub(super) fn apply(
     }
 }
 
+/// `-j TCPMSS` on a SYN whose options are known, as `tcpmss_mangle_packet` rewrites them: an MSS option
+/// above `wanted` is lowered to it; without one, an option is put first (`wanted`, but at most 536 for
+/// IPv4 and 1220 for IPv6, the sizes a peer assumes without one) unless the segment carries data or its
+/// header is already 60 bytes long.
+fn tcpmss_in_options(w: &mut Walker<'_, '_>, step: Option<usize>, mut opts: Vec<u8>, wanted: u16) -> TargetResult {
+    let effect = |w: &mut Walker<'_, '_>, text: String| {
+        if let Some(s) = step {
+            w.trace.steps[s].effect = Some(text);
+        }
+    };
+    let mut i = 0;
+    while i + 4 <= opts.len() {
+        if opts[i] == 2 && opts[i + 1] == 4 {
+            let before = u16::from_be_bytes([opts[i + 2], opts[i + 3]]);
+            if before <= wanted {
+                effect(
+                    w,
+                    format!("TCPMSS: the SYN's MSS {before} is not above {wanted}, so it stays; the packet goes on"),
+                );
+                return TargetResult::Continue;
+            }
+            opts[i + 2..i + 4].copy_from_slice(&wanted.to_be_bytes());
+            w.pkt.tcp_options = Some(opts);
+            w.pkt.mss = Some(wanted);
+            w.change(step, "mss", before.to_string(), wanted.to_string(), "TCPMSS lowers the SYN's MSS option".into());
+            effect(w, format!("TCPMSS: the SYN's MSS becomes {wanted}; the packet goes on"));
+            return TargetResult::Continue;
+        }
+        // `optlen` in `xt_TCPMSS.c`: end of list, no-operation and zero-length options take one byte.
+        i += if opts[i] <= 1 || opts[i + 1] == 0 { 1 } else { usize::from(opts[i + 1]) };
+    }
+    let v6 = w.pkt.dst.is_ipv6();
+    let headers = if v6 { 40 } else { 20 } + 20 + opts.len();
+    if usize::from(w.pkt.len) > headers || 20 + opts.len() >= 60 {
+        let why = if usize::from(w.pkt.len) > headers { "it carries data" } else { "its header is full" };
+        effect(w, format!("TCPMSS: the SYN has no MSS option, and none is added because {why}; the packet goes on"));
+        return TargetResult::Continue;
+    }
+    let added = wanted.min(if v6 { 1220 } else { 536 });
+    let mut with = vec![2, 4];
+    with.extend(added.to_be_bytes());
+    with.extend(opts);
+    w.pkt.tcp_options = Some(with);
+    w.pkt.mss = Some(added);
+    let len_before = w.pkt.len;
+    w.pkt.len += 4;
+    w.change(step, "mss", "none".into(), added.to_string(), "TCPMSS adds an MSS option".into());
+    w.change(
+        step,
+        "len",
+        len_before.to_string(),
+        w.pkt.len.to_string(),
+        "the MSS option makes it 4 bytes longer".into(),
+    );
+    effect(w, format!("TCPMSS: the SYN had no MSS option; one of {added} is added first; the packet goes on"));
+    TargetResult::Continue
+}
+
 /// `-j TCPMSS` (`tcpmss_mangle_packet` in `xt_TCPMSS.c`): a SYN's MSS option is lowered to the given
 /// value, or to what fits the smaller MTU of the way in and out (`--clamp-mss-to-pmtu`), and never raised.
 /// Interfaces are taken to have the usual MTU (1500, or 65536 for the loopback).
@@ -444,11 +515,14 @@ fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::
     let lo = |i: &Option<String>| i.as_deref() == Some("lo");
     let on_lo = lo(&w.in_iface) || lo(&w.out_iface);
     let (usual, _) = usual_mss(v6, on_lo);
-    let before = w.pkt.mss.unwrap_or(usual);
     let wanted = match action {
         MssAction::Set(n) => *n,
         MssAction::ClampToPmtu => mss_for_mtu(v6, if on_lo { 65536 } else { 1500 }),
     };
+    if let Some(opts) = w.pkt.tcp_options.clone() {
+        return tcpmss_in_options(w, step, opts, wanted);
+    }
+    let before = w.pkt.mss.unwrap_or(usual);
     if before <= wanted {
         effect(w, format!("TCPMSS: the SYN's MSS {before} is not above {wanted}, so it stays; the packet goes on"));
         return TargetResult::Continue;
@@ -473,8 +547,11 @@ fn nothing_sent_back(pkt: &crate::packet::Packet, host: &crate::host::Host, rese
     }
     match pkt.l4 {
         L4::Tcp { flags, .. } if reset && flags.0 & 0x04 != 0 => Some("the kernel never answers a reset with a reset"),
-        L4::Icmp { icmp_type: 3 | 4 | 5 | 11 | 12, .. } if !reset => {
-            Some("the kernel sends no ICMP error about an ICMP error")
+        // `icmp_pointers` marks types 1 to 7 and 9 to 12 as errors, and `__icmp_send` takes any type
+        // past 18 for one: router advertisements and solicitations are answered no more than
+        // unreachables (recorded).
+        L4::Icmp { icmp_type: 1..=7 | 9..=12 | 19.., .. } if !reset => {
+            Some("the kernel sends no ICMP error about an ICMP error (or a type it takes for one)")
         }
         L4::Icmpv6 { icmp_type, .. } if !reset && icmp_type < 128 => {
             Some("the kernel sends no ICMPv6 error about an ICMPv6 error")
