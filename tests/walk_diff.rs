@@ -85,9 +85,7 @@ fn compare(case: &Case, dir: &Path) -> Outcome {
     let write = |name: &str, text: &str| {
         let _ = std::fs::write(dir.join(name), text);
     };
-    write("rules", &case.rules);
-    write("host", &case.host);
-    write("packet", &case.packet);
+    case.write_to(dir);
     let kernel = match recorder::record(case) {
         Ok(t) => t,
         Err(e) => return Outcome::NotRecorded(e),
@@ -183,14 +181,7 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
                         dir_path.display(),
                         host.text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join(" | ")
                     );
-                    for k in 0..kernel.len().max(chainwalk.len()) {
-                        let (w, g) = (
-                            kernel.get(k).map(String::as_str).unwrap_or("(none)"),
-                            chainwalk.get(k).map(String::as_str).unwrap_or("(none)"),
-                        );
-                        let mark = if w == g { " " } else { "!" };
-                        d += &format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n");
-                    }
+                    d += &simulate::side_by_side(&kernel, &chainwalk);
                     eprintln!("DIFFERENCE {d}");
                     differences.push(d);
                 }

@@ -79,3 +79,16 @@ pub fn legacy_lines(trace: &Trace) -> Vec<String> {
 pub fn walk(rules: &str, host: &str, packet: &str) -> Result<Vec<String>, String> {
     walk_case(rules, Some(host), packet, &[], Backend::Legacy).map(|(trace, _)| legacy_lines(&trace))
 }
+
+/// The kernel's lines and chainwalk's side by side, each pair marked `!` where they differ.
+#[allow(dead_code)] // walk_diff's and match_diff's
+pub fn side_by_side(kernel: &[String], chainwalk: &[String]) -> String {
+    let mut d = String::new();
+    for k in 0..kernel.len().max(chainwalk.len()) {
+        let w = kernel.get(k).map(String::as_str).unwrap_or("(none)");
+        let g = chainwalk.get(k).map(String::as_str).unwrap_or("(none)");
+        let mark = if w == g { " " } else { "!" };
+        d += &format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n");
+    }
+    d
+}
