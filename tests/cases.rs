@@ -34,44 +34,24 @@ fn walk_case(dir: &FsPath, backend: Backend) -> Result<(Trace, Family), String> 
     simulate::walk_case(&read(dir, "rules")?, host.as_deref(), &read(dir, "packet")?, &assume, backend)
 }
 
-/// A side-by-side listing of two line lists, `!` where they differ.
-fn side_by_side(want: &[String], got: &[String]) -> String {
-    let mut diff = String::new();
-    for i in 0..got.len().max(want.len()) {
-        let (g, w) =
-            (got.get(i).map(String::as_str).unwrap_or("(none)"), want.get(i).map(String::as_str).unwrap_or("(none)"));
-        let mark = if g == w { " " } else { "!" };
-        diff.push_str(&format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n"));
-    }
-    diff
-}
-
 fn run_case(dir: &FsPath) -> Result<(), String> {
     let (trace, _) = walk_case(dir, Backend::Legacy)?;
     let got = simulate::legacy_lines(&trace);
     let want = simulate::expected_lines(&read(dir, "expected")?);
     if got != want {
-        return Err(side_by_side(&want, &got));
+        return Err(simulate::side_by_side(&want, &got));
     }
     Ok(())
 }
 
-/// A line of `xtables-monitor --trace` without its packet id (random in the kernel), as `expected-nft`
-/// keeps it.
-fn without_packet_id(line: &str) -> String {
-    let (lead, rest) = line.split_at(line.len() - line.trim_start().len());
-    let mut words = rest.splitn(4, ' ');
-    let (kind, family, _id, tail) = (words.next(), words.next(), words.next(), words.next());
-    format!("{lead}{} {} {}", kind.unwrap_or(""), family.unwrap_or(""), tail.unwrap_or("")).trim_end().to_string()
-}
-
 fn run_nft_case(dir: &FsPath) -> Result<(), String> {
     let (trace, family) = walk_case(dir, Backend::Nft)?;
-    let got: Vec<String> = chainwalk_core::render::log::nft(&trace, family).lines().map(without_packet_id).collect();
+    let got: Vec<String> =
+        chainwalk_core::render::log::nft(&trace, family).lines().map(simulate::without_packet_id).collect();
     let want: Vec<String> =
         read(dir, "expected-nft")?.lines().filter(|l| !l.starts_with('#')).map(|l| l.trim_end().to_string()).collect();
     if got != want {
-        return Err(side_by_side(&want, &got));
+        return Err(simulate::side_by_side(&want, &got));
     }
     Ok(())
 }

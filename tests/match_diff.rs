@@ -3,6 +3,7 @@
 //! (`match_diff/gen.rs`) are recorded from the kernel with the recorder `tests/record.rs` uses and walked
 //! by chainwalk as `tests/cases.rs` walks a case. Since most rules only log (`NFLOG`) and go on, the
 //! kernel's TRACE lines say which of them matched: every condition chainwalk evaluates differently shows.
+//! A case that agrees on the legacy backend is recorded again on nf_tables (`xtables-monitor --trace`).
 //!
 //! On demand, as root: `CHAINWALK_MATCH_DIFF=1 cargo test --release --test match_diff -- --nocapture`, with
 //! `CHAINWALK_MATCH_DIFF_SEED=N` (default 1, the first case's seed) and `CHAINWALK_MATCH_DIFF_COUNT=N`
@@ -73,7 +74,7 @@ fn compare(case: &Case, dir: &Path) -> Outcome {
     write("chainwalk", &(ours.join("\n") + "\n"));
     let kernel = simulate::expected_lines(&kernel);
     if kernel == ours {
-        return Outcome::Agrees;
+        return compare_nft(case, dir);
     }
     match recorder::record(case) {
         Ok(again) if simulate::expected_lines(&again) == kernel => {
@@ -81,6 +82,28 @@ fn compare(case: &Case, dir: &Path) -> Outcome {
         }
         Ok(_) => Outcome::Unstable,
         Err(e) => Outcome::NotRecorded(format!("second recording: {e}")),
+    }
+}
+
+/// The same case loaded with iptables-nft-restore, as `xtables-monitor --trace` shows it.
+fn compare_nft(case: &Case, dir: &Path) -> Outcome {
+    let kernel = match recorder::nft::record(case) {
+        Ok(recorder::nft::Outcome::Recorded(t)) => t,
+        Ok(recorder::nft::Outcome::Impossible(why)) => return Outcome::NotRecorded(format!("nf_tables: {why}")),
+        Err(e) => return Outcome::NotRecorded(format!("nf_tables: {e}")),
+    };
+    let _ = std::fs::write(dir.join("expected-nft"), &kernel);
+    let ours = match simulate::walk_nft(&case.rules, &case.host, &case.packet) {
+        Ok(lines) => lines,
+        Err(e) => return Outcome::Differs(format!("chainwalk cannot walk it on nf_tables: {e}")),
+    };
+    let _ = std::fs::write(dir.join("chainwalk-nft"), ours.join("\n") + "\n");
+    let kernel: Vec<String> =
+        kernel.lines().filter(|l| !l.starts_with('#')).map(|l| l.trim_end().to_string()).collect();
+    if kernel == ours {
+        Outcome::Agrees
+    } else {
+        Outcome::Differs(format!("on nf_tables:\n{}", simulate::side_by_side(&kernel, &ours)))
     }
 }
 

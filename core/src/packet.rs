@@ -253,6 +253,18 @@ impl Packet {
         }
     }
 
+    /// The TCP options as far as they are known: those the packet gives, or none at all when an IPv4
+    /// segment's length leaves no room for any (40 bytes; the kernel's log then prints no `OPT`); `None`
+    /// when they are not known. (An IPv6 segment of 60 bytes, the length a packet gets when none is given,
+    /// is not taken to say so.)
+    pub fn known_tcp_options(&self) -> Option<&[u8]> {
+        match &self.tcp_options {
+            Some(o) => Some(o),
+            None if matches!(self.l4, L4::Tcp { .. }) && self.dst.is_ipv4() && self.len <= 40 => Some(&[]),
+            None => None,
+        }
+    }
+
     /// Whether this host sends the packet (it has no input interface).
     pub fn is_local_out(&self) -> bool {
         self.in_iface.is_none()

@@ -208,7 +208,15 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
                     words.push(w.clone());
                 }
                 let mut generic: Vec<&str> = Vec::new();
+                // One tcp, udp or icmp match a rule: iptables-nft prints only the last of several.
+                let mut seen_proto_match = false;
                 for c in conds {
+                    if let Cond::OfProto(w) = &c {
+                        let own = ["-m tcp ", "-m udp ", "-m icmp "].iter().any(|m| w.starts_with(m));
+                        if own && std::mem::replace(&mut seen_proto_match, true) {
+                            continue;
+                        }
+                    }
                     if let Cond::Plain(w) | Cond::OfProto(w) = c {
                         // `-s`, `-d`, `-i` and `-o` may each be given once.
                         let flag = w.trim_start_matches("! ").split(' ').next().unwrap_or("");

@@ -81,7 +81,6 @@ pub fn walk(rules: &str, host: &str, packet: &str) -> Result<Vec<String>, String
 }
 
 /// The kernel's lines and chainwalk's side by side, each pair marked `!` where they differ.
-#[allow(dead_code)] // walk_diff's and match_diff's
 pub fn side_by_side(kernel: &[String], chainwalk: &[String]) -> String {
     let mut d = String::new();
     for k in 0..kernel.len().max(chainwalk.len()) {
@@ -91,4 +90,22 @@ pub fn side_by_side(kernel: &[String], chainwalk: &[String]) -> String {
         d += &format!("{mark} kernel:    {w}\n{mark} chainwalk: {g}\n");
     }
     d
+}
+
+/// A line of `xtables-monitor --trace` without its packet id (random in the kernel), as `expected-nft`
+/// keeps it.
+#[allow(dead_code)] // cases' and match_diff's
+pub fn without_packet_id(line: &str) -> String {
+    let (lead, rest) = line.split_at(line.len() - line.trim_start().len());
+    let mut words = rest.splitn(4, ' ');
+    let (kind, family, _id, tail) = (words.next(), words.next(), words.next(), words.next());
+    format!("{lead}{} {} {}", kind.unwrap_or(""), family.unwrap_or(""), tail.unwrap_or("")).trim_end().to_string()
+}
+
+/// chainwalk's `xtables-monitor --trace` lines for a dump, a host and a packet (all as text), as
+/// `expected-nft` keeps them.
+#[allow(dead_code)] // match_diff's
+pub fn walk_nft(rules: &str, host: &str, packet: &str) -> Result<Vec<String>, String> {
+    let (trace, family) = walk_case(rules, Some(host), packet, &[], Backend::Nft)?;
+    Ok(chainwalk_core::render::log::nft(&trace, family).lines().map(without_packet_id).collect())
 }

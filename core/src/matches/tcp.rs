@@ -289,7 +289,7 @@ impl crate::walk::eval::Evaluate for Tcp {
             }
         }
         if let Some(o) = self.option() {
-            let o = match &ctx.pkt.tcp_options {
+            let o = match ctx.pkt.known_tcp_options() {
                 Some(opts) => {
                     let has = has_option(opts, o.value);
                     let fact = if has {

@@ -90,7 +90,7 @@ impl Evaluate for TcpMss {
             );
             return conclude(inside, test.negated, fact);
         }
-        if let Some(opts) = &ctx.pkt.tcp_options {
+        if let Some(opts) = ctx.pkt.known_tcp_options() {
             let fact = match mss_option(opts) {
                 Some(mss) => {
                     let inside = test.value.contains(u32::from(mss));

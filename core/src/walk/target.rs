@@ -519,7 +519,7 @@ fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::
         MssAction::Set(n) => *n,
         MssAction::ClampToPmtu => mss_for_mtu(v6, if on_lo { 65536 } else { 1500 }),
     };
-    if let Some(opts) = w.pkt.tcp_options.clone() {
+    if let Some(opts) = w.pkt.known_tcp_options().map(<[u8]>::to_vec) {
         return tcpmss_in_options(w, step, opts, wanted);
     }
     let before = w.pkt.mss.unwrap_or(usual);
