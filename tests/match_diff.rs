@@ -1,4 +1,5 @@
-//! Matches and targets against the kernel on made-up rules: for each seed, a packet of a random kind,
+//! Matches and targets against the kernel on made-up rules: for each seed, a packet (IPv6 for one seed in
+//! three) of a random kind,
 //! direction and header and a dump whose chains on its path hold random rules of many match modules
 //! (`match_diff/gen.rs`) are recorded from the kernel with the recorder `tests/record.rs` uses and walked
 //! by chainwalk as `tests/cases.rs` walks a case. Since most rules only log (`NFLOG`) and go on, the
@@ -31,9 +32,10 @@ fn env_number(key: &str, default: u64) -> u64 {
 }
 
 /// Whether the real `iptables-legacy-restore --test` accepts the dump, in a throwaway namespace.
-fn iptables_accepts(rules: &str) -> Result<(), String> {
+fn iptables_accepts(rules: &str, v6: bool) -> Result<(), String> {
     let ns = support::Netns::new("cwmatch");
-    let out = ns.run("iptables-legacy-restore", &["--test"], rules.as_bytes());
+    let tool = if v6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
+    let out = ns.run(tool, &["--test"], rules.as_bytes());
     if out.status.success() {
         Ok(())
     } else {
@@ -56,7 +58,8 @@ fn compare(case: &Case, dir: &Path) -> Outcome {
     case.write_to(dir);
     let parsed = chainwalk_core::parse(&case.rules, None);
     let ours_refuses = parsed.errors().next().map(|e| format!("line {}: {}", e.span.line, e.message));
-    match (ours_refuses, iptables_accepts(&case.rules)) {
+    let v6 = parsed.ruleset.family == chainwalk_core::Family::Ipv6;
+    match (ours_refuses, iptables_accepts(&case.rules, v6)) {
         (None, Ok(())) => {}
         (Some(_), Err(_)) => return Outcome::BothRefuse,
         (Some(ours), Ok(())) => return Outcome::Differs(format!("chainwalk refuses ({ours}), iptables accepts")),
@@ -142,12 +145,14 @@ fn random_rules_match_as_in_the_kernel() {
     let mut not_recorded = Vec::new();
     for seed in first..first + count {
         let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let pkt = gen::Pkt::make(&mut rng);
+        // One case in three is IPv6.
+        let pkt = gen::Pkt::make(&mut rng, seed % 3 == 0);
         let packet = pkt.text(&mut rng);
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());
         let _ = std::fs::create_dir_all(&dir);
-        let case = Case { rules, host: gen::HOST.to_string(), packet: packet.clone(), assume: String::new() };
+        let host = if pkt.v6 { gen::HOST6 } else { gen::HOST };
+        let case = Case { rules, host: host.to_string(), packet: packet.clone(), assume: String::new() };
         match compare(&case, &dir) {
             Outcome::Agrees => agreed += 1,
             Outcome::BothRefuse => refused += 1,

@@ -6,9 +6,9 @@
 //! conditional verdict.
 
 use crate::synth::Rng;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The host every case runs on: eth0 towards the world, eth1 a LAN, forwarding on.
+/// The host every IPv4 case runs on: eth0 towards the world, eth1 a LAN, forwarding on.
 pub const HOST: &str = "\
 # ip -br addr
 lo               UNKNOWN        127.0.0.1/8
@@ -21,8 +21,22 @@ default via 198.51.100.1 dev eth0
 net.ipv4.ip_forward = 1
 ";
 
+/// The same for IPv6 cases.
+pub const HOST6: &str = "\
+# ip -br addr
+lo               UNKNOWN        127.0.0.1/8 ::1/128
+eth0             UP             2001:db8:1::2/64
+eth1             UP             2001:db8:2::1/64
+# ip -6 route
+default via 2001:db8:1::1 dev eth0
+# sysctl
+net.ipv6.conf.all.forwarding = 1
+";
+
 const WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 const LAN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const WAN6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+const LAN6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
 
 /// Where the packet goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +49,12 @@ pub enum Dir {
 /// The packet, as the conditions are drawn from it.
 pub struct Pkt {
     pub dir: Dir,
+    pub v6: bool,
     in_if: Option<&'static str>,
     out_if: Option<&'static str>,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    /// 6, 17 or 1.
+    src: IpAddr,
+    dst: IpAddr,
+    /// 6, 17, or 1 (58 for IPv6).
     proto: u8,
     sport: u16,
     dport: u16,
@@ -55,23 +70,30 @@ pub struct Pkt {
 }
 
 impl Pkt {
-    pub fn make(rng: &mut Rng) -> Pkt {
+    pub fn make(rng: &mut Rng, v6: bool) -> Pkt {
         let dir = [Dir::Input, Dir::Input, Dir::Forward, Dir::Forward, Dir::Output][rng.below(5)];
-        let remote = Ipv4Addr::new(203, 0, 113, 2 + rng.below(250) as u8);
-        let neighbour = Ipv4Addr::new(192, 0, 2, 2 + rng.below(250) as u8);
-        let proto = [6, 6, 6, 17, 17, 1][rng.below(6)];
-        let broadcast = dir == Dir::Input && proto == 17 && rng.below(4) == 0;
+        let (remote, neighbour, wan, lan): (IpAddr, IpAddr, IpAddr, IpAddr) = if v6 {
+            let r = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 2 + rng.below(250) as u16);
+            let n = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 2 + rng.below(250) as u16);
+            (r.into(), n.into(), WAN6.into(), LAN6.into())
+        } else {
+            let r = Ipv4Addr::new(203, 0, 113, 2 + rng.below(250) as u8);
+            let n = Ipv4Addr::new(192, 0, 2, 2 + rng.below(250) as u8);
+            (r.into(), n.into(), WAN.into(), LAN.into())
+        };
+        let proto = [6, 6, 6, 17, 17, if v6 { 58 } else { 1 }][rng.below(6)];
+        let broadcast = !v6 && dir == Dir::Input && proto == 17 && rng.below(4) == 0;
         let (in_if, out_if, src, dst) = match dir {
-            Dir::Input if broadcast => (Some("eth1"), None, neighbour, Ipv4Addr::new(192, 0, 2, 255)),
+            Dir::Input if broadcast => (Some("eth1"), None, neighbour, Ipv4Addr::new(192, 0, 2, 255).into()),
             Dir::Input => match rng.below(4) {
-                0 => (Some("eth1"), None, neighbour, LAN),
-                1 => (Some("eth1"), None, neighbour, WAN),
-                _ => (Some("eth0"), None, remote, WAN),
+                0 => (Some("eth1"), None, neighbour, lan),
+                1 => (Some("eth1"), None, neighbour, wan),
+                _ => (Some("eth0"), None, remote, wan),
             },
             Dir::Forward if rng.below(2) == 0 => (Some("eth0"), None, remote, neighbour),
             Dir::Forward => (Some("eth1"), None, neighbour, remote),
-            Dir::Output if rng.below(2) == 0 => (None, Some("eth0"), WAN, remote),
-            Dir::Output => (None, Some("eth1"), LAN, neighbour),
+            Dir::Output if rng.below(2) == 0 => (None, Some("eth0"), wan, remote),
+            Dir::Output => (None, Some("eth1"), lan, neighbour),
         };
         let established = proto == 6 && !broadcast && rng.below(4) == 0;
         let flags = if established {
@@ -80,7 +102,11 @@ impl Pkt {
             // SYN, ACK, SYN+ACK, FIN+ACK, RST, PSH+ACK, SYN+FIN, none, FIN+PSH+URG.
             [0x02, 0x02, 0x02, 0x10, 0x12, 0x11, 0x04, 0x18, 0x03, 0x00, 0x29][rng.below(11)]
         };
-        let icmp = [(8, 0), (8, 0), (0, 0), (13, 0), (17, 0), (9, 0)][rng.below(6)];
+        let icmp = if v6 {
+            [(128, 0), (128, 0), (129, 0), (1, 4), (139, 0)][rng.below(5)]
+        } else {
+            [(8, 0), (8, 0), (0, 0), (13, 0), (17, 0), (9, 0)][rng.below(6)]
+        };
         let sport = [40000 + rng.below(20000) as u16, 1024, 53, 123][rng.below(4)];
         let dport = [22, 53, 80, 443, 7788, 8080, 1194, 3000 + rng.below(1000) as u16][rng.below(8)];
         // TCP options as a kernel's SYN has them (MSS, SACK permitted, timestamps, window scale), an MSS
@@ -95,31 +121,36 @@ impl Pkt {
         };
         let opts = if proto == 6 && !established { opts } else { None };
         let payload = [0, 0, 0, 12, 500][rng.below(5)];
-        let len = match proto {
-            6 => 40 + opts.as_ref().map_or(0, Vec::len) as u16 + payload,
-            17 => [28, 60, 76, 512, 1200][rng.below(5)],
-            _ => [28, 84, 84, 128][rng.below(4)],
-        };
+        let ip = if v6 { 40 } else { 20 };
+        let len = ip
+            + match proto {
+                6 => 20 + opts.as_ref().map_or(0, Vec::len) as u16 + payload,
+                17 => [8, 40, 56, 492, 1180][rng.below(5)],
+                _ => [8, 64, 64, 108][rng.below(4)],
+            };
         let ttl = [1, 2, 63, 64, 64, 65, 128, 255][rng.below(8)];
         let tos = [0x00, 0x00, 0x10, 0x08, 0x02, 0xb8, 0x20, 0x48, 0x04][rng.below(9)];
         // A segment of an established connection is the sender's kernel's: one byte of data after a
         // header with timestamps, its usual TTL and TOS.
-        let (len, ttl, tos) = if established { (53, 64, 0) } else { (len, ttl, tos) };
-        Pkt { dir, in_if, out_if, src, dst, proto, sport, dport, flags, icmp, ttl, tos, len, established, opts }
+        let (len, ttl, tos) = if established { (ip + 33, 64, 0) } else { (len, ttl, tos) };
+        Pkt { dir, v6, in_if, out_if, src, dst, proto, sport, dport, flags, icmp, ttl, tos, len, established, opts }
     }
 
     /// In chainwalk's packet syntax (a kernel log line).
     pub fn text(&self, rng: &mut Rng) -> String {
         let df = if rng.below(3) > 0 { " DF" } else { "" };
+        let ip = if self.v6 {
+            format!("TC={} HOPLIMIT={} FLOWLBL=0", self.tos, self.ttl)
+        } else {
+            format!("TOS=0x{:02X} TTL={}{df}", self.tos, self.ttl)
+        };
         let mut t = format!(
-            "IN={} OUT={} SRC={} DST={} LEN={} TOS=0x{:02X} TTL={}{df}",
+            "IN={} OUT={} SRC={} DST={} LEN={} {ip}",
             self.in_if.unwrap_or(""),
             self.out_if.unwrap_or(""),
             self.src,
             self.dst,
             self.len,
-            self.tos,
-            self.ttl
         );
         match self.proto {
             6 => {
@@ -142,6 +173,7 @@ impl Pkt {
                 }
             }
             17 => t += &format!(" PROTO=UDP SPT={} DPT={}", self.sport, self.dport),
+            _ if self.v6 => t += &format!(" PROTO=ICMPv6 TYPE={} CODE={}", self.icmp.0, self.icmp.1),
             _ => t += &format!(" PROTO=ICMP TYPE={} CODE={}", self.icmp.0, self.icmp.1),
         }
         t
@@ -187,7 +219,7 @@ const TABLES: [(&str, &[&str]); 4] = [
 
 /// A whole dump for `p`.
 pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
-    let mut out = String::from("# Generated by iptables-save v1.8.9\n");
+    let mut out = format!("# Generated by {}tables-save v1.8.9\n", if p.v6 { "ip6" } else { "ip" });
     let mut seq = 0;
     for (table, builtins) in TABLES {
         out += &format!("*{table}\n");
@@ -198,7 +230,8 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
             let n = 1 + rng.below(5);
             for i in 0..n {
                 // The protocol the rule's protocol matches are written for: usually the packet's.
-                let proto = if rng.below(4) == 0 { [6, 17, 1][rng.below(3)] } else { p.proto };
+                let icmp = if p.v6 { 58 } else { 1 };
+                let proto = if rng.below(4) == 0 { [6, 17, icmp][rng.below(3)] } else { p.proto };
                 let conds: Vec<Cond> =
                     (0..1 + rng.below(3)).filter_map(|_| condition(p, proto, t, chain, rng)).collect();
                 let mut words = Vec::new();
@@ -212,7 +245,7 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
                 let mut seen_proto_match = false;
                 for c in conds {
                     if let Cond::OfProto(w) = &c {
-                        let own = ["-m tcp ", "-m udp ", "-m icmp "].iter().any(|m| w.starts_with(m));
+                        let own = ["-m tcp ", "-m udp ", "-m icmp ", "-m icmp6 "].iter().any(|m| w.starts_with(m));
                         if own && std::mem::replace(&mut seen_proto_match, true) {
                             continue;
                         }
@@ -230,7 +263,7 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
                         words.push(w);
                     }
                 }
-                words.push(target(t, chain, i + 1 == n, p.established, rng, &mut seq));
+                words.push(target(t, chain, i + 1 == n, p, rng, &mut seq));
                 out += &format!("-A {chain} {}\n", words.join(" "));
             }
             // A SYN's MSS lowered (or an MSS option added), for later tcpmss matches to see.
@@ -249,16 +282,22 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
 }
 
 /// A rule's target; no CONNMARK for an `established` packet, whose handshake would have set the mark.
-fn target(table: &str, chain: &str, last: bool, established: bool, rng: &mut Rng, seq: &mut u32) -> String {
+fn target(table: &str, chain: &str, last: bool, p: &Pkt, rng: &mut Rng, seq: &mut u32) -> String {
     *seq += 1;
+    let established = p.established;
     if last && table == "filter" && rng.below(2) == 0 {
-        return ["-j ACCEPT", "-j DROP", "-j REJECT --reject-with icmp-port-unreachable"][rng.below(3)].into();
+        let reject = if p.v6 { "icmp6-port-unreachable" } else { "icmp-port-unreachable" };
+        return ["-j ACCEPT".to_string(), "-j DROP".into(), format!("-j REJECT --reject-with {reject}")][rng.below(3)]
+            .clone();
     }
     match rng.below(10) {
         0 => format!("-j MARK --set-xmark 0x{:x}/0x{:x}", 1 << rng.below(3), [0xffu32, 0xffff_ffff, 0x3][rng.below(3)]),
         1 if !established => format!("-j CONNMARK --set-xmark 0x{:x}/0xff", 1 << rng.below(3)),
         2 if table == "mangle" => format!("-j TOS --set-tos 0x{:02x}/0x3f", [0x10, 0x08, 0x04][rng.below(3)]),
-        3 if table == "mangle" && chain != "POSTROUTING" => format!("-j TTL --ttl-{} 1", ["inc", "dec"][rng.below(2)]),
+        3 if table == "mangle" && chain != "POSTROUTING" => {
+            let (t, o) = if p.v6 { ("HL", "hl") } else { ("TTL", "ttl") };
+            format!("-j {t} --{o}-{} 1", ["inc", "dec"][rng.below(2)])
+        }
         4 if table == "mangle" => format!("-j DSCP --set-dscp 0x{:02x}", [0x0a, 0x2e, 0][rng.below(3)]),
         _ => format!("-j NFLOG --nflog-group {}", 7 + *seq % 3),
     }
@@ -272,16 +311,43 @@ fn not(rng: &mut Rng) -> &'static str {
     }
 }
 
-fn addr(rng: &mut Rng, actual: Ipv4Addr) -> String {
-    let prefix = [8, 16, 24, 24, 28, 32, 32][rng.below(7)];
-    let base = if rng.below(2) == 0 {
-        actual
-    } else {
-        [WAN, LAN, Ipv4Addr::new(203, 0, 113, 9), Ipv4Addr::new(192, 0, 2, 77), Ipv4Addr::new(10, 1, 2, 3)]
-            [rng.below(5)]
-    };
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
-    format!("{}/{prefix}", Ipv4Addr::from(u32::from(base) & mask))
+fn addr(rng: &mut Rng, actual: IpAddr) -> String {
+    match actual {
+        IpAddr::V4(actual) => {
+            let prefix = [8, 16, 24, 24, 28, 32, 32][rng.below(7)];
+            let base = if rng.below(2) == 0 {
+                actual
+            } else {
+                [WAN, LAN, Ipv4Addr::new(203, 0, 113, 9), Ipv4Addr::new(192, 0, 2, 77), Ipv4Addr::new(10, 1, 2, 3)]
+                    [rng.below(5)]
+            };
+            format!("{}/{prefix}", Ipv4Addr::from(u32::from(base) & (u32::MAX << (32 - prefix))))
+        }
+        IpAddr::V6(actual) => {
+            let prefix = [16, 32, 48, 64, 64, 120, 128, 128][rng.below(8)];
+            let base = if rng.below(2) == 0 {
+                actual
+            } else {
+                let other = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 9);
+                [
+                    WAN6,
+                    LAN6,
+                    other,
+                    Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x4d),
+                    Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1),
+                ][rng.below(5)]
+            };
+            format!("{}/{prefix}", Ipv6Addr::from(u128::from(base) & (u128::MAX << (128 - prefix))))
+        }
+    }
+}
+
+/// An address `delta` after `a` (before, for a negative one).
+fn offset(a: IpAddr, delta: i64) -> IpAddr {
+    match a {
+        IpAddr::V4(a) => Ipv4Addr::from((i64::from(u32::from(a)) + delta).clamp(0, i64::from(u32::MAX)) as u32).into(),
+        IpAddr::V6(a) => Ipv6Addr::from(u128::from(a).wrapping_add_signed(i128::from(delta))).into(),
+    }
 }
 
 fn port_spec(rng: &mut Rng, actual: u16) -> String {
@@ -333,6 +399,9 @@ fn proto_name(rng: &mut Rng, proto: u8) -> &'static str {
         (6, _) => "tcp",
         (17, 0) => "17",
         (17, _) => "udp",
+        (58, 0) => "58",
+        (58, 1) => "icmpv6",
+        (58, _) => "ipv6-icmp",
         (_, 0) => "1",
         _ => "icmp",
     }
@@ -351,7 +420,7 @@ enum Cond {
 /// One condition (`-s X`, `-m ttl --ttl-gt 5`, ...) fit for `table chain`, for a rule about `proto`, or
 /// `None` when the one drawn does not fit there.
 fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Option<Cond> {
-    let kind = rng.below(31);
+    let kind = rng.below(if p.v6 { 33 } else { 31 });
     // The handshake before an established packet goes through the rules too, and would count.
     if p.established && matches!(kind, 23 | 24 | 29 | 30) {
         return None;
@@ -362,7 +431,8 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         2 if sees_in(chain) => format!("{}-i {}", not(rng), iface(rng, p.in_if)),
         3 if sees_out(chain) => format!("{}-o {}", not(rng), iface(rng, p.out_if)),
         4 => {
-            let name = ["tcp", "udp", "icmp", "all", "6", "17", "gre", proto_name(rng, p.proto)][rng.below(8)];
+            let icmp = if p.v6 { "ipv6-icmp" } else { "icmp" };
+            let name = ["tcp", "udp", icmp, "all", "6", "17", "gre", proto_name(rng, p.proto)][rng.below(8)];
             // `! -p all` matches nothing, and iptables refuses it.
             let not = if name == "all" { "" } else { not(rng) };
             return Some(Cond::Proto(format!("{not}-p {name}")));
@@ -373,10 +443,13 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
                 1 | 2 => format!("{}--dport {}", not(rng), port_spec(rng, p.dport)),
                 3 => format!("{}--syn", not(rng)),
                 // The established packet's options are the sender's kernel's, not known here.
-                4 if p.established => return None,
+                // (Nor those of a packet that does not say: the recorder fills the room LEN leaves.)
+                4 if p.established || p.opts.is_none() => return None,
                 4 => format!("{}--tcp-option {}", not(rng), [2, 1, 3, 4, 8, 5][rng.below(6)]),
                 _ => {
-                    let mask = ["SYN,RST,ACK,FIN", "SYN,ACK", "ALL", "FIN,SYN", "RST", "NONE", "ACK,FIN"][rng.below(7)];
+                    // (iptables-nft leaves a test of no flags, NONE, out of the rule altogether.)
+                    let mask =
+                        ["SYN,RST,ACK,FIN", "SYN,ACK", "ALL", "FIN,SYN", "RST", "NONE", "URG", "ACK,FIN"][rng.below(8)];
                     let comp = ["SYN", "ACK", "NONE", "FIN,ACK", "SYN,ACK", "RST", "FIN,PSH,URG"][rng.below(7)];
                     format!("{}--tcp-flags {mask} {comp}", not(rng))
                 }
@@ -391,6 +464,21 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
             };
             return Some(Cond::OfProto(format!("-m udp {opt}")));
         }
+        7 if proto == 58 => {
+            let t = [
+                "128",
+                "128/0",
+                "echo-request",
+                "129",
+                "echo-reply",
+                "1",
+                "1/4",
+                "destination-unreachable",
+                "139",
+                "135",
+            ][rng.below(10)];
+            return Some(Cond::OfProto(format!("-m icmp6 {}--icmpv6-type {t}", not(rng))));
+        }
         7 if proto == 1 => {
             let t = ["8", "8/0", "echo-request", "0", "echo-reply", "any", "13", "timestamp-request", "3", "9", "17"]
                 [rng.below(11)];
@@ -403,9 +491,9 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         }
         9 => {
             let (opt, a) = if rng.below(2) == 0 { ("--src-range", p.src) } else { ("--dst-range", p.dst) };
-            let lo = u32::from(a).saturating_sub(rng.below(3) as u32);
-            let hi = u32::from(a).saturating_add(rng.below(3) as u32).saturating_sub(rng.below(2) as u32 * 2);
-            format!("-m iprange {}{opt} {}-{}", not(rng), Ipv4Addr::from(lo), Ipv4Addr::from(hi.max(lo)))
+            let lo = offset(a, -(rng.below(3) as i64));
+            let hi = offset(a, rng.below(3) as i64 - rng.below(2) as i64 * 2).max(lo);
+            format!("-m iprange {}{opt} {lo}-{hi}", not(rng))
         }
         10 => {
             let l = p.len;
@@ -419,6 +507,13 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         }
         11 => {
             let v = [p.ttl, p.ttl.saturating_sub(1), p.ttl.saturating_add(1), 64, 1][rng.below(5)];
+            if p.v6 {
+                return Some(Cond::Plain(match rng.below(3) {
+                    0 => format!("-m hl {}--hl-eq {v}", not(rng)),
+                    1 => format!("-m hl --hl-lt {v}"),
+                    _ => format!("-m hl --hl-gt {v}"),
+                }));
+            }
             match rng.below(3) {
                 0 => format!("-m ttl {}--ttl-eq {v}", not(rng)),
                 1 => format!("-m ttl --ttl-lt {v}"),
@@ -437,7 +532,12 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
             }
         },
         14 => {
-            let types = ["LOCAL", "UNICAST", "BROADCAST", "MULTICAST", "UNREACHABLE", "BLACKHOLE", "UNSPEC"];
+            // (IPv6 has no BROADCAST or BLACKHOLE type; iptables refuses them there.)
+            let types: &[&str] = if p.v6 {
+                &["LOCAL", "UNICAST", "MULTICAST", "UNREACHABLE", "UNSPEC", "ANYCAST", "LOCAL"]
+            } else {
+                &["LOCAL", "UNICAST", "BROADCAST", "MULTICAST", "UNREACHABLE", "BLACKHOLE", "UNSPEC"]
+            };
             let mut s =
                 format!("-m addrtype {}--{}-type {}", not(rng), ["src", "dst"][rng.below(2)], types[rng.below(7)]);
             match rng.below(4) {
@@ -487,13 +587,19 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         20 => {
             format!("-m connmark {}--mark 0x{:x}{}", not(rng), [0, 1, 2, 4][rng.below(4)], ["", "/0xff"][rng.below(2)])
         }
-        21 => {
+        21 if !p.v6 => {
             let e = match rng.below(5) {
                 0 => format!("6&0xFF={}", [p.proto, 6, 17][rng.below(3)]),
                 1 => format!("0&0xFFFF={}", [p.len, 60, 84][rng.below(3)]),
                 2 if p.proto != 1 => format!("0>>22&0x3C@0&0xFFFF={}", [p.dport, 22, 80][rng.below(3)]),
                 3 => format!("8&0xFF000000=0x{:x}000000", [p.ttl, 64][rng.below(2)]),
-                _ => format!("12=0x{:x}", u32::from([p.src, WAN][rng.below(2)])),
+                _ => format!(
+                    "12=0x{:x}",
+                    u32::from(match p.src {
+                        IpAddr::V4(a) if rng.below(2) == 0 => a,
+                        _ => WAN,
+                    })
+                ),
             };
             format!("-m u32 {}--u32 \"{e}\"", not(rng))
         }
@@ -538,7 +644,7 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
                 ["original", "both", "reply"][rng.below(3)],
                 ["packets", "bytes", "avgpkt"][rng.below(3)]
             ),
-            1 if proto == 6 && !p.established => {
+            1 if proto == 6 && p.opts.is_some() => {
                 return Some(Cond::OfProto(format!(
                     "-m tcpmss --mss {}",
                     ["1460", "1000:1500", "536", "1:500", "1500"][rng.below(5)]
@@ -546,6 +652,16 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
             }
             2 | 1 => format!("-m connlimit --connlimit-{} {}", ["above", "upto"][rng.below(2)], rng.below(2)),
             _ => format!("-m quota --quota {}", [10, 100000][rng.below(2)]),
+        },
+        31 => {
+            let h = ["hop", "dst", "route", "frag", "auth", "none", "prot", "hop-by-hop"][rng.below(8)];
+            format!("-m ipv6header {}--header {h}{}", not(rng), ["", " --soft"][rng.below(2)])
+        }
+        32 => match rng.below(4) {
+            0 => format!("-m frag --fragid {}", rng.below(5)),
+            1 => format!("-m rt --rt-type {}", rng.below(3)),
+            2 => "-m hbh".to_string(),
+            _ => "-m frag --fragmore".to_string(),
         },
         _ => return None,
     };
@@ -560,7 +676,7 @@ mod tests {
     fn made_dumps_read_without_errors() {
         for seed in 0..300 {
             let mut rng = Rng::new(seed);
-            let p = Pkt::make(&mut rng);
+            let p = Pkt::make(&mut rng, seed % 3 == 0);
             let _ = p.text(&mut rng);
             let d = dump(&p, &mut rng);
             let parsed = chainwalk_core::parse(&d, None);

@@ -814,6 +814,7 @@ pub(crate) mod fixture {
                 now: None,
                 socket: self.pkt.is_local_out(),
                 kernel_socket: false,
+                backend: crate::walk::Backend::Legacy,
             }
         }
     }

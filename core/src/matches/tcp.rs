@@ -269,6 +269,13 @@ pub(crate) fn has_option(opts: &[u8], kind: u8) -> bool {
     false
 }
 
+/// Whether iptables-nft leaves `--tcp-flags` out of the rule it loads: a test of no flags at all
+/// (`--tcp-flags NONE ...`, `!` or not) in a tcp match it turns into expressions (one without
+/// `--tcp-option`), as `add_nft_tcp` skips a zero mask; the rule then holds whatever the flags (recorded).
+pub(crate) fn nft_drops_flags(t: &Tcp, flags: TcpFlagsTest, backend: crate::walk::Backend) -> bool {
+    backend == crate::walk::Backend::Nft && flags.mask.0 == 0 && t.option().is_none()
+}
+
 impl crate::walk::eval::Evaluate for Tcp {
     /// `tcp_mt` in `xt_tcpudp.c`: no match for later fragments; ports, then options, then flags.
     fn eval(&self, ctx: &crate::walk::eval::EvalCtx<'_>) -> crate::walk::eval::Outcome {
@@ -315,7 +322,7 @@ impl crate::walk::eval::Evaluate for Tcp {
             }
             why.push(o.why);
         }
-        if let Some(f) = self.flags() {
+        if let Some(f) = self.flags().as_ref().filter(|f| !nft_drops_flags(self, f.value, ctx.backend)) {
             let test = f.value;
             let set = TcpFlags(flags.0 & test.mask.0);
             let ok = test.matches(flags);

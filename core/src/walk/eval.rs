@@ -35,6 +35,9 @@ pub struct EvalCtx<'a> {
     /// Whether the packet is an ICMP or ICMPv6 message the kernel sends from its own control socket (an
     /// error a REJECT or routing sends): a socket exists, but no process's file owns it.
     pub kernel_socket: bool,
+    /// Which backend the dump was loaded with (iptables-nft turns some matches into expressions that
+    /// behave otherwise).
+    pub backend: super::Backend,
 }
 
 impl EvalCtx<'_> {

@@ -1363,6 +1363,14 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// `target::answer_lost`); when it does not, the sender sees nothing.
     fn stop_by_routing(&mut self, path: Path, why: String, icmp: Option<String>) {
         let mut summary = format!("{}.", capitalise(&why));
+        // `icmp_send` and `icmp6_send` answer routing's errors as they answer a REJECT (recorded).
+        let icmp = match icmp.as_ref().and_then(|_| target::nothing_sent_back(&self.pkt, self.host, false)) {
+            Some(unanswered) => {
+                summary.push_str(&format!(" No ICMP error goes back: {unanswered}."));
+                None
+            }
+            None => icmp,
+        };
         let lost = icmp
             .as_deref()
             .filter(|_| self.first.in_iface.is_some())

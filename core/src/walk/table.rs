@@ -430,6 +430,7 @@ fn evaluate(
         now: w.opts.now,
         socket: w.pkt.is_local_out() && !w.kernel_made,
         kernel_socket: w.kernel_made && matches!(w.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. }),
+        backend: w.opts.backend,
     };
     // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
     if (w.probe || !w.opts.explain_unmatched) && !eval::generic_matches(&rule.generic, &ctx) {
@@ -571,6 +572,36 @@ fn record_end(
     Some(s)
 }
 
+/// The rule as iptables-nft loaded it, where that differs from the dump's: a tcp match's test of no
+/// flags is left out (and the match with it when it tests nothing else), so the monitor prints it without.
+fn nft_loaded(rule: &Rule, backend: super::Backend) -> Option<Rule> {
+    use crate::matches::{tcp, MatchKind};
+    let dropped = |m: &crate::matches::Match| match &m.kind {
+        MatchKind::Tcp(t) => t.flags().as_ref().is_some_and(|f| tcp::nft_drops_flags(t, f.value, backend)),
+        _ => false,
+    };
+    if !rule.matches.iter().any(dropped) {
+        return None;
+    }
+    let every_port = |p: &Option<crate::ruleset::Negatable<crate::values::PortRange>>| {
+        p.as_ref().is_none_or(|p| !p.negated && p.value.min == 0 && p.value.max == u16::MAX)
+    };
+    let mut loaded = rule.clone();
+    let mut matches = Vec::with_capacity(rule.matches.len());
+    for m in rule.matches.iter() {
+        match &m.kind {
+            MatchKind::Tcp(t) if dropped(m) && every_port(t.sport()) && every_port(t.dport()) => {}
+            MatchKind::Tcp(t) if dropped(m) => {
+                let kind = MatchKind::Tcp(Box::new(tcp::Tcp::new(t.sport().clone(), t.dport().clone(), None, None)));
+                matches.push(crate::matches::Match { kind, ..m.clone() });
+            }
+            _ => matches.push(m.clone()),
+        }
+    }
+    loaded.matches = matches.into();
+    Some(loaded)
+}
+
 fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chain: &Chain, r: usize, rule: &Rule) {
     // The TRACE target marks the packet when it runs; the line for its own rule is printed before that.
     let is_trace_target = rule.target.as_ref().is_some_and(|t| t.name == "TRACE");
@@ -585,7 +616,10 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
             LineKind::Rule
         };
         let mut text = String::new();
-        save::rule(&chain.name, rule, save::SaveOptions::default(), &mut text);
+        match nft_loaded(rule, w.opts.backend) {
+            Some(loaded) => save::rule(&chain.name, &loaded, save::SaveOptions::default(), &mut text),
+            None => save::rule(&chain.name, rule, save::SaveOptions::default(), &mut text),
+        }
         // The nf_tables trace's verdict; an extension's is set once it has run.
         let verdict = match rule.target.as_ref().map(|t| (&t.kind, t.goto, &t.name)) {
             None => "CONTINUE".to_string(),

@@ -536,7 +536,11 @@ fn tcpmss(w: &mut Walker<'_, '_>, step: Option<usize>, action: &crate::targets::
 /// Why REJECT sends nothing back for `pkt`, if it does not: no reset answers a reset or a later fragment
 /// (`nf_reject_ip_tcphdr_get`), no ICMP error answers an ICMP error (`__icmp_send`, `icmpv6_send`), and
 /// nothing answers a packet to a broadcast or multicast address.
-fn nothing_sent_back(pkt: &crate::packet::Packet, host: &crate::host::Host, reset: bool) -> Option<&'static str> {
+pub(super) fn nothing_sent_back(
+    pkt: &crate::packet::Packet,
+    host: &crate::host::Host,
+    reset: bool,
+) -> Option<&'static str> {
     if pkt.fragment_offset != 0 {
         return Some("the kernel answers only a packet's first fragment");
     }
