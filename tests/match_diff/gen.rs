@@ -226,45 +226,15 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
         for c in builtins {
             out += &format!(":{c} ACCEPT [0:0]\n");
         }
+        // User chains: U1 may call U2; the built-in chains may call either.
+        let users: &[&str] = [&[][..], &["U1"][..], &["U1", "U2"][..]][rng.below(3)];
+        for u in users {
+            out += &format!(":{u} - [0:0]\n");
+        }
         for &(t, chain) in chains(p.dir).iter().filter(|(t, _)| *t == table) {
             let n = 1 + rng.below(5);
             for i in 0..n {
-                // The protocol the rule's protocol matches are written for: usually the packet's.
-                let icmp = if p.v6 { 58 } else { 1 };
-                let proto = if rng.below(4) == 0 { [6, 17, icmp][rng.below(3)] } else { p.proto };
-                let conds: Vec<Cond> =
-                    (0..1 + rng.below(3)).filter_map(|_| condition(p, proto, t, chain, rng)).collect();
-                let mut words = Vec::new();
-                if conds.iter().any(|c| matches!(c, Cond::OfProto(_))) {
-                    words.push(format!("-p {}", proto_name(rng, proto)));
-                } else if let Some(Cond::Proto(w)) = conds.iter().find(|c| matches!(c, Cond::Proto(_))) {
-                    words.push(w.clone());
-                }
-                let mut generic: Vec<&str> = Vec::new();
-                // One tcp, udp or icmp match a rule: iptables-nft prints only the last of several.
-                let mut seen_proto_match = false;
-                for c in conds {
-                    if let Cond::OfProto(w) = &c {
-                        let own = ["-m tcp ", "-m udp ", "-m icmp ", "-m icmp6 "].iter().any(|m| w.starts_with(m));
-                        if own && std::mem::replace(&mut seen_proto_match, true) {
-                            continue;
-                        }
-                    }
-                    if let Cond::Plain(w) | Cond::OfProto(w) = c {
-                        // `-s`, `-d`, `-i` and `-o` may each be given once.
-                        let flag = w.trim_start_matches("! ").split(' ').next().unwrap_or("");
-                        let flag = ["-s", "-d", "-i", "-o"].into_iter().find(|f| *f == flag);
-                        if let Some(f) = flag {
-                            if generic.contains(&f) {
-                                continue;
-                            }
-                            generic.push(f);
-                        }
-                        words.push(w);
-                    }
-                }
-                words.push(target(t, chain, i + 1 == n, p, rng, &mut seq));
-                out += &format!("-A {chain} {}\n", words.join(" "));
+                out += &rule(p, t, chain, i + 1 == n, users, rng, &mut seq);
             }
             // A SYN's MSS lowered (or an MSS option added), for later tcpmss matches to see.
             if t == "mangle" && !p.established && rng.below(3) == 0 {
@@ -276,9 +246,59 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
                 out += &format!("-A {chain} -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS {how}\n");
             }
         }
+        for (k, u) in users.iter().enumerate() {
+            let n = 1 + rng.below(3);
+            for i in 0..n {
+                out += &rule(p, table, u, i + 1 == n, &users[k + 1..], rng, &mut seq);
+            }
+        }
         out += "COMMIT\n";
     }
     out
+}
+
+/// One rule of `table chain`, ending in a line break; `users` are the user chains it may call.
+fn rule(p: &Pkt, table: &str, chain: &str, last: bool, users: &[&str], rng: &mut Rng, seq: &mut u32) -> String {
+    // The protocol the rule's protocol matches are written for: usually the packet's.
+    let icmp = if p.v6 { 58 } else { 1 };
+    let proto = if rng.below(4) == 0 { [6, 17, icmp][rng.below(3)] } else { p.proto };
+    let conds: Vec<Cond> = (0..1 + rng.below(3)).filter_map(|_| condition(p, proto, table, chain, rng)).collect();
+    let mut words = Vec::new();
+    if conds.iter().any(|c| matches!(c, Cond::OfProto(_))) {
+        words.push(format!("-p {}", proto_name(rng, proto)));
+    } else if let Some(Cond::Proto(w)) = conds.iter().find(|c| matches!(c, Cond::Proto(_))) {
+        words.push(w.clone());
+    }
+    let mut generic: Vec<&str> = Vec::new();
+    // One tcp, udp or icmp match a rule: iptables-nft prints only the last of several.
+    let mut seen_proto_match = false;
+    for c in conds {
+        if let Cond::OfProto(w) = &c {
+            let own = ["-m tcp ", "-m udp ", "-m icmp ", "-m icmp6 "].iter().any(|m| w.starts_with(m));
+            if own && std::mem::replace(&mut seen_proto_match, true) {
+                continue;
+            }
+        }
+        if let Cond::Plain(w) | Cond::OfProto(w) = c {
+            // `-s`, `-d`, `-i` and `-o` may each be given once.
+            let flag = w.trim_start_matches("! ").split(' ').next().unwrap_or("");
+            let flag = ["-s", "-d", "-i", "-o"].into_iter().find(|f| *f == flag);
+            if let Some(f) = flag {
+                if generic.contains(&f) {
+                    continue;
+                }
+                generic.push(f);
+            }
+            words.push(w);
+        }
+    }
+    // Now and then a jump or a goto to a user chain; in a user chain, a RETURN.
+    words.push(match rng.below(8) {
+        0 | 1 if !users.is_empty() => format!("-{} {}", ["j", "g"][rng.below(2)], users[rng.below(users.len())]),
+        2 if chain.starts_with('U') => "-j RETURN".to_string(),
+        _ => target(table, chain, last, p, rng, seq),
+    });
+    format!("-A {chain} {}\n", words.join(" "))
 }
 
 /// A rule's target; no CONNMARK for an `established` packet, whose handshake would have set the mark.
@@ -421,8 +441,9 @@ enum Cond {
 /// `None` when the one drawn does not fit there.
 fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Option<Cond> {
     let kind = rng.below(if p.v6 { 33 } else { 31 });
-    // The handshake before an established packet goes through the rules too, and would count.
-    if p.established && matches!(kind, 23 | 24 | 29 | 30) {
+    // The handshake before an established packet goes through the rules too, and would count, as would
+    // the neighbour discovery an IPv6 lab does before the packet.
+    if (p.established || p.v6) && matches!(kind, 23 | 24 | 29 | 30) {
         return None;
     }
     let c = match kind {
