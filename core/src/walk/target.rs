@@ -616,11 +616,13 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     let v4 = pkt.dst.is_ipv4();
     let reset = matches!(l4, L4::Tcp { .. });
     // A reset comes from the address it answers for; an ICMP error from that address when it is the host's,
-    // else from the host's address on the way back.
+    // else from the host's address on the way back: for a packet the host sent, the sender's own address
+    // (`icmp_send` and `icmp6_send` leave the source to the route back, recorded).
     let src = if reset || w.host.is_local(pkt.dst) {
         pkt.dst
     } else {
         match w.host.route(pkt.src) {
+            RouteDecision::Local { .. } => pkt.src,
             RouteDecision::Forward { src: Some(s), .. } => s,
             RouteDecision::Forward { dev, .. } => w
                 .host
