@@ -167,6 +167,29 @@ impl Extension for Statistic {
     }
 }
 
+impl Statistic {
+    /// For an nth match that already ran `runs` times in this walk (a user chain the packet enters again),
+    /// what it says now: `xt_statistic`'s counter has gone on, and the k-th run (from 0) picks the packet
+    /// when k is `--packet` modulo `--every` (recorded). `None` on the first run, or in random mode.
+    pub(crate) fn nth_again(&self, runs: u32) -> Option<Outcome> {
+        let StatisticMode::Nth { every, packet } = self.mode else { return None };
+        if runs == 0 {
+            return None;
+        }
+        let picked = runs % every.max(1) == packet;
+        let neg = if self.invert { "! " } else { "" };
+        let fact = format!(
+            "statistic {neg}--every {every} --packet {packet} already ran {runs} time{} in this walk (a chain the \
+             packet entered again), so its counter is at {runs} (taking its first run as number 0), which {} the \
+             one --packet {packet} picks",
+            if runs == 1 { "" } else { "s" },
+            if picked { "is" } else { "is not" }
+        );
+        let o = conclude(picked, self.invert, fact);
+        Some(Outcome::assumed(o.holds, o.why))
+    }
+}
+
 impl Evaluate for Statistic {
     /// `statistic_mt` in `xt_statistic.c`. Random mode compares a random 31-bit number with the probability:
     /// 1 always matches and 0 never does; anything between is chance, and chainwalk assumes the rule is not

@@ -435,6 +435,9 @@ struct Walker<'s, 'r> {
     recent: Vec<(String, IpAddr)>,
     /// Entries added while a rule was being evaluated, moved into `recent` after it.
     recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
+    /// How many times each `statistic --mode nth` match (by its address in the ruleset) has run in this
+    /// walk: its counter goes on when a user chain brings the packet to it again.
+    nth_seen: std::cell::RefCell<std::collections::HashMap<usize, u32>>,
     /// How many rules the walk has evaluated, and how many of them matched; past `budget` or
     /// [`MAX_MATCHED`] it stops undecided.
     evaluated: usize,
@@ -492,7 +495,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             snat: false,
             dnat: false,
             original: tuple,
-            reply: reverse(tuple),
+            reply: reply_tuple(packet),
             seen_reply: false,
             assured: false,
             confirmed: false,
@@ -520,6 +523,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             port_out: None,
             recent: Vec::new(),
             recent_added: Default::default(),
+            nth_seen: Default::default(),
             evaluated: 0,
             matched: 0,
             budget: evaluation_budget(sim.ruleset.rule_count()),
@@ -1476,12 +1480,32 @@ pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
     }
 }
 
+/// The conntrack tuple of `p` as it travels. For ICMP and ICMPv6 the "ports" `xt_conntrack` compares are
+/// the tuple's words in their place: the echo identifier as the source (not in the packet model: 0) and
+/// the type and code as the destination (recorded: `--ctorigdstport` sees 2048 for an echo request).
 pub(super) fn tuple_of(p: &Packet) -> Tuple {
     let (sport, dport) = match p.l4 {
-        L4::Icmp { .. } | L4::Icmpv6 { .. } => (0, 0),
+        L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => (0, u16::from_be_bytes([icmp_type, code])),
         l4 => l4.ports().unwrap_or((0, 0)),
     };
     Tuple { src: p.src, dst: p.dst, sport, dport }
+}
+
+/// The reply tuple of a connection whose first packet left as `p`: the reverse of its tuple, where an ICMP
+/// query's reply is of the answering type (`invmap` in `nf_conntrack_proto_icmp.c` and `icmpv6.c`).
+pub(super) fn reply_tuple(p: &Packet) -> Tuple {
+    let t = tuple_of(p);
+    let answer = match p.l4 {
+        L4::Icmp { icmp_type: t @ (8 | 13 | 15 | 17), code } => Some((if t == 8 { 0 } else { t + 1 }, code)),
+        L4::Icmpv6 { icmp_type: t @ (128 | 139), code } => Some((t + 1, code)),
+        _ => None,
+    };
+    match answer {
+        Some((icmp_type, code)) => {
+            Tuple { src: t.dst, dst: t.src, sport: t.sport, dport: u16::from_be_bytes([icmp_type, code]) }
+        }
+        None => reverse(t),
+    }
 }
 
 pub(super) fn reverse(t: Tuple) -> Tuple {

@@ -93,7 +93,7 @@ pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
     // The connection's tuples are its first packet's: the original as it arrived, the reply as the
     // reverse of how it left (after every translation), whichever way this packet goes.
     w.ct.original = super::tuple_of(&first);
-    w.ct.reply = super::reverse(super::tuple_of(&after));
+    w.ct.reply = super::reply_tuple(&after);
     let (fs, fd) = ports(&first);
     let (as_, ad) = ports(&after);
     let dst_changed = after.dst != first.dst || ad != fd;

@@ -129,7 +129,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
                 continue;
             }
             let key = || format!("{}:{}:{}", table.name, chain.name, ri + 1);
-            let (matched, conditions, _) = evaluate(w, rule, hook, table.name, &key, false);
+            let (matched, conditions, _) = evaluate(w, rule, hook, table.name, &key, Eval::Look);
             // Only a translation meant for this packet counts: the rule must test its destination address or
             // port, and the test must hold (a bare `-p tcp -j DNAT` of some endpoint chain is not).
             let aimed = conditions.iter().any(|c| {
@@ -235,7 +235,8 @@ fn traverse(
         if w.stopped() {
             return TableVerdict::Drop { step: None };
         }
-        let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, forced_miss);
+        let how = if forced_miss { Eval::ForcedMiss } else { Eval::Walk };
+        let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, how);
         w.matched += usize::from(matched);
         let added = std::mem::take(&mut *w.recent_added.borrow_mut());
         w.recent.extend(added);
@@ -403,6 +404,17 @@ fn set_effect(w: &mut Walker<'_, '_>, step: Option<usize>, effect: String) {
     }
 }
 
+/// Why a rule is evaluated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Eval {
+    /// The walk reaches it.
+    Walk,
+    /// The walk reaches it, but it must not match (the user said so).
+    ForcedMiss,
+    /// Only to explain the walk: nothing it does is kept (an nth counter does not go on).
+    Look,
+}
+
 /// Evaluates a rule: the generic part, then each match in order, stopping at the first that fails.
 /// Returns whether it matched, its conditions, and the assumptions made (with the answer used).
 fn evaluate(
@@ -411,8 +423,9 @@ fn evaluate(
     hook: Hook,
     table: TableName,
     key: &dyn Fn() -> String,
-    forced_miss: bool,
+    how: Eval,
 ) -> (bool, Vec<Condition>, Vec<(String, bool)>) {
+    let forced_miss = how == Eval::ForcedMiss;
     let out_iface = match hook {
         Hook::Prerouting | Hook::Input => None,
         _ => w.out_iface.as_deref(),
@@ -444,6 +457,14 @@ fn evaluate(
     let mut ok = true;
     for m in &rule.matches {
         let mut o: Outcome = matches::eval(m, &ctx);
+        if let (crate::matches::MatchKind::Statistic(st), false) = (&m.kind, how == Eval::Look) {
+            let mut seen = w.nth_seen.borrow_mut();
+            let runs = seen.entry(m as *const crate::matches::Match as usize).or_insert(0);
+            if let Some(again) = st.nth_again(*runs) {
+                o = again;
+            }
+            *runs += 1;
+        }
         if o.assumed {
             if let Some(answer) = w.opts.overrides.get(&key()).copied() {
                 o.holds = answer;
