@@ -270,6 +270,9 @@ fn rule(p: &Pkt, table: &str, chain: &str, last: bool, users: &[&str], rng: &mut
         words.push(w.clone());
     }
     let mut generic: Vec<&str> = Vec::new();
+    // Each module once a rule: iptables resolves an option of a module loaded again (`-m mark ... -m
+    // connmark ... -m mark --mark`) to another module's option of that name, which chainwalk does not.
+    let mut modules: Vec<String> = Vec::new();
     // One tcp, udp or icmp match a rule: iptables-nft prints only the last of several.
     let mut seen_proto_match = false;
     for c in conds {
@@ -280,6 +283,12 @@ fn rule(p: &Pkt, table: &str, chain: &str, last: bool, users: &[&str], rng: &mut
             }
         }
         if let Cond::Plain(w) | Cond::OfProto(w) = c {
+            if let Some(module) = w.strip_prefix("-m ").and_then(|m| m.split(' ').next()) {
+                if modules.iter().any(|m| m == module) {
+                    continue;
+                }
+                modules.push(module.to_string());
+            }
             // `-s`, `-d`, `-i` and `-o` may each be given once.
             let flag = w.trim_start_matches("! ").split(' ').next().unwrap_or("");
             let flag = ["-s", "-d", "-i", "-o"].into_iter().find(|f| *f == flag);
@@ -452,8 +461,12 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         2 if sees_in(chain) => format!("{}-i {}", not(rng), iface(rng, p.in_if)),
         3 if sees_out(chain) => format!("{}-o {}", not(rng), iface(rng, p.out_if)),
         4 => {
+            // (Not `-p all` in IPv6: ip6tables flags any `-p` in the rule, so the kernel's TRACE calls an
+            // unconditional verdict with it `rule`, where chainwalk, which keeps no `-p all`, says `return`
+            // or `policy`; ip6tables-save drops it too.)
             let icmp = if p.v6 { "ipv6-icmp" } else { "icmp" };
-            let name = ["tcp", "udp", icmp, "all", "6", "17", "gre", proto_name(rng, p.proto)][rng.below(8)];
+            let all = if p.v6 { "6" } else { "all" };
+            let name = ["tcp", "udp", icmp, all, "6", "17", "gre", proto_name(rng, p.proto)][rng.below(8)];
             // `! -p all` matches nothing, and iptables refuses it.
             let not = if name == "all" { "" } else { not(rng) };
             return Some(Cond::Proto(format!("{not}-p {name}")));
