@@ -187,6 +187,26 @@ impl Extension for Limit {
     }
 }
 
+impl Limit {
+    /// For a limit that already let the packet through `runs` times in this walk (a user chain entered
+    /// again, microseconds later), what it says now: the bucket holds `--limit-burst` credits and does not
+    /// refill in that time, so the run after the burst is over the limit (recorded). `None` while credits
+    /// are left.
+    pub(crate) fn again(&self, runs: u32) -> Option<Outcome> {
+        (runs >= self.burst).then(|| {
+            Outcome::assumed(
+                false,
+                format!(
+                    "this limit already let the packet through {runs} time{} in this walk (a chain it entered \
+                     again), which spent its burst of {}, so this does not hold",
+                    if runs == 1 { "" } else { "s" },
+                    self.burst
+                ),
+            )
+        })
+    }
+}
+
 impl Evaluate for Limit {
     /// `limit_mt` in `xt_limit.c` takes a credit per packet from a bucket that refills at the rate; it depends
     /// on the packets before this one, which chainwalk does not have, so the packet is assumed within the limit

@@ -435,8 +435,8 @@ struct Walker<'s, 'r> {
     recent: Vec<(String, IpAddr)>,
     /// Entries added while a rule was being evaluated, moved into `recent` after it.
     recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
-    /// How many times each `statistic --mode nth` match (by its address in the ruleset) has run in this
-    /// walk: its counter goes on when a user chain brings the packet to it again.
+    /// How many times each `statistic --mode nth` and `limit` match (by its address in the ruleset) has run
+    /// in this walk: its counter goes on, its bucket empties, when a user chain brings the packet to it again.
     nth_seen: std::cell::RefCell<std::collections::HashMap<usize, u32>>,
     /// How many rules the walk has evaluated, and how many of them matched; past `budget` or
     /// [`MAX_MATCHED`] it stops undecided.

@@ -457,13 +457,23 @@ fn evaluate(
     let mut ok = true;
     for m in &rule.matches {
         let mut o: Outcome = matches::eval(m, &ctx);
-        if let (crate::matches::MatchKind::Statistic(st), false) = (&m.kind, how == Eval::Look) {
-            let mut seen = w.nth_seen.borrow_mut();
-            let runs = seen.entry(m as *const crate::matches::Match as usize).or_insert(0);
-            if let Some(again) = st.nth_again(*runs) {
-                o = again;
+        // A match with a counter or a bucket (statistic nth, limit) the packet meets again in this walk
+        // (a user chain entered twice) finds it where its first run left it.
+        if how != Eval::Look {
+            use crate::matches::MatchKind;
+            if matches!(m.kind, MatchKind::Statistic(_) | MatchKind::Limit(_)) {
+                let mut seen = w.nth_seen.borrow_mut();
+                let runs = seen.entry(m as *const crate::matches::Match as usize).or_insert(0);
+                let again = match &m.kind {
+                    MatchKind::Statistic(st) => st.nth_again(*runs),
+                    MatchKind::Limit(l) => l.again(*runs),
+                    _ => None,
+                };
+                if let Some(again) = again {
+                    o = again;
+                }
+                *runs += 1;
             }
-            *runs += 1;
         }
         if o.assumed {
             if let Some(answer) = w.opts.overrides.get(&key()).copied() {
