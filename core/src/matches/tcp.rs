@@ -255,6 +255,16 @@ pub(crate) fn eval_ports(
     Some(crate::walk::eval::conclude(inside, p.negated, fact))
 }
 
+/// How far the kernel steps from the TCP option at `i` to the next (`optlen` in `xt_TCPMSS.c`, the same
+/// step in `tcp_find_option` and `tcpmss_mt`): one byte for end of list, no-operation and a zero or missing
+/// length, else the option's length byte.
+pub(crate) fn option_len(opts: &[u8], i: usize) -> usize {
+    match opts.get(i + 1) {
+        Some(&len) if opts[i] >= 2 && len > 0 => usize::from(len),
+        _ => 1,
+    }
+}
+
 /// Whether TCP options `opts` hold one of `kind`, read as `tcp_find_option` in `xt_tcpudp.c` reads them:
 /// from the start, every byte below 2 (end of list, no-operation) one byte long, any other option as long as
 /// its length byte says (at least one byte); an end-of-list byte does not stop the search.
@@ -264,7 +274,7 @@ pub(crate) fn has_option(opts: &[u8], kind: u8) -> bool {
         if opts[i] == kind {
             return true;
         }
-        i += if opts[i] < 2 { 1 } else { usize::from(opts.get(i + 1).copied().unwrap_or(1)).max(1) };
+        i += option_len(opts, i);
     }
     false
 }

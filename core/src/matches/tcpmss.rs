@@ -46,7 +46,7 @@ pub(crate) fn mss_option(opts: &[u8]) -> Option<u16> {
         if opts[i] == 2 && opts.len() - i >= 4 && opts[i + 1] == 4 {
             return Some(u16::from_be_bytes([opts[i + 2], opts[i + 3]]));
         }
-        i += if opts[i] < 2 { 1 } else { usize::from(opts.get(i + 1).copied().unwrap_or(1)).max(1) };
+        i += super::tcp::option_len(opts, i);
     }
     None
 }

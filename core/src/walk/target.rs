@@ -89,8 +89,9 @@ pub(super) fn apply(
             use crate::targets::mark::{ConnmarkAction, ShiftDir};
             // `connmark_tg_shift` does nothing to a packet without a connection: in the raw table, before
             // conntrack has seen it, and when it is INVALID or UNTRACKED (recorded).
-            if !crate::matches::conntrack::has_connection(&w.ct_view(table)) {
-                let why = match w.ct_view(table).state {
+            let seen = w.ct_view(table);
+            if !crate::matches::conntrack::has_connection(&seen) {
+                let why = match seen.state {
                     CtState::Untracked => "the packet is UNTRACKED",
                     _ if table == TableName::Raw && !w.ct_seen => {
                         "conntrack has not seen the packet yet in the raw table"
@@ -465,8 +466,7 @@ fn tcpmss_in_options(w: &mut Walker<'_, '_>, step: Option<usize>, mut opts: Vec<
             effect(w, format!("TCPMSS: the SYN's MSS becomes {wanted}; the packet goes on"));
             return TargetResult::Continue;
         }
-        // `optlen` in `xt_TCPMSS.c`: end of list, no-operation and zero-length options take one byte.
-        i += if opts[i] <= 1 || opts[i + 1] == 0 { 1 } else { usize::from(opts[i + 1]) };
+        i += crate::matches::tcp::option_len(&opts, i);
     }
     let v6 = w.pkt.dst.is_ipv6();
     let headers = if v6 { 40 } else { 20 } + 20 + opts.len();
