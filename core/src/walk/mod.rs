@@ -1134,6 +1134,14 @@ impl<'s, 'r> Walker<'s, 'r> {
         true
     }
 
+    /// A packet that comes with its connection (an answer the kernel made): conntrack leaves it as it
+    /// is, and NAT is the connection's, decided already.
+    fn attach_connection(&mut self) {
+        self.ct_seen = true;
+        self.nat_dst_done = true;
+        self.nat_src_done = true;
+    }
+
     /// Connection tracking at PREROUTING or OUTPUT (priority -200): from here on rules see the state.
     fn conntrack(&mut self, hook: Hook) {
         if self.ct_seen {

@@ -633,8 +633,18 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
         }
     };
     let mut answer = crate::packet::Packet::new(src, pkt.src, l4);
-    answer.ct_state = CtState::Related;
-    answer.ct_dir = crate::packet::CtDir::Reply;
+    // The kernel hands the answer the connection of the packet it answers (`nf_ct_attach`, from
+    // `nf_send_reset` and `icmp_glue_bits`), RELATED in the other direction, as it is now: an answer to
+    // a first packet has a connection not yet confirmed that has seen no reply, with the packet's
+    // connection mark and original tuple. A packet without a connection (not seen by conntrack yet in
+    // raw, INVALID, UNTRACKED) gives none: conntrack then finds no connection the answer belongs to, and
+    // it is INVALID (recorded).
+    let attached = w.ct_seen && crate::matches::conntrack::has_connection(&w.ct);
+    answer.ct_state = if attached { CtState::Related } else { CtState::Invalid };
+    answer.ct_dir = match w.ct.dir {
+        crate::packet::CtDir::Original => crate::packet::CtDir::Reply,
+        crate::packet::CtDir::Reply => crate::packet::CtDir::Original,
+    };
     // An answer to a link-local IPv6 source goes back out of the interface the packet came in on
     // (`icmp6_send` takes the scope from the packet it answers).
     answer.out_iface = w.first.in_iface.clone();
@@ -642,6 +652,10 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     p.probe = true;
     p.traced = false;
     p.kernel_made = true;
+    if attached {
+        p.ct = super::eval::ConnState { state: CtState::Related, dir: answer.ct_dir, ..w.ct.clone() };
+        p.attach_connection();
+    }
     p.run();
     let fate = p.fate?;
     if fate.verdict != crate::trace::FateVerdict::Accept {
@@ -666,6 +680,15 @@ fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
 }
 
 fn untrack(w: &mut Walker<'_, '_>, step: Option<usize>, t: &Target) {
+    if w.ct_seen {
+        // A packet that has a connection already (an answer the kernel made and attached to the
+        // connection it answers) keeps it: `notrack_tg` and `xt_ct_target` leave such a packet alone.
+        if let Some(s) = step {
+            w.trace.steps[s].effect =
+                Some(format!("{}: nothing changes: the packet has its connection already", t.name));
+        }
+        return;
+    }
     let before = w.ct.state;
     w.ct.state = CtState::Untracked;
     w.change(
