@@ -483,6 +483,31 @@ impl Hashlimit {
     }
 }
 
+impl Hashlimit {
+    /// For a packet rate that already took a credit from the packet's bucket `runs` times in this walk
+    /// (a user chain entered again, microseconds later), what it says now: a new bucket holds
+    /// `--hashlimit-burst` credits and does not refill in that time, so the run after the burst is over
+    /// the rate (as for the limit match). `None` while credits are left, and for byte rates and
+    /// `--hashlimit-rate-match`, whose costs chainwalk does not follow.
+    pub(crate) fn again(&self, runs: u32) -> Option<Outcome> {
+        let HashRate::Packets { burst, .. } = self.rate else { return None };
+        if self.rate_match || u64::from(runs) < burst {
+            return None;
+        }
+        let o = conclude(
+            false,
+            self.above,
+            format!(
+                "this packet already took {runs} credit{} from its bucket in hashlimit table `{}` in this walk (a \
+                 chain it entered again), which spent the burst of {burst}, so it is over the rate",
+                if runs == 1 { "" } else { "s" },
+                self.name
+            ),
+        );
+        Some(Outcome::assumed(o.holds, o.why))
+    }
+}
+
 impl Evaluate for Hashlimit {
     /// `hashlimit_mt` in `xt_hashlimit.c` keeps a bucket per key (`--hashlimit-mode`) that refills at the rate;
     /// it depends on the packets before this one, which chainwalk does not have, so the packet's bucket is

@@ -28,6 +28,28 @@ impl Extension for Quota {
     }
 }
 
+impl Quota {
+    /// For a quota the packet already met `runs` times in this walk (a user chain entered again): each
+    /// run that fitted took the packet's length, and one that did not emptied the quota, so it fits now
+    /// only if the quota holds `runs + 1` times the length. `None` on the first run.
+    pub(crate) fn again(&self, runs: u32, len: u16) -> Option<Outcome> {
+        if runs == 0 {
+            return None;
+        }
+        let len = u64::from(len);
+        let fits = self.quota.value >= (u64::from(runs) + 1).saturating_mul(len);
+        let fact = format!(
+            "this packet already met the quota of {} bytes {runs} time{} in this walk (a chain it entered again), \
+             taking LEN={len} each time it fitted, and {}",
+            self.quota.value,
+            if runs == 1 { "" } else { "s" },
+            if fits { "what is left still fits it" } else { "what is left is less than LEN" }
+        );
+        let o = conclude(fits, self.quota.negated, fact);
+        Some(Outcome::assumed(o.holds, o.why))
+    }
+}
+
 impl Evaluate for Quota {
     /// `quota_mt` in `xt_quota.c` takes the packet's length from what is left and matches while that was
     /// enough. chainwalk does not know the packets before this one and assumes none used the quota.

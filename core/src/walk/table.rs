@@ -457,16 +457,21 @@ fn evaluate(
     let mut ok = true;
     for m in &rule.matches {
         let mut o: Outcome = matches::eval(m, &ctx);
-        // A match with a counter or a bucket (statistic nth, limit) the packet meets again in this walk
+        // A match with a counter or a bucket (statistic nth, limit, hashlimit, quota) the packet meets again in this walk
         // (a user chain entered twice) finds it where its first run left it.
         if how != Eval::Look {
             use crate::matches::MatchKind;
-            if matches!(m.kind, MatchKind::Statistic(_) | MatchKind::Limit(_)) {
+            if matches!(
+                m.kind,
+                MatchKind::Statistic(_) | MatchKind::Limit(_) | MatchKind::Hashlimit(_) | MatchKind::Quota(_)
+            ) {
                 let mut seen = w.nth_seen.borrow_mut();
                 let runs = seen.entry(m as *const crate::matches::Match as usize).or_insert(0);
                 let again = match &m.kind {
                     MatchKind::Statistic(st) => st.nth_again(*runs),
                     MatchKind::Limit(l) => l.again(*runs),
+                    MatchKind::Hashlimit(h) => h.again(*runs),
+                    MatchKind::Quota(q) => q.again(*runs, w.pkt.len),
                     _ => None,
                 };
                 if let Some(again) = again {
