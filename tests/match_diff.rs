@@ -145,7 +145,8 @@ fn random_rules_match_as_in_the_kernel() {
     let out = std::env::temp_dir().join("chainwalk-match-diff");
     let _ = std::fs::remove_dir_all(&out);
     let started = std::time::Instant::now();
-    let (mut agreed, mut refused, mut unstable, mut legacy_only) = (0, 0, 0, 0);
+    let (mut agreed, mut refused, mut legacy_only) = (0, 0, 0);
+    let mut unstable = Vec::new();
     let mut differences = Vec::new();
     let mut not_recorded = Vec::new();
     for seed in first..first + count {
@@ -162,7 +163,7 @@ fn random_rules_match_as_in_the_kernel() {
             Outcome::Agrees => agreed += 1,
             Outcome::AgreesOnLegacy(_) => legacy_only += 1,
             Outcome::BothRefuse => refused += 1,
-            Outcome::Unstable => unstable += 1,
+            Outcome::Unstable => unstable.push(seed.to_string()),
             Outcome::NotRecorded(e) => not_recorded.push(format!("{seed}: {}", e.lines().next().unwrap_or(""))),
             Outcome::Differs(d) => {
                 let d = format!("seed {seed} ({}): {packet}\n{d}", dir.display());
@@ -173,12 +174,16 @@ fn random_rules_match_as_in_the_kernel() {
     }
     let mut report = format!(
         "match_diff seeds {first}..{}: {agreed} agree, {legacy_only} agree on legacy (not recordable on nf_tables), \
-         {} differ, {refused} refused by both, {unstable} unstable, {} not recorded ({:.0?})\n",
+         {} differ, {refused} refused by both, {} unstable, {} not recorded ({:.0?})\n",
         first + count,
         differences.len(),
+        unstable.len(),
         not_recorded.len(),
         started.elapsed()
     );
+    if !unstable.is_empty() {
+        report += &format!("unstable (two recordings differ): {}\n", unstable.join(", "));
+    }
     for n in &not_recorded {
         report += &format!("not recorded: {n}\n");
     }

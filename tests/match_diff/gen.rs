@@ -2,8 +2,9 @@
 //! kind, direction and header, and in each chain the packet passes a few rules of one to three random
 //! conditions, drawn half the time from the packet's own values so that about half of them hold. Most
 //! rules end in `-j NFLOG` (the walk goes on, and the kernel's TRACE line says the rule matched); some
-//! set a mark, a connection mark or the TOS that later conditions test; the filter chain may end in a
-//! conditional verdict.
+//! set a mark, a connection mark or the TOS that later conditions test; the nat chains may translate
+//! (DNAT, REDIRECT, NETMAP, SNAT, MASQUERADE, with ports, `--random` and `--persistent`), which can
+//! change the packet's path; the filter chain may end in a conditional verdict.
 
 use crate::synth::Rng;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -305,15 +306,24 @@ fn rule(p: &Pkt, table: &str, chain: &str, last: bool, users: &[&str], rng: &mut
     words.push(match rng.below(8) {
         0 | 1 if !users.is_empty() => format!("-{} {}", ["j", "g"][rng.below(2)], users[rng.below(users.len())]),
         2 if chain.starts_with('U') => "-j RETURN".to_string(),
-        _ => target(table, chain, last, p, rng, seq),
+        _ => {
+            // Port options of a NAT target need the rule to be about TCP or UDP.
+            let l4 = ["-p tcp", "-p 6", "-p udp", "-p 17"].iter().any(|w| words.first().is_some_and(|f| f == w));
+            target(table, chain, last, l4, p, rng, seq)
+        }
     });
     format!("-A {chain} {}\n", words.join(" "))
 }
 
 /// A rule's target; no CONNMARK for an `established` packet, whose handshake would have set the mark.
-fn target(table: &str, chain: &str, last: bool, p: &Pkt, rng: &mut Rng, seq: &mut u32) -> String {
+/// `l4`: the rule is about TCP or UDP, so a NAT target may give ports.
+fn target(table: &str, chain: &str, last: bool, l4: bool, p: &Pkt, rng: &mut Rng, seq: &mut u32) -> String {
     *seq += 1;
     let established = p.established;
+    // (Not in a user chain, which may be called from hooks the target is not allowed in.)
+    if table == "nat" && !chain.starts_with('U') && rng.below(3) == 0 {
+        return nat_target(chain, l4, p, rng);
+    }
     if last && table == "filter" && rng.below(2) == 0 {
         let reject = if p.v6 { "icmp6-port-unreachable" } else { "icmp-port-unreachable" };
         return ["-j ACCEPT".to_string(), "-j DROP".into(), format!("-j REJECT --reject-with {reject}")][rng.below(3)]
@@ -329,6 +339,64 @@ fn target(table: &str, chain: &str, last: bool, p: &Pkt, rng: &mut Rng, seq: &mu
         }
         4 if table == "mangle" => format!("-j DSCP --set-dscp 0x{:02x}", [0x0a, 0x2e, 0][rng.below(3)]),
         _ => format!("-j NFLOG --nflog-group {}", 7 + *seq % 3),
+    }
+}
+
+/// A NAT target for `nat chain`: DNAT, REDIRECT or NETMAP of the destination in PREROUTING and OUTPUT,
+/// SNAT, MASQUERADE or NETMAP of the source in POSTROUTING (and INPUT, without MASQUERADE), to one of
+/// the host's addresses, a neighbour, a remote address or an address routed out by default.
+fn nat_target(chain: &str, l4: bool, p: &Pkt, rng: &mut Rng) -> String {
+    let to: IpAddr = if p.v6 {
+        [
+            WAN6,
+            LAN6,
+            Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x50),
+            Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 0x80),
+            Ipv6Addr::new(0x2001, 0xdb8, 0xee, 0, 0, 0, 0, 9),
+        ][rng.below(5)]
+        .into()
+    } else {
+        [WAN, LAN, Ipv4Addr::new(192, 0, 2, 50), Ipv4Addr::new(203, 0, 113, 80), Ipv4Addr::new(10, 9, 9, 9)]
+            [rng.below(5)]
+        .into()
+    };
+    let host = |a: IpAddr| if p.v6 { format!("[{a}]") } else { a.to_string() };
+    let port = |rng: &mut Rng| [80u16, 8080, 2222, 53][rng.below(4)];
+    let ports = |rng: &mut Rng| {
+        let first = port(rng);
+        match rng.below(3) {
+            0 => format!("{first}-{}", first + 1 + rng.below(5) as u16),
+            _ => first.to_string(),
+        }
+    };
+    let net = |rng: &mut Rng| {
+        let prefix = if p.v6 { [112, 120, 128][rng.below(3)] } else { [24, 28, 32][rng.below(3)] };
+        let a = match to {
+            IpAddr::V4(a) => IpAddr::from(Ipv4Addr::from(u32::from(a) & (u32::MAX << (32 - prefix)))),
+            IpAddr::V6(a) => IpAddr::from(Ipv6Addr::from(u128::from(a) & (u128::MAX << (128 - prefix)))),
+        };
+        format!("-j NETMAP --to {a}/{prefix}")
+    };
+    let flags = |rng: &mut Rng| ["", "", "", "", " --random", " --persistent"][rng.below(6)];
+    match chain {
+        "PREROUTING" | "OUTPUT" => match rng.below(4) {
+            0 if l4 => format!("-j REDIRECT --to-ports {}", ports(rng)),
+            0 => "-j REDIRECT".to_string(),
+            1 => net(rng),
+            _ if l4 && rng.below(2) == 0 => {
+                format!("-j DNAT --to-destination {}:{}{}", host(to), ports(rng), flags(rng))
+            }
+            _ => format!("-j DNAT --to-destination {}{}", to, flags(rng)),
+        },
+        _ => match rng.below(4) {
+            0 if chain == "POSTROUTING" && l4 && rng.below(2) == 0 => {
+                format!("-j MASQUERADE --to-ports {}", ports(rng))
+            }
+            0 if chain == "POSTROUTING" => "-j MASQUERADE".to_string(),
+            1 => net(rng),
+            _ if l4 && rng.below(2) == 0 => format!("-j SNAT --to-source {}:{}{}", host(to), ports(rng), flags(rng)),
+            _ => format!("-j SNAT --to-source {}{}", to, flags(rng)),
+        },
     }
 }
 

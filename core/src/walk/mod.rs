@@ -1551,6 +1551,33 @@ mod tests {
     }
 
     #[test]
+    fn a_random_source_nat_without_ports_says_the_port_is_drawn_from_its_class() {
+        // Recorded on Linux 6.18 (match_diff seeds 6063, 6125, 6210, 6287): two recordings of the same
+        // packet leave with two different source ports, in the class of the packet's own.
+        let host = "# ip -br addr\neth0 UP 198.51.100.2/24\neth1 UP 192.0.2.1/24\n# ip route\n\
+                    default via 198.51.100.1 dev eth0\n# sysctl\nnet.ipv4.ip_forward = 1\n";
+        let rules =
+            |target: &str| format!("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth0 {target}\nCOMMIT\n");
+        for (target, sport, class) in [
+            ("-j MASQUERADE --random", 5353, Some("1024-65535")),
+            ("-j SNAT --to-source 198.51.100.2 --random-fully", 53, Some("1-511")),
+            ("-j SNAT --to-source 198.51.100.2 --random", 700, Some("600-1023")),
+            ("-j SNAT --to-source 198.51.100.2", 5353, None),
+        ] {
+            let packet = format!("udp 192.0.2.9:{sport} -> 203.0.113.7:53 in eth1");
+            let trace = crate::matches::testing::walk(&rules(target), host, &packet);
+            let said = trace.assumptions.iter().find(|a| a.text.contains("random source port"));
+            match class {
+                Some(class) => {
+                    let said = said.unwrap_or_else(|| panic!("{target}: no assumption"));
+                    assert!(said.text.contains(class) && said.text.ends_with(&sport.to_string()), "{}", said.text);
+                }
+                None => assert!(said.is_none(), "{target}: {:?}", said),
+            }
+        }
+    }
+
+    #[test]
     fn a_walk_that_would_meet_exponentially_many_rules_stops_undecided() {
         use crate::trace::FateVerdict;
         let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:80 in eth0 syn").unwrap();

@@ -924,6 +924,22 @@ fn nat_to(
                 r.min
             }
         }),
+        (Some(p), None) if random && !dst => {
+            // `--random` with no ports given: the source port is drawn at random from its class
+            // (`nf_nat_l4proto_unique_tuple`: 1-511, 600-1023 or 1024-65535), even when it is free
+            // (recorded: two recordings give two ports); a destination port is never changed.
+            let (lo, hi) = match p {
+                0..=511 => (1, 511),
+                512..=1023 => (600, 1023),
+                _ => (1024, 65535),
+            };
+            assume(
+                w,
+                step,
+                format!("{} picks a random source port in {lo}-{hi}; chainwalk shows the packet's own, {p}", t.name),
+            );
+            Some(p)
+        }
         (p, _) => p,
     };
     if dst {
