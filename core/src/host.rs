@@ -429,16 +429,51 @@ impl Host {
     /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the first address of
     /// `dev` in the next hop's subnet, else its first address of the family (`inet_select_addr`, which
     /// `nf_nat_masquerade_ipv4` asks; a route's preferred source `src` plays no part, recorded).
-    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr) -> Option<IpAddr> {
-        let iface = self.interface(dev)?;
-        let same_family = |a: &&IfAddr| a.addr.is_ipv4() == next_hop.is_ipv4();
-        iface
-            .addrs
-            .iter()
-            .filter(same_family)
-            .find(|a| a.subnet_contains(next_hop))
-            .or_else(|| iface.addrs.iter().find(same_family))
-            .map(|a| a.addr)
+    pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr, dst: IpAddr) -> Option<IpAddr> {
+        let v4 = next_hop.is_ipv4();
+        // Addresses of host scope (127.0.0.0/8, ::1) and IPv6 link-local ones are never chosen for a
+        // destination beyond them.
+        let usable = |a: &&IfAddr| {
+            a.addr.is_ipv4() == v4
+                && match a.addr {
+                    IpAddr::V4(x) => !x.is_loopback(),
+                    IpAddr::V6(x) => !x.is_loopback() && x.segments()[0] & 0xffc0 != 0xfe80,
+                }
+        };
+        if !v4 && self.is_local(dst) {
+            // IPv6 source selection (`ipv6_dev_get_saddr`, rule 1): the destination itself when it is
+            // this host's.
+            return Some(dst);
+        }
+        let iface = self.interface(dev);
+        let own = iface.and_then(|i| {
+            let mut usable_here = i.addrs.iter().filter(usable);
+            i.addrs.iter().filter(usable).find(|a| a.subnet_contains(next_hop)).or_else(|| usable_here.next())
+        });
+        if let Some(a) = own {
+            return Some(a.addr);
+        }
+        if iface.is_none() && dev != "lo" {
+            return None;
+        }
+        // None on the way out (`lo`): `inet_select_addr` takes the first usable address of the interfaces
+        // in their order; IPv6 the one that shares the longest prefix with the destination (recorded).
+        let all = self.interfaces.iter().flat_map(|i| i.addrs.iter().filter(usable));
+        if v4 {
+            all.map(|a| a.addr).next()
+        } else {
+            let common = |a: IpAddr| match (a, dst) {
+                (IpAddr::V6(a), IpAddr::V6(d)) => (u128::from(a) ^ u128::from(d)).leading_zeros(),
+                _ => 0,
+            };
+            let mut best: Option<IpAddr> = None;
+            for a in all.map(|a| a.addr) {
+                if best.is_none_or(|b| common(a) > common(b)) {
+                    best = Some(a);
+                }
+            }
+            best
+        }
     }
 }
 
@@ -1175,7 +1210,7 @@ mod tests {
         assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
         assert_eq!(h.addr_type(ip("172.17.255.255")), AddrType::Broadcast);
         assert_eq!(h.addr_type(ip("203.0.113.7")), AddrType::Unicast);
-        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2")), Some(ip("172.17.0.1")));
+        assert_eq!(h.masquerade_addr("docker0", ip("172.17.0.2"), ip("172.17.0.2")), Some(ip("172.17.0.1")));
     }
 
     #[test]

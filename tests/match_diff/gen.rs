@@ -45,6 +45,8 @@ pub enum Dir {
     Input,
     Forward,
     Output,
+    /// Sent by the host to one of its own addresses: out through `lo` and back in.
+    Local,
 }
 
 /// The packet, as the conditions are drawn from it.
@@ -72,7 +74,7 @@ pub struct Pkt {
 
 impl Pkt {
     pub fn make(rng: &mut Rng, v6: bool) -> Pkt {
-        let dir = [Dir::Input, Dir::Input, Dir::Forward, Dir::Forward, Dir::Output][rng.below(5)];
+        let dir = [Dir::Input, Dir::Input, Dir::Forward, Dir::Forward, Dir::Output, Dir::Local][rng.below(6)];
         let (remote, neighbour, wan, lan): (IpAddr, IpAddr, IpAddr, IpAddr) = if v6 {
             let r = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 2 + rng.below(250) as u16);
             let n = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 2 + rng.below(250) as u16);
@@ -95,6 +97,11 @@ impl Pkt {
             Dir::Forward => (Some("eth1"), None, neighbour, remote),
             Dir::Output if rng.below(2) == 0 => (None, Some("eth0"), wan, remote),
             Dir::Output => (None, Some("eth1"), lan, neighbour),
+            Dir::Local => {
+                let lo: IpAddr = if v6 { Ipv6Addr::LOCALHOST.into() } else { Ipv4Addr::LOCALHOST.into() };
+                let (src, dst) = [(lo, lo), (wan, wan), (lan, wan), (wan, lan)][rng.below(4)];
+                (None, Some("lo"), src, dst)
+            }
         };
         let established = proto == 6 && !broadcast && rng.below(4) == 0;
         let flags = if established {
@@ -207,6 +214,20 @@ fn chains(dir: Dir) -> &'static [(&'static str, &'static str)] {
             ("filter", "OUTPUT"),
             ("mangle", "POSTROUTING"),
             ("nat", "POSTROUTING"),
+        ],
+        // Back in through `lo`, the connection's NAT is decided already: nat PREROUTING and INPUT are not
+        // consulted.
+        Dir::Local => &[
+            ("raw", "OUTPUT"),
+            ("mangle", "OUTPUT"),
+            ("nat", "OUTPUT"),
+            ("filter", "OUTPUT"),
+            ("mangle", "POSTROUTING"),
+            ("nat", "POSTROUTING"),
+            ("raw", "PREROUTING"),
+            ("mangle", "PREROUTING"),
+            ("mangle", "INPUT"),
+            ("filter", "INPUT"),
         ],
     }
 }
@@ -526,7 +547,10 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
     let c = match kind {
         0 => format!("{}-s {}", not(rng), addr(rng, p.src)),
         1 => format!("{}-d {}", not(rng), addr(rng, p.dst)),
-        2 if sees_in(chain) => format!("{}-i {}", not(rng), iface(rng, p.in_if)),
+        2 if sees_in(chain) => {
+            let actual = if p.dir == Dir::Local { Some("lo") } else { p.in_if };
+            format!("{}-i {}", not(rng), iface(rng, actual))
+        }
         3 if sees_out(chain) => format!("{}-o {}", not(rng), iface(rng, p.out_if)),
         4 => {
             // (Not `-p all` in IPv6: ip6tables flags any `-p` in the rule, so the kernel's TRACE calls an
@@ -717,11 +741,13 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         26 if matches!(chain, "OUTPUT" | "POSTROUTING" | "FORWARD") => {
             format!("-m policy --dir out --pol {}", ["none", "ipsec"][rng.below(2)])
         }
-        27 if matches!(chain, "OUTPUT" | "POSTROUTING") && p.dir == Dir::Output => match rng.below(3) {
-            0 => format!("-m owner {}--uid-owner {}", not(rng), [0, 1000][rng.below(2)]),
-            1 => format!("-m owner {}--gid-owner {}", not(rng), [0, 100][rng.below(2)]),
-            _ => format!("-m owner {}--socket-exists", not(rng)),
-        },
+        27 if matches!(chain, "OUTPUT" | "POSTROUTING") && matches!(p.dir, Dir::Output | Dir::Local) => {
+            match rng.below(3) {
+                0 => format!("-m owner {}--uid-owner {}", not(rng), [0, 1000][rng.below(2)]),
+                1 => format!("-m owner {}--gid-owner {}", not(rng), [0, 100][rng.below(2)]),
+                _ => format!("-m owner {}--socket-exists", not(rng)),
+            }
+        }
         28 if chain == "PREROUTING" && (table == "raw" || table == "mangle") => {
             let flags = ["", " --loose", " --invert", " --accept-local", " --validmark"][rng.below(5)];
             format!("-m rpfilter{flags}")

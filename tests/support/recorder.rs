@@ -1097,7 +1097,14 @@ impl Lab {
                 (endpoint_text(f("SRC"), ports.then(|| f("SPT"))), endpoint_text(f("DST"), ports.then(|| f("DPT"))));
             return Ok(format!("FATE: verdict=accept path=input out=- src={src} dst={dst}"));
         }
-        let path = if local { "output" } else { "forward" };
+        // A packet of H's own that went out through `lo` and came back in (its last TRACE line has an IN=)
+        // ended on the input path, as it does when it is delivered.
+        let looped = last_seen.and_then(|m| field(m, "IN")).is_some_and(|i| !i.is_empty());
+        let path = match (local, looped) {
+            (true, false) => "output",
+            (true, true) => "input",
+            (false, _) => "forward",
+        };
         let back = self.sender.clone().unwrap_or_else(|| "lo".into());
         // Sent on: caught coming in on a peer's side of a link (the sender's own link too, for a hairpin).
         let sent = seen

@@ -301,11 +301,29 @@ fn type_v4(host: &Host, ip: Ipv4Addr, dev: Option<&str>) -> AddrType {
 /// The route types `match_lookup_rt6` in `xt_addrtype.c` reports for an IPv6 address: UNREACHABLE alone when
 /// no route or a reject route covers it; otherwise LOCAL for an address of this host (with `dev`, of `dev`
 /// only) and ANYCAST for the subnet-router anycast address of a directly connected prefix.
+///
+/// With `dev` the route lookup itself is limited to routes through `dev` (`flowi6_oif` with no source
+/// makes `ip6_route_output` strict about the interface): an address no route through `dev` covers, such
+/// as another interface's own address, is UNREACHABLE (recorded).
 fn route_types_v6(host: &Host, ip: Ipv6Addr, dev: Option<&str>) -> AddrTypes {
     let addr = IpAddr::V6(ip);
     let local = host.is_local(addr);
-    let route = host.lookup(addr);
-    if !local && !ip.is_multicast() && route.is_none_or(|r| r.kind != RouteKind::Unicast) {
+    let route = match dev {
+        None => host.lookup(addr),
+        Some(d) => host
+            .routes
+            .iter()
+            .filter(|r| r.table == crate::policy::MAIN_TABLE && r.dev.as_deref() == Some(d))
+            .filter(|r| prefix_contains(r.dst, r.prefix, addr))
+            .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric)),
+    };
+    // Through `dev`, the local table has the addresses of `dev` (and every interface but `lo` has a
+    // link-local prefix).
+    let local_here = match dev {
+        None => local,
+        Some(d) => local_on(host, d, addr) || (d != "lo" && ip.segments()[0] & 0xffc0 == 0xfe80),
+    };
+    if !local_here && !ip.is_multicast() && route.is_none_or(|r| r.kind != RouteKind::Unicast) {
         return AddrTypes(AddrType::Unreachable.bit());
     }
     let mut types = AddrTypes(0);

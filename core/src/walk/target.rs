@@ -174,7 +174,7 @@ pub(super) fn apply(
                 _ => None,
             };
             let next_hop = via.unwrap_or(w.pkt.dst);
-            match w.host.masquerade_addr(&dev, next_hop) {
+            match w.host.masquerade_addr(&dev, next_hop, w.pkt.dst) {
                 Some(addr) => nat_to(w, t, step, false, Some((addr, addr)), m.ports, m.random || m.random_fully, false),
                 None => {
                     effect(w, format!("MASQUERADE: {dev} has no address to masquerade with, so the packet is dropped"));
