@@ -189,9 +189,17 @@ impl Pkt {
 }
 
 /// The chains the packet passes through, in tables the dump fills, with the hook each is on.
-fn chains(dir: Dir) -> &'static [(&'static str, &'static str)] {
+fn chains(dir: Dir) -> Vec<(&'static str, &'static str)> {
+    const OUTPUT: [(&str, &str); 6] = [
+        ("raw", "OUTPUT"),
+        ("mangle", "OUTPUT"),
+        ("nat", "OUTPUT"),
+        ("filter", "OUTPUT"),
+        ("mangle", "POSTROUTING"),
+        ("nat", "POSTROUTING"),
+    ];
     match dir {
-        Dir::Input => &[
+        Dir::Input => vec![
             ("raw", "PREROUTING"),
             ("mangle", "PREROUTING"),
             ("nat", "PREROUTING"),
@@ -199,7 +207,7 @@ fn chains(dir: Dir) -> &'static [(&'static str, &'static str)] {
             ("filter", "INPUT"),
             ("nat", "INPUT"),
         ],
-        Dir::Forward => &[
+        Dir::Forward => vec![
             ("raw", "PREROUTING"),
             ("mangle", "PREROUTING"),
             ("mangle", "FORWARD"),
@@ -207,28 +215,13 @@ fn chains(dir: Dir) -> &'static [(&'static str, &'static str)] {
             ("mangle", "POSTROUTING"),
             ("nat", "POSTROUTING"),
         ],
-        Dir::Output => &[
-            ("raw", "OUTPUT"),
-            ("mangle", "OUTPUT"),
-            ("nat", "OUTPUT"),
-            ("filter", "OUTPUT"),
-            ("mangle", "POSTROUTING"),
-            ("nat", "POSTROUTING"),
-        ],
+        Dir::Output => OUTPUT.to_vec(),
         // Back in through `lo`, the connection's NAT is decided already: nat PREROUTING and INPUT are not
         // consulted.
-        Dir::Local => &[
-            ("raw", "OUTPUT"),
-            ("mangle", "OUTPUT"),
-            ("nat", "OUTPUT"),
-            ("filter", "OUTPUT"),
-            ("mangle", "POSTROUTING"),
-            ("nat", "POSTROUTING"),
-            ("raw", "PREROUTING"),
-            ("mangle", "PREROUTING"),
-            ("mangle", "INPUT"),
-            ("filter", "INPUT"),
-        ],
+        Dir::Local => {
+            let back = [("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPUT"), ("filter", "INPUT")];
+            OUTPUT.iter().chain(&back).copied().collect()
+        }
     }
 }
 
@@ -253,7 +246,7 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
         for u in users {
             out += &format!(":{u} - [0:0]\n");
         }
-        for &(t, chain) in chains(p.dir).iter().filter(|(t, _)| *t == table) {
+        for (t, chain) in chains(p.dir).into_iter().filter(|(t, _)| *t == table) {
             let n = 1 + rng.below(5);
             for i in 0..n {
                 out += &rule(p, t, chain, i + 1 == n, users, rng, &mut seq);

@@ -69,6 +69,14 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
     }
     if let L4::Tcp { sport, dport, .. } = first.l4 {
         first.l4 = L4::Tcp { sport, dport, flags: crate::matches::tcp::TcpFlags(0x02) };
+        // The SYN that opened it, as Linux sends one: no data, a 40-byte TCP header (options: MSS for a
+        // 1500-byte MTU, SACK permitted, timestamps, window scale), whatever the length of the packet walked
+        // (recorded: a nat rule on the length saw the SYN's, not the segment's).
+        let v4 = first.dst.is_ipv4();
+        let mss: u16 = if v4 { 1460 } else { 1440 };
+        let [hi, lo] = mss.to_be_bytes();
+        first.tcp_options = Some(vec![2, 4, hi, lo, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+        first.len = (if v4 { 20 } else { 40 }) + 40;
     }
     first
 }
