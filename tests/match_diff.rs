@@ -157,7 +157,7 @@ fn random_rules_match_as_in_the_kernel() {
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());
         let _ = std::fs::create_dir_all(&dir);
-        let host = if pkt.v6 { gen::HOST6 } else { gen::HOST };
+        let host = gen::host(&pkt, seed);
         let case = Case { rules, host: host.to_string(), packet: packet.clone(), assume: String::new() };
         match compare(&case, &dir) {
             Outcome::Agrees => agreed += 1,

@@ -22,6 +22,37 @@ default via 198.51.100.1 dev eth0
 net.ipv4.ip_forward = 1
 ";
 
+/// The IPv4 host with a routing policy: packets with mark bit 0x1 (which `MARK` targets of the dumps
+/// set) are routed by table 100, through a gateway on the LAN; strict reverse-path filtering.
+pub const HOST_POLICY: &str = "\
+# ip -br addr
+lo               UNKNOWN        127.0.0.1/8
+eth0             UP             198.51.100.2/24
+eth1             UP             192.0.2.1/24
+# ip rule
+0:	from all lookup local
+100:	from all fwmark 0x1/0x1 lookup 100
+32766:	from all lookup main
+32767:	from all lookup default
+# ip route
+default via 198.51.100.1 dev eth0
+192.0.2.0/24 dev eth1 proto kernel scope link src 192.0.2.1
+# ip route show table 100
+default via 192.0.2.254 dev eth1
+# sysctl
+net.ipv4.ip_forward = 1
+net.ipv4.conf.all.rp_filter = 1
+";
+
+/// The host for the case of `seed` with packet `p`: one IPv4 case in four has the routing policy.
+pub fn host(p: &Pkt, seed: u64) -> &'static str {
+    match (p.v6, seed % 4) {
+        (true, _) => HOST6,
+        (false, 2) => HOST_POLICY,
+        _ => HOST,
+    }
+}
+
 /// The same for IPv6 cases.
 pub const HOST6: &str = "\
 # ip -br addr

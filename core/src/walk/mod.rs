@@ -1116,12 +1116,14 @@ impl<'s, 'r> Walker<'s, 'r> {
                 }
                 continue;
             }
+            // iptable_mangle routes a packet of this host again when its rules changed what routing
+            // looks at (a mark set in raw OUTPUT before it changes nothing there, recorded); a packet that
+            // now has no route is dropped there.
+            let before = self.route_key();
             if !self.table(hook, table) {
                 return false;
             }
-            // iptable_mangle routes a packet of this host again when its rules changed what routing
-            // looks at; a packet that now has no route is dropped there.
-            if hook == Hook::Output && table == TableName::Mangle && self.route_key() != self.routed_with {
+            if hook == Hook::Output && table == TableName::Mangle && self.route_key() != before {
                 let decision = self.route_decision();
                 // The hook's tables go on seeing the output interface it started with (`state->out`).
                 let shown = self.out_iface.clone();
@@ -1130,6 +1132,11 @@ impl<'s, 'r> Walker<'s, 'r> {
                 }
                 self.out_iface = shown;
             }
+        }
+        // Conntrack confirms a new connection after the last table of POSTROUTING and INPUT
+        // (`nf_confirm`): a packet that goes on (back in through `lo`) has a confirmed one (recorded).
+        if matches!(hook, Hook::Postrouting | Hook::Input) && crate::matches::conntrack::has_connection(&self.ct) {
+            self.ct.confirmed = true;
         }
         true
     }
