@@ -74,7 +74,8 @@ impl RpFilter {
     /// `rpfilter_lookup_reverse` (IPv4) and `rpfilter_lookup_reverse6`: the route to the source address must
     /// be a unicast route (a local one only with `--accept-local`) through the input interface (any with
     /// `--loose`). A local source passes IPv6's check with `--accept-local` whatever its interface.
-    fn lookup(&self, host: &Host, src: IpAddr, iface: &str) -> Check {
+    fn lookup(&self, host: &Host, back: &crate::policy::Flow<'_>, iface: &str) -> Check {
+        let src = back.dst;
         let fail = |fact: String| Check { passes: false, fact: format!("{fact}, so the reverse-path check fails") };
         let by_dev = |dev: &str, route: String| {
             let passes = dev == iface || self.loose;
@@ -109,7 +110,7 @@ impl RpFilter {
         if host.is_broadcast(src) {
             return fail(format!("SRC={src} is a broadcast address, which has no unicast route back"));
         }
-        match host.route(src) {
+        match host.route_flow(back).0 {
             RouteDecision::Forward { dev, via, .. } => {
                 let route = match via {
                     Some(gw) => format!("(via {gw})"),
@@ -175,15 +176,29 @@ impl Evaluate for RpFilter {
                          so the reverse-path check passes"
                     ),
                 },
-                (src, _) => self.lookup(ctx.host, src, iface),
+                (src, dst) => {
+                    // The way back as `rpfilter_mt` asks for it: to the source, from the destination (IPv4,
+                    // unless it is a broadcast or multicast one), as a packet of this host (`iif lo`), with the
+                    // packet's mark only with --validmark, and its TOS (recorded with a routing policy).
+                    let from = match dst {
+                        IpAddr::V4(d) if d.is_multicast() || d.is_broadcast() || d.octets()[0] == 0 => None,
+                        IpAddr::V4(_) => Some(dst),
+                        IpAddr::V6(_) => None,
+                    };
+                    let back = crate::policy::Flow {
+                        src: from,
+                        mark: if self.validmark { pkt.mark } else { 0 },
+                        tos: if dst.is_ipv4() { pkt.tos & 0x1c } else { 0 },
+                        proto: (!dst.is_ipv4()).then(|| pkt.l4.proto()),
+                        ..crate::policy::Flow::to(src)
+                    };
+                    self.lookup(ctx.host, &back, iface)
+                }
             },
         };
         let mut fact = check.fact;
         if self.validmark {
-            fact.push_str(
-                " (--validmark has the lookup use the packet's mark, which changes nothing here: chainwalk's host has \
-                 no policy routing rules)",
-            );
+            fact.push_str(&format!(" (--validmark: the lookup used the packet's mark, 0x{:x})", pkt.mark));
         }
         conclude(check.passes, self.invert, fact)
     }
@@ -362,7 +377,7 @@ mod tests {
             let s = arriving("tcp 203.0.113.7:40000 -> 198.51.100.2:80 in eth0 syn");
             let o = eval(&s, "--validmark");
             assert!(o.holds);
-            assert!(o.why.contains("chainwalk's host has no policy routing rules"), "{}", o.why);
+            assert!(o.why.contains("--validmark: the lookup used the packet's mark, 0x0"), "{}", o.why);
         }
     }
 }
