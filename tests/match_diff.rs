@@ -17,12 +17,15 @@ mod support;
 
 #[path = "match_diff/gen.rs"]
 mod gen;
+#[path = "walk_diff/legacy.rs"]
+mod legacy;
 #[path = "walk_diff/simulate.rs"]
 mod simulate;
 #[allow(dead_code)] // only its random numbers
 #[path = "walk_diff/synth.rs"]
 mod synth;
 
+use legacy::Legacy;
 use std::path::Path;
 use support::recorder::{self, Case};
 use synth::Rng;
@@ -54,9 +57,6 @@ enum Outcome {
 }
 
 fn compare(case: &Case, dir: &Path) -> Outcome {
-    let write = |name: &str, text: &str| {
-        let _ = std::fs::write(dir.join(name), text);
-    };
     case.write_to(dir);
     let parsed = chainwalk_core::parse(&case.rules, None);
     let ours_refuses = parsed.errors().next().map(|e| format!("line {}: {}", e.span.line, e.message));
@@ -67,26 +67,12 @@ fn compare(case: &Case, dir: &Path) -> Outcome {
         (Some(ours), Ok(())) => return Outcome::Differs(format!("chainwalk refuses ({ours}), iptables accepts")),
         (None, Err(theirs)) => return Outcome::Differs(format!("iptables refuses ({theirs}), chainwalk accepts")),
     }
-    let kernel = match recorder::record(case) {
-        Ok(t) => t,
-        Err(e) => return Outcome::NotRecorded(e),
-    };
-    write("expected", &kernel);
-    let ours = match simulate::walk(&case.rules, &case.host, &case.packet) {
-        Ok(lines) => lines,
-        Err(e) => return Outcome::Differs(format!("chainwalk cannot walk it: {e}")),
-    };
-    write("chainwalk", &(ours.join("\n") + "\n"));
-    let kernel = simulate::expected_lines(&kernel);
-    if kernel == ours {
-        return compare_nft(case, dir);
-    }
-    match recorder::record(case) {
-        Ok(again) if simulate::expected_lines(&again) == kernel => {
-            Outcome::Differs(simulate::side_by_side(&kernel, &ours))
-        }
-        Ok(_) => Outcome::Unstable,
-        Err(e) => Outcome::NotRecorded(format!("second recording: {e}")),
+    match legacy::compare(case, dir) {
+        Legacy::Agrees => compare_nft(case, dir),
+        Legacy::Differs { kernel, chainwalk } => Outcome::Differs(simulate::side_by_side(&kernel, &chainwalk)),
+        Legacy::Unstable => Outcome::Unstable,
+        Legacy::NotRecorded(e) => Outcome::NotRecorded(e),
+        Legacy::NotWalked(e) => Outcome::Differs(format!("chainwalk cannot walk it: {e}")),
     }
 }
 

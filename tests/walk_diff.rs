@@ -17,6 +17,8 @@
 
 mod support;
 
+#[path = "walk_diff/legacy.rs"]
+mod legacy;
 #[path = "walk_diff/simulate.rs"]
 mod simulate;
 #[path = "walk_diff/synth.rs"]
@@ -24,8 +26,9 @@ mod synth;
 
 use chainwalk_core::parse::detect_family;
 use chainwalk_core::Family;
+use legacy::Legacy;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use support::recorder::{self, Case};
 use synth::{Hints, Rng};
 
@@ -63,47 +66,6 @@ fn chancy(rules: &str) -> Option<&'static str> {
         Some("statistic --mode random")
     } else {
         None
-    }
-}
-
-/// What became of one packet.
-enum Outcome {
-    Agrees,
-    Differs {
-        kernel: Vec<String>,
-        chainwalk: Vec<String>,
-    },
-    /// Two recordings of the kernel disagreed.
-    Unstable,
-    /// The recorder could not set it up.
-    NotRecorded(String),
-    /// chainwalk could not read it.
-    NotWalked(String),
-}
-
-fn compare(case: &Case, dir: &Path) -> Outcome {
-    let write = |name: &str, text: &str| {
-        let _ = std::fs::write(dir.join(name), text);
-    };
-    case.write_to(dir);
-    let kernel = match recorder::record(case) {
-        Ok(t) => t,
-        Err(e) => return Outcome::NotRecorded(e),
-    };
-    write("expected", &kernel);
-    let ours = match simulate::walk(&case.rules, &case.host, &case.packet) {
-        Ok(lines) => lines,
-        Err(e) => return Outcome::NotWalked(e),
-    };
-    write("chainwalk", &(ours.join("\n") + "\n"));
-    let kernel = simulate::expected_lines(&kernel);
-    if kernel == ours {
-        return Outcome::Agrees;
-    }
-    match recorder::record(case) {
-        Ok(again) if simulate::expected_lines(&again) == kernel => Outcome::Differs { kernel, chainwalk: ours },
-        Ok(_) => Outcome::Unstable,
-        Err(e) => Outcome::NotRecorded(format!("second recording: {e}")),
     }
 }
 
@@ -170,12 +132,12 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
             let case =
                 Case { rules: rules.clone(), host: host.text.clone(), packet: packet.clone(), assume: String::new() };
             packets += 1;
-            match compare(&case, &dir_path) {
-                Outcome::Agrees => agreed += 1,
-                Outcome::Unstable => unstable += 1,
-                Outcome::NotRecorded(e) => *not_recorded.entry(reason(&e)).or_default() += 1,
-                Outcome::NotWalked(e) => differences.push(format!("{name} #{i}: chainwalk cannot walk it: {e}")),
-                Outcome::Differs { kernel, chainwalk } => {
+            match legacy::compare(&case, &dir_path) {
+                Legacy::Agrees => agreed += 1,
+                Legacy::Unstable => unstable += 1,
+                Legacy::NotRecorded(e) => *not_recorded.entry(reason(&e)).or_default() += 1,
+                Legacy::NotWalked(e) => differences.push(format!("{name} #{i}: chainwalk cannot walk it: {e}")),
+                Legacy::Differs { kernel, chainwalk } => {
                     let mut d = format!(
                         "{name} #{i} ({}): {packet}\n  host: {}\n",
                         dir_path.display(),

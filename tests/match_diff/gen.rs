@@ -374,6 +374,11 @@ fn target(table: &str, chain: &str, last: bool, l4: bool, p: &Pkt, rng: &mut Rng
         return ["-j ACCEPT".to_string(), "-j DROP".into(), format!("-j REJECT --reject-with {reject}")][rng.below(3)]
             .clone();
     }
+    // Now and then a packet exempted from connection tracking (not an established one, whose handshake
+    // the rule would have exempted too).
+    if table == "raw" && !established && rng.below(12) == 0 {
+        return ["-j CT --notrack", "-j NOTRACK"][rng.below(2)].to_string();
+    }
     match rng.below(10) {
         0 => format!("-j MARK --set-xmark 0x{:x}/0x{:x}", 1 << rng.below(3), [0xffu32, 0xffff_ffff, 0x3][rng.below(3)]),
         1 if !established => format!("-j CONNMARK --set-xmark 0x{:x}/0xff", 1 << rng.below(3)),
