@@ -137,26 +137,44 @@ impl Extension for Connlimit {
     }
 }
 
-impl Evaluate for Connlimit {
-    /// `connlimit_mt` in `xt_connlimit.c` counts the tracked connections whose address (under the mask) is the
-    /// packet's, its own included, and compares the count with the limit. chainwalk does not know the other
-    /// connections and assumes there are none, so the count is 1.
-    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
-        const COUNT: u32 = 1;
+impl Connlimit {
+    /// The count after `runs` earlier runs of this rule in one walk (a user chain entered again): each run
+    /// adds the packet's connection to the rule's list once more, since `__nf_conncount_add` skips its
+    /// duplicate check within the jiffy of the list's last collection (recorded: `--connlimit-upto 1`
+    /// holds once, not twice). `None` on the first run.
+    pub(crate) fn again(&self, ctx: &EvalCtx<'_>, runs: u32) -> Option<Outcome> {
+        (runs > 0).then(|| self.counted(ctx, runs + 1))
+    }
+
+    fn counted(&self, ctx: &EvalCtx<'_>, count: u32) -> Outcome {
         let (key, addr) = match self.side {
             ConnlimitSide::Source => ("SRC", ctx.pkt.src),
             ConnlimitSide::Dest => ("DST", ctx.pkt.dst),
         };
-        let (word, fits) = if self.above { ("above", COUNT > self.limit) } else { ("at most", COUNT <= self.limit) };
+        let (word, fits) = if self.above { ("above", count > self.limit) } else { ("at most", count <= self.limit) };
+        let counted = if count == 1 {
+            String::new()
+        } else {
+            format!(", counted {count} times as this walk met the rule {count} times")
+        };
         let fact = format!(
             "chainwalk does not count connections and assumes the packet's own is the only one for {key}={addr}/{} \
-             (set it by hand for more), and 1 is {}{word} {}",
+             (set it by hand for more){counted}, and {count} is {}{word} {}",
             printed_prefix(self.mask),
             if fits { "" } else { "not " },
             self.limit
         );
         let o = conclude(fits, false, fact);
         Outcome::assumed(o.holds, o.why)
+    }
+}
+
+impl Evaluate for Connlimit {
+    /// `connlimit_mt` in `xt_connlimit.c` counts the tracked connections whose address (under the mask) is the
+    /// packet's, its own included, and compares the count with the limit. chainwalk does not know the other
+    /// connections and assumes there are none, so the count is 1.
+    fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
+        self.counted(ctx, 1)
     }
 }
 

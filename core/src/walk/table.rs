@@ -457,13 +457,17 @@ fn evaluate(
     let mut ok = true;
     for m in &rule.matches {
         let mut o: Outcome = matches::eval(m, &ctx);
-        // A match with a counter or a bucket (statistic nth, limit, hashlimit, quota) the packet meets again in this walk
+        // A match with a counter or a bucket (statistic nth, limit, hashlimit, quota, connlimit) the packet meets again in this walk
         // (a user chain entered twice) finds it where its first run left it.
         if how != Eval::Look {
             use crate::matches::MatchKind;
             if matches!(
                 m.kind,
-                MatchKind::Statistic(_) | MatchKind::Limit(_) | MatchKind::Hashlimit(_) | MatchKind::Quota(_)
+                MatchKind::Statistic(_)
+                    | MatchKind::Limit(_)
+                    | MatchKind::Hashlimit(_)
+                    | MatchKind::Quota(_)
+                    | MatchKind::Connlimit(_)
             ) {
                 let mut seen = w.nth_seen.borrow_mut();
                 let runs = seen.entry(m as *const crate::matches::Match as usize).or_insert(0);
@@ -472,6 +476,7 @@ fn evaluate(
                     MatchKind::Limit(l) => l.again(*runs),
                     MatchKind::Hashlimit(h) => h.again(*runs),
                     MatchKind::Quota(q) => q.again(*runs, w.pkt.len),
+                    MatchKind::Connlimit(c) => c.again(&ctx, *runs),
                     _ => None,
                 };
                 if let Some(again) = again {

@@ -680,9 +680,10 @@ fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
 }
 
 fn untrack(w: &mut Walker<'_, '_>, step: Option<usize>, t: &Target) {
-    if w.ct_seen {
+    if w.ct_seen && w.ct.state != CtState::Invalid {
         // A packet that has a connection already (an answer the kernel made and attached to the
-        // connection it answers) keeps it: `notrack_tg` and `xt_ct_target` leave such a packet alone.
+        // connection it answers, a packet back in through `lo`) keeps it, and an UNTRACKED one stays so:
+        // `xt_ct_target` leaves a packet with any `_nfct` alone; an INVALID one has none (recorded).
         if let Some(s) = step {
             w.trace.steps[s].effect =
                 Some(format!("{}: nothing changes: the packet has its connection already", t.name));
