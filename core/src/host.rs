@@ -426,9 +426,12 @@ impl Host {
         self.rp_filter.iter().filter(|(d, _)| d == "all" || d == dev).map(|(_, m)| *m).max().unwrap_or(0)
     }
 
-    /// The address MASQUERADE gives a packet leaving through `dev` towards `next_hop`: the first address of
-    /// `dev` in the next hop's subnet, else its first address of the family (`inet_select_addr`, which
-    /// `nf_nat_masquerade_ipv4` asks; a route's preferred source `src` plays no part, recorded).
+    /// The address MASQUERADE gives a packet to `dst` leaving through `dev` towards `next_hop`: the first
+    /// address of `dev` in the next hop's subnet, else its first address of the family (`inet_select_addr`,
+    /// which `nf_nat_masquerade_ipv4` asks; a route's preferred source `src` plays no part, recorded); when
+    /// `dev` has none (`lo`), the first of the other interfaces' in their order (IPv4) or the one sharing the
+    /// longest prefix with `dst` (IPv6). An IPv6 `dst` of this host is its own source (source selection's
+    /// rule 1). Recorded.
     pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr, dst: IpAddr) -> Option<IpAddr> {
         let v4 = next_hop.is_ipv4();
         // Addresses of host scope (127.0.0.0/8, ::1) and IPv6 link-local ones are never chosen for a
@@ -447,8 +450,8 @@ impl Host {
         }
         let iface = self.interface(dev);
         let own = iface.and_then(|i| {
-            let mut usable_here = i.addrs.iter().filter(usable);
-            i.addrs.iter().filter(usable).find(|a| a.subnet_contains(next_hop)).or_else(|| usable_here.next())
+            let usable_here = || i.addrs.iter().filter(usable);
+            usable_here().find(|a| a.subnet_contains(next_hop)).or_else(|| usable_here().next())
         });
         if let Some(a) = own {
             return Some(a.addr);
