@@ -1,6 +1,6 @@
 //! Matches and targets against the kernel on made-up rules: for each seed, a packet (IPv6 for one seed in
-//! three) of a random kind,
-//! direction and header and a dump whose chains on its path hold random rules of many match modules
+//! three) of a random kind, direction and header, and a dump whose chains on its path hold random rules
+//! of many match modules and targets (marks, connection marks, header rewrites, NAT, NOTRACK)
 //! (`match_diff/gen.rs`) are recorded from the kernel with the recorder `tests/record.rs` uses and walked
 //! by chainwalk as `tests/cases.rs` walks a case. Since most rules only log (`NFLOG`) and go on, the
 //! kernel's TRACE lines say which of them matched: every condition chainwalk evaluates differently shows.

@@ -1,10 +1,13 @@
-//! Made-up dumps and packets for `tests/match_diff.rs`: one host with two links, a packet of a random
-//! kind, direction and header, and in each chain the packet passes a few rules of one to three random
+//! Made-up dumps and packets for `tests/match_diff.rs`: one host with two links (for one IPv4 seed in four
+//! with a routing policy by firewall mark and strict reverse-path filtering), a packet of a random kind,
+//! direction (received, forwarded, sent, or sent to one of the host's own addresses through `lo`) and
+//! header, and in each chain the packet passes a few rules of one to three random
 //! conditions, drawn half the time from the packet's own values so that about half of them hold. Most
 //! rules end in `-j NFLOG` (the walk goes on, and the kernel's TRACE line says the rule matched); some
 //! set a mark, a connection mark or the TOS that later conditions test; the nat chains may translate
 //! (DNAT, REDIRECT, NETMAP, SNAT, MASQUERADE, with ports, `--random` and `--persistent`), which can
-//! change the packet's path; the filter chain may end in a conditional verdict.
+//! change the packet's path; raw may exempt it from tracking (NOTRACK); the filter chain may end in a
+//! conditional verdict.
 
 use crate::synth::Rng;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
