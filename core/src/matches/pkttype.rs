@@ -84,7 +84,13 @@ impl Evaluate for Pkttype {
     /// of another interface's subnet (routed here like any packet to this host). `otherhost` frames are
     /// dropped before PREROUTING, so it never matches.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
-        let dst = ctx.pkt.dst;
+        // The frame's type is set when it arrives: a DNAT after that leaves it (recorded: a broadcast
+        // DNATed to an address of this host is still broadcast in INPUT). The connection's original
+        // tuple keeps the destination it arrived with.
+        let dst = match ctx.ct.dir {
+            crate::packet::CtDir::Original if ctx.ct.dnat && !ctx.pkt.is_local_out() => ctx.ct.original.dst,
+            _ => ctx.pkt.dst,
+        };
         let (actual, reason) = if ctx.pkt.is_local_out() && matches!(ctx.hook, Hook::Output | Hook::Postrouting) {
             (PacketType::Unicast, "a packet this host sends is of type host until it leaves".to_string())
         } else if dst.is_multicast() {
