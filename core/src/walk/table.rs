@@ -461,28 +461,24 @@ fn evaluate(
         // (a user chain entered twice) finds it where its first run left it.
         if how != Eval::Look {
             use crate::matches::MatchKind;
-            if matches!(
-                m.kind,
-                MatchKind::Statistic(_)
-                    | MatchKind::Limit(_)
-                    | MatchKind::Hashlimit(_)
-                    | MatchKind::Quota(_)
-                    | MatchKind::Connlimit(_)
-            ) {
-                let mut seen = w.nth_seen.borrow_mut();
-                let runs = seen.entry(m as *const crate::matches::Match as usize).or_insert(0);
-                let again = match &m.kind {
-                    MatchKind::Statistic(st) => st.nth_again(*runs),
-                    MatchKind::Limit(l) => l.again(*runs),
-                    MatchKind::Hashlimit(h) => h.again(*runs),
-                    MatchKind::Quota(q) => q.again(*runs, w.pkt.len),
-                    MatchKind::Connlimit(c) => c.again(&ctx, *runs),
-                    _ => None,
-                };
-                if let Some(again) = again {
-                    o = again;
+            // What the match says on a later run, for the kinds that keep a count; `None` for the others.
+            let again = |runs: u32| -> Option<Option<Outcome>> {
+                Some(match &m.kind {
+                    MatchKind::Statistic(st) => st.nth_again(runs),
+                    MatchKind::Limit(l) => l.again(runs),
+                    MatchKind::Hashlimit(h) => h.again(runs),
+                    MatchKind::Quota(q) => q.again(runs, w.pkt.len),
+                    MatchKind::Connlimit(c) => c.again(&ctx, runs),
+                    _ => return None,
+                })
+            };
+            let key = m as *const crate::matches::Match as usize;
+            let runs = w.nth_seen.borrow().get(&key).copied().unwrap_or(0);
+            if let Some(later) = again(runs) {
+                if let Some(later) = later {
+                    o = later;
                 }
-                *runs += 1;
+                w.nth_seen.borrow_mut().insert(key, runs + 1);
             }
         }
         if o.assumed {
