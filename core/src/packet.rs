@@ -433,7 +433,13 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     p.out_iface = iface("OUT");
     p.len = number("LEN", 65535)?.unwrap_or(60) as u16;
     p.ttl = number(if src.is_ipv6() { "HOPLIMIT" } else { "TTL" }, 255)?.unwrap_or(64) as u8;
-    p.tos = number(if src.is_ipv6() { "TC" } else { "TOS" }, 255)?.unwrap_or(0) as u8;
+    // The kernel's log splits the IPv4 TOS byte: `TOS=` its bits 0x1e, `PREC=` the precedence, 0xe0.
+    // xtables-monitor and people write the whole byte as `TOS=`; either way the byte is both together.
+    p.tos = if src.is_ipv6() {
+        number("TC", 255)?.unwrap_or(0) as u8
+    } else {
+        (number("TOS", 255)?.unwrap_or(0) | number("PREC", 255)?.unwrap_or(0)) as u8
+    };
     p.dont_fragment = dont_fragment;
     p.more_fragments = more_fragments;
     p.fragment_offset = fragment_offset;
@@ -840,6 +846,20 @@ mod tests {
         assert_eq!((p.ttl, p.len, p.dont_fragment), (41, 64, true));
         assert_eq!(p.mac_src, Some([0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb]));
         assert_eq!(p.to_string(), "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN");
+    }
+
+    #[test]
+    fn the_tos_byte_is_the_logs_tos_and_precedence_together() {
+        // The kernel logs an EF packet (0xb8) as TOS=0x18 PREC=0xA0; xtables-monitor as TOS=0xb8.
+        let line =
+            |tos: &str| format!("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=28 {tos} TTL=64 PROTO=UDP SPT=1 DPT=2");
+        assert_eq!(parse(&line("TOS=0x18 PREC=0xA0")).unwrap().tos, 0xb8);
+        assert_eq!(parse(&line("TOS=0xb8")).unwrap().tos, 0xb8);
+        assert_eq!(parse(&line("PREC=0x20")).unwrap().tos, 0x20);
+        let p = parse(&line("TOS=0x19 PREC=0xA0")).unwrap();
+        let written = crate::packet_text::write(&p, crate::packet_text::Style::Log);
+        assert!(written.contains(" TOS=0x19 PREC=0xA0 "), "{written}");
+        assert_eq!(parse(&written).unwrap().tos, 0xb9);
     }
 
     #[test]

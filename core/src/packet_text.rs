@@ -145,7 +145,8 @@ fn log_line(p: &Packet) -> String {
     if p.src.is_ipv6() {
         let _ = write!(out, " TC={} HOPLIMIT={}", p.tos, p.ttl);
     } else {
-        let _ = write!(out, " TOS=0x{:02X} TTL={}", p.tos, p.ttl);
+        // As the kernel logs it, the precedence apart (its `TOS=` leaves out the ECN bit 0x01, kept here).
+        let _ = write!(out, " TOS=0x{:02X} PREC=0x{:02X} TTL={}", p.tos & 0x1f, p.tos & 0xe0, p.ttl);
     }
     if p.dont_fragment {
         out.push_str(" DF");
@@ -273,7 +274,7 @@ mod tests {
         assert_eq!(write(&p, Style::Short), "tcp 203.0.113.7:40000 -> 198.51.100.2:7788 in ppp0 syn");
         assert_eq!(
             write(&p, Style::Log),
-            "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=60 TOS=0x00 TTL=64 PROTO=TCP SPT=40000 DPT=7788 SYN"
+            "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=TCP SPT=40000 DPT=7788 SYN"
         );
     }
 }

@@ -299,7 +299,7 @@ mod tests {
         let log = "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN";
         assert_eq!(
             edited(log, set_in, "eth1").as_deref(),
-            Some("IN=eth1 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x00 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN")
+            Some("IN=eth1 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x00 PREC=0x00 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN")
         );
     }
 
