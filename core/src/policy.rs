@@ -168,7 +168,10 @@ impl PolicyRule {
             && self.uidrange.is_none_or(|(a, b)| a <= flow.uid && flow.uid <= b)
             && prefix(self.from, flow.src)
             && prefix(self.to, Some(flow.dst))
-            && self.tos.is_none_or(|t| t == flow.tos & 0xfc)
+            // A `tos` selector is compared with an IPv4 packet's TOS bits 0x1c only (`fib_dscp_masked_match`,
+            // `IPTOS_RT_MASK` before it: TOS 0x30 meets `tos 0x10`), with an IPv6 packet's whole DSCP
+            // (`fib6_rule_match`). Recorded.
+            && self.tos.is_none_or(|t| t == flow.tos & if flow.dst.is_ipv4() { 0x1c } else { 0xfc })
             && self.ipproto.is_none_or(|p| Some(p) == flow.proto)
             && range(self.sport, flow.sport)
             && range(self.dport, flow.dport);

@@ -5,6 +5,7 @@
 use crate::diag::Diagnostic;
 use crate::ext::{flag, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::host::{Host, Route, RouteDecision, RouteKind};
+use crate::policy::{RuleAction, MAIN_TABLE};
 use crate::ruleset::TableName;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
@@ -110,17 +111,27 @@ impl RpFilter {
         if host.is_broadcast(src) {
             return fail(format!("SRC={src} is a broadcast address, which has no unicast route back"));
         }
-        match host.route_flow(back).0 {
+        let (decision, rule) = host.route_flow(back);
+        match decision {
             RouteDecision::Forward { dev, via, .. } => {
                 let route = match via {
                     Some(gw) => format!("(via {gw})"),
                     None => "(on the link)".to_string(),
                 };
-                // IPv6 prefers, among the routes of the longest prefix, one through the input interface.
-                let dev = match host.lookup(src) {
+                // IPv6 prefers, among the routes of the longest prefix in the table the lookup took, one
+                // through the input interface.
+                let table = match rule.map(|i| &host.rules[i].action) {
+                    Some(&RuleAction::Lookup(t)) => t,
+                    _ => MAIN_TABLE,
+                };
+                let dev = match host.lookup_in(table, src) {
                     Some(best) if src.is_ipv6() && dev != iface => {
-                        let same =
-                            |r: &&Route| r.dst == best.dst && r.prefix == best.prefix && r.kind == RouteKind::Unicast;
+                        let same = |r: &&Route| {
+                            r.table == table
+                                && r.dst == best.dst
+                                && r.prefix == best.prefix
+                                && r.kind == RouteKind::Unicast
+                        };
                         if host.routes.iter().filter(same).any(|r| r.dev.as_deref() == Some(iface)) {
                             iface.to_string()
                         } else {
@@ -179,7 +190,7 @@ impl Evaluate for RpFilter {
                 (src, dst) => {
                     // The way back as `rpfilter_mt` asks for it: to the source, from the destination (IPv4,
                     // unless it is a broadcast or multicast one), as a packet of this host (`iif lo`), with the
-                    // packet's mark only with --validmark, and its TOS (recorded with a routing policy).
+                    // packet's mark only with --validmark, and its DSCP (recorded with a routing policy).
                     let from = match dst {
                         IpAddr::V4(d) if d.is_multicast() || d.is_broadcast() || d.octets()[0] == 0 => None,
                         IpAddr::V4(_) => Some(dst),
@@ -188,7 +199,7 @@ impl Evaluate for RpFilter {
                     let back = crate::policy::Flow {
                         src: from,
                         mark: if self.validmark { pkt.mark } else { 0 },
-                        tos: if dst.is_ipv4() { pkt.tos & 0x1c } else { 0 },
+                        tos: if dst.is_ipv4() { pkt.tos & 0xfc } else { 0 },
                         proto: (!dst.is_ipv4()).then(|| pkt.l4.proto()),
                         ..crate::policy::Flow::to(src)
                     };
