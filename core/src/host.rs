@@ -426,28 +426,17 @@ impl Host {
         self.rp_filter.iter().filter(|(d, _)| d == "all" || d == dev).map(|(_, m)| *m).max().unwrap_or(0)
     }
 
-    /// The address MASQUERADE gives a packet to `dst` leaving through `dev` towards `next_hop`: the first
-    /// address of `dev` in the next hop's subnet, else its first address of the family (`inet_select_addr`,
-    /// which `nf_nat_masquerade_ipv4` asks; a route's preferred source `src` plays no part, recorded); when
-    /// `dev` has none (`lo`), the first of the other interfaces' in their order (IPv4) or the one sharing the
-    /// longest prefix with `dst` (IPv6). An IPv6 `dst` of this host is its own source (source selection's
-    /// rule 1). Recorded.
+    /// The address MASQUERADE gives a packet to `dst` leaving through `dev` towards `next_hop`.
+    /// IPv4 (`inet_select_addr`, which `nf_nat_masquerade_ipv4` asks): the first address of `dev` in the
+    /// next hop's subnet, else its first; when `dev` has none (`lo`, or an interface without an IPv4
+    /// address), the first of all interfaces' in their order. A route's preferred source `src` plays no
+    /// part. IPv6 (`ipv6_dev_get_saddr` with the destination): [`Host::ipv6_source`]. Recorded.
     pub fn masquerade_addr(&self, dev: &str, next_hop: IpAddr, dst: IpAddr) -> Option<IpAddr> {
-        let v4 = next_hop.is_ipv4();
-        // Addresses of host scope (127.0.0.0/8, ::1) and IPv6 link-local ones are never chosen for a
-        // destination beyond them.
-        let usable = |a: &&IfAddr| {
-            a.addr.is_ipv4() == v4
-                && match a.addr {
-                    IpAddr::V4(x) => !x.is_loopback(),
-                    IpAddr::V6(x) => !x.is_loopback() && x.segments()[0] & 0xffc0 != 0xfe80,
-                }
-        };
-        if !v4 && self.is_local(dst) {
-            // IPv6 source selection (`ipv6_dev_get_saddr`, rule 1): the destination itself when it is
-            // this host's.
-            return Some(dst);
+        if let IpAddr::V6(d) = dst {
+            return self.ipv6_source(dev, d).map(IpAddr::V6);
         }
+        // Addresses of host scope (127.0.0.0/8) are never chosen for a destination beyond them.
+        let usable = |a: &&IfAddr| matches!(a.addr, IpAddr::V4(x) if !x.is_loopback());
         let iface = self.interface(dev);
         let own = iface.and_then(|i| {
             let usable_here = || i.addrs.iter().filter(usable);
@@ -459,25 +448,74 @@ impl Host {
         if iface.is_none() && dev != "lo" {
             return None;
         }
-        // None on the way out (`lo`): `inet_select_addr` takes the first usable address of the interfaces
-        // in their order; IPv6 the one that shares the longest prefix with the destination (recorded).
-        let all = self.interfaces.iter().flat_map(|i| i.addrs.iter().filter(usable));
-        if v4 {
-            all.map(|a| a.addr).next()
-        } else {
-            let common = |a: IpAddr| match (a, dst) {
-                (IpAddr::V6(a), IpAddr::V6(d)) => (u128::from(a) ^ u128::from(d)).leading_zeros(),
-                _ => 0,
-            };
-            let mut best: Option<IpAddr> = None;
-            for a in all.map(|a| a.addr) {
-                if best.is_none_or(|b| common(a) > common(b)) {
-                    best = Some(a);
-                }
-            }
-            best
-        }
+        self.interfaces.iter().flat_map(|i| i.addrs.iter().filter(usable)).map(|a| a.addr).next()
     }
+
+    /// The source address Linux picks for a packet to `dst` leaving through `dev` (`ipv6_dev_get_saddr`,
+    /// RFC 6724's rules as the kernel keeps them): among the addresses of every interface (only `dev`'s
+    /// for a link-local or multicast destination), the destination itself (rule 1), then an address of a
+    /// scope no smaller than the destination's, the smallest such (rule 2), one of `dev` (rule 5), one
+    /// whose label in the default policy table is the destination's (rule 6), the longest prefix shared
+    /// with the destination, counted up to the address's own prefix length (rule 8); on a tie, the first
+    /// in the interfaces' order.
+    pub fn ipv6_source(&self, dev: &str, dst: Ipv6Addr) -> Option<Ipv6Addr> {
+        let dst_scope = v6_scope(dst);
+        let dev_only = dst.is_multicast() || dst_scope <= 2;
+        let dst_label = v6_label(dst);
+        let scored = self.interfaces.iter().filter(|i| !dev_only || i.name == dev).flat_map(|i| {
+            i.addrs.iter().filter_map(move |a| {
+                let IpAddr::V6(x) = a.addr else { return None };
+                if x.is_unspecified() || x.is_multicast() {
+                    return None;
+                }
+                let scope = i32::from(v6_scope(x));
+                let fits = if scope >= i32::from(dst_scope) { -scope } else { scope - 128 };
+                let common = (u128::from(x) ^ u128::from(dst)).leading_zeros().min(u32::from(a.prefix));
+                Some(((x == dst, fits, i.name == dev, v6_label(x) == dst_label, common), x))
+            })
+        });
+        // The first of the best: a later address replaces it only when it scores higher.
+        scored.reduce(|best, next| if next.0 > best.0 { next } else { best }).map(|(_, x)| x)
+    }
+}
+
+/// An IPv6 address's scope as source selection counts it (`__ipv6_addr_src_scope`): 1 loopback, 2
+/// link-local, 5 site-local, 14 global (unique local addresses included); a multicast address's own.
+fn v6_scope(a: Ipv6Addr) -> u8 {
+    let s = a.segments();
+    if a.is_multicast() {
+        (s[0] & 0xf) as u8
+    } else if a.is_loopback() {
+        1
+    } else if s[0] & 0xffc0 == 0xfe80 {
+        2
+    } else if s[0] & 0xffc0 == 0xfec0 {
+        5
+    } else {
+        14
+    }
+}
+
+/// An IPv6 address's label in the kernel's default address label table (`ip addrlabel`): the label of
+/// the longest prefix there that holds it.
+fn v6_label(a: Ipv6Addr) -> u8 {
+    const TABLE: [(u128, u8, u8); 10] = [
+        (1, 128, 0),                // ::1/128
+        (0xffff_0000_0000, 96, 4),  // ::ffff:0:0/96
+        (0, 96, 3),                 // ::/96
+        (0x2001_0010 << 96, 28, 7), // 2001:10::/28
+        (0x2001_0000 << 96, 32, 6), // 2001::/32
+        (0x2002 << 112, 16, 2),     // 2002::/16
+        (0x3ffe << 112, 16, 12),    // 3ffe::/16
+        (0xfec0 << 112, 10, 11),    // fec0::/10
+        (0xfc00 << 112, 7, 5),      // fc00::/7
+        (0, 0, 1),                  // ::/0
+    ];
+    let x = u128::from(a);
+    TABLE
+        .iter()
+        .find(|&&(net, len, _)| len == 0 || (x ^ net) >> (128 - u32::from(len)) == 0)
+        .map_or(1, |&(_, _, label)| label)
 }
 
 /// Reads a host description; every line it does not understand is an error at that line.
