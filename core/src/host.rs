@@ -40,6 +40,11 @@ pub struct Host {
     /// `all`.
     #[serde(default)]
     pub rp_filter: Vec<(String, u8)>,
+    /// `net.ipv4.conf.all.src_valid_mark` and `net.ipv4.conf.IFACE.src_valid_mark` as given (`all` under
+    /// the name `all`): whether routing's reverse-path check looks the way back up with the packet's mark
+    /// (either of them on, as wg-quick sets `all`).
+    #[serde(default)]
+    pub src_valid_mark: Vec<(String, bool)>,
     /// `net.ipv4.conf.all.send_redirects` and `net.ipv4.conf.IFACE.send_redirects` as given (`all` under the
     /// name `all`); the kernel's default for both is 1.
     #[serde(default)]
@@ -274,6 +279,7 @@ impl Host {
             ipv6_forward: false,
             route_localnet: false,
             rp_filter: Vec::new(),
+            src_valid_mark: Vec::new(),
             send_redirects: Vec::new(),
             ip_forward_dev: Vec::new(),
             bridge_nf_call_iptables: None,
@@ -418,6 +424,12 @@ impl Host {
     pub fn sends_redirects(&self, dev: &str) -> bool {
         let get = |d: &str| self.send_redirects.iter().rev().find(|(x, _)| x == d).is_none_or(|(_, on)| *on);
         get("all") || get(dev)
+    }
+
+    /// Whether the reverse-path check of packets coming in on `dev` looks up with their mark
+    /// (`IN_DEV_SRC_VMARK`: `all`'s or the interface's `src_valid_mark`).
+    pub fn src_valid_mark(&self, dev: &str) -> bool {
+        self.src_valid_mark.iter().any(|(d, on)| *on && (d == "all" || d == dev))
     }
 
     /// The reverse-path filter mode for packets coming in on `dev`: the larger of `all`'s and its own
@@ -873,6 +885,11 @@ fn read_line(
                 });
             }
         };
+        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".src_valid_mark")) {
+            host.src_valid_mark.retain(|(d, _)| d != dev);
+            host.src_valid_mark.push((dev.to_string(), on));
+            return Ok(());
+        }
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".send_redirects")) {
             host.send_redirects.retain(|(d, _)| d != dev);
             host.send_redirects.push((dev.to_string(), on));

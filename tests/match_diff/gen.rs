@@ -1,5 +1,5 @@
 //! Made-up dumps and packets for `tests/match_diff.rs`: one host with two links (for one IPv4 seed in four
-//! with a routing policy by firewall mark and strict reverse-path filtering), a packet of a random kind,
+//! with a routing policy by firewall mark and TOS, and strict reverse-path filtering), a packet of a random kind,
 //! direction (received, forwarded, sent, or sent to one of the host's own addresses through `lo`) and
 //! header, and in each chain the packet passes a few rules of one to three random
 //! conditions, drawn half the time from the packet's own values so that about half of them hold. Most
@@ -26,7 +26,8 @@ net.ipv4.ip_forward = 1
 ";
 
 /// The IPv4 host with a routing policy: packets with mark bit 0x1 (which `MARK` targets of the dumps
-/// set) are routed by table 100, through a gateway on the LAN; strict reverse-path filtering.
+/// set) or TOS 0x10 (which a packet may have or a `TOS` target set) are routed by table 100, through a
+/// gateway on the LAN; strict reverse-path filtering.
 pub const HOST_POLICY: &str = "\
 # ip -br addr
 lo               UNKNOWN        127.0.0.1/8
@@ -35,6 +36,7 @@ eth1             UP             192.0.2.1/24
 # ip rule
 0:	from all lookup local
 100:	from all fwmark 0x1/0x1 lookup 100
+150:	from all tos 0x10 lookup 100
 32766:	from all lookup main
 32767:	from all lookup default
 # ip route
@@ -171,7 +173,7 @@ impl Pkt {
                 _ => [8, 64, 64, 108][rng.below(4)],
             };
         let ttl = [1, 2, 63, 64, 64, 65, 128, 255][rng.below(8)];
-        let tos = [0x00, 0x00, 0x10, 0x08, 0x02, 0xb8, 0x20, 0x48, 0x04][rng.below(9)];
+        let tos = [0x00, 0x00, 0x10, 0x08, 0x02, 0xb8, 0x20, 0x48, 0x04, 0x30, 0x13][rng.below(11)];
         // A segment of an established connection is the sender's kernel's: one byte of data after a
         // header with timestamps, its usual TTL and TOS.
         let (len, ttl, tos) = if established { (ip + 33, 64, 0) } else { (len, ttl, tos) };

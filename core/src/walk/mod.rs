@@ -942,13 +942,29 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// The reverse-path filter (`rp_filter`, `fib_validate_source`): strict (1) drops a packet whose source
     /// is not routed out of the interface it came in on, loose (2) one whose source has no route at all.
+    /// The way back is looked up as `__fib_validate_source` asks: to the source, from the destination, as
+    /// a packet of this host (`iif lo`), with the packet's TOS, its protocol and its ports swapped, and its
+    /// mark only with `src_valid_mark`; through the routing policy (recorded).
     fn reverse_path_fails(&self, src: std::net::Ipv4Addr) -> Option<String> {
         let dev = self.in_iface.as_deref()?;
         let mode = self.host.rp_filter_mode(dev);
         if mode == 0 {
             return None;
         }
-        let back = self.host.route(IpAddr::V4(src));
+        let ports = self.pkt.l4.ports();
+        // A broadcast or multicast destination is asked from 0.0.0.0 (`ip_route_input_mc`, `brd_input`).
+        let to_group = matches!(self.pkt.dst, IpAddr::V4(d) if d.is_multicast() || d.is_broadcast())
+            || self.host.is_broadcast(self.pkt.dst);
+        let flow = crate::policy::Flow {
+            src: (!to_group).then_some(self.pkt.dst),
+            mark: if self.host.src_valid_mark(dev) { self.pkt.mark } else { 0 },
+            proto: Some(self.pkt.l4.proto()),
+            sport: ports.map(|p| p.1),
+            dport: ports.map(|p| p.0),
+            tos: self.pkt.tos,
+            ..crate::policy::Flow::to(IpAddr::V4(src))
+        };
+        let back = self.host.route_flow(&flow).0;
         let why = match (&back, mode) {
             (RouteDecision::Unroutable { reason, .. }, _) => format!("the way back to {src} is refused ({reason})"),
             (RouteDecision::Forward { dev: out, .. }, 1) if out != dev => {
