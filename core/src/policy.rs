@@ -337,6 +337,22 @@ impl Host {
         (RouteDecision::Unroutable { reason: format!("no route to {dst}"), route: None }, None)
     }
 
+    /// Whether the route `flow` takes has a next hop through `dev`, any of a multipath route's
+    /// (`fib_info_nh_uses_dev`, which the reverse-path checks ask).
+    pub fn route_uses_dev(&self, flow: &Flow<'_>, dev: &str) -> bool {
+        let (RouteDecision::Forward { dev: chosen, .. }, rule) = self.route_flow(flow) else { return false };
+        if chosen == dev {
+            return true;
+        }
+        let usable = |r: &&Route| r.kind != RouteKind::Throw;
+        let route = match rule.map(|i| &self.rules[i].action) {
+            Some(&RuleAction::Lookup(table)) => self.lookup_in(table, flow.dst),
+            _ => (self.lookup_in(MAIN_TABLE, flow.dst).filter(usable))
+                .or_else(|| self.lookup_in(DEFAULT_TABLE, flow.dst)),
+        };
+        route.is_some_and(|r| r.nexthops.iter().any(|n| n.dev.as_deref() == Some(dev)))
+    }
+
     /// What a route found in `table` does with a packet to `dst`.
     fn decision(&self, r: &Route, table: u32, dst: IpAddr) -> RouteDecision {
         let live = r.nexthops.iter().filter(|n| !n.dead).count() as u32;

@@ -125,6 +125,8 @@ impl RpFilter {
                     _ => MAIN_TABLE,
                 };
                 let dev = match host.lookup_in(table, src) {
+                    // IPv4 passes when any next hop of a multipath route goes through the input interface.
+                    _ if src.is_ipv4() && dev != iface && host.route_uses_dev(back, iface) => iface.to_string(),
                     Some(best) if src.is_ipv6() && dev != iface => {
                         let same = |r: &&Route| {
                             r.table == table

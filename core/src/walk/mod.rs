@@ -967,7 +967,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         let back = self.host.route_flow(&flow).0;
         let why = match (&back, mode) {
             (RouteDecision::Unroutable { reason, .. }, _) => format!("the way back to {src} is refused ({reason})"),
-            (RouteDecision::Forward { dev: out, .. }, 1) if out != dev => {
+            (RouteDecision::Forward { dev: out, .. }, 1) if !self.host.route_uses_dev(&flow, dev) => {
                 format!("strict reverse-path filtering (rp_filter = 1) wants {src} routed out of {dev}, not {out}")
             }
             _ => return None,
