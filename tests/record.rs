@@ -221,9 +221,25 @@ fn monitor_lines_keep_only_the_packets_walk() {
 }
 
 #[test]
+fn a_segments_timestamp_is_read_from_its_log_line() {
+    // What tells a segment from the same one sent again: its TCP timestamp value (here 0xabcd), after
+    // two NOPs; an option without one gives none.
+    let line = |opt: &str| {
+        format!(
+            "TRACE: raw:PREROUTING:policy:1 IN=eth1 OUT= SRC=192.0.2.7 DST=198.51.100.2 LEN=64 TTL=64 ID=77 DF \
+             PROTO=TCP SPT=40000 DPT=53 SEQ=1000 ACK=1 WINDOW=502 RES=0x00 ACK PSH URGP=0 OPT ({opt}) "
+        )
+    };
+    assert_eq!(recorder::tsval_of(&line("0101080A0000ABCD00000001")), Some(0xabcd));
+    assert_eq!(recorder::tsval_of(&line("020405B40402080A0000ABCD00000000")), Some(0xabcd));
+    assert_eq!(recorder::tsval_of(&line("020405B4")), None);
+    assert_eq!(recorder::tsval_of("TRACE: raw:PREROUTING:policy:1 PROTO=UDP SPT=1 DPT=2"), None);
+}
+
+#[test]
 fn packets_are_built_with_valid_checksums() {
     use chainwalk_core::packet::parse;
-    let stamp = recorder::Stamp { ip: 0x1234, seq: 1000, ack: 1 };
+    let stamp = recorder::Stamp { ip: 0x1234, seq: 1000, ack: 1, tsval: None };
     for text in [
         "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN",
         "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 PROTO=UDP SPT=5353 DPT=53",

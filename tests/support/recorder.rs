@@ -35,7 +35,8 @@
 //! shows the packet before the rewrite.
 //! The kernel's log is read from `/dev/kmsg`, from its end when the packet is sent, and the packet's lines
 //! are told from any other by the IPv4 ID or IPv6 flow label the recorder stamped on it (and the TCP
-//! sequence and acknowledgement numbers).
+//! sequence and acknowledgement numbers, and for a segment a socket sent, its timestamp value: a socket
+//! sends a segment the rules dropped again, with the same numbers, a fifth of a second later).
 //!
 //! The same case on the nf_tables backend (`recorder/nft.rs`): the dump loaded with `iptables-nft-restore`
 //! instead, the same marking, and what `xtables-monitor --trace` prints in H kept instead of the kernel log
@@ -89,7 +90,7 @@ const SETTLE: Duration = Duration::from_millis(400);
 
 /// What the tracing chains log of the packet they mark: its identity, for a packet the kernel sends
 /// (`Stamp::learn`) when no legacy TRACE line shows it (the nf_tables backend traces to netlink instead).
-const MARK_LOG: &str = "log prefix \"cwrec-mark \" flags tcp sequence";
+const MARK_LOG: &str = "log prefix \"cwrec-mark \" flags tcp sequence,options";
 
 /// The source port of the UDP datagram a `CTSTATE=RELATED` ICMP error is about.
 const RELATED_FLOW_SPORT: u16 = 41234;
@@ -974,17 +975,17 @@ impl Lab {
              \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
              \tchain out {{ type filter hook output priority -400; policy accept; }}\n\
              \tchain nat_pre {{ type filter hook prerouting priority -99; policy accept;\n\
-             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence,options\n\
              \t}}\n\
              \tchain nat_out {{ type filter hook output priority -99; policy accept;\n\
-             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-nat \" flags tcp sequence,options\n\
              \t}}\n\
              \tchain delivered {{ type filter hook input priority 500; policy accept;\n\
-             \t\tmeta l4proto {l4proto} log prefix \"cwrec-in \" flags tcp sequence\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-in \" flags tcp sequence,options\n\
              \t\tct state invalid counter\n\
              \t}}\n\
              \tchain sent {{ type filter hook postrouting priority 500; policy accept;\n\
-             \t\tmeta l4proto {l4proto} log prefix \"cwrec-post \" flags tcp sequence\n\
+             \t\tmeta l4proto {l4proto} log prefix \"cwrec-post \" flags tcp sequence,options\n\
              \t}}\n\
              }}\n"
         ))?;
@@ -1281,6 +1282,9 @@ pub struct Stamp {
     pub seq: u32,
     /// The TCP acknowledgement number.
     pub ack: u32,
+    /// The timestamp value of a segment the kernel sent with a timestamp option: the same segment sent
+    /// again (a socket retransmits what the rules dropped) has the same numbers but a later one.
+    pub tsval: Option<u32>,
 }
 
 impl Stamp {
@@ -1292,7 +1296,7 @@ impl Stamp {
         let mix = std::process::id().wrapping_mul(2_654_435_761).wrapping_add(n.wrapping_mul(40_503));
         let ip = if pkt.dst.is_ipv6() { (mix & 0xf_ffff).max(1) } else { (mix & 0xffff).max(1) };
         let ack = matches!(pkt.l4, L4::Tcp { flags, .. } if flags.0 & 0x10 != 0);
-        Stamp { ip, seq: mix.rotate_left(13) | 1, ack: u32::from(ack) }
+        Stamp { ip, seq: mix.rotate_left(13) | 1, ack: u32::from(ack), tsval: None }
     }
 
     /// The stamp of a segment the kernel sent (after a handshake): from its first TRACE line, or the
@@ -1306,7 +1310,7 @@ impl Stamp {
                 let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                     && field(m, "PROTO") == Some(proto)
                     && field(m, "TYPE") == Some(&icmp_type.to_string());
-                same.then(|| Some(Stamp { ip: field(m, key)?.parse().ok()?, seq: 0, ack: 0 })).flatten()
+                same.then(|| Some(Stamp { ip: field(m, key)?.parse().ok()?, seq: 0, ack: 0, tsval: None })).flatten()
             });
         }
         let L4::Tcp { sport, flags, .. } = pkt.l4 else { return None };
@@ -1322,6 +1326,7 @@ impl Stamp {
                 ip: field(m, key)?.parse().ok()?,
                 seq: field(m, "SEQ")?.parse().ok()?,
                 ack: field(m, "ACK")?.parse().ok()?,
+                tsval: tsval_of(m),
             })
         })
     }
@@ -1344,13 +1349,33 @@ impl Stamp {
         }
         !matches!(pkt.l4, L4::Tcp { .. })
             || (field(msg, "SEQ").and_then(|v| v.parse().ok()) == Some(self.seq)
-                && field(msg, "ACK").and_then(|v| v.parse().ok()) == Some(self.ack))
+                && field(msg, "ACK").and_then(|v| v.parse().ok()) == Some(self.ack)
+                && (self.tsval.zip(tsval_of(msg)).is_none_or(|(a, b)| a == b)))
     }
 
     /// Whether a packet caught on the wire is the stamped one.
     fn matches_wire(&self, w: &Wire, proto: u8) -> bool {
         w.proto == proto && w.stamp == self.ip && (proto != 6 || (w.seq == self.seq && w.ack == self.ack))
     }
+}
+
+/// The timestamp value of the TCP timestamp option a log line prints (`OPT (0101080A...)`), if any.
+pub fn tsval_of(msg: &str) -> Option<u32> {
+    let hex = msg.split_once("OPT (")?.1.split(')').next()?;
+    let bytes: Vec<u8> =
+        (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<_>>()?;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            0 => return None,
+            1 => at += 1,
+            8 if at + 6 <= bytes.len() => {
+                return Some(u32::from_be_bytes([bytes[at + 2], bytes[at + 3], bytes[at + 4], bytes[at + 5]]))
+            }
+            _ => at += usize::from(*bytes.get(at + 1)?).max(2),
+        }
+    }
+    None
 }
 
 /// The log lines that show a marked packet: the legacy backend's TRACE lines, then the tracing chains' own.
@@ -1843,6 +1868,13 @@ fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32) -> Res<()> {
         }
         if mark != 0 {
             s.set_mark(mark)?;
+        }
+        // Routing looks a raw socket's packet up with the socket's TOS (`get_rttos`), not its header's: the
+        // socket gets the header's, as an application that sets IP_TOS (IPV6_TCLASS) has it.
+        if dst.is_ipv6() {
+            s.set_tclass_v6(u32::from(((bytes[0] & 0x0f) << 4) | (bytes[1] >> 4)))?;
+        } else {
+            s.set_tos_v4(u32::from(bytes[1]))?;
         }
         match s.send_to(&bytes, &SockAddr::from(SocketAddr::new(dst, 0))) {
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
