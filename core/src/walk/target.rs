@@ -613,22 +613,24 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
         return None;
     }
     let pkt = &w.pkt;
-    let v4 = pkt.dst.is_ipv4();
     let reset = matches!(l4, L4::Tcp { .. });
     // A reset comes from the address it answers for; an ICMP error from that address when it is the host's,
     // else from the host's address on the way back: for a packet the host sent, the sender's own address
-    // (`icmp_send` and `icmp6_send` leave the source to the route back, recorded).
+    // (`icmp_send` and `icmp6_send` leave the source to the route back: its preferred source, else the
+    // interface's address IPv4 picks towards the next hop, or IPv6 source address selection; recorded).
     let src = if reset || w.host.is_local(pkt.dst) {
         pkt.dst
     } else {
         match w.host.route(pkt.src) {
             RouteDecision::Local { .. } => pkt.src,
             RouteDecision::Forward { src: Some(s), .. } => s,
-            RouteDecision::Forward { dev, .. } => w
-                .host
-                .interface(&dev)
-                .and_then(|i| i.addrs.iter().find(|a| a.addr.is_ipv4() == v4))
-                .map_or(pkt.dst, |a| a.addr),
+            RouteDecision::Forward { dev, via, .. } => {
+                let selected = match pkt.src {
+                    IpAddr::V6(to) => w.host.ipv6_source(&dev, to).map(IpAddr::V6),
+                    IpAddr::V4(_) => w.host.masquerade_addr(&dev, via.unwrap_or(pkt.src), pkt.src),
+                };
+                selected.unwrap_or(pkt.dst)
+            }
             _ => pkt.dst,
         }
     };
