@@ -1,4 +1,4 @@
-//! Made-up dumps and packets for `tests/match_diff.rs`: one host with two links (for one IPv4 seed in four
+//! Made-up dumps and packets for `tests/match_diff.rs`: one host with two links (for one seed in four
 //! with a routing policy by firewall mark and TOS, and strict reverse-path filtering), a packet of a random kind,
 //! direction (received, forwarded, sent, or sent to one of the host's own addresses through `lo`) and
 //! header, and in each chain the packet passes a few rules of one to three random
@@ -49,14 +49,36 @@ net.ipv4.ip_forward = 1
 net.ipv4.conf.all.rp_filter = 1
 ";
 
-/// The host for the case of `seed` with packet `p`: one IPv4 case in four has the routing policy.
+/// The host for the case of `seed` with packet `p`: one case in four has the routing policy.
 pub fn host(p: &Pkt, seed: u64) -> &'static str {
     match (p.v6, seed % 4) {
+        (true, 2) => HOST6_POLICY,
         (true, _) => HOST6,
         (false, 2) => HOST_POLICY,
         _ => HOST,
     }
 }
+
+/// The IPv6 host with a routing policy like [`HOST_POLICY`]'s (mark bit 0x1 or traffic class 0x10: table
+/// 100, through a gateway on the LAN), and a second address on the WAN link, in the remote hosts' prefix,
+/// which source address selection prefers for them.
+pub const HOST6_POLICY: &str = "\
+# ip -br addr
+lo               UNKNOWN        127.0.0.1/8 ::1/128
+eth0             UP             2001:db8:1::2/64 2001:db8:ff:1::2/64
+eth1             UP             2001:db8:2::1/64
+# ip -6 rule
+0:	from all lookup local
+100:	from all fwmark 0x1/0x1 lookup 100
+150:	from all tos 0x10 lookup 100
+32766:	from all lookup main
+# ip -6 route
+default via 2001:db8:1::1 dev eth0
+# ip -6 route show table 100
+default via 2001:db8:2::254 dev eth1
+# sysctl
+net.ipv6.conf.all.forwarding = 1
+";
 
 /// The same for IPv6 cases.
 pub const HOST6: &str = "\

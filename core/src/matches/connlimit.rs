@@ -142,6 +142,23 @@ impl Connlimit {
     /// adds the packet's connection to the rule's list once more, since `__nf_conncount_add` skips its
     /// duplicate check within the jiffy of the list's last collection (recorded: `--connlimit-upto 1`
     /// holds once, not twice). `None` on the first run.
+    /// Which count a packet joins (`connlimit_mt`): its source (or with `--connlimit-daddr` destination)
+    /// address under the mask.
+    pub(crate) fn bucket(&self, pkt: &crate::packet::Packet) -> u64 {
+        let addr = match self.side {
+            ConnlimitSide::Source => pkt.src,
+            ConnlimitSide::Dest => pkt.dst,
+        };
+        match (addr, self.mask) {
+            (IpAddr::V4(a), IpAddr::V4(m)) => u64::from(u32::from(a) & u32::from(m)),
+            (IpAddr::V6(a), IpAddr::V6(m)) => {
+                let x = u128::from(a) & u128::from(m);
+                (x as u64) ^ ((x >> 64) as u64).rotate_left(1)
+            }
+            _ => 0,
+        }
+    }
+
     pub(crate) fn again(&self, ctx: &EvalCtx<'_>, runs: u32) -> Option<Outcome> {
         (runs > 0).then(|| self.counted(ctx, runs + 1))
     }

@@ -489,6 +489,29 @@ impl Hashlimit {
     /// `--hashlimit-burst` credits and does not refill in that time, so the run after the burst is over
     /// the rate (as for the limit match). `None` while credits are left, and for byte rates and
     /// `--hashlimit-rate-match`, whose costs chainwalk does not follow.
+    /// Which bucket of its table a packet takes (`hashlimit_init_dst`): its fields of `--hashlimit-mode`,
+    /// addresses cut to `--hashlimit-srcmask`/`--hashlimit-dstmask`; one for all with no mode. Rules of one
+    /// `--hashlimit-name` share their table.
+    pub(crate) fn bucket(&self, pkt: &crate::packet::Packet) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let cut = |a: std::net::IpAddr, len: u8| match a {
+            std::net::IpAddr::V4(v) => {
+                u128::from(u32::from(v) & u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0))
+            }
+            std::net::IpAddr::V6(v) => {
+                u128::from(v) & u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0)
+            }
+        };
+        let ports = pkt.l4.ports();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.name.as_str(), self.family == Family::Ipv6).hash(&mut h);
+        (self.mode.src_ip.then(|| cut(pkt.src, self.src_mask))).hash(&mut h);
+        (self.mode.dst_ip.then(|| cut(pkt.dst, self.dst_mask))).hash(&mut h);
+        (self.mode.src_port.then(|| ports.map(|p| p.0))).hash(&mut h);
+        (self.mode.dst_port.then(|| ports.map(|p| p.1))).hash(&mut h);
+        h.finish()
+    }
+
     pub(crate) fn again(&self, runs: u32) -> Option<Outcome> {
         let HashRate::Packets { burst, .. } = self.rate else { return None };
         if self.rate_match || u64::from(runs) < burst {

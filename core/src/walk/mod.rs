@@ -437,7 +437,9 @@ struct Walker<'s, 'r> {
     recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
     /// How many times each `statistic --mode nth` and `limit` match (by its address in the ruleset) has run
     /// in this walk: its counter goes on, its bucket empties, when a user chain brings the packet to it again.
-    nth_seen: std::cell::RefCell<std::collections::HashMap<usize, u32>>,
+    /// Keyed by the match's address and, for hashlimit and connlimit, the bucket the packet takes (a
+    /// hashlimit's by its table's name instead: rules of one name share it).
+    nth_seen: std::cell::RefCell<std::collections::HashMap<(usize, u64), u32>>,
     /// How many rules the walk has evaluated, and how many of them matched; past `budget` or
     /// [`MAX_MATCHED`] it stops undecided.
     evaluated: usize,

@@ -472,7 +472,13 @@ fn evaluate(
                     _ => return None,
                 })
             };
-            let key = m as *const crate::matches::Match as usize;
+            // The counter of this rule's match, or the bucket of its table the packet takes now (its
+            // addresses may have changed since, or it is an answer the kernel made to the walk's packet).
+            let key = match &m.kind {
+                MatchKind::Hashlimit(h) => (0, h.bucket(&w.pkt)),
+                MatchKind::Connlimit(c) => (m as *const crate::matches::Match as usize, c.bucket(&w.pkt)),
+                _ => (m as *const crate::matches::Match as usize, 0),
+            };
             let runs = w.nth_seen.borrow().get(&key).copied().unwrap_or(0);
             if let Some(later) = again(runs) {
                 if let Some(later) = later {

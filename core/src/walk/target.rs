@@ -654,6 +654,11 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     p.probe = true;
     p.traced = false;
     p.kernel_made = true;
+    // The answer is made while the packet is still being walked: the counters and buckets its rules
+    // used (limit, hashlimit, quota, statistic, connlimit) and the recent lists it filled are where the
+    // packet left them (recorded: a connlimit the packet met counts the answer's connection again).
+    p.nth_seen = w.nth_seen.clone();
+    p.recent = w.recent.clone();
     if attached {
         p.ct = super::eval::ConnState { state: CtState::Related, dir: answer.ct_dir, ..w.ct.clone() };
         p.attach_connection();
