@@ -435,10 +435,11 @@ struct Walker<'s, 'r> {
     recent: Vec<(String, IpAddr)>,
     /// Entries added while a rule was being evaluated, moved into `recent` after it.
     recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
-    /// How many times each `statistic --mode nth` and `limit` match (by its address in the ruleset) has run
-    /// in this walk: its counter goes on, its bucket empties, when a user chain brings the packet to it again.
-    /// Keyed by the match's address and, for hashlimit and connlimit, the bucket the packet takes (a
-    /// hashlimit's by its table's name instead: rules of one name share it).
+    /// How many times each match that keeps a count (statistic nth, limit, hashlimit, quota, connlimit) has
+    /// run in this walk and in the answers the kernel made to it: its counter goes on, its bucket empties,
+    /// when a user chain brings the packet (or its answer) to it again. Keyed by the match's address in
+    /// the ruleset and, for hashlimit and connlimit, the bucket the packet takes (a hashlimit's by its
+    /// table's name instead of the address: rules of one name share it).
     nth_seen: std::cell::RefCell<std::collections::HashMap<(usize, u64), u32>>,
     /// How many rules the walk has evaluated, and how many of them matched; past `budget` or
     /// [`MAX_MATCHED`] it stops undecided.
