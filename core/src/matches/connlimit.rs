@@ -160,7 +160,9 @@ impl Connlimit {
     }
 
     pub(crate) fn again(&self, ctx: &EvalCtx<'_>, runs: u32) -> Option<Outcome> {
-        (runs > 0).then(|| self.counted(ctx, runs + 1))
+        // A confirmed connection is not added again (`__nf_conncount_add` returns early for it): a packet
+        // that came back in through `lo` after its connection was confirmed counts it once (recorded).
+        (runs > 0 && !ctx.ct.confirmed).then(|| self.counted(ctx, runs + 1))
     }
 
     fn counted(&self, ctx: &EvalCtx<'_>, count: u32) -> Outcome {
