@@ -493,14 +493,11 @@ impl Hashlimit {
     /// addresses cut to `--hashlimit-srcmask`/`--hashlimit-dstmask`; one for all with no mode. Rules of one
     /// `--hashlimit-name` share their table.
     pub(crate) fn bucket(&self, pkt: &crate::packet::Packet) -> u64 {
+        use crate::ruleset::addr::{prefix_mask_v4, prefix_mask_v6};
         use std::hash::{Hash, Hasher};
         let cut = |a: std::net::IpAddr, len: u8| match a {
-            std::net::IpAddr::V4(v) => {
-                u128::from(u32::from(v) & u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0))
-            }
-            std::net::IpAddr::V6(v) => {
-                u128::from(v) & u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0)
-            }
+            std::net::IpAddr::V4(v) => u128::from(u32::from(v) & prefix_mask_v4(u32::from(len.min(32)))),
+            std::net::IpAddr::V6(v) => u128::from(v) & prefix_mask_v6(u32::from(len.min(128))),
         };
         let ports = pkt.l4.ports();
         let mut h = std::collections::hash_map::DefaultHasher::new();
