@@ -841,8 +841,8 @@ fn read_line(
     }
     // `ipset save`: `create NAME TYPE ...` and `add NAME ELEMENT ...`.
     match words.as_slice() {
-        ["create", name, kind, ..] => {
-            let set = crate::ipset::IpSet::create(name, kind)?;
+        ["create", name, kind, options @ ..] => {
+            let set = crate::ipset::IpSet::create(name, kind, options)?;
             host.ipsets.retain(|s| s.name != *name);
             host.ipsets.push(set);
             return Ok(());

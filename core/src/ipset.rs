@@ -2,10 +2,11 @@
 //! can be answered instead of assumed. A set's type names its dimensions (`hash:net,port` is an address
 //! or network, then a protocol and port); each element gives one value per dimension.
 
+use crate::ruleset::Family;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-/// One set: its name, its dimensions and its elements.
+/// One set: its name, its dimensions, the options it was created with and its elements.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpSet {
     /// The set's name.
@@ -14,6 +15,13 @@ pub struct IpSet {
     pub kind: String,
     /// What each dimension holds.
     pub dims: Vec<Dim>,
+    /// `family inet` or `inet6`; none for the types that have no family (`bitmap:port`, `list:set`), which
+    /// a packet of either family is looked up in.
+    pub family: Option<Family>,
+    /// `netmask N` of `hash:ip` and `bitmap:ip`: addresses are cut to this prefix when stored and looked up.
+    pub netmask: Option<u8>,
+    /// `counters`: each element counts the packets and bytes of the lookups that found it.
+    pub counters: bool,
     /// The elements; `nomatch` elements are excluded from a match.
     pub members: Vec<Member>,
 }
@@ -22,10 +30,14 @@ pub struct IpSet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dim {
-    /// An address (`ip`) or network (`net`).
+    /// An address (`ip`).
+    Ip,
+    /// A network (`net`): looked up at each prefix length its elements have, the longest first.
     Net,
-    /// A protocol and port.
+    /// A protocol and port (`hash:*,port`).
     Port,
+    /// A port of TCP or UDP alike (`bitmap:port`).
+    BarePort,
     /// An interface name.
     Iface,
     /// A MAC address.
@@ -43,6 +55,12 @@ pub struct Member {
     pub values: Vec<Value>,
     /// Whether it was added with `nomatch`: a packet it covers is not in the set.
     pub nomatch: bool,
+    /// Its packet counter (`packets N`, in a set with `counters`).
+    #[serde(default)]
+    pub packets: u64,
+    /// Its byte counter (`bytes N`).
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// A value of an element.
@@ -56,19 +74,28 @@ pub enum Value {
         /// The prefix length.
         prefix: u8,
     },
-    /// A protocol number and an inclusive port range.
+    /// A protocol number (none: TCP or UDP, in a `bitmap:port` set) and an inclusive port range; for
+    /// ICMP and ICMPv6 the "port" is the type times 256 plus the code, as the kernel keys them.
     Port {
         /// The IP protocol.
-        proto: u8,
+        proto: Option<u8>,
         /// The lowest port.
         min: u16,
         /// The highest port.
         max: u16,
     },
-    /// An interface name.
-    Iface(String),
-    /// A MAC address.
-    Mac([u8; 6]),
+    /// An interface name; `wildcard` when it was written with a `+` (stored without it), `physdev` when
+    /// with `physdev:`.
+    Iface {
+        /// The name.
+        name: String,
+        /// Written `NAME+`.
+        wildcard: bool,
+        /// Written `physdev:NAME`: a bridge port, which iptables' lookups never ask for.
+        physdev: bool,
+    },
+    /// A MAC address; none in a `bitmap:ip,mac` element added without one (the first packet fills it in).
+    Mac(Option<[u8; 6]>),
     /// A mark.
     Mark(u32),
     /// Another set's name.
@@ -76,13 +103,15 @@ pub enum Value {
 }
 
 impl IpSet {
-    /// Reads `create NAME TYPE ...`; the type decides the dimensions.
-    pub fn create(name: &str, kind: &str) -> Result<IpSet, String> {
-        let (_, dims) = kind.split_once(':').ok_or_else(|| format!("`{kind}` is not an ipset type"))?;
-        let dims = dims
+    /// Reads `create NAME TYPE [OPTIONS]`; the type decides the dimensions.
+    pub fn create(name: &str, kind: &str, options: &[&str]) -> Result<IpSet, String> {
+        let (method, dims_text) = kind.split_once(':').ok_or_else(|| format!("`{kind}` is not an ipset type"))?;
+        let dims = dims_text
             .split(',')
             .map(|d| match d {
-                "ip" | "net" => Ok(Dim::Net),
+                "ip" => Ok(Dim::Ip),
+                "net" => Ok(Dim::Net),
+                "port" if method == "bitmap" => Ok(Dim::BarePort),
                 "port" => Ok(Dim::Port),
                 "iface" => Ok(Dim::Iface),
                 "mac" => Ok(Dim::Mac),
@@ -91,25 +120,142 @@ impl IpSet {
                 other => Err(format!("`{other}` is not an ipset dimension chainwalk knows")),
             })
             .collect::<Result<Vec<Dim>, String>>()?;
-        Ok(IpSet { name: name.to_string(), kind: kind.to_string(), dims, members: Vec::new() })
+        let option = |key: &str| options.iter().position(|o| *o == key).and_then(|i| options.get(i + 1)).copied();
+        let family = match option("family") {
+            Some("inet6") => Some(Family::Ipv6),
+            Some("inet") => Some(Family::Ipv4),
+            Some(other) => return Err(format!("`family {other}`: an ipset family is inet or inet6")),
+            // The address types are IPv4 unless told; `bitmap:port` and `list:set` have none.
+            None if dims.iter().any(|d| matches!(d, Dim::Ip | Dim::Net)) => Some(Family::Ipv4),
+            None => None,
+        };
+        let netmask = match option("netmask") {
+            Some(n) => Some(n.parse::<u8>().map_err(|_| format!("`netmask {n}` is not a prefix length"))?),
+            None => None,
+        };
+        let counters = options.contains(&"counters");
+        Ok(IpSet {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            dims,
+            family,
+            netmask,
+            counters,
+            members: Vec::new(),
+        })
     }
 
-    /// Reads the element of an `add NAME ELEMENT [options]` line.
+    /// Reads the element of an `add NAME ELEMENT [options]` line. A `bitmap:ip,mac` element may leave out
+    /// its MAC address.
     pub fn add(&mut self, element: &str, options: &[&str]) -> Result<(), String> {
         let parts: Vec<&str> = element.split(',').collect();
-        if parts.len() != self.dims.len() {
+        let macless = parts.len() + 1 == self.dims.len() && self.dims.last() == Some(&Dim::Mac);
+        if parts.len() != self.dims.len() && !macless {
             return Err(format!("`{element}` does not fit set {}, of type {}", self.name, self.kind));
         }
-        let values = parts.iter().zip(&self.dims).map(|(p, d)| value(p, *d)).collect::<Result<Vec<Value>, String>>()?;
-        self.members.push(Member { values, nomatch: options.contains(&"nomatch") });
+        let mut values =
+            parts.iter().zip(&self.dims).map(|(p, d)| value(p, *d)).collect::<Result<Vec<Value>, String>>()?;
+        if macless {
+            values.push(Value::Mac(None));
+        }
+        if let Some(mask) = self.netmask {
+            for v in &mut values {
+                if let Value::Net { addr, prefix } = v {
+                    *prefix = (*prefix).min(mask);
+                    *addr = cut(*addr, *prefix);
+                }
+            }
+        }
+        let counter = |key: &str| {
+            options.iter().position(|o| *o == key).and_then(|i| options.get(i + 1)).and_then(|n| n.parse().ok())
+        };
+        self.members.push(Member {
+            values,
+            nomatch: options.contains(&"nomatch"),
+            packets: counter("packets").unwrap_or(0),
+            bytes: counter("bytes").unwrap_or(0),
+        });
         Ok(())
     }
 }
 
+/// `addr` with the bits past `prefix` cleared.
+pub fn cut(addr: IpAddr, prefix: u8) -> IpAddr {
+    use crate::ruleset::addr::{prefix_mask_v4, prefix_mask_v6};
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4((u32::from(a) & prefix_mask_v4(u32::from(prefix))).into()),
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a) & prefix_mask_v6(u32::from(prefix))).into()),
+    }
+}
+
+/// The ICMP types and codes `ipset` writes by name (its own table, not iptables').
+const ICMP_NAMES: &[(&str, u8, u8)] = &[
+    ("echo-reply", 0, 0),
+    ("network-unreachable", 3, 0),
+    ("host-unreachable", 3, 1),
+    ("protocol-unreachable", 3, 2),
+    ("port-unreachable", 3, 3),
+    ("fragmentation-needed", 3, 4),
+    ("source-route-failed", 3, 5),
+    ("network-unknown", 3, 6),
+    ("host-unknown", 3, 7),
+    ("network-prohibited", 3, 9),
+    ("host-prohibited", 3, 10),
+    ("TOS-network-unreachable", 3, 11),
+    ("TOS-host-unreachable", 3, 12),
+    ("communication-prohibited", 3, 13),
+    ("host-precedence-violation", 3, 14),
+    ("precedence-cutoff", 3, 15),
+    ("source-quench", 4, 0),
+    ("network-redirect", 5, 0),
+    ("host-redirect", 5, 1),
+    ("TOS-network-redirect", 5, 2),
+    ("TOS-host-redirect", 5, 3),
+    ("echo-request", 8, 0),
+    ("router-advertisement", 9, 0),
+    ("router-solicitation", 10, 0),
+    ("ttl-zero-during-transit", 11, 0),
+    ("ttl-zero-during-reassembly", 11, 1),
+    ("ip-header-bad", 12, 0),
+    ("required-option-missing", 12, 1),
+    ("timestamp-request", 13, 0),
+    ("timestamp-reply", 14, 0),
+    ("address-mask-request", 17, 0),
+    ("address-mask-reply", 18, 0),
+];
+
+/// The ICMPv6 types and codes `ipset` writes by name.
+const ICMPV6_NAMES: &[(&str, u8, u8)] = &[
+    ("no-route", 1, 0),
+    ("communication-prohibited", 1, 1),
+    ("address-unreachable", 1, 3),
+    ("port-unreachable", 1, 4),
+    ("packet-too-big", 2, 0),
+    ("ttl-zero-during-transit", 3, 0),
+    ("ttl-zero-during-reassembly", 3, 1),
+    ("bad-header", 4, 0),
+    ("unknown-header-type", 4, 1),
+    ("unknown-option", 4, 2),
+    ("echo-request", 128, 0),
+    ("echo-reply", 129, 0),
+    ("router-solicitation", 133, 0),
+    ("router-advertisement", 134, 0),
+    ("neighbour-solicitation", 135, 0),
+    ("neighbour-advertisement", 136, 0),
+    ("redirect", 137, 0),
+];
+
 fn value(text: &str, dim: Dim) -> Result<Value, String> {
     let bad = || format!("`{text}` is not a valid element value");
+    let number = |t: &str| t.parse::<u16>().map_err(|_| bad());
+    let range = |t: &str| -> Result<(u16, u16), String> {
+        match t.split_once('-') {
+            Some((a, b)) => Ok((number(a)?, number(b)?)),
+            None => number(t).map(|p| (p, p)),
+        }
+    };
     Ok(match dim {
-        Dim::Net => {
+        Dim::Ip | Dim::Net => {
             let (a, p) = text.split_once('/').map_or((text, None), |(a, p)| (a, Some(p)));
             let addr: IpAddr = a.parse().map_err(|_| bad())?;
             let full = if addr.is_ipv4() { 32 } else { 128 };
@@ -119,31 +265,48 @@ fn value(text: &str, dim: Dim) -> Result<Value, String> {
             };
             Value::Net { addr, prefix }
         }
+        Dim::BarePort => {
+            let (min, max) = range(text)?;
+            Value::Port { proto: None, min, max }
+        }
         Dim::Port => {
             let (proto, ports) = text.split_once(':').map_or(("tcp", text), |(p, r)| (p, r));
-            let proto = match proto {
-                "tcp" => 6,
-                "udp" => 17,
-                "sctp" => 132,
-                "udplite" => 136,
-                "icmp" => 1,
-                "icmpv6" => 58,
-                other => other.parse().map_err(|_| bad())?,
+            let icmp = match proto {
+                "icmp" => Some((1, ICMP_NAMES)),
+                "icmpv6" | "ipv6-icmp" => Some((58, ICMPV6_NAMES)),
+                _ => None,
             };
-            let (min, max) = match ports.split_once('-') {
-                Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
-                None => {
-                    let p = ports.parse().map_err(|_| bad())?;
-                    (p, p)
-                }
+            if let Some((proto, names)) = icmp {
+                // `TYPE/CODE` or a name of ipset's table.
+                let (t, c) = match ports.split_once('/') {
+                    Some((t, c)) => (t.parse::<u8>().map_err(|_| bad())?, c.parse::<u8>().map_err(|_| bad())?),
+                    None => names.iter().find(|(n, _, _)| *n == ports).map(|&(_, t, c)| (t, c)).ok_or_else(bad)?,
+                };
+                let key = u16::from(t) << 8 | u16::from(c);
+                return Ok(Value::Port { proto: Some(proto), min: key, max: key });
+            }
+            let proto = match proto.parse::<u8>() {
+                Ok(n) => n,
+                Err(_) => crate::ruleset::addr::Protocol::parse(proto).map_err(|_| bad())?.0,
             };
-            Value::Port { proto, min, max }
+            let (min, max) = range(ports)?;
+            Value::Port { proto: Some(proto), min, max }
         }
-        Dim::Iface => Value::Iface(text.to_string()),
+        Dim::Iface => {
+            let (physdev, name) = match text.strip_prefix("physdev:") {
+                Some(n) => (true, n),
+                None => (false, text),
+            };
+            let (wildcard, name) = match name.strip_suffix('+') {
+                Some(n) => (true, n),
+                None => (false, name),
+            };
+            Value::Iface { name: name.to_string(), wildcard, physdev }
+        }
         Dim::Mac => {
             let bytes: Vec<u8> =
                 text.split(':').map(|b| u8::from_str_radix(b, 16)).collect::<Result<_, _>>().map_err(|_| bad())?;
-            Value::Mac(bytes.try_into().map_err(|_| bad())?)
+            Value::Mac(Some(bytes.try_into().map_err(|_| bad())?))
         }
         Dim::Mark => Value::Mark(crate::values::parse_u32(text).ok_or_else(bad)?),
         Dim::Set => Value::Set(text.to_string()),
@@ -155,40 +318,153 @@ fn value(text: &str, dim: Dim) -> Result<Value, String> {
 pub enum Key {
     /// An address.
     Addr(IpAddr),
-    /// A protocol and port.
+    /// A protocol and port (for ICMP, the type times 256 plus the code).
     Port(u8, u16),
     /// An interface name.
     Iface(String),
-    /// A MAC address, if known.
-    Mac(Option<[u8; 6]>),
+    /// A MAC address.
+    Mac([u8; 6]),
     /// A mark.
     Mark(u32),
 }
 
 impl IpSet {
-    /// Whether the key is in the set: of the elements that cover every dimension, the most specific
-    /// (longest prefixes, as the kernel's `hash:net` types look up) decides, and a `nomatch` one means no.
-    pub fn contains(&self, key: &[Key]) -> bool {
-        let specificity = |m: &Member| -> u32 {
-            m.values.iter().map(|v| if let Value::Net { prefix, .. } = v { u32::from(*prefix) } else { 0 }).sum()
+    /// The elements that cover `key`, in the order the kernel tries them: its `hash:*net*` types look up
+    /// the prefix lengths of the first network dimension longest first and, within each, those of the
+    /// second; the first element found whose extensions (counters) pass answers, a `nomatch` one included.
+    pub fn candidates(&self, key: &[Key]) -> Vec<usize> {
+        let prefixes = |m: &Member| -> Vec<u8> {
+            m.values
+                .iter()
+                .filter_map(|v| if let Value::Net { prefix, .. } = v { Some(*prefix) } else { None })
+                .collect()
         };
+        let mut found: Vec<(Vec<u8>, usize)> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.values.len() == key.len() && m.values.iter().zip(key).all(|(v, k)| covers(v, k)))
+            .map(|(i, m)| (prefixes(m), i))
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        found.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The prefix length the kernel gives an address the packet adds to or deletes from a `net`
+    /// dimension (`-j SET`): the longest its elements have in that dimension, or the whole address in a set
+    /// without elements.
+    pub fn prefix_for_packet(&self, dim: usize, addr: IpAddr) -> u8 {
+        let full = if addr.is_ipv4() { 32 } else { 128 };
+        if self.dims.get(dim) != Some(&Dim::Net) {
+            return self.netmask.unwrap_or(full);
+        }
         self.members
             .iter()
-            .filter(|m| m.values.iter().zip(key).all(|(v, k)| covers(v, k)))
-            .max_by_key(|m| specificity(m))
-            .is_some_and(|m| !m.nomatch)
+            .filter_map(|m| if let Some(Value::Net { prefix, .. }) = m.values.get(dim) { Some(*prefix) } else { None })
+            .max()
+            .unwrap_or(full)
+    }
+}
+
+impl IpSet {
+    /// The element a packet's key makes for `-j SET --add-set` or `--del-set`: an address of a `net`
+    /// dimension cut to the prefix the kernel gives it ([`IpSet::prefix_for_packet`]), of an `ip` one to
+    /// the set's netmask.
+    pub fn element_of(&self, key: &[Key]) -> Vec<Value> {
+        key.iter()
+            .zip(&self.dims)
+            .enumerate()
+            .map(|(i, (k, d))| match k {
+                Key::Addr(a) => {
+                    let prefix = self.prefix_for_packet(i, *a);
+                    Value::Net { addr: cut(*a, prefix), prefix }
+                }
+                Key::Port(p, port) => {
+                    Value::Port { proto: if *d == Dim::BarePort { None } else { Some(*p) }, min: *port, max: *port }
+                }
+                Key::Iface(name) => Value::Iface { name: name.clone(), wildcard: false, physdev: false },
+                Key::Mac(m) => Value::Mac(Some(*m)),
+                Key::Mark(m) => Value::Mark(*m),
+            })
+            .collect()
+    }
+
+    /// Adds the element (`-j SET --add-set`); false when it was already there.
+    pub fn insert(&mut self, values: Vec<Value>) -> bool {
+        if self.members.iter().any(|m| m.values == values) {
+            return false;
+        }
+        self.members.push(Member { values, nomatch: false, packets: 0, bytes: 0 });
+        true
+    }
+
+    /// Deletes the element (`-j SET --del-set`); false when it was not there.
+    pub fn remove(&mut self, values: &[Value]) -> bool {
+        let before = self.members.len();
+        self.members.retain(|m| m.values != values);
+        self.members.len() != before
+    }
+}
+
+impl std::fmt::Display for Value {
+    /// The value as `ipset save` writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Net { addr, prefix } if *prefix == if addr.is_ipv4() { 32 } else { 128 } => write!(f, "{addr}"),
+            Value::Net { addr, prefix } => write!(f, "{addr}/{prefix}"),
+            Value::Port { proto, min, max } => {
+                let icmp = match proto {
+                    Some(1) => Some(("icmp", ICMP_NAMES)),
+                    Some(58) => Some(("ipv6-icmp", ICMPV6_NAMES)),
+                    _ => None,
+                };
+                if let Some((label, names)) = icmp {
+                    let (t, c) = ((min >> 8) as u8, (min & 0xff) as u8);
+                    return match names.iter().find(|&&(_, nt, nc)| nt == t && nc == c) {
+                        Some((name, _, _)) => write!(f, "{label}:{name}"),
+                        None => write!(f, "{label}:{t}/{c}"),
+                    };
+                }
+                if let Some(p) = proto {
+                    let p = crate::ruleset::addr::Protocol(*p);
+                    write!(f, "{p}:")?;
+                }
+                if min == max {
+                    write!(f, "{min}")
+                } else {
+                    write!(f, "{min}-{max}")
+                }
+            }
+            Value::Iface { name, wildcard, physdev } => {
+                write!(f, "{}{name}{}", if *physdev { "physdev:" } else { "" }, if *wildcard { "+" } else { "" })
+            }
+            Value::Mac(Some(m)) => {
+                write!(f, "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", m[0], m[1], m[2], m[3], m[4], m[5])
+            }
+            Value::Mac(None) => f.write_str("(no MAC yet)"),
+            Value::Mark(m) => write!(f, "{m:#x}"),
+            Value::Set(name) => f.write_str(name),
+        }
     }
 }
 
 fn covers(v: &Value, k: &Key) -> bool {
     match (v, k) {
         (Value::Net { addr, prefix }, Key::Addr(a)) => crate::host::prefix_contains(*addr, *prefix, *a),
-        (Value::Port { proto, min, max }, Key::Port(p, port)) => proto == p && (*min..=*max).contains(port),
-        (Value::Iface(name), Key::Iface(i)) => match name.strip_suffix('+') {
-            Some(prefix) => i.starts_with(prefix),
-            None => name == i,
-        },
-        (Value::Mac(m), Key::Mac(Some(k))) => m == k,
+        (Value::Port { proto: Some(proto), min, max }, Key::Port(p, port)) => {
+            proto == p && (*min..=*max).contains(port)
+        }
+        // `bitmap:port` keys TCP and UDP ports alike, and nothing else.
+        (Value::Port { proto: None, min, max }, Key::Port(p, port)) => {
+            matches!(p, 6 | 17) && (*min..=*max).contains(port)
+        }
+        // The kernel hashes the whole element, the name included, so a wildcard element (stored as its
+        // prefix) is found only by a lookup of exactly that name with the wildcard flag, which a packet's
+        // interface never has; a `physdev:` element only by a lookup of bridge ports, which iptables'
+        // `set` match never makes.
+        (Value::Iface { name, wildcard, physdev }, Key::Iface(i)) => !wildcard && !physdev && name == i,
+        (Value::Mac(None), Key::Mac(_)) => true,
+        (Value::Mac(Some(m)), Key::Mac(k)) => m == k,
         (Value::Mark(m), Key::Mark(k)) => m == k,
         _ => false,
     }
@@ -199,15 +475,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_and_looks_up() {
-        let mut s = IpSet::create("web", "hash:net,port").unwrap();
+    fn reads_and_looks_up_longest_prefix_first() {
+        let mut s = IpSet::create("web", "hash:net,port", &["family", "inet"]).unwrap();
         s.add("192.0.2.0/24,tcp:80", &[]).unwrap();
         s.add("192.0.2.7,tcp:80", &["nomatch"]).unwrap();
         let key = |a: &str, p| [Key::Addr(a.parse().unwrap()), Key::Port(6, p)];
-        assert!(s.contains(&key("192.0.2.1", 80)));
-        assert!(!s.contains(&key("192.0.2.1", 443)));
-        assert!(!s.contains(&key("192.0.2.7", 80)));
+        assert_eq!(s.candidates(&key("192.0.2.1", 80)), [0]);
+        assert!(s.candidates(&key("192.0.2.1", 443)).is_empty());
+        assert_eq!(s.candidates(&key("192.0.2.7", 80)), [1, 0]);
         assert!(s.add("192.0.2.1", &[]).is_err());
+    }
+
+    #[test]
+    fn reads_what_ipset_save_writes() {
+        let mut s = IpSet::create("p", "hash:ip,port", &["family", "inet6", "hashsize", "1024"]).unwrap();
+        assert_eq!(s.family, Some(Family::Ipv6));
+        for e in
+            ["2001:db8::1,ipv6-icmp:echo-request", "2001:db8::1,icmpv6:1/3", "2001:db8::1,gre:0", "2001:db8::1,udp:53"]
+        {
+            s.add(e, &[]).unwrap();
+        }
+        let shown: Vec<String> = s.members.iter().map(|m| m.values[1].to_string()).collect();
+        assert_eq!(shown, ["ipv6-icmp:echo-request", "ipv6-icmp:address-unreachable", "gre:0", "udp:53"]);
+        assert!(s.add("2001:db8::1,icmp:no-such-type", &[]).is_err());
+        // A netmask cuts what is stored; counters are read.
+        let mut m = IpSet::create("m", "hash:ip", &["netmask", "24", "counters"]).unwrap();
+        m.add("192.0.2.77", &["packets", "3", "bytes", "180"]).unwrap();
+        assert_eq!(m.members[0].values[0].to_string(), "192.0.2.0/24");
+        assert_eq!((m.members[0].packets, m.members[0].bytes), (3, 180));
+        // bitmap:port has no protocol and no family; a bitmap:ip,mac element may wait for its MAC.
+        let b = IpSet::create("b", "bitmap:port", &["range", "1-1024"]).unwrap();
+        assert_eq!((b.dims.as_slice(), b.family), ([Dim::BarePort].as_slice(), None));
+        let mut bm = IpSet::create("bm", "bitmap:ip,mac", &["range", "192.0.2.0-192.0.2.255"]).unwrap();
+        bm.add("192.0.2.6", &[]).unwrap();
+        assert_eq!(bm.members[0].values[1], Value::Mac(None));
+        // Interface elements: wildcards and bridge ports are kept as written.
+        let mut i = IpSet::create("i", "hash:net,iface", &[]).unwrap();
+        i.add("192.0.2.0/24,physdev:eth1", &[]).unwrap();
+        i.add("192.0.2.0/24,veth+", &[]).unwrap();
+        let shown: Vec<String> = i.members.iter().map(|m| m.values[1].to_string()).collect();
+        assert_eq!(shown, ["physdev:eth1", "veth+"]);
+    }
+
+    #[test]
+    fn a_packet_adds_at_the_longest_prefix_of_the_set() {
+        let mut s = IpSet::create("n", "hash:net", &[]).unwrap();
+        let key = [Key::Addr("198.51.100.7".parse().unwrap())];
+        assert_eq!(s.element_of(&key)[0].to_string(), "198.51.100.7");
+        s.add("10.0.0.0/8", &[]).unwrap();
+        s.add("10.1.2.0/30", &[]).unwrap();
+        let e = s.element_of(&key);
+        assert_eq!(e[0].to_string(), "198.51.100.4/30");
+        assert!(s.insert(e.clone()) && !s.insert(e.clone()));
+        assert!(s.remove(&e) && !s.remove(&e));
     }
 
     #[test]

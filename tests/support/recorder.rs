@@ -11,6 +11,8 @@
 //! fixed on both sides of every link, so that a dump that drops ICMPv6 neighbour discovery still lets the
 //! packet cross (ARP, which iptables does not see, would need no help).
 //!
+//! The host's ipsets (`ipset save` lines) are restored in H before the rules are loaded.
+//!
 //! Bridges. An interface of the host that has ports (`bridge link` lines) is a real bridge in H with the
 //! host's addresses and no peer of its own; each port is a veth end enslaved to it, with a peer namespace
 //! behind it that takes an address of the bridge's subnet and routes through the bridge's address, as a
@@ -698,6 +700,18 @@ impl Lab {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
         sysctls(&lab.h.name, &given_sysctls)?;
+        // The host's ipsets (`ipset save` lines), before the rules that name them: ipsets belong to a
+        // network namespace, and iptables-restore refuses a rule whose set does not exist.
+        let ipsets: Vec<&str> =
+            host_text.lines().map(str::trim).filter(|l| l.starts_with("create ") || l.starts_with("add ")).collect();
+        if !ipsets.is_empty() {
+            let script = ipsets.join("\n") + "\n";
+            run_with_input(
+                Command::new("ip").args(["netns", "exec", &lab.h.name, "ipset", "restore"]),
+                script.as_bytes(),
+            )
+            .map_err(|e| format!("ipset restore: {e}\n    {}", ipsets.join("\n    ")))?;
+        }
         sysctls(&lab.h.name, &[("net.netfilter.nf_log.2", "nf_log_ipv4"), ("net.netfilter.nf_log.10", "nf_log_ipv6")])?;
         lab.place_owners(pkt, targets)?;
         lab.fix_neighbours()?;

@@ -811,6 +811,8 @@ pub(crate) mod fixture {
                 in_iface: self.pkt.in_iface.as_deref(),
                 out_iface: self.pkt.out_iface.as_deref(),
                 recent: &[],
+                ipsets: &self.host.ipsets,
+                set_counts: None,
                 now: None,
                 socket: self.pkt.is_local_out(),
                 kernel_socket: false,

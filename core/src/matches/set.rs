@@ -8,6 +8,7 @@
 use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ipset::{Dim, IpSet, Key, Value};
 use crate::ruleset::Negatable;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
@@ -218,8 +219,8 @@ impl Extension for Set {
 
 impl Evaluate for Set {
     /// `set_match_v4` in `xt_set.c`: the packet matches when its key is in the set (or, negated, is not);
-    /// the counter tests apply only to an element that was found. chainwalk does not know the sets' contents
-    /// and assumes the key is not in the set.
+    /// the counter tests apply only to an element that was found. Without the set's contents (`ipset save`
+    /// lines with the host) chainwalk assumes the key is not in it.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let lookup = &self.lookup.value;
         let first = match lookup.dirs.first() {
@@ -228,59 +229,213 @@ impl Evaluate for Set {
         };
         let shown = lookup.to_string();
         let dirs = shown.rsplit_once(' ').map_or("src", |(_, dirs)| dirs);
-        if let Some(set) = ctx.host.ipset(&lookup.name) {
-            if set.dims.len() > lookup.dirs.len() {
-                return conclude(
-                    false,
-                    self.lookup.negated,
-                    format!(
-                        "set {} has {} dimensions but the rule looks up {}",
-                        set.name,
-                        set.dims.len(),
-                        lookup.dirs.len()
-                    ),
-                );
-            }
-            let key: Vec<crate::ipset::Key> =
-                set.dims.iter().zip(&lookup.dirs).map(|(d, dir)| key(*d, *dir, ctx)).collect();
-            let found = set.contains(&key);
-            return conclude(
-                found,
+        let Some(index) = ctx.ipsets.iter().position(|s| s.name == lookup.name) else {
+            let o = conclude(
+                false,
                 self.lookup.negated,
                 format!(
-                    "the packet's key ({first}, looked up as {dirs}) is {}in set {}",
-                    if found { "" } else { "not " },
-                    set.name
+                    "chainwalk does not know what ipset `{}` holds (no `ipset save` output is given with the host) \
+                     and assumes the packet's key ({first}, looked up as {}) is not in it",
+                    lookup.name, dirs
                 ),
             );
-        }
-        let o = conclude(
-            false,
-            self.lookup.negated,
-            format!(
-                "chainwalk does not know what ipset `{}` holds (no `ipset save` output is given with the host) and \
-                 assumes the packet's key ({first}, looked up as {}) is not in it",
-                lookup.name, dirs
-            ),
-        );
-        Outcome::assumed(o.holds, o.why)
+            return Outcome::assumed(o.holds, o.why);
+        };
+        let (found, why) = match self.test(index, ctx) {
+            Ok(found) => {
+                let set = &ctx.ipsets[found.set];
+                let member = &set.members[found.member];
+                let text = member_text(member);
+                // `ip_set_test`: with `--return-nomatch`, a type that has `nomatch` elements answers the
+                // other way round: a `nomatch` element matches and any other does not.
+                let nomatch_type = set.dims.contains(&Dim::Net);
+                let holds = if self.return_nomatch && nomatch_type { member.nomatch } else { !member.nomatch };
+                let how = match (member.nomatch, self.return_nomatch && nomatch_type) {
+                    (true, true) => " (a `nomatch` element, which `--return-nomatch` counts as found)",
+                    (true, false) => " (a `nomatch` element: the key counts as not in the set)",
+                    (false, true) => {
+                        " (which `--return-nomatch` counts as not found: it matches only `nomatch` elements)"
+                    }
+                    (false, false) => "",
+                };
+                let mut within =
+                    if found.set == index { String::new() } else { format!(" (member of {})", lookup.name) };
+                if set.counters && (self.packets.is_some() || self.bytes.is_some()) {
+                    let (p, b) = (member.packets, member.bytes);
+                    let (p, b) = if self.update_counters { (p + 1, b + u64::from(ctx.pkt.len)) } else { (p, b) };
+                    within.push_str(&format!(" whose counters, at {p} packets and {b} bytes, pass the test"));
+                }
+                (
+                    holds,
+                    format!(
+                        "the packet's key ({first}, looked up as {dirs}) finds {text} in set {}{within}{how}",
+                        set.name
+                    ),
+                )
+            }
+            Err(why) => {
+                (false, format!("the packet's key ({first}, looked up as {dirs}) is not in set {}: {why}", lookup.name))
+            }
+        };
+        conclude(found, self.lookup.negated, why)
     }
 }
 
-/// The packet's value for one dimension of a set, from its source or destination side.
-fn key(dim: crate::ipset::Dim, dir: SetDir, ctx: &EvalCtx<'_>) -> crate::ipset::Key {
-    use crate::ipset::{Dim, Key};
-    let src = dir == SetDir::Src;
-    match dim {
-        Dim::Net | Dim::Set => Key::Addr(if src { ctx.pkt.src } else { ctx.pkt.dst }),
-        Dim::Port => {
-            let (s, d) = ctx.pkt.l4.ports().unwrap_or((0, 0));
-            Key::Port(ctx.pkt.l4.proto(), if src { s } else { d })
+/// A lookup's answer: the set (its index among the walk's sets; a member set's for a `list:set`) and the
+/// element that answered.
+pub struct Found {
+    /// The set the element is in.
+    pub set: usize,
+    /// The element.
+    pub member: usize,
+}
+
+impl Set {
+    /// Looks the packet up in the set at `index` (a `list:set`: in each member set in turn, the first that
+    /// answers deciding) as the kernel does; the counters of the elements it meets on the way are counted
+    /// in `ctx.set_counts` (`--update-counters`, the default). Err says why nothing was found.
+    pub fn test(&self, index: usize, ctx: &EvalCtx<'_>) -> Result<Found, String> {
+        let set = &ctx.ipsets[index];
+        if set.dims == [Dim::Set] {
+            let mut why = Vec::new();
+            for m in &set.members {
+                let Some(Value::Set(name)) = m.values.first() else { continue };
+                match ctx.ipsets.iter().position(|s| s.name == *name && s.dims != [Dim::Set]) {
+                    Some(j) => match self.test(j, ctx) {
+                        Ok(found) if !ctx.ipsets[j].members[found.member].nomatch => return Ok(found),
+                        Ok(_) => why.push(format!("{name} holds it as `nomatch`")),
+                        Err(w) => why.push(w),
+                    },
+                    None => why.push(format!("{name} is not given")),
+                }
+            }
+            return Err(if why.is_empty() { "the list has no member sets".into() } else { why.join("; ") });
         }
-        Dim::Iface => Key::Iface(if src { ctx.in_iface } else { ctx.out_iface }.unwrap_or("").to_string()),
-        Dim::Mac => Key::Mac(ctx.pkt.mac_src.filter(|_| src)),
-        Dim::Mark => Key::Mark(ctx.pkt.mark),
+        test_in(set, index, &self.lookup.value.dirs, ctx, |m| self.counters_hold(set, index, m, ctx))
     }
+
+    /// Whether the element's counters, with this packet counted, pass `--packets-*` and `--bytes-*`
+    /// (always, in a set without counters); records the count.
+    fn counters_hold(&self, set: &IpSet, index: usize, member: usize, ctx: &EvalCtx<'_>) -> bool {
+        if !set.counters {
+            return true;
+        }
+        let m = &set.members[member];
+        let (mut packets, mut bytes) = (m.packets, m.bytes);
+        if self.update_counters {
+            // `ip_set_match_extensions` counts the packet before it compares.
+            packets += 1;
+            bytes += u64::from(ctx.pkt.len);
+            if let Some(counts) = ctx.set_counts {
+                counts.borrow_mut().push((index, member, u64::from(ctx.pkt.len)));
+            }
+        }
+        let pass = |t: &Option<Negatable<CounterTest>>, n: u64| {
+            t.as_ref().is_none_or(|t| {
+                let r = match t.value {
+                    CounterTest::Eq(v) => n == v,
+                    CounterTest::Lt(v) => n < v,
+                    CounterTest::Gt(v) => n > v,
+                };
+                r != t.negated
+            })
+        };
+        pass(&self.packets, packets) && pass(&self.bytes, bytes)
+    }
+}
+
+/// The element of `set` that answers the packet's key made with `dirs`: the kernel tries the elements that
+/// cover the key from the longest prefix down and the first whose extensions pass (`pass`: its counters)
+/// answers. Err says why none does.
+fn test_in(
+    set: &IpSet,
+    index: usize,
+    dirs: &[SetDir],
+    ctx: &EvalCtx<'_>,
+    pass: impl Fn(usize) -> bool,
+) -> Result<Found, String> {
+    if set.family.is_some_and(|f| f != ctx.family()) {
+        return Err(format!("it is a set of the other family ({})", set.kind));
+    }
+    if dirs.len() < set.dims.len() {
+        return Err(format!("the set has {} dimensions but the rule looks up {}", set.dims.len(), dirs.len()));
+    }
+    let key = packet_key(set, dirs, ctx.pkt, ctx.in_iface, ctx.out_iface)?;
+    for member in set.candidates(&key) {
+        if pass(member) {
+            return Ok(Found { set: index, member });
+        }
+    }
+    Err("no element covers it".into())
+}
+
+/// The key a packet offers a set: for each dimension its source or destination value. Err where the
+/// kernel's lookup fails (`-EINVAL`): no ports in a later fragment, no interface on that side at this hook,
+/// no link-layer header.
+pub fn packet_key(
+    set: &IpSet,
+    dirs: &[SetDir],
+    pkt: &crate::packet::Packet,
+    in_iface: Option<&str>,
+    out_iface: Option<&str>,
+) -> Result<Vec<Key>, String> {
+    use crate::packet::L4;
+    set.dims
+        .iter()
+        .zip(dirs)
+        .map(|(dim, dir)| {
+            let src = *dir == SetDir::Src;
+            Ok(match dim {
+                Dim::Ip | Dim::Net | Dim::Set => Key::Addr(if src { pkt.src } else { pkt.dst }),
+                Dim::Port | Dim::BarePort => {
+                    let proto = pkt.l4.proto();
+                    // `ip_set_get_ip4_port`: a later IPv4 fragment of a protocol with ports has none (other
+                    // protocols are looked up with port 0); an IPv6 one has no transport header at all.
+                    let ported = matches!(proto, 6 | 17 | 132 | 136 | 1);
+                    if pkt.fragment_offset != 0 && (ported || pkt.src.is_ipv6()) {
+                        return Err("a later fragment carries no ports".into());
+                    }
+                    let port = match pkt.l4 {
+                        L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => {
+                            u16::from(icmp_type) << 8 | u16::from(code)
+                        }
+                        L4::Tcp { sport, dport, .. }
+                        | L4::Udp { sport, dport }
+                        | L4::Udplite { sport, dport }
+                        | L4::Sctp { sport, dport } => {
+                            if src {
+                                sport
+                            } else {
+                                dport
+                            }
+                        }
+                        _ => 0,
+                    };
+                    Key::Port(proto, port)
+                }
+                Dim::Iface => match if src { in_iface } else { out_iface } {
+                    Some(name) if !name.is_empty() => Key::Iface(name.to_string()),
+                    _ => {
+                        return Err(format!(
+                            "the packet has no {} interface at this hook",
+                            if src { "input" } else { "output" }
+                        ))
+                    }
+                },
+                Dim::Mac => match pkt.mac_src {
+                    Some(mac) if src => Key::Mac(mac),
+                    _ => return Err("the packet's link-layer address on that side is not known".into()),
+                },
+                Dim::Mark => Key::Mark(pkt.mark),
+            })
+        })
+        .collect()
+}
+
+/// An element as `ipset save` writes it.
+fn member_text(m: &crate::ipset::Member) -> String {
+    let parts: Vec<String> = m.values.iter().map(crate::ipset::Value::to_string).collect();
+    parts.join(",")
 }
 
 #[cfg(test)]

@@ -27,6 +27,10 @@ pub struct EvalCtx<'a> {
     pub out_iface: Option<&'a str>,
     /// What `-m recent --set` rules earlier in this walk added: (list name, address as stored).
     pub recent: &'a [(String, IpAddr)],
+    /// The ipsets as the walk has them now (the host's, with what `-j SET` rules and counters changed).
+    pub ipsets: &'a [crate::ipset::IpSet],
+    /// Where `-m set` lookups count the packet in the elements they meet: (set, element, bytes).
+    pub set_counts: Option<&'a std::cell::RefCell<Vec<SetCount>>>,
     /// When the packet arrives, in seconds since 1970 (UTC), if the walk was given a clock.
     pub now: Option<u64>,
     /// Whether the packet belongs to a socket a process owns: sent by a program of this host, not forwarded
@@ -52,6 +56,9 @@ impl EvalCtx<'_> {
         self.pkt.fragment_offset != 0
     }
 }
+
+/// A packet counted in an ipset element by a lookup: the set's index, the element's, and the bytes.
+pub type SetCount = (usize, usize, u64);
 
 /// A connection as conntrack knows it when a rule runs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -435,6 +435,11 @@ struct Walker<'s, 'r> {
     recent: Vec<(String, IpAddr)>,
     /// Entries added while a rule was being evaluated, moved into `recent` after it.
     recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
+    /// The host's ipsets as this walk changed them (`-j SET`, element counters); `None` while unchanged.
+    ipsets: Option<Vec<crate::ipset::IpSet>>,
+    /// The elements `-m set` lookups counted the packet in while a rule was being evaluated (set, element,
+    /// bytes), counted into `ipsets` after it.
+    set_counts: std::cell::RefCell<Vec<eval::SetCount>>,
     /// How many times each match that keeps a count (statistic nth, limit, hashlimit, quota, connlimit) has
     /// run in this walk and in the answers the kernel made to it: its counter goes on, its bucket empties,
     /// when a user chain brings the packet (or its answer) to it again. Keyed by the match's address in
@@ -526,6 +531,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             port_out: None,
             recent: Vec::new(),
             recent_added: Default::default(),
+            ipsets: None,
+            set_counts: Default::default(),
             nth_seen: Default::default(),
             evaluated: 0,
             matched: 0,
@@ -537,6 +544,16 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     fn family(&self) -> Family {
         self.pkt.family()
+    }
+
+    /// The ipsets as the walk has them now.
+    fn ipsets(&self) -> &[crate::ipset::IpSet] {
+        self.ipsets.as_deref().unwrap_or(&self.host.ipsets)
+    }
+
+    /// The ipsets, to change.
+    fn ipsets_mut(&mut self) -> &mut Vec<crate::ipset::IpSet> {
+        self.ipsets.get_or_insert_with(|| self.host.ipsets.clone())
     }
 
     fn forwarding(&self) -> bool {

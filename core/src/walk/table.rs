@@ -240,6 +240,16 @@ fn traverse(
         w.matched += usize::from(matched);
         let added = std::mem::take(&mut *w.recent_added.borrow_mut());
         w.recent.extend(added);
+        let counted = std::mem::take(&mut *w.set_counts.borrow_mut());
+        if !counted.is_empty() {
+            let sets = w.ipsets_mut();
+            for (set, member, bytes) in counted {
+                if let Some(m) = sets.get_mut(set).and_then(|s| s.members.get_mut(member)) {
+                    m.packets += 1;
+                    m.bytes += bytes;
+                }
+            }
+        }
         let step = if mode.record {
             Some(push_step(w, stage, table.name, sim.chain_names[t][c].clone(), r, rule, matched, conditions, depth))
         } else {
@@ -440,6 +450,8 @@ fn evaluate(
         in_iface: w.in_iface.as_deref(),
         out_iface,
         recent: &w.recent,
+        ipsets: w.ipsets(),
+        set_counts: if how == Eval::Look { None } else { Some(&w.set_counts) },
         now: w.opts.now,
         socket: w.pkt.is_local_out() && !w.kernel_made,
         kernel_socket: w.kernel_made && matches!(w.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. }),

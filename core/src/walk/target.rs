@@ -296,8 +296,9 @@ pub(super) fn apply(
             effect(w, format!("TPROXY: the packet is given to the proxy socket at {at}"));
             TargetResult::Accept
         }
-        TargetKind::Set(_) => {
-            effect(w, "SET: the packet's address is added to or deleted from an ipset; the packet goes on".into());
+        TargetKind::Set(x) => {
+            let text = set_target(w, x, hook);
+            effect(w, text);
             TargetResult::Continue
         }
         TargetKind::Synproxy(_) => match w.pkt.l4 {
@@ -659,6 +660,7 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     // packet left them (recorded: a connlimit the packet met counts the answer's connection again).
     p.nth_seen = w.nth_seen.clone();
     p.recent = w.recent.clone();
+    p.ipsets = w.ipsets.clone();
     if attached {
         p.ct = super::eval::ConnState { state: CtState::Related, dir: answer.ct_dir, ..w.ct.clone() };
         p.attach_connection();
@@ -677,6 +679,73 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// `-j SET` (`set_target_v3`): adds the packet's key to a set, then deletes it from one, as the kernel
+/// would, so that later `-m set` rules of the walk see the change; a `list:set` takes the change in the
+/// first member set that accepts it. Returns what it did.
+fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: Hook) -> String {
+    use crate::matches::set::SetDir;
+    let out_iface = match hook {
+        Hook::Prerouting | Hook::Input => None,
+        _ => w.out_iface.clone(),
+    };
+    let mut done = Vec::new();
+    let ops = x.add.as_ref().map(|a| (&a.set, true)).into_iter().chain(x.del.as_ref().map(|d| (d, false)));
+    for (set_ref, add) in ops {
+        let dirs: Vec<SetDir> = set_ref
+            .dirs
+            .iter()
+            .map(|d| if *d == crate::targets::set::SetDir::Src { SetDir::Src } else { SetDir::Dst })
+            .collect();
+        let verb = if add { "add to" } else { "delete from" };
+        let Some(index) = w.ipsets().iter().position(|s| s.name == set_ref.name) else {
+            done.push(format!("would {verb} ipset {}, whose contents chainwalk was not given", set_ref.name));
+            continue;
+        };
+        // A list:set passes the change to its member sets in turn.
+        let targets: Vec<usize> = match &w.ipsets()[index] {
+            s if s.dims == [crate::ipset::Dim::Set] => s
+                .members
+                .iter()
+                .filter_map(|m| match m.values.first() {
+                    Some(crate::ipset::Value::Set(n)) => w.ipsets().iter().position(|t| t.name == *n),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![index],
+        };
+        let mut outcome = None;
+        for t in targets {
+            let set = &w.ipsets()[t];
+            if set.family.is_some_and(|f| f != w.family()) || dirs.len() < set.dims.len() {
+                continue;
+            }
+            let Ok(key) =
+                crate::matches::set::packet_key(set, &dirs, &w.pkt, w.in_iface.as_deref(), out_iface.as_deref())
+            else {
+                continue;
+            };
+            let element = set.element_of(&key);
+            let text: Vec<String> = element.iter().map(ToString::to_string).collect();
+            let name = set.name.clone();
+            let sets = w.ipsets_mut();
+            let changed = if add { sets[t].insert(element) } else { sets[t].remove(&element) };
+            outcome = Some(match (add, changed) {
+                (true, true) => format!("added {} to set {name}", text.join(",")),
+                (true, false) => format!("{} was already in set {name}", text.join(",")),
+                (false, true) => format!("deleted {} from set {name}", text.join(",")),
+                (false, false) => format!("{} was not in set {name}", text.join(",")),
+            });
+            if changed || add {
+                break;
+            }
+        }
+        done.push(
+            outcome.unwrap_or_else(|| format!("could not {verb} set {}: the packet has no key for it", set_ref.name)),
+        );
+    }
+    format!("SET: {}; the packet goes on", done.join("; "))
 }
 
 fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
