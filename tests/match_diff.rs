@@ -34,9 +34,19 @@ fn env_number(key: &str, default: u64) -> u64 {
     std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
-/// Whether the real `iptables-legacy-restore --test` accepts the dump, in a throwaway namespace.
-fn iptables_accepts(rules: &str, v6: bool) -> Result<(), String> {
+/// Whether the real `iptables-legacy-restore --test` accepts the dump, in a throwaway namespace that has
+/// the host's ipsets.
+fn iptables_accepts(rules: &str, host: &str, v6: bool) -> Result<(), String> {
     let ns = support::Netns::new("cwmatch");
+    let sets: String = host
+        .lines()
+        .filter(|l| l.starts_with("create ") || l.starts_with("add "))
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    let out = ns.run("ipset", &["restore", "-exist"], sets.as_bytes());
+    if !out.status.success() {
+        return Err(format!("ipset restore: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
     let tool = if v6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
     let out = ns.run(tool, &["--test"], rules.as_bytes());
     if out.status.success() {
@@ -61,7 +71,7 @@ fn compare(case: &Case, dir: &Path) -> Outcome {
     let parsed = chainwalk_core::parse(&case.rules, None);
     let ours_refuses = parsed.errors().next().map(|e| format!("line {}: {}", e.span.line, e.message));
     let v6 = parsed.ruleset.family == chainwalk_core::Family::Ipv6;
-    match (ours_refuses, iptables_accepts(&case.rules, v6)) {
+    match (ours_refuses, iptables_accepts(&case.rules, &case.host, v6)) {
         (None, Ok(())) => {}
         (Some(_), Err(_)) => return Outcome::BothRefuse,
         (Some(ours), Ok(())) => return Outcome::Differs(format!("chainwalk refuses ({ours}), iptables accepts")),
@@ -143,8 +153,8 @@ fn random_rules_match_as_in_the_kernel() {
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());
         let _ = std::fs::create_dir_all(&dir);
-        let host = gen::host(&pkt, seed);
-        let case = Case { rules, host: host.to_string(), packet: packet.clone(), assume: String::new() };
+        let host = format!("{}# ipset save\n{}", gen::host(&pkt, seed), gen::sets(&pkt, &mut rng));
+        let case = Case { rules, host, packet: packet.clone(), assume: String::new() };
         match compare(&case, &dir) {
             Outcome::Agrees => agreed += 1,
             Outcome::AgreesOnLegacy(_) => legacy_only += 1,

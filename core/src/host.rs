@@ -538,6 +538,7 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
     let mut line_start = 0;
     let mut current_iface: Option<usize> = None;
     let mut section = Section::default();
+    let mut listing = IpsetListing::default();
     for (index, raw) in text.split_inclusive('\n').enumerate() {
         let line_no = index as u32 + 1;
         let line = raw.trim_end_matches(['\n', '\r']);
@@ -551,7 +552,16 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
         let trimmed = line.trim();
         if trimmed.starts_with('#') || trimmed.starts_with('$') {
             section = Section::of_header(&mut host, &trimmed[1..]);
+            listing = IpsetListing::default();
             continue;
+        }
+        match listing.read(&mut host, trimmed) {
+            Some(Ok(())) => continue,
+            Some(Err(e)) => {
+                errors.push(Diagnostic::error(span, e));
+                continue;
+            }
+            None => {}
         }
         if trimmed.is_empty() || section.skip {
             continue;
@@ -572,6 +582,61 @@ pub fn parse(text: &str) -> Result<Host, Vec<Diagnostic>> {
     }
     finish(&mut host);
     Ok(host)
+}
+
+/// Where the reader is in the output of `ipset list`: a set's `Name:`, `Type:` and `Header:` lines make
+/// it, its `Members:` line starts its elements, one a line, until a blank line or the next set.
+#[derive(Default)]
+struct IpsetListing {
+    name: Option<String>,
+    kind: Option<String>,
+    created: bool,
+    members: bool,
+}
+
+impl IpsetListing {
+    /// Reads `line` if it belongs to an `ipset list` listing (`None` if not).
+    fn read(&mut self, host: &mut Host, line: &str) -> Option<Result<(), String>> {
+        if line.is_empty() {
+            self.members = false;
+            return None;
+        }
+        if let Some(name) = line.strip_prefix("Name: ") {
+            *self = IpsetListing { name: Some(name.trim().to_string()), ..IpsetListing::default() };
+            return Some(Ok(()));
+        }
+        let name = self.name.clone()?;
+        let field = |prefix: &str| line.strip_prefix(prefix).map(str::trim);
+        if let Some(kind) = field("Type:") {
+            self.kind = Some(kind.to_string());
+            return Some(Ok(()));
+        }
+        if let Some(header) = field("Header:") {
+            return Some(self.create(host, &name, &header.split_whitespace().collect::<Vec<_>>()));
+        }
+        if line.trim() == "Members:" {
+            self.members = true;
+            return Some(if self.created { Ok(()) } else { self.create(host, &name, &[]) });
+        }
+        if ["Revision:", "Size in memory:", "References:", "Number of entries:"].iter().any(|f| line.starts_with(f)) {
+            return Some(Ok(()));
+        }
+        if !self.members {
+            return None;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let set = host.ipsets.iter_mut().find(|s| s.name == name)?;
+        Some(set.add(words[0], &words[1..]))
+    }
+
+    fn create(&mut self, host: &mut Host, name: &str, options: &[&str]) -> Result<(), String> {
+        let kind = self.kind.as_deref().ok_or_else(|| format!("ipset {name} is listed without its `Type:`"))?;
+        let set = crate::ipset::IpSet::create(name, kind, options)?;
+        host.ipsets.retain(|s| s.name != name);
+        host.ipsets.push(set);
+        self.created = true;
+        Ok(())
+    }
 }
 
 /// `line` without the terminal colour sequences (`ESC [ ... m`) that `ip -c` writes.

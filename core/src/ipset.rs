@@ -531,6 +531,45 @@ mod tests {
     }
 
     #[test]
+    fn the_host_reads_ipset_list_output_too() {
+        let host = "\
+eth0 UP 198.51.100.2/24
+# ipset list
+Name: f2b-sshd
+Type: hash:ip
+Revision: 6
+Header: family inet hashsize 1024 maxelem 65536 timeout 600 bucketsize 12 initval 0x6f3c9a7e
+Size in memory: 440
+References: 1
+Number of entries: 2
+Members:
+203.0.113.7 timeout 512
+203.0.113.9 timeout 45
+
+Name: both
+Type: list:set
+Revision: 3
+Header: size 8
+Size in memory: 168
+References: 0
+Number of entries: 1
+Members:
+f2b-sshd
+# ip route
+default via 198.51.100.1 dev eth0
+";
+        let host = crate::host::parse(host).unwrap();
+        let names: Vec<&str> = host.ipsets.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["f2b-sshd", "both"]);
+        assert_eq!(host.ipsets[0].members.len(), 2);
+        assert_eq!(host.ipsets[0].family, Some(Family::Ipv4));
+        assert_eq!(host.ipsets[1].members[0].values, [Value::Set("f2b-sshd".into())]);
+        assert_eq!(host.routes.len(), 2, "{:?}", host.routes);
+        let bad = crate::host::parse("Name: x\nMembers:\n1.2.3.4\n").unwrap_err();
+        assert_eq!((bad[0].span.line, bad[0].message.as_str()), (2, "ipset x is listed without its `Type:`"));
+    }
+
+    #[test]
     fn the_set_match_uses_contents_given_with_the_host() {
         let rules = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m set --match-set allowed src,dst -j ACCEPT\nCOMMIT\n";
         let host =

@@ -7,7 +7,8 @@
 //! set a mark, a connection mark or the TOS that later conditions test; the nat chains may translate
 //! (DNAT, REDIRECT, NETMAP, SNAT, MASQUERADE, with ports, `--random` and `--persistent`), which can
 //! change the packet's path; raw may exempt it from tracking (NOTRACK); the filter chain may end in a
-//! conditional verdict.
+//! conditional verdict. The host has ipsets of eight types whose elements are drawn from the packet's
+//! values half the time ([`sets`]); conditions look the packet up in them and `-j SET` changes them.
 
 use crate::synth::Rng;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -406,6 +407,12 @@ fn target(table: &str, chain: &str, last: bool, l4: bool, p: &Pkt, rng: &mut Rng
     if table == "raw" && !established && rng.below(12) == 0 {
         return ["-j CT --notrack", "-j NOTRACK"][rng.below(2)].to_string();
     }
+    // A SET target changes what later `-m set` conditions find (not where a handshake or the neighbour
+    // discovery before the packet would have changed it already).
+    if !established && !p.v6 && rng.below(10) == 0 {
+        let (name, dims) = SETS[rng.below(SETS.len())];
+        return format!("-j SET --{}-set {name} {}", ["add", "del"][rng.below(2)], set_flags(dims, rng));
+    }
     match rng.below(10) {
         0 => format!("-j MARK --set-xmark 0x{:x}/0x{:x}", 1 << rng.below(3), [0xffu32, 0xffff_ffff, 0x3][rng.below(3)]),
         1 if !established => format!("-j CONNMARK --set-xmark 0x{:x}/0xff", 1 << rng.below(3)),
@@ -594,6 +601,9 @@ enum Cond {
 /// One condition (`-s X`, `-m ttl --ttl-gt 5`, ...) fit for `table chain`, for a rule about `proto`, or
 /// `None` when the one drawn does not fit there.
 fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Option<Cond> {
+    if rng.below(10) == 0 {
+        return Some(Cond::Plain(set_condition(p, rng)));
+    }
     let kind = rng.below(if p.v6 { 33 } else { 31 });
     // The handshake before an established packet goes through the rules too, and would count, as would
     // the neighbour discovery an IPv6 lab does before the packet.
@@ -850,6 +860,165 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
         _ => return None,
     };
     Some(Cond::Plain(c))
+}
+
+/// The ipsets of every case's host: name and number of dimensions.
+const SETS: &[(&str, usize)] = &[
+    ("cwip", 1),
+    ("cwnet", 1),
+    ("cwipport", 2),
+    ("cwnetport", 2),
+    ("cwnetiface", 2),
+    ("cwport", 1),
+    ("cwipportnet", 3),
+    ("cwlist", 1),
+];
+
+/// `src`/`dst` flags for a set of `dims` dimensions: now and then one too few or one more.
+fn set_flags(dims: usize, rng: &mut Rng) -> String {
+    let n = match rng.below(8) {
+        0 if dims > 1 => dims - 1,
+        1 => dims + 1,
+        _ => dims,
+    };
+    (0..n).map(|_| ["src", "dst"][rng.below(2)]).collect::<Vec<_>>().join(",")
+}
+
+/// A `-m set` condition on one of [`SETS`], with `--return-nomatch` and counter tests now and then
+/// (counters not where a handshake or neighbour discovery before the packet would count too).
+fn set_condition(p: &Pkt, rng: &mut Rng) -> String {
+    let (name, dims) = SETS[rng.below(SETS.len())];
+    let mut c = format!("-m set {}--match-set {name} {}", not(rng), set_flags(dims, rng));
+    if rng.below(4) == 0 {
+        c.push_str(" --return-nomatch");
+    }
+    if !p.established && !p.v6 && rng.below(3) == 0 {
+        c.push_str(match rng.below(6) {
+            0 => " --packets-gt 0",
+            1 => " --packets-eq 1",
+            2 => " ! --packets-eq 1",
+            3 => " --packets-lt 2",
+            4 => " --bytes-gt 100",
+            _ => " ! --update-counters --packets-eq 0",
+        });
+    }
+    c
+}
+
+/// The host's ipsets for packet `p` (`ipset save` lines): each element drawn half the time from the
+/// packet's own values, networks of random prefixes, a `nomatch` element now and then, counters on
+/// some sets.
+pub fn sets(p: &Pkt, rng: &mut Rng) -> String {
+    let family = if p.v6 { "inet6" } else { "inet" };
+    let mut out = String::new();
+    let pick = |rng: &mut Rng| -> IpAddr {
+        if rng.below(2) == 0 {
+            p.src
+        } else {
+            p.dst
+        }
+    };
+    let net = |rng: &mut Rng| -> String {
+        let actual = pick(rng);
+        addr(rng, actual)
+    };
+    // An address of the packet's or another one of the same family.
+    let plain = |rng: &mut Rng| -> String {
+        if rng.below(2) == 0 {
+            return pick(rng).to_string();
+        }
+        let others: [IpAddr; 3] = if p.v6 {
+            [WAN6.into(), LAN6.into(), Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 9).into()]
+        } else {
+            [WAN.into(), LAN.into(), Ipv4Addr::new(203, 0, 113, 9).into()]
+        };
+        others[rng.below(3)].to_string()
+    };
+    let port = |rng: &mut Rng| -> String {
+        let icmp = if p.v6 { 58 } else { 1 };
+        let proto = if rng.below(4) == 0 { [6, 17, icmp][rng.below(3)] } else { p.proto };
+        match proto {
+            1 | 58 => {
+                let (t, c) = if rng.below(2) == 0 {
+                    p.icmp
+                } else if p.v6 {
+                    [(128, 0), (129, 0), (1, 4)][rng.below(3)]
+                } else {
+                    [(8, 0), (0, 0), (3, 3)][rng.below(3)]
+                };
+                format!("{}:{t}/{c}", if p.v6 { "ipv6-icmp" } else { "icmp" })
+            }
+            _ => {
+                let port = [p.sport, p.dport, 22, 80][rng.below(4)];
+                format!("{}:{port}", if proto == 6 { "tcp" } else { "udp" })
+            }
+        }
+    };
+    let counters = |rng: &mut Rng| if rng.below(2) == 0 { " counters" } else { "" };
+    let count = |rng: &mut Rng, with: &str| {
+        if with.is_empty() {
+            String::new()
+        } else {
+            format!(" packets {} bytes {}", rng.below(3), rng.below(3) * 60)
+        }
+    };
+    let nomatch = |rng: &mut Rng| if rng.below(4) == 0 { " nomatch" } else { "" };
+    let set = |out: &mut String, rng: &mut Rng, name: &str, kind: &str, extra: &str, elements: Vec<String>| {
+        let c = counters(rng);
+        out.push_str(&format!("create {name} {kind} family {family} hashsize 1024 maxelem 65536{extra}{c}\n"));
+        let mut seen = std::collections::HashSet::new();
+        for e in elements {
+            let (element, flag) = e.split_once(' ').map_or((e.as_str(), ""), |(a, b)| (a, b));
+            if seen.insert(element.to_string()) {
+                let counted = count(rng, c);
+                out.push_str(&format!(
+                    "add {name} {element}{counted}{}\n",
+                    if flag.is_empty() { String::new() } else { format!(" {flag}") }
+                ));
+            }
+        }
+    };
+    let n = 1 + rng.below(3);
+    let elements = (0..n).map(|_| plain(rng)).collect();
+    let netmask = if rng.below(4) == 0 {
+        if p.v6 {
+            " netmask 64"
+        } else {
+            " netmask 24"
+        }
+    } else {
+        ""
+    };
+    set(&mut out, rng, "cwip", "hash:ip", netmask, elements);
+    let elements = (0..1 + rng.below(3)).map(|_| format!("{}{}", net(rng), nomatch(rng))).collect();
+    set(&mut out, rng, "cwnet", "hash:net", "", elements);
+    let elements = (0..1 + rng.below(3)).map(|_| format!("{},{}", plain(rng), port(rng))).collect();
+    set(&mut out, rng, "cwipport", "hash:ip,port", "", elements);
+    let elements = (0..1 + rng.below(3)).map(|_| format!("{},{}{}", net(rng), port(rng), nomatch(rng))).collect();
+    set(&mut out, rng, "cwnetport", "hash:net,port", "", elements);
+    let elements = (0..1 + rng.below(3))
+        .map(|_| format!("{},{}{}", net(rng), ["eth0", "eth1", "lo", "eth+"][rng.below(4)], nomatch(rng)))
+        .collect();
+    set(&mut out, rng, "cwnetiface", "hash:net,iface", "", elements);
+    let elements =
+        (0..1 + rng.below(3)).map(|_| format!("{},{},{}{}", plain(rng), port(rng), net(rng), nomatch(rng))).collect();
+    set(&mut out, rng, "cwipportnet", "hash:ip,port,net", "", elements);
+    out.push_str("create cwport bitmap:port range 0-65535\n");
+    let mut ports: Vec<u16> = (0..1 + rng.below(2)).map(|_| [p.sport, p.dport, 53, 2048][rng.below(4)]).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    for port in ports {
+        out.push_str(&format!("add cwport {port}\n"));
+    }
+    out.push_str("create cwlist list:set size 8\n");
+    let mut members = ["cwip", "cwnet", "cwipport"];
+    if rng.below(2) == 0 {
+        members.reverse();
+    }
+    for m in &members[..1 + rng.below(3)] {
+        out.push_str(&format!("add cwlist {m}\n"));
+    }
+    out
 }
 
 #[cfg(test)]

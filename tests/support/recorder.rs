@@ -701,13 +701,14 @@ impl Lab {
             .collect();
         sysctls(&lab.h.name, &given_sysctls)?;
         // The host's ipsets (`ipset save` lines), before the rules that name them: ipsets belong to a
-        // network namespace, and iptables-restore refuses a rule whose set does not exist.
+        // network namespace, and iptables-restore refuses a rule whose set does not exist. (`-exist`: an
+        // element given twice, as the random hosts of `tests/match_diff.rs` may, is not an error.)
         let ipsets: Vec<&str> =
             host_text.lines().map(str::trim).filter(|l| l.starts_with("create ") || l.starts_with("add ")).collect();
         if !ipsets.is_empty() {
             let script = ipsets.join("\n") + "\n";
             run_with_input(
-                Command::new("ip").args(["netns", "exec", &lab.h.name, "ipset", "restore"]),
+                Command::new("ip").args(["netns", "exec", &lab.h.name, "ipset", "restore", "-exist"]),
                 script.as_bytes(),
             )
             .map_err(|e| format!("ipset restore: {e}\n    {}", ipsets.join("\n    ")))?;

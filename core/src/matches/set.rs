@@ -246,10 +246,8 @@ impl Evaluate for Set {
                 let set = &ctx.ipsets[found.set];
                 let member = &set.members[found.member];
                 let text = member_text(member);
-                // `ip_set_test`: with `--return-nomatch`, a type that has `nomatch` elements answers the
-                // other way round: a `nomatch` element matches and any other does not.
                 let nomatch_type = set.dims.contains(&Dim::Net);
-                let holds = if self.return_nomatch && nomatch_type { member.nomatch } else { !member.nomatch };
+                let holds = found.positive;
                 let how = match (member.nomatch, self.return_nomatch && nomatch_type) {
                     (true, true) => " (a `nomatch` element, which `--return-nomatch` counts as found)",
                     (true, false) => " (a `nomatch` element: the key counts as not in the set)",
@@ -288,6 +286,10 @@ pub struct Found {
     pub set: usize,
     /// The element.
     pub member: usize,
+    /// Whether the lookup counts as a hit: `ip_set_test` with `--return-nomatch` answers the other way
+    /// round for a type that has `nomatch` elements (a `nomatch` element is a hit, any other is not);
+    /// without it a `nomatch` element is no hit.
+    pub positive: bool,
 }
 
 impl Set {
@@ -297,21 +299,33 @@ impl Set {
     pub fn test(&self, index: usize, ctx: &EvalCtx<'_>) -> Result<Found, String> {
         let set = &ctx.ipsets[index];
         if set.dims == [Dim::Set] {
+            // `list_set_ktest`: the member sets are looked up without the counter tests (their elements
+            // counted unless `! --update-subcounters`); the tests and the count apply to the list's own
+            // entry, and the first member whose answer is a hit and whose entry passes decides.
+            let sub = Set { packets: None, bytes: None, update_counters: self.update_subcounters, ..self.clone() };
             let mut why = Vec::new();
-            for m in &set.members {
+            for (entry, m) in set.members.iter().enumerate() {
                 let Some(Value::Set(name)) = m.values.first() else { continue };
                 match ctx.ipsets.iter().position(|s| s.name == *name && s.dims != [Dim::Set]) {
-                    Some(j) => match self.test(j, ctx) {
-                        Ok(found) if !ctx.ipsets[j].members[found.member].nomatch => return Ok(found),
+                    Some(j) => match sub.test(j, ctx) {
+                        Ok(found) if found.positive && self.counters_hold(set, index, entry, ctx) => return Ok(found),
+                        Ok(found) if found.positive => {
+                            why.push(format!("the list's counters for {name} fail the test"))
+                        }
                         Ok(_) => why.push(format!("{name} holds it as `nomatch`")),
-                        Err(w) => why.push(w),
+                        Err(w) => why.push(format!("{name}: {w}")),
                     },
                     None => why.push(format!("{name} is not given")),
                 }
             }
             return Err(if why.is_empty() { "the list has no member sets".into() } else { why.join("; ") });
         }
-        test_in(set, index, &self.lookup.value.dirs, ctx, |m| self.counters_hold(set, index, m, ctx))
+        let nomatch_type = set.dims.contains(&Dim::Net);
+        test_in(set, index, &self.lookup.value.dirs, ctx, |m| self.counters_hold(set, index, m, ctx)).map(|mut f| {
+            let nomatch = set.members[f.member].nomatch;
+            f.positive = if self.return_nomatch && nomatch_type { nomatch } else { !nomatch };
+            f
+        })
     }
 
     /// Whether the element's counters, with this packet counted, pass `--packets-*` and `--bytes-*`
@@ -363,7 +377,7 @@ fn test_in(
     let key = packet_key(set, dirs, ctx.pkt, ctx.in_iface, ctx.out_iface)?;
     for member in set.candidates(&key) {
         if pass(member) {
-            return Ok(Found { set: index, member });
+            return Ok(Found { set: index, member, positive: true });
         }
     }
     Err("no element covers it".into())

@@ -546,6 +546,16 @@ impl<'s, 'r> Walker<'s, 'r> {
         self.pkt.family()
     }
 
+    /// Whether the packet came from outside in a frame to a broadcast or multicast link address (its
+    /// `pkt_type`, which a DNAT does not change).
+    fn came_in_frame_to_all(&self) -> bool {
+        let first = &self.first;
+        first.in_iface.is_some()
+            && !first.is_local_out()
+            && (first.dst.is_multicast()
+                || crate::matches::pkttype::came_in_broadcast_frame(self.host, first.in_iface.as_deref(), first.dst))
+    }
+
     /// The ipsets as the walk has them now.
     fn ipsets(&self) -> &[crate::ipset::IpSet] {
         self.ipsets.as_deref().unwrap_or(&self.host.ipsets)
@@ -1419,7 +1429,10 @@ impl<'s, 'r> Walker<'s, 'r> {
     fn stop_by_routing(&mut self, path: Path, why: String, icmp: Option<String>) {
         let mut summary = format!("{}.", capitalise(&why));
         // `icmp_send` and `icmp6_send` answer routing's errors as they answer a REJECT (recorded).
-        let icmp = match icmp.as_ref().and_then(|_| target::nothing_sent_back(&self.pkt, self.host, false)) {
+        let icmp = match icmp
+            .as_ref()
+            .and_then(|_| target::nothing_sent_back(&self.pkt, self.host, false, self.came_in_frame_to_all()))
+        {
             Some(unanswered) => {
                 summary.push_str(&format!(" No ICMP error goes back: {unanswered}."));
                 None

@@ -31,7 +31,7 @@ pub(super) fn apply(
         TargetKind::Reject(r) => {
             let with = r.with.name().to_string();
             let reset = matches!(r.with, crate::targets::reject::RejectWith::TcpReset);
-            if let Some(why) = nothing_sent_back(&w.pkt, w.host, reset) {
+            if let Some(why) = nothing_sent_back(&w.pkt, w.host, reset, w.came_in_frame_to_all()) {
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
             }
@@ -541,9 +541,16 @@ pub(super) fn nothing_sent_back(
     pkt: &crate::packet::Packet,
     host: &crate::host::Host,
     reset: bool,
+    frame_to_all: bool,
 ) -> Option<&'static str> {
     if pkt.fragment_offset != 0 {
         return Some("the kernel answers only a packet's first fragment");
+    }
+    // `__icmp_send` and `icmp6_send` also look at the frame the packet came in: one sent to a broadcast or
+    // multicast link address is not answered, though a DNAT made its address unicast (recorded); a reset
+    // goes by the route alone.
+    if frame_to_all && !reset {
+        return Some("the packet came in a broadcast or multicast frame, and the kernel sends no ICMP error about one");
     }
     // `icmp_send` and `nf_send_reset` (and `icmp6_send`, `nf_send_reset6` for these errors) answer only a
     // packet sent to one host.

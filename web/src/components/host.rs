@@ -93,7 +93,8 @@ fn note(props: &HostProps) -> Html {
                         .unwrap_or_else(|| "chainwalk assumes one: the packet's destination is an address of its input interface.".into())
                 }
                 {" Paste "}<code>{"ip -br addr"}</code>{", "}<code>{"ip route"}</code>{" (and "}<code>{"ip rule"}</code>{") and "}<code>{"sysctl net.ipv4.ip_forward"}</code>
-                {" from the host for routing, forwarding and MASQUERADE as it really does them."}
+                {" from the host for routing, forwarding and MASQUERADE as it really does them, and "}
+                <code>{"ipset list"}</code>{" for the sets its rules look up."}
             </p>
         };
     }
