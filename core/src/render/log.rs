@@ -55,6 +55,14 @@ pub fn nft_trace(trace: &Trace, family: Family) -> Vec<NftLine> {
                 l.table, l.chain, l.handle, l.verdict, l.table, l.rule_text
             ),
         };
+        // A target that took the packet (STOLEN: SYNPROXY) sends its message without the packet: no
+        // `PACKET:` line, and when nothing of the walk came before it, no line at all (recorded).
+        if l.verdict == "STOLEN" {
+            if out.is_empty() {
+                continue;
+            }
+            packet_due = false;
+        }
         if packet_due {
             out.push(NftLine { log: i, text: format!("PACKET: {fam} {id:08x} {} ", l.nft_packet) });
             packet_due = false;

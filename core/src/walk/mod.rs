@@ -1705,6 +1705,24 @@ mod tests {
     }
 
     #[test]
+    fn synproxy_drops_a_bare_ack_unless_told_its_cookie_is_valid() {
+        let rules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j SYNPROXY --mss 1460\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let sim = super::Simulation::new(&parsed.ruleset);
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 ack").unwrap();
+        let trace = sim.walk(None, &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, crate::trace::FateVerdict::Drop);
+        let asked = trace.assumptions.iter().find(|a| a.key.as_deref() == Some("filter:INPUT:1")).unwrap();
+        assert_eq!(asked.matched, Some(false));
+        let mut opts = super::WalkOptions::default();
+        opts.overrides.insert("filter:INPUT:1".into(), true);
+        let trace = sim.walk(None, &packet, &opts);
+        let effect = trace.steps.iter().find_map(|s| s.effect.clone()).unwrap();
+        assert!(effect.contains("STOLEN"), "{effect}");
+        assert_eq!(trace.log.last().unwrap().verdict, "STOLEN");
+    }
+
+    #[test]
     fn a_translation_for_other_packets_is_not_reported_as_missed() {
         // An endpoint chain's DNAT tests no destination: it is not what this packet was meant to get.
         let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:SEP - [0:0]\n-A SEP -p tcp -j DNAT --to-destination 10.244.1.1:8080\nCOMMIT\n";

@@ -49,6 +49,8 @@ pub enum TargetResult {
     Reject(String),
     /// Queue the packet to user space.
     Queue(u16),
+    /// The target took the packet (`NF_STOLEN`, SYNPROXY): for the walk, the end of it, as a drop.
+    Stolen,
 }
 
 /// Where a traversal is allowed to record: a real walk records steps and TRACE lines; a probe (what would
@@ -331,6 +333,7 @@ fn traverse(
                         TargetResult::Continue => "CONTINUE".to_string(),
                         TargetResult::Accept => "ACCEPT".to_string(),
                         TargetResult::Drop | TargetResult::Reject(_) => "DROP".to_string(),
+                        TargetResult::Stolen => "STOLEN".to_string(),
                         TargetResult::Queue(num) => queue_verdict(*num, bypass),
                     };
                     if let Some(shown) = shown.filter(|_| l.first_in_stage) {
@@ -349,7 +352,7 @@ fn traverse(
                 match result {
                     TargetResult::Continue => r += 1,
                     TargetResult::Accept => return TableVerdict::Accept,
-                    TargetResult::Drop => return TableVerdict::Drop { step },
+                    TargetResult::Drop | TargetResult::Stolen => return TableVerdict::Drop { step },
                     TargetResult::Reject(with) => return TableVerdict::Reject { with, step },
                     TargetResult::Queue(num) => {
                         let bypass = matches!(&tg.kind, TargetKind::Nfqueue(q) if q.bypass);

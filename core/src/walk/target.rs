@@ -301,13 +301,33 @@ pub(super) fn apply(
             effect(w, text);
             TargetResult::Continue
         }
+        // `synproxy_tg4`/`synproxy_tg6`: a SYN (without ACK, FIN or RST) is answered with a SYN-ACK that
+        // carries a cookie and taken (`NF_STOLEN`); a bare ACK must carry a cookie it sent, or it is
+        // dropped; anything else goes on (recorded).
         TargetKind::Synproxy(_) => match w.pkt.l4 {
-            L4::Tcp { flags, .. } if flags.0 & 0x12 == 0x02 => {
-                effect(w, "SYNPROXY: answers the SYN with a SYN cookie itself; the SYN goes no further".into());
-                TargetResult::Drop
+            L4::Tcp { flags, .. } if flags.0 & 0x17 == 0x02 => {
+                effect(w, "SYNPROXY: answers the SYN itself with a SYN-ACK that carries a cookie, and takes the SYN (STOLEN): it goes no further".into());
+                TargetResult::Stolen
+            }
+            L4::Tcp { flags, .. } if flags.0 & 0x17 == 0x10 => {
+                let k = key();
+                let cookie = w.switch(&k, step, "the ACK answers a SYN-ACK SYNPROXY sent (its cookie is valid)".into(), |valid| {
+                    if valid {
+                        "The ACK answers a SYN-ACK SYNPROXY sent (set by hand): SYNPROXY takes it and opens the connection to the server itself.".into()
+                    } else {
+                        "SYNPROXY checks a bare ACK against the cookies of the SYN-ACKs it sent; chainwalk assumes this one answers none, so SYNPROXY drops it.".into()
+                    }
+                });
+                if cookie {
+                    effect(w, "SYNPROXY: the ACK's cookie is valid: SYNPROXY takes it (STOLEN) and opens the connection to the server".into());
+                    TargetResult::Stolen
+                } else {
+                    effect(w, "SYNPROXY: the ACK carries no cookie SYNPROXY sent, so it is dropped".into());
+                    TargetResult::Drop
+                }
             }
             _ => {
-                assume(w, step, "SYNPROXY checks the ACK against its cookie; chainwalk assumes the packet is not the handshake's ACK".into());
+                effect(w, "SYNPROXY: neither a SYN nor a bare ACK, so it goes on".into());
                 TargetResult::Continue
             }
         },
