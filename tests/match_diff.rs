@@ -38,11 +38,7 @@ fn env_number(key: &str, default: u64) -> u64 {
 /// the host's ipsets.
 fn iptables_accepts(rules: &str, host: &str, v6: bool) -> Result<(), String> {
     let ns = support::Netns::new("cwmatch");
-    let sets: String = host
-        .lines()
-        .filter(|l| l.starts_with("create ") || l.starts_with("add "))
-        .map(|l| l.to_string() + "\n")
-        .collect();
+    let sets: String = recorder::ipset_restore_lines(host).into_iter().map(|l| l + "\n").collect();
     let out = ns.run("ipset", &["restore", "-exist"], sets.as_bytes());
     if !out.status.success() {
         return Err(format!("ipset restore: {}", String::from_utf8_lossy(&out.stderr).trim()));

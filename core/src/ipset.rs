@@ -24,6 +24,10 @@ pub struct IpSet {
     pub counters: bool,
     /// The elements; `nomatch` elements are excluded from a match.
     pub members: Vec<Member>,
+    /// Where the contents came from when chainwalk guessed them rather than read them (lookups in such a
+    /// set are assumptions).
+    #[serde(default)]
+    pub guessed: Option<String>,
 }
 
 /// What one dimension of a set holds.
@@ -142,6 +146,7 @@ impl IpSet {
             netmask,
             counters,
             members: Vec::new(),
+            guessed: None,
         })
     }
 

@@ -253,14 +253,15 @@ impl Packet {
         }
     }
 
-    /// The TCP options as far as they are known: those the packet gives, or none at all when an IPv4
-    /// segment's length leaves no room for any (40 bytes; the kernel's log then prints no `OPT`); `None`
-    /// when they are not known. (An IPv6 segment of 60 bytes, the length a packet gets when none is given,
-    /// is not taken to say so.)
+    /// The TCP options as far as they are known: those the packet gives, or none at all when the
+    /// segment's length leaves no room for any (40 bytes in IPv4, 60 in IPv6; the kernel's log then prints
+    /// no `OPT`); `None` when they are not known (a packet given without a length has room for 20 bytes of
+    /// them).
     pub fn known_tcp_options(&self) -> Option<&[u8]> {
+        let headers = if self.dst.is_ipv4() { 40 } else { 60 };
         match &self.tcp_options {
             Some(o) => Some(o),
-            None if matches!(self.l4, L4::Tcp { .. }) && self.dst.is_ipv4() && self.len <= 40 => Some(&[]),
+            None if matches!(self.l4, L4::Tcp { .. }) && self.len <= headers => Some(&[]),
             None => None,
         }
     }
@@ -277,7 +278,7 @@ impl Packet {
             out_iface: None,
             src,
             dst,
-            len: 60,
+            len: default_len(src),
             ttl: 64,
             tos: 0,
             dont_fragment: false,
@@ -431,7 +432,7 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     let mut p = Packet::new(src, dst, l4);
     p.in_iface = iface("IN");
     p.out_iface = iface("OUT");
-    p.len = number("LEN", 65535)?.unwrap_or(60) as u16;
+    p.len = number("LEN", 65535)?.map_or(default_len(src), |n| n as u16);
     p.ttl = number(if src.is_ipv6() { "HOPLIMIT" } else { "TTL" }, 255)?.unwrap_or(64) as u8;
     // The kernel's log splits the IPv4 TOS byte: `TOS=` its bits 0x1e, `PREC=` the precedence, 0xe0.
     // xtables-monitor and people write the whole byte as `TOS=`; either way the byte is both together.
@@ -807,6 +808,16 @@ impl fmt::Display for Packet {
             }
             L4::Other { .. } => Ok(()),
         }
+    }
+}
+
+/// The length of a packet given without one: an IP header and 40 bytes (a TCP header with room for
+/// options).
+fn default_len(src: IpAddr) -> u16 {
+    if src.is_ipv6() {
+        80
+    } else {
+        60
     }
 }
 

@@ -552,6 +552,34 @@ enum RouteGet {
     Nowhere,
 }
 
+/// The host's ipsets as `ipset restore` lines: its `ipset save` lines as they are, and the sets of
+/// `ipset list` output (`Name:`, `Type:`, `Header:`, then the elements after `Members:`) made into them.
+pub fn ipset_restore_lines(host_text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut name, mut kind, mut members) = (String::new(), String::new(), false);
+    for line in host_text.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            members = false;
+        } else if line.starts_with("create ") || line.starts_with("add ") {
+            out.push(line.to_string());
+        } else if let Some(n) = line.strip_prefix("Name:") {
+            (name, kind, members) = (n.trim().to_string(), String::new(), false);
+        } else if let Some(t) = line.strip_prefix("Type:").filter(|_| !name.is_empty()) {
+            kind = t.trim().to_string();
+        } else if let Some(h) = line.strip_prefix("Header:").filter(|_| !name.is_empty()) {
+            out.push(format!("create {name} {kind} {}", h.trim()));
+        } else if line == "Members:" && !name.is_empty() {
+            if !out.iter().any(|l| l.starts_with(&format!("create {name} "))) {
+                out.push(format!("create {name} {kind}"));
+            }
+            members = true;
+        } else if members {
+            out.push(format!("add {name} {line}"));
+        }
+    }
+    out
+}
+
 /// Sysctls every namespace gets first: no reverse-path filter (a case's dump may test that with
 /// `rpfilter`), no duplicate address detection or router advertisements (they only add delay and noise).
 const QUIET: [(&str, &str); 5] = [
@@ -703,8 +731,7 @@ impl Lab {
         // The host's ipsets (`ipset save` lines), before the rules that name them: ipsets belong to a
         // network namespace, and iptables-restore refuses a rule whose set does not exist. (`-exist`: an
         // element given twice, as the random hosts of `tests/match_diff.rs` may, is not an error.)
-        let ipsets: Vec<&str> =
-            host_text.lines().map(str::trim).filter(|l| l.starts_with("create ") || l.starts_with("add ")).collect();
+        let ipsets = ipset_restore_lines(host_text);
         if !ipsets.is_empty() {
             let script = ipsets.join("\n") + "\n";
             run_with_input(

@@ -275,7 +275,11 @@ impl Evaluate for Set {
                 (false, format!("the packet's key ({first}, looked up as {dirs}) is not in set {}: {why}", lookup.name))
             }
         };
-        conclude(found, self.lookup.negated, why)
+        let o = conclude(found, self.lookup.negated, why);
+        match &ctx.ipsets[index].guessed {
+            Some(how) => Outcome::assumed(o.holds, format!("{} (the set's contents are {how})", o.why)),
+            None => o,
+        }
     }
 }
 

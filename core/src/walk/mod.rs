@@ -107,6 +107,9 @@ pub struct Simulation<'r> {
     /// Whether a rule of the dump makes the kernel track connections (a conntrack match or a NAT target);
     /// without one, a fresh kernel would not track them.
     uses_conntrack: bool,
+    /// Docker's ipset of its bridge networks (`docker-ext-bridges-v4`, `-v6`) as guessed from the dump,
+    /// when the dump looks it up: see [`docker_bridges_guess`].
+    docker_bridges: Option<crate::ipset::IpSet>,
 }
 
 impl<'r> Simulation<'r> {
@@ -141,8 +144,9 @@ impl<'r> Simulation<'r> {
             r.matches.iter().any(|m| CT_MATCHES.contains(&m.name()))
                 || r.target.as_ref().is_some_and(|t| CT_TARGETS.contains(&&*t.name))
         });
+        let docker_bridges = docker_bridges_guess(ruleset);
         let handles = ruleset.tables.iter().map(nft_handles).collect();
-        Simulation { ruleset, tables, chains, chain_names, target_names, uses_conntrack, handles }
+        Simulation { ruleset, tables, chains, chain_names, target_names, uses_conntrack, docker_bridges, handles }
     }
 
     /// The ruleset.
@@ -241,6 +245,50 @@ struct Handles {
     first: Vec<u32>,
     /// The handles.
     handles: Vec<u32>,
+}
+
+/// Docker (since 28.0) looks the destination of forwarded packets up in an ipset of the subnets of its
+/// bridge networks that are not `--internal` (`docker-ext-bridges-v4`, `-v6`), which lives outside the
+/// dump. When the dump looks it up, its contents are guessed from Docker's own rules: each such network
+/// with masquerading has `-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE` in the nat table. The walk
+/// uses the guess, as an assumption, only when the host's `ipset` output does not give the set.
+fn docker_bridges_guess(ruleset: &Ruleset) -> Option<crate::ipset::IpSet> {
+    let name = match ruleset.family {
+        Family::Ipv4 => "docker-ext-bridges-v4",
+        Family::Ipv6 => "docker-ext-bridges-v6",
+    };
+    let rules = || {
+        ruleset
+            .tables
+            .iter()
+            .flat_map(|t| t.chains.iter().map(move |c| (t.name, c)))
+            .flat_map(|(t, c)| c.rules.iter().map(move |r| (t, c.name.as_str(), r)))
+    };
+    let named = rules().any(|(_, _, r)| {
+        r.matches.iter().any(|m| matches!(&m.kind, crate::matches::MatchKind::Set(s) if s.lookup.value.name == name))
+    });
+    if !named {
+        return None;
+    }
+    let mut set = crate::ipset::IpSet::create(name, "hash:net", &[]).ok()?;
+    set.family = Some(ruleset.family);
+    set.guessed = Some(
+        "guessed from Docker's masquerading rules (`-s SUBNET ! -o BRIDGE -j MASQUERADE`): give `ipset list` \
+         with the host for the real contents"
+            .into(),
+    );
+    for (_, _, r) in rules().filter(|(t, c, _)| *t == TableName::Nat && *c == "POSTROUTING") {
+        let masquerades = r.target.as_ref().is_some_and(|t| &*t.name == "MASQUERADE");
+        let (Some(src), Some(out)) = (r.generic.source(), r.generic.out_interface()) else { continue };
+        if !masquerades || src.negated || !out.negated {
+            continue;
+        }
+        if let Some(prefix) = src.value.prefix_len() {
+            let value = crate::ipset::Value::Net { addr: src.value.addr, prefix };
+            set.insert(vec![value]);
+        }
+    }
+    Some(set)
 }
 
 /// The handles `iptables-nft-restore` gives a table's rules: its declared chains take the first ones, then
@@ -531,7 +579,11 @@ impl<'s, 'r> Walker<'s, 'r> {
             port_out: None,
             recent: Vec::new(),
             recent_added: Default::default(),
-            ipsets: None,
+            ipsets: sim
+                .docker_bridges
+                .as_ref()
+                .filter(|guess| host.ipset(&guess.name).is_none())
+                .map(|guess| host.ipsets.iter().cloned().chain([guess.clone()]).collect()),
             set_counts: Default::default(),
             nth_seen: Default::default(),
             evaluated: 0,
@@ -1702,6 +1754,40 @@ mod tests {
         let why = &trace.steps[1].conditions.last().unwrap().why;
         assert!(why.contains("earlier in this walk"), "{why}");
         assert!(!trace.steps[1].conditions.iter().any(|c| c.assumed));
+    }
+
+    #[test]
+    fn dockers_bridges_ipset_is_guessed_from_its_masquerading_rules() {
+        let rules = "*nat\n:POSTROUTING ACCEPT [0:0]\n\
+                     -A POSTROUTING -s 172.18.0.0/16 ! -o br-0123456789ab -j MASQUERADE\n\
+                     -A POSTROUTING -s 10.9.0.0/24 -o eth0 -j MASQUERADE\nCOMMIT\n\
+                     *filter\n:FORWARD DROP [0:0]\n:DOCKER - [0:0]\n\
+                     -A FORWARD -m set --match-set docker-ext-bridges-v4 dst -j DOCKER\n\
+                     -A DOCKER -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n";
+        let parsed = crate::parse(rules, None);
+        let sim = super::Simulation::new(&parsed.ruleset);
+        let guess = sim.docker_bridges.as_ref().unwrap();
+        let members: Vec<String> = guess.members.iter().map(|m| m.values[0].to_string()).collect();
+        assert_eq!(members, ["172.18.0.0/16"]);
+        let host = crate::host::parse(
+            "eth0 UP 198.51.100.2/24\nbr-0123456789ab UP 172.18.0.1/16\ndefault via 198.51.100.1 dev eth0\n\
+             net.ipv4.ip_forward = 1\n",
+        )
+        .unwrap();
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 172.18.0.2:80 in eth0 syn").unwrap();
+        let trace = sim.walk(Some(&host), &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, crate::trace::FateVerdict::Accept);
+        let a = trace.assumptions.iter().find(|a| a.key.as_deref() == Some("filter:FORWARD:1")).unwrap();
+        assert!(a.text.contains("guessed from Docker's masquerading rules"), "{}", a.text);
+        // The user can say otherwise, and a set the host gives wins over the guess.
+        let mut opts = super::WalkOptions::default();
+        opts.overrides.insert("filter:FORWARD:1".into(), false);
+        assert_eq!(sim.walk(Some(&host), &packet, &opts).fate.verdict, crate::trace::FateVerdict::Drop);
+        let mut given = host.clone();
+        given.ipsets.push(crate::ipset::IpSet::create("docker-ext-bridges-v4", "hash:net", &[]).unwrap());
+        let trace = sim.walk(Some(&given), &packet, &Default::default());
+        assert_eq!(trace.fate.verdict, crate::trace::FateVerdict::Drop);
+        assert!(trace.assumptions.iter().all(|a| a.key.as_deref() != Some("filter:FORWARD:1")));
     }
 
     #[test]
