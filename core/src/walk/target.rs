@@ -718,8 +718,9 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
         _ => w.out_iface.clone(),
     };
     let mut done = Vec::new();
-    let ops = x.add.as_ref().map(|a| (&a.set, true)).into_iter().chain(x.del.as_ref().map(|d| (d, false)));
-    for (set_ref, add) in ops {
+    let ops =
+        x.add.as_ref().map(|a| (&a.set, true, a.exist)).into_iter().chain(x.del.as_ref().map(|d| (d, false, false)));
+    for (set_ref, add, exist) in ops {
         let dirs: Vec<SetDir> = set_ref
             .dirs
             .iter()
@@ -764,7 +765,9 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
                 (false, true) => format!("deleted {} from set {name}", text.join(",")),
                 (false, false) => format!("{} was not in set {name}", text.join(",")),
             });
-            if changed || add {
+            // `list_set_kadd` and `list_set_kdel` go on to the next member set while the change fails: an
+            // element already there fails an add without `--exist`.
+            if changed || (add && exist) {
                 break;
             }
         }
