@@ -340,6 +340,13 @@ impl Set {
         }
         let m = &set.members[member];
         let (mut packets, mut bytes) = (m.packets, m.bytes);
+        // Counted by an earlier lookup of the same rule (the walk adds them in after the rule).
+        if let Some(counts) = ctx.set_counts {
+            for &(_, _, b) in counts.borrow().iter().filter(|(s, e, _)| (*s, *e) == (index, member)) {
+                packets += 1;
+                bytes += b;
+            }
+        }
         if self.update_counters {
             // `ip_set_match_extensions` counts the packet before it compares.
             packets += 1;
