@@ -355,6 +355,44 @@ impl IpSet {
         found.into_iter().map(|(_, i)| i).collect()
     }
 
+    /// `hash:net,iface` answers otherwise ([`IpSet::candidates`] is the rest): its elements are hashed
+    /// without their interface, and the kernel stops at the first prefix length (longest first) where an
+    /// element has the key's network, whatever its interface (`multi` in `mtype_test_cidrs`); the elements
+    /// of that network are tried in turn, and one of the key's interface whose extensions fail (`pass`)
+    /// lets the search go on. Returns the element found, or why none was.
+    pub fn find_net_iface(&self, key: &[Key], pass: impl Fn(usize) -> bool) -> Result<usize, String> {
+        let net_of = |m: &Member| match m.values.first() {
+            Some(Value::Net { addr, prefix }) => Some((*addr, *prefix)),
+            _ => None,
+        };
+        let Some(Key::Addr(addr)) = key.first() else { return Err("the key has no address".into()) };
+        let mut prefixes: Vec<u8> = self.members.iter().filter_map(|m| net_of(m).map(|(_, p)| p)).collect();
+        prefixes.sort_unstable_by(|a, b| b.cmp(a));
+        prefixes.dedup();
+        for p in prefixes {
+            let mut multi = 0;
+            for (i, m) in self.members.iter().enumerate() {
+                match net_of(m) {
+                    Some((net, prefix)) if prefix == p && crate::host::prefix_contains(net, p, *addr) => {}
+                    _ => continue,
+                }
+                multi += 1;
+                if m.values.iter().zip(key).all(|(v, k)| covers(v, k)) {
+                    if pass(i) {
+                        return Ok(i);
+                    }
+                    multi = 0;
+                }
+            }
+            if multi > 0 {
+                return Err(format!(
+                    "the kernel's search stops at /{p}, where the set has the key's network for another interface"
+                ));
+            }
+        }
+        Err("no element covers it".into())
+    }
+
     /// The prefix length the kernel gives an address the packet adds to or deletes from a `net`
     /// dimension (`-j SET`): the longest its elements have in that dimension, or the whole address in a set
     /// without elements.

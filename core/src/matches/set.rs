@@ -386,6 +386,9 @@ fn test_in(
         return Err(format!("the set has {} dimensions but the rule looks up {}", set.dims.len(), dirs.len()));
     }
     let key = packet_key(set, dirs, ctx.pkt, ctx.in_iface, ctx.out_iface)?;
+    if set.dims == [Dim::Net, Dim::Iface] {
+        return set.find_net_iface(&key, pass).map(|member| Found { set: index, member, positive: true });
+    }
     for member in set.candidates(&key) {
         if pass(member) {
             return Ok(Found { set: index, member, positive: true });
