@@ -167,7 +167,8 @@ impl Pkt {
             0x18
         } else {
             // SYN, ACK, SYN+ACK, FIN+ACK, RST, PSH+ACK, SYN+FIN, none, FIN+PSH+URG.
-            [0x02, 0x02, 0x02, 0x10, 0x12, 0x11, 0x04, 0x18, 0x03, 0x00, 0x29][rng.below(11)]
+            // (SYN with ECE and CWR asks for ECN; ACK with ECE echoes congestion.)
+            [0x02, 0x02, 0x02, 0x10, 0x12, 0x11, 0x04, 0x18, 0x03, 0x00, 0x29, 0xc2, 0x50][rng.below(13)]
         };
         let icmp = if v6 {
             [(128, 0), (128, 0), (129, 0), (1, 4), (139, 0)][rng.below(5)]
@@ -603,6 +604,14 @@ enum Cond {
 fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Option<Cond> {
     if rng.below(10) == 0 {
         return Some(Cond::Plain(set_condition(p, rng)));
+    }
+    if rng.below(16) == 0 {
+        // The IP header's ECN field, and TCP's ECE and CWR flags (which need the rule to be about TCP).
+        return Some(match rng.below(3) {
+            0 if proto == 6 => Cond::OfProto(format!("-m ecn {}--ecn-tcp-ece", not(rng))),
+            1 if proto == 6 => Cond::OfProto(format!("-m ecn {}--ecn-tcp-cwr", not(rng))),
+            _ => Cond::Plain(format!("-m ecn {}--ecn-ip-ect {}", not(rng), rng.below(4))),
+        });
     }
     let kind = rng.below(if p.v6 { 33 } else { 31 });
     // The handshake before an established packet goes through the rules too, and would count, as would
