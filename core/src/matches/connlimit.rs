@@ -161,8 +161,10 @@ impl Connlimit {
 
     pub(crate) fn again(&self, ctx: &EvalCtx<'_>, runs: u32) -> Option<Outcome> {
         // A confirmed connection is not added again (`__nf_conncount_add` returns early for it): a packet
-        // that came back in through `lo` after its connection was confirmed counts it once (recorded).
-        (runs > 0 && !ctx.ct.confirmed).then(|| self.counted(ctx, runs + 1))
+        // that came back in through `lo` after its connection was confirmed counts it once (recorded). An
+        // INVALID packet has no connection: its tuple is added each run, as an unconfirmed one's (recorded).
+        let connection = ctx.ct.confirmed && ctx.ct.state != crate::packet::CtState::Invalid;
+        (runs > 0 && !connection).then(|| self.counted(ctx, runs + 1))
     }
 
     fn counted(&self, ctx: &EvalCtx<'_>, count: u32) -> Outcome {
