@@ -631,7 +631,9 @@ fn record_end(
 }
 
 /// The rule as iptables-nft loaded it, where that differs from the dump's: a tcp match's test of no
-/// flags is left out (and the match with it when it tests nothing else), so the monitor prints it without.
+/// flags is left out (and the match with it when it tests nothing else), so the monitor prints it without;
+/// but `--tcp-flags NONE NONE` without `!` leaves an empty expression that iptables-nft prints back as a bare
+/// `-m tcp` (observed with `iptables-nft-save`, and in the monitor's trace: match_diff seed 21505).
 fn nft_loaded(rule: &Rule, backend: super::Backend) -> Option<Rule> {
     use crate::matches::{tcp, MatchKind};
     let dropped = |m: &crate::matches::Match| match &m.kind {
@@ -648,7 +650,13 @@ fn nft_loaded(rule: &Rule, backend: super::Backend) -> Option<Rule> {
     let mut matches = Vec::with_capacity(rule.matches.len());
     for m in rule.matches.iter() {
         match &m.kind {
-            MatchKind::Tcp(t) if dropped(m) && every_port(t.sport()) && every_port(t.dport()) => {}
+            MatchKind::Tcp(t) if dropped(m) && every_port(t.sport()) && every_port(t.dport()) => {
+                let empty = t.flags().as_ref().is_some_and(|f| !f.negated && f.value.comp.0 == 0);
+                if empty {
+                    let kind = MatchKind::Tcp(Box::new(tcp::Tcp::new(None, None, None, None)));
+                    matches.push(crate::matches::Match { kind, ..m.clone() });
+                }
+            }
             MatchKind::Tcp(t) if dropped(m) => {
                 let kind = MatchKind::Tcp(Box::new(tcp::Tcp::new(t.sport().clone(), t.dport().clone(), None, None)));
                 matches.push(crate::matches::Match { kind, ..m.clone() });
