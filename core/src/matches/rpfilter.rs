@@ -192,7 +192,8 @@ impl Evaluate for RpFilter {
                 (src, dst) => {
                     // The way back as `rpfilter_mt` asks for it: to the source, from the destination (IPv4,
                     // unless it is a broadcast or multicast one), as a packet of this host (`iif lo`), with the
-                    // packet's mark only with --validmark, and its DSCP (recorded with a routing policy).
+                    // packet's mark only with --validmark, and its DSCP (IPv6: the flow information, traffic
+                    // class included; recorded with a routing policy, match_diff seed 21738).
                     let from = match dst {
                         IpAddr::V4(d) if d.is_multicast() || d.is_broadcast() || d.octets()[0] == 0 => None,
                         IpAddr::V4(_) => Some(dst),
@@ -201,7 +202,7 @@ impl Evaluate for RpFilter {
                     let back = crate::policy::Flow {
                         src: from,
                         mark: if self.validmark { pkt.mark } else { 0 },
-                        tos: if dst.is_ipv4() { pkt.tos & 0xfc } else { 0 },
+                        tos: pkt.tos & 0xfc,
                         proto: (!dst.is_ipv4()).then(|| pkt.l4.proto()),
                         ..crate::policy::Flow::to(src)
                     };
