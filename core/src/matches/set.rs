@@ -306,7 +306,9 @@ impl Set {
             // `list_set_ktest`: the member sets are looked up without the counter tests (their elements
             // counted unless `! --update-subcounters`); the tests and the count apply to the list's own
             // entry, and the first member whose answer is a hit and whose entry passes decides.
-            let sub = Set { packets: None, bytes: None, update_counters: self.update_subcounters, ..self.clone() };
+            // (`! --update-counters` keeps the members uncounted too: its flag goes down to them as it is.)
+            let update_counters = self.update_counters && self.update_subcounters;
+            let sub = Set { packets: None, bytes: None, update_counters, ..self.clone() };
             let mut why = Vec::new();
             for (entry, m) in set.members.iter().enumerate() {
                 let Some(Value::Set(name)) = m.values.first() else { continue };
@@ -389,12 +391,18 @@ fn test_in(
     if set.dims == [Dim::Net, Dim::Iface] {
         return set.find_net_iface(&key, pass).map(|member| Found { set: index, member, positive: true });
     }
-    for member in set.candidates(&key) {
+    let candidates = set.candidates(&key);
+    for &member in &candidates {
         if pass(member) {
             return Ok(Found { set: index, member, positive: true });
         }
     }
-    Err("no element covers it".into())
+    Err(if candidates.is_empty() {
+        "no element covers it"
+    } else {
+        "no element that covers it passes the counter test"
+    }
+    .into())
 }
 
 /// The key a packet offers a set: for each dimension its source or destination value. Err where the

@@ -718,6 +718,7 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
         _ => w.out_iface.clone(),
     };
     let mut done = Vec::new();
+    let len = w.pkt.len;
     let ops =
         x.add.as_ref().map(|a| (&a.set, true, a.exist)).into_iter().chain(x.del.as_ref().map(|d| (d, false, false)));
     for (set_ref, add, exist) in ops {
@@ -759,6 +760,13 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
             let name = set.name.clone();
             let sets = w.ipsets_mut();
             let changed = if add { sets[t].insert(element) } else { sets[t].remove(&element) };
+            // An element the packet adds starts with the packet counted (`IP_SET_INIT_KEXT`: one packet, its
+            // length), in a set with counters (recorded, match_diff seed 22199).
+            if add && changed && sets[t].counters {
+                if let Some(m) = sets[t].members.last_mut() {
+                    (m.packets, m.bytes) = (1, u64::from(len));
+                }
+            }
             outcome = Some(match (add, changed) {
                 (true, true) => format!("added {} to set {name}", text.join(",")),
                 (true, false) => format!("{} was already in set {name}", text.join(",")),
