@@ -9,7 +9,7 @@
 //! On demand, as root: `CHAINWALK_MATCH_DIFF=1 cargo test --release --test match_diff -- --nocapture`, with
 //! `CHAINWALK_MATCH_DIFF_SEED=N` (default 1, the first case's seed) and `CHAINWALK_MATCH_DIFF_COUNT=N`
 //! (default 40 cases); in CI (`CI=true`) 60 cases always run. Each case's files are written to `$TMPDIR/chainwalk-match-diff/N/`, the summary
-//! to `$TMPDIR/chainwalk-match-diff/report`; a difference is reported only when a second recording agrees
+//! to `$TMPDIR/chainwalk-match-diff/report`; a difference is reported only when three more recordings agree
 //! with the first. A dump both iptables and chainwalk refuse is counted; one only one of them refuses is
 //! a difference. The test fails when there is a difference.
 

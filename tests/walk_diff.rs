@@ -11,7 +11,7 @@
 //!
 //! Every packet's files (`rules`, `host`, `packet`, the kernel's `expected`, chainwalk's `chainwalk`) are
 //! written to `$TMPDIR/chainwalk-walk-diff/DUMP-N/`, and the summary to `$TMPDIR/chainwalk-walk-diff/report`.
-//! A difference is reported only when a second recording agrees with the first (else it is counted as
+//! A difference is reported only when three more recordings agree with the first (else it is counted as
 //! unstable); a packet the recorder cannot set up (a handshake the dump blocks, ...) is counted, with why,
 //! and not compared. The test fails when there is a difference.
 

@@ -591,7 +591,11 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                 .filter(|&n| n <= max)
                 .ok_or_else(|| Diagnostic::error(s, format!("`{v}` is not a number from 0 to {max}")))
         };
-        let lower = w.to_ascii_lowercase();
+        let mut lower = w.to_ascii_lowercase();
+        // `ctstate` as the conntrack match spells it.
+        if lower == "ctstate" {
+            lower = "state".into();
+        }
         match lower.as_str() {
             "in" | "out" | "state" | "mark" | "uid" | "gid" | "ttl" | "len" | "type" | "code" | "dir" | "physin"
             | "physout" | "tos" => {
@@ -897,6 +901,8 @@ mod tests {
         assert_eq!(p.l4, L4::Tcp { sport: 40000, dport: 7788, flags: TcpFlags(0x02) });
         let p = parse("udp [2001:db8::1]:5353 -> [2001:db8::2]:53 out eth0 state established mark 0x10").unwrap();
         assert_eq!((p.ct_state, p.mark, p.in_iface.is_none()), (CtState::Established, 16, true));
+        let p = parse("tcp 192.0.2.1:40000 -> 192.0.2.2:80 in eth0 ack ctstate RELATED").unwrap();
+        assert_eq!(p.ct_state, CtState::Related);
         let p = parse("icmp 192.0.2.1 -> 192.0.2.2 in eth0 type 3 code 1").unwrap();
         assert_eq!(p.l4, L4::Icmp { icmp_type: 3, code: 1 });
         // ICMP types by their iptables names, per family.

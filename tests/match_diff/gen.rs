@@ -320,6 +320,26 @@ pub fn dump(p: &Pkt, rng: &mut Rng) -> String {
                 };
                 out += &format!("-A {chain} -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS {how}\n");
             }
+            // Options overwritten with no-ops, ECN taken off a segment or set in the IP header (IPv4
+            // only), for later tcp, tcpmss, ecn, tos and dscp matches to see (not for an established
+            // packet, whose handshake they would have changed: options never agreed on, ECN agreed on).
+            if t == "mangle" && !p.established && rng.below(4) == 0 {
+                let options = ["mss", "wscale", "sack-permitted", "timestamp", "mss,timestamp"][rng.below(5)];
+                out += &match rng.below(4) {
+                    0 | 1 if !p.v6 => {
+                        let ect = rng.below(4);
+                        let how = [
+                            "--ecn-tcp-remove".to_string(),
+                            format!("--ecn-ip-ect {ect}"),
+                            format!("--ecn-tcp-{} {}", ["cwr", "ece"][rng.below(2)], rng.below(2)),
+                        ][rng.below(3)]
+                        .clone();
+                        let proto = if how.contains("tcp") || rng.below(2) == 0 { "-p tcp " } else { "" };
+                        format!("-A {chain} {proto}-j ECN {how}\n")
+                    }
+                    _ => format!("-A {chain} -p tcp -j TCPOPTSTRIP --strip-options {options}\n"),
+                };
+            }
         }
         for (k, u) in users.iter().enumerate() {
             let n = 1 + rng.below(3);

@@ -234,7 +234,7 @@ impl Evaluate for Set {
                 false,
                 self.lookup.negated,
                 format!(
-                    "chainwalk does not know what ipset `{}` holds (no `ipset save` output is given with the host) \
+                    "chainwalk does not know what ipset `{}` holds (the host gives no `ipset save` or `ipset list` output for it) \
                      and assumes the packet's key ({first}, looked up as {}) is not in it",
                     lookup.name, dirs
                 ),
@@ -608,7 +608,7 @@ mod tests {
             assert!(!o.holds && o.assumed);
             assert_eq!(
                 o.why,
-                "chainwalk does not know what ipset `blocklist` holds (no `ipset save` output is given with the host) and assumes \
+                "chainwalk does not know what ipset `blocklist` holds (the host gives no `ipset save` or `ipset list` output for it) and assumes \
                  the packet's key (SRC=203.0.113.7, looked up as src) is not in it, so this does not hold"
             );
             let o = eval(&s, "! --match-set allowed dst,dst --packets-gt 5");

@@ -13,6 +13,7 @@ mod table;
 mod target;
 
 use crate::host::{Host, HostInterface, IfAddr, RouteDecision, RouteKind};
+use crate::matches::MatchKind;
 use crate::packet::{CtDir, CtState, Packet, L4};
 use crate::ruleset::{Family, Hook, Ruleset, TableName};
 use crate::targets::TargetKind;
@@ -140,11 +141,20 @@ impl<'r> Simulation<'r> {
             &["conntrack", "state", "connmark", "connlimit", "connbytes", "connlabel", "helper", "cluster"];
         const CT_TARGETS: &[&str] =
             &["DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNMARK", "CT", "NOTRACK", "SYNPROXY"];
-        let uses_conntrack = ruleset.tables.iter().flat_map(|t| &t.chains).flat_map(|c| &c.rules).any(|r| {
-            r.matches.iter().any(|m| CT_MATCHES.contains(&m.name()))
-                || r.target.as_ref().is_some_and(|t| CT_TARGETS.contains(&&*t.name))
-        });
-        let docker_bridges = docker_bridges_guess(ruleset);
+        // One pass over the rules: whether any needs conntrack, and whether any looks Docker's ipset up.
+        let docker_set = docker_bridges_name(ruleset.family);
+        let (mut uses_conntrack, mut docker_named) = (false, false);
+        for r in ruleset.tables.iter().flat_map(|t| &t.chains).flat_map(|c| &c.rules) {
+            for m in &r.matches {
+                uses_conntrack |= CT_MATCHES.contains(&m.name());
+                docker_named |= matches!(&m.kind, MatchKind::Set(s) if s.lookup.value.name == docker_set);
+            }
+            uses_conntrack |= r.target.as_ref().is_some_and(|t| CT_TARGETS.contains(&&*t.name));
+            if uses_conntrack && docker_named {
+                break;
+            }
+        }
+        let docker_bridges = if docker_named { docker_bridges_guess(ruleset) } else { None };
         let handles = ruleset.tables.iter().map(nft_handles).collect();
         Simulation { ruleset, tables, chains, chain_names, target_names, uses_conntrack, docker_bridges, handles }
     }
@@ -249,35 +259,20 @@ struct Handles {
 
 /// Docker (since 28.0) looks the destination of forwarded packets up in an ipset of the subnets of its
 /// bridge networks that are not `--internal` (`docker-ext-bridges-v4`, `-v6`), which lives outside the
-/// dump. When the dump looks it up, its contents are guessed from Docker's own rules: each such network
-/// with masquerading has `-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE` in the nat table. The walk
-/// uses the guess, as an assumption, only when the host's `ipset` output does not give the set.
+/// dump. When the dump looks it up (see [`Simulation::new`]), its contents are guessed from Docker's own
+/// rules: each such network with masquerading has `-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE` in
+/// the nat table. The walk uses the guess, as an assumption, only when the host's `ipset` output does not
+/// give the set.
 fn docker_bridges_guess(ruleset: &Ruleset) -> Option<crate::ipset::IpSet> {
-    let name = match ruleset.family {
-        Family::Ipv4 => "docker-ext-bridges-v4",
-        Family::Ipv6 => "docker-ext-bridges-v6",
-    };
-    let rules = || {
-        ruleset
-            .tables
-            .iter()
-            .flat_map(|t| t.chains.iter().map(move |c| (t.name, c)))
-            .flat_map(|(t, c)| c.rules.iter().map(move |r| (t, c.name.as_str(), r)))
-    };
-    let named = rules().any(|(_, _, r)| {
-        r.matches.iter().any(|m| matches!(&m.kind, crate::matches::MatchKind::Set(s) if s.lookup.value.name == name))
-    });
-    if !named {
-        return None;
-    }
-    let mut set = crate::ipset::IpSet::create(name, "hash:net", &[]).ok()?;
+    let mut set = crate::ipset::IpSet::create(docker_bridges_name(ruleset.family), "hash:net", &[]).ok()?;
     set.family = Some(ruleset.family);
     set.guessed = Some(
         "guessed from Docker's masquerading rules (`-s SUBNET ! -o BRIDGE -j MASQUERADE`): give `ipset list` \
          with the host for the real contents"
             .into(),
     );
-    for (_, _, r) in rules().filter(|(t, c, _)| *t == TableName::Nat && *c == "POSTROUTING") {
+    let nat = ruleset.tables.iter().filter(|t| t.name == TableName::Nat);
+    for r in nat.flat_map(|t| &t.chains).filter(|c| c.name == "POSTROUTING").flat_map(|c| &c.rules) {
         let masquerades = r.target.as_ref().is_some_and(|t| &*t.name == "MASQUERADE");
         let (Some(src), Some(out)) = (r.generic.source(), r.generic.out_interface()) else { continue };
         if !masquerades || src.negated || !out.negated {
@@ -289,6 +284,14 @@ fn docker_bridges_guess(ruleset: &Ruleset) -> Option<crate::ipset::IpSet> {
         }
     }
     Some(set)
+}
+
+/// The name of Docker's ipset of its bridge networks in a dump of `family`.
+fn docker_bridges_name(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "docker-ext-bridges-v4",
+        Family::Ipv6 => "docker-ext-bridges-v6",
+    }
 }
 
 /// The handles `iptables-nft-restore` gives a table's rules: its declared chains take the first ones, then
@@ -464,6 +467,11 @@ struct Walker<'s, 'r> {
     binding: Option<nat::Binding>,
     /// Whether this walk only probes a first packet for its NAT binding (nothing is recorded).
     probe: bool,
+    /// Whether this is the walk of a connection's first packet for its NAT binding ([`nat::find_binding`]),
+    /// which keeps what it assumed in its nat chains (the endpoint a kube-proxy rule picked by chance, a
+    /// port out of a range) in `binding_assumed`, for the walk it serves to show.
+    binding_probe: bool,
+    binding_assumed: Vec<Assumption>,
     /// Whether the packet is one the kernel makes itself (a REJECT's answer, a redirect), with no socket.
     kernel_made: bool,
     in_iface: Option<String>,
@@ -569,6 +577,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             traced: !opts.trace_from_dump,
             binding: None,
             probe: false,
+            binding_probe: false,
+            binding_assumed: Vec::new(),
             kernel_made: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
@@ -1683,6 +1693,43 @@ mod tests {
                 None => assert!(said.is_none(), "{target}: {:?}", said),
             }
         }
+    }
+
+    #[test]
+    fn an_established_packet_shows_what_its_bindings_first_packet_assumed_and_the_switch_flips_it() {
+        let host = "# ip -br addr\neth0 UP 198.51.100.2/24\ncni0 UP 10.244.0.1/24\n# ip route\n\
+                    default via 198.51.100.1 dev eth0\n# sysctl\nnet.ipv4.ip_forward = 1\n";
+        let rules = "*nat\n:PREROUTING ACCEPT [0:0]\n:SVC - [0:0]\n\
+                     -A PREROUTING -d 10.96.0.80/32 -p tcp --dport 80 -j SVC\n\
+                     -A SVC -p tcp -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.244.0.6:8080\n\
+                     -A SVC -p tcp -j DNAT --to-destination 10.244.0.8:8080-8090 --random\n\
+                     COMMIT\n";
+        let parsed = crate::parse(rules, None);
+        assert!(!parsed.has_errors(), "{:?}", parsed.errors().next());
+        let host = crate::host::parse(host).unwrap();
+        let packet =
+            crate::packet::parse("tcp 10.244.0.7:40000 -> 10.96.0.80:80 in cni0 ack ctstate established").unwrap();
+        let sim = super::Simulation::new(&parsed.ruleset);
+        let mut opts = super::WalkOptions::default();
+        let trace = sim.walk(Some(&host), &packet, &opts);
+        let carried: Vec<_> = trace.assumptions.iter().filter(|a| a.text.starts_with("For the binding")).collect();
+        assert_eq!(carried.len(), 2, "{:#?}", trace.assumptions);
+        assert_eq!(
+            (carried[0].key.as_deref(), carried[0].matched, carried[0].step),
+            (Some("nat:SVC:1"), Some(false), None)
+        );
+        assert!(
+            carried[1].text.contains("picks a port from 8080-8090") && carried[1].key.is_none(),
+            "{}",
+            carried[1].text
+        );
+        assert!(trace.fate.summary.contains("10.244.0.8:8080"), "{}", trace.fate.summary);
+        // Flipped by its key, the binding's first packet takes the other endpoint.
+        opts.overrides.insert("nat:SVC:1".into(), true);
+        let trace = sim.walk(Some(&host), &packet, &opts);
+        assert!(trace.fate.summary.contains("10.244.0.6:8080"), "{}", trace.fate.summary);
+        let carried: Vec<_> = trace.assumptions.iter().filter(|a| a.text.starts_with("For the binding")).collect();
+        assert_eq!((carried.len(), carried[0].matched), (1, Some(true)));
     }
 
     #[test]

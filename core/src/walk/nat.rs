@@ -24,14 +24,15 @@ fn ports(p: &Packet) -> (Option<u16>, Option<u16>) {
     }
 }
 
-/// Walks the connection's first packet silently and returns the translation it got.
-/// Walks the connection's first packet silently: the packet as it left, and the connection's mark.
-fn probe(w: &Walker<'_, '_>, first: &Packet) -> (Packet, u32) {
+/// Walks the connection's first packet silently: the packet as it left, the connection's mark, and what
+/// the walk assumed in the nat chains.
+fn probe(w: &Walker<'_, '_>, first: &Packet) -> (Packet, u32, Vec<Assumption>) {
     let mut p = Walker::new(w.sim, w.host, first, w.opts);
     p.probe = true;
+    p.binding_probe = true;
     p.traced = false;
     p.run();
-    (p.pkt, p.ct.mark)
+    (p.pkt, p.ct.mark, p.binding_assumed)
 }
 
 /// The first packet of the connection `w`'s packet belongs to, in the original direction.
@@ -84,7 +85,7 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
 /// Finds the binding of `w`'s connection.
 pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
     let first = first_packet(w);
-    let (after, ct_mark) = probe(w, &first);
+    let (after, ct_mark, assumed) = probe(w, &first);
     // The connection keeps the mark its first packet gave it, unless the packet says otherwise.
     if w.first.ct_mark == 0 && ct_mark != 0 {
         w.ct.mark = ct_mark;
@@ -138,6 +139,12 @@ pub(super) fn find_binding(w: &mut Walker<'_, '_>) -> Binding {
         text.push_str(" (For a reply, give ORIGSRC=/ORIGDST= if the connection's first packet had other addresses.)");
     }
     w.trace.assumptions.push(Assumption { step: None, key: None, text, matched: None, question: None });
+    // What the binding rests on: a nat rule's nondeterministic match (which endpoint a kube-proxy service
+    // picked), a port out of a range. A rule's answer can be flipped by its key as for this packet's own.
+    for a in assumed {
+        let text = format!("For the binding, the connection's {dir} packet: {}", a.text);
+        w.trace.assumptions.push(Assumption { text, ..a });
+    }
     binding
 }
 

@@ -267,6 +267,11 @@ fn traverse(
                     question: None,
                 });
             }
+        } else if w.binding_probe && table.name == TableName::Nat {
+            for (text, answer) in assumed {
+                let a = Assumption { step: None, key: Some(key()), text, matched: Some(answer), question: None };
+                w.binding_assumed.push(a);
+            }
         }
         if !matched {
             r += 1;

@@ -786,6 +786,16 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
     format!("SET: {}; the packet goes on", done.join("; "))
 }
 
+/// [`assume`] for a NAT target's choice, which the walk of a connection's first packet for its binding
+/// keeps for the walk it serves.
+fn assume_nat(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
+    if w.binding_probe {
+        w.binding_assumed.push(Assumption { step: None, key: None, text, matched: None, question: None });
+    } else {
+        assume(w, step, text);
+    }
+}
+
 fn assume(w: &mut Walker<'_, '_>, step: Option<usize>, text: String) {
     if w.probe {
         return;
@@ -1030,7 +1040,7 @@ fn nat_to(
             None if (r.min..=r.max).contains(&p) && !random => p,
             None => {
                 if !dst || random {
-                    assume(
+                    assume_nat(
                         w,
                         step,
                         format!("{} picks a port from {}-{}; chainwalk shows the first", t.name, r.min, r.max),
@@ -1048,7 +1058,7 @@ fn nat_to(
                 512..=1023 => (600, 1023),
                 _ => (1024, 65535),
             };
-            assume(
+            assume_nat(
                 w,
                 step,
                 format!("{} picks a random source port in {lo}-{hi}; chainwalk shows the packet's own, {p}", t.name),
