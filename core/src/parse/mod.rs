@@ -59,6 +59,7 @@ fn read(input: &str, family: Option<Family>, workers: usize) -> Parsed {
         pending: Vec::new(),
         workers,
         worker_scratch: Vec::new(),
+        foreign_hinted: false,
     };
     let mut line_start = 0;
     let mut last_line = 0;
@@ -212,6 +213,50 @@ struct Reader<'a> {
     workers: usize,
     /// The buffers of the threads that read pending lines, this one's first.
     worker_scratch: Vec<rule::Scratch<'a>>,
+    /// Whether a line outside any table was looked at for the output of another tool.
+    foreign_hinted: bool,
+}
+
+/// What a line outside any table says about the text, when it is the output of another tool than
+/// `iptables-save` that people paste by mistake: `iptables -L`, `iptables -S`, `nft list ruleset`, or
+/// iptables commands.
+fn foreign_format_hint(line: &str) -> Option<&'static str> {
+    let words: Vec<&str> = line.split_whitespace().take(4).collect();
+    let first = words.first().copied().unwrap_or("");
+    let list = first == "Chain" && words.get(2).is_some_and(|w| w.starts_with('('));
+    let nft = matches!(first, "table" | "flush" | "add")
+        && words.get(1).is_some_and(|f| matches!(*f, "ip" | "ip6" | "inet" | "arp" | "bridge" | "netdev" | "table"));
+    let command = |w: &str| {
+        let tool = w.rsplit('/').next().unwrap_or(w);
+        matches!(
+            tool,
+            "iptables" | "ip6tables" | "iptables-legacy" | "iptables-nft" | "ip6tables-legacy" | "ip6tables-nft"
+        )
+    };
+    if list {
+        Some(
+            "this looks like the output of `iptables -L`, which leaves out much of each rule; paste the output of \
+             `iptables-save` (or `ip6tables-save`) instead",
+        )
+    } else if nft {
+        Some(
+            "this looks like an nftables ruleset (`nft list ruleset`); chainwalk reads `iptables-save` dumps, and \
+             `iptables-save` prints the rules that iptables-nft made in that form",
+        )
+    } else if command(first) || (first == "sudo" && words.get(1).is_some_and(|w| command(w))) {
+        Some(
+            "these look like iptables commands, not a dump: load them on a test machine or in a network namespace \
+             and paste `iptables-save`, or write them as a dump (each table's lines without `iptables` under \
+             `*filter` or `*nat`, then `COMMIT`)",
+        )
+    } else if matches!(first, "-P" | "-N" | "-A") {
+        Some(
+            "this looks like the output of `iptables -S`, which names no table: put `*filter` (or the table it \
+             lists, as in `iptables -t nat -S`) before it and `COMMIT` after it, or paste `iptables-save`",
+        )
+    } else {
+        None
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -278,7 +323,15 @@ impl<'a> Reader<'a> {
                         text.split_whitespace().next().unwrap_or(text)
                     )
                 };
-                self.diags.push(Diagnostic::error(whole, message));
+                let mut d = Diagnostic::error(whole, message);
+                // Said once, at the first line: what the text looks like, if it is another tool's output.
+                if !self.foreign_hinted {
+                    self.foreign_hinted = true;
+                    if let Some(hint) = foreign_format_hint(text) {
+                        d = d.with_hint(hint);
+                    }
+                }
+                self.diags.push(d);
             }
         }
     }

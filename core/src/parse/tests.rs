@@ -243,3 +243,22 @@ fn an_unsupported_revision_from_iptables_nft_save_says_what_it_is() {
     assert_eq!((e.span.line, e.span.col), (3, 37));
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("nft list ruleset")), "{:?}", e.hint);
 }
+
+#[test]
+fn another_tools_output_is_named_once_at_its_first_line() {
+    let hint = |input: &str| -> Vec<Option<String>> { parse(input, None).errors().map(|d| d.hint.clone()).collect() };
+    let listed = "Chain INPUT (policy DROP 0 packets, 0 bytes)\n pkts bytes target     prot opt in     out\n\
+                  Chain DOCKER (1 references)\n";
+    let h = hint(listed);
+    assert_eq!(h.len(), 3);
+    assert!(h[0].as_deref().is_some_and(|h| h.contains("`iptables -L`")), "{h:?}");
+    assert!(h[1..].iter().all(Option::is_none), "{h:?}");
+    let nft = "table inet filter {\n\tchain input {\n\t}\n}\n";
+    assert!(hint(nft)[0].as_deref().is_some_and(|h| h.contains("nft list ruleset")));
+    let commands = "sudo /usr/sbin/iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n";
+    assert!(hint(commands)[0].as_deref().is_some_and(|h| h.contains("iptables commands")));
+    let listed_rules = "-P INPUT DROP\n-N DOCKER\n-A INPUT -i lo -j ACCEPT\n";
+    assert!(hint(listed_rules)[0].as_deref().is_some_and(|h| h.contains("`iptables -S`")));
+    // A dump's own mistakes get no such hint.
+    assert_eq!(hint("hello\n*filter\nCOMMIT\n"), [None]);
+}
