@@ -214,6 +214,11 @@ impl<'r> Simulation<'r> {
                 question: None,
             });
         }
+        if !host.assumed {
+            if let Some(text) = unknown_interface_text(host, packet) {
+                w.trace.assumptions.push(Assumption { step: None, key: None, text, matched: None, question: None });
+            }
+        }
         if !self.uses_conntrack && self.tables[TableName::Nat as usize].is_some() {
             w.trace.assumptions.push(Assumption {
                 step: None,
@@ -226,6 +231,25 @@ impl<'r> Simulation<'r> {
         w.run();
         w.finish()
     }
+}
+
+/// What to say when the packet comes in on (or, sent by the host, is said to leave by) an interface the
+/// given host does not have: most likely a name mistyped in one of the two.
+fn unknown_interface_text(host: &Host, packet: &Packet) -> Option<String> {
+    let (name, how) = match (&packet.in_iface, &packet.out_iface) {
+        (Some(name), _) => (name, "comes in on"),
+        (None, Some(name)) => (name, "is sent out of"),
+        (None, None) => return None,
+    };
+    if host.interface(name).is_some() {
+        return None;
+    }
+    let known: Vec<&str> = host.interfaces.iter().map(|i| i.name.as_str()).collect();
+    Some(format!(
+        "The packet {how} {name}, which the host does not have (its interfaces: {}); chainwalk walks it as if \
+         {name} existed, with no address or route of its own. Check the packet's interface or add {name} to the host.",
+        known.join(", ")
+    ))
 }
 
 /// The hash of chain and target names in the simulation's indexes: FNV-1a, which is fast on short names
@@ -1730,6 +1754,25 @@ mod tests {
         assert!(trace.fate.summary.contains("10.244.0.6:8080"), "{}", trace.fate.summary);
         let carried: Vec<_> = trace.assumptions.iter().filter(|a| a.text.starts_with("For the binding")).collect();
         assert_eq!((carried.len(), carried[0].matched), (1, Some(true)));
+    }
+
+    #[test]
+    fn a_packet_on_an_interface_the_host_lacks_is_pointed_out() {
+        let host = "# ip -br addr\nppp0 UP 198.51.100.2/24\n# ip route\ndefault via 198.51.100.1 dev ppp0\n";
+        let rules = "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
+        let said = |packet: &str| {
+            let trace = crate::matches::testing::walk(rules, host, packet);
+            trace.assumptions.into_iter().map(|a| a.text).find(|t| t.contains("which the host does not have"))
+        };
+        let text = said("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        assert!(
+            text.starts_with("The packet comes in on eth0") && text.contains("(its interfaces: lo, ppp0)"),
+            "{text}"
+        );
+        assert!(said("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn").is_none());
+        assert!(said("tcp 198.51.100.2:40000 -> 203.0.113.7:22 syn").is_none());
+        let text = said("tcp 198.51.100.2:40000 -> 203.0.113.7:22 out wlan0 syn").unwrap();
+        assert!(text.starts_with("The packet is sent out of wlan0"), "{text}");
     }
 
     #[test]
