@@ -30,18 +30,20 @@ use yew::prelude::*;
 /// How long the inputs must stay unchanged before they are read again, in milliseconds.
 const DEBOUNCE_MS: u32 = 150;
 
-/// The whole page.
 /// The properties of [`App`].
 #[derive(Clone, Debug, PartialEq, Properties)]
 pub struct AppProps {
     /// The inputs of the permalink the page was opened with, if it was.
     pub opened: Option<Shared>,
+    /// The last visit's dump, when storage kept it deflated (it was too big to keep as it is), inflated.
+    pub kept_rules: Option<String>,
 }
 
+/// The whole page.
 #[function_component]
 pub fn App(props: &AppProps) -> Html {
-    let opened = props.opened.clone();
-    let state = use_reducer(move || initial_state(opened));
+    let (opened, kept_rules) = (props.opened.clone(), props.kept_rules.clone());
+    let state = use_reducer(move || initial_state(opened, kept_rules));
     let editor = use_memo((), |_| EditorHandle::new());
     let editor = (*editor).clone();
     let permalink_note = use_state_eq(|| None::<String>);
@@ -318,16 +320,16 @@ impl Callbacks {
     }
 }
 
-/// The state a visit starts with: the permalink's inputs (`opened`), else the last visit's, else the first
-/// example.
-fn initial_state(opened: Option<Shared>) -> Playground {
+/// The state a visit starts with: the permalink's inputs (`opened`), else the last visit's (with its dump
+/// from storage as it is, or `kept_rules`, inflated), else the first example.
+fn initial_state(opened: Option<Shared>, kept_rules: Option<String>) -> Playground {
     if let Some(shared) = opened {
         let inputs = Inputs { rules: shared.rules, host: shared.host, packet: shared.packet };
         let example = example_of(&inputs);
         return Playground::new(inputs, example, None);
     }
     let kept = storage::load();
-    if let Some(rules) = kept.rules {
+    if let Some(rules) = kept.rules.or(kept_rules) {
         let inputs = Inputs {
             rules,
             host: kept.host.unwrap_or_default(),

@@ -30,12 +30,13 @@ mod worker;
 fn main() {
     // The page and its worker run the same wasm: with a window this is the page, without one the worker.
     if let Some(window) = web_sys::window() {
-        // A permalink is inflated first (the browser's inflater answers asynchronously), so that the page
-        // starts with its inputs.
+        // A permalink, or a dump storage kept deflated, is inflated first (the browser's inflater answers
+        // asynchronously), so that the page starts with its inputs.
         let hash = window.location().hash().unwrap_or_default();
         js_sys::futures::spawn_local(async move {
             let opened = permalink::decode(&hash).await;
-            yew::Renderer::<app::App>::with_props(app::AppProps { opened }).render();
+            let kept_rules = if opened.is_none() { storage::deflated_rules().await } else { None };
+            yew::Renderer::<app::App>::with_props(app::AppProps { opened, kept_rules }).render();
         });
     } else {
         worker::serve();

@@ -29,15 +29,25 @@ const MAX_INFLATED: usize = 256 << 20;
 /// The fragment (without `#`) that holds `shared`; `None` where the browser cannot deflate.
 pub async fn encode(shared: &Shared) -> Option<String> {
     let json = json::object(&[("rules", &shared.rules), ("host", &shared.host), ("packet", &shared.packet)]);
-    let deflated = through(json.as_bytes(), &stream("CompressionStream")?, usize::MAX).await?;
+    let deflated = deflate(json.as_bytes()).await?;
     Some(format!("{PREFIX}{}", base64url_encode(&deflated)))
 }
 
 /// The inputs in `fragment` (with or without its `#`), if it is a permalink.
 pub async fn decode(fragment: &str) -> Option<Shared> {
     let deflated = deflated_of(fragment)?;
-    let json = through(&deflated, &stream("DecompressionStream")?, MAX_INFLATED).await?;
+    let json = inflate(&deflated).await?;
     shared_of(std::str::from_utf8(&json).ok()?)
+}
+
+/// `bytes` deflated (raw deflate) by the browser; `None` where it cannot.
+pub async fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
+    through(bytes, &stream("CompressionStream")?, usize::MAX).await
+}
+
+/// `deflated` inflated by the browser, up to the most a permalink may hold; `None` if it is not deflate.
+pub async fn inflate(deflated: &[u8]) -> Option<Vec<u8>> {
+    through(deflated, &stream("DecompressionStream")?, MAX_INFLATED).await
 }
 
 /// The deflated bytes in `fragment`, if it is a permalink.
@@ -67,12 +77,28 @@ fn stream(class: &str) -> Option<web_sys::ReadableWritablePair> {
     Some(stream.unchecked_into())
 }
 
+/// How many bytes go into a (de)compression stream at a time: each piece is a short task of its own, so
+/// typing and rendering go on while a big dump is deflated.
+const PIECE: u32 = 256 * 1024;
+
 /// `bytes` run through a (de)compression stream's two sides, `pair`; `None` if the stream fails (the
 /// bytes are not deflate) or its output grows past `limit` bytes.
 async fn through(bytes: &[u8], pair: &web_sys::ReadableWritablePair, limit: usize) -> Option<Vec<u8>> {
-    let source = web_sys::Response::new_with_opt_u8_array(Some(&mut bytes.to_vec())).ok()?;
-    let reader: web_sys::ReadableStreamDefaultReader =
-        source.body()?.pipe_through(pair).get_reader().dyn_into().ok()?;
+    let writer = pair.get_writable().get_writer().ok()?;
+    let reader: web_sys::ReadableStreamDefaultReader = pair.get_readable().get_reader().dyn_into().ok()?;
+    // Written piece by piece while the other side is read.
+    let input = js_sys::Uint8Array::from(bytes);
+    js_sys::futures::spawn_local(async move {
+        let mut at = 0;
+        while at < input.length() {
+            let end = input.length().min(at + PIECE);
+            if writer.write_with_chunk(&input.subarray(at, end)).await.is_err() {
+                return;
+            }
+            at = end;
+        }
+        let _ = writer.close().await;
+    });
     let mut out = Vec::new();
     loop {
         let chunk = reader.read().await.ok()?;
@@ -93,7 +119,7 @@ async fn through(bytes: &[u8], pair: &web_sys::ReadableWritablePair, limit: usiz
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Base64 with the URL-safe alphabet and no padding (RFC 4648, section 5).
-fn base64url_encode(bytes: &[u8]) -> String {
+pub fn base64url_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
@@ -104,7 +130,7 @@ fn base64url_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
     let (mut n, mut bits) = (0u32, 0u32);
     for c in text.bytes() {
