@@ -122,7 +122,8 @@ impl TcpFlags {
     /// Reads a comma-separated list of flag names (any case), `ALL` or `NONE`.
     pub fn parse(text: &str) -> Result<TcpFlags, String> {
         let mut bits = 0u8;
-        for name in text.split(',') {
+        // Empty names are passed over, as `strtok` passes them (`SYN,,ACK`; `""` is no flag at all).
+        for name in text.split(',').filter(|n| !n.is_empty()) {
             bits |= match name.to_ascii_uppercase().as_str() {
                 "ALL" => 0x3f,
                 "NONE" => 0,

@@ -359,14 +359,30 @@ fn read_line<'a>(
 ) -> Result<(), Diagnostic> {
     line.reset();
     let other = if family == Family::Ipv6 { ["-4", "--ipv4"] } else { ["-6", "--ipv6"] };
-    line.other_family = tokens.iter().any(|t| !t.quoted && other.contains(&&*t.text));
+    line.other_family = tokens.iter().any(|t| other.contains(&&*t.text));
     let mut i = 0;
     let mut negate: Option<Span> = None;
     while i < tokens.len() {
         let tok = &tokens[i];
         let word: &str = &tok.text;
-        if tok.quoted || !word.starts_with('-') || word == "-" {
-            if word == "!" && !tok.quoted {
+        // `--` ends the options, as getopt reads it; iptables refuses any word after it.
+        if word == "--" {
+            if let Some(next) = tokens.get(i + 1) {
+                return Err(Diagnostic::error(
+                    next.span,
+                    format!(
+                        "`{}` follows `--`, which ends the options (iptables says \"unknown arguments found on \
+                         commandline\")",
+                        next.text
+                    ),
+                ));
+            }
+            break;
+        }
+        // Quotes only group: a quoted word is read as the same word without them (`"!"` negates,
+        // `"--dport"` is the option), as iptables-restore hands getopt the words unquoted.
+        if !word.starts_with('-') || word == "-" {
+            if word == "!" {
                 if negate.is_some() {
                     return Err(Diagnostic::error(tok.span, "two `!` in a row"));
                 }
@@ -422,7 +438,7 @@ fn read_line<'a>(
             if required && i < tokens.len() {
                 i += 1;
             }
-            while i < tokens.len() && (tokens[i].quoted || !tokens[i].text.starts_with('-') && tokens[i].text != "!") {
+            while i < tokens.len() && !tokens[i].text.starts_with('-') && tokens[i].text != "!" {
                 i += 1;
             }
             line.command_args = first..i;
@@ -604,7 +620,7 @@ fn loaded_exts<'l>(line: &'l Line<'_>) -> impl Iterator<Item = (&'static [OptSpe
 }
 
 /// Takes the value of an option with one argument, which `getopt` takes whatever it looks like. An
-/// unquoted `!` in its place is the old negation form, and the value is the argument after it.
+/// `!` in its place is the old negation form, and the value is the argument after it.
 fn take_value<'a>(
     tokens: &[Token<'a>],
     i: usize,
@@ -621,8 +637,8 @@ fn take_value<'a>(
     };
     // Before another option or at the end of the line, `!` is the value itself (an interface may be
     // called `!`), as iptables 1.8 reads it.
-    let option_follows = tokens.get(i + 2).is_none_or(|t| !t.quoted && t.text.starts_with('-') && t.text.len() > 1);
-    if v.text == "!" && !v.quoted && !option_follows {
+    let option_follows = tokens.get(i + 2).is_none_or(|t| t.text.starts_with('-') && t.text.len() > 1);
+    if v.text == "!" && !option_follows {
         let Some(v2) = tokens.get(i + 2) else {
             return Err(Diagnostic::error(v.span, "no argument follows `!`"));
         };
@@ -673,6 +689,13 @@ fn generic_option<'a>(
             *list = nets;
         }
         "-i" | "-o" => {
+            if text.is_empty() {
+                return Err(Diagnostic::error(
+                    span,
+                    "an empty interface name: iptables refuses it (\"Empty interface is likely to be undesired\")",
+                )
+                .with_hint(format!("leave `{flag}` out to match every interface, or write `{flag} +`")));
+            }
             let iface = Interface::parse(text).map_err(err)?;
             let slot = if flag == "-i" { &mut line.generic.in_interface } else { &mut line.generic.out_interface };
             if slot.is_some() {
@@ -872,12 +895,14 @@ fn extension_option<'a>(
             let what = if wanted == 2 { "two arguments" } else { "an argument" };
             return Err(Diagnostic::error(tok.span, format!("`{name}` needs {what}")));
         };
-        let bang = v.text == "!" && !v.quoted;
-        if bang && args_taken.is_empty() && old_neg.is_none() {
-            // The old form `--option ! value`; for an option of unknown arity, a `!` before another
-            // option negates that option instead.
-            let after = tokens.get(next + 1);
-            if wanted == usize::MAX && after.is_none_or(|t| !t.quoted && t.text.starts_with('-')) {
+        let bang = v.text == "!";
+        // At the end of the line or before another option, `!` is the value itself (`--log-prefix !`), as
+        // getopt hands it over; before a value, it is the old form `--option ! value`. For an option of
+        // unknown arity, a `!` before another option negates that option instead.
+        let after = tokens.get(next + 1);
+        let option_after = after.is_none_or(|t| t.text.starts_with('-') && t.text.len() > 1);
+        if bang && args_taken.is_empty() && old_neg.is_none() && (wanted == usize::MAX || !option_after) {
+            if wanted == usize::MAX && after.is_none_or(|t| t.text.starts_with('-')) {
                 break;
             }
             let Some(v2) = after else {
@@ -888,8 +913,9 @@ fn extension_option<'a>(
             next += 2;
             continue;
         }
-        let value_like = v.quoted || !v.text.starts_with('-') || v.text == "-";
-        if wanted == usize::MAX && (bang || !value_like) {
+        let value_like = !v.text.starts_with('-') || v.text == "-";
+        // An option chainwalk does not know the arguments of takes a quoted word as its value.
+        if wanted == usize::MAX && (bang || !(value_like || v.quoted)) {
             break;
         }
         if wanted == 2 && args_taken.len() == 1 && !value_like {
@@ -983,7 +1009,7 @@ fn command_arg<'t, 'a>(
 fn find_chain(table: &Table, tok: &Token<'_>) -> Result<usize, Diagnostic> {
     table.chain_index(&tok.text).ok_or_else(|| {
         let d = Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name));
-        if tok.text.starts_with('-') && !tok.quoted {
+        if tok.text.starts_with('-') {
             // `-A -j ACCEPT`: the command takes the next word as its chain, whatever it is.
             d.with_hint("the chain's name is missing: the command took the option after it as the name")
         } else {

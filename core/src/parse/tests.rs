@@ -262,3 +262,30 @@ fn another_tools_output_is_named_once_at_its_first_line() {
     // A dump's own mistakes get no such hint.
     assert_eq!(hint("hello\n*filter\nCOMMIT\n"), [None]);
 }
+
+#[test]
+fn words_are_read_as_iptables_restore_hands_them_to_getopt() {
+    let rule = |r: &str| format!("*filter\n:INPUT ACCEPT [0:0]\n{r}\nCOMMIT\n");
+    let saved = |r: &str| {
+        let p = parse(&rule(r), None);
+        assert!(!p.has_errors(), "{r}: {:?}", p.errors().next());
+        crate::canonical(&p).lines().find(|l| l.starts_with("-A ")).unwrap_or_default().to_string()
+    };
+    // Quotes only group words: a quoted option or `!` is the option or the negation (recorded with
+    // iptables-legacy-restore 1.8.9, which loads each of these).
+    assert_eq!(saved(r#"-A INPUT "-p" tcp "--dport" 22 "-j" "ACCEPT""#), "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT");
+    assert_eq!(saved(r#"-A INPUT "!" -s 192.0.2.1"#), "-A INPUT ! -s 192.0.2.1/32");
+    // `!` where a value goes, at the end or before another option, is the value.
+    assert_eq!(saved(r#"-A INPUT -j LOG --log-prefix "!""#), r#"-A INPUT -j LOG --log-prefix "!""#);
+    assert_eq!(saved("-A INPUT -m comment --comment ! -j ACCEPT"), r#"-A INPUT -m comment --comment "!" -j ACCEPT"#);
+    // `--` ends the options: nothing may follow it.
+    assert_eq!(saved("-A INPUT -j ACCEPT --"), "-A INPUT -j ACCEPT");
+    let e = errors(&rule("-A INPUT -- -j ACCEPT"));
+    assert_eq!((e[0].0, e[0].1), (3, 13));
+    assert!(e[0].2.contains("unknown arguments found on commandline"), "{}", e[0].2);
+    // An empty interface name is refused; empty TCP flag names are passed over, as strtok does.
+    let e = errors(&rule(r#"-A INPUT -o "" -j ACCEPT"#));
+    assert!(e[0].2.contains("Empty interface is likely to be undesired"), "{}", e[0].2);
+    assert_eq!(saved(r#"-A INPUT -p tcp --tcp-flags SYN,,ACK """#), "-A INPUT -p tcp -m tcp --tcp-flags SYN,ACK NONE");
+    assert_eq!(saved(r#"-A INPUT -p tcp --tcp-flags "" SYN"#), "-A INPUT -p tcp -m tcp");
+}

@@ -19,7 +19,7 @@ pub struct Token<'a> {
     pub text: Cow<'a, str>,
     /// The bytes it was read from, quotes included.
     pub span: Span,
-    /// Whether it was written in quotes (a quoted argument is always a value, never an option).
+    /// Whether it was written in quotes (which only groups: iptables-restore reads `"--dport"` as the option).
     pub quoted: bool,
 }
 

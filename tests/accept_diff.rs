@@ -1,0 +1,254 @@
+//! What the real `iptables-restore` refuses, against chainwalk, on rules of the real corpus changed at
+//! random: a word left out, given twice, moved, negated, or its value replaced by an odd one (a port past
+//! 65535, a mask of 33 bits, a range backwards, an empty word), or an option of another module put in.
+//! Each changed rule goes alone, with its table's chain lines, to `iptables-legacy-restore` (`ip6tables-`
+//! for IPv6 dumps) in a throwaway network namespace, first with `--test`, then loaded for real for the
+//! kernel's own checks, and to chainwalk's reader; every rule one accepts and the other refuses is
+//! reported. A refusal that is not the dump's fault (an extension or
+//! ipset this machine lacks) and chainwalk's two deliberate differences (the old `-s ! x` negation) are
+//! left out.
+//!
+//! On demand, as root: `CHAINWALK_ACCEPT_DIFF=1 cargo test --test accept_diff -- --nocapture`, with
+//! `CHAINWALK_ACCEPT_DIFF_SEED=N` (default 1) and `CHAINWALK_ACCEPT_DIFF_COUNT=N` changed rules (default
+//! 300); in CI (`CI=true`) 300 always run. The dumps are third-party data: they are read where they are.
+
+mod support;
+
+#[path = "walk_diff/synth.rs"]
+#[allow(dead_code)] // only its random numbers
+mod synth;
+
+use chainwalk_core::parse::{detect_family, token};
+use chainwalk_core::Family;
+use synth::Rng;
+
+/// A rule line of a real dump, with what it needs around it to be restored alone.
+struct Source {
+    family: Family,
+    /// `*table` and the table's chain lines.
+    head: String,
+    rule: String,
+}
+
+/// The rule lines of the real corpus (not those that use ipsets, which live outside the dump).
+fn sources() -> Vec<Source> {
+    let dir = support::shared_dir().join("corpus").join("real");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rules")).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
+        let family = detect_family(&text);
+        let mut head = String::new();
+        for line in text.lines() {
+            if line.starts_with('*') {
+                head = format!("{line}\n");
+            } else if line.starts_with(':') {
+                head += line;
+                head.push('\n');
+            } else if line.starts_with("-A ") && !line.contains("-set") && !line.contains("SET") {
+                out.push(Source { family, head: head.clone(), rule: line.to_string() });
+            }
+        }
+    }
+    out
+}
+
+/// Odd values, each of which some option takes or refuses.
+const VALUES: &[&str] = &[
+    "",
+    "0",
+    "-1",
+    "1",
+    "65535",
+    "65536",
+    "1:",
+    ":2",
+    "2:1",
+    "1:65536",
+    "300.1.1.1",
+    "10.0.0.0/33",
+    "10.0.0.1/0",
+    "10.0.0.0/255.255.0.255",
+    "::1",
+    "fe80::/129",
+    "abc",
+    "0x",
+    "0xffffffff",
+    "0x1/0x100000000",
+    "!",
+    "1,2,3",
+    "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16",
+    "tcp",
+    "udp",
+    "icmp",
+    "ALL",
+    "NONE",
+    "SYN,ACK",
+    "SYN,BOGUS",
+    "eth0+",
+    "eth0.100",
+    "an-interface-name-too-long",
+    "1/sec",
+    "1/fortnight",
+    "5/minute",
+    "--",
+    "-",
+    "NEW,ESTABLISHED",
+    "NEW,BOGUS",
+    "LOCAL",
+    "BOGUS",
+    "echo-request",
+    "255/255",
+    "3/256",
+    "DROP",
+    "ACCEPT",
+    "10.0.0.1-10.0.0.0",
+    "10.0.0.1:80",
+    "10.0.0.1:80-79",
+    "10.0.0.1-10.0.0.2:1-2",
+    "[::1]:80",
+];
+
+/// `rule` changed once, at random; `options` are option words and module and target names seen anywhere
+/// in the corpus.
+fn mutate(rule: &str, options: &[String], rng: &mut Rng) -> Option<String> {
+    let mut words: Vec<String> =
+        token::tokenize(1, 0, rule, 0).ok()?.into_iter().map(|t| t.text.into_owned()).collect();
+    // Not the `-A CHAIN` at the front.
+    if words.len() < 3 {
+        return None;
+    }
+    let at = 2 + rng.below(words.len() - 2);
+    match rng.below(8) {
+        // Another module or target: its options then belong to no loaded extension, or to the wrong one.
+        7 => {
+            let names: Vec<usize> = (2..words.len() - 1).filter(|&k| words[k] == "-m" || words[k] == "-j").collect();
+            let &k = names.get(rng.below(names.len().max(1)))?;
+            let pool: Vec<&String> = options.iter().filter(|o| !o.starts_with('-')).collect();
+            words[k + 1] = pool.get(rng.below(pool.len().max(1)))?.to_string();
+        }
+        0 => {
+            words.remove(at);
+        }
+        1 => {
+            let w = words[at].clone();
+            words.insert(at, w);
+        }
+        2 if at + 1 < words.len() => words.swap(at, at + 1),
+        3 => words.insert(at, "!".into()),
+        4 => {
+            let at = 2 + rng.below(words.len() - 1);
+            let flags: Vec<&String> = options.iter().filter(|o| o.starts_with("--")).collect();
+            let option = flags[rng.below(flags.len())].clone();
+            let value = VALUES[rng.below(VALUES.len())].to_string();
+            words.splice(at..at, [option, value]);
+        }
+        5 => words.truncate(at),
+        _ => words[at] = VALUES[rng.below(VALUES.len())].to_string(),
+    }
+    let mut line = String::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        token::push_quoted(&mut line, w);
+    }
+    Some(line)
+}
+
+#[test]
+fn changed_rules_are_refused_as_iptables_restore_refuses_them() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if std::env::var("CHAINWALK_ACCEPT_DIFF").as_deref() != Ok("1") && !ci {
+        eprintln!(
+            "\n*** SKIPPED: set CHAINWALK_ACCEPT_DIFF=1 (as root) to compare changed rules with iptables-restore ***\n"
+        );
+        return;
+    }
+    if let Some(why) = support::kernel_unavailable() {
+        eprintln!("\n*** SKIPPED: {why} ***\n");
+        return;
+    }
+    let sources = sources();
+    if sources.is_empty() {
+        eprintln!("\n*** SKIPPED: no real corpus at {} ***\n", support::shared_dir().display());
+        return;
+    }
+    let number = |key: &str, default: u64| std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let seed = number("CHAINWALK_ACCEPT_DIFF_SEED", 1);
+    let count = number("CHAINWALK_ACCEPT_DIFF_COUNT", 300);
+    // Option words, and the names of modules and targets (after `-m` and `-j`).
+    let mut options: Vec<String> = sources
+        .iter()
+        .flat_map(|s| {
+            let words: Vec<&str> = s.rule.split(' ').collect();
+            let names = words.windows(2).filter(|w| w[0] == "-m" || w[0] == "-j").map(|w| w[1].to_string());
+            words
+                .iter()
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(|w| w.to_string())
+                .chain(names)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    options.sort();
+    options.dedup();
+    let ns = support::Netns::new("cwacc");
+    let mut rng = Rng::new(seed);
+    let (mut agree, mut skipped, mut differ) = (0, 0, Vec::new());
+    let mut made = 0;
+    while made < count {
+        let source = &sources[rng.below(sources.len())];
+        let Some(rule) = mutate(&source.rule, &options, &mut rng) else { continue };
+        made += 1;
+        let dump = format!("{}{rule}\nCOMMIT\n", source.head);
+        let tool = if source.family == Family::Ipv6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
+        // `--test` stops before the kernel, whose own checks (a tcp match under `! -p tcp`, a target
+        // outside its hooks) refuse more: the dump is loaded for real, in the throwaway namespace, when
+        // iptables-restore itself takes it.
+        let mut out = ns.run(tool, &["--test"], dump.as_bytes());
+        if out.status.success() {
+            out = ns.run(tool, &[], dump.as_bytes());
+        }
+        let refusal = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let parsed = chainwalk_core::parse(&dump, Some(source.family));
+        let ours = parsed.errors().next().map(|d| format!("{}:{}: {}", d.span.line, d.span.col, d.message));
+        // Not the dump's fault: an extension or a set this machine lacks.
+        let missing =
+            ["Couldn't load", "doesn't exist", "Could not open", "Extension"].iter().any(|m| refusal.contains(m));
+        let old_negation = parsed.warnings().any(|w| w.message.starts_with("old negation syntax"));
+        // What lives outside the dump, which chainwalk warns about: a user-space conntrack helper, a
+        // timeout policy or an accounting object of that name.
+        let outside = parsed.warnings().any(|w| {
+            w.hint.as_deref().is_some_and(|h| {
+                ["the load fails", "loading fails unless", "create it before restoring"].iter().any(|m| h.contains(m))
+            })
+        });
+        match (out.status.success(), ours) {
+            (true, None) => agree += 1,
+            (false, Some(_)) => agree += 1,
+            (false, None) if missing || old_negation || outside => {
+                skipped += 1;
+                if std::env::var("CHAINWALK_ACCEPT_DIFF_VERBOSE").is_ok() {
+                    eprintln!("left out: {rule}\n  iptables-restore: {refusal}\n");
+                }
+            }
+            (kernel, ours) => differ.push(format!(
+                "{rule}\n  iptables-restore: {}\n  chainwalk: {}",
+                if kernel { "accepts".to_string() } else { refusal },
+                ours.unwrap_or_else(|| "accepts".into())
+            )),
+        }
+    }
+    eprintln!(
+        "accept_diff seed {seed}: {made} changed rules, {agree} agree, {skipped} left out (not the dump's fault), {} differ",
+        differ.len()
+    );
+    for d in &differ {
+        eprintln!("{d}\n");
+    }
+    assert!(differ.is_empty(), "{} changed rules are read otherwise than iptables-restore reads them", differ.len());
+}
