@@ -1,12 +1,14 @@
 //! What the real `iptables-restore` refuses, against chainwalk, on rules of the real corpus changed at
 //! random: a word left out, given twice, moved, negated, or its value replaced by an odd one (a port past
-//! 65535, a mask of 33 bits, a range backwards, an empty word), or an option of another module put in.
+//! 65535, a mask of 33 bits, a range backwards, an empty word), an option of another module put in, or
+//! another module or target named; or one of the table's own lines changed (an odd policy, counters or
+//! chain name, a line doubled or left out, `COMMIT` misspelt or missing).
 //! Each changed rule goes alone, with its table's chain lines, to `iptables-legacy-restore` (`ip6tables-`
 //! for IPv6 dumps) in a throwaway network namespace, first with `--test`, then loaded for real for the
 //! kernel's own checks, and to chainwalk's reader; every rule one accepts and the other refuses is
-//! reported. A refusal that is not the dump's fault (an extension or
-//! ipset this machine lacks) and chainwalk's two deliberate differences (the old `-s ! x` negation) are
-//! left out.
+//! reported. A refusal that is not the dump's fault (an extension or ipset this machine lacks, a user-space
+//! conntrack helper, timeout policy or accounting object not made, which chainwalk warns about) and
+//! chainwalk's deliberate difference (the old `-s ! x` negation, accepted with a warning) are left out.
 //!
 //! On demand, as root: `CHAINWALK_ACCEPT_DIFF=1 cargo test --test accept_diff -- --nocapture`, with
 //! `CHAINWALK_ACCEPT_DIFF_SEED=N` (default 1) and `CHAINWALK_ACCEPT_DIFF_COUNT=N` changed rules (default
@@ -159,6 +161,52 @@ fn mutate(rule: &str, options: &[String], rng: &mut Rng) -> Option<String> {
     Some(line)
 }
 
+/// Odd chain lines and table headers.
+const HEAD_LINES: &[&str] = &[
+    ":INPUT FOO [0:0]",
+    ":INPUT - [0:0]",
+    ":INPUT ACCEPT",
+    ":INPUT ACCEPT [0:]",
+    ":INPUT ACCEPT [a:b]",
+    ":INPUT ACCEPT [1:2:3]",
+    ":INPUT RETURN [0:0]",
+    ":input ACCEPT [0:0]",
+    ":FORWARD DROP [0:0]",
+    ":NEW - [0:0]",
+    ":NEW ACCEPT [0:0]",
+    ":-X - [0:0]",
+    ":A-CHAIN-NAME-OF-MORE-THAN-28-CHARS - [0:0]",
+    ":",
+    ": - [0:0]",
+    ":POSTROUTING ACCEPT [0:0]",
+    ":PREROUTING ACCEPT [0:0]",
+    "*nat",
+    "*filter",
+    "*bogus",
+    "*",
+    "# a comment",
+    "",
+    " :INPUT ACCEPT [0:0]",
+];
+
+/// `head` (a `*table` line and chain lines) with one line changed, added, doubled or left out.
+fn mutate_head(head: &str, rng: &mut Rng) -> String {
+    let mut lines: Vec<String> = head.lines().map(str::to_string).collect();
+    let at = rng.below(lines.len());
+    match rng.below(4) {
+        0 if lines.len() > 1 => {
+            lines.remove(at);
+        }
+        1 => {
+            let line = lines[at].clone();
+            lines.insert(at, line);
+        }
+        2 => lines.insert(1 + rng.below(lines.len()), HEAD_LINES[rng.below(HEAD_LINES.len())].to_string()),
+        _ => lines[at] = HEAD_LINES[rng.below(HEAD_LINES.len())].to_string(),
+    }
+    lines.into_iter().map(|l| l + "\n").collect()
+}
+
 #[test]
 fn changed_rules_are_refused_as_iptables_restore_refuses_them() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -202,9 +250,17 @@ fn changed_rules_are_refused_as_iptables_restore_refuses_them() {
     let mut made = 0;
     while made < count {
         let source = &sources[rng.below(sources.len())];
-        let Some(rule) = mutate(&source.rule, &options, &mut rng) else { continue };
+        // One change in four is to the table's lines instead: its header, a chain line, the COMMIT.
+        let (head, rule) = if rng.below(4) == 0 {
+            (mutate_head(&source.head, &mut rng), source.rule.clone())
+        } else {
+            let Some(rule) = mutate(&source.rule, &options, &mut rng) else { continue };
+            (source.head.clone(), rule)
+        };
         made += 1;
-        let dump = format!("{}{rule}\nCOMMIT\n", source.head);
+        let commit = ["COMMIT\n", "COMMIT\n", "COMMIT\n", "COMMIT \n", "commit\n", "", "COMMIT\nCOMMIT\n"];
+        let commit = if head == source.head { commit[0] } else { commit[rng.below(commit.len())] };
+        let dump = format!("{head}{rule}\n{commit}");
         let tool = if source.family == Family::Ipv6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
         // `--test` stops before the kernel, whose own checks (a tcp match under `! -p tcp`, a target
         // outside its hooks) refuse more: the dump is loaded for real, in the throwaway namespace, when
@@ -214,6 +270,7 @@ fn changed_rules_are_refused_as_iptables_restore_refuses_them() {
             out = ns.run(tool, &[], dump.as_bytes());
         }
         let refusal = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let rule = if head == source.head { rule } else { format!("{head}{rule}\n{commit}") };
         let parsed = chainwalk_core::parse(&dump, Some(source.family));
         let ours = parsed.errors().next().map(|d| format!("{}:{}: {}", d.span.line, d.span.col, d.message));
         // Not the dump's fault: an extension or a set this machine lacks.
