@@ -197,7 +197,7 @@ impl Extension for Tcp {
         opt("tcp-option", Args::One),
     ];
 
-    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Tcp, Diagnostic> {
+    fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, warnings: &mut Vec<Diagnostic>) -> Result<Tcp, Diagnostic> {
         ctx.require_proto("the tcp match", &[Protocol::TCP])?;
         let mut flags = None;
         for o in opts.iter().filter(|o| o.name == "tcp-flags" || o.name == "syn") {
@@ -209,6 +209,9 @@ impl Extension for Tcp {
             } else {
                 let mask = o.parse_arg(TcpFlags::parse)?;
                 let comp = TcpFlags::parse(o.arg2()).map_err(|m| Diagnostic::error(o.arg2_span(), m))?;
+                if let Some(w) = impossible_flags(mask, comp, o.negated, o.span) {
+                    warnings.push(w);
+                }
                 TcpFlagsTest { mask, comp }
             };
             flags = Some(Negatable { value: test, negated: o.negated, span: o.span });
@@ -280,11 +283,59 @@ pub(crate) fn has_option(opts: &[u8], kind: u8) -> bool {
     false
 }
 
+/// A warning for `--tcp-flags MASK COMP` that wants a flag set which it does not test: the kernel compares
+/// `flags & MASK` with `COMP`, so such a test never holds (and its negation always does).
+fn impossible_flags(mask: TcpFlags, comp: TcpFlags, negated: bool, span: crate::span::Span) -> Option<Diagnostic> {
+    let extra = TcpFlags(comp.0 & !mask.0);
+    if extra.0 == 0 {
+        return None;
+    }
+    let outcome = if negated { "always holds" } else { "never holds" };
+    let backend = if mask.0 == 0 { "on the legacy backend " } else { "" };
+    let d = Diagnostic::warning(
+        span,
+        format!("`--tcp-flags {mask} {comp}` wants {extra} set but does not test it, so {backend}it {outcome}"),
+    );
+    Some(if mask.0 == 0 {
+        d.with_hint(
+            "with no flag tested, iptables-nft leaves the test out (the rule holds for every TCP packet) and \
+             iptables-save prints a bare `-m tcp`; name the flags to test first, as in `--tcp-flags SYN,ACK SYN`",
+        )
+    } else {
+        d.with_hint(format!("add {extra} to the flags tested (the first list)"))
+    })
+}
+
 /// Whether iptables-nft leaves `--tcp-flags` out of the rule it loads: a test of no flags at all
 /// (`--tcp-flags NONE ...`, `!` or not) in a tcp match it turns into expressions (one without
 /// `--tcp-option`), as `add_nft_tcp` skips a zero mask; the rule then holds whatever the flags (recorded).
 pub(crate) fn nft_drops_flags(t: &Tcp, flags: TcpFlagsTest, backend: crate::walk::Backend) -> bool {
     backend == crate::walk::Backend::Nft && flags.mask.0 == 0 && t.option().is_none()
+}
+
+#[cfg(test)]
+mod impossible_flags_tests {
+    use crate::ruleset::Family;
+
+    #[test]
+    fn a_flag_wanted_but_not_tested_is_pointed_out() {
+        let warned = |rule: &str| {
+            let text = format!("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp {rule}\nCOMMIT\n");
+            let p = crate::parse(&text, Some(Family::Ipv4));
+            assert!(!p.has_errors(), "{:?}", p.errors().next());
+            let found = p.warnings().map(|w| w.message.clone()).find(|m| m.starts_with("`--tcp-flags"));
+            found
+        };
+        assert_eq!(
+            warned("--tcp-flags SYN SYN,ACK").as_deref(),
+            Some("`--tcp-flags SYN SYN,ACK` wants ACK set but does not test it, so it never holds")
+        );
+        assert!(warned("! --tcp-flags SYN SYN,ACK").is_some_and(|m| m.ends_with("so it always holds")));
+        assert!(warned("--tcp-flags NONE SYN").is_some_and(|m| m.ends_with("on the legacy backend it never holds")));
+        assert_eq!(warned("--tcp-flags SYN,ACK SYN"), None);
+        assert_eq!(warned("--tcp-flags NONE NONE"), None);
+        assert_eq!(warned("--syn"), None);
+    }
 }
 
 impl crate::walk::eval::Evaluate for Tcp {
