@@ -12,7 +12,8 @@ fn example(name: &str) -> String {
 }
 
 fn write(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("chainwalk-cli-{}", std::process::id()));
+    // Under the folder cargo gives integration tests (not the system's temporary one), written over each run.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chainwalk-cli");
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let path = dir.join(name);
     std::fs::write(&path, text).expect("a temp file");
