@@ -59,7 +59,11 @@ where
         Err(reason) => return skip(&reason),
     };
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut driver = ChromeDriver::start(&tools.chromedriver);
+    // Chromium puts its scratch folders (`org.chromium.Chromium.scoped_dir.*`) under TMPDIR and leaves some
+    // behind when chromedriver stops it: they go to a folder of this run, removed with the profiles.
+    let scratch = std::env::temp_dir().join(format!("chainwalk-e2e-tmp-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&scratch);
+    let mut driver = ChromeDriver::start(&tools.chromedriver, &scratch);
     let context =
         Context { driver: driver.url.clone(), chromium: tools.chromium.clone(), profiles: Default::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
@@ -73,6 +77,7 @@ where
         outcome
     });
     driver.stop();
+    let _ = std::fs::remove_dir_all(&scratch);
     for profile in context.profiles.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         let _ = std::fs::remove_dir_all(profile);
     }
@@ -119,10 +124,11 @@ struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    fn start(binary: &Path) -> ChromeDriver {
+    fn start(binary: &Path, scratch: &Path) -> ChromeDriver {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let process = Command::new(binary)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", scratch)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
