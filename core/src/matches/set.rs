@@ -83,6 +83,16 @@ impl fmt::Display for SetLookup {
 }
 
 /// Reads `src,dst,...`.
+/// The warning for a rule that names an ipset (`--match-set`, `-j SET --add-set`, ...): iptables-restore
+/// refuses the rule when the machine lacks the set, which the dump cannot show.
+pub(crate) fn set_must_exist(name: &str, span: crate::span::Span) -> Diagnostic {
+    Diagnostic::warning(
+        span,
+        format!("iptables-restore needs the ipset `{name}` to exist (of this family); chainwalk cannot check that"),
+    )
+    .with_hint(format!("create it before restoring, e.g. `ipset create {name} hash:ip`"))
+}
+
 fn dirs(text: &str) -> Result<Vec<SetDir>, String> {
     let dirs = text
         .split(',')
@@ -169,13 +179,7 @@ impl Extension for Set {
                 return Err(o.bad_arg(format!("set name `{name}` is longer than {MAX_NAME_LEN} characters")));
             }
             let dirs = dirs(o.arg2()).map_err(|m| Diagnostic::error(o.arg2_span(), m))?;
-            warnings.push(
-                Diagnostic::warning(
-                    o.arg_span(),
-                    format!("iptables-restore needs the ipset `{name}` to exist (of this family); chainwalk cannot check that"),
-                )
-                .with_hint(format!("create it before restoring, e.g. `ipset create {name} hash:ip`")),
-            );
+            warnings.push(set_must_exist(name, o.arg_span()));
             lookup =
                 Some(Negatable { value: SetLookup { name: name.to_string(), dirs }, negated: o.negated, span: o.span });
         }

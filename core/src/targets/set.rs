@@ -174,12 +174,7 @@ impl Extension for SetTarget {
         };
         let add = add.map(|set| SetAdd { set, exist: last(opts, "exist").is_some(), timeout });
         for o in ["add-set", "del-set", "map-set"].iter().filter_map(|n| opts.iter().find(|o| o.name == *n)) {
-            warnings.push(
-                Diagnostic::warning(o.arg_span(), format!("ipset `{}` must exist when this rule is loaded", o.arg()))
-                    .with_hint(
-                        "iptables-restore refuses the rule if the set does not exist (\"Set ... doesn't exist\")",
-                    ),
-            );
+            warnings.push(crate::matches::set::set_must_exist(o.arg(), o.arg_span()));
         }
         Ok(SetTarget { add, del, map })
     }
@@ -267,7 +262,14 @@ mod tests {
         let p = dump("-A PREROUTING -j SET --add-set foo src --del-set bar dst");
         let w: Vec<_> = p.warnings().map(|w| (w.span.col, w.message.clone())).collect();
         assert_eq!(w.len(), 2, "{w:?}");
-        assert_eq!(w[0], (32, "ipset `foo` must exist when this rule is loaded".to_string()));
+        assert_eq!(
+            w[0],
+            (
+                32,
+                "iptables-restore needs the ipset `foo` to exist (of this family); chainwalk cannot check that"
+                    .to_string()
+            )
+        );
         assert!(w[1].1.contains("`bar`"));
     }
 
