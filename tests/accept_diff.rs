@@ -1,7 +1,8 @@
 //! What the real `iptables-restore` refuses, against chainwalk, on rules of the real corpus changed at
 //! random: a word left out, given twice, moved, negated, or its value replaced by an odd one (a port past
-//! 65535, a mask of 33 bits, a range backwards, an empty word), an option of another module put in, or
-//! another module or target named; or one of the table's own lines changed (an odd policy, counters or
+//! 65535, a mask of 33 bits, a range backwards, an empty word) or spelt another way (a number in hex, a
+//! port by name, a mask dotted, a list reversed), an option of another module put in, or another module or
+//! target named; or one of the table's own lines changed (an odd policy, counters or
 //! chain name, a line doubled or left out, `COMMIT` misspelt or missing).
 //! Each changed rule goes alone, with its table's chain lines, to `iptables-legacy-restore` (`ip6tables-`
 //! for IPv6 dumps) in a throwaway network namespace, first with `--test`, then loaded for real for the
@@ -126,7 +127,13 @@ fn mutate(rule: &str, options: &[String], rng: &mut Rng) -> Option<String> {
         return None;
     }
     let at = 2 + rng.below(words.len() - 2);
-    match rng.below(8) {
+    match rng.below(10) {
+        // The same value spelt another way (most such rules are accepted, and then printed back).
+        8 | 9 => {
+            let values: Vec<usize> = (2..words.len()).filter(|&k| !words[k].starts_with('-')).collect();
+            let &k = values.get(rng.below(values.len().max(1)))?;
+            words[k] = respell(&words[k], rng)?;
+        }
         // Another module or target: its options then belong to no loaded extension, or to the wrong one.
         7 => {
             let names: Vec<usize> = (2..words.len() - 1).filter(|&k| words[k] == "-m" || words[k] == "-j").collect();
@@ -161,6 +168,106 @@ fn mutate(rule: &str, options: &[String], rng: &mut Rng) -> Option<String> {
         token::push_quoted(&mut line, w);
     }
     Some(line)
+}
+
+/// Port numbers and their names in `/etc/services`.
+const SERVICES: &[(&str, &str)] = &[
+    ("21", "ftp"),
+    ("22", "ssh"),
+    ("25", "smtp"),
+    ("53", "domain"),
+    ("80", "http"),
+    ("123", "ntp"),
+    ("443", "https"),
+    ("3306", "mysql"),
+];
+
+/// Protocol names and their numbers in `/etc/protocols`.
+const PROTOCOLS: &[(&str, &str)] = &[("tcp", "6"), ("udp", "17"), ("icmp", "1"), ("ipv6-icmp", "58"), ("gre", "47")];
+
+/// Names that stand for numbers elsewhere: ICMP types, log levels, rate units.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("echo-request", "8"),
+    ("echo-reply", "0/0"),
+    ("port-unreachable", "3/3"),
+    ("4", "warning"),
+    ("6", "info"),
+    ("7", "debug"),
+    ("/sec", "/second"),
+    ("/min", "/m"),
+    ("/minute", "/min"),
+    ("/hour", "/h"),
+];
+
+/// `word` written another way that may mean the same (or may be refused): a number in hex or with a
+/// leading zero, a port or protocol by name or number, an address with its mask dotted or its host bits
+/// set, a list reversed, a word in the other case, a range with an end left open.
+fn respell(word: &str, rng: &mut Rng) -> Option<String> {
+    let mut ways: Vec<String> = Vec::new();
+    if let Ok(n) = word.parse::<u64>() {
+        ways.push(format!("0x{n:x}"));
+        ways.push(format!("0{word}"));
+        ways.push(format!("+{word}"));
+    }
+    if let Some(hex) = word.strip_prefix("0x") {
+        if let Ok(n) = u64::from_str_radix(hex.split('/').next().unwrap_or(hex), 16) {
+            ways.push(match hex.split_once('/') {
+                Some((_, mask)) => format!("{n}/0x{}", mask.to_uppercase()),
+                None => n.to_string(),
+            });
+            ways.push(format!("0X{}", hex.to_uppercase()));
+        }
+    }
+    for table in [SERVICES, PROTOCOLS, SYNONYMS] {
+        for (a, b) in table {
+            if word == *a {
+                ways.push(b.to_string());
+            } else if word == *b {
+                ways.push(a.to_string());
+            } else if let Some(rest) = word.strip_suffix(a).filter(|_| a.starts_with('/')) {
+                ways.push(format!("{rest}{b}"));
+            }
+        }
+    }
+    if let Some((lo, hi)) = word.split_once(':') {
+        if lo.parse::<u16>().is_ok() && hi.parse::<u16>().is_ok() {
+            ways.push(format!("{lo}:"));
+            ways.push(format!(":{hi}"));
+            ways.push(format!("{hi}:{lo}"));
+        }
+    }
+    let (addr, len) = word.split_once('/').unwrap_or((word, ""));
+    if let Ok(ip) = addr.parse::<std::net::Ipv4Addr>() {
+        let o = ip.octets();
+        match len.parse::<u32>() {
+            Ok(len) if len <= 32 => {
+                let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                ways.push(format!("{addr}/{}", std::net::Ipv4Addr::from(mask)));
+                ways.push(format!("{}/{len}", std::net::Ipv4Addr::from(u32::from(ip) | 1)));
+            }
+            _ => {
+                ways.push(format!("{addr}/32"));
+                ways.push(format!("{addr}/255.255.255.255"));
+                ways.push(format!("{}.{}.{}.0{}", o[0], o[1], o[2], o[3]));
+            }
+        }
+    } else if let Ok(ip) = addr.parse::<std::net::Ipv6Addr>() {
+        let full = ip.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":");
+        ways.push(if len.is_empty() { format!("{full}/128") } else { format!("{full}/{len}") });
+        ways.push(word.to_uppercase());
+    }
+    if word.contains(',') {
+        ways.push(word.split(',').rev().collect::<Vec<_>>().join(","));
+        ways.push(format!("{word},{}", word.split(',').next().unwrap_or_default()));
+    }
+    if word.chars().any(|c| c.is_ascii_alphabetic()) {
+        ways.push(if word.chars().any(|c| c.is_ascii_lowercase()) { word.to_uppercase() } else { word.to_lowercase() });
+    }
+    ways.retain(|w| w != word);
+    if ways.is_empty() {
+        return None;
+    }
+    Some(ways.swap_remove(rng.below(ways.len())))
 }
 
 /// Odd chain lines and table headers.

@@ -646,10 +646,12 @@ fn without_colours(line: &str) -> String {
     while let Some(at) = rest.find('\x1b') {
         out.push_str(&rest[..at]);
         let seq = &rest[at + 1..];
-        let body = seq
-            .strip_prefix('[')
-            .map_or(0, |b| 1 + b.find(|c: char| !(c.is_ascii_digit() || c == ';')).map_or(b.len(), |e| e + 1));
-        rest = &seq[body.min(seq.len())..];
+        // `[`, the parameters, and the character that ends the sequence (whatever it is, however long).
+        let body = seq.strip_prefix('[').map_or(0, |b| {
+            let params = b.find(|c: char| !(c.is_ascii_digit() || c == ';')).unwrap_or(b.len());
+            1 + params + b[params..].chars().next().map_or(0, char::len_utf8)
+        });
+        rest = &seq[body..];
     }
     out.push_str(rest);
     out
@@ -1479,6 +1481,10 @@ mod tests {
         assert_eq!(h.lookup(ip("203.0.113.1")).and_then(|r| r.dev.clone()), Some("eth0".into()));
         let e = parse("\x1b[36meth0 \x1b[0m\x1b[32mUP \x1b[0m192.0.2.300/24\n").unwrap_err();
         assert_eq!((e[0].span.line, e[0].span.col), (1, 1));
+        // A sequence cut off, or ended by a character of more than one byte (found by fuzzing).
+        assert_eq!(without_colours("eth0\x1b[1;\u{fffd}UP\x1b[0"), "eth0UP");
+        assert_eq!(without_colours("\x1b\x1b[é\x1b"), "");
+        assert!(parse("\u{fffd}\x1b\x1b\u{fffd}\x1b[\u{fffd}-\x1b[\x1b\x1b[\u{a0}\n").is_err());
     }
 
     const BRIDGED_HOST: &str =

@@ -146,7 +146,22 @@ impl Extension for Recent {
             }
         }
         let seconds = match find(opts, "seconds")? {
-            Some(o) => opt_number(o, 1, u64::from(u32::MAX))? as u32,
+            Some(o) => {
+                let seconds = opt_number(o, 1, u64::from(u32::MAX))? as u32;
+                if seconds > i32::MAX as u32 {
+                    warnings.push(
+                        Diagnostic::warning(
+                            o.arg_span(),
+                            format!(
+                                "iptables-save prints `--seconds {seconds}` as `--seconds {}`, which iptables-restore refuses",
+                                seconds as i32
+                            ),
+                        )
+                        .with_hint("a dump saved from this rule cannot be restored; 2147483647 seconds is the most that prints back"),
+                    );
+                }
+                seconds
+            }
             None => 0,
         };
         let hitcount_opt = find(opts, "hitcount")?;
@@ -227,7 +242,8 @@ impl Extension for Recent {
     fn save(&self, out: &mut String) {
         save_opt(out, self.command.negated, self.command.value.as_str());
         if self.seconds != 0 {
-            let _ = write!(out, " --seconds {}", self.seconds);
+            // Printed with `%d`: from 2^31 on, as a negative number.
+            let _ = write!(out, " --seconds {}", self.seconds as i32);
         }
         if self.reap {
             out.push_str(" --reap");
@@ -377,6 +393,8 @@ mod tests {
             ("! --rcheck --name SSH", format!("! --rcheck --name SSH {tail}")),
             ("! --remove", format!("! --remove --name DEFAULT {tail}")),
             ("--rcheck --hitcount 0", format!("--rcheck --name DEFAULT {tail}")),
+            ("--rcheck --seconds 2147483647", format!("--rcheck --seconds 2147483647 --name DEFAULT {tail}")),
+            ("--rcheck --seconds +4294967295", format!("--rcheck --seconds -1 --name DEFAULT {tail}")),
             ("--rcheck --hitcount 65535", format!("--rcheck --hitcount 65535 --name DEFAULT {tail}")),
             ("--rcheck --seconds 0x10", format!("--rcheck --seconds 16 --name DEFAULT {tail}")),
             ("--set --name \"a b\"", format!("--set --name a b {tail}")),
@@ -399,6 +417,17 @@ mod tests {
             saved_in(v6, "--set --mask ::ffff:255.0.0.0"),
             "--set --name DEFAULT --mask ::ffff:255.0.0.0 --rsource"
         );
+    }
+
+    #[test]
+    fn seconds_that_print_back_negative_are_pointed_out() {
+        let p = parsed(Family::Ipv4, "-A INPUT -m recent --rcheck --seconds 2147483648");
+        let w: Vec<_> = p.warnings().map(|w| (w.span.col, w.message.as_str())).collect();
+        assert_eq!(
+            w,
+            [(39, "iptables-save prints `--seconds 2147483648` as `--seconds -2147483648`, which iptables-restore refuses")]
+        );
+        assert_eq!(parsed(Family::Ipv4, "-A INPUT -m recent --rcheck --seconds 2147483647").warnings().count(), 0);
     }
 
     #[test]

@@ -22,19 +22,44 @@ pub struct Udp {
     pub dport: Option<Negatable<PortRange>>,
 }
 
-/// Reads one port as the C library's service lookup does: decimal digits (after blanks) taken modulo
-/// 65536 (70000 is 4464), or a service name; `0x10` and `-1` are neither.
+/// Reads one port as the C library's service lookup does: a number as `strtoul` reads it in base 10
+/// (after blanks, one `+` or `-`, which negates modulo 2^64; too big is the largest), kept when it is not
+/// negative as a C `int`, and taken modulo 65536 (70000 is 4464, -4294967295 is 1); else a service name.
+/// `0x10`, `-1` and 3000000000 are neither.
 fn service_port(text: &str) -> Result<u16, String> {
-    let digits = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(n) = digits.parse::<u64>() {
+    if let Some(n) = strtoul_number(text) {
+        let n = n as u32 as i32;
+        if n >= 0 {
             return Ok((n & 0xFFFF) as u16);
         }
     }
-    if digits.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+    if unsigned_digits(text).starts_with(|c: char| c.is_ascii_digit() || c == '-') {
         return Err(format!("`{text}` is not a port: ports are read here as decimal numbers or service names"));
     }
     parse_port(text)
+}
+
+/// `text` as `strtoul` reads all of it in base 10, or `None` when it is not a number to the end.
+fn strtoul_number(text: &str) -> Option<u64> {
+    let digits = unsigned_digits(text);
+    let (negative, digits) = match digits.strip_prefix('-') {
+        Some(rest) if !text.trim_start().starts_with('+') => (true, rest),
+        _ => (false, digits),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match digits.parse::<u64>() {
+        Ok(n) if negative => n.wrapping_neg(),
+        Ok(n) => n,
+        Err(_) => u64::MAX,
+    })
+}
+
+/// What `strtoul` reads its sign and digits from: `text` after leading blanks and one `+`.
+fn unsigned_digits(text: &str) -> &str {
+    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    text.strip_prefix('+').unwrap_or(text)
 }
 
 /// Reads `PORT[:PORT]` as `iptables` reads its port-range options (`XTTYPE_PORTRC`): a missing first port
@@ -55,13 +80,14 @@ pub(crate) fn parse_port_rc(text: &str) -> Result<PortRange, String> {
 
 /// A warning for a port option with a number above 65535, which `iptables` silently takes modulo 65536.
 pub(crate) fn wrapped_port(o: &Opt<'_>) -> Option<Diagnostic> {
-    let big = o.arg().split(':').map(str::trim_start).find(|p| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u64>().is_ok_and(|n| n > 0xFFFF)
+    let (text, port) = o.arg().split(':').find_map(|p| {
+        strtoul_number(p).filter(|&n| n > 0xFFFF)?;
+        Some((p.trim(), service_port(p).ok()?))
     })?;
-    let port = service_port(big).ok()?;
+    let why = if text.starts_with('-') { "is negative" } else { "is above 65535" };
     Some(Diagnostic::warning(
         o.arg_span(),
-        format!("port {big} is above 65535; iptables takes it modulo 65536, as port {port}"),
+        format!("port {text} {why}; iptables takes it modulo 65536, as port {port}"),
     ))
 }
 
@@ -165,6 +191,12 @@ mod tests {
             ("ssh:", "--sport 22:65535"),
             ("0:0", "--sport 0"),
             ("\" 5\"", "--sport 5"),
+            ("+53", "--sport 53"),
+            ("\" +70000\"", "--sport 4464"),
+            ("+53:+80", "--sport 53:80"),
+            ("-0", "--sport 0"),
+            ("-4294967295", "--sport 1"),
+            ("4294967296", "--sport 0"),
         ];
         for (given, printed) in cases {
             assert_eq!(saved(&format!("-A INPUT -p udp --sport {given}")), format!("-A INPUT -p udp -m udp {printed}"));
@@ -212,6 +244,16 @@ mod tests {
             (3, 25, "`0x10` is not a port: ports are read here as decimal numbers or service names".into())
         );
         assert!(error("-A INPUT -p udp --sport -1").2.starts_with("`-1` is not a port"));
+        // strtoul takes one `+` (iptables-save then prints the port bare), not two, nor a `+` alone.
+        assert!(error("-A INPUT -p udp --sport ++53").2.starts_with("`++53` is not a port"));
+        assert!(error("-A INPUT -p udp --sport +").2.starts_with("`+` is not a port"));
+        // Numbers negative as a C int are not ports.
+        for n in ["2147483648", "3000000000", "-65535", "18446744073709551615"] {
+            assert!(
+                error(&format!("-A INPUT -p udp --sport {n}")).2.starts_with(&format!("`{n}` is not a port")),
+                "{n}"
+            );
+        }
         assert!(error("-A INPUT -p udp --sport 99999999999999999999")
             .2
             .starts_with("`99999999999999999999` is not a port"));
