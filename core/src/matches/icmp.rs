@@ -177,7 +177,8 @@ pub(crate) fn parse_type(text: &str, names: &[IcmpName], what: &str) -> Result<I
 
 /// Reads a number in C notation (decimal, `0x` hex, `0` octal) from the start of `text` as `strtoul` with
 /// base 0 does (blanks and a sign before it allowed), and returns it with the rest of the text; `None` when
-/// no digit comes first. A value too large for 64 bits, or a negative one, comes back too large for any use.
+/// no digit comes first. A value too large for 64 bits, or one after a `-` (even `-0`: iptables'
+/// `xtables_strtoul` refuses a minus before calling `strtoul`), comes back too large for any use.
 pub(crate) fn number_prefix(text: &str) -> Option<(u64, &str)> {
     let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (negative, t) = match t.as_bytes().first() {
@@ -198,7 +199,7 @@ pub(crate) fn number_prefix(text: &str) -> Option<(u64, &str)> {
         return None;
     }
     let value = u64::from_str_radix(&digits[..len], radix).unwrap_or(u64::MAX);
-    let value = if negative && value != 0 { u64::MAX } else { value };
+    let value = if negative { u64::MAX } else { value };
     Some((value, &digits[len..]))
 }
 
@@ -436,6 +437,7 @@ mod tests {
         assert_eq!(number_prefix("0x"), Some((0, "x")));
         assert_eq!(number_prefix("x"), None);
         assert!(number_prefix("-1").is_some_and(|(n, _)| n > 255));
+        assert!(number_prefix(" -0").is_some_and(|(n, _)| n > 255));
     }
 
     mod eval {
