@@ -121,11 +121,17 @@ impl AddrType {
 pub struct AddrTypes(pub u16);
 
 impl AddrTypes {
-    /// Reads a comma-separated list of type names, in any case.
+    /// Reads a comma-separated list of type names as `libxt_addrtype` does: in any case, and each may be
+    /// cut short, standing for the first type (in the kernel's order) it begins (`loc` is LOCAL, `b`
+    /// BROADCAST, `u` UNSPEC).
     pub fn parse(text: &str) -> Result<AddrTypes, String> {
         let mut set = AddrTypes(0);
         for item in text.split(',') {
-            let t = AddrType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(item)).ok_or_else(|| {
+            let begins = |t: &AddrType| {
+                let name = t.name().as_bytes();
+                !item.is_empty() && item.len() <= name.len() && name[..item.len()].eq_ignore_ascii_case(item.as_bytes())
+            };
+            let t = AddrType::ALL.into_iter().find(begins).ok_or_else(|| {
                 let names: Vec<&str> = AddrType::ALL.iter().map(|t| t.name()).collect();
                 format!("`{item}` is not an address type ({})", names.join(", "))
             })?;
@@ -508,6 +514,7 @@ mod tests {
             )
         );
         assert!(error(v4, "-A INPUT -m addrtype --dst-type LOCAL,").1.starts_with("`` is not an address type"));
+        assert!(error(v4, "-A INPUT -m addrtype --dst-type LOCALS").1.starts_with("`LOCALS` is not an address type"));
         assert_eq!(
             error(v4, "-A INPUT -m addrtype --limit-iface-in"),
             (10, "the addrtype match needs `--src-type` or `--dst-type`".into())

@@ -2,10 +2,10 @@
 //! the kernel's `xt_connlimit.c`). The answer depends on the connections open at the time, so a packet
 //! walk states an assumption about it; this module stores the settings as the kernel does.
 
-use super::recent::inet_aton;
 use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::addr::inet_aton;
 use crate::ruleset::{Family, Network};
 use crate::values::opt_number;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};

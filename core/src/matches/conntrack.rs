@@ -7,7 +7,7 @@ use super::udp::{parse_port_rc, wrapped_port};
 use crate::diag::Diagnostic;
 use crate::ext::{opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::packet::{CtDir, CtState as PacketState, L4};
-use crate::ruleset::addr::{parse_uint, prefix_mask_v4, prefix_mask_v6};
+use crate::ruleset::addr::{inet_aton, parse_uint, prefix_mask_v4, prefix_mask_v6};
 use crate::ruleset::{Family, Negatable, Protocol, TableName};
 use crate::values::{NumRange, PortRange};
 use crate::walk::eval::{conclude, ConnState, EvalCtx, Evaluate, Outcome};
@@ -323,29 +323,6 @@ impl fmt::Display for HostMask {
 
 fn not_an_address(text: &str, kind: &str) -> String {
     format!("`{text}` is not an {kind} address; iptables would look it up as a host name, which chainwalk does not do")
-}
-
-/// An IPv4 address as `inet_aton` reads it: one to four parts in C notation, the last one filling the
-/// remaining bytes (`10.1` is 10.0.0.1, `167772161` is 10.0.0.1).
-fn inet_aton(text: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() > 4 {
-        return None;
-    }
-    let mut value: u32 = 0;
-    for (i, part) in parts.iter().enumerate() {
-        let n = parse_uint(part)?;
-        if i + 1 < parts.len() {
-            value |= u32::from(u8::try_from(n).ok()?) << (24 - 8 * i);
-        } else {
-            let room = 8 * (4 - i as u32);
-            if room < 32 && n >> room != 0 {
-                return None;
-            }
-            value |= u32::try_from(n).ok()?;
-        }
-    }
-    Some(Ipv4Addr::from(value))
 }
 
 /// Fills `slot` from option `o` with its argument read by `f`, refusing a second occurrence (which

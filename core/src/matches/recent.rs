@@ -2,9 +2,9 @@
 //! from (`libxt_recent` revision 1, the kernel's `xt_recent.c`). Whether a packet matches depends on the
 //! packets before it, so a packet walk states an assumption about it; this module stores the settings.
 
-use super::u32::c_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::ruleset::addr::inet_aton;
 use crate::ruleset::{Family, Negatable};
 use crate::values::opt_number;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
@@ -77,28 +77,6 @@ pub enum RecentSide {
     Source,
     /// `--rdest`: the destination address.
     Dest,
-}
-
-/// An IPv4 address as `inet_aton` (and so `getaddrinfo`) reads it: `a`, `a.b`, `a.b.c` or `a.b.c.d`, the
-/// last part filling the remaining bytes, each part in C notation (`24` is 0.0.0.24).
-pub(crate) fn inet_aton(text: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() > 4 {
-        return None;
-    }
-    let mut nums = Vec::with_capacity(parts.len());
-    for p in &parts {
-        match c_strtoul(p, 0) {
-            Some((Some(n), used)) if used == p.len() && !p.starts_with(['+', '-', ' ']) => nums.push(n),
-            _ => return None,
-        }
-    }
-    let (last, head) = nums.split_last()?;
-    if head.iter().any(|&n| n > 255) || *last >= 1u64 << (8 * (4 - head.len())) {
-        return None;
-    }
-    let value = head.iter().enumerate().fold(*last as u32, |v, (i, &n)| v | (n as u32) << (24 - 8 * i));
-    Some(Ipv4Addr::from(value))
 }
 
 /// Reads an address of the rule's family as `XTTYPE_HOST` does for a literal (names are not resolved).

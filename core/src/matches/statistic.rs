@@ -50,13 +50,29 @@ impl StatisticMode {
     }
 }
 
-/// Reads a probability the way `strtod` reads it in full (leading blanks allowed), from 0 to 1.
+/// Reads a probability the way `strtod` reads it in full (leading blanks and a sign allowed), from 0 to
+/// 1. A NaN passes iptables' range check and is stored as 0 (`lround` of it is the lowest `long`).
 fn probability(text: &str) -> Result<u32, String> {
     let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'+') => (false, &t[1..]),
+        Some(b'-') => (true, &t[1..]),
+        _ => (false, t),
+    };
+    let nan = t.get(..3).is_some_and(|n| n.eq_ignore_ascii_case("nan"))
+        && (t.len() == 3
+            || t[3..].starts_with('(')
+                && t.ends_with(')')
+                && t[4..t.len() - 1].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if nan {
+        return Ok(0);
+    }
     let value = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => hex_float(hex),
+        None if t.starts_with(['+', '-']) => None,
         None => crate::decimal::parse(t),
     };
+    let value = value.map(|v| if negative { -v } else { v });
     match value {
         Some(p) if (0.0..=1.0).contains(&p) => Ok((p * PROBABILITY_ONE).round() as u32),
         _ => Err(format!("`--probability` takes a number from 0 to 1, not `{text}`")),
@@ -267,6 +283,8 @@ mod tests {
         for (input, out) in [
             ("--mode random --probability 0.33333333349", "--mode random --probability 0.33333333349"),
             ("--mode random --probability 0.5", "--mode random --probability 0.50000000000"),
+            ("--mode random --probability +0x1", "--mode random --probability 1.00000000000"),
+            ("--mode random --probability nan", "--mode random --probability 0.00000000000"),
             ("--mode random --probability 1", "--mode random --probability 1.00000000000"),
             ("--mode random --probability 0", "--mode random --probability 0.00000000000"),
             ("--mode random --probability 0.1", "--mode random --probability 0.10000000009"),
@@ -305,7 +323,7 @@ mod tests {
     #[test]
     fn errors() {
         let range = "`--probability` takes a number from 0 to 1";
-        for bad in ["1.5", "-0.1", "0.5x", "nan"] {
+        for bad in ["1.5", "-0.1", "0.5x", "inf", "+-0.5"] {
             let (col, msg) = error(&format!("--mode random --probability {bad}"));
             assert_eq!((col, msg), (51, format!("{range}, not `{bad}`")));
         }

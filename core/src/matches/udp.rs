@@ -26,7 +26,7 @@ pub struct Udp {
 /// (after blanks, one `+` or `-`, which negates modulo 2^64; too big is the largest), kept when it is not
 /// negative as a C `int`, and taken modulo 65536 (70000 is 4464, -4294967295 is 1); else a service name.
 /// `0x10`, `-1` and 3000000000 are neither.
-fn service_port(text: &str) -> Result<u16, String> {
+pub(crate) fn service_port(text: &str) -> Result<u16, String> {
     if let Some(n) = strtoul_number(text) {
         let n = n as u32 as i32;
         if n >= 0 {

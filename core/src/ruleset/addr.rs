@@ -122,17 +122,27 @@ impl fmt::Display for Ip {
     }
 }
 
-/// The forms `inet_aton` reads beyond dotted quads: `a` (32 bits), `a.b` (8 + 24), `a.b.c` (8 + 8 + 16),
-/// each part in C notation. iptables falls back to the C library's resolver, which accepts these.
+/// An IPv4 address as the C library's `inet_aton` reads it (and so `getaddrinfo`, which iptables falls
+/// back to, and which its extensions use for addresses): `a`, `a.b`, `a.b.c` or `a.b.c.d`, the last part
+/// filling the bytes the others leave (`24` is 0.0.0.24, `10.1` is 10.0.0.1), each part in C notation
+/// (`0x7f`, `010`) and starting with a digit (no blank or sign).
 pub(crate) fn inet_aton(text: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<u64> = text.split('.').map(parse_uint).collect::<Option<_>>()?;
-    let value = match parts.as_slice() {
-        [a] if *a <= 0xffff_ffff => *a,
-        [a, b] if *a <= 0xff && *b <= 0xff_ffff => a << 24 | b,
-        [a, b, c] if *a <= 0xff && *b <= 0xff && *c <= 0xffff => a << 24 | b << 16 | c,
-        _ => return None,
-    };
-    Some(Ipv4Addr::from(value as u32))
+    let mut nums = Vec::with_capacity(4);
+    for part in text.split('.') {
+        if nums.len() == 4 || !part.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        match crate::matches::u32::c_strtoul(part, 0) {
+            Some((Some(n), used)) if used == part.len() => nums.push(n),
+            _ => return None,
+        }
+    }
+    let (last, head) = nums.split_last()?;
+    if head.iter().any(|&n| n > 255) || *last >= 1u64 << (8 * (4 - head.len())) {
+        return None;
+    }
+    let value = head.iter().enumerate().fold(*last as u32, |v, (i, &n)| v | (n as u32) << (24 - 8 * i));
+    Some(Ipv4Addr::from(value))
 }
 
 fn host_not_found(text: &str) -> String {

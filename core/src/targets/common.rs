@@ -3,9 +3,9 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::Opt;
-use crate::ruleset::addr::parse_uint;
+use crate::ruleset::addr::inet_aton;
 use crate::ruleset::Family;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Fails at the first negated option: no option of these targets can be negated (iptables says "cannot be
 /// inverted").
@@ -61,21 +61,6 @@ pub(crate) fn parse_host(text: &str, family: Family) -> Option<IpAddr> {
         Family::Ipv4 => inet_aton(text).map(IpAddr::V4),
         Family::Ipv6 => text.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
     }
-}
-
-/// `inet_aton`: one to four dotted parts; the last part fills all the bytes the others leave.
-fn inet_aton(text: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<u64> = text.split('.').map(parse_uint).collect::<Option<_>>()?;
-    let (last, leading) = parts.split_last()?;
-    if parts.len() > 4 || leading.iter().any(|&p| p > 255) {
-        return None;
-    }
-    let rest_bits = 8 * (4 - leading.len() as u32);
-    if rest_bits < 32 && *last >= 1u64 << rest_bits || *last > u32::MAX as u64 {
-        return None;
-    }
-    let high = leading.iter().fold(0u64, |acc, &p| acc << 8 | p) << rest_bits;
-    Some(Ipv4Addr::from((high | last) as u32))
 }
 
 /// Whether a mask (of either family) has its one bits first, and how many.

@@ -4,8 +4,9 @@
 use super::common::{parse_host, refuse_negation};
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+use crate::matches::udp::{service_port, wrapped_port};
 use crate::ruleset::{Family, Protocol};
-use crate::values::{parse_port, MarkMask};
+use crate::values::MarkMask;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -26,24 +27,17 @@ pub struct Tproxy {
     pub mark: MarkMask,
 }
 
-/// Reads `--on-port` as `libxt_TPROXY` does: a decimal number, of which only the low 16 bits are kept, or
-/// a service name.
+/// Reads `--on-port` as `libxt_TPROXY` does, through the C library's service lookup: as `-m udp` reads a
+/// port (a decimal number modulo 65536 after blanks and a sign, or a service name); empty is port 0.
 fn on_port(o: &Opt<'_>, warnings: &mut Vec<Diagnostic>) -> Result<u16, Diagnostic> {
     let text = o.arg();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let n = text.parse::<u64>().unwrap_or(u64::MAX);
-        if n > u16::MAX as u64 {
-            warnings.push(Diagnostic::warning(
-                o.arg_span(),
-                format!("iptables keeps only the low 16 bits of this number: port {}", n as u16),
-            ));
-        }
-        return Ok(n as u16);
+    if text.is_empty() {
+        return Ok(0);
     }
-    match parse_port(text) {
-        Ok(p) if !text.starts_with(|c: char| c.is_ascii_digit()) => Ok(p),
-        _ => Err(o.bad_arg(format!("`{text}` is not a decimal port number or a service name chainwalk knows"))),
-    }
+    let port = service_port(text)
+        .map_err(|_| o.bad_arg(format!("`{text}` is not a decimal port number or a service name chainwalk knows")))?;
+    warnings.extend(wrapped_port(o));
+    Ok(port)
 }
 
 impl Extension for Tproxy {
@@ -119,6 +113,12 @@ mod tests {
             ("--on-port 70000", "--on-port 4464 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
             ("--on-port 4294967296", "--on-port 0 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
             ("--on-port 80 --on-ip 10.1", "--on-port 80 --on-ip 10.0.0.1 --tproxy-mark 0x0/0x0"),
+            // The service lookup's reading: a sign, blanks, a leading zero that is still decimal.
+            ("--on-port -0", "--on-port 0 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
+            ("--on-port -4294967295", "--on-port 1 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
+            ("--on-port \" +53\"", "--on-port 53 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
+            ("--on-port 010", "--on-port 10 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
+            ("--on-port \"\"", "--on-port 0 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
             (
                 "--tproxy-mark 0x10/0xff --on-ip 127.0.0.1 --on-port 80",
                 "--on-port 80 --on-ip 127.0.0.1 --tproxy-mark 0x10/0xff",
@@ -139,6 +139,11 @@ mod tests {
             saved(Family::Ipv6, "-A PREROUTING -p tcp -j TPROXY --on-port 80"),
             "-A PREROUTING -p tcp -j TPROXY --on-port 80 --on-ip :: --tproxy-mark 0x0/0x0"
         );
+        for refused in ["+0x1", "0x10", "2147483648", "99999999999999999999", "--on-ip +1", "--on-ip \" 1\""] {
+            let rule = format!("-A PREROUTING -p tcp -j TPROXY --on-port {refused}");
+            let rule = rule.replace("--on-port --on-ip", "--on-port 1 --on-ip");
+            assert!(dump(Family::Ipv4, &rule).has_errors(), "{rule}");
+        }
         let p = dump(Family::Ipv4, "-A PREROUTING -p tcp -j TPROXY --on-port 70000");
         assert!(p.warnings().any(|w| w.message.contains("port 4464")));
     }
