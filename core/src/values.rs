@@ -216,6 +216,13 @@ impl fmt::Display for MarkMask {
     }
 }
 
+/// Whether `item` names `name` as iptables' keyword lists read their items (`strncasecmp` over the item's
+/// length): `name` or any beginning of it, in any case (`est` is ESTABLISHED, `loc` LOCAL); never empty.
+/// A list reads each item as the first of its names it begins.
+pub fn abbreviates(item: &str, name: &str) -> bool {
+    !item.is_empty() && name.as_bytes().get(..item.len()).is_some_and(|n| n.eq_ignore_ascii_case(item.as_bytes()))
+}
+
 /// A number in C notation that fits in 32 bits.
 pub fn parse_u32(text: &str) -> Option<u32> {
     parse_uint(text).and_then(|n| u32::try_from(n).ok())

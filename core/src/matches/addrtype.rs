@@ -127,14 +127,11 @@ impl AddrTypes {
     pub fn parse(text: &str) -> Result<AddrTypes, String> {
         let mut set = AddrTypes(0);
         for item in text.split(',') {
-            let begins = |t: &AddrType| {
-                let name = t.name().as_bytes();
-                !item.is_empty() && item.len() <= name.len() && name[..item.len()].eq_ignore_ascii_case(item.as_bytes())
-            };
-            let t = AddrType::ALL.into_iter().find(begins).ok_or_else(|| {
-                let names: Vec<&str> = AddrType::ALL.iter().map(|t| t.name()).collect();
-                format!("`{item}` is not an address type ({})", names.join(", "))
-            })?;
+            let t =
+                AddrType::ALL.into_iter().find(|t| crate::values::abbreviates(item, t.name())).ok_or_else(|| {
+                    let names: Vec<&str> = AddrType::ALL.iter().map(|t| t.name()).collect();
+                    format!("`{item}` is not an address type ({})", names.join(", "))
+                })?;
             set.0 |= t.bit();
         }
         Ok(set)

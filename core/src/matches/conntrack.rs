@@ -9,7 +9,7 @@ use crate::ext::{opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, Op
 use crate::packet::{CtDir, CtState as PacketState, L4};
 use crate::ruleset::addr::{inet_aton, parse_uint, prefix_mask_v4, prefix_mask_v6};
 use crate::ruleset::{Family, Negatable, Protocol, TableName};
-use crate::values::{NumRange, PortRange};
+use crate::values::{abbreviates, NumRange, PortRange};
 use crate::walk::eval::{conclude, ConnState, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -111,11 +111,12 @@ impl CtState {
 pub struct CtStates(pub u8);
 
 impl CtStates {
-    /// Reads a comma-separated list of the state names in `allowed`, in any case.
+    /// Reads a comma-separated list of the state names in `allowed`, in any case and each maybe cut short
+    /// (`est` is ESTABLISHED), as `libxt_conntrack` and `libxt_state` read them.
     pub fn parse(text: &str, allowed: &[CtState]) -> Result<CtStates, String> {
         let mut set = CtStates(0);
         for item in text.split(',') {
-            let s = allowed.iter().find(|s| s.name().eq_ignore_ascii_case(item)).ok_or_else(|| {
+            let s = allowed.iter().find(|s| abbreviates(item, s.name())).ok_or_else(|| {
                 let names: Vec<&str> = allowed.iter().map(|s| s.name()).collect();
                 if item.is_empty() {
                     format!(
@@ -185,14 +186,15 @@ impl CtStatus {
 pub struct CtStatuses(pub u8);
 
 impl CtStatuses {
-    /// Reads a comma-separated list of status names (and `NONE`, which adds nothing), in any case.
+    /// Reads a comma-separated list of status names (and `NONE`, which adds nothing), in any case and each
+    /// maybe cut short (`ass` is ASSURED, `n` NONE), as `libxt_conntrack` reads them.
     pub fn parse(text: &str) -> Result<CtStatuses, String> {
         let mut set = CtStatuses(0);
         for item in text.split(',') {
-            if item.eq_ignore_ascii_case("NONE") {
+            if abbreviates(item, "NONE") {
                 continue;
             }
-            let s = CtStatus::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(item)).ok_or_else(|| {
+            let s = CtStatus::ALL.into_iter().find(|s| abbreviates(item, s.name())).ok_or_else(|| {
                 format!("`{item}` is not a connection status (NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED)")
             })?;
             set.0 |= s.bit();
@@ -856,6 +858,10 @@ mod tests {
                 "--ctstate DNAT,SNAT,UNTRACKED,ESTABLISHED,RELATED,NEW,INVALID",
                 "--ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED,SNAT,DNAT",
             ),
+            // Names cut short, in any case (libxt_conntrack compares an item's length).
+            ("--ctstate n,e", "--ctstate NEW,ESTABLISHED"),
+            ("--ctstate est,REL", "--ctstate RELATED,ESTABLISHED"),
+            ("--ctstatus n,ass", "--ctstatus ASSURED"),
             ("--ctproto all", "--ctproto 0"),
             ("--ctproto 47", "--ctproto 47"),
             ("--ctorigsrc 10.1.2.3/8", "--ctorigsrc 10.1.2.3/8"),

@@ -172,7 +172,14 @@ impl Extension for Policy {
                 "proto" => {
                     double(e.proto.is_some())?;
                     let p = o.parse_arg(|t| {
-                        let p = Protocol::parse(t).ok().filter(|_| !t.bytes().any(|b| b.is_ascii_uppercase()));
+                        // Looked up as it is written (`getprotobyname`): the lower-case names, their
+                        // aliases in Debian's /etc/protocols, or a number.
+                        let alias = [("IPSEC-ESP", 50), ("IPSEC-AH", 51), ("IPCOMP", 108)]
+                            .into_iter()
+                            .find(|&(a, _)| a == t)
+                            .map(|(_, n)| Protocol(n));
+                        let p = alias
+                            .or_else(|| Protocol::parse(t).ok().filter(|_| !t.bytes().any(|b| b.is_ascii_uppercase())));
                         match p {
                             Some(p) if [50, 51, 108].contains(&p.0) => Ok(p),
                             _ => Err(format!("`{t}` is not an IPsec protocol (ah, esp or ipcomp)")),
@@ -372,6 +379,8 @@ mod tests {
             ),
             ("--dir in --pol ipsec --proto 50", "--dir in --pol ipsec --proto esp"),
             ("--dir in --pol ipsec --proto 108", "--dir in --pol ipsec --proto ipcomp"),
+            ("--dir in --pol ipsec --proto IPCOMP", "--dir in --pol ipsec --proto ipcomp"),
+            ("--dir in --pol ipsec --proto IPSEC-ESP", "--dir in --pol ipsec --proto esp"),
             ("--dir in --pol ipsec --mode transport --proto ah", "--dir in --pol ipsec --proto ah --mode transport"),
             ("--dir in --pol ipsec ! --proto esp ! --spi 1", "--dir in --pol ipsec ! --spi 0x1 ! --proto esp"),
             ("--dir in --pol ipsec --spi 0", "--dir in --pol ipsec --spi 0x0"),
@@ -439,6 +448,7 @@ mod tests {
         assert_eq!(error("--dir sideways --pol ipsec"), (26, "`sideways` is not a direction (in or out)".into()));
         assert_eq!(error("--dir IN --pol IPSEC").1, "`IN` is not a direction (in or out)");
         assert_eq!(error("--dir in --pol bogus"), (35, "`bogus` is not a policy (none or ipsec)".into()));
+        assert_eq!(error("--dir in --pol ipsec --proto ESP").1, "`ESP` is not an IPsec protocol (ah, esp or ipcomp)");
         assert_eq!(error("--dir in --pol ipsec --mode bogus").1, "`bogus` is not an IPsec mode (transport or tunnel)");
         assert_eq!(error("! --dir in --pol ipsec").1, "`--dir` cannot be negated with `!`");
         assert_eq!(error("--dir in --pol ipsec --next").1, "`--next` needs `--strict`");

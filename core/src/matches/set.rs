@@ -96,9 +96,10 @@ pub(crate) fn set_must_exist(name: &str, span: crate::span::Span) -> Diagnostic 
 fn dirs(text: &str) -> Result<Vec<SetDir>, String> {
     let dirs = text
         .split(',')
-        .map(|w| match w {
-            "src" => Ok(SetDir::Src),
-            "dst" => Ok(SetDir::Dst),
+        // libxt_set compares only an item's first three letters (`srcip` is `src`).
+        .map(|w| match w.get(..3) {
+            Some("src") => Ok(SetDir::Src),
+            Some("dst") => Ok(SetDir::Dst),
             _ => Err(format!("`{text}` is not a list of `src` and `dst` separated by commas")),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -535,6 +536,9 @@ mod tests {
             ("--match-set foo src --return-nomatch --return-nomatch", "--match-set foo src --return-nomatch"),
             ("! --update-counters --match-set foo src", "--match-set foo src ! --update-counters"),
             ("--match-set foo src --packets-eq 0x10", "--match-set foo src --packets-eq 16"),
+            // Only an item's first three letters count (checked with iptables 1.8.9 and a set `x`).
+            ("--match-set foo srcip,dstport", "--match-set foo src,dst"),
+            ("--match-set foo \"src \"", "--match-set foo src"),
             (
                 "--match-set foo src --bytes-gt 100 --packets-eq 5 --return-nomatch ! --update-counters ! --update-subcounters",
                 "--match-set foo src --return-nomatch ! --update-counters ! --update-subcounters --packets-eq 5 --bytes-gt 100",
