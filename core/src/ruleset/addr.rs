@@ -52,7 +52,11 @@ impl Network {
                     Some(m) => prefix_mask_v6(parse_uint(m).filter(|&n| n <= 128).ok_or_else(|| bad_mask(m))? as u32),
                 };
                 let addr_text = if mask == 0 { "::" } else { addr_text };
-                let addr: Ipv6Addr = addr_text.parse().map_err(|_| host_not_found(addr_text))?;
+                // The C library's lookup, which iptables falls back to, passes over blanks before it.
+                let addr: Ipv6Addr = addr_text
+                    .trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c'])
+                    .parse()
+                    .map_err(|_| host_not_found(addr_text))?;
                 Ok(Network {
                     addr: IpAddr::V6(Ipv6Addr::from(u128::from(addr) & mask)),
                     mask: IpAddr::V6(Ipv6Addr::from(mask)),
