@@ -414,7 +414,9 @@ fn changed_rules_are_refused_as_iptables_restore_refuses_them() {
         // timeout policy or an accounting object of that name.
         let outside = parsed.warnings().any(|w| {
             w.hint.as_deref().is_some_and(|h| {
-                ["the load fails", "loading fails unless", "create it before restoring"].iter().any(|m| h.contains(m))
+                ["the load fails", "loading fails unless", "create it before restoring", "fails if the name is unknown"]
+                    .iter()
+                    .any(|m| h.contains(m))
             })
         });
         match (out.status.success(), ours) {

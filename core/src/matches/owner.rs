@@ -107,7 +107,7 @@ fn id_opt(o: Option<&Opt<'_>>, warnings: &mut Vec<Diagnostic>) -> Result<Option<
         warnings.push(
             Diagnostic::warning(
                 o.arg_span(),
-                format!("`{name}` is a name that iptables looks up in {db} of the machine it runs on; chainwalk cannot"),
+                format!("`{name}` is a name that iptables looks up in {db} of the machine it runs on; chainwalk cannot look it up"),
             )
             .with_hint("write the numeric id; iptables-save prints the number, and iptables-restore fails if the name is unknown there"),
         );
