@@ -376,7 +376,7 @@ impl Extension for Conntrack {
         for o in opts {
             match o.name {
                 "ctstate" => set(&mut ct.state, o, |t| CtStates::parse(t, &CtState::ALL))?,
-                "ctproto" => set(&mut ct.proto, o, Protocol::parse)?,
+                "ctproto" => set(&mut ct.proto, o, Protocol::lookup)?,
                 "ctorigsrc" | "ctorigdst" | "ctreplsrc" | "ctrepldst" => {
                     let tuple = ct.tuple.get_or_insert_with(Box::default);
                     let slot = match o.name {

@@ -27,6 +27,8 @@ const KINDS: [(u8, &str, u8); 8] = [
 /// The spellings `libip6t_ipv6header` takes for each protocol number: the names and aliases of
 /// `/etc/protocols` (case matters) first, then its own short names and the numbers.
 const SPELLINGS: &[(&str, u8)] = &[
+    ("ip", 0),
+    ("IP", 0),
     ("hopopt", 0),
     ("HOPOPT", 0),
     ("ipv6-route", 43),
@@ -211,6 +213,7 @@ mod tests {
             ("--header 0", "--header hop-by-hop"),
             ("--header esp,ipv6-nonxt,ipv6-opts", "--header ipv6-opts,esp,ipv6-nonxt"),
             ("--header HOPOPT,IPv6-Frag,IPSEC-AH", "--header hop-by-hop,ipv6-frag,ah"),
+            ("--header ip,IP", "--header hop-by-hop"),
         ] {
             let rule = format!("-A INPUT -m ipv6header {given} -j DROP");
             assert_eq!(saved(Ipv6, "filter", &rule), format!("-A INPUT -m ipv6header {printed} -j DROP"));

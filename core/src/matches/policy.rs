@@ -172,14 +172,8 @@ impl Extension for Policy {
                 "proto" => {
                     double(e.proto.is_some())?;
                     let p = o.parse_arg(|t| {
-                        // Looked up as it is written (`getprotobyname`): the lower-case names, their
-                        // aliases in Debian's /etc/protocols, or a number.
-                        let alias = [("IPSEC-ESP", 50), ("IPSEC-AH", 51), ("IPCOMP", 108)]
-                            .into_iter()
-                            .find(|&(a, _)| a == t)
-                            .map(|(_, n)| Protocol(n));
-                        let p = alias
-                            .or_else(|| Protocol::parse(t).ok().filter(|_| !t.bytes().any(|b| b.is_ascii_uppercase())));
+                        // Looked up as it is written (`getprotobyname`).
+                        let p = Protocol::lookup(t).ok();
                         match p {
                             Some(p) if [50, 51, 108].contains(&p.0) => Ok(p),
                             _ => Err(format!("`{t}` is not an IPsec protocol (ah, esp or ipcomp)")),

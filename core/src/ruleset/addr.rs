@@ -410,6 +410,66 @@ const PROTOCOLS: &[(&str, u8)] = &[
     ("ethernet", 143),
 ];
 
+/// The aliases Debian's `/etc/protocols` (netbase) gives the protocols, which `getprotobyname` finds as
+/// they are spelt.
+const PROTOCOL_ALIASES: &[(&str, u8)] = &[
+    ("IP", 0),
+    ("HOPOPT", 0),
+    ("ICMP", 1),
+    ("IGMP", 2),
+    ("GGP", 3),
+    ("IP-ENCAP", 4),
+    ("ST", 5),
+    ("TCP", 6),
+    ("EGP", 8),
+    ("IGP", 9),
+    ("PUP", 12),
+    ("UDP", 17),
+    ("HMP", 20),
+    ("XNS-IDP", 22),
+    ("RDP", 27),
+    ("ISO-TP4", 29),
+    ("DCCP", 33),
+    ("XTP", 36),
+    ("DDP", 37),
+    ("IDPR-CMTP", 38),
+    ("IPv6", 41),
+    ("IPv6-Route", 43),
+    ("IPv6-Frag", 44),
+    ("IDRP", 45),
+    ("RSVP", 46),
+    ("GRE", 47),
+    ("IPSEC-ESP", 50),
+    ("IPSEC-AH", 51),
+    ("SKIP", 57),
+    ("IPv6-ICMP", 58),
+    ("IPv6-NoNxt", 59),
+    ("IPv6-Opts", 60),
+    ("RSPF", 73),
+    ("VMTP", 81),
+    ("EIGRP", 88),
+    ("OSPFIGP", 89),
+    ("AX.25", 93),
+    ("IPIP", 94),
+    ("ETHERIP", 97),
+    ("ENCAP", 98),
+    ("PIM", 103),
+    ("IPCOMP", 108),
+    ("VRRP", 112),
+    ("L2TP", 115),
+    ("ISIS", 124),
+    ("SCTP", 132),
+    ("FC", 133),
+    ("Mobility-Header", 135),
+    ("UDPLite", 136),
+    ("MPLS-in-IP", 137),
+    ("HIP", 139),
+    ("Shim6", 140),
+    ("WESP", 141),
+    ("ROHC", 142),
+    ("Ethernet", 143),
+];
+
 impl Protocol {
     /// TCP.
     pub const TCP: Protocol = Protocol(6);
@@ -436,6 +496,21 @@ impl Protocol {
         PROTOCOLS
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|&(_, n)| Protocol(n))
+            .ok_or_else(|| format!("unknown protocol `{text}`"))
+    }
+
+    /// Reads a protocol as `xtables_parse_protocol` does when nothing lowercased it first (`--ctproto`,
+    /// `policy --proto`): a number, or a name or alias of Debian's `/etc/protocols` (or one of iptables'
+    /// own) spelt exactly (`tcp`, `TCP`, `IPSEC-ESP`; not `Tcp`).
+    pub fn lookup(text: &str) -> Result<Protocol, String> {
+        if parse_uint(text).is_some() {
+            return Protocol::parse(text);
+        }
+        PROTOCOLS
+            .iter()
+            .chain(PROTOCOL_ALIASES)
+            .find(|&&(name, _)| name == text)
             .map(|&(_, n)| Protocol(n))
             .ok_or_else(|| format!("unknown protocol `{text}`"))
     }
@@ -521,6 +596,10 @@ mod tests {
         assert_eq!(Protocol::parse("47").unwrap().to_string(), "gre");
         assert_eq!(Protocol::parse("253").unwrap().to_string(), "253");
         assert!(Protocol::parse("nope").is_err());
+        assert_eq!(Protocol::lookup("IPSEC-ESP"), Ok(Protocol(50)));
+        assert_eq!(Protocol::lookup("TCP"), Ok(Protocol::TCP));
+        assert_eq!(Protocol::lookup("all"), Ok(Protocol(0)));
+        assert!(Protocol::lookup("Tcp").is_err() && Protocol::lookup("ALL").is_err());
     }
 
     #[test]
