@@ -43,7 +43,7 @@ const CLASSES: [(&str, u8); 22] = [
 
 /// Reads a class name as `iptables` does: any case, and only the name's own length is compared, so
 /// `EFX` is `EF`.
-fn class(text: &str) -> Result<u8, String> {
+pub(crate) fn class(text: &str) -> Result<u8, String> {
     CLASSES
         .iter()
         .find(|(name, _)| {

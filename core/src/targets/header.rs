@@ -206,32 +206,6 @@ pub struct Dscp {
     pub value: u8,
 }
 
-/// The DiffServ class names `--set-dscp-class` knows (any case).
-const DSCP_CLASSES: &[(&str, u8)] = &[
-    ("CS0", 0x00),
-    ("CS1", 0x08),
-    ("CS2", 0x10),
-    ("CS3", 0x18),
-    ("CS4", 0x20),
-    ("CS5", 0x28),
-    ("CS6", 0x30),
-    ("CS7", 0x38),
-    ("BE", 0x00),
-    ("AF11", 0x0a),
-    ("AF12", 0x0c),
-    ("AF13", 0x0e),
-    ("AF21", 0x12),
-    ("AF22", 0x14),
-    ("AF23", 0x16),
-    ("AF31", 0x1a),
-    ("AF32", 0x1c),
-    ("AF33", 0x1e),
-    ("AF41", 0x22),
-    ("AF42", 0x24),
-    ("AF43", 0x26),
-    ("EF", 0x2e),
-];
-
 impl Extension for Dscp {
     const OPTIONS: &'static [OptSpec] = &[opt("set-dscp", Args::One), opt("set-dscp-class", Args::One)];
 
@@ -239,13 +213,8 @@ impl Extension for Dscp {
         refuse_negation(opts)?;
         let o = one_of(opts, &["set-dscp", "set-dscp-class"])?
             .ok_or_else(|| ctx.error("DSCP needs `--set-dscp VALUE` or `--set-dscp-class CLASS`"))?;
-        let value = if o.name == "set-dscp" {
-            opt_number(o, 0, 63)? as u8
-        } else {
-            DSCP_CLASSES.iter().find(|(name, _)| name.eq_ignore_ascii_case(o.arg())).map(|&(_, v)| v).ok_or_else(
-                || o.bad_arg(format!("`{}` is not a DiffServ class (CS0 to CS7, AF11 to AF43, EF, BE)", o.arg())),
-            )?
-        };
+        let value =
+            if o.name == "set-dscp" { opt_number(o, 0, 63)? as u8 } else { o.parse_arg(crate::matches::dscp::class)? };
         Ok(Dscp { value })
     }
 
@@ -448,6 +417,8 @@ mod tests {
             ("--set-dscp-class BE", "--set-dscp 0x00"),
             ("--set-dscp-class CS7", "--set-dscp 0x38"),
             ("--set-dscp-class AF11", "--set-dscp 0x0a"),
+            ("--set-dscp-class ef", "--set-dscp 0x2e"),
+            ("--set-dscp-class CS1x", "--set-dscp 0x08"),
             ("--set-dscp-class AF21", "--set-dscp 0x12"),
             ("--set-dscp-class AF43", "--set-dscp 0x26"),
         ];
