@@ -93,7 +93,8 @@ pub(crate) fn set_must_exist(name: &str, span: crate::span::Span) -> Diagnostic 
     .with_hint(format!("create it before restoring, e.g. `ipset create {name} hash:ip`"))
 }
 
-fn dirs(text: &str) -> Result<Vec<SetDir>, String> {
+/// Reads a lookup's `src`/`dst` flags, as `libxt_set` reads them for the match and the SET target.
+pub(crate) fn dirs(text: &str) -> Result<Vec<SetDir>, String> {
     let dirs = text
         .split(',')
         // libxt_set compares only an item's first three letters (`srcip` is `src`).

@@ -67,9 +67,6 @@ pub struct SetMap {
 /// The longest set name (`IPSET_MAXNAMELEN` - 1).
 pub const SET_NAME_MAX: usize = 31;
 
-/// The most dimensions a set type has (`IPSET_DIM_MAX`).
-const DIM_MAX: usize = 6;
-
 impl SetRef {
     /// Reads `NAME FLAGS`, where FLAGS is a comma-separated list of `src` and `dst`.
     fn parse(o: &Opt<'_>) -> Result<SetRef, Diagnostic> {
@@ -77,20 +74,15 @@ impl SetRef {
         if name.len() > SET_NAME_MAX {
             return Err(o.bad_arg(format!("set name `{name}` is longer than {SET_NAME_MAX} characters")));
         }
-        let flags = o.arg2();
-        let bad =
-            || Diagnostic::error(o.arg2_span(), format!("`{flags}` is not a list of `src` and `dst` (like `src,dst`)"));
-        let dirs = flags
-            .split(',')
-            .map(|f| match f {
-                "src" => Ok(SetDir::Src),
-                "dst" => Ok(SetDir::Dst),
-                _ => Err(bad()),
+        // Read as the set match reads them (only each flag's first three letters count).
+        let dirs = crate::matches::set::dirs(o.arg2())
+            .map_err(|m| Diagnostic::error(o.arg2_span(), m))?
+            .into_iter()
+            .map(|d| match d {
+                crate::matches::set::SetDir::Src => SetDir::Src,
+                crate::matches::set::SetDir::Dst => SetDir::Dst,
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        if dirs.len() > DIM_MAX {
-            return Err(Diagnostic::error(o.arg2_span(), format!("a set has at most {DIM_MAX} dimensions")));
-        }
+            .collect();
         Ok(SetRef { name: name.to_string(), dirs })
     }
 
@@ -236,6 +228,8 @@ mod tests {
             ("--add-set foo src --timeout 0", ""),
             ("--add-set foo src --timeout 0x10", "--add-set foo src --timeout 16"),
             ("--add-set foo src,dst,src,dst,src,dst", ""),
+            // Only each flag's first three letters count (iptables 1.8.9, with a set `x`).
+            ("--add-set foo srcip,dstport", "--add-set foo src,dst"),
             ("--del-set foo src --add-set foo dst", "--add-set foo dst --del-set foo src"),
             ("--add-set foo src --exist --exist", "--add-set foo src --exist"),
             ("--add-set bar src --timeout 7 --timeout 8", "--add-set bar src --timeout 8"),
