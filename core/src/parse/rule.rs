@@ -31,6 +31,8 @@ enum Command {
     Check,
     /// `-L`: lists a chain (to standard output); changes nothing.
     List,
+    /// `-S`: prints a chain's rules (to standard output); changes nothing.
+    ListRules,
 }
 
 fn command_of(word: &str) -> Option<Command> {
@@ -47,6 +49,7 @@ fn command_of(word: &str) -> Option<Command> {
         "-E" | "--rename-chain" => Command::Rename,
         "-C" | "--check" => Command::Check,
         "-L" | "--list" => Command::List,
+        "-S" | "--list-rules" => Command::ListRules,
         _ => return None,
     })
 }
@@ -70,6 +73,7 @@ const GENERIC_LONG: &[(&str, &str)] = &[
     ("ipv6", "-6"),
     ("jump", "-j"),
     ("list", "-L"),
+    ("list-rules", "-S"),
     ("match", "-m"),
     ("new-chain", "-N"),
     ("numeric", "-n"),
@@ -434,7 +438,10 @@ fn read_line<'a>(
             // The command's arguments: everything up to the next option. The first of a command that
             // requires one (getopt's `A:`) is the next word, whatever it is: `-A -6` names a chain `-6`.
             let first = i;
-            let required = !matches!(cmd, Command::Flush | Command::DeleteChain | Command::Zero | Command::List);
+            let required = !matches!(
+                cmd,
+                Command::Flush | Command::DeleteChain | Command::Zero | Command::List | Command::ListRules
+            );
             if required && i < tokens.len() {
                 i += 1;
             }
@@ -605,7 +612,7 @@ fn canonical_generic(word: &str, line: &Line<'_>) -> Result<Option<&'static str>
 fn short_generic(word: &str) -> Option<&'static str> {
     const SHORT: &[&str] = &[
         "-s", "-d", "-i", "-o", "-p", "-f", "-m", "-j", "-g", "-c", "-t", "-4", "-6", "-v", "-n", "-x", "-w", "-A",
-        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E", "-C", "-L",
+        "-I", "-D", "-R", "-N", "-P", "-F", "-X", "-Z", "-E", "-C", "-L", "-S",
     ];
     match word.as_bytes() {
         [b'-', letter] => SHORT.iter().copied().find(|s| s.as_bytes()[1] == *letter),
@@ -1097,14 +1104,26 @@ fn apply<'a>(
     }
     let args = &tokens[line.command_args.clone()];
     let arg = |n: usize, what: &str| command_arg(args, n, what, cmd_span);
+    // A rule number as iptables reads it (`xtables_strtoui` from 1 to INT_MAX: C notation, `+`, blanks),
+    // and then checked against the chain's `max`.
     let rule_number = |tok: &Token<'_>, max: usize| -> Result<usize, Diagnostic> {
-        match tok.text.parse::<usize>() {
-            Ok(n) if n >= 1 && n <= max => Ok(n),
-            Ok(_) => Err(Diagnostic::error(
-                tok.span,
-                format!("rule number {} is out of range: the chain has {} rules", tok.text, max.saturating_sub(1)),
-            )),
-            Err(_) => Err(Diagnostic::error(tok.span, format!("`{}` is not a rule number", tok.text))),
+        match crate::matches::u32::xt_strtoul(&tok.text, 0) {
+            Some((Some(n), used)) if used == tok.text.len() && (1..=i32::MAX as u64).contains(&n) => {
+                let n = n as usize;
+                if n <= max {
+                    Ok(n)
+                } else {
+                    Err(Diagnostic::error(
+                        tok.span,
+                        format!(
+                            "rule number {} is out of range: the chain has {} rules",
+                            tok.text,
+                            max.saturating_sub(1)
+                        ),
+                    ))
+                }
+            }
+            _ => Err(Diagnostic::error(tok.span, format!("`{}` is not a rule number", tok.text))),
         }
     };
     let too_many = |from: usize| no_more(args, from);
@@ -1223,21 +1242,31 @@ fn apply<'a>(
             }
             chain.policy = Some(policy);
         }
-        Command::Flush | Command::Zero | Command::List => {
-            too_many(1)?;
+        Command::Flush | Command::Zero | Command::List | Command::ListRules => {
+            // `-Z`, `-L` and `-S` take a rule number after the chain: `-Z`'s must be a rule of the chain.
+            too_many(if command == Command::Flush { 1 } else { 2 })?;
             let which = match args.first() {
                 Some(n) => vec![find_chain(table, n)?],
                 None => (0..table.chains.len()).collect(),
             };
-            if command == Command::Flush {
-                for c in which {
-                    table.chains[c].rules.clear();
+            if let Some(n) = args.get(1) {
+                let max = if command == Command::Zero { table.chains[which[0]].rules.len() } else { usize::MAX };
+                rule_number(n, max)?;
+            }
+            match command {
+                Command::Flush => {
+                    for c in which {
+                        table.chains[c].rules.clear();
+                    }
                 }
-            } else if command == Command::List {
-                diags.push(Diagnostic::warning(
-                    cmd_span,
-                    "`-L` lists chains; in a restore file it prints them and changes nothing",
-                ));
+                Command::List | Command::ListRules => {
+                    let flag = if command == Command::List { "-L" } else { "-S" };
+                    diags.push(Diagnostic::warning(
+                        cmd_span,
+                        format!("`{flag}` lists chains; in a restore file it prints them and changes nothing"),
+                    ));
+                }
+                _ => {}
             }
         }
         Command::DeleteChain => {
@@ -1264,7 +1293,9 @@ fn apply<'a>(
                         format!("chain `{name}` cannot be deleted: a rule still jumps to it"),
                     ));
                 }
-                if table.chain(name).is_some_and(|c| !c.rules.is_empty()) && !args.is_empty() {
+                // `-X` alone deletes every user chain, one by one, and fails as `-X NAME` does on one
+                // that still has rules (iptables-restore 1.8.9: "line N failed").
+                if table.chain(name).is_some_and(|c| !c.rules.is_empty()) {
                     return Err(Diagnostic::error(
                         whole,
                         format!("chain `{name}` cannot be deleted: it still has rules"),
