@@ -516,6 +516,24 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A counter as iptables reads it with `sscanf("%llu")`: after blanks, an optional sign, decimal digits
+/// (what follows them is ignored); a number too big is the largest, a negative one wraps. `None` without
+/// a digit.
+pub fn scan_counter(text: &str) -> Option<u64> {
+    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'+') => (false, &t[1..]),
+        Some(b'-') => (true, &t[1..]),
+        _ => (false, t),
+    };
+    let digits = &t[..t.bytes().take_while(u8::is_ascii_digit).count()];
+    if digits.is_empty() {
+        return None;
+    }
+    let n = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
 /// Reads `[packets:bytes]`.
 pub fn parse_counters(text: &str) -> Option<Counters> {
     fn number(i: &str) -> IResult<&str, u64> {

@@ -312,8 +312,22 @@ fn read<'a, 's>(
             diags.push(Diagnostic::error(span, "counters must be written `[PACKETS:BYTES]`"));
             return None;
         };
+        // Not in the canonical form: what `iptables-restore -c` makes of the parts, if they are numbers.
+        let scanned = || {
+            let (packets, bytes) = text[1..close].trim_start_matches(':').split_once(':')?;
+            Some(Counters { packets: super::scan_counter(packets)?, bytes: super::scan_counter(bytes)? })
+        };
         match parse_counters(&text[..=close]) {
             Some(c) => counters = Some(c),
+            None if scanned().is_some() => {
+                let c = scanned().unwrap_or_default();
+                counters = Some(c);
+                let span = Span::within_line(line, start, text, 0, close + 1);
+                diags.push(Diagnostic::warning(
+                    span,
+                    format!("iptables-restore -c reads these counters as [{}:{}]", c.packets, c.bytes),
+                ));
+            }
             None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);
                 diags.push(Diagnostic::warning(
@@ -456,13 +470,27 @@ fn read_line<'a>(
                 return Err(Diagnostic::error(start_span, "`!` cannot come before `-c`"));
             }
             Some("-c") => {
-                let nums: Vec<Option<u64>> =
-                    (1..=2).map(|k| tokens.get(i + k).and_then(|t| t.text.parse().ok())).collect();
-                match nums.as_slice() {
-                    [Some(packets), Some(bytes)] => line.counters = Some(Counters { packets: *packets, bytes: *bytes }),
-                    _ => return Err(Diagnostic::error(tok.span, "`-c` needs two numbers: packets and bytes")),
+                // As iptables reads `-c PACKETS BYTES` (or `-c PACKETS,BYTES`): each with `sscanf("%llu")`.
+                if line.counters.is_some() {
+                    return Err(Diagnostic::error(tok.span, "`-c` may be given only once"));
                 }
-                i += 3;
+                let needs = || Diagnostic::error(tok.span, "`-c` needs two numbers: packets and bytes");
+                let packets = tokens.get(i + 1).ok_or_else(needs)?;
+                let (bytes, used) = match packets.text.get(1..).and_then(|t| t.find(',')) {
+                    Some(at) => (&packets.text[at + 2..], 2),
+                    None => match tokens.get(i + 2) {
+                        Some(t) if !t.text.starts_with(['-', '!']) => (t.text.as_ref(), 3),
+                        _ => return Err(needs()),
+                    },
+                };
+                let number = |text: &str, what: &str| {
+                    super::scan_counter(text).ok_or_else(|| {
+                        Diagnostic::error(tok.span, format!("`-c`: the {what} counter `{text}` is not a number"))
+                    })
+                };
+                line.counters =
+                    Some(Counters { packets: number(&packets.text, "packet")?, bytes: number(bytes, "byte")? });
+                i += used;
             }
             Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j")) if inline_arg.is_some() => {
                 // iptables reads these options' values as the word the option ended in (`argv[optind - 1]`):

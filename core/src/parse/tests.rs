@@ -289,3 +289,29 @@ fn words_are_read_as_iptables_restore_hands_them_to_getopt() {
     assert_eq!(saved(r#"-A INPUT -p tcp --tcp-flags SYN,,ACK """#), "-A INPUT -p tcp -m tcp --tcp-flags SYN,ACK NONE");
     assert_eq!(saved(r#"-A INPUT -p tcp --tcp-flags "" SYN"#), "-A INPUT -p tcp -m tcp");
 }
+
+#[test]
+fn counters_are_read_as_iptables_reads_them_with_sscanf() {
+    use super::scan_counter;
+    assert_eq!(scan_counter(" +12x"), Some(12));
+    assert_eq!(scan_counter("0x1"), Some(0));
+    assert_eq!(scan_counter("-1"), Some(u64::MAX));
+    assert_eq!(scan_counter("18446744073709551616"), Some(u64::MAX));
+    assert_eq!(scan_counter("x"), None);
+    assert_eq!(scan_counter(""), None);
+    // `-c P B`, `-c P,B`; checked with iptables-restore -c and iptables-save -c 1.8.9.
+    let counters = |line: &str| {
+        let p = crate::parse(&format!("*filter\n:INPUT ACCEPT [0:0]\n{line}\nCOMMIT\n"), None);
+        assert!(!p.has_errors(), "{line}: {:?}", p.diagnostics);
+        p.ruleset.tables[0].chain("INPUT").unwrap().rules[0].counters.as_deref().copied().unwrap_or_default()
+    };
+    assert_eq!(counters("-A INPUT -c 1,2 -j DROP"), crate::ruleset::Counters { packets: 1, bytes: 2 });
+    assert_eq!(counters("-A INPUT -c 0x1 02 -j DROP"), crate::ruleset::Counters { packets: 0, bytes: 2 });
+    assert_eq!(counters("-A INPUT -c 1,2,3 -j DROP"), crate::ruleset::Counters { packets: 1, bytes: 2 });
+    assert_eq!(counters("[+1:2x] -A INPUT -j DROP"), crate::ruleset::Counters { packets: 1, bytes: 2 });
+    let rule = |r: &str| format!("*filter\n:INPUT ACCEPT [0:0]\n{r}\nCOMMIT\n");
+    let e = errors(&rule("-A INPUT -c 1 2 -c 3 4 -j DROP"));
+    assert_eq!(e[0].2, "`-c` may be given only once");
+    let e = errors(&rule("-A INPUT -c 1 -j DROP"));
+    assert_eq!(e[0].2, "`-c` needs two numbers: packets and bytes");
+}
