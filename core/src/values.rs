@@ -216,6 +216,9 @@ impl fmt::Display for MarkMask {
     }
 }
 
+/// The characters C's `isspace` takes, which `strtoul` and its kin pass over before a number.
+pub const C_SPACE: [char; 6] = [' ', '\t', '\n', '\r', '\x0b', '\x0c'];
+
 /// Whether `item` names `name` as iptables' keyword lists read their items (`strncasecmp` over the item's
 /// length): `name` or any beginning of it, in any case (`est` is ESTABLISHED, `loc` LOCAL); never empty.
 /// A list reads each item as the first of its names it begins.

@@ -180,7 +180,7 @@ pub(crate) fn parse_type(text: &str, names: &[IcmpName], what: &str) -> Result<I
 /// no digit comes first. A value too large for 64 bits, or one after a `-` (even `-0`: iptables'
 /// `xtables_strtoul` refuses a minus before calling `strtoul`), comes back too large for any use.
 pub(crate) fn number_prefix(text: &str) -> Option<(u64, &str)> {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = text.trim_start_matches(crate::values::C_SPACE);
     let (negative, t) = match t.as_bytes().first() {
         Some(b'+') => (false, &t[1..]),
         Some(b'-') => (true, &t[1..]),

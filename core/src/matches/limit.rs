@@ -53,7 +53,7 @@ pub(crate) enum RateError {
 
 /// C's `atoll`: optional blanks and sign, then decimal digits; whatever follows is ignored.
 pub(crate) fn atoll(text: &str) -> i64 {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = text.trim_start_matches(crate::values::C_SPACE);
     let (negative, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),

@@ -60,7 +60,7 @@ impl RateestMode {
 /// Reads a floating-point number from the start of `text` as C's `strtod` does for decimal numbers (blanks,
 /// a sign, digits with a point, an exponent), and returns it with the rest. `None` when no number starts it.
 pub(crate) fn strtod_prefix(text: &str) -> Option<(f64, &str)> {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = text.trim_start_matches(crate::values::C_SPACE);
     let b = t.as_bytes();
     let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
     let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();

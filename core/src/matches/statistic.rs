@@ -53,7 +53,7 @@ impl StatisticMode {
 /// Reads a probability the way `strtod` reads it in full (leading blanks and a sign allowed), from 0 to
 /// 1. A NaN passes iptables' range check and is stored as 0 (`lround` of it is the lowest `long`).
 fn probability(text: &str) -> Result<u32, String> {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = text.trim_start_matches(crate::values::C_SPACE);
     let (negative, t) = match t.as_bytes().first() {
         Some(b'+') => (false, &t[1..]),
         Some(b'-') => (true, &t[1..]),

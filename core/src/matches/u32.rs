@@ -154,7 +154,7 @@ pub(crate) fn c_strtoul(text: &str, base: u32) -> Option<(Option<u64>, usize)> {
 
 /// `xtables_strtoul`: [`c_strtoul`] without the minus sign that C's `strtoul` takes and iptables refuses.
 pub(crate) fn xt_strtoul(text: &str, base: u32) -> Option<(Option<u64>, usize)> {
-    if text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']).starts_with('-') {
+    if text.trim_start_matches(crate::values::C_SPACE).starts_with('-') {
         return None;
     }
     c_strtoul(text, base)

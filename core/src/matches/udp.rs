@@ -33,33 +33,20 @@ pub(crate) fn service_port(text: &str) -> Result<u16, String> {
             return Ok((n & 0xFFFF) as u16);
         }
     }
-    if unsigned_digits(text).starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+    if text.trim_start_matches(crate::values::C_SPACE).starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+    {
         return Err(format!("`{text}` is not a port: ports are read here as decimal numbers or service names"));
     }
     parse_port(text)
 }
 
-/// `text` as `strtoul` reads all of it in base 10, or `None` when it is not a number to the end.
+/// `text` as `strtoul` reads all of it in base 10 (blanks, a sign; too big is the largest), or `None`
+/// when it is not a number to the end.
 fn strtoul_number(text: &str) -> Option<u64> {
-    let digits = unsigned_digits(text);
-    let (negative, digits) = match digits.strip_prefix('-') {
-        Some(rest) if !text.trim_start().starts_with('+') => (true, rest),
-        _ => (false, digits),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match super::u32::c_strtoul(text, 10)? {
+        (n, used) if used == text.len() => Some(n.unwrap_or(u64::MAX)),
+        _ => None,
     }
-    Some(match digits.parse::<u64>() {
-        Ok(n) if negative => n.wrapping_neg(),
-        Ok(n) => n,
-        Err(_) => u64::MAX,
-    })
-}
-
-/// What `strtoul` reads its sign and digits from: `text` after leading blanks and one `+`.
-fn unsigned_digits(text: &str) -> &str {
-    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    text.strip_prefix('+').unwrap_or(text)
 }
 
 /// Reads `PORT[:PORT]` as `iptables` reads its port-range options (`XTTYPE_PORTRC`): a missing first port

@@ -520,18 +520,7 @@ impl<'a> Reader<'a> {
 /// (what follows them is ignored); a number too big is the largest, a negative one wraps. `None` without
 /// a digit.
 pub fn scan_counter(text: &str) -> Option<u64> {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, t) = match t.as_bytes().first() {
-        Some(b'+') => (false, &t[1..]),
-        Some(b'-') => (true, &t[1..]),
-        _ => (false, t),
-    };
-    let digits = &t[..t.bytes().take_while(u8::is_ascii_digit).count()];
-    if digits.is_empty() {
-        return None;
-    }
-    let n = digits.parse::<u64>().unwrap_or(u64::MAX);
-    Some(if negative { n.wrapping_neg() } else { n })
+    crate::matches::u32::c_strtoul(text, 10).map(|(n, _)| n.unwrap_or(u64::MAX))
 }
 
 /// Reads `[packets:bytes]`.

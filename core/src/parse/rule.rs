@@ -317,16 +317,16 @@ fn read<'a, 's>(
             let (packets, bytes) = text[1..close].trim_start_matches(':').split_once(':')?;
             Some(Counters { packets: super::scan_counter(packets)?, bytes: super::scan_counter(bytes)? })
         };
-        match parse_counters(&text[..=close]) {
-            Some(c) => counters = Some(c),
-            None if scanned().is_some() => {
-                let c = scanned().unwrap_or_default();
+        match parse_counters(&text[..=close]).map(|c| (c, true)).or_else(|| scanned().map(|c| (c, false))) {
+            Some((c, canonical)) => {
                 counters = Some(c);
-                let span = Span::within_line(line, start, text, 0, close + 1);
-                diags.push(Diagnostic::warning(
-                    span,
-                    format!("iptables-restore -c reads these counters as [{}:{}]", c.packets, c.bytes),
-                ));
+                if !canonical {
+                    let span = Span::within_line(line, start, text, 0, close + 1);
+                    diags.push(Diagnostic::warning(
+                        span,
+                        format!("iptables-restore -c reads these counters as [{}:{}]", c.packets, c.bytes),
+                    ));
+                }
             }
             None => {
                 let span = Span::within_line(line, start, text, 0, close + 1);

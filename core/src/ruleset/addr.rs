@@ -54,7 +54,7 @@ impl Network {
                 let addr_text = if mask == 0 { "::" } else { addr_text };
                 // The C library's lookup, which iptables falls back to, passes over blanks before it.
                 let addr: Ipv6Addr = addr_text
-                    .trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c'])
+                    .trim_start_matches(crate::values::C_SPACE)
                     .parse()
                     .map_err(|_| host_not_found(addr_text))?;
                 Ok(Network {

@@ -36,7 +36,7 @@ pub(crate) fn one_of<'o, 'a>(opts: &'o [Opt<'a>], names: &[&str]) -> Result<Opti
 /// saturates, as `strtoul` does. `None` when no digit comes first, or for a `-` sign, which `xtables_strtoul`
 /// refuses.
 pub(crate) fn number_prefix(text: &str) -> Option<(u64, &str)> {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = text.trim_start_matches(crate::values::C_SPACE);
     let t = t.strip_prefix('+').unwrap_or(t);
     let (radix, digits) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) if hex.starts_with(|c: char| c.is_ascii_hexdigit()) => (16, hex),

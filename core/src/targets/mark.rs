@@ -256,7 +256,7 @@ impl Classify {
 /// Reads one hex number as `sscanf("%x")` does: blanks, a sign, an optional `0x`, hex digits. The result is
 /// cut to 32 bits as C's `unsigned int` is, and a `-` negates it.
 fn scan_hex(text: &str) -> Option<(u32, &str)> {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = text.trim_start_matches(crate::values::C_SPACE);
     let (negative, t) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
