@@ -246,6 +246,13 @@ fn packets_are_built_with_valid_checksums() {
         "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 PROTO=ICMP TYPE=8 CODE=0",
         "IN=eth0 OUT= SRC=2001:db8::7 DST=2001:db8:1::2 PROTO=ICMPv6 TYPE=128 CODE=0",
         "IN=eth0 OUT= SRC=2001:db8::7 DST=2001:db8:1::2 LEN=80 PROTO=TCP SPT=40000 DPT=443 ACK PSH",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 LEN=48 PROTO=UDPLITE SPT=1234 DPT=6002",
+        "IN=eth0 OUT= SRC=2001:db8::7 DST=2001:db8:1::2 LEN=90 PROTO=DCCP SPT=1111 DPT=5000",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 LEN=60 PROTO=SCTP SPT=40000 DPT=5000",
+        "IN=eth0 OUT= SRC=2001:db8::7 DST=2001:db8:1::2 LEN=100 PROTO=SCTP SPT=40000 DPT=38412",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 LEN=120 PROTO=ESP SPI=0x164",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 LEN=60 PROTO=AH SPI=0x65",
+        "IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.2 LEN=100 PROTO=47",
     ] {
         let pkt = parse(text).unwrap();
         let bytes = recorder::build_packet(&pkt, &stamp, None);
@@ -261,6 +268,24 @@ fn packets_are_built_with_valid_checksums() {
             assert_eq!(recorder::checksum(&[&bytes[..20]]), 0, "{text}: IPv4 header");
         }
         let l4 = &bytes[ip_len..];
+        match pkt.l4.proto() {
+            // SCTP: CRC32c over the packet with the checksum field zero, stored little-endian.
+            132 => {
+                let mut zeroed = l4.to_vec();
+                zeroed[8..12].fill(0);
+                assert_eq!(!recorder::crc32c(&zeroed), u32::from_le_bytes(l4[8..12].try_into().unwrap()), "{text}");
+                continue;
+            }
+            // ESP, AH, GRE: no checksum; the SPI is the packet's.
+            50 | 51 | 47 => {
+                let at = if pkt.l4.proto() == 51 { 4 } else { 0 };
+                if let Some(spi) = pkt.spi {
+                    assert_eq!(u32::from_be_bytes(l4[at..at + 4].try_into().unwrap()), spi, "{text}");
+                }
+                continue;
+            }
+            _ => {}
+        }
         let sum = if pkt.l4.proto() == 1 {
             recorder::checksum(&[l4])
         } else {
@@ -278,6 +303,12 @@ fn packets_are_built_with_valid_checksums() {
         };
         assert_eq!(sum, 0, "{text}: transport checksum");
     }
+}
+
+#[test]
+fn crc32c_is_castagnolis() {
+    // The check value of CRC-32C (RFC 3720's CRC, SCTP's checksum) over the nine digits.
+    assert_eq!(!recorder::crc32c(b"123456789"), 0xe306_9283);
 }
 
 #[test]

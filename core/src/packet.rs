@@ -74,6 +74,9 @@ pub struct Packet {
     /// known; `None` when the packet was described without them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_options: Option<Vec<u8>>,
+    /// The Security Parameter Index of an ESP or AH packet (`SPI=` in the kernel's log), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi: Option<u32>,
 }
 
 /// The original direction of a connection, as its first packet had it (before NAT).
@@ -297,6 +300,7 @@ impl Packet {
             orig: None,
             mss: None,
             tcp_options: None,
+            spi: None,
         }
     }
 }
@@ -343,9 +347,18 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     let mut fragment_offset = 0;
     let mut tcp_options = None;
     let mut after_proto = false;
+    // The IPv6 log prints extension headers before `PROTO=`, each as `OPT ( NAME ... )`.
+    let mut in_ext = false;
+    let mut ext_headers: Vec<(&str, Span)> = Vec::new();
     for (i, &(w, range)) in words.iter().enumerate().skip(first) {
         let span = span_of(text, range);
-        if w == "OPT" && after_proto {
+        if w == "OPT" && !after_proto && words.get(i + 1).is_some_and(|(n, _)| *n == "(") {
+            in_ext = true;
+        } else if in_ext && w == ")" {
+            in_ext = false;
+        } else if in_ext && w.bytes().all(|b| b.is_ascii_uppercase()) {
+            ext_headers.push((w, span));
+        } else if w == "OPT" && after_proto {
             // The TCP options the kernel logs (`OPT (020405B4...)`); the IP header's come before `PROTO=`.
             let Some(&(hex, r)) = words.get(i + 1) else { continue };
             let hex = hex.strip_prefix('(').and_then(|h| h.strip_suffix(')')).unwrap_or("");
@@ -398,8 +411,23 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
             None => Err(Diagnostic::error(whole, format!("the packet needs `{key}=PORT` for its protocol"))),
         }
     };
-    let proto_text = get("PROTO").map(|(v, _)| v).unwrap_or("");
+    // ESP ends the IPv6 log's extension headers (`OPT ( ESP SPI=0x64 )`, no `PROTO=`); an AH header comes
+    // before the real protocol, which chainwalk's packets cannot put after one.
+    if let Some(&(name, s)) = ext_headers.iter().find(|(n, _)| *n != "ESP") {
+        return Err(Diagnostic::error(
+            s,
+            format!("chainwalk's packets have no IPv6 extension headers, and this one has {name}"),
+        )
+        .with_hint("leave `OPT ( ... )` out to describe the packet without it"));
+    }
+    let proto_text = match get("PROTO") {
+        Some((v, _)) => v,
+        None if !ext_headers.is_empty() => "ESP",
+        None => "",
+    };
     let l4 = match proto_text.to_ascii_uppercase().as_str() {
+        "ESP" => L4::Other { proto: 50 },
+        "AH" => L4::Other { proto: 51 },
         "TCP" => L4::Tcp { sport: port("SPT")?, dport: port("DPT")?, flags },
         "UDP" => L4::Udp { sport: port("SPT")?, dport: port("DPT")? },
         "UDPLITE" => L4::Udplite { sport: port("SPT")?, dport: port("DPT")? },
@@ -417,7 +445,7 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
         "" => {
             return Err(Diagnostic::error(
                 whole,
-                "the packet needs `PROTO=` (TCP, UDP, ICMP, ICMPv6, SCTP or a number)",
+                "the packet needs `PROTO=` (TCP, UDP, ICMP, ICMPv6, SCTP, ESP, AH or a number)",
             ))
         }
         other => match parse_uint(other) {
@@ -485,6 +513,9 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     if matches!(p.l4, L4::Tcp { .. }) {
         p.tcp_options = tcp_options;
     }
+    if is_ipsec(p.l4) {
+        p.spi = number("SPI", u64::from(u32::MAX))?.map(|n| n as u32);
+    }
     if let Some((v, _)) = get("MAC") {
         let bytes: Vec<u8> = v.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
         if bytes.len() >= 12 {
@@ -494,6 +525,11 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
         }
     }
     Ok(p)
+}
+
+/// Whether the packet is ESP or AH, whose header has an SPI.
+pub fn is_ipsec(l4: L4) -> bool {
+    matches!(l4, L4::Other { proto: 50 | 51 })
 }
 
 /// The bytes of an even number of hex digits (`020405B4`); `None` for anything else.
@@ -565,6 +601,8 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
         }
         "icmp" | "icmpv6" | "icmp6" | "ipv6-icmp" if src_ip.is_ipv6() => L4::Icmpv6 { icmp_type: 128, code: 0 },
         "icmp" => L4::Icmp { icmp_type: 8, code: 0 },
+        "esp" => L4::Other { proto: 50 },
+        "ah" => L4::Other { proto: 51 },
         other => match parse_uint(other) {
             Some(n) if n <= 255 => L4::Other { proto: n as u8 },
             _ => {
@@ -572,7 +610,7 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                     span_of(text, *proto_r),
                     format!("`{proto}` is not a protocol chainwalk knows"),
                 )
-                .with_hint("use tcp, udp, sctp, icmp, icmpv6 or a protocol number"))
+                .with_hint("use tcp, udp, sctp, icmp, icmpv6, esp, ah or a protocol number"))
             }
         },
     };
@@ -598,7 +636,7 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
         }
         match lower.as_str() {
             "in" | "out" | "state" | "mark" | "uid" | "gid" | "ttl" | "len" | "type" | "code" | "dir" | "physin"
-            | "physout" | "tos" => {
+            | "physout" | "tos" | "spi" => {
                 let (v, s) = value(i)?;
                 match lower.as_str() {
                     "in" => p.in_iface = Some(v.to_string()),
@@ -627,6 +665,8 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                     "ttl" => p.ttl = num(v, s, 255)? as u8,
                     "tos" => p.tos = num(v, s, 255)? as u8,
                     "len" => p.len = num(v, s, 65535)? as u16,
+                    "spi" if is_ipsec(p.l4) => p.spi = Some(num(v, s, u64::from(u32::MAX))? as u32),
+                    "spi" => return Err(Diagnostic::error(span, "`spi` is for ESP and AH packets")),
                     "type" | "code" => {
                         let n = num(v, s, 255)? as u8;
                         match (&mut l4, lower.as_str()) {
@@ -780,10 +820,15 @@ impl fmt::Display for Packet {
             L4::Tcp { .. } => "TCP",
             L4::Udp { .. } => "UDP",
             L4::Udplite { .. } => "UDPLITE",
-            L4::Sctp { .. } => "SCTP",
-            L4::Dccp { .. } => "DCCP",
+            // The log knows SCTP and DCCP by number only, and prints no ports for them.
+            L4::Sctp { .. } | L4::Dccp { .. } => return write!(f, " PROTO={}", self.l4.proto()),
             L4::Icmp { .. } => "ICMP",
             L4::Icmpv6 { .. } => "ICMPv6",
+            // IPv4's log names ESP and AH (and goes on with `SPI=`); IPv6's shows ESP as an extension header,
+            // `OPT ( ESP SPI=0x64 )`, with no `PROTO=` after it.
+            L4::Other { proto: 50 } if self.src.is_ipv4() => "ESP",
+            L4::Other { proto: 51 } if self.src.is_ipv4() => "AH",
+            L4::Other { proto: 50 } => return Ok(()),
             L4::Other { proto } => return write!(f, " PROTO={proto}"),
         };
         write!(f, " PROTO={name}")?;
@@ -803,14 +848,11 @@ impl fmt::Display for Packet {
                 }
                 Ok(())
             }
-            L4::Udp { sport, dport }
-            | L4::Udplite { sport, dport }
-            | L4::Sctp { sport, dport }
-            | L4::Dccp { sport, dport } => write!(f, " SPT={sport} DPT={dport}"),
+            L4::Udp { sport, dport } | L4::Udplite { sport, dport } => write!(f, " SPT={sport} DPT={dport}"),
             L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => {
                 write!(f, " TYPE={icmp_type} CODE={code}")
             }
-            L4::Other { .. } => Ok(()),
+            L4::Sctp { .. } | L4::Dccp { .. } | L4::Other { .. } => Ok(()),
         }
     }
 }
@@ -850,6 +892,36 @@ mod tests {
         );
         let ping = parse("OUT=lo SRC=127.0.0.1 DST=127.0.0.1 PROTO=ICMP TYPE=8 CODE=0").unwrap();
         assert_eq!(ping.monitor_text(), "OUT=lo SRC=127.0.0.1 DST=127.0.0.1");
+    }
+
+    #[test]
+    fn ipsec_sctp_and_dccp_as_the_kernel_logs_them() {
+        // Lines the kernel logged (TRACE, iptables 1.8.9, Linux 6.18), with MAC, LEN, TTL and ID left out.
+        let esp =
+            parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 TOS=0x00 PREC=0x00 DF PROTO=ESP SPI=0x64").unwrap();
+        assert_eq!((esp.l4, esp.spi), (L4::Other { proto: 50 }, Some(0x64)));
+        assert_eq!(esp.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=ESP");
+        let ah = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 DF PROTO=AH SPI=0x65").unwrap();
+        assert_eq!((ah.l4, ah.spi), (L4::Other { proto: 51 }, Some(0x65)));
+        assert_eq!(ah.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=AH");
+        // IPv6 shows ESP as an extension header and no PROTO=.
+        let esp6 = parse("IN=va OUT= SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:db8:1::2 LEN=64 TC=0 HOPLIMIT=64 FLOWLBL=1002726 OPT ( ESP SPI=0x64 )").unwrap();
+        assert_eq!((esp6.l4, esp6.spi), (L4::Other { proto: 50 }, Some(0x64)));
+        assert_eq!(
+            esp6.to_string(),
+            "IN=va OUT= SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:0db8:0001:0000:0000:0000:0000:0002"
+        );
+        let ah6 = parse(
+            "IN=va OUT= SRC=2001:db8:1::7 DST=2001:db8:1::2 OPT ( AH SPI=0x66 ) PROTO=UDP SPT=1000 DPT=2000 LEN=8",
+        );
+        assert_eq!(ah6.unwrap_err().message, "chainwalk's packets have no IPv6 extension headers, and this one has AH");
+        // SCTP and DCCP by number, with no ports.
+        let sctp = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=SCTP SPT=4000 DPT=5000").unwrap();
+        assert_eq!(sctp.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=132");
+        let dccp = parse("IN=va OUT= SRC=2001:db8::7 DST=2001:db8::2 PROTO=DCCP SPT=1111 DPT=5000").unwrap();
+        assert_eq!(dccp.to_string(), "IN=va OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0007 DST=2001:0db8:0000:0000:0000:0000:0000:0002 PROTO=33");
+        let lite = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=UDPLITE SPT=1234 DPT=5678 LEN=8").unwrap();
+        assert_eq!(lite.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=UDPLITE SPT=1234 DPT=5678");
     }
 
     #[test]

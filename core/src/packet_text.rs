@@ -61,6 +61,8 @@ fn short(p: &Packet) -> String {
         L4::Sctp { sport, dport } => ("sctp".to_string(), Some((sport, dport))),
         L4::Icmp { .. } => ("icmp".to_string(), None),
         L4::Icmpv6 { .. } => ("icmpv6".to_string(), None),
+        L4::Other { proto: 50 } => ("esp".to_string(), None),
+        L4::Other { proto: 51 } => ("ah".to_string(), None),
         L4::Udplite { .. } | L4::Dccp { .. } | L4::Other { .. } => (p.l4.proto().to_string(), None),
     };
     let mut out =
@@ -101,6 +103,7 @@ fn short(p: &Packet) -> String {
         ("ttl", p.ttl != defaults.ttl, p.ttl.to_string()),
         ("len", p.len != defaults.len, p.len.to_string()),
         ("tos", p.tos != defaults.tos, format!("{:#x}", p.tos)),
+        ("spi", p.spi.is_some(), format!("{:#x}", p.spi.unwrap_or(0))),
     ];
     for (key, present, value) in numbers {
         if present {
@@ -187,9 +190,14 @@ fn log_line(p: &Packet) -> String {
         L4::Icmpv6 { icmp_type, code } => {
             let _ = write!(out, " PROTO=ICMPv6 TYPE={icmp_type} CODE={code}");
         }
+        L4::Other { proto: 50 } => out.push_str(" PROTO=ESP"),
+        L4::Other { proto: 51 } => out.push_str(" PROTO=AH"),
         L4::Other { proto } => {
             let _ = write!(out, " PROTO={proto}");
         }
+    }
+    if let Some(spi) = p.spi {
+        let _ = write!(out, " SPI={spi:#x}");
     }
     if p.ct_state != CtState::New {
         let _ = write!(out, " CTSTATE={}", p.ct_state.as_str());

@@ -993,6 +993,12 @@ impl Lab {
             .filter(|m| m.starts_with("TRACE: ") || m.starts_with("cwrec-nat "))
             .rfind(ours)
             .map(String::as_str);
+        // The log prints no ports for SCTP and DCCP: the fate then takes the packet's own, which NAT must
+        // not have changed.
+        let logs_ports = matches!(pkt.l4, L4::Tcp { .. } | L4::Udp { .. } | L4::Udplite { .. });
+        if pkt.l4.ports().is_some() && !logs_ports && !targets.ports.is_empty() {
+            return Err("the kernel's log shows no ports for SCTP or DCCP, and the dump's NAT names ports".into());
+        }
         let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
         Ok(Observed { trace: trace.iter().map(|m| normalize(m)).collect(), fate })
     }
@@ -1005,13 +1011,7 @@ impl Lab {
             None => self.h.name.clone(),
         };
         let v6 = pkt.dst.is_ipv6();
-        let l4proto = match pkt.l4 {
-            L4::Icmpv6 { .. } => "ipv6-icmp",
-            L4::Icmp { .. } => "icmp",
-            L4::Tcp { .. } => "tcp",
-            L4::Udp { .. } => "udp",
-            _ => return Err("the recorder sends TCP, UDP, ICMP and ICMPv6 packets only".into()),
-        };
+        let l4proto = pkt.l4.proto();
         self.nft(&format!(
             "table inet cwrec {{\n\
              \tchain pre {{ type filter hook prerouting priority -400; policy accept; }}\n\
@@ -1134,10 +1134,12 @@ impl Lab {
         let local = pkt.in_iface.is_none();
         let proto = pkt.l4.proto();
         let ports = pkt.l4.ports().is_some();
+        let (sport, dport) = pkt.l4.ports().map(|(s, d)| (s.to_string(), d.to_string())).unzip();
         if let Some(line) = delivered {
             let f = |k: &str| field(line, k).unwrap_or("");
+            let (sp, dp) = (field(line, "SPT").or(sport.as_deref()), field(line, "DPT").or(dport.as_deref()));
             let (src, dst) =
-                (endpoint_text(f("SRC"), ports.then(|| f("SPT"))), endpoint_text(f("DST"), ports.then(|| f("DPT"))));
+                (endpoint_text(f("SRC"), sp.filter(|_| ports)), endpoint_text(f("DST"), dp.filter(|_| ports)));
             return Ok(format!("FATE: verdict=accept path=input out=- src={src} dst={dst}"));
         }
         // A packet of H's own that went out through `lo` and came back in (its last TRACE line has an IN=)
@@ -1180,7 +1182,6 @@ impl Lab {
         }
         // Dropped or rejected: the packet as the last TRACE line shows it.
         let last = |k: &str| last_seen.and_then(|m| field(m, k)).map(str::to_string);
-        let (sport, dport) = pkt.l4.ports().map(|(s, d)| (s.to_string(), d.to_string())).unzip();
         let src = last("SRC").unwrap_or_else(|| pkt.src.to_string());
         let dst = last("DST").unwrap_or_else(|| pkt.dst.to_string());
         let (sport, dport) = (last("SPT").or(sport), last("DPT").or(dport));
@@ -1379,20 +1380,30 @@ impl Stamp {
         if field(msg, key).and_then(|v| v.parse::<u32>().ok()) != Some(self.ip) {
             return false;
         }
-        let proto = match pkt.l4 {
-            L4::Tcp { .. } => "TCP",
-            L4::Udp { .. } => "UDP",
-            L4::Icmp { .. } => "ICMP",
-            L4::Icmpv6 { .. } => "ICMPv6",
-            _ => "",
-        };
-        if field(msg, "PROTO") != Some(proto) {
+        if field(msg, "PROTO") != Self::logged_proto(pkt).as_deref() {
             return false;
         }
         !matches!(pkt.l4, L4::Tcp { .. })
             || (field(msg, "SEQ").and_then(|v| v.parse().ok()) == Some(self.seq)
                 && field(msg, "ACK").and_then(|v| v.parse().ok()) == Some(self.ack)
                 && (self.tsval.zip(tsval_of(msg)).is_none_or(|(a, b)| a == b)))
+    }
+
+    /// The packet's `PROTO=` in the kernel's log: SCTP and DCCP by number, ESP and AH by name in IPv4; none for
+    /// IPv6's ESP, which the log shows as an extension header (`OPT ( ESP SPI=0x64 )`).
+    fn logged_proto(pkt: &Packet) -> Option<String> {
+        let v6 = pkt.dst.is_ipv6();
+        Some(match pkt.l4 {
+            L4::Tcp { .. } => "TCP".into(),
+            L4::Udp { .. } => "UDP".into(),
+            L4::Udplite { .. } => "UDPLITE".into(),
+            L4::Icmp { .. } => "ICMP".into(),
+            L4::Icmpv6 { .. } => "ICMPv6".into(),
+            L4::Other { proto: 50 } if v6 => return None,
+            L4::Other { proto: 50 } => "ESP".into(),
+            L4::Other { proto: 51 } if !v6 => "AH".into(),
+            other => other.proto().to_string(),
+        })
     }
 
     /// Whether a packet caught on the wire is the stamped one.
@@ -1625,9 +1636,9 @@ pub struct Wire {
     pub proto: u8,
     /// The IPv4 ID or the IPv6 flow label.
     pub stamp: u32,
-    /// Source port (TCP, UDP).
+    /// Source port (TCP, UDP, UDP-Lite, SCTP, DCCP).
     pub sport: u16,
-    /// Destination port (TCP, UDP).
+    /// Destination port (TCP, UDP, UDP-Lite, SCTP, DCCP).
     pub dport: u16,
     /// TCP sequence number.
     pub seq: u32,
@@ -1677,7 +1688,7 @@ impl Wire {
             l4: l4.to_vec(),
         };
         match proto {
-            6 | 17 => {
+            6 | 17 | 33 | 132 | 136 => {
                 w.sport = be16(0);
                 w.dport = be16(2);
                 if proto == 6 {
@@ -1749,7 +1760,7 @@ pub fn checksum(parts: &[&[u8]]) -> u16 {
     !(sum as u16)
 }
 
-/// The pseudo-header TCP, UDP and ICMPv6 checksums cover.
+/// The pseudo-header TCP, UDP, UDP-Lite, DCCP and ICMPv6 checksums cover.
 fn pseudo_header(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> Vec<u8> {
     let mut p = Vec::new();
     match (src, dst) {
@@ -1771,8 +1782,10 @@ fn pseudo_header(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> Vec<u8> {
 }
 
 /// The case's packet, byte by byte: IP header (with the stamp as IPv4 ID or IPv6 flow label, and the
-/// packet's TTL, TOS and DF), then its TCP, UDP, ICMP or ICMPv6 header with a correct checksum, padded to
-/// the packet's `LEN=` (TCP with options, others with payload). `quoted` is the packet an ICMP error is about.
+/// packet's TTL, TOS and DF), then its transport header, padded to the packet's `LEN=` (TCP with options,
+/// others with payload): TCP, UDP, UDP-Lite, DCCP (a REQUEST), ICMP and ICMPv6 with a correct checksum, SCTP
+/// (an INIT chunk alone, as a new association starts) with its CRC32c, ESP and AH with the packet's `SPI=`
+/// (AH followed by no next header), GRE version 0. `quoted` is the packet an ICMP error is about.
 pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u8> {
     let v6 = pkt.dst.is_ipv6();
     let ip_len = if v6 { 40 } else { 20 };
@@ -1841,12 +1854,80 @@ pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u
             }
             h
         }
-        L4::Other { .. } | L4::Udplite { .. } | L4::Sctp { .. } | L4::Dccp { .. } => fill(want.saturating_sub(ip_len)),
+        L4::Udplite { sport, dport } => {
+            // Checksum coverage 0: the whole datagram, as the checksum below is.
+            let mut h = Vec::new();
+            h.extend(sport.to_be_bytes());
+            h.extend(dport.to_be_bytes());
+            h.extend([0, 0, 0, 0]);
+            h.extend(fill(want.saturating_sub(ip_len + 8)));
+            h
+        }
+        L4::Sctp { sport, dport } => {
+            // An INIT chunk (verification tag 0, as conntrack wants of a new association), with a padding
+            // parameter taking the room LEN leaves, and the CRC32c checksum.
+            let pad = want.saturating_sub(ip_len + 12 + 20) / 4 * 4;
+            let mut h = Vec::new();
+            h.extend(sport.to_be_bytes());
+            h.extend(dport.to_be_bytes());
+            h.extend([0; 8]);
+            h.extend([1, 0]);
+            h.extend(((20 + pad) as u16).to_be_bytes());
+            h.extend(stamp.seq.to_be_bytes());
+            h.extend(65535u32.to_be_bytes());
+            h.extend(10u16.to_be_bytes());
+            h.extend(10u16.to_be_bytes());
+            h.extend(stamp.seq.rotate_left(7).to_be_bytes());
+            if pad >= 4 {
+                h.extend(0x8005u16.to_be_bytes());
+                h.extend((pad as u16).to_be_bytes());
+                h.extend(vec![0; pad - 4]);
+            }
+            let crc = !crc32c(&h);
+            h[8..12].copy_from_slice(&crc.to_le_bytes());
+            h
+        }
+        L4::Dccp { sport, dport } => {
+            // A REQUEST (the first packet of a connection) with a 48-bit sequence number and a service code.
+            let mut h = Vec::new();
+            h.extend(sport.to_be_bytes());
+            h.extend(dport.to_be_bytes());
+            h.extend([5, 0, 0, 0, 0x01, 0]);
+            h.extend((stamp.seq as u16).to_be_bytes());
+            h.extend(stamp.seq.to_be_bytes());
+            h.extend(0u32.to_be_bytes());
+            h.extend(fill(want.saturating_sub(ip_len + 20)));
+            h
+        }
+        L4::Other { proto: proto @ (50 | 51) } => {
+            let spi = pkt.spi.unwrap_or(0x100);
+            let mut h = Vec::new();
+            if proto == 51 {
+                // Next header: none; the header's length in 32-bit words less 2 (with a 12-byte ICV).
+                h.extend([59, 4, 0, 0]);
+            }
+            h.extend(spi.to_be_bytes());
+            h.extend(1u32.to_be_bytes());
+            if proto == 51 {
+                h.extend([0; 12]);
+            }
+            let room = want.saturating_sub(ip_len + h.len());
+            h.extend(fill(room));
+            h
+        }
+        L4::Other { proto: 47 } => {
+            // GRE version 0 carrying IPv4, no options.
+            let mut h = vec![0, 0, 0x08, 0x00];
+            h.extend(fill(want.saturating_sub(ip_len + 4)));
+            h
+        }
+        L4::Other { .. } => fill(want.saturating_sub(ip_len)),
     };
     let proto = pkt.l4.proto();
     let csum_at = match pkt.l4 {
         L4::Tcp { .. } => Some(16),
-        L4::Udp { .. } => Some(6),
+        L4::Udp { .. } | L4::Udplite { .. } => Some(6),
+        L4::Dccp { .. } => Some(6),
         L4::Icmp { .. } | L4::Icmpv6 { .. } => Some(2),
         _ => None,
     };
@@ -1893,6 +1974,18 @@ pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u
     }
     out.extend(l4);
     out
+}
+
+/// CRC32c (Castagnoli), as SCTP's checksum, before its final inversion.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+        }
+    }
+    crc
 }
 
 /// Sends `bytes` (a whole IP packet) from a raw socket in `ns`. A packet that OUTPUT drops makes `sendto`

@@ -62,10 +62,16 @@ fn save_spis(out: &mut String, name: &str, spis: &Negatable<SpiRange>) {
     }
 }
 
-/// Tests the header's SPI, which chainwalk's packets do not carry: a full range holds for any, a reversed
-/// one for none; otherwise the SPI is assumed inside the range.
-fn eval_spis(header: &str, spis: &Negatable<SpiRange>) -> Outcome {
+/// Tests the header's SPI (`spi_match` in `xt_esp.c` and `ipt_ah.c`): `spi`, the packet's, when the packet
+/// gives it (`SPI=`); otherwise a full range holds for any, a reversed one for none, and anything else is
+/// assumed to hold.
+fn eval_spis(header: &str, spis: &Negatable<SpiRange>, spi: Option<u32>) -> Outcome {
     let r = spis.value;
+    if let Some(spi) = spi {
+        let inside = (r.min..=r.max).contains(&spi);
+        let why = format!("its SPI 0x{spi:x} ({spi}) is {}in {r}", if inside { "" } else { "not " });
+        return conclude(inside, spis.negated, why);
+    }
     if r == SpiRange::ALL {
         return conclude(true, spis.negated, format!("every SPI is in {r}"));
     }
@@ -73,10 +79,11 @@ fn eval_spis(header: &str, spis: &Negatable<SpiRange>) -> Outcome {
         return conclude(false, spis.negated, format!("no SPI is in the reversed range {r}"));
     }
     let holds = !spis.negated;
+    let hint = if header == "IPComp" { "" } else { " (give the packet's `SPI=`)" };
     Outcome::assumed(
         holds,
         format!(
-            "chainwalk does not know the {header} header's SPI and assumes it is in {r}, so this {}",
+            "chainwalk does not know the {header} header's SPI and assumes it is in {r}, so this {}{hint}",
             if holds { "holds" } else { "does not hold" }
         ),
     )
@@ -112,7 +119,7 @@ impl Evaluate for Esp {
         if ctx.pkt.l4.proto() != ESP.0 {
             return Outcome::no("the packet is not ESP");
         }
-        eval_spis("ESP", &self.spis)
+        eval_spis("ESP", &self.spis, ctx.pkt.spi)
     }
 }
 
@@ -177,7 +184,7 @@ impl Evaluate for Ah {
         if ctx.pkt.l4.proto() != AH.0 {
             return Outcome::no("the packet has no AH header");
         }
-        let spi = eval_spis("AH", &self.spis);
+        let spi = eval_spis("AH", &self.spis, ctx.pkt.spi);
         if !spi.holds || (self.len.value == 0 && !self.len.negated && !self.res) {
             return spi;
         }
@@ -240,7 +247,7 @@ impl Evaluate for Ipcomp {
         if ctx.pkt.l4.proto() != IPCOMP.0 {
             return Outcome::no("the packet is not IPComp");
         }
-        let spi = eval_spis("IPComp", &self.spis);
+        let spi = eval_spis("IPComp", &self.spis, None);
         if self.res && spi.holds {
             return Outcome::assumed(true, format!("{}; chainwalk assumes the header's flags are zero", spi.why));
         }
@@ -359,7 +366,8 @@ mod tests {
             assert!(o.holds && o.assumed);
             assert_eq!(
                 o.why,
-                "chainwalk does not know the ESP header's SPI and assumes it is in 100:200, so this holds"
+                "chainwalk does not know the ESP header's SPI and assumes it is in 100:200, so this holds (give the \
+                 packet's `SPI=`)"
             );
             assert!(!eval(Family::Ipv4, &esp, "-p esp -m esp ! --espspi 100").holds);
             let o = eval(Family::Ipv4, &esp, "-p esp -m esp --espspi 200:100");
@@ -375,6 +383,23 @@ mod tests {
             let o = eval(Family::Ipv4, &comp, "-p ipcomp -m ipcomp --ipcompspi 5 --compres");
             assert!(o.holds && o.assumed, "{o:?}");
             assert!(!eval(Family::Ipv4, &esp, "-p ipcomp -m ipcomp").holds);
+        }
+
+        #[test]
+        fn a_known_spi_is_tested() {
+            let esp = Scene::new("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=ESP SPI=0x64");
+            let o = eval(Family::Ipv4, &esp, "-p esp -m esp --espspi 100:200");
+            assert!(o.holds && !o.assumed);
+            assert_eq!(o.why, "its SPI 0x64 (100) is in 100:200, so this holds");
+            let o = eval(Family::Ipv4, &esp, "-p esp -m esp ! --espspi 100");
+            assert!(!o.holds && !o.assumed);
+            assert!(!eval(Family::Ipv4, &esp, "-p esp -m esp --espspi 200:100").holds);
+            assert!(eval(Family::Ipv4, &esp, "-p esp -m esp ! --espspi 200:100").holds);
+            let ah = Scene::new("ah 192.0.2.1 -> 192.0.2.2 in eth0 spi 7");
+            let o = eval(Family::Ipv4, &ah, "-p ah -m ah --ahspi 8:9");
+            assert!(!o.holds && !o.assumed);
+            let esp6 = Scene::new("IN=eth0 OUT= SRC=2001:db8::1 DST=2001:db8::2 OPT ( ESP SPI=0x5 )");
+            assert!(eval(Family::Ipv6, &esp6, "-p esp -m esp --espspi 5").holds);
         }
     }
 }
