@@ -143,8 +143,8 @@ fn random_rules_match_as_in_the_kernel() {
     let mut not_recorded = Vec::new();
     for seed in first..first + count {
         let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        // One case in three is IPv6.
-        let pkt = gen::Pkt::make(&mut rng, seed % 3 == 0);
+        // One case in three is IPv6; one in seven of another protocol than TCP, UDP and ICMP.
+        let pkt = gen::Pkt::make(&mut rng, seed % 3 == 0, seed % 7 == 3);
         let packet = pkt.text(&mut rng);
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());

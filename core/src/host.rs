@@ -53,6 +53,10 @@ pub struct Host {
     /// iptables; `None` when not given (the kernel's default, 1, once `br_netfilter` is loaded).
     #[serde(default)]
     pub bridge_nf_call_iptables: Option<bool>,
+    /// `net.netfilter.nf_conntrack_checksum`: whether conntrack checks the checksum of what comes in at
+    /// PREROUTING; `None` when not given (the kernel's default, 1).
+    #[serde(default)]
+    pub conntrack_checksum: Option<bool>,
     /// `net.bridge.bridge-nf-call-ip6tables`, likewise for IPv6 and ip6tables.
     #[serde(default)]
     pub bridge_nf_call_ip6tables: Option<bool>,
@@ -284,6 +288,7 @@ impl Host {
             ip_forward_dev: Vec::new(),
             bridge_nf_call_iptables: None,
             bridge_nf_call_ip6tables: None,
+            conntrack_checksum: None,
             ipsets: Vec::new(),
             rules: Vec::new(),
             table_names: Vec::new(),
@@ -979,6 +984,7 @@ fn read_line(
             "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
             "net.bridge.bridge-nf-call-iptables" => host.bridge_nf_call_iptables = Some(on),
             "net.bridge.bridge-nf-call-ip6tables" => host.bridge_nf_call_ip6tables = Some(on),
+            "net.netfilter.nf_conntrack_checksum" => host.conntrack_checksum = Some(on),
             // Other sysctls are accepted and do not change what chainwalk models.
             _ => {}
         }

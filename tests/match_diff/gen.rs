@@ -116,7 +116,8 @@ pub struct Pkt {
     out_if: Option<&'static str>,
     src: IpAddr,
     dst: IpAddr,
-    /// 6, 17, or 1 (58 for IPv6).
+    /// 6, 17, or 1 (58 for IPv6); for a packet of another protocol, 132 (SCTP), 136 (UDP-Lite), 33
+    /// (DCCP), 50 (ESP) or 47 (GRE).
     proto: u8,
     sport: u16,
     dport: u16,
@@ -129,10 +130,16 @@ pub struct Pkt {
     established: bool,
     /// TCP options, when the packet gives them.
     opts: Option<Vec<u8>>,
+    /// An ESP packet's SPI.
+    spi: u32,
 }
 
 impl Pkt {
-    pub fn make(rng: &mut Rng, v6: bool) -> Pkt {
+    /// A packet of TCP, UDP or ICMP, or with `other` (when it is not a broadcast) of SCTP, UDP-Lite,
+    /// DCCP, ESP or GRE (the first packet of its connection, which the recorder sends as such). The other
+    /// protocol is drawn after everything else, so that the TCP, UDP and ICMP packets of the seeds before
+    /// it stay the same.
+    pub fn make(rng: &mut Rng, v6: bool, other: bool) -> Pkt {
         let dir = [Dir::Input, Dir::Input, Dir::Forward, Dir::Forward, Dir::Output, Dir::Local][rng.below(6)];
         let (remote, neighbour, wan, lan): (IpAddr, IpAddr, IpAddr, IpAddr) = if v6 {
             let r = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 2 + rng.below(250) as u16);
@@ -201,7 +208,41 @@ impl Pkt {
         // A segment of an established connection is the sender's kernel's: one byte of data after a
         // header with timestamps, its usual TTL and TOS.
         let (len, ttl, tos) = if established { (ip + 33, 64, 0) } else { (len, ttl, tos) };
-        Pkt { dir, v6, in_if, out_if, src, dst, proto, sport, dport, flags, icmp, ttl, tos, len, established, opts }
+        let mut p = Pkt {
+            dir,
+            v6,
+            in_if,
+            out_if,
+            src,
+            dst,
+            proto,
+            sport,
+            dport,
+            flags,
+            icmp,
+            ttl,
+            tos,
+            len,
+            established,
+            opts,
+            spi: 0,
+        };
+        if other && !broadcast {
+            p.proto = [132, 132, 136, 33, 50, 47][rng.below(6)];
+            p.established = false;
+            p.opts = None;
+            p.spi = 0x100 + rng.below(0x200) as u32;
+            // (An SCTP INIT chunk, with a padding parameter of a whole number of words.)
+            p.len = ip
+                + match p.proto {
+                    132 => [32, 40, 100][rng.below(3)],
+                    136 => [8, 40][rng.below(2)],
+                    33 => [20, 32][rng.below(2)],
+                    50 => [8, 60][rng.below(2)],
+                    _ => [4, 80][rng.below(2)],
+                };
+        }
+        p
     }
 
     /// In chainwalk's packet syntax (a kernel log line).
@@ -241,6 +282,11 @@ impl Pkt {
                 }
             }
             17 => t += &format!(" PROTO=UDP SPT={} DPT={}", self.sport, self.dport),
+            132 => t += &format!(" PROTO=SCTP SPT={} DPT={}", self.sport, self.dport),
+            136 => t += &format!(" PROTO=UDPLITE SPT={} DPT={}", self.sport, self.dport),
+            33 => t += &format!(" PROTO=DCCP SPT={} DPT={}", self.sport, self.dport),
+            50 => t += &format!(" PROTO=ESP SPI=0x{:x}", self.spi),
+            47 => t += " PROTO=47",
             _ if self.v6 => t += &format!(" PROTO=ICMPv6 TYPE={} CODE={}", self.icmp.0, self.icmp.1),
             _ => t += &format!(" PROTO=ICMP TYPE={} CODE={}", self.icmp.0, self.icmp.1),
         }
@@ -604,6 +650,16 @@ fn proto_name(rng: &mut Rng, proto: u8) -> &'static str {
         (58, 0) => "58",
         (58, 1) => "icmpv6",
         (58, _) => "ipv6-icmp",
+        (132, 0) => "132",
+        (132, _) => "sctp",
+        (136, 0) => "136",
+        (136, _) => "udplite",
+        (33, 0) => "33",
+        (33, _) => "dccp",
+        (50, 0) => "50",
+        (50, _) => "esp",
+        (47, 0) => "47",
+        (47, _) => "gre",
         (_, 0) => "1",
         _ => "icmp",
     }
@@ -632,6 +688,27 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
             1 if proto == 6 => Cond::OfProto(format!("-m ecn {}--ecn-tcp-cwr", not(rng))),
             _ => Cond::Plain(format!("-m ecn {}--ecn-ip-ect {}", not(rng), rng.below(4))),
         });
+    }
+    if proto == p.proto && rng.below(3) == 0 {
+        // The other protocols' own matches.
+        match proto {
+            132 | 33 => {
+                let module = if proto == 132 { "sctp" } else { "dccp" };
+                let (opt, actual) = if rng.below(2) == 0 { ("--sport", p.sport) } else { ("--dport", p.dport) };
+                return Some(Cond::OfProto(format!("-m {module} {}{opt} {}", not(rng), port_spec(rng, actual))));
+            }
+            50 => {
+                let spi = p.spi;
+                let range = match rng.below(4) {
+                    0 => format!("{spi}"),
+                    1 => format!("{}:{}", spi - rng.below(3) as u32, spi + rng.below(3) as u32),
+                    2 => format!("{}:", spi + rng.below(2) as u32),
+                    _ => format!("{}", [0x100, 0x1ff, 0x2ff][rng.below(3)]),
+                };
+                return Some(Cond::OfProto(format!("-m esp {}--espspi {range}", not(rng))));
+            }
+            _ => {}
+        }
     }
     let kind = rng.below(if p.v6 { 33 } else { 31 });
     // The handshake before an established packet goes through the rules too, and would count, as would
@@ -705,7 +782,7 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
                 [rng.below(11)];
             return Some(Cond::OfProto(format!("-m icmp {}--icmp-type {t}", not(rng))));
         }
-        8 if proto == 6 || proto == 17 => {
+        8 if matches!(proto, 6 | 17 | 132 | 136 | 33) => {
             let which = ["--dports", "--sports", "--ports", "--destination-ports"][rng.below(4)];
             let actual = if which == "--sports" { p.sport } else { p.dport };
             return Some(Cond::OfProto(format!("-m multiport {}{which} {}", not(rng), port_list(rng, actual))));
@@ -812,7 +889,9 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
             let e = match rng.below(5) {
                 0 => format!("6&0xFF={}", [p.proto, 6, 17][rng.below(3)]),
                 1 => format!("0&0xFFFF={}", [p.len, 60, 84][rng.below(3)]),
-                2 if p.proto != 1 => format!("0>>22&0x3C@0&0xFFFF={}", [p.dport, 22, 80][rng.below(3)]),
+                2 if matches!(p.proto, 6 | 17 | 132 | 136 | 33) => {
+                    format!("0>>22&0x3C@0&0xFFFF={}", [p.dport, 22, 80][rng.below(3)])
+                }
                 3 => format!("8&0xFF000000=0x{:x}000000", [p.ttl, 64][rng.below(2)]),
                 _ => format!(
                     "12=0x{:x}",
@@ -979,7 +1058,13 @@ pub fn sets(p: &Pkt, rng: &mut Rng) -> String {
             }
             _ => {
                 let port = [p.sport, p.dport, 22, 80][rng.below(4)];
-                format!("{}:{port}", if proto == 6 { "tcp" } else { "udp" })
+                let name = match proto {
+                    6 => "tcp",
+                    132 => "sctp",
+                    136 => "udplite",
+                    _ => "udp",
+                };
+                format!("{name}:{port}")
             }
         }
     };
@@ -1056,7 +1141,7 @@ mod tests {
     fn made_dumps_read_without_errors() {
         for seed in 0..300 {
             let mut rng = Rng::new(seed);
-            let p = Pkt::make(&mut rng, seed % 3 == 0);
+            let p = Pkt::make(&mut rng, seed % 3 == 0, seed % 7 == 3);
             let _ = p.text(&mut rng);
             let d = dump(&p, &mut rng);
             let parsed = chainwalk_core::parse(&d, None);

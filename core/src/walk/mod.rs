@@ -410,12 +410,21 @@ fn assumed_host_text(packet: &Packet) -> String {
     }
 }
 
-/// The state conntrack gives a packet on its own, whatever state the user gave, and why: INVALID for, whatever state the user gave: TCP flag combinations
-/// TCP flag combinations `tcp_error` refuses, a first TCP packet that cannot open a connection (`tcp_new`),
-/// an ICMP message that cannot start one and is not an error about a known connection (`icmp_new`,
-/// `icmp_error`); UNTRACKED for ICMPv6 neighbour discovery and multicast listener messages.
-fn conntrack_verdict(p: &Packet) -> Option<(CtState, String)> {
+/// The state conntrack gives a packet on its own, whatever state the user gave, and why: INVALID for TCP
+/// flag combinations `tcp_error` refuses, a first TCP packet that cannot open a connection (`tcp_new`), an
+/// ICMP message that cannot start one and is not an error about a known connection (`icmp_new`,
+/// `icmp_error`), and a UDP-Lite packet that comes in while conntrack checks checksums (`checked`);
+/// UNTRACKED for ICMPv6 neighbour discovery and multicast listener messages.
+fn conntrack_verdict(p: &Packet, checked: bool) -> Option<(CtState, String)> {
     match p.l4 {
+        // `udplite_error` checks the checksum with UDP's pseudo-header (protocol 17) where UDP-Lite's has
+        // 136, so a packet with a correct checksum fails (recorded on Linux 6.18, from a UDP-Lite socket too).
+        L4::Udplite { .. } if checked => Some((
+            CtState::Invalid,
+            "conntrack checks a UDP-Lite checksum as UDP's (net.netfilter.nf_conntrack_checksum is 1), and a \
+             correct one fails that check"
+                .into(),
+        )),
         L4::Tcp { flags, .. } => {
             // Valid combinations, ignoring PSH, ECE and CWR (`tcp_valid_flags`).
             let f = flags.0 & !(0x08 | 0x40 | 0x80);
@@ -1296,7 +1305,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             );
             return;
         }
-        let (given, why_invalid) = match conntrack_verdict(&self.first) {
+        // The checksums of what comes in are checked at PREROUTING (`nf_conntrack_checksum`); what the host
+        // sends, at OUTPUT, is not.
+        let checked = hook == Hook::Prerouting && self.host.conntrack_checksum != Some(false);
+        let (given, why_invalid) = match conntrack_verdict(&self.first, checked) {
             Some((state, why)) => (state, Some(why)),
             None => (self.first.ct_state, None),
         };
@@ -1367,7 +1379,32 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !has_table {
             return true;
         }
-        self.table(hook, TableName::Nat)
+        let before = self.pkt.clone();
+        if !self.table(hook, TableName::Nat) {
+            return false;
+        }
+        // `gre_manip_pkt` needs 8 bytes of GRE header to rewrite (a PPTP header's first words); with fewer,
+        // the translation fails and `nf_nat_packet` drops the packet as it was (recorded).
+        let ip_header = if self.pkt.src.is_ipv4() { 20 } else { 40 };
+        let gre_bytes = self.pkt.len.saturating_sub(ip_header);
+        let translated = (self.pkt.src, self.pkt.dst) != (before.src, before.dst);
+        if translated && matches!(self.pkt.l4, L4::Other { proto: 47 }) && gre_bytes < 8 {
+            self.pkt = before;
+            let why = format!(
+                "NAT cannot rewrite this GRE packet: the kernel needs 8 bytes of GRE header to do it and the packet \
+                 has {gre_bytes} (LEN={}), so it drops the packet in nat {}",
+                self.pkt.len,
+                hook.chain_name()
+            );
+            if let Some(last) = self.trace.stages.last_mut().filter(|_| !self.probe) {
+                last.status = StageStatus::Stopped;
+                last.note = why.clone();
+            }
+            let path = self.path_for(hook);
+            self.set_fate(FateVerdict::Drop, path, None, None, format!("{}.", capitalise(&why)));
+            return false;
+        }
+        true
     }
 
     /// Runs one table's chain at `hook`. Returns whether the packet goes on.
@@ -1632,10 +1669,13 @@ pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
 
 /// The conntrack tuple of `p` as it travels. For ICMP and ICMPv6 the "ports" `xt_conntrack` compares are
 /// the tuple's words in their place: the echo identifier as the source (not in the packet model: 0) and
-/// the type and code as the destination (recorded: `--ctorigdstport` sees 2048 for an echo request).
+/// the type and code as the destination (recorded: `--ctorigdstport` sees 2048 for an echo request). DCCP
+/// is tracked as a protocol without ports since Linux 6.16 dropped its conntrack (recorded on 6.18:
+/// `! --ctorigdstport 53` holds for a DCCP packet to port 53).
 pub(super) fn tuple_of(p: &Packet) -> Tuple {
     let (sport, dport) = match p.l4 {
         L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => (0, u16::from_be_bytes([icmp_type, code])),
+        L4::Dccp { .. } => (0, 0),
         l4 => l4.ports().unwrap_or((0, 0)),
     };
     Tuple { src: p.src, dst: p.dst, sport, dport }

@@ -1081,8 +1081,8 @@ fn nat_to(
         w.ct.snat = w.pkt.src != before.src || new_port != old_port || w.ct.snat;
     }
     // The reply direction now expects the translated addresses.
-    let (sp, dp) = w.pkt.l4.ports().unwrap_or((0, 0));
-    w.ct.reply = super::eval::Tuple { src: w.pkt.dst, dst: w.pkt.src, sport: dp, dport: sp };
+    let now = super::tuple_of(&w.pkt);
+    w.ct.reply = super::eval::Tuple { src: now.dst, dst: now.src, sport: now.dport, dport: now.sport };
     let (what, from, to) = if dst {
         ("destination", endpoint(before.dst, old_port), endpoint(w.pkt.dst, new_port))
     } else {
