@@ -1,5 +1,6 @@
 //! Matches and targets against the kernel on made-up rules: for each seed, a packet (IPv6 for one seed in
-//! three) of a random kind, direction and header, and a dump whose chains on its path hold random rules
+//! three; SCTP, UDP-Lite, DCCP, ESP or GRE for one in seven, or every one with
+//! `CHAINWALK_MATCH_DIFF_OTHER=1`) of a random kind, direction and header, and a dump whose chains on its path hold random rules
 //! of many match modules and targets (marks, connection marks, header rewrites, NAT, NOTRACK)
 //! (`match_diff/gen.rs`) are recorded from the kernel with the recorder `tests/record.rs` uses and walked
 //! by chainwalk as `tests/cases.rs` walks a case. Since most rules only log (`NFLOG`) and go on, the
@@ -132,6 +133,7 @@ fn random_rules_match_as_in_the_kernel() {
         }
         return;
     }
+    let other_only = std::env::var("CHAINWALK_MATCH_DIFF_OTHER").is_ok_and(|v| v == "1");
     let first = env_number("CHAINWALK_MATCH_DIFF_SEED", 1);
     let count = env_number("CHAINWALK_MATCH_DIFF_COUNT", if ci { 60 } else { 40 });
     let out = std::env::temp_dir().join("chainwalk-match-diff");
@@ -143,8 +145,9 @@ fn random_rules_match_as_in_the_kernel() {
     let mut not_recorded = Vec::new();
     for seed in first..first + count {
         let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        // One case in three is IPv6; one in seven of another protocol than TCP, UDP and ICMP.
-        let pkt = gen::Pkt::make(&mut rng, seed % 3 == 0, seed % 7 == 3);
+        // One case in three is IPv6; one in seven of another protocol than TCP, UDP and ICMP (every one
+        // with CHAINWALK_MATCH_DIFF_OTHER=1).
+        let pkt = gen::Pkt::make(&mut rng, seed % 3 == 0, seed % 7 == 3 || other_only);
         let packet = pkt.text(&mut rng);
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());

@@ -1011,7 +1011,10 @@ fn nat_to(
     persistent: bool,
 ) -> TargetResult {
     let before = w.pkt.clone();
-    let (old_addr, old_port) = match (dst, before.l4.ports()) {
+    // DCCP lost its conntrack and NAT in Linux 6.16: it is translated as a protocol without ports, the
+    // ports a rule names are left alone (recorded on 6.18).
+    let translated_ports = if matches!(before.l4, L4::Dccp { .. }) { None } else { before.l4.ports() };
+    let (old_addr, old_port) = match (dst, translated_ports) {
         (true, p) => (before.dst, p.map(|p| p.1)),
         (false, p) => (before.src, p.map(|p| p.0)),
     };

@@ -109,8 +109,16 @@ fn form(packet: &Packet, line: &str, onchange: &Callback<String>) -> Html {
         L4::Udp { .. } => "udp",
         L4::Sctp { .. } => "sctp",
         L4::Icmp { .. } | L4::Icmpv6 { .. } => "icmp",
+        L4::Other { proto: 50 } => "esp",
+        L4::Other { proto: 51 } if packet.src.is_ipv4() => "ah",
         L4::Udplite { .. } | L4::Dccp { .. } | L4::Other { .. } => "other",
     };
+    let protocols: &[&str] = if packet.src.is_ipv4() {
+        &["tcp", "udp", "sctp", "icmp", "esp", "ah"]
+    } else {
+        &["tcp", "udp", "sctp", "icmp", "esp"]
+    };
+    let ipsec = matches!(protocol, "esp" | "ah");
     let on_protocol = change(set_protocol).reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
     let on_origin = change(set_origin).reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
     let on_state = change(set_state).reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
@@ -125,7 +133,7 @@ fn form(packet: &Packet, line: &str, onchange: &Callback<String>) -> Html {
             <div class="field">
                 <label for="pf-proto">{"Protocol"}</label>
                 <select id="pf-proto" onchange={on_protocol}>
-                    { for ["tcp", "udp", "sctp", "icmp"].iter().map(|p| html! { <option value={*p} selected={*p == protocol}>{p.to_string()}</option> }) }
+                    { for protocols.iter().map(|p| html! { <option value={*p} selected={*p == protocol}>{p.to_string()}</option> }) }
                     if protocol == "other" {
                         <option value="other" selected=true>{format!("protocol {}", packet.l4.proto())}</option>
                     }
@@ -138,6 +146,9 @@ fn form(packet: &Packet, line: &str, onchange: &Callback<String>) -> Html {
             { text("pf-dst", "Destination", packet.dst.to_string(), set_dst) }
             if ports.is_some() {
                 { text("pf-dport", "Port", port_text(ports.map(|p| p.1)), set_dport) }
+            }
+            if ipsec {
+                { text("pf-spi", "SPI", packet.spi.map(|s| format!("{s:#x}")).unwrap_or_default(), set_spi) }
             }
             <div class="field">
                 <label for="pf-origin">{"Arrives"}</label>
@@ -197,9 +208,28 @@ fn set_protocol(p: &mut Packet, value: &str) -> bool {
         "sctp" => L4::Sctp { sport, dport },
         "icmp" if p.src.is_ipv6() => L4::Icmpv6 { icmp_type: 128, code: 0 },
         "icmp" => L4::Icmp { icmp_type: 8, code: 0 },
+        "esp" => L4::Other { proto: 50 },
+        "ah" if p.src.is_ipv4() => L4::Other { proto: 51 },
         _ => return false,
     };
+    if !matches!(value, "esp" | "ah") {
+        p.spi = None;
+    }
     true
+}
+
+/// An ESP or AH packet's SPI, decimal or `0x` hex; empty for an unknown one.
+fn set_spi(p: &mut Packet, value: &str) -> bool {
+    let v = value.trim();
+    if v.is_empty() {
+        p.spi = None;
+        return true;
+    }
+    let spi = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    };
+    spi.map(|s| p.spi = Some(s)).is_some()
 }
 
 fn set_addr(addr: &mut IpAddr, other: IpAddr, value: &str) -> bool {
@@ -310,5 +340,22 @@ mod tests {
         assert_eq!(edited(short, set_src, "2001:db8::1"), None);
         assert_eq!(edited(short, set_dport, "70000"), None);
         assert_eq!(edited(short, set_in, "two words"), None);
+        assert_eq!(edited("esp 192.0.2.1 -> 192.0.2.2 in eth0", set_spi, "0x1g"), None);
+    }
+
+    #[test]
+    fn esp_and_ah_have_an_spi() {
+        let short = "udp 203.0.113.7:40000 -> 198.51.100.2:500 in ppp0";
+        assert_eq!(edited(short, set_protocol, "esp").as_deref(), Some("esp 203.0.113.7 -> 198.51.100.2 in ppp0"));
+        let esp = "esp 203.0.113.7 -> 198.51.100.2 in ppp0";
+        assert_eq!(edited(esp, set_spi, "0x64").as_deref(), Some("esp 203.0.113.7 -> 198.51.100.2 in ppp0 spi 0x64"));
+        assert_eq!(edited(esp, set_spi, "300").as_deref(), Some("esp 203.0.113.7 -> 198.51.100.2 in ppp0 spi 0x12c"));
+        let log = "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=AH SPI=0x65";
+        assert_eq!(
+            edited(log, set_protocol, "tcp").as_deref(),
+            Some("IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=TCP SPT=40000 DPT=80 SYN")
+        );
+        // IPv6 has no AH packets in chainwalk (an extension header).
+        assert_eq!(edited("esp 2001:db8::1 -> 2001:db8::2 in eth0", set_protocol, "ah"), None);
     }
 }
