@@ -123,8 +123,8 @@ impl Extension for Dccp {
 
 impl Evaluate for Dccp {
     /// `dccp_mt` in `xt_dccp.c`: later fragments never match; then ports, type and option in turn. The type
-    /// of a new connection's first packet is REQUEST; other packets' types are unknown to chainwalk (assumed
-    /// in the list), as are DCCP options (assumed absent).
+    /// of a new connection's first packet is assumed to be REQUEST; other packets' types are unknown to
+    /// chainwalk (assumed in the list), as are DCCP options (assumed absent).
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         if ctx.is_later_fragment() {
             return Outcome::no("a later fragment has no DCCP header, so the dccp match does not match it");
@@ -151,12 +151,15 @@ impl Evaluate for Dccp {
         if let Some(t) = &self.types {
             let first = ctx.ct.state == CtState::New && ctx.ct.dir == CtDir::Original;
             let o = if first {
+                // (Conntrack does not check it: since Linux 6.16 it tracks DCCP as a protocol it does not
+                // know, and any packet opens a connection.)
+                assumed = true;
                 let has = t.value.0 & 1 != 0;
                 conclude(
                     has,
                     t.negated,
                     format!(
-                        "a new connection starts with a REQUEST, which is {}in {}",
+                        "chainwalk assumes the first packet of a new connection is a REQUEST, which is {}in {}",
                         if has { "" } else { "not " },
                         t.value.names()
                     ),
@@ -267,7 +270,12 @@ mod tests {
             assert!(o.holds && !o.assumed);
             assert_eq!(o.why, "DPT=5001 is in 5000:5010, so this holds");
             assert!(!eval(&s, "--dport 20:10").holds);
-            assert!(eval(&s, "--dccp-types REQUEST").holds);
+            let o = eval(&s, "--dccp-types REQUEST");
+            assert!(o.holds && o.assumed);
+            assert_eq!(
+                o.why,
+                "chainwalk assumes the first packet of a new connection is a REQUEST, which is in REQUEST, so this holds"
+            );
             assert!(!eval(&s, "--dccp-types DATA").holds);
             let o = eval(&s, "--dccp-option 2");
             assert!(!o.holds && o.assumed);

@@ -1314,11 +1314,12 @@ impl<'s, 'r> Walker<'s, 'r> {
         };
         self.ct.state = given;
         self.ct.seen_reply = matches!(given, CtState::Established) || self.ct.dir == CtDir::Reply;
-        // ASSURED: TCP once its handshake is done (an ESTABLISHED packet), SCTP, DCCP and GRE once a reply was
-        // seen; UDP only when its exchange is still active two seconds after the reply (chainwalk takes it as
-        // younger, see the ctstatus match), ICMP and the rest never.
-        self.ct.assured = self.ct.seen_reply
-            && matches!(self.first.l4, L4::Tcp { .. } | L4::Sctp { .. } | L4::Dccp { .. } | L4::Other { proto: 47 });
+        // ASSURED: TCP once its handshake is done (an ESTABLISHED packet), SCTP and GRE once a reply was seen;
+        // UDP only when its exchange is still active two seconds after the reply (chainwalk takes it as
+        // younger, see the ctstatus match), ICMP and the rest never (DCCP among them since Linux 6.16 tracks
+        // it as a protocol it does not know).
+        self.ct.assured =
+            self.ct.seen_reply && matches!(self.first.l4, L4::Tcp { .. } | L4::Sctp { .. } | L4::Other { proto: 47 });
         self.ct.confirmed = given != CtState::New;
         if matches!(given, CtState::Established | CtState::Related) {
             self.nat_dst_done = true;

@@ -31,7 +31,11 @@ pub(super) fn apply(
         TargetKind::Reject(r) => {
             let with = r.with.name().to_string();
             let reset = matches!(r.with, crate::targets::reject::RejectWith::TcpReset);
-            if let Some(why) = nothing_sent_back(&w.pkt, w.host, reset, w.came_in_frame_to_all()) {
+            // Recorded on Linux 6.18 (an answered SCTP, a silent DCCP with a correct checksum, from the INPUT
+            // and FORWARD chains); IPv6's REJECT answers DCCP.
+            let silent = (!reset && w.pkt.src.is_ipv4() && matches!(w.pkt.l4, L4::Dccp { .. }))
+                .then_some("the kernel's IPv4 REJECT sends no ICMP error about a DCCP packet");
+            if let Some(why) = silent.or_else(|| nothing_sent_back(&w.pkt, w.host, reset, w.came_in_frame_to_all())) {
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
             }
