@@ -997,15 +997,20 @@ impl Lab {
             .rfind(ours)
             .map(String::as_str);
         // The log prints no ports for SCTP (nor DCCP, whose ports NAT no longer changes since Linux 6.16,
-        // as packets caught on the wire show): the fate then takes the packet's own, which NAT must not
-        // have changed.
-        if matches!(pkt.l4, L4::Sctp { .. }) && (!targets.ports.is_empty() || targets.random) {
-            return Err(
-                "the kernel's log shows no ports for SCTP, and the dump's NAT names ports or picks them at random"
-                    .into(),
-            );
+        // as packets caught on the wire show): a packet sent on or delivered to H is seen with its ports
+        // (on the wire, by a raw socket in H), one that died is not, and random ports are never known.
+        let nat_ports = !targets.ports.is_empty() || targets.random;
+        if matches!(pkt.l4, L4::Sctp { .. }) && targets.random {
+            return Err("the kernel's log shows no ports for SCTP, and the dump's NAT picks them at random".into());
         }
         let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
+        let ports_seen = fate.starts_with("FATE: verdict=accept")
+            && (!fate.contains("path=input") || seen.delivered_ports.is_some());
+        if matches!(pkt.l4, L4::Sctp { .. }) && nat_ports && !ports_seen {
+            return Err("the kernel's log shows no ports for SCTP, the dump's NAT names ports, and the packet was \
+                        neither sent on nor delivered"
+                .into());
+        }
         Ok(Observed { trace: trace.iter().map(|m| normalize(m)).collect(), fate })
     }
 
@@ -1043,6 +1048,19 @@ impl Lab {
         }
         // H's loopback: where what OUTPUT rejects comes back to a locally generated packet's sender.
         taps.push(Tap::open(&self.h.name, "lo", "lo")?);
+        // SCTP and DCCP delivered to H: a raw socket of the protocol gets a copy after INPUT (H has no SCTP
+        // or DCCP stack), with the ports the kernel's log does not print.
+        let listener = match pkt.l4 {
+            L4::Sctp { .. } | L4::Dccp { .. } => {
+                let (domain, proto) = (if v6 { Domain::IPV6 } else { Domain::IPV4 }, i32::from(pkt.l4.proto()));
+                Some(in_netns(&self.h.name, move || {
+                    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(proto)))?;
+                    s.set_nonblocking(true)?;
+                    Ok(s)
+                })?)
+            }
+            _ => None,
+        };
         let back = self.sender.as_deref().unwrap_or("lo");
         let back_tap = taps.iter().find(|t| t.label == back).ok_or("no tap on the sender's link")?;
         let mark_packet = |stamp: Option<u32>| -> Res<()> {
@@ -1125,7 +1143,8 @@ impl Lab {
                  table on its path?)",
             )?,
         };
-        Ok(Sighting { logs, caught, stamp })
+        let delivered_ports = listener.and_then(|l| delivered_ports(&l, pkt, &stamp));
+        Ok(Sighting { logs, caught, stamp, delivered_ports })
     }
 
     /// What became of the packet: delivered to H, sent on out of a link, rejected, or dropped.
@@ -1143,7 +1162,12 @@ impl Lab {
         let (sport, dport) = pkt.l4.ports().map(|(s, d)| (s.to_string(), d.to_string())).unzip();
         if let Some(line) = delivered {
             let f = |k: &str| field(line, k).unwrap_or("");
-            let (sp, dp) = (field(line, "SPT").or(sport.as_deref()), field(line, "DPT").or(dport.as_deref()));
+            let seen_ports = seen.delivered_ports.map(|(s, d)| (s.to_string(), d.to_string()));
+            let (sp, dp) = match (field(line, "SPT"), field(line, "DPT"), &seen_ports) {
+                (Some(s), Some(d), _) => (Some(s), Some(d)),
+                (_, _, Some((s, d))) => (Some(s.as_str()), Some(d.as_str())),
+                _ => (sport.as_deref(), dport.as_deref()),
+            };
             let (src, dst) =
                 (endpoint_text(f("SRC"), sp.filter(|_| ports)), endpoint_text(f("DST"), dp.filter(|_| ports)));
             return Ok(format!("FATE: verdict=accept path=input out=- src={src} dst={dst}"));
@@ -1228,6 +1252,8 @@ struct Sighting {
     caught: Vec<(String, Vec<Wire>)>,
     /// What identifies the case's packet.
     stamp: Stamp,
+    /// The ports of an SCTP or DCCP packet delivered to H, as a raw socket there got it.
+    delivered_ports: Option<(u16, u16)>,
 }
 
 /// What the recorder saw for one packet.
@@ -1980,6 +2006,33 @@ pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u
     }
     out.extend(l4);
     out
+}
+
+/// The ports of the case's SCTP or DCCP packet among what `listener` (a raw socket of its protocol in H)
+/// got: told by the IPv4 ID, or in IPv6 (whose raw sockets get no IP header) by the SCTP INIT's tag or the
+/// DCCP sequence number the recorder wrote.
+fn delivered_ports(listener: &Socket, pkt: &Packet, stamp: &Stamp) -> Option<(u16, u16)> {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+    while let Ok(n) = listener.recv(&mut buf) {
+        // SAFETY: `recv` initialised the first `n` bytes.
+        let got: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+        let l4 = if pkt.dst.is_ipv6() {
+            let at = if matches!(pkt.l4, L4::Sctp { .. }) { 16 } else { 12 };
+            if got.get(at..at + 4) != Some(&stamp.seq.to_be_bytes()[..]) {
+                continue;
+            }
+            &got[..]
+        } else {
+            let ihl = usize::from(got.first()? & 0x0f) * 4;
+            if got.get(4..6) != Some(&(stamp.ip as u16).to_be_bytes()[..]) {
+                continue;
+            }
+            got.get(ihl..)?
+        };
+        let port = |i: usize| l4.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        return Some((port(0)?, port(2)?));
+    }
+    None
 }
 
 /// CRC32c (Castagnoli), as SCTP's checksum, before its final inversion.
