@@ -410,7 +410,7 @@ pub struct DumpTargets {
     pub addrs: Vec<IpAddr>,
     /// Ports from `--to-destination ADDR:PORT` and `--to-ports`.
     pub ports: Vec<u16>,
-    /// Whether a NAT target picks ports at random (`--random`, `--random-fully`).
+    /// Whether a source NAT target picks ports at random (`--random`, `--random-fully`).
     pub random: bool,
 }
 
@@ -420,7 +420,10 @@ impl DumpTargets {
         let mut t = DumpTargets { addrs: Vec::new(), ports: Vec::new(), random: false };
         for line in rules.lines() {
             let words: Vec<&str> = line.split_whitespace().collect();
-            t.random |= words.iter().any(|w| w.starts_with("--random"));
+            // (A destination's port is drawn at random only from ports the rule names, which the recorder
+            // sees; a source's is drawn from its whole class.)
+            t.random |= words.iter().any(|w| w.starts_with("--random"))
+                && words.iter().any(|w| *w == "SNAT" || *w == "MASQUERADE");
             for pair in words.windows(2) {
                 match pair[0] {
                     "--to-destination" | "--to" => {
@@ -1001,7 +1004,9 @@ impl Lab {
         // (on the wire, by a raw socket in H), one that died is not, and random ports are never known.
         let nat_ports = !targets.ports.is_empty() || targets.random;
         if matches!(pkt.l4, L4::Sctp { .. }) && targets.random {
-            return Err("the kernel's log shows no ports for SCTP, and the dump's NAT picks them at random".into());
+            return Err(
+                "the kernel's log shows no ports for SCTP, and the dump's source NAT picks them at random".into()
+            );
         }
         let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
         let ports_seen = fate.starts_with("FATE: verdict=accept")
