@@ -7,7 +7,9 @@
 //! On demand, as root: `CHAINWALK_WALK_DIFF=1 cargo test --test walk_diff -- --nocapture`, with
 //! - `CHAINWALK_WALK_DIFF_SEED=N` (default 1): which packets are made; the same seed makes the same ones;
 //! - `CHAINWALK_WALK_DIFF_COUNT=N` (default 6): packets per dump (12 cover every direction and kind once);
-//! - `CHAINWALK_WALK_DIFF_DUMP=name[,name...]` (`prefix*` too): which dumps (by file name without `.rules`).
+//! - `CHAINWALK_WALK_DIFF_DUMP=name[,name...]` (`prefix*` too): which dumps (by file name without `.rules`);
+//! - `CHAINWALK_WALK_DIFF_OTHER=1`: packets of the other protocols the dump's rules name (ESP, AH, GRE,
+//!   SCTP, UDP-Lite, DCCP; ESP, GRE, SCTP and UDP-Lite in turn where it names none) instead.
 //!
 //! Every packet's files (`rules`, `host`, `packet`, the kernel's `expected`, chainwalk's `chainwalk`) are
 //! written to `$TMPDIR/chainwalk-walk-diff/DUMP-N/`, and the summary to `$TMPDIR/chainwalk-walk-diff/report`.
@@ -95,6 +97,7 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
         return;
     }
     let seed = env_number("CHAINWALK_WALK_DIFF_SEED", 1);
+    let other_only = std::env::var("CHAINWALK_WALK_DIFF_OTHER").is_ok_and(|v| v == "1");
     let count = env_number("CHAINWALK_WALK_DIFF_COUNT", 6) as usize;
     let out = std::env::temp_dir().join("chainwalk-walk-diff");
     let _ = std::fs::remove_dir_all(&out);
@@ -120,8 +123,16 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
         let hints = Hints::read(&rules, family == Family::Ipv6);
         let host = synth::make_host(&hints);
         let name_hash = name.bytes().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
+        let others = hints.other_protocols();
         for i in 0..count {
             let (dir, kind) = synth::combination(seed as usize + i);
+            // With CHAINWALK_WALK_DIFF_OTHER=1, packets of the other protocols the dump names (or, when it
+            // names none, ESP, GRE, SCTP and UDP-Lite in turn).
+            let kind = match (other_only, others.is_empty()) {
+                (false, _) => kind,
+                (true, false) => synth::Kind::Other(others[i % others.len()]),
+                (true, true) => synth::Kind::Other([50, 47, 132, 136][i % 4]),
+            };
             let mut rng = Rng::new(seed ^ name_hash ^ ((i as u64) << 32));
             let Some(packet) = (0..8).find_map(|_| synth::make_packet(&hints, &host, dir, kind, &mut rng)) else {
                 *not_recorded.entry(format!("no {kind:?} {dir:?} packet fits the made-up host")).or_default() += 1;

@@ -26,6 +26,8 @@ const MAX_ROUTES: usize = 32;
 pub struct RuleHint {
     /// `-p`, as a protocol number (`None`: any).
     pub proto: Option<u8>,
+    /// `-p` when it names another protocol than TCP, UDP and ICMP (ESP, AH, GRE, SCTP, UDP-Lite, DCCP).
+    pub other: Option<u8>,
     /// Destination ports (`--dport`, `--dports`; the first port of a range).
     pub dports: Vec<u16>,
     /// Source ports.
@@ -67,6 +69,19 @@ fn concrete_iface(word: &str) -> Option<String> {
         && name != UPLINK
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
     ok.then_some(name)
+}
+
+/// The protocols of [`Kind::Other`] packets, by the names `-p` gives them.
+fn other_proto_number(word: &str) -> Option<u8> {
+    match word.to_ascii_lowercase().as_str() {
+        "esp" | "50" => Some(50),
+        "ah" | "51" => Some(51),
+        "gre" | "47" => Some(47),
+        "sctp" | "132" => Some(132),
+        "udplite" | "136" => Some(136),
+        "dccp" | "33" => Some(33),
+        _ => None,
+    }
 }
 
 fn proto_number(word: &str) -> Option<u8> {
@@ -126,7 +141,10 @@ impl Hints {
                         }
                     }
                     _ if negated => {}
-                    "-p" | "--protocol" => hint.proto = proto_number(value),
+                    "-p" | "--protocol" => {
+                        hint.proto = proto_number(value);
+                        hint.other = other_proto_number(value);
+                    }
                     "--dport" | "--dports" | "--destination-port" | "--destination-ports" => {
                         hint.dports.extend(ports(value))
                     }
@@ -314,6 +332,24 @@ pub enum Kind {
     Udp,
     /// An ICMP or ICMPv6 echo request.
     Echo,
+    /// A packet of another protocol (by number: SCTP, UDP-Lite or DCCP with ports, ESP or AH with an SPI,
+    /// GRE or any other), the first of its connection.
+    Other(u8),
+}
+
+impl Hints {
+    /// The other protocols (see [`Kind::Other`]) the dump's rules name, each once.
+    pub fn other_protocols(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = Vec::new();
+        for p in self.rules.iter().filter_map(|r| r.other) {
+            // (IPv6's AH is an extension header, which chainwalk's packets do not have.)
+            let ah6 = self.v6 && p == 51;
+            if !ah6 && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
 }
 
 /// The `j`th combination of direction and kind: every one of the twelve in twelve steps.
@@ -357,12 +393,21 @@ pub fn make_packet(h: &Hints, host: &MadeHost, dir: Direction, kind: Kind, rng: 
                 1
             }
         }
+        // (IPv6's AH is an extension header, which chainwalk's packets do not have.)
+        Kind::Other(51) if h.v6 => return None,
+        Kind::Other(p) => p,
     };
-    let fitting: Vec<&RuleHint> = h.rules.iter().filter(|r| r.proto == Some(want)).collect();
+    let other = matches!(kind, Kind::Other(_));
+    let fitting: Vec<&RuleHint> =
+        h.rules.iter().filter(|r| if other { r.other == Some(want) } else { r.proto == Some(want) }).collect();
     let any: Vec<&RuleHint> = h.rules.iter().collect();
     let fallback = RuleHint::default();
     let hint = rng.pick(&fitting).or_else(|| rng.pick(&any)).copied().unwrap_or(&fallback);
-    let hint_proto_fits = hint.proto.is_none_or(|p| p == want);
+    let hint_proto_fits = if other {
+        hint.other == Some(want) || (hint.proto.is_none() && hint.other.is_none())
+    } else {
+        hint.proto.is_none_or(|p| p == want)
+    };
     let link_of = |name: &str| host.links.iter().find(|l| l.0 == name).map(|l| l.1);
     let random_link = |rng: &mut Rng| host.links[rng.below(host.links.len())].clone();
     let v6 = h.v6;
@@ -488,6 +533,17 @@ pub fn make_packet(h: &Hints, host: &MadeHost, dir: Direction, kind: Kind, rng: 
         Kind::Udp => format!("{head} LEN={} {ip} PROTO=UDP SPT={sport} DPT={dport}", 60 + extra),
         Kind::Echo if v6 => format!("{head} LEN=104 {ip} PROTO=ICMPv6 TYPE=128 CODE=0"),
         Kind::Echo => format!("{head} LEN=84 {ip} PROTO=ICMP TYPE=8 CODE=0"),
+        Kind::Other(p) => {
+            let len = 60 + extra;
+            match p {
+                132 => format!("{head} LEN={len} {ip} PROTO=SCTP SPT={sport} DPT={dport}"),
+                136 => format!("{head} LEN={len} {ip} PROTO=UDPLITE SPT={sport} DPT={dport}"),
+                33 => format!("{head} LEN={len} {ip} PROTO=DCCP SPT={sport} DPT={dport}"),
+                50 => format!("{head} LEN={len} {ip} PROTO=ESP SPI=0x{:x}", 0x100 + rng.next() % 0x1000),
+                51 => format!("{head} LEN={len} {ip} PROTO=AH SPI=0x{:x}", 0x100 + rng.next() % 0x1000),
+                _ => format!("{head} LEN={len} {ip} PROTO={p}"),
+            }
+        }
     })
 }
 
@@ -510,7 +566,7 @@ mod tests {
     #[test]
     fn every_combination_is_reached_in_twelve_steps() {
         let mut all: Vec<_> = (0..12).map(combination).collect();
-        all.sort_by_key(|(d, k)| (*d as u8, *k as u8));
+        all.sort_by_key(|(d, k)| (*d as u8, format!("{k:?}")));
         all.dedup();
         assert_eq!(all.len(), 12);
     }
