@@ -356,7 +356,8 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
             in_ext = true;
         } else if in_ext && w == ")" {
             in_ext = false;
-        } else if in_ext && w.bytes().all(|b| b.is_ascii_uppercase()) {
+        } else if in_ext && (w == "AH" || w == "ESP") {
+            // (The only headers the log names; a fragment header's words are `FRAG:N INCOMPLETE ID:N`.)
             ext_headers.push((w, span));
         } else if w == "OPT" && after_proto {
             // The TCP options the kernel logs (`OPT (020405B4...)`); the IP header's come before `PROTO=`.
@@ -915,6 +916,9 @@ mod tests {
             "IN=va OUT= SRC=2001:db8:1::7 DST=2001:db8:1::2 OPT ( AH SPI=0x66 ) PROTO=UDP SPT=1000 DPT=2000 LEN=8",
         );
         assert_eq!(ah6.unwrap_err().message, "chainwalk's packets have no IPv6 extension headers, and this one has AH");
+        // A fragment header's words are not header names.
+        let frag6 = parse("IN=va OUT= SRC=2001:db8:1::7 DST=2001:db8:1::2 OPT ( FRAG:0 INCOMPLETE ID:0000abcd ) PROTO=UDP SPT=1 DPT=2");
+        assert_eq!(frag6.map(|p| p.l4), Ok(L4::Udp { sport: 1, dport: 2 }));
         // SCTP and DCCP by number, with no ports.
         let sctp = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=SCTP SPT=4000 DPT=5000").unwrap();
         assert_eq!(sctp.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=132");

@@ -2017,16 +2017,16 @@ pub fn build_packet(pkt: &Packet, stamp: &Stamp, quoted: Option<&[u8]>) -> Vec<u
 /// got: told by the IPv4 ID, or in IPv6 (whose raw sockets get no IP header) by the SCTP INIT's tag or the
 /// DCCP sequence number the recorder wrote.
 fn delivered_ports(listener: &Socket, pkt: &Packet, stamp: &Stamp) -> Option<(u16, u16)> {
-    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-    while let Ok(n) = listener.recv(&mut buf) {
-        // SAFETY: `recv` initialised the first `n` bytes.
-        let got: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+    let mut buf = [0u8; 2048];
+    let mut reader = listener;
+    while let Ok(n) = reader.read(&mut buf) {
+        let got = &buf[..n];
         let l4 = if pkt.dst.is_ipv6() {
             let at = if matches!(pkt.l4, L4::Sctp { .. }) { 16 } else { 12 };
             if got.get(at..at + 4) != Some(&stamp.seq.to_be_bytes()[..]) {
                 continue;
             }
-            &got[..]
+            got
         } else {
             let ihl = usize::from(got.first()? & 0x0f) * 4;
             if got.get(4..6) != Some(&(stamp.ip as u16).to_be_bytes()[..]) {
