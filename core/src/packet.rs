@@ -450,6 +450,17 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
             ))
         }
         other => match parse_uint(other) {
+            // A protocol with ports given by number, with them (`PROTO=132 SPT=1 DPT=2`).
+            Some(n @ (6 | 17 | 33 | 132 | 136)) if get("SPT").is_some() && get("DPT").is_some() => {
+                let (sport, dport) = (port("SPT")?, port("DPT")?);
+                match n {
+                    6 => L4::Tcp { sport, dport, flags },
+                    17 => L4::Udp { sport, dport },
+                    33 => L4::Dccp { sport, dport },
+                    132 => L4::Sctp { sport, dport },
+                    _ => L4::Udplite { sport, dport },
+                }
+            }
             Some(n) if n <= 255 => L4::Other { proto: n as u8 },
             _ => {
                 let s = get("PROTO").map(|(_, s)| s).unwrap_or(whole);
@@ -526,6 +537,12 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
         }
     }
     Ok(p)
+}
+
+/// Whether the packet is SCTP or DCCP with no ports, as the kernel's log prints them (`PROTO=132`,
+/// `PROTO=33`): a test of its ports cannot be answered.
+pub fn ports_unknown(l4: L4) -> bool {
+    matches!(l4, L4::Other { proto: 132 | 33 })
 }
 
 /// Whether the packet is ESP or AH, whose header has an SPI.
@@ -919,6 +936,17 @@ mod tests {
         // A fragment header's words are not header names.
         let frag6 = parse("IN=va OUT= SRC=2001:db8:1::7 DST=2001:db8:1::2 OPT ( FRAG:0 INCOMPLETE ID:0000abcd ) PROTO=UDP SPT=1 DPT=2");
         assert_eq!(frag6.map(|p| p.l4), Ok(L4::Udp { sport: 1, dport: 2 }));
+        // By number: with ports, the protocol's own header; without, a protocol chainwalk knows by number.
+        let by_number = |line: &str| parse(line).map(|p| p.l4);
+        assert_eq!(
+            by_number("IN=va OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=132 SPT=1 DPT=2"),
+            Ok(L4::Sctp { sport: 1, dport: 2 })
+        );
+        assert_eq!(
+            by_number("IN=va OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=33 SPT=1 DPT=2"),
+            Ok(L4::Dccp { sport: 1, dport: 2 })
+        );
+        assert_eq!(by_number("IN=va OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=132"), Ok(L4::Other { proto: 132 }));
         // SCTP and DCCP by number, with no ports.
         let sctp = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=SCTP SPT=4000 DPT=5000").unwrap();
         assert_eq!(sctp.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=132");

@@ -4,7 +4,7 @@
 use super::udp::{parse_port_rc, wrapped_port};
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
-use crate::packet::{CtDir, CtState, L4};
+use crate::packet::{CtDir, CtState};
 use crate::ruleset::{Negatable, Protocol};
 use crate::values::PortRange;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
@@ -129,8 +129,10 @@ impl Evaluate for Dccp {
         if ctx.is_later_fragment() {
             return Outcome::no("a later fragment has no DCCP header, so the dccp match does not match it");
         }
-        let L4::Dccp { sport, dport } = ctx.pkt.l4 else {
-            return Outcome::no("the packet is not DCCP");
+        let tests_ports = self.sport.is_some() || self.dport.is_some();
+        let (sport, dport) = match super::tcp::ports_for(ctx.pkt.l4, 33, tests_ports, "DCCP") {
+            Ok(ports) => ports,
+            Err(o) => return o,
         };
         let mut why = Vec::new();
         let mut assumed = false;

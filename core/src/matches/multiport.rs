@@ -141,6 +141,9 @@ impl Evaluate for Multiport {
                 "a later fragment has no transport header, so the multiport match does not match it, `!` or not",
             );
         }
+        if crate::packet::ports_unknown(ctx.pkt.l4) {
+            return crate::matches::tcp::unknown_ports_outcome();
+        }
         let Some((sport, dport)) = ctx.pkt.l4.ports() else {
             return Outcome::no("the packet has no ports");
         };

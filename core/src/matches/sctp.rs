@@ -4,7 +4,6 @@ use super::conntrack::all_of;
 use super::tcp::eval_ports;
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, Args, ExtCtx, Extension, Opt, OptSpec};
-use crate::packet::L4;
 use crate::ruleset::addr::parse_uint;
 use crate::ruleset::{Negatable, Protocol};
 use crate::values::PortRange;
@@ -277,8 +276,10 @@ impl Evaluate for Sctp {
         if ctx.is_later_fragment() {
             return Outcome::no("a later fragment has no SCTP header, so the sctp match does not match it");
         }
-        let L4::Sctp { sport, dport } = ctx.pkt.l4 else {
-            return Outcome::no("the packet is not SCTP");
+        let tests_ports = self.sport.is_some() || self.dport.is_some();
+        let (sport, dport) = match super::tcp::ports_for(ctx.pkt.l4, 132, tests_ports, "SCTP") {
+            Ok(ports) => ports,
+            Err(o) => return o,
         };
         let mut outcomes: Vec<Outcome> = [("SPT", sport, &self.sport), ("DPT", dport, &self.dport)]
             .into_iter()
@@ -465,6 +466,26 @@ mod tests {
             assert!(o.holds && !o.assumed);
             assert_eq!(o.why, "--chunk-types only ALL holds whatever chunks a packet carries, so this holds");
             assert!(!eval("--chunk-types any NONE").holds);
+        }
+
+        #[test]
+        fn a_packet_from_the_kernels_log_has_no_ports() {
+            // The kernel logs SCTP as `PROTO=132`, without ports.
+            let s = Scene::new("IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.2 PROTO=132");
+            let eval = |options: &str| match first_match(Family::Ipv4, &format!("-p sctp -m sctp {options}")) {
+                MatchKind::Sctp(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            };
+            let o = eval("--dport 3868");
+            assert!(!o.holds && o.assumed);
+            assert!(o.why.starts_with("the kernel's log prints no ports for SCTP and DCCP"), "{}", o.why);
+            let o = eval("--chunk-types only ALL");
+            assert!(o.holds && !o.assumed);
+            let multiport = match first_match(Family::Ipv4, "-p sctp -m multiport --dports 3868,3869") {
+                MatchKind::Multiport(m) => m.eval(&s.ctx()),
+                other => panic!("{other:?}"),
+            };
+            assert!(!multiport.holds && multiport.assumed);
         }
     }
 }

@@ -241,6 +241,33 @@ impl Extension for Tcp {
     }
 }
 
+/// What a test of the ports of a packet whose ports are unknown ([`crate::packet::ports_unknown`]) says:
+/// it is assumed not to hold.
+pub fn unknown_ports_outcome() -> crate::walk::eval::Outcome {
+    crate::walk::eval::Outcome::assumed(
+        false,
+        "the kernel's log prints no ports for SCTP and DCCP (`PROTO=132`, `PROTO=33`), so chainwalk does not know \
+         this packet's and assumes this does not hold (give it `SPT=` and `DPT=`)",
+    )
+}
+
+/// The ports of a packet for the match of port protocol `proto` (SCTP, DCCP): those it has; none when it was
+/// given by number without them (as the kernel's log prints it) and the match tests none; otherwise the
+/// match's answer.
+pub(crate) fn ports_for(
+    l4: crate::packet::L4,
+    proto: u8,
+    tests_ports: bool,
+    name: &str,
+) -> Result<(u16, u16), crate::walk::eval::Outcome> {
+    match (l4.proto() == proto, l4.ports()) {
+        (true, Some(ports)) => Ok(ports),
+        (true, None) if tests_ports => Err(unknown_ports_outcome()),
+        (true, None) => Ok((0, 0)),
+        (false, _) => Err(crate::walk::eval::Outcome::no(format!("the packet is not {name}"))),
+    }
+}
+
 /// Says whether `port` is in a port option's range (for the port matches of several protocols).
 pub(crate) fn eval_ports(
     name: &str,
