@@ -667,6 +667,16 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
         }
     };
     let mut answer = crate::packet::Packet::new(src, pkt.src, l4);
+    // Its length: a reset is bare headers (`nf_send_reset`, `nf_send_reset6`); an ICMP error quotes as much
+    // of the packet as fits in 576 bytes (`icmp_send`), an ICMPv6 one in IPv6's minimum MTU of 1280
+    // (`icmp6_send`).
+    let v6 = pkt.src.is_ipv6();
+    answer.len = match (reset, v6) {
+        (true, false) => 40,
+        (true, true) => 60,
+        (false, false) => 28 + pkt.len.min(548),
+        (false, true) => 48 + pkt.len.min(1232),
+    };
     // The kernel hands the answer the connection of the packet it answers (`nf_ct_attach`, from
     // `nf_send_reset` and `icmp_glue_bits`), RELATED in the other direction, as it is now: an answer to
     // a first packet has a connection not yet confirmed that has seen no reply, with the packet's
