@@ -968,14 +968,8 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !self.hook(Hook::Output) {
             return;
         }
-        if self.pkt.dst != self.routed_with.1 {
-            // ip_route_me_harder in nat OUTPUT: a new destination needs a new route.
-            let decision = self.route_decision();
-            if !self.take_route(decision, "after NAT") {
-                return;
-            }
-        } else if let Some(RouteDecision::Forward { dev, .. }) = &self.route_now {
-            // Taken again in mangle OUTPUT: POSTROUTING sees where it goes now.
+        if let Some(RouteDecision::Forward { dev, .. }) = &self.route_now {
+            // Taken again in mangle or nat OUTPUT: POSTROUTING sees where it goes now.
             self.out_iface = Some(dev.clone());
         } else if let Some(RouteDecision::Local { .. }) = &self.route_now {
             self.out_iface = Some("lo".into());
@@ -1254,6 +1248,17 @@ impl<'s, 'r> Walker<'s, 'r> {
             if table == TableName::Nat {
                 if !self.nat_stage(hook) {
                     return false;
+                }
+                // `ip_route_me_harder` in nat OUTPUT (`nf_nat_ipv4_local_fn`, `nf_nat_ipv6_local_fn`): a new
+                // destination is routed at once, with the mark as it is there; a mark filter OUTPUT sets later
+                // does not route it again (recorded: match_diff seed 24082).
+                if hook == Hook::Output && self.pkt.dst != self.routed_with.1 {
+                    let decision = self.route_decision();
+                    let shown = self.out_iface.clone();
+                    if !self.take_route(decision, "after NAT") {
+                        return false;
+                    }
+                    self.out_iface = shown;
                 }
                 continue;
             }
