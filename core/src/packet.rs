@@ -539,6 +539,11 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     Ok(p)
 }
 
+/// A number of the short form (`mark 0x10`, `spi 100`): decimal, `0x` hex or `0` octal, at most `max`.
+pub fn number_up_to(text: &str, max: u64) -> Option<u64> {
+    parse_uint(text).filter(|&n| n <= max)
+}
+
 /// Whether the packet is SCTP or DCCP with no ports, as the kernel's log prints them (`PROTO=132`,
 /// `PROTO=33`): a test of its ports cannot be answered.
 pub fn ports_unknown(l4: L4) -> bool {
@@ -643,9 +648,7 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                 .ok_or_else(|| Diagnostic::error(span, format!("`{w}` needs a value")))
         };
         let num = |v: &str, s: Span, max: u64| -> Result<u64, Diagnostic> {
-            parse_uint(v)
-                .filter(|&n| n <= max)
-                .ok_or_else(|| Diagnostic::error(s, format!("`{v}` is not a number from 0 to {max}")))
+            number_up_to(v, max).ok_or_else(|| Diagnostic::error(s, format!("`{v}` is not a number from 0 to {max}")))
         };
         let mut lower = w.to_ascii_lowercase();
         // `ctstate` as the conntrack match spells it.

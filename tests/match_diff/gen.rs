@@ -641,27 +641,26 @@ fn sees_out(chain: &str) -> bool {
     matches!(chain, "FORWARD" | "OUTPUT" | "POSTROUTING")
 }
 
+/// Protocols by number, as `-p` takes them: the number, and the name.
+const PROTO_NAMES: [(u8, &str, &str); 9] = [
+    (6, "6", "tcp"),
+    (17, "17", "udp"),
+    (58, "58", "ipv6-icmp"),
+    (132, "132", "sctp"),
+    (136, "136", "udplite"),
+    (33, "33", "dccp"),
+    (50, "50", "esp"),
+    (47, "47", "gre"),
+    (1, "1", "icmp"),
+];
+
+/// `proto` as a rule may write it: by number one time in three, else by name (ICMPv6's two names alike).
 fn proto_name(rng: &mut Rng, proto: u8) -> &'static str {
-    match (proto, rng.below(3)) {
-        (6, 0) => "6",
-        (6, _) => "tcp",
-        (17, 0) => "17",
-        (17, _) => "udp",
-        (58, 0) => "58",
-        (58, 1) => "icmpv6",
-        (58, _) => "ipv6-icmp",
-        (132, 0) => "132",
-        (132, _) => "sctp",
-        (136, 0) => "136",
-        (136, _) => "udplite",
-        (33, 0) => "33",
-        (33, _) => "dccp",
-        (50, 0) => "50",
-        (50, _) => "esp",
-        (47, 0) => "47",
-        (47, _) => "gre",
-        (_, 0) => "1",
-        _ => "icmp",
+    let (_, number, name) = PROTO_NAMES.iter().find(|(p, _, _)| *p == proto).unwrap_or(&PROTO_NAMES[8]);
+    match rng.below(3) {
+        0 => number,
+        1 if proto == 58 => "icmpv6",
+        _ => name,
     }
 }
 

@@ -1367,6 +1367,23 @@ pub struct Stamp {
     pub tsval: Option<u32>,
 }
 
+/// The packet's `PROTO=` in the kernel's log: SCTP and DCCP by number, ESP and AH by name in IPv4; none for
+/// IPv6's ESP, which the log shows as an extension header (`OPT ( ESP SPI=0x64 )`).
+fn logged_proto(pkt: &Packet) -> Option<String> {
+    let v6 = pkt.dst.is_ipv6();
+    Some(match pkt.l4 {
+        L4::Tcp { .. } => "TCP".into(),
+        L4::Udp { .. } => "UDP".into(),
+        L4::Udplite { .. } => "UDPLITE".into(),
+        L4::Icmp { .. } => "ICMP".into(),
+        L4::Icmpv6 { .. } => "ICMPv6".into(),
+        L4::Other { proto: 50 } if v6 => return None,
+        L4::Other { proto: 50 } => "ESP".into(),
+        L4::Other { proto: 51 } if !v6 => "AH".into(),
+        other => other.proto().to_string(),
+    })
+}
+
 impl Stamp {
     /// A stamp unlikely to be on any other packet on this machine right now.
     pub fn fresh(pkt: &Packet) -> Stamp {
@@ -1417,30 +1434,13 @@ impl Stamp {
         if field(msg, key).and_then(|v| v.parse::<u32>().ok()) != Some(self.ip) {
             return false;
         }
-        if field(msg, "PROTO") != Self::logged_proto(pkt).as_deref() {
+        if field(msg, "PROTO") != logged_proto(pkt).as_deref() {
             return false;
         }
         !matches!(pkt.l4, L4::Tcp { .. })
             || (field(msg, "SEQ").and_then(|v| v.parse().ok()) == Some(self.seq)
                 && field(msg, "ACK").and_then(|v| v.parse().ok()) == Some(self.ack)
                 && (self.tsval.zip(tsval_of(msg)).is_none_or(|(a, b)| a == b)))
-    }
-
-    /// The packet's `PROTO=` in the kernel's log: SCTP and DCCP by number, ESP and AH by name in IPv4; none for
-    /// IPv6's ESP, which the log shows as an extension header (`OPT ( ESP SPI=0x64 )`).
-    fn logged_proto(pkt: &Packet) -> Option<String> {
-        let v6 = pkt.dst.is_ipv6();
-        Some(match pkt.l4 {
-            L4::Tcp { .. } => "TCP".into(),
-            L4::Udp { .. } => "UDP".into(),
-            L4::Udplite { .. } => "UDPLITE".into(),
-            L4::Icmp { .. } => "ICMP".into(),
-            L4::Icmpv6 { .. } => "ICMPv6".into(),
-            L4::Other { proto: 50 } if v6 => return None,
-            L4::Other { proto: 50 } => "ESP".into(),
-            L4::Other { proto: 51 } if !v6 => "AH".into(),
-            other => other.proto().to_string(),
-        })
     }
 
     /// Whether a packet caught on the wire is the stamped one.

@@ -218,18 +218,14 @@ fn set_protocol(p: &mut Packet, value: &str) -> bool {
     true
 }
 
-/// An ESP or AH packet's SPI, decimal or `0x` hex; empty for an unknown one.
+/// An ESP or AH packet's SPI, written as the short form reads numbers; empty for an unknown one.
 fn set_spi(p: &mut Packet, value: &str) -> bool {
     let v = value.trim();
     if v.is_empty() {
         p.spi = None;
         return true;
     }
-    let spi = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => v.parse().ok(),
-    };
-    spi.map(|s| p.spi = Some(s)).is_some()
+    packet::number_up_to(v, u64::from(u32::MAX)).map(|s| p.spi = Some(s as u32)).is_some()
 }
 
 fn set_addr(addr: &mut IpAddr, other: IpAddr, value: &str) -> bool {
