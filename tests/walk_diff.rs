@@ -8,6 +8,7 @@
 //! - `CHAINWALK_WALK_DIFF_SEED=N` (default 1): which packets are made; the same seed makes the same ones;
 //! - `CHAINWALK_WALK_DIFF_COUNT=N` (default 6): packets per dump (12 cover every direction and kind once);
 //! - `CHAINWALK_WALK_DIFF_DUMP=name[,name...]` (`prefix*` too): which dumps (by file name without `.rules`);
+//! - `CHAINWALK_WALK_DIFF_DIR=DIR`: the `*.rules` dumps of DIR instead of the shared corpus (read in place);
 //! - `CHAINWALK_WALK_DIFF_OTHER=1`: packets of the other protocols the dump's rules name (ESP, AH, GRE,
 //!   SCTP, UDP-Lite, DCCP; ESP, GRE, SCTP and UDP-Lite in turn where it names none) instead.
 //!
@@ -43,8 +44,16 @@ fn selected(name: &str) -> bool {
     support::selected_by("CHAINWALK_WALK_DIFF_DUMP", name)
 }
 
+/// The folder of dumps: `CHAINWALK_WALK_DIFF_DIR`, else the shared real-world corpus.
+fn dumps_dir() -> PathBuf {
+    match std::env::var_os("CHAINWALK_WALK_DIFF_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => support::shared_dir().join("corpus").join("real"),
+    }
+}
+
 fn dumps() -> Vec<PathBuf> {
-    let dir = support::shared_dir().join("corpus").join("real");
+    let dir = dumps_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rules")).collect())
         .unwrap_or_default();
@@ -93,7 +102,7 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
     }
     let files = dumps();
     if files.is_empty() {
-        eprintln!("\n*** SKIPPED: no dump in {} ***\n", support::shared_dir().join("corpus/real").display());
+        eprintln!("\n*** SKIPPED: no dump in {} ***\n", dumps_dir().display());
         return;
     }
     let seed = env_number("CHAINWALK_WALK_DIFF_SEED", 1);

@@ -563,8 +563,16 @@ fn text_hash(text: &[u8]) -> u64 {
     mix(h, last)
 }
 
-/// Finds the rules of a chain whose text (`text_of`, compared without surrounding blanks) is that of an
-/// earlier rule: `same` gets `rule << 32 | first rule with that text` in rule order (a pair packed in one
+/// Whether two rules whose lines read the same have the same addresses: a line with lists (`-d A,B`) makes
+/// a rule for each address, which are not the same rule.
+fn same_addresses(a: &crate::ruleset::Rule, b: &crate::ruleset::Rule) -> bool {
+    let value = |n: Option<crate::ruleset::Negatable<crate::ruleset::Network>>| n.map(|n| (n.value, n.negated));
+    value(a.generic.source()) == value(b.generic.source())
+        && value(a.generic.destination()) == value(b.generic.destination())
+}
+
+/// Finds the rules of a chain whose text (`text_of`, compared without surrounding blanks) and addresses are
+/// those of an earlier rule: `same` gets `rule << 32 | first rule with that text` in rule order (a pair packed in one
 /// number, so that its sort is the one `keys` needs anyway). `keys` is scratch space.
 fn duplicates<'a, 't>(
     rules: &'a [crate::ruleset::Rule],
@@ -588,7 +596,7 @@ fn duplicates<'a, 't>(
             let first = group[..n]
                 .iter()
                 .map(|&k| (k & index_mask) as usize)
-                .find(|&i| text_of(&rules[i]).trim_ascii() == text);
+                .find(|&i| text_of(&rules[i]).trim_ascii() == text && same_addresses(&rules[i], &rules[later]));
             if let Some(first) = first {
                 same.push((later as u64) << 32 | first as u64);
             }
@@ -736,6 +744,27 @@ mod tests {
                 (5, "rule 3 of INPUT is the same as rule 1"),
                 (6, "rule 4 of INPUT is the same as rule 2"),
                 (7, "rule 5 of INPUT is the same as rule 1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_rules_of_an_address_list_are_not_duplicates() {
+        // `-d A,B` makes one rule for each address; a second line with the same list repeats both.
+        let p = parse(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.1 -d 192.0.2.17,192.0.2.7 -j RETURN\n\
+             -A INPUT -s 192.0.2.1 -d 192.0.2.17,192.0.2.7 -j RETURN\n-A INPUT -s 192.0.2.1,192.0.2.1 -j DROP\n\
+             COMMIT\n",
+            None,
+        );
+        assert!(!p.has_errors());
+        let w: Vec<(u32, &str)> = p.warnings().map(|d| (d.span.line, d.message.as_str())).collect();
+        assert_eq!(
+            w,
+            [
+                (4, "rule 3 of INPUT is the same as rule 1"),
+                (4, "rule 4 of INPUT is the same as rule 2"),
+                (5, "rule 6 of INPUT is the same as rule 5"),
             ]
         );
     }
