@@ -39,7 +39,8 @@ impl Evaluate for Helper {
     /// can match, when its master's helper has the name (the kernel compares the helper's name as a prefix of
     /// the one given; an empty name takes any helper). Otherwise the answer is `!`'s. chainwalk does not know
     /// which connections came from expectations: it assumes a RELATED packet other than an ICMP error did,
-    /// through the helper named here, and that other connections did not.
+    /// through the helper named here, and that an ESTABLISHED one's did not. A NEW packet's connection has no
+    /// master (an expected connection starts RELATED), nor has a packet without a connection.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let icmp_error = matches!(ctx.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. });
         let named = if self.name.is_empty() { "any helper".to_string() } else { format!("helper `{}`", self.name) };
@@ -55,6 +56,19 @@ impl Evaluate for Helper {
             );
         }
         let holds = self.negated;
+        let verdict = if holds { "holds" } else { "does not hold" };
+        let certain = match ctx.ct.state {
+            // The first packet of an expected connection is RELATED, never NEW; INVALID and UNTRACKED packets (and
+            // every packet in the raw table) have no connection at all.
+            CtState::New => {
+                Some("a NEW connection was not set up by an expectation (its first packet would be RELATED)")
+            }
+            CtState::Invalid | CtState::Untracked => Some("the packet has no connection"),
+            CtState::Established | CtState::Related => None,
+        };
+        if let Some(why) = certain {
+            return Outcome::when(holds, format!("{why}, so {named} cannot match and this {verdict}"));
+        }
         Outcome::assumed(
             holds,
             format!(
@@ -120,10 +134,20 @@ mod tests {
             let o = eval(&data, "--helper ftp");
             assert!(o.holds && o.assumed);
             assert!(!eval(&data, "! --helper ftp").holds);
+            let established = Scene::new("tcp 192.0.2.1:1 -> 192.0.2.2:21 in eth0 ack state established");
+            let o = eval(&established, "--helper ftp");
+            assert!(!o.holds && o.assumed);
+            assert!(eval(&established, "! --helper ftp").holds);
+        }
+
+        #[test]
+        fn a_new_connection_never_has_a_master() {
             let plain = Scene::new("tcp 192.0.2.1:1 -> 192.0.2.2:21 in eth0 syn");
             let o = eval(&plain, "--helper ftp");
-            assert!(!o.holds && o.assumed);
-            assert!(eval(&plain, "! --helper ftp").holds);
+            assert!(!o.holds && !o.assumed, "{o:?}");
+            assert!(o.why.contains("would be RELATED"), "{}", o.why);
+            let o = eval(&plain, "! --helper ftp");
+            assert!(o.holds && !o.assumed);
         }
     }
 }
