@@ -448,16 +448,26 @@ fn rule(p: &Pkt, table: &str, chain: &str, last: bool, users: &[&str], rng: &mut
         2 if chain.starts_with('U') => "-j RETURN".to_string(),
         _ => {
             // Port options of a NAT target need the rule to be about TCP or UDP.
-            let l4 = ["-p tcp", "-p 6", "-p udp", "-p 17"].iter().any(|w| words.first().is_some_and(|f| f == w));
-            target(table, chain, last, l4, p, rng, seq)
+            let first_is = |ws: &[&str]| ws.iter().any(|w| words.first().is_some_and(|f| f == w));
+            let l4 = first_is(&["-p tcp", "-p 6", "-p udp", "-p 17"]);
+            let tcp = first_is(&["-p tcp", "-p 6"]);
+            target(table, chain, last, (l4, tcp), p, rng, seq)
         }
     });
     format!("-A {chain} {}\n", words.join(" "))
 }
 
-/// A rule's target; no CONNMARK for an `established` packet, whose handshake would have set the mark.
-/// `l4`: the rule is about TCP or UDP, so a NAT target may give ports.
-fn target(table: &str, chain: &str, last: bool, l4: bool, p: &Pkt, rng: &mut Rng, seq: &mut u32) -> String {
+/// A rule's target; no CONNMARK that sets the mark for an `established` packet, whose handshake would
+/// have set it. `l4`: the rule is about TCP or UDP, so a NAT target may give ports; `tcp`: about TCP.
+fn target(
+    table: &str,
+    chain: &str,
+    last: bool,
+    (l4, tcp): (bool, bool),
+    p: &Pkt,
+    rng: &mut Rng,
+    seq: &mut u32,
+) -> String {
     *seq += 1;
     let established = p.established;
     // (Not in a user chain, which may be called from hooks the target is not allowed in.)
@@ -489,8 +499,45 @@ fn target(table: &str, chain: &str, last: bool, l4: bool, p: &Pkt, rng: &mut Rng
             format!("-j {t} --{o}-{} 1", ["inc", "dec"][rng.below(2)])
         }
         4 if table == "mangle" => format!("-j DSCP --set-dscp 0x{:02x}", [0x0a, 0x2e, 0][rng.below(3)]),
+        5 => rarer_target(table, chain, tcp, p, rng)
+            .unwrap_or_else(|| format!("-j NFLOG --nflog-group {}", 7 + *seq % 3)),
         _ => format!("-j NFLOG --nflog-group {}", 7 + *seq % 3),
     }
+}
+
+/// The other ways of the header and mark targets (and CT's helper), if one fits `table chain`.
+fn rarer_target(table: &str, chain: &str, tcp: bool, p: &Pkt, rng: &mut Rng) -> Option<String> {
+    let mangle = table == "mangle";
+    let mask = |rng: &mut Rng| [0xffu32, 0xffff_ffff, 0x0f, 0xf0][rng.below(4)];
+    Some(match rng.below(9) {
+        0 => {
+            let bits = 1u32 << rng.below(3);
+            let way = ["--set-mark", "--or-mark", "--xor-mark", "--and-mark"][rng.below(4)];
+            let value = if way == "--and-mark" { !bits } else { bits };
+            format!("-j MARK {way} 0x{value:x}")
+        }
+        // Reading the connection's mark is fine for an established packet; writing it is not.
+        1 => format!("-j CONNMARK --restore-mark --nfmask 0x{:x} --ctmask 0x{:x}", mask(rng), mask(rng)),
+        2 if !p.established => format!("-j CONNMARK --save-mark --nfmask 0x{:x} --ctmask 0x{:x}", mask(rng), mask(rng)),
+        3 if mangle => {
+            let way = ["--and-tos", "--or-tos", "--xor-tos"][rng.below(3)];
+            format!("-j TOS {way} 0x{:02x}", [0x10, 0x08, 0xfc, 0x1c][rng.below(4)])
+        }
+        4 if mangle && chain != "POSTROUTING" => {
+            let (t, o) = if p.v6 { ("HL", "hl") } else { ("TTL", "ttl") };
+            format!("-j {t} --{o}-set {}", [1, 33, 64, 255][rng.below(4)])
+        }
+        5 if mangle => format!("-j DSCP --set-dscp-class {}", ["AF21", "EF", "CS1", "BE"][rng.below(4)]),
+        // (IPv4 only: ip6tables has no ECN target.)
+        6 if mangle && !p.v6 => match rng.below(2) {
+            0 if tcp => "-j ECN --ecn-tcp-remove".to_string(),
+            _ => format!("-j ECN --ecn-ip-ect {}", rng.below(4)),
+        },
+        // A helper given to a new connection: `-m helper` still finds none, as only the connections it
+        // expects have a master with one.
+        7 if table == "raw" && tcp && !p.established => "-j CT --helper ftp".to_string(),
+        _ => return None,
+    })
 }
 
 /// A NAT target for `nat chain`: DNAT, REDIRECT or NETMAP of the destination in PREROUTING and OUTPUT,
@@ -902,6 +949,7 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
             };
             format!("-m u32 {}--u32 \"{e}\"", not(rng))
         }
+        22 if rng.below(2) == 0 => format!("-m helper {}--helper ftp", not(rng)),
         22 => format!("-m comment --comment \"case {}\"", rng.below(100)),
         23 => format!("-m limit --limit {}/sec --limit-burst {}", 1 + rng.below(5), 1 + rng.below(5)),
         24 => {
