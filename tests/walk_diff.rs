@@ -1,5 +1,5 @@
 //! The walk against the kernel on real-world dumps: for each dump of `../shared/corpus/real` that
-//! `iptables-legacy-restore` accepts, a host made up from the interfaces its rules name and packets aimed
+//! `iptables-legacy-restore` accepts, a host made up from the interfaces and ipsets its rules name and packets aimed
 //! at its rules (`walk_diff/synth.rs`) are recorded from the kernel with the recorder `tests/record.rs`
 //! uses, walked by chainwalk as `tests/cases.rs` walks a case, and every difference is reported. The dumps
 //! are third-party data: they are read where they are and copied only to a temporary folder.
@@ -62,10 +62,15 @@ fn dumps() -> Vec<PathBuf> {
     files
 }
 
-/// Whether the real `iptables-legacy-restore` (or ip6tables') accepts the dump, tried in a throwaway namespace.
-fn kernel_accepts(rules: &str, family: Family) -> bool {
+/// Whether the real `iptables-legacy-restore` (or ip6tables') accepts the dump, tried in a throwaway namespace
+/// that has the made-up host's ipsets.
+fn kernel_accepts(rules: &str, host: &str, family: Family) -> bool {
     let tool = if family == Family::Ipv6 { "ip6tables-legacy-restore" } else { "iptables-legacy-restore" };
     let ns = support::Netns::new("cwdiff");
+    let sets: String = recorder::ipset_restore_lines(host).into_iter().map(|l| l + "\n").collect();
+    if !sets.is_empty() && !ns.run("ipset", &["restore", "-exist"], sets.as_bytes()).status.success() {
+        return false;
+    }
     ns.run(tool, &["--test"], rules.as_bytes()).status.success()
 }
 
@@ -120,7 +125,16 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
         let name = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let rules = String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
         let family = detect_family(&rules);
-        if !kernel_accepts(&rules, family) {
+        let hints = Hints::read(&rules, family == Family::Ipv6);
+        let mut host = synth::make_host(&hints);
+        let sets = synth::make_sets(&rules, &host, family == Family::Ipv6);
+        if !sets.is_empty() {
+            host.text += "# ipset save\n";
+            host.text += &sets;
+            host.host = chainwalk_core::host::parse(&host.text)
+                .unwrap_or_else(|e| panic!("made-up host does not read: {e:?}\n{}", host.text));
+        }
+        if !kernel_accepts(&rules, &host.text, family) {
             skipped_dumps.push(format!("{name}: iptables-legacy-restore refuses it"));
             continue;
         }
@@ -129,8 +143,6 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
             continue;
         }
         compared_dumps += 1;
-        let hints = Hints::read(&rules, family == Family::Ipv6);
-        let host = synth::make_host(&hints);
         let name_hash = name.bytes().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
         let others = hints.other_protocols();
         for i in 0..count {

@@ -284,6 +284,66 @@ pub fn make_host(h: &Hints) -> MadeHost {
     MadeHost { text, host, links }
 }
 
+/// The ipsets the dump's rules name (`--match-set`, `--add-set`, `--del-set`, the old `--set`), as `ipset
+/// save` lines for the made-up host: `hash:net` (`hash:net,net` when every rule that names it looks at two
+/// directions or more), holding some of the host's subnets and the remote range, chosen by the set's name;
+/// Docker's bridges set (`docker-ext-bridges-v4`, `-v6`) holds the subnets of its bridges, as Docker fills it.
+pub fn make_sets(rules: &str, host: &MadeHost, v6: bool) -> String {
+    let mut sets: Vec<(String, usize)> = Vec::new();
+    for line in rules.lines().filter(|l| l.starts_with("-A ") || l.starts_with("-I ")) {
+        let w = words(line);
+        for (k, word) in w.iter().enumerate() {
+            if !matches!(*word, "--match-set" | "--add-set" | "--del-set" | "--set") {
+                continue;
+            }
+            let (Some(name), Some(flags)) = (w.get(k + 1), w.get(k + 2)) else { continue };
+            if name.starts_with('-') || flags.starts_with('-') {
+                continue;
+            }
+            let dims = flags.split(',').count();
+            match sets.iter_mut().find(|(n, _)| n == name) {
+                Some((_, d)) => *d = (*d).min(dims),
+                None => sets.push((name.to_string(), dims)),
+            }
+        }
+    }
+    let family = if v6 { "inet6" } else { "inet" };
+    let far = if v6 { "2001:db8:ffff::/48" } else { "203.0.113.0/24" };
+    let mut out = String::new();
+    for (name, dims) in &sets {
+        let h = name.bytes().fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        let docker = name.starts_with("docker-ext-bridges");
+        let nets: Vec<String> = host
+            .links
+            .iter()
+            .enumerate()
+            .filter(
+                |(i, (iface, _))| {
+                    if docker {
+                        iface == "docker0" || iface.starts_with("br-")
+                    } else {
+                        (h + i) % 3 != 0
+                    }
+                },
+            )
+            .map(|(_, (_, net))| format!("{}/{}", net.0, net.1))
+            .chain((!docker && h % 2 == 0).then(|| far.to_string()))
+            .collect();
+        let (kind, elements): (&str, Vec<String>) = if *dims >= 2 && !docker {
+            let pairs = nets.iter().flat_map(|n| [format!("{n},{far}"), format!("{far},{n}")]).collect();
+            ("hash:net,net", pairs)
+        } else {
+            ("hash:net", nets)
+        };
+        out += &format!("create {name} {kind} family {family} hashsize 1024 maxelem 65536\n");
+        let mut seen = std::collections::HashSet::new();
+        for e in elements.into_iter().filter(|e| seen.insert(e.clone())) {
+            out += &format!("add {name} {e}\n");
+        }
+    }
+    out
+}
+
 /// A small deterministic random number generator (splitmix64), so that a seed gives the same packets.
 pub struct Rng(u64);
 
@@ -561,6 +621,26 @@ mod tests {
         assert_eq!(h.rules[0].dports, [22, 80]);
         assert_eq!(h.rules[1].out_if, None);
         assert_eq!(h.rules[1].dst, Some(("10.0.0.0".parse().unwrap(), 8)));
+    }
+
+    #[test]
+    fn sets_are_made_for_the_names_rules_give() {
+        let dump = "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o docker0 -m set --match-set docker-ext-bridges-v4 dst \
+                    -j ACCEPT\n-A FORWARD -i eth1 -m set ! --match-set pair src,dst -j SET --add-set pair src,dst\n\
+                    -A FORWARD -m recent --set --name x\nCOMMIT\n";
+        let host = make_host(&Hints::read(dump, false));
+        let sets = make_sets(dump, &host, false);
+        let creates: Vec<&str> = sets.lines().filter(|l| l.starts_with("create")).collect();
+        assert_eq!(
+            creates,
+            [
+                "create docker-ext-bridges-v4 hash:net family inet hashsize 1024 maxelem 65536",
+                "create pair hash:net,net family inet hashsize 1024 maxelem 65536"
+            ]
+        );
+        let docker0 = host.links.iter().find(|l| l.0 == "docker0").unwrap().1;
+        assert!(sets.contains(&format!("add docker-ext-bridges-v4 {}/{}\n", docker0.0, docker0.1)), "{sets}");
+        chainwalk_core::host::parse(&format!("{}# ipset save\n{sets}", host.text)).unwrap();
     }
 
     #[test]
