@@ -127,7 +127,7 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
         let family = detect_family(&rules);
         let hints = Hints::read(&rules, family == Family::Ipv6);
         let mut host = synth::make_host(&hints);
-        let sets = synth::make_sets(&rules, &host, family == Family::Ipv6);
+        let sets = synth::make_sets(&rules, &hints, &host);
         if !sets.is_empty() {
             host.text += "# ipset save\n";
             host.text += &sets;

@@ -285,10 +285,12 @@ pub fn make_host(h: &Hints) -> MadeHost {
 }
 
 /// The ipsets the dump's rules name (`--match-set`, `--add-set`, `--del-set`, the old `--set`), as `ipset
-/// save` lines for the made-up host: `hash:net` (`hash:net,net` when every rule that names it looks at two
-/// directions or more), holding some of the host's subnets and the remote range, chosen by the set's name;
+/// save` lines for the made-up host: `hash:net` holding some of the host's subnets and the remote range, chosen
+/// by the set's name (`hash:net,port` with those and the dump's ports when every rule that names it gives two
+/// directions, `hash:ip,port,net`, empty, for three);
 /// Docker's bridges set (`docker-ext-bridges-v4`, `-v6`) holds the subnets of its bridges, as Docker fills it.
-pub fn make_sets(rules: &str, host: &MadeHost, v6: bool) -> String {
+pub fn make_sets(rules: &str, hints: &Hints, host: &MadeHost) -> String {
+    let v6 = hints.v6;
     let mut sets: Vec<(String, usize)> = Vec::new();
     for line in rules.lines().filter(|l| l.starts_with("-A ") || l.starts_with("-I ")) {
         let w = words(line);
@@ -329,11 +331,21 @@ pub fn make_sets(rules: &str, host: &MadeHost, v6: bool) -> String {
             .map(|(_, (_, net))| format!("{}/{}", net.0, net.1))
             .chain((!docker && h % 2 == 0).then(|| far.to_string()))
             .collect();
-        let (kind, elements): (&str, Vec<String>) = if *dims >= 2 && !docker {
-            let pairs = nets.iter().flat_map(|n| [format!("{n},{far}"), format!("{far},{n}")]).collect();
-            ("hash:net,net", pairs)
-        } else {
-            ("hash:net", nets)
+        // (This kernel has no hash:net,net; hash:ip,port,net is left empty.)
+        let (kind, elements): (&str, Vec<String>) = match *dims {
+            _ if docker => ("hash:net", nets),
+            1 => ("hash:net", nets),
+            2 => {
+                let mut ports: Vec<u16> = hints.rules.iter().flat_map(|r| r.dports.iter().copied()).take(4).collect();
+                ports.extend([22, 53]);
+                let pairs = nets
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, n)| ports.iter().map(move |p| format!("{n},{}:{p}", ["tcp", "udp"][i % 2])))
+                    .collect();
+                ("hash:net,port", pairs)
+            }
+            _ => ("hash:ip,port,net", Vec::new()),
         };
         out += &format!("create {name} {kind} family {family} hashsize 1024 maxelem 65536\n");
         let mut seen = std::collections::HashSet::new();
@@ -625,17 +637,19 @@ mod tests {
 
     #[test]
     fn sets_are_made_for_the_names_rules_give() {
-        let dump = "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o docker0 -m set --match-set docker-ext-bridges-v4 dst \
+        let dump =
+            "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o docker0 -m set --match-set docker-ext-bridges-v4 dst \
                     -j ACCEPT\n-A FORWARD -i eth1 -m set ! --match-set pair src,dst -j SET --add-set pair src,dst\n\
                     -A FORWARD -m recent --set --name x\nCOMMIT\n";
-        let host = make_host(&Hints::read(dump, false));
-        let sets = make_sets(dump, &host, false);
+        let hints = Hints::read(dump, false);
+        let host = make_host(&hints);
+        let sets = make_sets(dump, &hints, &host);
         let creates: Vec<&str> = sets.lines().filter(|l| l.starts_with("create")).collect();
         assert_eq!(
             creates,
             [
                 "create docker-ext-bridges-v4 hash:net family inet hashsize 1024 maxelem 65536",
-                "create pair hash:net,net family inet hashsize 1024 maxelem 65536"
+                "create pair hash:net,port family inet hashsize 1024 maxelem 65536"
             ]
         );
         let docker0 = host.links.iter().find(|l| l.0 == "docker0").unwrap().1;
