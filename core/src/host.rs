@@ -29,6 +29,9 @@ pub struct Host {
     pub ip_forward: bool,
     /// `net.ipv6.conf.all.forwarding`.
     pub ipv6_forward: bool,
+    /// Whether the host text set IPv4's and IPv6's forwarding (else they are the kernel's default, off).
+    #[serde(default)]
+    pub forwarding_given: [bool; 2],
     /// `net.ipv4.conf.IFACE.forwarding` given after the last `net.ipv4.ip_forward` (which sets every
     /// interface's): whether IPv4 packets that come in on that interface are forwarded.
     #[serde(default)]
@@ -281,6 +284,7 @@ impl Host {
             routes: Vec::new(),
             ip_forward: false,
             ipv6_forward: false,
+            forwarding_given: [false; 2],
             route_localnet: false,
             rp_filter: Vec::new(),
             src_valid_mark: Vec::new(),
@@ -969,6 +973,7 @@ fn read_line(
         }
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
+                host.forwarding_given[0] = true;
                 host.ip_forward_dev.retain(|(d, _)| d != dev);
                 host.ip_forward_dev.push((dev.to_string(), on));
                 return Ok(());
@@ -978,9 +983,13 @@ fn read_line(
             "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => {
                 // Writing it sets every interface's forwarding too (`inet_forward_change`).
                 host.ip_forward = on;
+                host.forwarding_given[0] = true;
                 host.ip_forward_dev.clear();
             }
-            "net.ipv6.conf.all.forwarding" => host.ipv6_forward = on,
+            "net.ipv6.conf.all.forwarding" => {
+                host.ipv6_forward = on;
+                host.forwarding_given[1] = true;
+            }
             "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
             "net.bridge.bridge-nf-call-iptables" => host.bridge_nf_call_iptables = Some(on),
             "net.bridge.bridge-nf-call-ip6tables" => host.bridge_nf_call_ip6tables = Some(on),

@@ -770,9 +770,24 @@ impl<'s, 'r> Walker<'s, 'r> {
                     } else {
                         "net.ipv4.ip_forward".to_string()
                     };
+                    let given = self.host.forwarding_given[usize::from(self.family() == Family::Ipv6)];
+                    if !given && !self.host.assumed {
+                        self.trace.assumptions.push(Assumption {
+                            step: None,
+                            key: None,
+                            text: format!(
+                                "The host does not give {knob}: chainwalk takes the kernel's default, 0, so the host \
+                                 does not forward. Routers, Docker and Kubernetes hosts turn it on; add `{knob} = 1` \
+                                 to the host if this one does."
+                            ),
+                            matched: None,
+                            question: None,
+                        });
+                    }
+                    let default = if given { "" } else { " (the kernel's default)" };
                     self.stop_by_routing(
                         Path::Forward,
-                        format!("the packet is not for this host and {knob} is 0, so it is not forwarded"),
+                        format!("the packet is not for this host and {knob} is 0{default}, so it is not forwarded"),
                         None,
                     );
                     return;
@@ -1710,6 +1725,22 @@ pub(super) fn reverse(t: Tuple) -> Tuple {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn forwarding_off_by_default_is_an_assumption() {
+        let rules = "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n";
+        let packet = "tcp 192.0.2.9:1000 -> 203.0.113.5:80 in eth0 syn";
+        let host = "# ip -br addr\neth0 UP 192.0.2.1/24\neth1 UP 198.51.100.1/24\n# ip route\ndefault via 198.51.100.254 dev eth1\n";
+        let silent = crate::matches::testing::walk(rules, host, packet);
+        assert_eq!(silent.fate.verdict, crate::trace::FateVerdict::Drop, "{:?}", silent.fate);
+        assert!(silent.assumptions.iter().any(|a| a.text.starts_with("The host does not give net.ipv4.ip_forward")));
+        // Said off, it is a fact; said on, the packet is forwarded.
+        let off = crate::matches::testing::walk(rules, &format!("{host}net.ipv4.ip_forward = 0\n"), packet);
+        assert_eq!(off.fate.verdict, crate::trace::FateVerdict::Drop);
+        assert!(off.assumptions.is_empty(), "{:?}", off.assumptions);
+        let on = crate::matches::testing::walk(rules, &format!("{host}net.ipv4.ip_forward = 1\n"), packet);
+        assert_eq!(on.fate.verdict, crate::trace::FateVerdict::Accept);
+    }
+
     #[test]
     fn the_dump_s_own_trace_rule_says_where_the_kernel_starts_logging() {
         // The Docker story: raw PREROUTING rule 1 is `-j TRACE` for port 7788. Marked before raw, the
