@@ -47,8 +47,9 @@ pub struct SetLookup {
     pub dirs: Vec<SetDir>,
 }
 
-/// Which side of the packet a set dimension is taken from.
+/// Which side of the packet a set dimension is taken from (in `-m set` and `-j SET` alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SetDir {
     /// `src`: the source address or port.
     Src,
@@ -67,18 +68,22 @@ pub enum CounterTest {
     Gt(u64),
 }
 
+/// `src,dst,...`, as `iptables-save` prints a set's flags.
+pub(crate) fn dirs_text(dirs: &[SetDir]) -> String {
+    let words: Vec<&str> = dirs
+        .iter()
+        .map(|d| match d {
+            SetDir::Src => "src",
+            SetDir::Dst => "dst",
+        })
+        .collect();
+    words.join(",")
+}
+
 impl fmt::Display for SetLookup {
     /// `NAME src,dst`, as `iptables-save` prints it (the name unquoted).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dirs: Vec<&str> = self
-            .dirs
-            .iter()
-            .map(|d| match d {
-                SetDir::Src => "src",
-                SetDir::Dst => "dst",
-            })
-            .collect();
-        write!(f, "{} {}", self.name, dirs.join(","))
+        write!(f, "{} {}", self.name, dirs_text(&self.dirs))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ext::{find, opt, save_opt, save_opt_value, Args, ExtCtx, Extension, Opt, OptSpec};
+pub use crate::matches::set::SetDir;
 use crate::values::opt_number;
 use serde::{Deserialize, Serialize};
 
@@ -28,16 +29,6 @@ pub struct SetRef {
     pub name: String,
     /// For each dimension of the set's type, whether it takes the packet's source or destination.
     pub dirs: Vec<SetDir>,
-}
-
-/// Where one dimension of a set entry comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SetDir {
-    /// `src`: the source address or port.
-    Src,
-    /// `dst`: the destination address or port.
-    Dst,
 }
 
 /// How `--add-set` adds.
@@ -75,31 +66,16 @@ impl SetRef {
             return Err(o.bad_arg(format!("set name `{name}` is longer than {SET_NAME_MAX} characters")));
         }
         // Read as the set match reads them (only each flag's first three letters count).
-        let dirs = crate::matches::set::dirs(o.arg2())
-            .map_err(|m| Diagnostic::error(o.arg2_span(), m))?
-            .into_iter()
-            .map(|d| match d {
-                crate::matches::set::SetDir::Src => SetDir::Src,
-                crate::matches::set::SetDir::Dst => SetDir::Dst,
-            })
-            .collect();
+        let dirs = crate::matches::set::dirs(o.arg2()).map_err(|m| Diagnostic::error(o.arg2_span(), m))?;
         Ok(SetRef { name: name.to_string(), dirs })
     }
 
     fn save(&self, out: &mut String, option: &str) {
-        let dirs: Vec<&str> = self
-            .dirs
-            .iter()
-            .map(|d| match d {
-                SetDir::Src => "src",
-                SetDir::Dst => "dst",
-            })
-            .collect();
         save_opt(out, false, option);
         out.push(' ');
         out.push_str(&self.name);
         out.push(' ');
-        out.push_str(&dirs.join(","));
+        out.push_str(&crate::matches::set::dirs_text(&self.dirs));
     }
 }
 

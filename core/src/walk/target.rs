@@ -736,11 +736,7 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
     let ops =
         x.add.as_ref().map(|a| (&a.set, true, a.exist)).into_iter().chain(x.del.as_ref().map(|d| (d, false, false)));
     for (set_ref, add, exist) in ops {
-        let dirs: Vec<SetDir> = set_ref
-            .dirs
-            .iter()
-            .map(|d| if *d == crate::targets::set::SetDir::Src { SetDir::Src } else { SetDir::Dst })
-            .collect();
+        let dirs: &[SetDir] = &set_ref.dirs;
         let verb = if add { "add to" } else { "delete from" };
         let Some(index) = w.ipsets().iter().position(|s| s.name == set_ref.name) else {
             done.push(format!("would {verb} ipset {}, whose contents chainwalk was not given", set_ref.name));
@@ -765,7 +761,7 @@ fn set_target(w: &mut Walker<'_, '_>, x: &crate::targets::set::SetTarget, hook: 
                 continue;
             }
             let Ok(key) =
-                crate::matches::set::packet_key(set, &dirs, &w.pkt, w.in_iface.as_deref(), out_iface.as_deref())
+                crate::matches::set::packet_key(set, dirs, &w.pkt, w.in_iface.as_deref(), out_iface.as_deref())
             else {
                 continue;
             };
