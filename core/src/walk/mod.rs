@@ -507,6 +507,9 @@ struct Walker<'s, 'r> {
     binding_assumed: Vec<Assumption>,
     /// Whether the packet is one the kernel makes itself (a REJECT's answer, a redirect), with no socket.
     kernel_made: bool,
+    /// Whether its first route is looked up without its source address (an IPv4 ICMP error about a packet
+    /// that was not for this host).
+    unspecified_source: bool,
     in_iface: Option<String>,
     out_iface: Option<String>,
     /// What the last routing decision looked at (source, destination, mark, TOS), and, for a packet of this
@@ -613,6 +616,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             binding_probe: false,
             binding_assumed: Vec::new(),
             kernel_made: false,
+            unspecified_source: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
             routed_with: (packet.src, packet.dst, packet.mark, packet.tos),
@@ -1162,7 +1166,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         let ports = self.pkt.l4.ports();
         crate::policy::Flow {
             dst: self.pkt.dst,
-            src: Some(self.pkt.src),
+            src: (!self.unspecified_source).then_some(self.pkt.src),
             mark: self.pkt.mark,
             iif: self.in_iface.as_deref(),
             proto: Some(self.pkt.l4.proto()),
@@ -1192,6 +1196,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             Some(dev) => (RouteDecision::Forward { dev, via: None, src: None, multipath: 0, mtu: None }, None),
             None => self.host.route_flow(&self.flow()),
         };
+        // A route looked up again (`ip_route_me_harder`) has the source address the packet now has.
+        self.unspecified_source = false;
         self.routed_with = self.route_key();
         let mut note = match &d {
             RouteDecision::Local { dev }

@@ -667,6 +667,12 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
         }
     };
     let mut answer = crate::packet::Packet::new(src, pkt.src, l4);
+    // An IPv4 ICMP error has the TOS bits of the packet it answers under the precedence of network control
+    // (`__icmp_send`: `RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL`), which a `tos` selector of the routing
+    // policy sees; a reset has none.
+    if !reset && !pkt.src.is_ipv6() {
+        answer.tos = (pkt.tos & 0x1e) | 0xc0;
+    }
     // Its length: a reset is bare headers (`nf_send_reset`, `nf_send_reset6`); an ICMP error quotes as much
     // of the packet as fits in 576 bytes (`icmp_send`), an ICMPv6 one in IPv6's minimum MTU of 1280
     // (`icmp6_send`).
@@ -696,6 +702,9 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     p.probe = true;
     p.traced = false;
     p.kernel_made = true;
+    // `__icmp_send` looks the way back up from no source address unless the packet was for the host, so
+    // `from` selectors of the routing policy do not see the address it then picks (recorded).
+    p.unspecified_source = !reset && !v6 && !w.host.is_local(pkt.dst);
     // The answer is made while the packet is still being walked: the counters and buckets its rules
     // used (limit, hashlimit, quota, statistic, connlimit) and the recent lists it filled are where the
     // packet left them (recorded: a connlimit the packet met counts the answer's connection again).
