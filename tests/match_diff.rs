@@ -134,6 +134,7 @@ fn random_rules_match_as_in_the_kernel() {
         return;
     }
     let other_only = std::env::var("CHAINWALK_MATCH_DIFF_OTHER").is_ok_and(|v| v == "1");
+    let random_hosts = std::env::var("CHAINWALK_MATCH_DIFF_HOSTS").is_ok_and(|v| v == "1");
     let first = env_number("CHAINWALK_MATCH_DIFF_SEED", 1);
     let count = env_number("CHAINWALK_MATCH_DIFF_COUNT", if ci { 60 } else { 40 });
     let out = std::env::temp_dir().join("chainwalk-match-diff");
@@ -152,7 +153,8 @@ fn random_rules_match_as_in_the_kernel() {
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());
         let _ = std::fs::create_dir_all(&dir);
-        let host = format!("{}# ipset save\n{}", gen::host(&pkt, seed), gen::sets(&pkt, &mut rng));
+        let host = gen::host(&pkt, seed, random_hosts, &mut rng);
+        let host = format!("{host}# ipset save\n{}", gen::sets(&pkt, &mut rng));
         let case = Case { rules, host, packet: packet.clone(), assume: String::new() };
         match compare(&case, &dir) {
             Outcome::Agrees => agreed += 1,

@@ -50,14 +50,142 @@ net.ipv4.ip_forward = 1
 net.ipv4.conf.all.rp_filter = 1
 ";
 
-/// The host for the case of `seed` with packet `p`: one case in four has the routing policy.
-pub fn host(p: &Pkt, seed: u64) -> &'static str {
+/// The host for the case of `seed` with packet `p`: one case in four has the routing policy, one in eight
+/// (every one with `random`) a routing policy, routes and reverse-path filters of its own
+/// ([`random_host`]).
+pub fn host(p: &Pkt, seed: u64, random: bool, rng: &mut Rng) -> String {
+    if random || seed % 8 == 5 {
+        return random_host(p, rng);
+    }
     match (p.v6, seed % 4) {
         (true, 2) => HOST6_POLICY,
         (true, _) => HOST6,
         (false, 2) => HOST_POLICY,
         _ => HOST,
     }
+    .to_string()
+}
+
+/// A host with the addresses of [`HOST`] (or [`HOST6`]), so that the packets fit it, and random routing
+/// around them: more specific routes that send half of the remote hosts or of the LAN elsewhere, routes that
+/// kill some (blackhole, unreachable, prohibit) or throw them to the next rule, a second default route,
+/// two more tables, rules that choose them by mark, TOS, source, destination, interfaces, protocol and
+/// port (some negated, some with other actions), and reverse-path filters and forwarding per interface.
+pub fn random_host(p: &Pkt, rng: &mut Rng) -> String {
+    let v6 = p.v6;
+    let (wan_gw, lan_gw, remote, remote_lo, remote_hi, lan_hi) = if v6 {
+        (
+            "2001:db8:1::1",
+            "2001:db8:2::fe",
+            "2001:db8:ff::/48",
+            "2001:db8:ff::/49",
+            "2001:db8:ff:8000::/49",
+            "2001:db8:2::80/121",
+        )
+    } else {
+        ("198.51.100.1", "192.0.2.254", "203.0.113.0/24", "203.0.113.0/25", "203.0.113.128/25", "192.0.2.128/25")
+    };
+    let lan_lo = if v6 { "2001:db8:2::/121" } else { "192.0.2.0/25" };
+    let mut t = String::from("# ip -br addr\n");
+    if v6 {
+        t += "lo               UNKNOWN        127.0.0.1/8 ::1/128\neth0             UP             2001:db8:1::2/64\n\
+              eth1             UP             2001:db8:2::1/64\n";
+    } else {
+        t += "lo               UNKNOWN        127.0.0.1/8\neth0             UP             198.51.100.2/24\n\
+              eth1             UP             192.0.2.1/24\n";
+    }
+    let dead = |rng: &mut Rng| ["blackhole", "unreachable", "prohibit", "throw"][rng.below(4)];
+    let mut main = vec![format!("default via {wan_gw} dev eth0")];
+    if rng.below(3) == 0 {
+        // (Not IPv6's default metric, 1024, which would make one multipath route of the two.)
+        let metric = if v6 { [100, 2048][rng.below(2)] } else { [100, 1024][rng.below(2)] };
+        main.push(format!("default via {lan_gw} dev eth1 metric {metric}"));
+    }
+    match rng.below(4) {
+        0 => main.push(format!("{remote_lo} via {lan_gw} dev eth1")),
+        1 => main.push(format!("{} {remote_hi}", dead(rng))),
+        _ => {}
+    }
+    if rng.below(4) == 0 {
+        main.push(format!("{lan_hi} via {wan_gw} dev eth0"));
+    }
+    let mut t100 = match rng.below(3) {
+        0 => vec![format!("default via {lan_gw} dev eth1")],
+        1 => vec![format!("{remote} via {lan_gw} dev eth1")],
+        _ => vec![format!("{} default", dead(rng))],
+    };
+    if rng.below(3) == 0 {
+        t100.push(format!("{lan_lo} via {wan_gw} dev eth0"));
+    }
+    let t200 = match rng.below(3) {
+        0 => format!("default via {wan_gw} dev eth0"),
+        1 => format!("{} {remote_lo}", dead(rng)),
+        _ => format!("{remote} via {lan_gw} dev eth1"),
+    };
+    let selectors = |rng: &mut Rng| -> String {
+        let table = [
+            " lookup 100",
+            " lookup 200",
+            " lookup 100",
+            " lookup 200",
+            " lookup main suppress_prefixlength 0",
+            " unreachable",
+            " prohibit",
+            " blackhole",
+        ][rng.below(8)];
+        let sel = match rng.below(11) {
+            0 | 1 => format!("from all fwmark 0x{:x}{}", 1 << rng.below(3), ["", "/0x1", "/0xff"][rng.below(3)]),
+            2 => format!("from all tos 0x{:02x}", [0x10, 0x08, 0x04][rng.below(3)]),
+            3 => format!("from {lan_lo}"),
+            4 => format!("from all to {remote_lo}"),
+            5 => format!("from all iif {}", ["eth0", "eth1", "lo"][rng.below(3)]),
+            6 => format!("from all oif {}", ["eth0", "eth1"][rng.below(2)]),
+            7 => format!("from all ipproto {}", ["tcp", "udp"][rng.below(2)]),
+            8 => format!("from all ipproto tcp dport {}", [22, 80, 443][rng.below(3)]),
+            9 => format!("from all ipproto udp sport {}", ["53", "1024-65535"][rng.below(2)]),
+            _ => format!("from {remote} to {lan_lo}"),
+        };
+        let not = if rng.below(6) == 0 { "not " } else { "" };
+        format!("{not}{sel}{table}")
+    };
+    let rules: Vec<String> = (0..1 + rng.below(3)).map(|_| selectors(rng)).collect();
+    t += if v6 { "# ip -6 rule\n" } else { "# ip rule\n" };
+    t += "0:\tfrom all lookup local\n";
+    for (n, r) in rules.iter().enumerate() {
+        t += &format!("{}:\t{r}\n", 100 + 50 * n);
+    }
+    t += "32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n";
+    let route = if v6 { "ip -6 route" } else { "ip route" };
+    t += &format!("# {route}\n");
+    for r in &main {
+        t += &format!("{r}\n");
+    }
+    if !v6 {
+        t += "192.0.2.0/24 dev eth1 proto kernel scope link src 192.0.2.1\n";
+    }
+    t += &format!("# {route} show table 100\n");
+    for r in &t100 {
+        t += &format!("{r}\n");
+    }
+    t += &format!("# {route} show table 200\n{t200}\n# sysctl\n");
+    if v6 {
+        t += "net.ipv6.conf.all.forwarding = 1\n";
+    } else {
+        t += "net.ipv4.ip_forward = 1\n";
+        if rng.below(5) == 0 {
+            t += &format!("net.ipv4.conf.{}.forwarding = 0\n", ["eth0", "eth1"][rng.below(2)]);
+        }
+        t += &format!("net.ipv4.conf.all.rp_filter = {}\n", rng.below(3));
+        for iface in ["eth0", "eth1"] {
+            if rng.below(2) == 0 {
+                t += &format!("net.ipv4.conf.{iface}.rp_filter = {}\n", rng.below(3));
+            }
+        }
+        if rng.below(3) == 0 {
+            t += "net.ipv4.conf.all.src_valid_mark = 1\n";
+        }
+    }
+    t
 }
 
 /// The IPv6 host with a routing policy like [`HOST_POLICY`]'s (mark bit 0x1 or traffic class 0x10: table
@@ -1193,6 +1321,8 @@ mod tests {
             let d = dump(&p, &mut rng);
             let parsed = chainwalk_core::parse(&d, None);
             assert!(!parsed.has_errors(), "{d}\n{:?}", parsed.errors().next());
+            let h = random_host(&p, &mut rng);
+            chainwalk_core::host::parse(&h).unwrap_or_else(|e| panic!("{h}\n{e:?}"));
         }
     }
 }
