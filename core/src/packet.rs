@@ -622,6 +622,15 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
             let (s, d) = need_ports("sctp")?;
             L4::Sctp { sport: s, dport: d }
         }
+        "udplite" | "udp-lite" => {
+            let (s, d) = need_ports("udplite")?;
+            L4::Udplite { sport: s, dport: d }
+        }
+        "dccp" => {
+            let (s, d) = need_ports("dccp")?;
+            L4::Dccp { sport: s, dport: d }
+        }
+        "gre" => L4::Other { proto: 47 },
         "icmp" | "icmpv6" | "icmp6" | "ipv6-icmp" if src_ip.is_ipv6() => L4::Icmpv6 { icmp_type: 128, code: 0 },
         "icmp" => L4::Icmp { icmp_type: 8, code: 0 },
         "esp" => L4::Other { proto: 50 },
@@ -633,7 +642,7 @@ fn parse_short(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, D
                     span_of(text, *proto_r),
                     format!("`{proto}` is not a protocol chainwalk knows"),
                 )
-                .with_hint("use tcp, udp, sctp, icmp, icmpv6, esp, ah or a protocol number"))
+                .with_hint("use tcp, udp, udplite, sctp, dccp, icmp, icmpv6, esp, ah, gre or a protocol number"))
             }
         },
     };

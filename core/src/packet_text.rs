@@ -37,7 +37,6 @@ pub fn write(packet: &Packet, style: Style) -> String {
         || packet.fragment_offset != 0
         || packet.ct_mark != 0
         || packet.orig.is_some()
-        || matches!(packet.l4, L4::Udplite { .. } | L4::Dccp { .. })
         // A `=` in an interface's name (Linux allows it) would make the short form read as a log line.
         || [&packet.in_iface, &packet.out_iface, &packet.physin, &packet.physout]
             .iter()
@@ -59,11 +58,14 @@ fn short(p: &Packet) -> String {
         L4::Tcp { sport, dport, .. } => ("tcp".to_string(), Some((sport, dport))),
         L4::Udp { sport, dport } => ("udp".to_string(), Some((sport, dport))),
         L4::Sctp { sport, dport } => ("sctp".to_string(), Some((sport, dport))),
+        L4::Udplite { sport, dport } => ("udplite".to_string(), Some((sport, dport))),
+        L4::Dccp { sport, dport } => ("dccp".to_string(), Some((sport, dport))),
+        L4::Other { proto: 47 } => ("gre".to_string(), None),
         L4::Icmp { .. } => ("icmp".to_string(), None),
         L4::Icmpv6 { .. } => ("icmpv6".to_string(), None),
         L4::Other { proto: 50 } => ("esp".to_string(), None),
         L4::Other { proto: 51 } => ("ah".to_string(), None),
-        L4::Udplite { .. } | L4::Dccp { .. } | L4::Other { .. } => (p.l4.proto().to_string(), None),
+        L4::Other { .. } => (p.l4.proto().to_string(), None),
     };
     let mut out =
         format!("{proto} {} -> {}", endpoint(p.src, ports.map(|(s, _)| s)), endpoint(p.dst, ports.map(|(_, d)| d)));
@@ -260,6 +262,10 @@ mod tests {
             "icmpv6 2001:db8::1 -> 2001:db8::2 in eth0",
             "sctp 192.0.2.1:1 -> 192.0.2.2:2 in br0 physin veth1 physout veth2 df mf",
             "47 192.0.2.1 -> 192.0.2.2 in eth0",
+            "gre 192.0.2.1 -> 192.0.2.2 in eth0",
+            "udplite 192.0.2.1:1 -> 192.0.2.2:2 in eth0",
+            "dccp [2001:db8::1]:1 -> [2001:db8::2]:2 out eth0",
+            "33 192.0.2.1 -> 192.0.2.2 in eth0",
             "IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=192.0.2.1 DST=192.0.2.2 LEN=40 TTL=9 PROTO=TCP SPT=1 DPT=2 RST",
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=40 FRAG:3 PROTO=UDPLITE SPT=1 DPT=2 CTMARK=0x5",
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2 CTSTATE=ESTABLISHED CTDIR=REPLY ORIGSRC=10.0.0.1 ORIGDPT=53",
@@ -284,5 +290,8 @@ mod tests {
             write(&p, Style::Log),
             "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=TCP SPT=40000 DPT=7788 SYN"
         );
+        // UDP-Lite and DCCP keep their ports in the short form.
+        let p = parse("IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=40 PROTO=UDPLITE SPT=1 DPT=2").unwrap();
+        assert_eq!(write(&p, Style::Short), "udplite 192.0.2.1:1 -> 192.0.2.2:2 in eth0 len 40");
     }
 }

@@ -108,15 +108,18 @@ fn form(packet: &Packet, line: &str, onchange: &Callback<String>) -> Html {
         L4::Tcp { .. } => "tcp",
         L4::Udp { .. } => "udp",
         L4::Sctp { .. } => "sctp",
+        L4::Udplite { .. } => "udplite",
+        L4::Dccp { .. } => "dccp",
         L4::Icmp { .. } | L4::Icmpv6 { .. } => "icmp",
         L4::Other { proto: 50 } => "esp",
         L4::Other { proto: 51 } if packet.src.is_ipv4() => "ah",
-        L4::Udplite { .. } | L4::Dccp { .. } | L4::Other { .. } => "other",
+        L4::Other { proto: 47 } => "gre",
+        L4::Other { .. } => "other",
     };
     let protocols: &[&str] = if packet.src.is_ipv4() {
-        &["tcp", "udp", "sctp", "icmp", "esp", "ah"]
+        &["tcp", "udp", "sctp", "icmp", "udplite", "dccp", "esp", "ah", "gre"]
     } else {
-        &["tcp", "udp", "sctp", "icmp", "esp"]
+        &["tcp", "udp", "sctp", "icmp", "udplite", "dccp", "esp", "gre"]
     };
     let ipsec = matches!(protocol, "esp" | "ah");
     let on_protocol = change(set_protocol).reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
@@ -206,6 +209,9 @@ fn set_protocol(p: &mut Packet, value: &str) -> bool {
         "tcp" => L4::Tcp { sport, dport, flags: TcpFlags(0x02) },
         "udp" => L4::Udp { sport, dport },
         "sctp" => L4::Sctp { sport, dport },
+        "udplite" => L4::Udplite { sport, dport },
+        "dccp" => L4::Dccp { sport, dport },
+        "gre" => L4::Other { proto: 47 },
         "icmp" if p.src.is_ipv6() => L4::Icmpv6 { icmp_type: 128, code: 0 },
         "icmp" => L4::Icmp { icmp_type: 8, code: 0 },
         "esp" => L4::Other { proto: 50 },
