@@ -7,6 +7,10 @@
 //! kernel's TRACE lines say which of them matched: every condition chainwalk evaluates differently shows.
 //! A case that agrees on the legacy backend is recorded again on nf_tables (`xtables-monitor --trace`).
 //!
+//! The host is one of four fixed ones (with a routing policy for one seed in four), or for one seed in
+//! eight (every one with `CHAINWALK_MATCH_DIFF_HOSTS=1`) one with random routes, rules and reverse-path
+//! filters around the same addresses (`gen::random_host`).
+//!
 //! On demand, as root: `CHAINWALK_MATCH_DIFF=1 cargo test --release --test match_diff -- --nocapture`, with
 //! `CHAINWALK_MATCH_DIFF_SEED=N` (default 1, the first case's seed) and `CHAINWALK_MATCH_DIFF_COUNT=N`
 //! (default 40 cases); in CI (`CI=true`) 60 cases always run. Each case's files are written to `$TMPDIR/chainwalk-match-diff/N/`, the summary

@@ -417,6 +417,10 @@ pub(crate) fn read_rule(host: &mut Host, words: &[&str], family: Option<Family>,
         let v = v.ok_or_else(|| format!("`{what}` needs a port or a range"))?;
         let (a, b) = v.split_once('-').unwrap_or((v, v));
         match (a.parse::<u16>(), b.parse::<u16>()) {
+            // `fib_rule_port_range_valid`: the kernel refuses port 0 and 65535 at either end (seen on 6.18).
+            (Ok(0), Ok(_)) | (Ok(_), Ok(65535)) => {
+                Err(format!("the kernel refuses `{what} {v}`: a port range of a rule must lie within 1-65534"))
+            }
             (Ok(a), Ok(b)) if a <= b => Ok((a, b)),
             _ => Err(format!("`{v}` is not a port or a range of ports")),
         }
@@ -539,6 +543,17 @@ mod tests {
             h.route_flow(&f).0,
             RouteDecision::Unroutable { route: Some(crate::host::RouteKind::Prohibit), .. }
         ));
+    }
+
+    #[test]
+    fn port_ranges_end_before_65535() {
+        let rule =
+            |r: &str| parse(&format!("eth0 UP 198.51.100.2/24\n# ip rule\n100:\tfrom all ipproto udp {r} lookup 7\n"));
+        assert!(rule("sport 1024-65534").is_ok());
+        for bad in ["sport 1024-65535", "dport 65535", "sport 0-5"] {
+            let e = format!("{:?}", rule(bad).unwrap_err());
+            assert!(e.contains("a port range of a rule must lie within 1-65534"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub fn random_host(p: &Pkt, rng: &mut Rng) -> String {
             6 => format!("from all oif {}", ["eth0", "eth1"][rng.below(2)]),
             7 => format!("from all ipproto {}", ["tcp", "udp"][rng.below(2)]),
             8 => format!("from all ipproto tcp dport {}", [22, 80, 443][rng.below(3)]),
-            9 => format!("from all ipproto udp sport {}", ["53", "1024-65535"][rng.below(2)]),
+            9 => format!("from all ipproto udp sport {}", ["53", "1024-65534"][rng.below(2)]),
             _ => format!("from {remote} to {lan_lo}"),
         };
         let not = if rng.below(6) == 0 { "not " } else { "" };

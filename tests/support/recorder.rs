@@ -13,6 +13,12 @@
 //!
 //! The host's ipsets (`ipset save` lines) are restored in H before the rules are loaded.
 //!
+//! A packet of the host itself (no `IN=`) is sent from a raw socket in H bound to the packet's source, as
+//! an application's bound or connected socket has it, so `from` selectors of the routing policy see it. A
+//! raw socket's packet meets the routing policy with no protocol or ports, so such a packet is not recorded
+//! when the host's rules select by `ipproto`, `sport` or `dport` (chainwalk takes an application's socket
+//! of the packet's protocol, which has them).
+//!
 //! Bridges. An interface of the host that has ports (`bridge link` lines) is a real bridge in H with the
 //! host's addresses and no peer of its own; each port is a veth end enslaved to it, with a peer namespace
 //! behind it that takes an address of the bridge's subnet and routes through the bridge's address, as a
@@ -696,6 +702,14 @@ impl Lab {
                 return Err(format!("the packet comes in on {inn}, which the host does not have"));
             }
         }
+        // A raw socket's packet meets the routing policy with the raw protocol and no ports (`raw_sendmsg`),
+        // where an application's socket of the packet's protocol has both.
+        let selects_ports = host.rules.iter().any(|r| r.ipproto.is_some() || r.sport.is_some() || r.dport.is_some());
+        if pkt.in_iface.is_none() && selects_ports {
+            return Err("the recorder sends a packet of H from a raw socket, which the routing policy sees with no \
+                        protocol or ports: it cannot show rules that select them (ipproto, sport, dport)"
+                .into());
+        }
         let h = Netns::new("cwrec");
         sysctls(&h.name, &QUIET)?;
         let mut lab =
@@ -1027,6 +1041,7 @@ impl Lab {
             None => self.h.name.clone(),
         };
         let v6 = pkt.dst.is_ipv6();
+        let bind = self.sender.is_none().then_some(pkt.src);
         let l4proto = pkt.l4.proto();
         self.nft(&format!(
             "table inet cwrec {{\n\
@@ -1102,7 +1117,7 @@ impl Lab {
             (CtState::Established, L4::Udp { .. }) => {
                 udp_exchange(self, pkt, &sender_ns, targets)?;
                 let kmsg = start(Some(stamp.ip))?;
-                send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark)?;
+                send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark, bind)?;
                 kmsg
             }
             (CtState::Established, L4::Icmp { icmp_type: 0, code: 0 } | L4::Icmpv6 { icmp_type: 129, code: 0 }) => {
@@ -1116,7 +1131,7 @@ impl Lab {
             {
                 let quoted = related_flow(self, pkt, &sender_ns, back_tap)?;
                 let kmsg = start(Some(stamp.ip))?;
-                send_raw(&sender_ns, &build_packet(pkt, &stamp, Some(&quoted)), pkt.dst, pkt.mark)?;
+                send_raw(&sender_ns, &build_packet(pkt, &stamp, Some(&quoted)), pkt.dst, pkt.mark, bind)?;
                 kmsg
             }
             (CtState::Established | CtState::Related, _) => {
@@ -1128,7 +1143,7 @@ impl Lab {
             }
             _ => {
                 let kmsg = start(Some(stamp.ip))?;
-                send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark)?;
+                send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark, bind)?;
                 kmsg
             }
         };
@@ -2054,11 +2069,22 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 
 /// Sends `bytes` (a whole IP packet) from a raw socket in `ns`. A packet that OUTPUT drops makes `sendto`
 /// fail with EPERM; that is a fate, not an error.
-fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32) -> Res<()> {
+/// A packet of H itself goes from a socket bound to its source address (`bind`), as an application's
+/// socket has it (bound, or connected: `ip_route_connect` looks the route up again with the source it
+/// picked), so that `from` selectors of the routing policy see it.
+fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32, bind: Option<IpAddr>) -> Res<()> {
     let bytes = bytes.to_vec();
     in_netns(ns, move || {
         let domain = if dst.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
         let s = Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
+        if let Some(src) = bind {
+            if src.is_ipv6() {
+                s.set_freebind_v6(true)?;
+            } else {
+                s.set_freebind_v4(true)?;
+            }
+            s.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+        }
         if dst.is_ipv6() {
             s.set_header_included_v6(true)?;
         } else {
@@ -2243,7 +2269,7 @@ fn echo_request(lab: &Lab, pkt: &Packet, sender_ns: &str, stamp: &Stamp) -> Res<
     let l4 = if dst.is_ipv6() { L4::Icmpv6 { icmp_type: 128, code: 0 } } else { L4::Icmp { icmp_type: 8, code: 0 } };
     let mut request = Packet::new(src, dst, l4);
     request.len = pkt.len;
-    send_raw(&client, &build_packet(&request, stamp, None), dst, 0)
+    send_raw(&client, &build_packet(&request, stamp, None), dst, 0, None)
 }
 
 /// Exchanges a datagram each way between the packet's source and whoever answers at its destination, so

@@ -851,6 +851,20 @@ impl<'s, 'r> Walker<'s, 'r> {
                 }
             }
             RouteDecision::Unroutable { reason, route: kind } => {
+                // `ip_error`: an IPv4 packet that came in on an interface that does not forward gets no ICMP
+                // error when routing refuses it (recorded).
+                if self.family() == Family::Ipv4 && !self.forwarding() {
+                    let dev = self.in_iface.clone().unwrap_or_default();
+                    self.stop_by_routing(
+                        Path::Forward,
+                        format!(
+                            "routing drops the packet: {reason}; {dev} does not forward, so the kernel sends no \
+                             ICMP error"
+                        ),
+                        None,
+                    );
+                    return;
+                }
                 self.stop_by_routing(
                     Path::Forward,
                     format!("routing drops the packet: {reason}"),
@@ -1745,6 +1759,12 @@ mod tests {
         assert!(off.assumptions.is_empty(), "{:?}", off.assumptions);
         let on = crate::matches::testing::walk(rules, &format!("{host}net.ipv4.ip_forward = 1\n"), packet);
         assert_eq!(on.fate.verdict, crate::trace::FateVerdict::Accept);
+        // A packet routing refuses gets an ICMP error only when its interface forwards (`ip_error`).
+        let refused = format!("{host}prohibit 203.0.113.0/24\nnet.ipv4.ip_forward = 1\n");
+        let t = crate::matches::testing::walk(rules, &refused, packet);
+        assert_eq!(t.fate.reject_with.as_deref(), Some("icmp-admin-prohibited"));
+        let t = crate::matches::testing::walk(rules, &format!("{refused}net.ipv4.conf.eth0.forwarding = 0\n"), packet);
+        assert_eq!((t.fate.verdict, t.fate.reject_with), (crate::trace::FateVerdict::Drop, None));
     }
 
     #[test]
