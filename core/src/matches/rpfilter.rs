@@ -190,14 +190,15 @@ impl Evaluate for RpFilter {
                     ),
                 },
                 (src, dst) => {
-                    // The way back as `rpfilter_mt` asks for it: to the source, from the destination (IPv4,
-                    // unless it is a broadcast or multicast one), as a packet of this host (`iif lo`), with the
+                    // The way back as `rpfilter_mt` asks for it: to the source, from the destination (unless it
+                    // is a broadcast or multicast one; IPv6: any unicast one, `RT6_LOOKUP_F_HAS_SADDR`, so `from`
+                    // selectors see it, match_diff seed 30468), as a packet of this host (`iif lo`), with the
                     // packet's mark only with --validmark, and its DSCP (IPv6: the flow information, traffic
                     // class included; recorded with a routing policy, match_diff seed 21738).
                     let from = match dst {
                         IpAddr::V4(d) if d.is_multicast() || d.is_broadcast() || d.octets()[0] == 0 => None,
-                        IpAddr::V4(_) => Some(dst),
-                        IpAddr::V6(_) => None,
+                        IpAddr::V6(d) if d.is_multicast() || d.is_unspecified() => None,
+                        _ => Some(dst),
                     };
                     let back = crate::policy::Flow {
                         src: from,
