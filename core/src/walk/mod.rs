@@ -941,7 +941,10 @@ impl<'s, 'r> Walker<'s, 'r> {
         // Where the nat table is loaded, NAT drops a redirect about a connection whose translation is not
         // settled both ways yet (a first packet's source NAT comes in POSTROUTING) or that is translated
         // (`nf_nat_icmp_reply_translation`).
-        if self.sim.tables[TableName::Nat as usize].is_some() && self.ct.state != CtState::Untracked {
+        // (A packet without a connection, INVALID or UNTRACKED, gives its redirect none, which NAT leaves alone.)
+        if self.sim.tables[TableName::Nat as usize].is_some()
+            && !matches!(self.ct.state, CtState::Untracked | CtState::Invalid)
+        {
             let settled = matches!(self.ct.state, CtState::Established | CtState::Related)
                 && self.binding.as_ref().is_none_or(|b| b.dst.is_none() && b.src.is_none());
             if !settled {
@@ -1057,6 +1060,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             "in 0.0.0.0/8"
         } else if src.is_loopback() && !self.host.route_localnet {
             "a loopback address"
+        } else if matches!(self.host.route_flow(&self.flow()).0, RouteDecision::Unroutable { .. }) {
+            // The source's checks (`fib_validate_source`) come after a lookup that found a way: a packet the
+            // lookup refuses gets routing's answer without them (recorded).
+            return None;
         } else if self.host.is_local(IpAddr::V4(src)) {
             "an address of this host"
         } else {
