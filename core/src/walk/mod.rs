@@ -1114,8 +1114,16 @@ impl<'s, 'r> Walker<'s, 'r> {
         // A broadcast or multicast destination is asked from 0.0.0.0 (`ip_route_input_mc`, `brd_input`).
         let to_group = matches!(self.pkt.dst, IpAddr::V4(d) if d.is_multicast() || d.is_broadcast())
             || self.host.is_broadcast(self.pkt.dst);
+        // As a packet that came in on the interface the packet is forwarded out of (`fib_validate_source` gets
+        // the forward route's device as `oif`, which the way back takes as its `iif`), or from `lo` for one
+        // delivered here (recorded).
+        let forward_dev = match self.host.route_flow(&self.flow()).0 {
+            RouteDecision::Forward { dev, .. } if !to_group => Some(dev),
+            _ => None,
+        };
         let flow = crate::policy::Flow {
             src: (!to_group).then_some(self.pkt.dst),
+            iif: forward_dev.as_deref(),
             mark: if self.host.src_valid_mark(dev) { self.pkt.mark } else { 0 },
             proto: Some(self.pkt.l4.proto()),
             sport: ports.map(|p| p.1),
