@@ -659,7 +659,7 @@ fn chain_warnings(
             }
             continue;
         }
-        let unconditional = rule.generic.is_empty() && rule.matches.iter().all(|m| m.name() == "comment");
+        let unconditional = rule.generic.matches_everything() && rule.matches.iter().all(|m| m.name() == "comment");
         let terminal =
             rule.target.as_ref().is_some_and(|t| t.goto || matches!(t.kind, crate::targets::TargetKind::Standard(_)));
         if unconditional && terminal {

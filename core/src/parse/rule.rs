@@ -736,8 +736,10 @@ fn generic_option<'a>(
             if slot.is_some() {
                 return Err(dup(flag));
             }
-            // `+` alone matches every interface: the kernel stores it as no interface.
-            *slot = (negated || iface.name() != "+").then_some(Negatable { value: iface, negated, span });
+            // `+` alone matches every interface, but the rule keeps it (libxtables keeps the `+` in the entry,
+            // so the kernel's TRACE calls a plain verdict with it `rule`, not `policy`; iptables-save prints
+            // none).
+            *slot = Some(Negatable { value: iface, negated, span });
             line.interfaces_given[usize::from(flag == "-o")] = Some(span);
         }
         "-p" => {

@@ -308,6 +308,20 @@ impl Generic {
         false
     }
 
+    /// Whether every packet meets the generic part: it gives no option, or only ones that hold for any
+    /// packet (`-s 0.0.0.0/0`, `-i +`, `-p all`).
+    pub fn matches_everything(&self) -> bool {
+        let any_addr = |n: Option<Negatable<Network>>| n.is_none_or(|n| !n.negated && n.value.is_any());
+        let any_iface = |i: Option<Negatable<Interface>>| i.is_none_or(|i| !i.negated && i.value.name() == "+");
+        self.is_empty()
+            || (any_addr(self.source())
+                && any_addr(self.destination())
+                && any_iface(self.in_interface())
+                && any_iface(self.out_interface())
+                && self.protocol().is_none_or(|p| !p.negated && p.value.is_all())
+                && self.fragment().is_none())
+    }
+
     /// Whether the rule gives none of the generic options.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()

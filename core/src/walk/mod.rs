@@ -1761,6 +1761,17 @@ pub(super) fn reverse(t: Tuple) -> Tuple {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_plain_verdict_with_any_interface_is_logged_as_a_rule() {
+        // libxtables keeps `-i +` in the entry, so the kernel's `unconditional()` is false for it.
+        let host = "eth0 UP 198.51.100.2/24\n";
+        let packet = "tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn";
+        let with = "*filter\n:INPUT DROP [0:0]\n-A INPUT -i + -j ACCEPT\nCOMMIT\n";
+        assert_eq!(crate::matches::testing::walk(with, host, packet).trace, ["filter:INPUT:rule:1"]);
+        let without = "*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
+        assert_eq!(crate::matches::testing::walk(without, host, packet).trace, ["filter:INPUT:policy:1"]);
+    }
+
+    #[test]
     fn forwarding_off_by_default_is_an_assumption() {
         let rules = "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n";
         let packet = "tcp 192.0.2.9:1000 -> 203.0.113.5:80 in eth0 syn";
