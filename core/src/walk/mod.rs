@@ -1060,14 +1060,17 @@ impl<'s, 'r> Walker<'s, 'r> {
             "in 0.0.0.0/8"
         } else if src.is_loopback() && !self.host.route_localnet {
             "a loopback address"
-        } else if matches!(self.host.route_flow(&self.flow()).0, RouteDecision::Unroutable { .. }) {
+        } else {
             // The source's checks (`fib_validate_source`) come after a lookup that found a way: a packet the
             // lookup refuses gets routing's answer without them (recorded).
-            return None;
-        } else if self.host.is_local(IpAddr::V4(src)) {
+            let forward = self.host.route_flow(&self.flow()).0;
+            if matches!(forward, RouteDecision::Unroutable { .. }) {
+                return None;
+            }
+            if !self.host.is_local(IpAddr::V4(src)) {
+                return self.reverse_path_fails(src, &forward);
+            }
             "an address of this host"
-        } else {
-            return self.reverse_path_fails(src);
         };
         Some(format!("the source {src} is {what}, so routing drops the packet as a martian"))
     }
@@ -1102,9 +1105,10 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// The reverse-path filter (`rp_filter`, `fib_validate_source`): strict (1) drops a packet whose source
     /// is not routed out of the interface it came in on, loose (2) one whose source has no route at all.
     /// The way back is looked up as `__fib_validate_source` asks: to the source, from the destination, as
-    /// a packet of this host (`iif lo`), with the packet's TOS, its protocol and its ports swapped, and its
-    /// mark only with `src_valid_mark`; through the routing policy (recorded).
-    fn reverse_path_fails(&self, src: std::net::Ipv4Addr) -> Option<String> {
+    /// a packet that came in on the interface `forward` (the packet's own route) leaves by, or `lo` for one
+    /// delivered here, with the packet's TOS, its protocol and its ports swapped, and its mark only with
+    /// `src_valid_mark`; through the routing policy (recorded).
+    fn reverse_path_fails(&self, src: std::net::Ipv4Addr, forward: &RouteDecision) -> Option<String> {
         let dev = self.in_iface.as_deref()?;
         let mode = self.host.rp_filter_mode(dev);
         if mode == 0 {
@@ -1117,13 +1121,13 @@ impl<'s, 'r> Walker<'s, 'r> {
         // As a packet that came in on the interface the packet is forwarded out of (`fib_validate_source` gets
         // the forward route's device as `oif`, which the way back takes as its `iif`), or from `lo` for one
         // delivered here (recorded).
-        let forward_dev = match self.host.route_flow(&self.flow()).0 {
-            RouteDecision::Forward { dev, .. } if !to_group => Some(dev),
+        let forward_dev = match forward {
+            RouteDecision::Forward { dev, .. } if !to_group => Some(dev.as_str()),
             _ => None,
         };
         let flow = crate::policy::Flow {
             src: (!to_group).then_some(self.pkt.dst),
-            iif: forward_dev.as_deref(),
+            iif: forward_dev,
             mark: if self.host.src_valid_mark(dev) { self.pkt.mark } else { 0 },
             proto: Some(self.pkt.l4.proto()),
             sport: ports.map(|p| p.1),
