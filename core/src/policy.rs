@@ -103,12 +103,15 @@ pub struct Flow<'a> {
     pub tos: u8,
     /// The uid of the sending socket (0 for packets that are not this host's).
     pub uid: u32,
+    /// The output interface the lookup is held to, if any: an IPv6 lookup with one and no source takes
+    /// only routes through it (`RT6_LOOKUP_F_IFACE`), and `oif` selectors of the policy compare with it.
+    pub oif: Option<&'a str>,
 }
 
 impl Flow<'_> {
     /// A flow to `dst` that says nothing more: a packet of this host, unmarked.
     pub fn to(dst: IpAddr) -> Flow<'static> {
-        Flow { dst, src: None, mark: 0, iif: None, proto: None, sport: None, dport: None, tos: 0, uid: 0 }
+        Flow { dst, src: None, mark: 0, iif: None, proto: None, sport: None, dport: None, tos: 0, uid: 0, oif: None }
     }
 }
 
@@ -162,8 +165,8 @@ impl PolicyRule {
         let range = |r: Option<(u16, u16)>, p: Option<u16>| r.is_none_or(|(a, b)| p.is_some_and(|p| a <= p && p <= b));
         let held = self.iif.as_deref().is_none_or(|i| i == flow.iif.unwrap_or("lo"))
             // A packet's route is looked up with no output interface unless its socket is bound to one,
-            // which chainwalk does not model.
-            && self.oif.is_none()
+            // which chainwalk does not model; `-m addrtype --limit-iface-*` looks up with one.
+            && self.oif.as_deref().is_none_or(|o| flow.oif == Some(o))
             && self.fwmark.is_none_or(|(v, m)| (v ^ flow.mark) & m == 0)
             && self.uidrange.is_none_or(|(a, b)| a <= flow.uid && flow.uid <= b)
             && prefix(self.from, flow.src)
@@ -235,6 +238,16 @@ impl PolicyRule {
     }
 }
 
+/// What the policy rules found for a flow.
+pub(crate) enum Resolved<'h> {
+    /// An address of this host (the local table, through the host's addresses).
+    Local(RouteDecision),
+    /// A route of a table (the table's number).
+    Route(&'h Route, u32),
+    /// A refusal: a refusing rule or route, or no route at all.
+    Refused(RouteDecision),
+}
+
 /// How routing decided: the decision, and the policy rule that gave it when the host has a policy of its
 /// own (its index in [`Host::rules`]).
 pub type Routed = (RouteDecision, Option<usize>);
@@ -274,18 +287,24 @@ impl Host {
 
     /// The route of table `table` for `ip`: longest prefix first, then lowest metric.
     pub fn lookup_in(&self, table: u32, ip: IpAddr) -> Option<&Route> {
-        self.routes
-            .iter()
-            .filter(|r| r.table == table && r.dst.is_ipv4() == ip.is_ipv4())
-            // The local table is asked through the host's addresses (`local_decision`).
-            .filter(|r| table != LOCAL_TABLE || !matches!(r.kind, RouteKind::Local | RouteKind::Broadcast))
-            .filter(|r| prefix_contains(r.dst, r.prefix, ip))
-            .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
+        self.lookup_through(table, ip, None)
     }
 
     /// The kernel's routing decision for `flow` (`fib_lookup` through the policy rules), and the rule that
     /// decided when the host gives a policy of its own.
     pub fn route_flow(&self, flow: &Flow<'_>) -> Routed {
+        let (found, index) = self.resolve(flow);
+        let decision = match found {
+            Resolved::Local(d) => d,
+            Resolved::Route(route, table) => self.decision(route, table, flow.dst),
+            Resolved::Refused(d) => d,
+        };
+        (decision, index)
+    }
+
+    /// What the policy rules find for `flow`: this host's address, a route of a table, or a refusal; and
+    /// the rule that decided when the host gives a policy of its own.
+    pub(crate) fn resolve(&self, flow: &Flow<'_>) -> (Resolved<'_>, Option<usize>) {
         let family = if flow.dst.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
         let mut rules: Vec<(Option<usize>, &PolicyRule)> = (self.rules.iter().enumerate())
             .filter(|(_, r)| r.family.is_none_or(|f| f == family))
@@ -295,6 +314,9 @@ impl Host {
         rules.extend(defaults.iter().map(|r| (None, r)));
         rules.sort_by_key(|(_, r)| r.priority);
         let dst = flow.dst;
+        // An IPv6 lookup held to an interface with no source finds only what goes through it, in the
+        // local table as in the others (`rt6_score_route`); a refusing route goes through `lo`.
+        let strict = flow.oif.filter(|_| family == Family::Ipv6 && flow.src.is_none());
         let mut at = 0;
         while let Some(&(index, rule)) = rules.get(at) {
             at += 1;
@@ -303,23 +325,26 @@ impl Host {
             }
             let refused = |kind: Option<RouteKind>, what: &str| {
                 let reason = format!("ip rule {} ({}) refuses it: {what}", rule.priority, rule.text(self));
-                (RouteDecision::Unroutable { reason, route: kind }, index)
+                (Resolved::Refused(RouteDecision::Unroutable { reason, route: kind }), index)
             };
             match rule.action {
                 RuleAction::Lookup(LOCAL_TABLE) => {
                     if let Some(d) = self.local_decision(dst) {
-                        return (d, index);
+                        let through = |dev: &str| strict.is_none_or(|o| o == dev);
+                        if matches!(&d, RouteDecision::Local { dev } if through(dev)) {
+                            return (Resolved::Local(d), index);
+                        }
                     }
                 }
                 RuleAction::Lookup(table) => {
-                    let Some(route) = self.lookup_in(table, dst) else { continue };
+                    let Some(route) = self.lookup_through(table, dst, strict) else { continue };
                     if route.kind == RouteKind::Throw {
                         continue;
                     }
                     if rule.suppress_prefixlength.is_some_and(|n| route.prefix <= n) {
                         continue;
                     }
-                    return (self.decision(route, table, dst), index);
+                    return (Resolved::Route(route, table), index);
                 }
                 RuleAction::Goto(priority) => {
                     // The kernel only lets a rule go forward, to a later priority.
@@ -334,7 +359,29 @@ impl Host {
                 RuleAction::Prohibit => return refused(Some(RouteKind::Prohibit), "prohibited"),
             }
         }
-        (RouteDecision::Unroutable { reason: format!("no route to {dst}"), route: None }, None)
+        let reason = format!("no route to {dst}");
+        (Resolved::Refused(RouteDecision::Unroutable { reason, route: None }), None)
+    }
+
+    /// [`Host::lookup_in`], held to the routes through `oif` when there is one (a refusing route goes
+    /// through `lo`).
+    fn lookup_through(&self, table: u32, ip: IpAddr, oif: Option<&str>) -> Option<&Route> {
+        let through = |r: &&Route| {
+            oif.is_none_or(|oif| match r.kind {
+                RouteKind::Unicast | RouteKind::Local | RouteKind::Broadcast => {
+                    r.dev.as_deref() == Some(oif) || r.nexthops.iter().any(|n| n.dev.as_deref() == Some(oif))
+                }
+                _ => oif == "lo",
+            })
+        };
+        self.routes
+            .iter()
+            .filter(|r| r.table == table && r.dst.is_ipv4() == ip.is_ipv4())
+            // The local table is asked through the host's addresses (`local_decision`).
+            .filter(|r| table != LOCAL_TABLE || !matches!(r.kind, RouteKind::Local | RouteKind::Broadcast))
+            .filter(|r| prefix_contains(r.dst, r.prefix, ip))
+            .filter(through)
+            .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
     }
 
     /// Whether the route `flow` takes has a next hop through `dev`, any of a multipath route's

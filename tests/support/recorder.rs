@@ -864,7 +864,13 @@ impl Lab {
             if a.is_ipv4() != pkt.dst.is_ipv4() {
                 continue;
             }
-            if let RouteGet::Dev(dev) = self.route_get(a, None) {
+            // H's own way there; for the packet's destination, failing that, the way a packet coming in
+            // takes (a routing policy may refuse H's own packets and not the ones it forwards).
+            let mut found = self.route_get(a, None);
+            if let (RouteGet::Nowhere, true, Some(iif)) = (&found, a == pkt.dst, self.sender.as_deref()) {
+                found = self.route_get(a, Some((pkt.src, iif)));
+            }
+            if let RouteGet::Dev(dev) = found {
                 let dev = self.port_for(&dev, a == pkt.dst, pkt).unwrap_or(dev);
                 if let Some(i) = self.peers.iter().position(|p| p.iface == dev) {
                     // The sender cannot own the packet's destination: it would deliver the packet to itself.

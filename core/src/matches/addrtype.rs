@@ -302,38 +302,36 @@ fn type_v4(host: &Host, ip: Ipv4Addr, dev: Option<&str>) -> AddrType {
 }
 
 /// The route types `match_lookup_rt6` in `xt_addrtype.c` reports for an IPv6 address: UNREACHABLE alone when
-/// no route or a reject route covers it; otherwise LOCAL for an address of this host (with `dev`, of `dev`
-/// only) and ANYCAST for the subnet-router anycast address of a directly connected prefix.
+/// routing refuses it (no route, a refusing route or rule); otherwise LOCAL for an address of this host
+/// (with `dev`, of `dev` only) and ANYCAST for the subnet-router anycast address of a directly connected
+/// prefix.
 ///
-/// With `dev` the route lookup itself is limited to routes through `dev` (`flowi6_oif` with no source
-/// makes `ip6_route_output` strict about the interface): an address no route through `dev` covers, such
-/// as another interface's own address, is UNREACHABLE (recorded).
+/// The lookup is an output one (`ip6_route_output`) through the routing policy, with no source, no mark,
+/// no protocol, as from `lo`; with `dev` it is held to `dev` (`flowi6_oif` with no source makes it strict
+/// about the interface, in the local table as in the others), and `oif` selectors see `dev`: an address no
+/// route through `dev` covers, such as another interface's own address, is UNREACHABLE (recorded).
 fn route_types_v6(host: &Host, ip: Ipv6Addr, dev: Option<&str>) -> AddrTypes {
+    use crate::policy::Resolved;
     let addr = IpAddr::V6(ip);
-    let local = host.is_local(addr);
-    let route = match dev {
-        None => host.lookup(addr),
-        Some(d) => host
-            .routes
-            .iter()
-            .filter(|r| r.table == crate::policy::MAIN_TABLE && r.dev.as_deref() == Some(d))
-            .filter(|r| prefix_contains(r.dst, r.prefix, addr))
-            .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric)),
+    let flow = crate::policy::Flow { oif: dev, ..crate::policy::Flow::to(addr) };
+    let (found, _) = host.resolve(&flow);
+    let route = match found {
+        Resolved::Route(r, _) => Some(r),
+        _ => None,
     };
-    // Through `dev`, the local table has the addresses of `dev` (and every interface but `lo` has a
-    // link-local prefix).
-    let local_here = match dev {
-        None => local,
-        Some(d) => local_on(host, d, addr) || (d != "lo" && ip.segments()[0] & 0xffc0 == 0xfe80),
-    };
-    if !local_here && !ip.is_multicast() && route.is_none_or(|r| r.kind != RouteKind::Unicast) {
+    // A `local` route of another table (`local default dev lo table 100`) counts as the local table's.
+    let is_local = matches!(found, Resolved::Local(_)) || route.is_some_and(|r| r.kind == RouteKind::Local);
+    // Every interface but `lo` has a link-local prefix, which a host's text seldom lists.
+    let link_local = dev.is_some_and(|d| d != "lo") && ip.segments()[0] & 0xffc0 == 0xfe80;
+    let reachable = is_local || link_local || route.is_some_and(|r| r.kind == RouteKind::Unicast);
+    if !reachable && !ip.is_multicast() {
         return AddrTypes(AddrType::Unreachable.bit());
     }
     let mut types = AddrTypes(0);
-    if dev.map_or(local, |d| local_on(host, d, addr)) {
+    if is_local || dev.is_some_and(|d| local_on(host, d, addr)) {
         types.0 |= AddrType::Local.bit();
     }
-    if !local && route.is_some_and(|r| r.via.is_none() && r.prefix < 127 && r.dst == addr) {
+    if !host.is_local(addr) && route.is_some_and(|r| r.via.is_none() && r.prefix < 127 && r.dst == addr) {
         types.0 |= AddrType::Anycast.bit();
     }
     types

@@ -1207,6 +1207,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             dport: ports.map(|p| p.1),
             tos: self.pkt.tos,
             uid: if self.in_iface.is_none() { self.pkt.uid.unwrap_or(0) } else { 0 },
+            oif: None,
         }
     }
 
