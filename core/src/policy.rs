@@ -103,15 +103,29 @@ pub struct Flow<'a> {
     pub tos: u8,
     /// The uid of the sending socket (0 for packets that are not this host's).
     pub uid: u32,
-    /// The output interface the lookup is held to, if any: an IPv6 lookup with one and no source takes
-    /// only routes through it (`RT6_LOOKUP_F_IFACE`), and `oif` selectors of the policy compare with it.
+    /// The output interface of the lookup, if any, which `oif` selectors of the policy compare with.
     pub oif: Option<&'a str>,
+    /// Whether an IPv6 lookup takes only routes through `oif` (`RT6_LOOKUP_F_IFACE`: an output lookup
+    /// with an interface and no source).
+    pub strict_oif: bool,
 }
 
 impl Flow<'_> {
     /// A flow to `dst` that says nothing more: a packet of this host, unmarked.
     pub fn to(dst: IpAddr) -> Flow<'static> {
-        Flow { dst, src: None, mark: 0, iif: None, proto: None, sport: None, dport: None, tos: 0, uid: 0, oif: None }
+        Flow {
+            dst,
+            src: None,
+            mark: 0,
+            iif: None,
+            proto: None,
+            sport: None,
+            dport: None,
+            tos: 0,
+            uid: 0,
+            oif: None,
+            strict_oif: false,
+        }
     }
 }
 
@@ -314,9 +328,9 @@ impl Host {
         rules.extend(defaults.iter().map(|r| (None, r)));
         rules.sort_by_key(|(_, r)| r.priority);
         let dst = flow.dst;
-        // An IPv6 lookup held to an interface with no source finds only what goes through it, in the
-        // local table as in the others (`rt6_score_route`); a refusing route goes through `lo`.
-        let strict = flow.oif.filter(|_| family == Family::Ipv6 && flow.src.is_none());
+        // An IPv6 lookup held to its interface finds only what goes through it, in the local table as in
+        // the others (`rt6_score_route`); a refusing route goes through `lo`.
+        let strict = flow.oif.filter(|_| family == Family::Ipv6 && flow.strict_oif);
         let mut at = 0;
         while let Some(&(index, rule)) = rules.get(at) {
             at += 1;

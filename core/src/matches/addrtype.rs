@@ -313,7 +313,7 @@ fn type_v4(host: &Host, ip: Ipv4Addr, dev: Option<&str>) -> AddrType {
 fn route_types_v6(host: &Host, ip: Ipv6Addr, dev: Option<&str>) -> AddrTypes {
     use crate::policy::Resolved;
     let addr = IpAddr::V6(ip);
-    let flow = crate::policy::Flow { oif: dev, ..crate::policy::Flow::to(addr) };
+    let flow = crate::policy::Flow { oif: dev, strict_oif: true, ..crate::policy::Flow::to(addr) };
     let (found, _) = host.resolve(&flow);
     let route = match found {
         Resolved::Route(r, _) => Some(r),

@@ -205,6 +205,9 @@ impl Evaluate for RpFilter {
                         mark: if self.validmark { pkt.mark } else { 0 },
                         tos: pkt.tos & 0xfc,
                         proto: (!dst.is_ipv4()).then(|| pkt.l4.proto()),
+                        // IPv6 looks the way back up out of the input interface unless --loose
+                        // (`flowi6_oif`), which `oif` selectors of the policy see (recorded).
+                        oif: (!dst.is_ipv4() && !self.loose).then_some(iface),
                         ..crate::policy::Flow::to(src)
                     };
                     self.lookup(ctx.host, &back, iface)

@@ -1208,6 +1208,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             tos: self.pkt.tos,
             uid: if self.in_iface.is_none() { self.pkt.uid.unwrap_or(0) } else { 0 },
             oif: None,
+            strict_oif: false,
         }
     }
 
