@@ -987,6 +987,8 @@ impl<'s, 'r> Walker<'s, 'r> {
                 };
                 let kind = *kind;
                 self.stop_by_routing(Path::Output, why, route_error(self.family(), kind));
+                // Kept for whoever asks why the packet went no further (a REJECT's lost answer).
+                self.route_now = Some(decision.clone());
                 return false;
             }
         }

@@ -718,8 +718,10 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     p.run();
     let fate = p.fate?;
     if fate.verdict != crate::trace::FateVerdict::Accept {
-        return Some(match w.host.route(pkt.src) {
-            RouteDecision::Unroutable { .. } => format!("the host has no route back to {}", pkt.src),
+        return Some(match (w.host.route(pkt.src), &p.route_now) {
+            (RouteDecision::Unroutable { .. }, _) => format!("the host has no route back to {}", pkt.src),
+            // A routing policy that refuses the answer (a rule that sees its source, say).
+            (_, Some(RouteDecision::Unroutable { reason, .. })) => format!("routing refuses it: {reason}"),
             _ => "the dump's own rules stop it on its way out (OUTPUT or POSTROUTING)".to_string(),
         });
     }
