@@ -3,8 +3,10 @@
 //! follows them.
 //!
 //! Rules are tried by priority. A rule matches on the packet's source and destination prefixes, its mark
-//! (`fwmark VALUE/MASK`), its input interface (`iif`; a packet of this host has `lo`), its protocol and
-//! ports, its TOS and its owner's uid, or on none of them (`not` inverts the test). A matching rule looks the
+//! (`fwmark VALUE/MASK`), its input interface (`iif`; a packet of this host has `lo`), its output interface
+//! (`oif`: only lookups made with one have it, those of `-m addrtype --limit-iface-*` and of IPv6's
+//! `-m rpfilter`), its protocol and ports, its TOS and its owner's uid, or on none of them (`not` inverts
+//! the test). A matching rule looks the
 //! destination up in a table (`lookup`; a table with no route for it, or a `throw` route, or a route whose
 //! prefix is no longer than `suppress_prefixlength`, sends the search on to the next rule), jumps ahead
 //! (`goto`), does nothing (`nop`), or refuses the packet (`blackhole`, `unreachable`, `prohibit`). When the
