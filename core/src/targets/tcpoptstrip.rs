@@ -134,8 +134,43 @@ mod tests {
         let step = t.steps.iter().find(|s| s.target.as_deref() == Some("TCPOPTSTRIP")).expect("the rule's step");
         assert_eq!(
             step.effect.as_deref(),
-            Some("TCPOPTSTRIP: TCP option 8 is overwritten with no-ops (chainwalk's packets carry no TCP options); the segment goes on")
+            Some(
+                "TCPOPTSTRIP: TCP option 8 would be overwritten with no-ops, but the segment's options are not \
+                 known (the log's `OPT (...)`); the segment goes on"
+            )
         );
         assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Accept);
+    }
+
+    #[test]
+    fn options_are_overwritten_as_the_kernel_walks_them() {
+        let rules = "*mangle\n-A PREROUTING -p tcp -j TCPOPTSTRIP --strip-options wscale,timestamp\nCOMMIT\n\
+                     *filter\n-A INPUT -p tcp -m tcp --tcp-option 3 -j DROP\n-A INPUT -p tcp -m tcp --tcp-option 2 -j ACCEPT\n\
+                     COMMIT\n";
+        let host = "lo UP 127.0.0.1/8\neth0 UP 192.0.2.2/24\n";
+        // MSS 1460, SACK permitted, a timestamp, a no-op, window scale 7.
+        let t = walk(
+            rules,
+            host,
+            "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn opt 020405b40402080a000000010000000001030307",
+        );
+        let change = t.changes.iter().find(|c| c.what == "tcp options").expect("the options change");
+        assert_eq!(change.to, "020405B404020101010101010101010101010101");
+        // The window scale is gone, the MSS is not: the second rule accepts.
+        assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Accept);
+        // Nothing to strip.
+        let t = walk(rules, host, "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn opt 020405b4");
+        let step = t.steps.iter().find(|s| s.target.as_deref() == Some("TCPOPTSTRIP")).expect("the rule's step");
+        assert_eq!(
+            step.effect.as_deref(),
+            Some("TCPOPTSTRIP: the segment carries no TCP options 3,8; the segment goes on")
+        );
+        // An option whose length runs past the header ends the walk.
+        let t = walk(rules, host, "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn opt 030307080a000000");
+        let change = t.changes.iter().find(|c| c.what == "tcp options").expect("the options change");
+        assert_eq!(change.to, "010101080A000000");
+        // The header's last byte starts no option.
+        let t = walk(rules, host, "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn opt 01010103");
+        assert!(t.changes.iter().all(|c| c.what != "tcp options"));
     }
 }

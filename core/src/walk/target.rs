@@ -336,16 +336,8 @@ pub(super) fn apply(
             }
         },
         TargetKind::Tcpoptstrip(x) => {
-            let kinds: Vec<String> = x.kinds.iter().map(u8::to_string).collect();
-            let what = match kinds.len() {
-                0 => "no TCP option is".to_string(),
-                1 => format!("TCP option {} is", kinds[0]),
-                _ => format!("TCP options {} are", kinds.join(",")),
-            };
-            effect(
-                w,
-                format!("TCPOPTSTRIP: {what} overwritten with no-ops (chainwalk's packets carry no TCP options); the segment goes on"),
-            );
+            let text = tcpoptstrip(w, step, &x.kinds);
+            effect(w, format!("TCPOPTSTRIP: {text}; the segment goes on"));
             TargetResult::Continue
         }
         TargetKind::Tee(x) => {
@@ -461,6 +453,51 @@ pub(super) fn apply(
         }
         TargetKind::Standard(_) | TargetKind::Chain => TargetResult::Continue,
     }
+}
+
+/// `-j TCPOPTSTRIP` (`tcpoptstrip_mangle_packet` in `xt_TCPOPTSTRIP.c`): every option of one of `kinds`
+/// is overwritten with no-ops, byte for byte, as the kernel walks the options (a kind below 2 or a length
+/// of 0 is one byte long; the header's last byte starts no option; an option running past the header ends
+/// the walk). A later fragment has no TCP header. Says what it did.
+fn tcpoptstrip(w: &mut Walker<'_, '_>, step: Option<usize>, kinds: &[u8]) -> String {
+    let names: Vec<String> = kinds.iter().map(u8::to_string).collect();
+    let what = match names.len() {
+        0 => "no TCP option".to_string(),
+        1 => format!("TCP option {}", names[0]),
+        _ => format!("TCP options {}", names.join(",")),
+    };
+    if w.pkt.fragment_offset != 0 {
+        return "a later fragment has no TCP header".into();
+    }
+    let Some(mut opts) = w.pkt.known_tcp_options().map(<[u8]>::to_vec) else {
+        return format!(
+            "{what} would be overwritten with no-ops, but the segment's options are not known (the log's \
+             `OPT (...)`)"
+        );
+    };
+    let before = opts.clone();
+    let mut i = 0;
+    while i + 1 < opts.len() {
+        let len = if opts[i] <= 1 || opts[i + 1] == 0 { 1 } else { usize::from(opts[i + 1]) };
+        if i + len > opts.len() {
+            break;
+        }
+        if kinds.contains(&opts[i]) {
+            opts[i..i + len].fill(1);
+        }
+        i += len;
+    }
+    if opts == before {
+        return format!("the segment carries no {what}");
+    }
+    let hex = |o: &[u8]| o.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    w.change(step, "tcp options", hex(&before), hex(&opts), "TCPOPTSTRIP overwrites options with no-ops".into());
+    // An MSS option TCPMSS set earlier is gone with it.
+    if crate::matches::tcpmss::mss_option(&opts).is_none() {
+        w.pkt.mss = None;
+    }
+    w.pkt.tcp_options = Some(opts);
+    format!("{what} overwritten with no-ops")
 }
 
 /// `-j TCPMSS` on a SYN whose options are known, as `tcpmss_mangle_packet` rewrites them: an MSS option
