@@ -938,6 +938,11 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !back.is_some_and(|r| r.kind == RouteKind::Unicast && r.via.is_none()) {
             return false;
         }
+        // `icmp_send` sends a redirect as it sends any error: not about an ICMP error or a type it takes
+        // for one (a router advertisement, match_diff seed 25054), nor about a packet to many.
+        if target::nothing_sent_back(&self.pkt, self.host, false, self.came_in_frame_to_all()).is_some() {
+            return false;
+        }
         // Where the nat table is loaded, NAT drops a redirect about a connection whose translation is not
         // settled both ways yet (a first packet's source NAT comes in POSTROUTING) or that is translated
         // (`nf_nat_icmp_reply_translation`).
