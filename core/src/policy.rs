@@ -181,7 +181,8 @@ impl PolicyRule {
         let range = |r: Option<(u16, u16)>, p: Option<u16>| r.is_none_or(|(a, b)| p.is_some_and(|p| a <= p && p <= b));
         let held = self.iif.as_deref().is_none_or(|i| i == flow.iif.unwrap_or("lo"))
             // A packet's route is looked up with no output interface unless its socket is bound to one,
-            // which chainwalk does not model; `-m addrtype --limit-iface-*` looks up with one.
+            // which chainwalk does not model; `-m addrtype --limit-iface-*` and IPv6's `-m rpfilter`
+            // look up with one.
             && self.oif.as_deref().is_none_or(|o| flow.oif == Some(o))
             && self.fwmark.is_none_or(|(v, m)| (v ^ flow.mark) & m == 0)
             && self.uidrange.is_none_or(|(a, b)| a <= flow.uid && flow.uid <= b)
