@@ -131,7 +131,7 @@ fn short(p: &Packet) -> String {
 }
 
 /// Bytes as the kernel's log prints options: two upper-case hex digits each.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 

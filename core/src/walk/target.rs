@@ -478,7 +478,7 @@ fn tcpoptstrip(w: &mut Walker<'_, '_>, step: Option<usize>, kinds: &[u8]) -> Str
     let before = opts.clone();
     let mut i = 0;
     while i + 1 < opts.len() {
-        let len = if opts[i] <= 1 || opts[i + 1] == 0 { 1 } else { usize::from(opts[i + 1]) };
+        let len = crate::matches::tcp::option_len(&opts, i);
         if i + len > opts.len() {
             break;
         }
@@ -490,7 +490,7 @@ fn tcpoptstrip(w: &mut Walker<'_, '_>, step: Option<usize>, kinds: &[u8]) -> Str
     if opts == before {
         return format!("the segment carries no {what}");
     }
-    let hex = |o: &[u8]| o.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let hex = crate::packet_text::hex;
     w.change(step, "tcp options", hex(&before), hex(&opts), "TCPOPTSTRIP overwrites options with no-ops".into());
     // An MSS option TCPMSS set earlier is gone with it.
     if crate::matches::tcpmss::mss_option(&opts).is_none() {
