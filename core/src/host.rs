@@ -363,6 +363,30 @@ impl Host {
         })
     }
 
+    /// The link-local IPv6 address of `dev`, and whether it is assumed: the first the host gives it, else the
+    /// one Linux makes from its MAC address (EUI-64), else `fe80::1`, as Linux gives one to every interface
+    /// but `lo` (whose addresses are listed without it).
+    pub fn link_local_address(&self, dev: &str) -> Option<(Ipv6Addr, bool)> {
+        if dev == "lo" {
+            return None;
+        }
+        let iface = self.interface(dev);
+        let listed = iface.into_iter().flat_map(|i| &i.addrs).find_map(|a| match a.addr {
+            IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80 => Some(v),
+            _ => None,
+        });
+        if let Some(v) = listed {
+            return Some((v, false));
+        }
+        let made = match iface.and_then(|i| i.mac) {
+            Some(m) => {
+                Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+            }
+            None => Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1),
+        };
+        Some((made, true))
+    }
+
     /// Whether `ip` is a broadcast address for this host.
     pub fn is_broadcast(&self, ip: IpAddr) -> bool {
         match ip {
@@ -1534,6 +1558,21 @@ mod tests {
         let h = parse("5: vethab12@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master cni0 state UP mode DEFAULT group default\n    link/ether 7a:1b:2c:3d:4e:5f brd ff:ff:ff:ff:ff:ff link-netns cni-1\n").unwrap();
         assert_eq!(h.bridge_of("vethab12"), Some("cni0"));
         assert_eq!(h.interface("vethab12").unwrap().mac, Some([0x7a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f]));
+    }
+
+    #[test]
+    fn link_local_address_is_the_listed_one_else_made_from_the_mac() {
+        let h = parse(
+            "eth0 UP 2001:db8::1/64 fe80::2/64\n\
+             3: eth1: <UP> mtu 1500 state UP\n    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n\
+             eth2 UP 2001:db8:2::1/64\n",
+        )
+        .unwrap();
+        let ll = |dev| h.link_local_address(dev).map(|(a, assumed)| (a.to_string(), assumed));
+        assert_eq!(ll("eth0"), Some(("fe80::2".into(), false)));
+        assert_eq!(ll("eth1"), Some(("fe80::5054:ff:fe12:3456".into(), true)));
+        assert_eq!(ll("eth2"), Some(("fe80::1".into(), true)));
+        assert_eq!(ll("lo"), None);
     }
 
     #[test]

@@ -1761,6 +1761,25 @@ impl Wire {
         Some(w)
     }
 
+    /// Whether this ICMPv6 redirect is about the stamped packet: sent to its source, with the packet in its
+    /// redirected header option (type 4, after the 40 bytes of the message and any other option).
+    fn redirected(&self, pkt: &Packet, stamp: &Stamp) -> bool {
+        let mut at = 40;
+        while let (Some(&kind), Some(&eights)) = (self.l4.get(at), self.l4.get(at + 1)) {
+            let end = at + usize::from(eights) * 8;
+            if eights == 0 || end > self.l4.len() {
+                return false;
+            }
+            if kind == 4 {
+                let inner = self.l4.get(at + 8..end).and_then(Wire::parse);
+                return self.dst == pkt.src
+                    && inner.is_some_and(|i| i.proto == pkt.l4.proto() && i.stamp == stamp.ip && i.src == pkt.src);
+            }
+            at = end;
+        }
+        false
+    }
+
     /// If this packet is a TCP reset or an ICMP error about the stamped packet, what it is, as
     /// `--reject-with` names it.
     fn rejection_of(&self, pkt: &Packet, stamp: &Stamp) -> Option<String> {
@@ -1770,6 +1789,9 @@ impl Wire {
             return (our_proto == 6 && self.dst == pkt.src && self.dport == sport).then(|| "tcp-reset".into());
         }
         let v6 = self.proto == 58;
+        if v6 && self.icmp.0 == 137 {
+            return self.redirected(pkt, stamp).then(|| "icmp6-type-137-code-0".into());
+        }
         if !(self.proto == 1 || v6) || !is_icmp_error(v6, self.icmp.0) {
             return None;
         }

@@ -837,11 +837,13 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.stop_by_routing(Path::Forward, why, icmp);
                     return;
                 }
+                // IPv6 sends its redirect before it checks the size, IPv4 after.
+                let redirect6 = self.ipv6_redirect_sent(&dev, via);
                 if let Some((why, icmp)) = self.too_big(&dev, mtu) {
                     self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
                     return;
                 }
-                let redirect = self.redirect_sent(&dev);
+                let redirect = redirect6 || self.redirect_sent(&dev);
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev);
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
@@ -968,13 +970,64 @@ impl<'s, 'r> Walker<'s, 'r> {
         sent
     }
 
+    /// Whether routing tells the sender of an IPv6 packet it forwards back out of `out`, the interface it came
+    /// in on, of a better first hop (`ip6_forward`, before the size check and FORWARD; `ndisc_send_redirect`):
+    /// an ICMPv6 redirect (type 137) from `out`'s link-local address, about the next hop `via` when it is
+    /// link-local, else the destination itself when it is on the link, sent only when the route back to the
+    /// source has no gateway. Unlike IPv4's, it is sent whatever the packet is, and is no ICMP error:
+    /// conntrack gives it no connection (INVALID), and it must get through OUTPUT and POSTROUTING.
+    fn ipv6_redirect_sent(&mut self, out: &str, via: Option<IpAddr>) -> bool {
+        let (Some(came_in), IpAddr::V6(src)) = (self.in_iface.clone(), self.pkt.src) else { return false };
+        if came_in != out || self.probe {
+            return false;
+        }
+        let link_local = |a: IpAddr| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
+        // The target must be the destination or a link-local next hop.
+        if via.is_some_and(|g| g != self.pkt.dst && !link_local(g)) {
+            return false;
+        }
+        let Some((from, assumed)) = self.host.link_local_address(out) else { return false };
+        let flow = crate::policy::Flow {
+            src: Some(IpAddr::V6(from)),
+            proto: Some(58),
+            oif: Some(out),
+            ..crate::policy::Flow::to(IpAddr::V6(src))
+        };
+        if !matches!(self.host.route_flow(&flow).0, RouteDecision::Forward { via: None, .. }) {
+            return false;
+        }
+        let mut redirect =
+            crate::packet::Packet::new(IpAddr::V6(from), IpAddr::V6(src), L4::Icmpv6 { icmp_type: 137, code: 0 });
+        redirect.ttl = 255;
+        // The message (40 bytes with its target and destination), the target's link address (8 bytes on
+        // Ethernet, for a neighbour it knows) and as much of the packet as fits in 1280 bytes, in eights.
+        let quoted = (u32::from(self.pkt.len) + 8).min(1280 - 40 - 40 - 8) & !7;
+        redirect.len = (40 + 40 + 8 + quoted) as u16;
+        redirect.out_iface = Some(out.to_string());
+        let sent = target::kernel_packet_lost(self, redirect, false, false).is_none();
+        if sent {
+            let assumed = if assumed { ", assumed as the host lists none" } else { "" };
+            let note = format!(
+                "routing sends the packet back out of {out}, where it came in, and {src} is on {out}'s link: the \
+                 host sends {src} an ICMPv6 redirect (type 137) from {out}'s link-local address ({from}{assumed}) \
+                 before FORWARD"
+            );
+            self.stage(None, StageKind::Routing, StageStatus::Passed, note);
+        }
+        sent
+    }
+
     /// A forwarded packet whose sender got a redirect was stopped later: what came back to the sender about it
     /// is the redirect, before any answer of a REJECT.
     fn answered_by_redirect(&mut self) {
+        let (name, what) = match self.family() {
+            Family::Ipv4 => ("icmp-type-5-code-1", "an ICMP redirect (type 5, code 1)"),
+            Family::Ipv6 => ("icmp6-type-137-code-0", "an ICMPv6 redirect (type 137)"),
+        };
         if let Some(f) = self.fate.as_mut().filter(|f| f.verdict != FateVerdict::Accept) {
             f.verdict = FateVerdict::Reject;
-            f.reject_with = Some("icmp-type-5-code-1".into());
-            f.summary.push_str(" Its sender had already been sent an ICMP redirect (type 5, code 1).");
+            f.reject_with = Some(name.into());
+            f.summary.push_str(&format!(" Its sender had already been sent {what}."));
         }
     }
 

@@ -727,21 +727,35 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     // raw, INVALID, UNTRACKED) gives none: conntrack then finds no connection the answer belongs to, and
     // it is INVALID (recorded).
     let attached = w.ct_seen && crate::matches::conntrack::has_connection(&w.ct);
+    // An answer to a link-local IPv6 source goes back out of the interface the packet came in on
+    // (`icmp6_send` takes the scope from the packet it answers).
+    answer.out_iface = w.first.in_iface.clone();
+    // `__icmp_send` looks the way back up from no source address unless the packet was for the host, so
+    // `from` selectors of the routing policy do not see the address it then picks (recorded).
+    let unspecified_source = !reset && !v6 && !w.host.is_local(pkt.dst);
+    kernel_packet_lost(w, answer, attached, unspecified_source)
+}
+
+/// Walks `answer`, a packet the kernel makes about the walked one (a REJECT's answer, a redirect), silently
+/// through OUTPUT and POSTROUTING, `attached` to the walked packet's connection (RELATED, the other way)
+/// or with none (INVALID). Why it does not get back to the walked packet's sender, if it does not.
+pub(super) fn kernel_packet_lost(
+    w: &Walker<'_, '_>,
+    mut answer: crate::packet::Packet,
+    attached: bool,
+    unspecified_source: bool,
+) -> Option<String> {
+    let pkt = &w.pkt;
     answer.ct_state = if attached { CtState::Related } else { CtState::Invalid };
     answer.ct_dir = match w.ct.dir {
         crate::packet::CtDir::Original => crate::packet::CtDir::Reply,
         crate::packet::CtDir::Reply => crate::packet::CtDir::Original,
     };
-    // An answer to a link-local IPv6 source goes back out of the interface the packet came in on
-    // (`icmp6_send` takes the scope from the packet it answers).
-    answer.out_iface = w.first.in_iface.clone();
     let mut p = Walker::new(w.sim, w.host, &answer, w.opts);
     p.probe = true;
     p.traced = false;
     p.kernel_made = true;
-    // `__icmp_send` looks the way back up from no source address unless the packet was for the host, so
-    // `from` selectors of the routing policy do not see the address it then picks (recorded).
-    p.unspecified_source = !reset && !v6 && !w.host.is_local(pkt.dst);
+    p.unspecified_source = unspecified_source;
     // The answer is made while the packet is still being walked: the counters and buckets its rules
     // used (limit, hashlimit, quota, statistic, connlimit) and the recent lists it filled are where the
     // packet left them (recorded: a connlimit the packet met counts the answer's connection again).
