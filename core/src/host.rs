@@ -185,6 +185,9 @@ pub struct Route {
     /// interface's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// Whether its MTU is locked (`mtu lock 1400`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mtu_locked: bool,
 }
 
 /// One next hop of a multipath route.
@@ -232,6 +235,9 @@ pub enum RouteDecision {
         /// The route's own MTU (`mtu 1400`), which comes before the interface's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mtu: Option<u32>,
+        /// Whether that MTU is locked (`mtu lock 1400`), as IPv6 forwarding heeds it only then.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        mtu_locked: bool,
     },
     /// Dropped by routing: no route, or a blackhole/unreachable/prohibit route.
     Unroutable {
@@ -850,6 +856,7 @@ fn finish(host: &mut Host) {
                     table: crate::policy::MAIN_TABLE,
                     nexthops: Vec::new(),
                     mtu: None,
+                    mtu_locked: false,
                 });
             }
         }
@@ -1276,6 +1283,7 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
         span: Some(span),
         nexthops: Vec::new(),
         mtu: None,
+        mtu_locked: false,
         // Local and broadcast routes are the local table's, unless listed under another table's header.
         table: match kind {
             RouteKind::Local | RouteKind::Broadcast if table == crate::policy::MAIN_TABLE => crate::policy::LOCAL_TABLE,
@@ -1307,6 +1315,7 @@ fn read_route_in(host: &mut Host, words: &[&str], span: Span, table: u32) -> Res
             "mtu" => {
                 // `mtu lock 1400`: locked, so path MTU discovery does not lower it; the same for forwarding.
                 if value == Some("lock") {
+                    route.mtu_locked = true;
                     i += 1;
                 }
                 let n = words.get(i + 1).and_then(|v| v.parse().ok()).ok_or("`mtu` needs a number of bytes")?;
@@ -1358,7 +1367,8 @@ mod tests {
                 via: None,
                 src: Some(ip("172.17.0.1")),
                 multipath: 0,
-                mtu: None
+                mtu: None,
+                mtu_locked: false
             }
         );
         assert_eq!(
@@ -1368,7 +1378,8 @@ mod tests {
                 via: Some(ip("198.51.100.1")),
                 src: None,
                 multipath: 0,
-                mtu: None
+                mtu: None,
+                mtu_locked: false
             }
         );
         assert_eq!(h.addr_type(ip("172.17.0.1")), AddrType::Local);
@@ -1402,7 +1413,14 @@ mod tests {
         assert_eq!(eth0.mac, Some([2, 0x42, 0xac, 0x11, 0, 2]));
         assert_eq!(
             h.route(ip("2001:db8::99")),
-            RouteDecision::Forward { dev: "eth0".into(), via: None, src: None, multipath: 0, mtu: None }
+            RouteDecision::Forward {
+                dev: "eth0".into(),
+                via: None,
+                src: None,
+                multipath: 0,
+                mtu: None,
+                mtu_locked: false,
+            }
         );
         assert!(matches!(h.route(ip("198.51.100.7")), RouteDecision::Unroutable { .. }));
         // The kernel's lookup in the local table fails on a blackhole route: the address is UNICAST.
@@ -1422,12 +1440,12 @@ mod tests {
         assert_eq!(h.interface("wg0").and_then(|i| i.mtu), Some(1420));
         assert_eq!(h.interface("eth0").and_then(|i| i.mtu), Some(9000));
         let mtu_to = |d: &str| match h.route(ip(d)) {
-            RouteDecision::Forward { mtu, .. } => mtu,
+            RouteDecision::Forward { mtu, mtu_locked, .. } => (mtu, mtu_locked),
             other => panic!("{other:?}"),
         };
-        assert_eq!(mtu_to("203.0.113.9"), Some(1280));
-        assert_eq!(mtu_to("198.51.100.200"), Some(1400));
-        assert_eq!(mtu_to("198.51.100.20"), None);
+        assert_eq!(mtu_to("203.0.113.9"), (Some(1280), true));
+        assert_eq!(mtu_to("198.51.100.200"), (Some(1400), false));
+        assert_eq!(mtu_to("198.51.100.20"), (None, false));
         assert!(parse("2: eth0: <UP> mtu big state UP\n").is_err());
         assert!(parse("203.0.113.0/24 dev eth0 mtu lock\n").is_err());
     }

@@ -423,14 +423,28 @@ impl Host {
         let multipath = if live > 1 { live } else { 0 };
         match r.kind {
             RouteKind::Unicast => match &r.dev {
-                Some(dev) => RouteDecision::Forward { dev: dev.clone(), via: r.via, src: r.src, multipath, mtu: r.mtu },
+                Some(dev) => RouteDecision::Forward {
+                    dev: dev.clone(),
+                    via: r.via,
+                    src: r.src,
+                    multipath,
+                    mtu: r.mtu,
+                    mtu_locked: r.mtu_locked,
+                },
                 // A gateway without an interface is reached as routing in its table, else in main, reaches it.
                 None => match r
                     .via
                     .and_then(|gw| self.lookup_in(table, gw).or_else(|| self.lookup_in(MAIN_TABLE, gw)))
                     .and_then(|g| g.dev.clone())
                 {
-                    Some(dev) => RouteDecision::Forward { dev, via: r.via, src: r.src, multipath, mtu: r.mtu },
+                    Some(dev) => RouteDecision::Forward {
+                        dev,
+                        via: r.via,
+                        src: r.src,
+                        multipath,
+                        mtu: r.mtu,
+                        mtu_locked: r.mtu_locked,
+                    },
                     None => RouteDecision::Unroutable {
                         reason: format!("the route to {dst} names no interface"),
                         route: None,

@@ -652,7 +652,7 @@ fn route_commands(host: &Host) -> Vec<String> {
                 line += &format!(" table {}", r.table);
             }
             if let Some(mtu) = r.mtu {
-                line += &format!(" mtu {mtu}");
+                line += &format!(" mtu {}{mtu}", if r.mtu_locked { "lock " } else { "" });
             }
             line + &hops
         })

@@ -391,6 +391,7 @@ pub fn assumed_host(packet: &Packet) -> Host {
             table: crate::policy::MAIN_TABLE,
             nexthops: Vec::new(),
             mtu: None,
+            mtu_locked: false,
         });
     }
     host
@@ -764,7 +765,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                     self.deliver();
                 }
             }
-            RouteDecision::Forward { dev, via, mtu, .. } => {
+            RouteDecision::Forward { dev, via, mtu, mtu_locked, .. } => {
                 if !self.forwarding() {
                     let dev = self.in_iface.clone().unwrap_or_default();
                     let knob = if self.family() == Family::Ipv6 {
@@ -839,15 +840,38 @@ impl<'s, 'r> Walker<'s, 'r> {
                 }
                 // IPv6 sends its redirect before it checks the size, IPv4 after.
                 let redirect6 = self.ipv6_redirect_sent(&dev, via);
-                if let Some((why, icmp)) = self.too_big(&dev, mtu) {
+                // IPv6 checks a forwarded packet against its route's MTU here only when that MTU is locked
+                // (`ip6_dst_mtu_maybe_forward`), and against it after POSTROUTING otherwise.
+                let v6 = self.family() == Family::Ipv6;
+                let (mtu_now, mtu_later) = if v6 && !mtu_locked { (None, mtu) } else { (mtu, None) };
+                if let Some((why, icmp)) = self.too_big(&dev, mtu_now) {
                     self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
+                    if redirect6 {
+                        self.answered_by_redirect();
+                    }
                     return;
                 }
                 let redirect = redirect6 || self.redirect_sent(&dev);
                 self.pkt.ttl -= 1;
-                self.out_iface = Some(dev);
+                self.out_iface = Some(dev.clone());
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
-                    self.egress(Path::Forward, via);
+                    match mtu_later.filter(|&m| u32::from(self.pkt.len) > m.max(1280)) {
+                        // `ip6_fragment` does not fragment a packet it forwards.
+                        Some(m) => {
+                            let len = self.pkt.len;
+                            let why = format!(
+                                "the packet (LEN={len}) is bigger than the MTU of the route out of {dev}, {m}, which \
+                                 IPv6 forwarding heeds after POSTROUTING (before FORWARD only when it is locked), \
+                                 and an IPv6 router never fragments, so the kernel drops it and tells the sender \
+                                 the MTU (ICMPv6 packet too big)"
+                            );
+                            self.stop_by_routing(Path::Forward, why, Some("icmp6-packet-too-big".into()));
+                            if redirect {
+                                self.answered_by_redirect();
+                            }
+                        }
+                        None => self.egress(Path::Forward, via),
+                    }
                 } else if redirect {
                     self.answered_by_redirect();
                 }
@@ -878,8 +902,9 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// Why the packet is too big to be forwarded out of `out`, and the ICMP error the sender gets, if it is:
     /// `ip_forward` and `ip6_forward` check it after the TTL (and, for IPv6, the source's scope), before
-    /// FORWARD, against the route's MTU (`route_mtu`) or else the interface's (1500 when the host does not
-    /// say, as for an Ethernet or veth link; 65536 for `lo`). An IPv4 packet may be fragmented instead
+    /// FORWARD, against the route's MTU (`route_mtu`: IPv6 passes it only when it is locked, and checks an
+    /// unlocked one after POSTROUTING, in `ip6_fragment`; recorded) or else the interface's (1500 when the
+    /// host does not say, as for an Ethernet or veth link; 65536 for `lo`). An IPv4 packet may be fragmented instead
     /// unless it has DF set; an IPv6 router never fragments, and takes at least 1280 as the MTU.
     fn too_big(&self, out: &str, route_mtu: Option<u32>) -> Option<(String, &'static str)> {
         let v6 = self.family() == Family::Ipv6;
@@ -993,7 +1018,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             oif: Some(out),
             ..crate::policy::Flow::to(IpAddr::V6(src))
         };
-        if !matches!(self.host.route_flow(&flow).0, RouteDecision::Forward { via: None, .. }) {
+        // (A link-local source is on the link by definition: every interface routes `fe80::/64`.)
+        if !link_local(IpAddr::V6(src))
+            && !matches!(self.host.route_flow(&flow).0, RouteDecision::Forward { via: None, .. })
+        {
             return false;
         }
         let mut redirect =
@@ -1288,7 +1316,9 @@ impl<'s, 'r> Walker<'s, 'r> {
             .clone()
             .filter(|_| link_local && self.pkt.in_iface.is_none() && !self.host.is_local(self.pkt.dst));
         let (d, rule) = match scoped {
-            Some(dev) => (RouteDecision::Forward { dev, via: None, src: None, multipath: 0, mtu: None }, None),
+            Some(dev) => {
+                (RouteDecision::Forward { dev, via: None, src: None, multipath: 0, mtu: None, mtu_locked: false }, None)
+            }
             None => self.host.route_flow(&self.flow()),
         };
         // A route looked up again (`ip_route_me_harder`) has the source address the packet now has.
