@@ -508,6 +508,9 @@ struct Walker<'s, 'r> {
     binding_assumed: Vec<Assumption>,
     /// Whether the packet is one the kernel makes itself (a REJECT's answer, a redirect), with no socket.
     kernel_made: bool,
+    /// Whether routing tried to send the IPv4 packet's source a redirect (`ip_rt_send_redirect`), which
+    /// leaves that peer no allowance for an ICMP error for a second, whatever became of the redirect.
+    redirect_tried: bool,
     /// Whether its first route is looked up without its source address (an IPv4 ICMP error about a packet
     /// that was not for this host).
     unspecified_source: bool,
@@ -617,6 +620,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             binding_probe: false,
             binding_assumed: Vec::new(),
             kernel_made: false,
+            redirect_tried: false,
             unspecified_source: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
@@ -965,6 +969,8 @@ impl<'s, 'r> Walker<'s, 'r> {
         if !back.is_some_and(|r| r.kind == RouteKind::Unicast && r.via.is_none()) {
             return false;
         }
+        // `ip_rt_send_redirect` empties the source's token bucket before `icmp_send` decides anything.
+        self.redirect_tried = true;
         // `icmp_send` sends a redirect as it sends any error: not about an ICMP error or a type it takes
         // for one (a router advertisement, match_diff seed 25054), nor about a packet to many.
         if target::nothing_sent_back(&self.pkt, self.host, false, self.came_in_frame_to_all()).is_some() {

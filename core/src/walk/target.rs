@@ -39,6 +39,20 @@ pub(super) fn apply(
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
             }
+            // `icmpv4_xrlim_allow`: an ICMP error of a rate-limited type (all of REJECT's are destination
+            // unreachables) waits a second after a redirect to the same host (match_diff seed 35257).
+            if !reset && w.redirect_tried {
+                let src = w.pkt.src;
+                effect(
+                    w,
+                    format!(
+                        "REJECT: the packet is dropped, and no {with} is sent: routing tried to send {src} a redirect \
+                         a moment before, which leaves the kernel's ICMP rate limit for {src} \
+                         (net.ipv4.icmp_ratelimit, a second) no room for it"
+                    ),
+                );
+                return TargetResult::Drop;
+            }
             if let Some(why) = answer_of(&w.pkt, r.with).and_then(|answer| answer_lost(w, answer)) {
                 effect(
                     w,
