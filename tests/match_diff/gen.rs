@@ -86,6 +86,14 @@ pub fn random_host(p: &Pkt, rng: &mut Rng) -> String {
         ("198.51.100.1", "192.0.2.254", "203.0.113.0/24", "203.0.113.0/25", "203.0.113.128/25", "192.0.2.128/25")
     };
     let lan_lo = if v6 { "2001:db8:2::/121" } else { "192.0.2.0/25" };
+    // Now and then a link-local gateway on the LAN (which IPv6 redirects name), and routes with an MTU
+    // below the interfaces' (locked or not: IPv6 forwarding heeds the two apart).
+    let lan_gw = if v6 && rng.below(3) == 0 { "fe80::fe" } else { lan_gw };
+    let mtu = |rng: &mut Rng| match rng.below(6) {
+        0 => format!(" mtu {}", if v6 { 1280 } else { 1000 }),
+        1 => format!(" mtu lock {}", if v6 { 1280 } else { 1000 }),
+        _ => String::new(),
+    };
     let mut t = String::from("# ip -br addr\n");
     if v6 {
         t += "lo               UNKNOWN        127.0.0.1/8 ::1/128\neth0             UP             2001:db8:1::2/64\n\
@@ -95,14 +103,14 @@ pub fn random_host(p: &Pkt, rng: &mut Rng) -> String {
               eth1             UP             192.0.2.1/24\n";
     }
     let dead = |rng: &mut Rng| ["blackhole", "unreachable", "prohibit", "throw"][rng.below(4)];
-    let mut main = vec![format!("default via {wan_gw} dev eth0")];
+    let mut main = vec![format!("default via {wan_gw} dev eth0{}", mtu(rng))];
     if rng.below(3) == 0 {
         // (Not IPv6's default metric, 1024, which would make one multipath route of the two.)
         let metric = if v6 { [100, 2048][rng.below(2)] } else { [100, 1024][rng.below(2)] };
         main.push(format!("default via {lan_gw} dev eth1 metric {metric}"));
     }
     match rng.below(4) {
-        0 => main.push(format!("{remote_lo} via {lan_gw} dev eth1")),
+        0 => main.push(format!("{remote_lo} via {lan_gw} dev eth1{}", mtu(rng))),
         1 => main.push(format!("{} {remote_hi}", dead(rng))),
         _ => {}
     }
@@ -328,7 +336,7 @@ impl Pkt {
         let len = ip
             + match proto {
                 6 => 20 + opts.as_ref().map_or(0, Vec::len) as u16 + payload,
-                17 => [8, 40, 56, 492, 1180][rng.below(5)],
+                17 => [8, 40, 56, 492, 1180, 1400][rng.below(6)],
                 _ => [8, 64, 64, 108][rng.below(4)],
             };
         let ttl = [1, 2, 63, 64, 64, 65, 128, 255][rng.below(8)];
