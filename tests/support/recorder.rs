@@ -822,7 +822,8 @@ impl Lab {
             let others = other_gateways(host, link, a);
             for p in peer_address(host, link, a, &avoid).into_iter().chain(others) {
                 if !addrs.contains(&p) {
-                    p_lines.push(format!("address add {p}/{} dev eth0{}", a.prefix, nodad(p)));
+                    let len = if a.subnet_contains(p) { a.prefix } else { 64 };
+                    p_lines.push(format!("address add {p}/{len} dev eth0{}", nodad(p)));
                     addrs.push(p);
                 }
             }
@@ -1311,7 +1312,12 @@ fn other_gateways(host: &Host, iface: &HostInterface, a: &IfAddr) -> Vec<IpAddr>
             std::iter::once((r.via, r.dev.as_deref())).chain(hops)
         })
         .filter_map(|(via, dev)| via.filter(|_| dev.is_none_or(|d| d == iface.name)))
-        .filter(|v| v.is_ipv4() == a.addr.is_ipv4() && a.subnet_contains(*v) && !host.is_local(*v))
+        // (A link-local gateway is on every link it is routed through: with the interface's first IPv6 subnet.)
+        .filter(|v| {
+            let link_local = matches!(v, IpAddr::V6(x) if x.segments()[0] & 0xffc0 == 0xfe80);
+            let first_v6 = iface.addrs.iter().find(|x| x.addr.is_ipv6()) == Some(a);
+            v.is_ipv4() == a.addr.is_ipv4() && (a.subnet_contains(*v) || link_local && first_v6) && !host.is_local(*v)
+        })
         .collect()
 }
 
