@@ -378,7 +378,7 @@ impl Host {
         }
         let iface = self.interface(dev);
         let listed = iface.into_iter().flat_map(|i| &i.addrs).find_map(|a| match a.addr {
-            IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80 => Some(v),
+            IpAddr::V6(v) if v.is_unicast_link_local() => Some(v),
             _ => None,
         });
         if let Some(v) = listed {

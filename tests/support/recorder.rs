@@ -1314,7 +1314,7 @@ fn other_gateways(host: &Host, iface: &HostInterface, a: &IfAddr) -> Vec<IpAddr>
         .filter_map(|(via, dev)| via.filter(|_| dev.is_none_or(|d| d == iface.name)))
         // (A link-local gateway is on every link it is routed through: with the interface's first IPv6 subnet.)
         .filter(|v| {
-            let link_local = matches!(v, IpAddr::V6(x) if x.segments()[0] & 0xffc0 == 0xfe80);
+            let link_local = matches!(v, IpAddr::V6(x) if x.is_unicast_link_local());
             let first_v6 = iface.addrs.iter().find(|x| x.addr.is_ipv6()) == Some(a);
             v.is_ipv4() == a.addr.is_ipv4() && (a.subnet_contains(*v) || link_local && first_v6) && !host.is_local(*v)
         })

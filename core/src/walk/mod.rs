@@ -848,7 +848,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                 // (`ip6_dst_mtu_maybe_forward`), and against it after POSTROUTING otherwise.
                 let v6 = self.family() == Family::Ipv6;
                 let (mtu_now, mtu_later) = if v6 && !mtu_locked { (None, mtu) } else { (mtu, None) };
-                if let Some((why, icmp)) = self.too_big(&dev, mtu_now) {
+                if let Some((why, icmp)) = self.too_big(&dev, mtu_now, "before FORWARD") {
                     self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
                     if redirect6 {
                         self.answered_by_redirect();
@@ -859,17 +859,11 @@ impl<'s, 'r> Walker<'s, 'r> {
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev.clone());
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
-                    match mtu_later.filter(|&m| u32::from(self.pkt.len) > m.max(1280)) {
-                        // `ip6_fragment` does not fragment a packet it forwards.
-                        Some(m) => {
-                            let len = self.pkt.len;
-                            let why = format!(
-                                "the packet (LEN={len}) is bigger than the MTU of the route out of {dev}, {m}, which \
-                                 IPv6 forwarding heeds after POSTROUTING (before FORWARD only when it is locked), \
-                                 and an IPv6 router never fragments, so the kernel drops it and tells the sender \
-                                 the MTU (ICMPv6 packet too big)"
-                            );
-                            self.stop_by_routing(Path::Forward, why, Some("icmp6-packet-too-big".into()));
+                    // `ip6_fragment` checks an unlocked route MTU (and does not fragment what it forwards).
+                    let when = "after POSTROUTING (an unlocked route MTU is not checked before FORWARD)";
+                    match mtu_later.and_then(|m| self.too_big(&dev, Some(m), when)) {
+                        Some((why, icmp)) => {
+                            self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
                             if redirect {
                                 self.answered_by_redirect();
                             }
@@ -909,8 +903,9 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// FORWARD, against the route's MTU (`route_mtu`: IPv6 passes it only when it is locked, and checks an
     /// unlocked one after POSTROUTING, in `ip6_fragment`; recorded) or else the interface's (1500 when the
     /// host does not say, as for an Ethernet or veth link; 65536 for `lo`). An IPv4 packet may be fragmented instead
-    /// unless it has DF set; an IPv6 router never fragments, and takes at least 1280 as the MTU.
-    fn too_big(&self, out: &str, route_mtu: Option<u32>) -> Option<(String, &'static str)> {
+    /// unless it has DF set; an IPv6 router never fragments, and takes at least 1280 as the MTU. `when` says
+    /// where the kernel drops it.
+    fn too_big(&self, out: &str, route_mtu: Option<u32>, when: &str) -> Option<(String, &'static str)> {
         let v6 = self.family() == Family::Ipv6;
         let len = u32::from(self.pkt.len);
         let (given, whose) = match (route_mtu, self.host.interface(out).and_then(|i| i.mtu)) {
@@ -929,7 +924,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             (
                 format!(
                     "the packet (LEN={len}) is bigger than {whose}, {mtu}, and an IPv6 router never fragments, so \
-                     the kernel drops it before FORWARD and tells the sender the MTU (ICMPv6 packet too big)"
+                     the kernel drops it {when} and tells the sender the MTU (ICMPv6 packet too big)"
                 ),
                 "icmp6-packet-too-big",
             )
@@ -937,7 +932,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             (
                 format!(
                     "the packet (LEN={len}) is bigger than {whose}, {mtu}, and may not be fragmented (DF), so the \
-                     kernel drops it before FORWARD and tells the sender the MTU (ICMP fragmentation needed)"
+                     kernel drops it {when} and tells the sender the MTU (ICMP fragmentation needed)"
                 ),
                 "icmp-frag-needed",
             )
@@ -1012,7 +1007,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         if came_in != out || self.probe {
             return false;
         }
-        let link_local = |a: IpAddr| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
+        let link_local = |a: IpAddr| matches!(a, IpAddr::V6(v) if v.is_unicast_link_local());
         // The target must be the destination or a link-local next hop.
         if via.is_some_and(|g| g != self.pkt.dst && !link_local(g)) {
             return false;
