@@ -6,7 +6,7 @@ use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
 use crate::ruleset::addr::inet_aton;
-use crate::ruleset::{Family, Network};
+use crate::ruleset::Family;
 use crate::values::opt_number;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
@@ -52,36 +52,38 @@ pub(crate) fn printed_prefix(mask: IpAddr) -> u8 {
     }
 }
 
-/// Reads a prefix length or a mask as `XTTYPE_PLENMASK` does in iptables 1.8.9 (`--connlimit-mask`, the
-/// mask part of `--tunnel-src`): an IPv4 length above 32 means 32; a mask is taken as it is.
-pub(crate) fn plen_mask(text: &str, family: Family) -> Result<IpAddr, String> {
-    let bad = |w: u32| format!("`{text}` is neither a prefix length from 0 to {w} nor a mask");
-    match family {
-        Family::Ipv4 => {
-            if text.contains('.') {
-                return inet_aton(text).map(IpAddr::V4).ok_or_else(|| bad(32));
-            }
-            match xt_strtoul(text, 0) {
-                Some((Some(n), used)) if used == text.len() && n <= u64::from(u32::MAX) => {
-                    let len = n.min(32) as u32;
-                    let net = Network::parse(&format!("0.0.0.0/{len}"), family).map_err(|_| bad(32))?;
-                    Ok(net.mask)
-                }
-                _ => Err(bad(32)),
-            }
-        }
-        Family::Ipv6 => {
-            if text.contains(':') {
-                return text.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| bad(128));
-            }
-            match xt_strtoul(text, 0) {
-                Some((Some(n), used)) if used == text.len() && n <= 128 => {
-                    Network::parse(&format!("::/{n}"), family).map(|net| net.mask).map_err(|_| bad(128))
-                }
-                _ => Err(bad(128)),
-            }
+/// Reads a prefix length or a mask as iptables 1.8.9's `XTTYPE_PLEN` does: a number up to the family's
+/// width is a length; anything else is read as a mask (an IPv4 one as `inet_aton` reads an address, so
+/// `0xffffff00` is 24 and `33` is the odd mask 0.0.0.33). The length, or `None` for a mask that is not
+/// contiguous (which iptables 1.8.9 passes on as the length 255).
+pub(crate) fn plen_or_mask(text: &str, family: Family) -> Result<Option<u32>, String> {
+    let width: u32 = if family == Family::Ipv4 { 32 } else { 128 };
+    if let Some((Some(n), used)) = xt_strtoul(text, 0) {
+        if used == text.len() && n <= u64::from(width) && !text.contains('.') {
+            return Ok(Some(n as u32));
         }
     }
+    let mask = match family {
+        Family::Ipv4 => inet_aton(text).map(|m| u128::from(u32::from(m)) << 96),
+        Family::Ipv6 if text.contains(':') => text.parse::<Ipv6Addr>().ok().map(u128::from),
+        Family::Ipv6 => None,
+    }
+    .ok_or_else(|| format!("`{text}` is neither a prefix length from 0 to {width} nor a mask"))?;
+    let ones = mask.leading_ones();
+    Ok((mask.checked_shl(ones).unwrap_or(0) == 0).then_some(ones))
+}
+
+/// Reads a prefix length or a mask as `XTTYPE_PLENMASK` does in iptables 1.8.9 (`--connlimit-mask`, the
+/// mask part of `--tunnel-src`): the mask of the length [`plen_or_mask`] reads, all ones for a mask that
+/// is not contiguous (1.8.9 builds the mask from the length, and 255 leaves it full).
+pub(crate) fn plen_mask(text: &str, family: Family) -> Result<IpAddr, String> {
+    let width = if family == Family::Ipv4 { 32 } else { 128 };
+    let len = plen_or_mask(text, family)?.unwrap_or(width);
+    let bits = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+    Ok(match family {
+        Family::Ipv4 => IpAddr::V4(Ipv4Addr::from((bits >> 96) as u32)),
+        Family::Ipv6 => IpAddr::V6(Ipv6Addr::from(bits)),
+    })
 }
 
 impl Extension for Connlimit {
@@ -242,6 +244,10 @@ mod tests {
             ),
             ("--connlimit-above 3 --connlimit-mask 0x10", "--connlimit-above 3 --connlimit-mask 16 --connlimit-saddr"),
             (
+                "--connlimit-above 3 --connlimit-mask 0xffffff00",
+                "--connlimit-above 3 --connlimit-mask 24 --connlimit-saddr",
+            ),
+            (
                 "--connlimit-above 3 --connlimit-mask 255.255.0.0",
                 "--connlimit-above 3 --connlimit-mask 16 --connlimit-saddr",
             ),
@@ -285,6 +291,22 @@ mod tests {
         ] {
             assert_eq!(saved_in(v6, input), out, "{input}");
         }
+    }
+
+    #[test]
+    fn masks_are_built_from_the_length_as_iptables_1_8_9_builds_them() {
+        let v4 = |t| plen_mask(t, Family::Ipv4).map(|m| m.to_string());
+        assert_eq!(v4("24").as_deref(), Ok("255.255.255.0"));
+        assert_eq!(v4("017").as_deref(), Ok("255.254.0.0"));
+        // Past 32 a number is a mask: a contiguous one gives its length, any other all ones.
+        assert_eq!(v4("0xffffff00").as_deref(), Ok("255.255.255.0"));
+        assert_eq!(v4("33").as_deref(), Ok("255.255.255.255"));
+        assert_eq!(v4("255.0.255.0").as_deref(), Ok("255.255.255.255"));
+        assert!(v4("4294967296").is_err());
+        let v6 = |t| plen_mask(t, Family::Ipv6).map(|m| m.to_string());
+        assert_eq!(v6("ffff:ffff::").as_deref(), Ok("ffff:ffff::"));
+        assert_eq!(v6("ffff:0:ffff::").as_deref(), Ok("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+        assert_eq!(v6("200").unwrap_err(), "`200` is neither a prefix length from 0 to 128 nor a mask");
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! packets before it, so a packet walk states an assumption about it; this module stores every setting as
 //! the kernel receives it, so that it prints back exactly as `iptables-save` prints it.
 
+use super::connlimit::plen_or_mask;
 use super::limit::{atoll, parse_rate, push_rate, rate_parts, RateError};
 use super::u32::xt_strtoul;
 use crate::diag::Diagnostic;
 use crate::ext::{exclusive, find, opt, Args, ExtCtx, Extension, Opt, OptSpec};
-use crate::ruleset::addr::parse_ipv4;
-use crate::ruleset::{Family, Network};
+use crate::ruleset::Family;
 use crate::values::opt_number;
 use crate::walk::eval::{conclude, EvalCtx, Evaluate, Outcome};
 use serde::{Deserialize, Serialize};
@@ -178,22 +178,16 @@ fn user2credits(user: u64) -> u64 {
     user.wrapping_mul(137_438_953)
 }
 
-/// Reads a prefix length of `--hashlimit-srcmask`/`--hashlimit-dstmask`: a number or a contiguous mask.
+/// Reads a prefix length of `--hashlimit-srcmask`/`--hashlimit-dstmask` as iptables 1.8.9 does
+/// ([`plen_or_mask`]); a mask that is not contiguous gives a length the kernel refuses.
 fn prefix(o: &Opt<'_>, family: Family) -> Result<u32, Diagnostic> {
     let t = o.arg();
-    let width = if family == Family::Ipv4 { 32 } else { 128 };
-    let len = if t.contains('.') || t.contains(':') {
-        let net = match family {
-            Family::Ipv4 => parse_ipv4(t, true).map(|m| format!("0.0.0.0/{m}")),
-            Family::Ipv6 => t.parse::<std::net::Ipv6Addr>().ok().map(|m| format!("::/{m}")),
-        };
-        net.and_then(|n| Network::parse(&n, family).ok()).and_then(|n| n.prefix_len()).map(u32::from)
-    } else {
-        crate::ruleset::addr::parse_uint(t).and_then(|n| u32::try_from(n).ok())
-    };
-    match len {
-        Some(n) if family == Family::Ipv4 || n <= width => Ok(n),
-        _ => Err(o.bad_arg(format!("`--{}` takes a prefix length from 0 to {width} or a mask, not `{t}`", o.name))),
+    match plen_or_mask(t, family) {
+        Ok(Some(len)) => Ok(len),
+        Ok(None) => Err(o.bad_arg(format!(
+            "`{t}` is not a contiguous mask, so iptables passes no prefix length the kernel accepts"
+        ))),
+        Err(e) => Err(o.bad_arg(e)),
     }
 }
 
@@ -303,11 +297,7 @@ impl Extension for Hashlimit {
         let mut masks = [width, width];
         for (i, name) in ["hashlimit-srcmask", "hashlimit-dstmask"].into_iter().enumerate() {
             if let Some(o) = find(opts, name)? {
-                let len = prefix(o, ctx.family)?;
-                if len > u32::from(width) {
-                    return Err(o.bad_arg(format!("the kernel refuses a prefix length of {len} for IPv4 (at most 32)")));
-                }
-                masks[i] = len as u8;
+                masks[i] = prefix(o, ctx.family)? as u8;
             }
         }
 
@@ -636,6 +626,10 @@ mod tests {
             ("--hashlimit-upto 1/s --hashlimit-name x --hashlimit-mode srcip|dstip", "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-mode srcip,dstip --hashlimit-name x"),
             ("--hashlimit-upto 1/s --hashlimit-name x --hashlimit-mode \"\"", "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name x"),
             ("--hashlimit-upto 1/s --hashlimit-name r15 --hashlimit-srcmask 0x8", "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name r15 --hashlimit-srcmask 8"),
+            // Past 32, an IPv4 number is a mask, read as `inet_aton` reads it (iptables 1.8.9, recorded).
+            ("--hashlimit-upto 1/s --hashlimit-name m --hashlimit-srcmask 0xffffff00", "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name m --hashlimit-srcmask 24"),
+            ("--hashlimit-upto 1/s --hashlimit-name m --hashlimit-dstmask 4294967295", "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name m"),
+            ("--hashlimit-upto 1/s --hashlimit-name m --hashlimit-srcmask 017", "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name m --hashlimit-srcmask 15"),
             (
                 "--hashlimit-upto 1/s --hashlimit-name q9 --hashlimit-srcmask 255.255.0.0",
                 "--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name q9 --hashlimit-srcmask 16",
@@ -797,7 +791,11 @@ mod tests {
         assert!(e("--hashlimit-upto 1/s --hashlimit-name ..").1.starts_with("the kernel refuses `..`"));
         assert_eq!(
             e("--hashlimit-upto 10/sec --hashlimit-srcmask 33 --hashlimit-name h").1,
-            "the kernel refuses a prefix length of 33 for IPv4 (at most 32)"
+            "`33` is not a contiguous mask, so iptables passes no prefix length the kernel accepts"
+        );
+        assert_eq!(
+            e("--hashlimit-upto 10/sec --hashlimit-srcmask 4294967296 --hashlimit-name h").1,
+            "`4294967296` is neither a prefix length from 0 to 32 nor a mask"
         );
         assert_eq!(
             e("--hashlimit-upto 1/s --hashlimit-name x --hashlimit-htable-gcinterval 0").1,
