@@ -3,8 +3,8 @@
 //! options, in any order, with options found in the extensions loaded so far (the newest first) and
 //! abbreviated long options accepted when they are unambiguous, as `getopt_long` does.
 
-use super::parse_counters;
 use super::token::{tokenize_into, Token};
+use super::{first_byte_in, first_byte_is, parse_counters};
 use crate::diag::Diagnostic;
 use crate::ext::{Args, ExtCtx, Opt, OptSpec};
 use crate::ruleset::{
@@ -35,21 +35,22 @@ enum Command {
     ListRules,
 }
 
-fn command_of(word: &str) -> Option<Command> {
-    Some(match word {
-        "-A" | "--append" => Command::Append,
-        "-I" | "--insert" => Command::Insert,
-        "-D" | "--delete" => Command::Delete,
-        "-R" | "--replace" => Command::Replace,
-        "-N" | "--new-chain" => Command::NewChain,
-        "-P" | "--policy" => Command::Policy,
-        "-F" | "--flush" => Command::Flush,
-        "-X" | "--delete-chain" => Command::DeleteChain,
-        "-Z" | "--zero" => Command::Zero,
-        "-E" | "--rename-chain" => Command::Rename,
-        "-C" | "--check" => Command::Check,
-        "-L" | "--list" => Command::List,
-        "-S" | "--list-rules" => Command::ListRules,
+/// The command a generic option's letter names (`A` of `-A` and `--append`), if it names one.
+fn command_of(letter: u8) -> Option<Command> {
+    Some(match letter {
+        b'A' => Command::Append,
+        b'I' => Command::Insert,
+        b'D' => Command::Delete,
+        b'R' => Command::Replace,
+        b'N' => Command::NewChain,
+        b'P' => Command::Policy,
+        b'F' => Command::Flush,
+        b'X' => Command::DeleteChain,
+        b'Z' => Command::Zero,
+        b'E' => Command::Rename,
+        b'C' => Command::Check,
+        b'L' => Command::List,
+        b'S' => Command::ListRules,
         _ => return None,
     })
 }
@@ -299,7 +300,7 @@ fn read<'a, 's>(
     let whole = Span::within_line(line, start, text, 0, text.len());
     let mut counters = None;
     let mut offset = 0;
-    if text.starts_with('[') {
+    if first_byte_is(text, b'[') {
         let Some(close) = text.find(']') else {
             diags.push(Diagnostic::error(whole, "the counters at the start of this line have no closing `]`"));
             return None;
@@ -376,15 +377,16 @@ fn read_line<'a>(
     line: &mut Line<'a>,
 ) -> Result<(), Diagnostic> {
     line.reset();
-    let other = if family == Family::Ipv6 { ["-4", "--ipv4"] } else { ["-6", "--ipv6"] };
-    line.other_family = tokens.iter().any(|t| other.contains(&&*t.text));
+    let other = if family == Family::Ipv6 { b'4' } else { b'6' };
+    line.other_family = tokens.iter().any(|t| names_family(&t.text, other));
     let mut i = 0;
     let mut negate: Option<Span> = None;
     while i < tokens.len() {
         let tok = &tokens[i];
         let word: &str = &tok.text;
         // `--` ends the options, as getopt reads it; iptables refuses any word after it.
-        if word == "--" {
+        let bytes = word.as_bytes();
+        if matches!(bytes, [b'-', b'-']) {
             if let Some(next) = tokens.get(i + 1) {
                 return Err(Diagnostic::error(
                     next.span,
@@ -399,8 +401,8 @@ fn read_line<'a>(
         }
         // Quotes only group: a quoted word is read as the same word without them (`"!"` negates,
         // `"--dport"` is the option), as iptables-restore hands getopt the words unquoted.
-        if !word.starts_with('-') || word == "-" {
-            if word == "!" {
+        if !matches!(bytes, [b'-', _, ..]) {
+            if matches!(bytes, [b'!']) {
                 if negate.is_some() {
                     return Err(Diagnostic::error(tok.span, "two `!` in a row"));
                 }
@@ -424,14 +426,14 @@ fn read_line<'a>(
         // Long options may carry their argument after `=`.
         // Of the short options, only `-m` and `-g` may carry their value attached (`-mtcp`): iptables
         // reads the others' values from the next word.
-        let (name, inline_arg): (std::borrow::Cow<'_, str>, _) =
-            match word.strip_prefix("--").and_then(|w| crate::ruleset::addr::split_at_byte(w, b'=')) {
+        let (name, inline_arg): (std::borrow::Cow<'_, str>, _) = match bytes {
+            [b'-', b'-', ..] => match crate::ruleset::addr::split_at_byte(&word[2..], b'=') {
                 Some((n, a)) => (format!("--{n}").into(), Some(a)),
-                None => match word.get(..2).filter(|f| matches!(*f, "-m" | "-g")).zip(word.get(2..)) {
-                    Some((flag, v)) if !v.is_empty() => (flag.into(), Some(v)),
-                    _ => (word.into(), None),
-                },
-            };
+                None => (word.into(), None),
+            },
+            [b'-', b'm' | b'g', _, ..] => (word[..2].into(), Some(&word[2..])),
+            _ => (word.into(), None),
+        };
         let short = canonical_generic(&name, line).map_err(|mut d| {
             d.span = tok.span;
             d
@@ -439,7 +441,10 @@ fn read_line<'a>(
         let neg_span = negate.take();
         let negated = neg_span.is_some();
         let start_span = neg_span.unwrap_or(tok.span);
-        if let Some(cmd) = short.and_then(command_of) {
+        // Options are told apart by their letter: comparing bytes rather than strings keeps the reader fast
+        // in the browser, whose wasm is built for size.
+        let letter = short.map(|s| s.as_bytes()[1]);
+        if let Some(cmd) = letter.and_then(command_of) {
             if negated {
                 return Err(Diagnostic::error(start_span, "a command cannot be negated with `!`"));
             }
@@ -459,17 +464,17 @@ fn read_line<'a>(
             if required && i < tokens.len() {
                 i += 1;
             }
-            while i < tokens.len() && !tokens[i].text.starts_with('-') && tokens[i].text != "!" {
+            while i < tokens.len() && !first_byte_is(&tokens[i].text, b'-') && tokens[i].text != "!" {
                 i += 1;
             }
             line.command_args = first..i;
             continue;
         }
-        match short {
-            Some("-c") if negated => {
+        match letter {
+            Some(b'c') if negated => {
                 return Err(Diagnostic::error(start_span, "`!` cannot come before `-c`"));
             }
-            Some("-c") => {
+            Some(b'c') => {
                 // As iptables reads `-c PACKETS BYTES` (or `-c PACKETS,BYTES`): each with `sscanf("%llu")`.
                 if line.counters.is_some() {
                     return Err(Diagnostic::error(tok.span, "`-c` may be given only once"));
@@ -479,7 +484,7 @@ fn read_line<'a>(
                 let (bytes, used) = match packets.text.get(1..).and_then(|t| t.find(',')) {
                     Some(at) => (&packets.text[at + 2..], 2),
                     None => match tokens.get(i + 2) {
-                        Some(t) if !t.text.starts_with(['-', '!']) => (t.text.as_ref(), 3),
+                        Some(t) if !first_byte_in(&t.text, b"-!") => (t.text.as_ref(), 3),
                         _ => return Err(needs()),
                     },
                 };
@@ -492,7 +497,8 @@ fn read_line<'a>(
                     Some(Counters { packets: number(&packets.text, "packet")?, bytes: number(bytes, "byte")? });
                 i += used;
             }
-            Some(flag @ ("-s" | "-d" | "-i" | "-o" | "-p" | "-j")) if inline_arg.is_some() => {
+            Some(b's' | b'd' | b'i' | b'o' | b'p' | b'j') if inline_arg.is_some() => {
+                let flag = short.unwrap_or_default();
                 // iptables reads these options' values as the word the option ended in (`argv[optind - 1]`):
                 // for `--source=X`, the whole word, which is rarely a value it takes (`--source=any/0` is:
                 // a zero mask makes any address text 0.0.0.0; `--out=eth0` names an interface `--out=eth0`).
@@ -511,7 +517,7 @@ fn read_line<'a>(
                 })?;
                 i += 1;
             }
-            Some("-s" | "-d" | "-i" | "-o" | "-p" | "-m" | "-j" | "-g") => {
+            Some(b's' | b'd' | b'i' | b'o' | b'p' | b'm' | b'j' | b'g') => {
                 let (value, old_neg, next) = take_value(tokens, i, inline_arg, &name)?;
                 let negated = negated || old_neg.is_some();
                 if let Some(s) = old_neg {
@@ -522,7 +528,7 @@ fn read_line<'a>(
                 let flag = short.unwrap_or_default();
                 generic_option(flag, &value, negated, span, family, table, line, warnings)?;
             }
-            Some("-f") => {
+            Some(b'f') => {
                 if family == Family::Ipv6 {
                     return Err(
                         Diagnostic::error(tok.span, "`-f` is not supported in IPv6").with_hint("use `-m frag` instead")
@@ -534,15 +540,15 @@ fn read_line<'a>(
                 line.generic.fragment = Some(Negatable { value: (), negated, span: start_span.to(tok.span) });
                 i += 1;
             }
-            Some("-t") => {
+            Some(b't') => {
                 return Err(Diagnostic::error(
                     tok.span,
                     "`-t` cannot be used in a restore file: the table is the one of the `*table` line above",
                 ));
             }
-            Some("-4") | Some("-6") => {
+            Some(b'4' | b'6') => {
                 // A line for the other family is skipped, as iptables-restore does.
-                let for_v6 = short == Some("-6");
+                let for_v6 = letter == Some(b'6');
                 if for_v6 != (family == Family::Ipv6) {
                     // iptables stops reading the line right there: what follows may be of the other family.
                     // The extension options before it were parsed as they came, so iptables refuses a bad
@@ -554,15 +560,16 @@ fn read_line<'a>(
                 }
                 i += 1;
             }
-            Some("-v") => i += 1,
-            Some("-w") => {
+            Some(b'v') => i += 1,
+            Some(b'w') => {
                 return Err(Diagnostic::error(
                     tok.span,
                     "`-w` (wait for the xtables lock) cannot be used in a restore file",
                 )
                 .with_hint("iptables-restore takes `-w` on its own command line, not in the file"));
             }
-            Some(flag @ ("-n" | "-x")) => {
+            Some(b'n' | b'x') => {
+                let flag = short.unwrap_or_default();
                 return Err(Diagnostic::error(
                     tok.span,
                     format!("`{flag}` is an option for listing rules; iptables-restore refuses it here"),
@@ -584,6 +591,14 @@ fn read_line<'a>(
             .with_hint("negate each address in a rule of its own, or use an ipset"));
     }
     Ok(())
+}
+
+/// Whether `word` is `-4` or `--ipv4` (for `digit` `4`), or `-6` or `--ipv6` (for `6`).
+fn names_family(word: &str, digit: u8) -> bool {
+    match word.as_bytes() {
+        [b'-', d] | [b'-', b'-', b'i', b'p', b'v', d] => *d == digit,
+        _ => false,
+    }
 }
 
 fn unreachable_generic(span: Span) -> Result<(), Diagnostic> {
@@ -672,7 +687,7 @@ fn take_value<'a>(
     };
     // Before another option or at the end of the line, `!` is the value itself (an interface may be
     // called `!`), as iptables 1.8 reads it.
-    let option_follows = tokens.get(i + 2).is_none_or(|t| t.text.starts_with('-') && t.text.len() > 1);
+    let option_follows = tokens.get(i + 2).is_none_or(|t| first_byte_is(&t.text, b'-') && t.text.len() > 1);
     if v.text == "!" && !option_follows {
         let Some(v2) = tokens.get(i + 2) else {
             return Err(Diagnostic::error(v.span, "no argument follows `!`"));
@@ -696,11 +711,12 @@ fn generic_option<'a>(
     let text: &str = &value.text;
     let err = |m: String| Diagnostic::error(value.span, m);
     let dup = |what: &str| Diagnostic::error(span, format!("`{what}` is given more than once"));
-    match flag {
+    let letter = flag.as_bytes().get(1).copied().unwrap_or_default();
+    match letter {
         // iptables reads addresses after the whole line; a line it skips (`-6` in an IPv4 dump) never
         // gets there, so its addresses are not checked (recorded).
-        "-s" | "-d" if line.other_family => {}
-        "-s" | "-d" => {
+        b's' | b'd' if line.other_family => {}
+        b's' | b'd' => {
             // A comma-separated list makes one rule per address (sources first, then destinations).
             let mut nets = AddrList::default();
             for part in text.split(',') {
@@ -711,7 +727,7 @@ fn generic_option<'a>(
                     nets.rest.push(net);
                 }
             }
-            let (slot, list) = if flag == "-s" {
+            let (slot, list) = if letter == b's' {
                 (&mut line.generic.source, &mut line.sources)
             } else {
                 (&mut line.generic.destination, &mut line.destinations)
@@ -723,7 +739,7 @@ fn generic_option<'a>(
             *slot = nets.first.clone().filter(|n| n.negated || !n.value.is_any());
             *list = nets;
         }
-        "-i" | "-o" => {
+        b'i' | b'o' => {
             if text.is_empty() {
                 return Err(Diagnostic::error(
                     span,
@@ -732,7 +748,7 @@ fn generic_option<'a>(
                 .with_hint(format!("leave `{flag}` out to match every interface, or write `{flag} +`")));
             }
             let iface = Interface::parse(text).map_err(err)?;
-            let slot = if flag == "-i" { &mut line.generic.in_interface } else { &mut line.generic.out_interface };
+            let slot = if letter == b'i' { &mut line.generic.in_interface } else { &mut line.generic.out_interface };
             if slot.is_some() {
                 return Err(dup(flag));
             }
@@ -740,9 +756,9 @@ fn generic_option<'a>(
             // so the kernel's TRACE calls a plain verdict with it `rule`, not `policy`; iptables-save prints
             // none).
             *slot = Some(Negatable { value: iface, negated, span });
-            line.interfaces_given[usize::from(flag == "-o")] = Some(span);
+            line.interfaces_given[usize::from(letter == b'o')] = Some(span);
         }
-        "-p" => {
+        b'p' => {
             if line.generic.protocol.is_some() || line.protocol_all {
                 return Err(dup(flag));
             }
@@ -758,7 +774,7 @@ fn generic_option<'a>(
                 line.protocol_all = true;
             }
         }
-        "-m" => {
+        b'm' => {
             if negated {
                 return Err(Diagnostic::error(
                     span,
@@ -786,14 +802,14 @@ fn generic_option<'a>(
                 chain: None,
             });
         }
-        "-j" | "-g" => {
+        b'j' | b'g' => {
             if negated {
                 return Err(Diagnostic::error(span, "a target cannot be negated"));
             }
             if line.target.is_some() {
                 return Err(Diagnostic::error(span, "a rule can have only one target (`-j` or `-g`)"));
             }
-            let goto = flag == "-g";
+            let goto = letter == b'g';
             if text.is_empty() {
                 return Err(err(format!("`{flag}` needs a target name")));
             }
@@ -827,7 +843,7 @@ fn generic_option<'a>(
             }
             line.target = Some((Loaded { name: value.text.clone(), span, implicit: false, spec, chain }, goto));
         }
-        "-c" => {
+        b'c' => {
             return Err(Diagnostic::error(
                 span,
                 "`-c` takes two arguments; write counters as `[PACKETS:BYTES]` at the start of the line",
@@ -920,7 +936,7 @@ fn extension_option<'a>(
         Some(Args::One) => 1,
         Some(Args::Two) => 2,
         Some(Args::Optional) => {
-            usize::from(inline.is_some() || tokens.get(i + 1).is_some_and(|v| !v.text.starts_with(['-', '!'])))
+            usize::from(inline.is_some() || tokens.get(i + 1).is_some_and(|v| !first_byte_in(&v.text, b"-!")))
         }
         None => usize::MAX,
     };
@@ -937,9 +953,9 @@ fn extension_option<'a>(
         // getopt hands it over; before a value, it is the old form `--option ! value`. For an option of
         // unknown arity, a `!` before another option negates that option instead.
         let after = tokens.get(next + 1);
-        let option_after = after.is_none_or(|t| t.text.starts_with('-') && t.text.len() > 1);
+        let option_after = after.is_none_or(|t| first_byte_is(&t.text, b'-') && t.text.len() > 1);
         if bang && args_taken.is_empty() && old_neg.is_none() && (wanted == usize::MAX || !option_after) {
-            if wanted == usize::MAX && after.is_none_or(|t| t.text.starts_with('-')) {
+            if wanted == usize::MAX && after.is_none_or(|t| first_byte_is(&t.text, b'-')) {
                 break;
             }
             let Some(v2) = after else {
@@ -950,7 +966,7 @@ fn extension_option<'a>(
             next += 2;
             continue;
         }
-        let value_like = !v.text.starts_with('-') || v.text == "-";
+        let value_like = !first_byte_is(&v.text, b'-') || v.text == "-";
         // An option chainwalk does not know the arguments of takes a quoted word as its value.
         if wanted == usize::MAX && (bang || !(value_like || v.quoted)) {
             break;
@@ -1046,7 +1062,7 @@ fn command_arg<'t, 'a>(
 fn find_chain(table: &Table, tok: &Token<'_>) -> Result<usize, Diagnostic> {
     table.chain_index(&tok.text).ok_or_else(|| {
         let d = Diagnostic::error(tok.span, format!("there is no chain `{}` in the {} table", tok.text, table.name));
-        if tok.text.starts_with('-') {
+        if first_byte_is(&tok.text, b'-') {
             // `-A -j ACCEPT`: the command takes the next word as its chain, whatever it is.
             d.with_hint("the chain's name is missing: the command took the option after it as the name")
         } else {
