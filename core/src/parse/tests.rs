@@ -323,3 +323,13 @@ fn counters_are_read_as_iptables_reads_them_with_sscanf() {
     let e = errors(&rule("-A INPUT -c 1 -j DROP"));
     assert_eq!(e[0].2, "`-c` needs two numbers: packets and bytes");
 }
+
+#[test]
+fn words_split_at_blanks_and_tabs_by_bytes_as_by_chars() {
+    for text in ["", " ", "a b", "KUBE-SVC-X - [0:0]", "é\tü  ß ", "\t\tx\u{a0}y z", "ä"] {
+        let by_chars: Vec<&str> = text.split([' ', '\t']).collect();
+        assert_eq!(split_blanks(text).collect::<Vec<_>>(), by_chars, "{text:?}");
+    }
+    assert!(first_byte_is("-A", b'-') && !first_byte_is("", b'-') && !first_byte_is("é", b'-'));
+    assert!(first_byte_in("!x", b"-!") && !first_byte_in("x-", b"-!"));
+}
