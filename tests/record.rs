@@ -138,6 +138,19 @@ fn check(dir: &Path, name: &str, backend: &Backend, rewrite: bool) -> Result<(),
     let committed = std::fs::read_to_string(&path)
         .map_err(|_| format!("{name}: no `{file}` yet: record it with CHAINWALK_RECORD=1 CHAINWALK_CASE={name}"))?;
     if body(&committed) != body(&recorded) {
+        // A few walks hang on the kernel's clock (connlimit counts a connection twice within one jiffy, 4 ms
+        // at HZ=250, and once across a tick): a case fails only when two more recordings differ too.
+        for attempt in 2..=3 {
+            if let Ok(Ok(again)) = record() {
+                if body(&again) == body(&committed) {
+                    eprintln!(
+                        "ok {name} ({file}) on recording {attempt}; the first differed:\n{}",
+                        diff(&body(&committed), &body(&recorded))
+                    );
+                    return Ok(());
+                }
+            }
+        }
         let header = |t: &str| t.lines().find(|l| l.starts_with('#')).unwrap_or("").to_string();
         let kept = keep_recording(name, file, &recorded);
         return Err(format!(
