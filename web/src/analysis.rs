@@ -7,7 +7,7 @@ use crate::protocol::{DumpReading, Entry, HostReading, LogEntry, Outcome, Run, W
 use chainwalk_core::host::Host;
 use chainwalk_core::render::log;
 use chainwalk_core::trace::{StepKind, Trace};
-use chainwalk_core::walk::{Backend, Simulation, WalkOptions};
+use chainwalk_core::walk::{Backend, Index, Simulation, WalkOptions};
 use chainwalk_core::{Diagnostic, Family, Parsed, Span};
 use std::collections::HashSet;
 
@@ -36,7 +36,15 @@ pub struct Inputs<'a> {
 }
 
 /// Reads the host and the packet and walks the packet through `parsed`, when all three can be read.
+#[cfg(test)]
 pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
+    run_indexed(parsed, &mut None, inputs)
+}
+
+/// [`run`] with the index of `parsed`'s rules kept in `index` between calls: made there by the first walk
+/// (and counted in its [`Timing`](crate::protocol::Timing)), used as it is by the next ones. `index` must be
+/// emptied when `parsed` changes.
+pub fn run_indexed(parsed: &Parsed, index: &mut Option<Index>, inputs: Inputs<'_>) -> Outcome {
     let dump = dump_reading(parsed);
     let (host, host_reading) = read_host(inputs.host);
     let packet = chainwalk_core::packet::parse(inputs.packet).and_then(|p| {
@@ -74,7 +82,8 @@ pub fn run(parsed: &Parsed, inputs: Inputs<'_>) -> Outcome {
         backend: Backend::Legacy,
     };
     let start = now();
-    let simulation = Simulation::new(&parsed.ruleset);
+    let index = &*index.get_or_insert_with(|| Index::new(&parsed.ruleset));
+    let simulation = Simulation::with_index(&parsed.ruleset, index);
     let indexed = now();
     let trace = simulation.walk(host.as_ref(), &packet, &opts);
     // The nf_tables log needs a walk of its own only where the backends order the tables differently.
@@ -263,6 +272,34 @@ mod tests {
     fn walk(rules: &str, host: &str, packet: &str) -> Outcome {
         let parsed = chainwalk_core::parse(rules, None);
         run(&parsed, Inputs { host, packet, overrides: &[], expand: &[] })
+    }
+
+    /// An outcome without its timing, which differs from run to run.
+    fn untimed(mut outcome: Outcome) -> Outcome {
+        outcome.timing = Default::default();
+        outcome
+    }
+
+    #[test]
+    fn an_index_kept_between_walks_gives_the_walks_a_fresh_one_gives() {
+        let parsed = chainwalk_core::parse(DOCKER, None);
+        let mut index = None;
+        let packets = [
+            PACKET.trim(),
+            "tcp 203.0.113.7:40000 -> 198.51.100.2:22 in ppp0 syn",
+            "udp 172.17.0.2:53 -> 8.8.8.8:53 in docker0",
+        ];
+        for packet in packets {
+            let inputs = Inputs { host: HOST, packet, overrides: &[], expand: &[] };
+            let kept = untimed(run_indexed(&parsed, &mut index, inputs));
+            assert!(index.is_some(), "the first walk leaves its index");
+            assert_eq!(kept, untimed(run(&parsed, inputs)), "{packet}");
+        }
+        // A walk that cannot happen (the packet does not read) makes no index.
+        let mut none = None;
+        let inputs = Inputs { host: HOST, packet: "tcp nowhere", overrides: &[], expand: &[] };
+        assert!(run_indexed(&parsed, &mut none, inputs).walk.is_none());
+        assert!(none.is_none());
     }
 
     #[test]

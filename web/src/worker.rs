@@ -1,13 +1,15 @@
 //! The worker's side: the same wasm binary as the page, started by `static/worker.js` in a dedicated
 //! worker, where `main` finds no window and calls [`serve`] instead of rendering.
 //!
-//! It keeps the last dump it read, so that a change to the packet, the host or an assumption does not read
-//! a 100k-rule dump again: the page sends the dump only when it changed.
+//! It keeps the last dump it read, and the index of its rules once a walk has made it, so that a change to
+//! the packet, the host or an assumption neither reads nor indexes a 100k-rule dump again: the page sends
+//! the dump only when it changed.
 
 use crate::analysis::{self, Inputs};
 use crate::clock::now;
 use crate::protocol::{Request, Response};
 use crate::wire;
+use chainwalk_core::walk::Index;
 use chainwalk_core::Parsed;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -18,10 +20,11 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 pub const READY: &str = "ready";
 
 thread_local! {
-    /// The dump last read, with what the core made of it.
-    static DUMP: RefCell<Parsed> = RefCell::new(chainwalk_core::parse("", None));
+    /// The dump last read, with what the core made of it, and the index of its rules once a walk made it
+    /// (so that a change to the packet, the host or an assumption walks at once).
+    static DUMP: RefCell<(Parsed, Option<Index>)> = RefCell::new((chainwalk_core::parse("", None), None));
     /// The dump the last answer replaced, until [`release`] frees it.
-    static REPLACED: RefCell<Option<Parsed>> = const { RefCell::new(None) };
+    static REPLACED: RefCell<Option<(Parsed, Option<Index>)>> = const { RefCell::new(None) };
 }
 
 /// Answers `request`; `rules` is the dump when it changed since the last request, `None` otherwise. The
@@ -31,7 +34,7 @@ pub fn answer(rules: Option<&str>, request: &Request) -> Response {
         let start = now();
         if let Some(rules) = rules {
             let parsed = chainwalk_core::parse(rules, None);
-            let replaced = std::mem::replace(&mut *dump.borrow_mut(), parsed);
+            let replaced = std::mem::replace(&mut *dump.borrow_mut(), (parsed, None));
             REPLACED.with(|r| *r.borrow_mut() = Some(replaced));
         }
         let parse_ms = now() - start;
@@ -41,7 +44,8 @@ pub fn answer(rules: Option<&str>, request: &Request) -> Response {
             overrides: &request.overrides,
             expand: &request.expand,
         };
-        let mut outcome = analysis::run(&dump.borrow(), inputs);
+        let (parsed, index) = &mut *dump.borrow_mut();
+        let mut outcome = analysis::run_indexed(parsed, index, inputs);
         outcome.timing.parse_ms = parse_ms;
         Response { seq: request.seq, outcome }
     })

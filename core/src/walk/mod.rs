@@ -19,7 +19,8 @@ use crate::ruleset::{Family, Hook, Ruleset, TableName};
 use crate::targets::TargetKind;
 use crate::trace::{Assumption, Change, Fate, FateVerdict, Path, Stage, StageKind, StageStatus, Trace};
 use eval::{ConnState, Tuple};
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -95,14 +96,24 @@ pub enum Backend {
 #[derive(Debug)]
 pub struct Simulation<'r> {
     ruleset: &'r Ruleset,
+    /// What was looked up once for the whole ruleset: made here, or kept from an earlier simulation of
+    /// the same ruleset (see [`Simulation::with_index`]).
+    index: Cow<'r, Index>,
+}
+
+/// What a [`Simulation`] looks up once for its ruleset, before any walk. It owns everything, so that a
+/// program which walks many packets through one ruleset (the page, as the user edits the packet) keeps it
+/// next to the ruleset and makes it once.
+#[derive(Clone, Debug)]
+pub struct Index {
     /// For each table name, its index in the ruleset.
     tables: [Option<usize>; 5],
     /// For each table (by ruleset index), the chain index of each chain name.
-    chains: Vec<HashMap<&'r str, usize, BuildHasherDefault<NameHasher>>>,
+    chains: Vec<HashMap<Arc<str>, usize, BuildHasherDefault<NameHasher>>>,
     /// For each table and chain, its name, shared by every step in it (and by every jump to it).
     chain_names: Vec<Vec<Arc<str>>>,
     /// Every target name in the ruleset that is not a chain's, shared by every step that shows it.
-    target_names: HashMap<&'r str, Arc<str>, BuildHasherDefault<NameHasher>>,
+    target_names: HashSet<Arc<str>, BuildHasherDefault<NameHasher>>,
     /// For each table, the handles `iptables-nft-restore` gives its rules.
     handles: Vec<Handles>,
     /// Whether a rule of the dump makes the kernel track connections (a conntrack match or a NAT target);
@@ -111,19 +122,22 @@ pub struct Simulation<'r> {
     /// Docker's ipset of its bridge networks (`docker-ext-bridges-v4`, `-v6`) as guessed from the dump,
     /// when the dump looks it up: see [`docker_bridges_guess`].
     docker_bridges: Option<crate::ipset::IpSet>,
+    /// How many chains and rules the ruleset had, to catch an index given with another ruleset.
+    size: (usize, usize),
 }
 
-impl<'r> Simulation<'r> {
+impl Index {
     /// Indexes `ruleset`; linear in its size.
-    pub fn new(ruleset: &'r Ruleset) -> Simulation<'r> {
+    pub fn new(ruleset: &Ruleset) -> Index {
         let mut tables = [None; 5];
         let mut chains = Vec::with_capacity(ruleset.tables.len());
         let mut chain_names = Vec::with_capacity(ruleset.tables.len());
-        let mut target_names: HashMap<&'r str, Arc<str>, _> = HashMap::default();
+        let mut target_names: HashSet<Arc<str>, _> = HashSet::default();
         for (i, t) in ruleset.tables.iter().enumerate() {
             tables[t.name as usize] = Some(i);
-            chains.push(t.chains.iter().enumerate().map(|(c, ch)| (ch.name.as_str(), c)).collect());
-            chain_names.push(t.chains.iter().map(|ch| Arc::from(ch.name.as_str())).collect());
+            let names: Vec<Arc<str>> = t.chains.iter().map(|ch| Arc::from(ch.name.as_str())).collect();
+            chains.push(names.iter().enumerate().map(|(c, name)| (name.clone(), c)).collect());
+            chain_names.push(names);
             // Jumps share their chain's name; the other targets are a few names over many rules, often the
             // same one rule after rule.
             let mut last = "";
@@ -133,7 +147,9 @@ impl<'r> Simulation<'r> {
                 };
                 if *tg.name != *last {
                     last = &tg.name;
-                    target_names.entry(last).or_insert_with(|| Arc::from(last));
+                    if !target_names.contains(last) {
+                        target_names.insert(Arc::from(last));
+                    }
                 }
             }
         }
@@ -156,7 +172,31 @@ impl<'r> Simulation<'r> {
         }
         let docker_bridges = if docker_named { docker_bridges_guess(ruleset) } else { None };
         let handles = ruleset.tables.iter().map(nft_handles).collect();
-        Simulation { ruleset, tables, chains, chain_names, target_names, uses_conntrack, docker_bridges, handles }
+        let size = (ruleset.chain_count(), ruleset.rule_count());
+        Index { tables, chains, chain_names, target_names, handles, uses_conntrack, docker_bridges, size }
+    }
+
+    /// Whether this index could be `ruleset`'s: it has as many chains and rules as the one it was made of.
+    pub fn fits(&self, ruleset: &Ruleset) -> bool {
+        self.size == (ruleset.chain_count(), ruleset.rule_count())
+    }
+}
+
+impl<'r> Simulation<'r> {
+    /// Indexes `ruleset`; linear in its size.
+    pub fn new(ruleset: &'r Ruleset) -> Simulation<'r> {
+        Simulation { ruleset, index: Cow::Owned(Index::new(ruleset)) }
+    }
+
+    /// A simulation of `ruleset` with an index made of it before ([`Index::new`]), so that walking one
+    /// more packet costs only the walk. An index that cannot be `ruleset`'s (see [`Index::fits`]) is not
+    /// used: a new one is made.
+    pub fn with_index(ruleset: &'r Ruleset, index: &'r Index) -> Simulation<'r> {
+        if index.fits(ruleset) {
+            Simulation { ruleset, index: Cow::Borrowed(index) }
+        } else {
+            Simulation::new(ruleset)
+        }
     }
 
     /// The ruleset.
@@ -166,8 +206,8 @@ impl<'r> Simulation<'r> {
 
     /// The shared name of chain `chain` of table `table`.
     fn chain_name(&self, table: TableName, chain: &str) -> Arc<str> {
-        self.tables[table as usize]
-            .and_then(|t| self.chains[t].get(chain).map(|&c| self.chain_names[t][c].clone()))
+        self.index.tables[table as usize]
+            .and_then(|t| self.index.chains[t].get(chain).map(|&c| self.index.chain_names[t][c].clone()))
             .unwrap_or_else(|| Arc::from(chain))
     }
 
@@ -175,7 +215,7 @@ impl<'r> Simulation<'r> {
     fn target_name(&self, table: TableName, target: &crate::targets::Target) -> Arc<str> {
         match target.kind {
             TargetKind::Chain => self.chain_name(table, &target.name),
-            _ => self.target_names.get(&*target.name).cloned().unwrap_or_else(|| Arc::from(&*target.name)),
+            _ => self.index.target_names.get(&*target.name).cloned().unwrap_or_else(|| Arc::from(&*target.name)),
         }
     }
 
@@ -183,13 +223,14 @@ impl<'r> Simulation<'r> {
     /// (it has both a nat and a security table, which swap places at INPUT), so that a walk for one
     /// backend cannot stand for the other.
     pub fn backend_matters(&self) -> bool {
-        self.tables[TableName::Nat as usize].is_some() && self.tables[TableName::Security as usize].is_some()
+        self.index.tables[TableName::Nat as usize].is_some()
+            && self.index.tables[TableName::Security as usize].is_some()
     }
 
     /// The handle `iptables-nft-restore` gives rule `rule` of chain `chain` of table `table` (ruleset
     /// indexes); 0 for one there is not.
     fn handle(&self, table: usize, chain: usize, rule: usize) -> u32 {
-        let Some(handles) = self.handles.get(table) else { return 0 };
+        let Some(handles) = self.index.handles.get(table) else { return 0 };
         handles.first.get(chain).and_then(|&first| handles.handles.get(first as usize + rule)).copied().unwrap_or(0)
     }
 
@@ -219,7 +260,7 @@ impl<'r> Simulation<'r> {
                 w.trace.assumptions.push(Assumption { step: None, key: None, text, matched: None, question: None });
             }
         }
-        if !self.uses_conntrack && self.tables[TableName::Nat as usize].is_some() {
+        if !self.index.uses_conntrack && self.index.tables[TableName::Nat as usize].is_some() {
             w.trace.assumptions.push(Assumption {
                 step: None,
                 key: None,
@@ -273,7 +314,7 @@ impl Hasher for NameHasher {
 }
 
 /// One table's rule handles under `iptables-nft-restore`, in one vector: chain by chain, rule by rule.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Handles {
     /// Where each chain's rules start in `handles`.
     first: Vec<u32>,
@@ -632,6 +673,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             recent: Vec::new(),
             recent_added: Default::default(),
             ipsets: sim
+                .index
                 .docker_bridges
                 .as_ref()
                 .filter(|guess| host.ipset(&guess.name).is_none())
@@ -975,7 +1017,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         // settled both ways yet (a first packet's source NAT comes in POSTROUTING) or that is translated
         // (`nf_nat_icmp_reply_translation`).
         // (A packet without a connection, INVALID or UNTRACKED, gives its redirect none, which NAT leaves alone.)
-        if self.sim.tables[TableName::Nat as usize].is_some()
+        if self.sim.index.tables[TableName::Nat as usize].is_some()
             && !matches!(self.ct.state, CtState::Untracked | CtState::Invalid)
         {
             let settled = matches!(self.ct.state, CtState::Established | CtState::Related)
@@ -1495,7 +1537,7 @@ impl<'s, 'r> Walker<'s, 'r> {
     fn nat_stage(&mut self, hook: Hook) -> bool {
         let is_dst = matches!(hook, Hook::Prerouting | Hook::Output);
         let done = if is_dst { self.nat_dst_done } else { self.nat_src_done };
-        let has_table = self.sim.tables[TableName::Nat as usize].is_some();
+        let has_table = self.sim.index.tables[TableName::Nat as usize].is_some();
         if self.ct.state == CtState::Untracked {
             if has_table {
                 self.stage(
@@ -1562,7 +1604,7 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// Runs one table's chain at `hook`. Returns whether the packet goes on.
     fn table(&mut self, hook: Hook, table: TableName) -> bool {
-        let Some(t) = self.sim.tables[table as usize] else {
+        let Some(t) = self.sim.index.tables[table as usize] else {
             return true;
         };
         let stage = self.stage(Some(hook), StageKind::Table { table }, StageStatus::Passed, String::new());
@@ -1858,6 +1900,20 @@ pub(super) fn reverse(t: Tuple) -> Tuple {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn an_index_is_used_only_with_a_ruleset_it_can_be_of() {
+        let docker = crate::parse(include_str!("../../../static/examples/docker-7788.rules"), None);
+        let other = crate::parse("*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n", None);
+        let index = super::Index::new(&docker.ruleset);
+        assert!(index.fits(&docker.ruleset) && !index.fits(&other.ruleset));
+        let packet = crate::packet::parse("tcp 203.0.113.7:40000 -> 198.51.100.2:22 in eth0 syn").unwrap();
+        let opts = super::WalkOptions::default();
+        for ruleset in [&docker.ruleset, &other.ruleset] {
+            let kept = super::Simulation::with_index(ruleset, &index).walk(None, &packet, &opts);
+            assert_eq!(kept, super::Simulation::new(ruleset).walk(None, &packet, &opts));
+        }
+    }
+
+    #[test]
     fn a_plain_verdict_with_any_interface_is_logged_as_a_rule() {
         // libxtables keeps `-i +` in the entry, so the kernel's `unconditional()` is false for it.
         let host = "eth0 UP 198.51.100.2/24\n";
@@ -2082,7 +2138,7 @@ mod tests {
                      -A DOCKER -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n";
         let parsed = crate::parse(rules, None);
         let sim = super::Simulation::new(&parsed.ruleset);
-        let guess = sim.docker_bridges.as_ref().unwrap();
+        let guess = sim.index.docker_bridges.as_ref().unwrap();
         let members: Vec<String> = guess.members.iter().map(|m| m.values[0].to_string()).collect();
         assert_eq!(members, ["172.18.0.0/16"]);
         let host = crate::host::parse(

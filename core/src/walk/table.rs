@@ -116,7 +116,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
             continue;
         }
         previous = Some(&step.chain);
-        if let Some(&c) = w.sim.chains[t].get(&*step.chain) {
+        if let Some(&c) = w.sim.index.chains[t].get(&*step.chain) {
             entered[c] = true;
         }
     }
@@ -163,7 +163,7 @@ fn missed_translation(w: &mut Walker<'_, '_>, t: usize, hook: Hook, stage: usize
     if !ended_by_rule {
         return None;
     }
-    let chain = w.sim.chains[t].get(&*ender.chain).copied()?;
+    let chain = w.sim.index.chains[t].get(&*ender.chain).copied()?;
     let skip = (chain, ender.number as usize - 1);
     let saved = (w.pkt.clone(), w.ct.clone(), w.trace.changes.len(), w.trace.assumptions.len());
     let probe = w.probe;
@@ -193,7 +193,7 @@ fn traverse(
 ) -> TableVerdict {
     let sim = w.sim;
     let table = &sim.ruleset.tables[t];
-    let Some(&start) = sim.chains[t].get(hook.chain_name()) else {
+    let Some(&start) = sim.index.chains[t].get(hook.chain_name()) else {
         return TableVerdict::Accept;
     };
     // Return positions: (chain, next rule, depth).
@@ -253,7 +253,8 @@ fn traverse(
             }
         }
         let step = if mode.record {
-            Some(push_step(w, stage, table.name, sim.chain_names[t][c].clone(), r, rule, matched, conditions, depth))
+            let name = sim.index.chain_names[t][c].clone();
+            Some(push_step(w, stage, table.name, name, r, rule, matched, conditions, depth))
         } else {
             None
         };
@@ -304,7 +305,7 @@ fn traverse(
                 }
             },
             TargetKind::Chain => {
-                let Some(&next) = sim.chains[t].get(&*tg.name) else {
+                let Some(&next) = sim.index.chains[t].get(&*tg.name) else {
                     r += 1;
                     continue;
                 };
@@ -701,8 +702,8 @@ fn log_line(w: &mut Walker<'_, '_>, s: usize, hook: Hook, table: TableName, chai
             Some(_) => "CONTINUE".to_string(),
         };
         push_log(w, s, hook, table, &chain.name, kind, r as u32 + 1, text, verdict);
-        let t = w.sim.tables[table as usize].unwrap_or(0);
-        let c = w.sim.chains[t].get(chain.name.as_str()).copied().unwrap_or(0);
+        let t = w.sim.index.tables[table as usize].unwrap_or(0);
+        let c = w.sim.index.chains[t].get(chain.name.as_str()).copied().unwrap_or(0);
         if let Some(l) = w.trace.log.last_mut() {
             l.handle = w.sim.handle(t, c, r);
         }
