@@ -122,8 +122,9 @@ pub struct Index {
     /// Docker's ipset of its bridge networks (`docker-ext-bridges-v4`, `-v6`) as guessed from the dump,
     /// when the dump looks it up: see [`docker_bridges_guess`].
     docker_bridges: Option<crate::ipset::IpSet>,
-    /// How many chains and rules the ruleset had, to catch an index given with another ruleset.
-    size: (usize, usize),
+    /// Each table's name and how many chains and rules it had, to catch an index given with another
+    /// ruleset.
+    shape: Vec<(TableName, usize, usize)>,
 }
 
 impl Index {
@@ -172,14 +173,21 @@ impl Index {
         }
         let docker_bridges = if docker_named { docker_bridges_guess(ruleset) } else { None };
         let handles = ruleset.tables.iter().map(nft_handles).collect();
-        let size = (ruleset.chain_count(), ruleset.rule_count());
-        Index { tables, chains, chain_names, target_names, handles, uses_conntrack, docker_bridges, size }
+        let shape = shape(ruleset);
+        Index { tables, chains, chain_names, target_names, handles, uses_conntrack, docker_bridges, shape }
     }
 
-    /// Whether this index could be `ruleset`'s: it has as many chains and rules as the one it was made of.
+    /// Whether this index could be `ruleset`'s: the one it was made of had the same tables, each with as
+    /// many chains and rules. (It says nothing of the names and rules themselves: keep an index with the
+    /// ruleset it was made of.)
     pub fn fits(&self, ruleset: &Ruleset) -> bool {
-        self.size == (ruleset.chain_count(), ruleset.rule_count())
+        self.shape == shape(ruleset)
     }
+}
+
+/// Each table of `ruleset` with its number of chains and of rules.
+fn shape(ruleset: &Ruleset) -> Vec<(TableName, usize, usize)> {
+    ruleset.tables.iter().map(|t| (t.name, t.chains.len(), t.rule_count())).collect()
 }
 
 impl<'r> Simulation<'r> {
@@ -190,7 +198,7 @@ impl<'r> Simulation<'r> {
 
     /// A simulation of `ruleset` with an index made of it before ([`Index::new`]), so that walking one
     /// more packet costs only the walk. An index that cannot be `ruleset`'s (see [`Index::fits`]) is not
-    /// used: a new one is made.
+    /// used: a new one is made, so that a mistaken index costs time, never a walk out of bounds.
     pub fn with_index(ruleset: &'r Ruleset, index: &'r Index) -> Simulation<'r> {
         if index.fits(ruleset) {
             Simulation { ruleset, index: Cow::Borrowed(index) }
