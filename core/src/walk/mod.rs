@@ -181,7 +181,13 @@ impl Index {
     /// many chains and rules. (It says nothing of the names and rules themselves: keep an index with the
     /// ruleset it was made of.)
     pub fn fits(&self, ruleset: &Ruleset) -> bool {
-        self.shape == shape(ruleset)
+        // Compared table by table, without building the ruleset's shape: the page asks at every walk.
+        self.shape.len() == ruleset.tables.len()
+            && self
+                .shape
+                .iter()
+                .zip(&ruleset.tables)
+                .all(|(&(name, chains, rules), t)| (name, chains, rules) == (t.name, t.chains.len(), t.rule_count()))
     }
 }
 
