@@ -194,14 +194,33 @@ fn trace_lines_keep_only_the_walk() {
                 DPT=7788 SEQ=1419335596 ACK=3212023375 WINDOW=63 RES=0x00 ACK URGP=0 OPT (0101080AC5678583BE45E0FC) ";
     assert_eq!(
         recorder::normalize(line),
-        "TRACE: filter:DOCKER-USER:return:1 IN=ppp0 OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2 PROTO=TCP SPT=41001 DPT=7788 ACK"
+        "TRACE: filter:DOCKER-USER:return:1 IN=ppp0 OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2 LEN=52 TOS=0x00 \
+         PREC=0x00 TTL=63 DF PROTO=TCP SPT=41001 DPT=7788 ACK"
+    );
+    let udp6 = "TRACE: mangle:FORWARD:rule:2 IN=v0 OUT=v1 MAC=02:63:77:00:00:02:02:63:77:00:00:01:86:dd \
+                SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:0db8:0002:0000:0000:0000:0000:0002 LEN=88 \
+                TC=16 HOPLIMIT=63 FLOWLBL=4711 OPT ( FRAG:0 INCOMPLETE ID:0000abcd ) PROTO=UDP SPT=5353 DPT=53 \
+                LEN=40 MARK=0x2a ";
+    assert_eq!(
+        recorder::normalize(udp6),
+        "TRACE: mangle:FORWARD:rule:2 IN=v0 OUT=v1 SRC=2001:0db8:0001:0000:0000:0000:0000:0007 \
+         DST=2001:0db8:0002:0000:0000:0000:0000:0002 LEN=88 TC=16 HOPLIMIT=63 PROTO=UDP SPT=5353 DPT=53 LEN=40 \
+         MARK=0x2a"
+    );
+    let frag = "TRACE: raw:OUTPUT:policy:1 IN= OUT=eth0 SRC=192.0.2.1 DST=192.0.2.2 LEN=548 TOS=0x10 PREC=0x20 \
+                TTL=64 ID=7 MF FRAG:185 PROTO=UDPLITE UID=0 GID=0 MARK=0x1 ";
+    assert_eq!(
+        recorder::normalize(frag),
+        "TRACE: raw:OUTPUT:policy:1 IN= OUT=eth0 SRC=192.0.2.1 DST=192.0.2.2 LEN=548 TOS=0x10 PREC=0x20 TTL=64 MF \
+         FRAG:185 PROTO=UDPLITE MARK=0x1"
     );
     let icmp = "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= MAC=02:63:77:00:00:02:02:63:77:00:00:01:08:00 \
                 SRC=198.51.100.9 DST=192.0.2.10 LEN=56 TOS=0x00 PREC=0x00 TTL=64 ID=41 PROTO=ICMP TYPE=3 CODE=3 \
                 [SRC=192.0.2.10 DST=198.51.100.9 LEN=38 TOS=0x00 PREC=0x00 TTL=63 ID=7 PROTO=UDP SPT=41234 DPT=33434 LEN=18 ] ";
     assert_eq!(
         recorder::normalize(icmp),
-        "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=198.51.100.9 DST=192.0.2.10 PROTO=ICMP TYPE=3 CODE=3"
+        "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=198.51.100.9 DST=192.0.2.10 LEN=56 TOS=0x00 PREC=0x00 \
+         TTL=64 PROTO=ICMP TYPE=3 CODE=3"
     );
     assert_eq!(recorder::field(icmp, "DPT"), None);
     assert_eq!(recorder::field(icmp, "ID"), Some("41"));

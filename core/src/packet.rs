@@ -370,6 +370,10 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
                 )
             })?);
         } else if let Some((k, v)) = w.split_once('=') {
+            // After the protocol, `LEN=` is UDP's length (or UDP-Lite's checksum coverage), not the packet's.
+            if after_proto && k == "LEN" {
+                continue;
+            }
             after_proto |= k == "PROTO";
             fields.push((k, v, span));
         } else if let Some(off) = w.strip_prefix("FRAG:") {
@@ -846,6 +850,51 @@ impl fmt::Display for Packet {
             write!(f, " PHYSOUT={port}")?;
         }
         write!(f, " SRC={} DST={}", LogAddr(self.src), LogAddr(self.dst))?;
+        // The IP header's fields the packet model carries, as `dump_ipv4_packet` and `dump_ipv6_packet` print
+        // them (less the ID and flow label, which it does not): IPv4's TOS byte split into its TOS bits and
+        // its precedence, IPv6's traffic class whole and in decimal.
+        if self.src.is_ipv6() {
+            write!(f, " LEN={} TC={} HOPLIMIT={}", self.len, self.tos, self.ttl)?;
+        } else {
+            write!(
+                f,
+                " LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={}",
+                self.len,
+                self.tos & 0x1e,
+                self.tos & 0xe0,
+                self.ttl
+            )?;
+            if self.dont_fragment {
+                f.write_str(" DF")?;
+            }
+            if self.more_fragments {
+                f.write_str(" MF")?;
+            }
+            if self.fragment_offset != 0 {
+                write!(f, " FRAG:{}", self.fragment_offset)?;
+            }
+        }
+        self.fmt_transport(f)?;
+        // The mark ends the line (after the socket's owner, which the TRACE lines do not show).
+        if self.mark != 0 {
+            write!(f, " MARK=0x{:x}", self.mark)?;
+        }
+        Ok(())
+    }
+}
+
+impl Packet {
+    /// The length of its IP header: IPv4's without options, IPv6's without extension headers.
+    fn ip_header_len(&self) -> u16 {
+        if self.src.is_ipv6() {
+            40
+        } else {
+            20
+        }
+    }
+
+    /// The transport part of the kernel's log line, from `PROTO=`.
+    fn fmt_transport(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self.l4 {
             L4::Tcp { .. } => "TCP",
             L4::Udp { .. } => "UDP",
@@ -878,7 +927,11 @@ impl fmt::Display for Packet {
                 }
                 Ok(())
             }
-            L4::Udp { sport, dport } | L4::Udplite { sport, dport } => write!(f, " SPT={sport} DPT={dport}"),
+            // UDP's length field: the datagram after the IP header.
+            L4::Udp { sport, dport } => {
+                write!(f, " SPT={sport} DPT={dport} LEN={}", self.len.saturating_sub(self.ip_header_len()))
+            }
+            L4::Udplite { sport, dport } => write!(f, " SPT={sport} DPT={dport}"),
             L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => {
                 write!(f, " TYPE={icmp_type} CODE={code}")
             }
@@ -906,7 +959,10 @@ mod tests {
         // What the kernel logs for a fragment at offset 1480 of a UDP packet: the protocol and no more.
         let p = parse("IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 LEN=548 TTL=64 ID=7 FRAG:185 PROTO=UDP").unwrap();
         assert_eq!((p.fragment_offset, p.l4), (185, L4::Udp { sport: 0, dport: 0 }));
-        assert_eq!(p.to_string(), "IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 PROTO=UDP");
+        assert_eq!(
+            p.to_string(),
+            "IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 LEN=548 TOS=0x00 PREC=0x00 TTL=64 FRAG:185 PROTO=UDP"
+        );
         // A first fragment has its transport header: the ports are still needed.
         assert!(parse("IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 MF PROTO=UDP").is_err());
     }
@@ -926,20 +982,28 @@ mod tests {
 
     #[test]
     fn ipsec_sctp_and_dccp_as_the_kernel_logs_them() {
-        // Lines the kernel logged (TRACE, iptables 1.8.9, Linux 6.18), with MAC, LEN, TTL and ID left out.
+        // Lines the kernel logged (TRACE, iptables 1.8.9, Linux 6.18), with MAC, LEN, TTL and ID left out (so
+        // printed back with the defaults).
         let esp =
             parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 TOS=0x00 PREC=0x00 DF PROTO=ESP SPI=0x64").unwrap();
         assert_eq!((esp.l4, esp.spi), (L4::Other { proto: 50 }, Some(0x64)));
-        assert_eq!(esp.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=ESP");
+        assert_eq!(
+            esp.to_string(),
+            "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 DF PROTO=ESP"
+        );
         let ah = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 DF PROTO=AH SPI=0x65").unwrap();
         assert_eq!((ah.l4, ah.spi), (L4::Other { proto: 51 }, Some(0x65)));
-        assert_eq!(ah.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=AH");
+        assert_eq!(
+            ah.to_string(),
+            "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 DF PROTO=AH"
+        );
         // IPv6 shows ESP as an extension header and no PROTO=.
         let esp6 = parse("IN=va OUT= SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:db8:1::2 LEN=64 TC=0 HOPLIMIT=64 FLOWLBL=1002726 OPT ( ESP SPI=0x64 )").unwrap();
         assert_eq!((esp6.l4, esp6.spi), (L4::Other { proto: 50 }, Some(0x64)));
         assert_eq!(
             esp6.to_string(),
-            "IN=va OUT= SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:0db8:0001:0000:0000:0000:0000:0002"
+            "IN=va OUT= SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:0db8:0001:0000:0000:0000:0000:0002 \
+             LEN=64 TC=0 HOPLIMIT=64"
         );
         let ah6 = parse(
             "IN=va OUT= SRC=2001:db8:1::7 DST=2001:db8:1::2 OPT ( AH SPI=0x66 ) PROTO=UDP SPT=1000 DPT=2000 LEN=8",
@@ -961,11 +1025,14 @@ mod tests {
         assert_eq!(by_number("IN=va OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=132"), Ok(L4::Other { proto: 132 }));
         // SCTP and DCCP by number, with no ports.
         let sctp = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=SCTP SPT=4000 DPT=5000").unwrap();
-        assert_eq!(sctp.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=132");
+        assert_eq!(
+            sctp.to_string(),
+            "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=132"
+        );
         let dccp = parse("IN=va OUT= SRC=2001:db8::7 DST=2001:db8::2 PROTO=DCCP SPT=1111 DPT=5000").unwrap();
-        assert_eq!(dccp.to_string(), "IN=va OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0007 DST=2001:0db8:0000:0000:0000:0000:0000:0002 PROTO=33");
+        assert_eq!(dccp.to_string(), "IN=va OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0007 DST=2001:0db8:0000:0000:0000:0000:0000:0002 LEN=80 TC=0 HOPLIMIT=64 PROTO=33");
         let lite = parse("IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=UDPLITE SPT=1234 DPT=5678 LEN=8").unwrap();
-        assert_eq!(lite.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 PROTO=UDPLITE SPT=1234 DPT=5678");
+        assert_eq!(lite.to_string(), "IN=va OUT= SRC=198.51.100.7 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=UDPLITE SPT=1234 DPT=5678");
     }
 
     #[test]
@@ -976,7 +1043,10 @@ mod tests {
         assert_eq!(p.l4, L4::Tcp { sport: 19327, dport: 7788, flags: TcpFlags(0x02) });
         assert_eq!((p.ttl, p.len, p.dont_fragment), (41, 64, true));
         assert_eq!(p.mac_src, Some([0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb]));
-        assert_eq!(p.to_string(), "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN");
+        assert_eq!(
+            p.to_string(),
+            "IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x00 PREC=0x00 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN"
+        );
     }
 
     #[test]

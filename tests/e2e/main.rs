@@ -164,7 +164,13 @@ fn the_docker_story_is_delivered_locally_because_of_nat_prerouting_rule_1() {
         ];
         let log = browser.text("[data-testid=trace-log]").await;
         assert_eq!(names(&log), kernel);
-        assert!(log.starts_with("TRACE: raw:PREROUTING:policy:2 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN\n"), "{log}");
+        assert!(
+            log.starts_with(
+                "TRACE: raw:PREROUTING:policy:2 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x00 PREC=0x00 \
+                 TTL=41 DF PROTO=TCP SPT=19327 DPT=7788 SYN\n"
+            ),
+            "{log}"
+        );
         // Asked for, the lines before it too: the TRACE rule's own line, as when marked before raw.
         click(&browser, "[data-testid=trace-from]").await;
         let all = browser.text("[data-testid=trace-log]").await;
@@ -978,7 +984,10 @@ fn typing_with_webdriver_into_the_three_inputs_walks_what_was_typed() {
         let log = browser.text("[data-testid=trace-log]").await;
         assert_eq!(
             log.lines().last(),
-            Some("TRACE: filter:INPUT:rule:2 IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=TCP SPT=40000 DPT=22 SYN")
+            Some(
+                "TRACE: filter:INPUT:rule:2 IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 \
+                 PROTO=TCP SPT=40000 DPT=22 SYN"
+            )
         );
     });
 }

@@ -1527,14 +1527,22 @@ const FLAGS: [(&str, u8); 8] = [
     ("FIN", 0x01),
 ];
 
-/// The fields of a TRACE line that `expected` keeps; the rest (MAC, LEN, TTL, ID, SEQ, ...) changes from
-/// run to run or says nothing about the walk.
-const KEEP: [&str; 11] = ["IN", "OUT", "PHYSIN", "PHYSOUT", "SRC", "DST", "PROTO", "SPT", "DPT", "TYPE", "CODE"];
+/// The fields of a TRACE line that `expected` keeps; the rest (MAC, ID, FLOWLBL, SEQ, ACK, WINDOW, OPT, the
+/// socket's UID and GID, an ICMP echo's ID and SEQ) changes from run to run (the recorder stamps its
+/// packets with them) or is not in chainwalk's packet model.
+const KEEP: [&str; 18] = [
+    "IN", "OUT", "PHYSIN", "PHYSOUT", "SRC", "DST", "LEN", "TOS", "PREC", "TTL", "TC", "HOPLIMIT", "PROTO", "SPT",
+    "DPT", "TYPE", "CODE", "MARK",
+];
 
 /// A kernel TRACE line as `expected` keeps it: `TRACE: table:chain:type:num IN=.. OUT=.. SRC=.. DST=..
-/// PROTO=.. SPT=.. DPT=.. FLAGS` (ICMP: `TYPE=.. CODE=..`), in the kernel's order.
+/// LEN=.. TOS=.. PREC=.. TTL=.. [DF] [MF] [FRAG:..] PROTO=.. SPT=.. DPT=.. FLAGS [MARK=..]` (IPv6: `TC=..
+/// HOPLIMIT=..` after `LEN=`; UDP: its `LEN=` after the ports; ICMP: `TYPE=.. CODE=..`), in the kernel's
+/// order. A UDP-Lite header's `LEN=` (its checksum coverage, which the packet model does not carry) and an
+/// ICMP error's quoted packet are left out.
 pub fn normalize(msg: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
+    let mut proto = "";
     for (i, w) in msg.split_whitespace().enumerate() {
         if i < 2 {
             out.push(w);
@@ -1544,7 +1552,18 @@ pub fn normalize(msg: &str) -> String {
             break;
         }
         let keep = match w.split_once('=') {
+            Some(("PROTO", p)) => {
+                proto = p;
+                true
+            }
+            Some(("LEN", _)) => proto.is_empty() || proto == "UDP",
             Some((k, _)) => KEEP.contains(&k),
+            // The IPv4 header's flags and fragment offset (before `PROTO=`).
+            // (IPv6 has neither: its fragment header shows as `OPT ( FRAG:N ... )`, which is left out.)
+            None if proto.is_empty() => {
+                let v6 = out.iter().any(|w| w.starts_with("TC="));
+                !v6 && (matches!(w, "DF" | "MF") || w.starts_with("FRAG:"))
+            }
             None => FLAGS.iter().any(|(n, _)| *n == w),
         };
         if keep {

@@ -323,7 +323,8 @@ mod tests {
         assert!(walk.insights.iter().any(|i| i.step == deciding && i.text.contains("DNAT to 172.17.0.2:7788")));
         assert_eq!(
             walk.log[0].text,
-            "TRACE: raw:PREROUTING:rule:1 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 PROTO=TCP SPT=19327 DPT=7788 SYN"
+            "TRACE: raw:PREROUTING:rule:1 IN=ppp0 OUT= SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x00 PREC=0x00 TTL=41 DF \
+             PROTO=TCP SPT=19327 DPT=7788 SYN"
         );
         assert_eq!(walk.log.len(), 7);
         // The nf_tables trace: each TRACE line with its step, the PACKET line before it with the same step.

@@ -228,7 +228,7 @@ mod tests {
     fn a_port_given_as_in_is_read_as_its_bridge_and_the_port_out_is_assumed() {
         // IN= the port, no PHYSOUT=: the kernel's IN= is the bridge; the other port is taken, and said so.
         let t = walk(DUMP, HOST, "tcp 172.17.0.2:40000 -> 172.17.0.3:80 in veth1 syn");
-        assert_eq!(t.log[0].packet, "IN=docker0 OUT=docker0 PHYSIN=veth1 PHYSOUT=veth2 SRC=172.17.0.2 DST=172.17.0.3 PROTO=TCP SPT=40000 DPT=80 SYN");
+        assert_eq!(t.log[0].packet, "IN=docker0 OUT=docker0 PHYSIN=veth1 PHYSOUT=veth2 SRC=172.17.0.2 DST=172.17.0.3 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=TCP SPT=40000 DPT=80 SYN");
         assert_eq!((t.fate.verdict, t.fate.path), (FateVerdict::Accept, Path::Forward));
         assert_eq!((t.fate.out.as_deref(), t.fate.physout.as_deref()), (Some("docker0"), Some("veth2")));
         assert!(t.assumptions.iter().any(|a| a.text.contains("chainwalk took veth2")), "{:?}", t.assumptions);
@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(t.fate.physout.as_deref(), Some("veth2"));
         let dump = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m physdev --physdev-is-in -j DROP\nCOMMIT\n";
         let t = walk(dump, &host, "IN=docker0 OUT= PHYSIN=veth1 SRC=172.17.0.2 DST=172.17.0.1 PROTO=UDP SPT=1 DPT=53");
-        assert_eq!(t.log[0].packet, "IN=docker0 OUT= SRC=172.17.0.2 DST=172.17.0.1 PROTO=UDP SPT=1 DPT=53");
+        assert_eq!(t.log[0].packet, "IN=docker0 OUT= SRC=172.17.0.2 DST=172.17.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=UDP SPT=1 DPT=53 LEN=40");
         assert_eq!(t.fate.verdict, FateVerdict::Accept);
     }
 }
