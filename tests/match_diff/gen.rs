@@ -383,7 +383,9 @@ impl Pkt {
 
     /// In chainwalk's packet syntax (a kernel log line).
     pub fn text(&self, rng: &mut Rng) -> String {
-        let df = if rng.below(3) > 0 { " DF" } else { "" };
+        // (A socket's segment of an established connection always has DF.)
+        let roll = rng.below(3) > 0;
+        let df = if roll || self.established { " DF" } else { "" };
         let ip = if self.v6 {
             format!("TC={} HOPLIMIT={} FLOWLBL=0", self.tos, self.ttl)
         } else {

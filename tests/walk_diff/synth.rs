@@ -599,8 +599,10 @@ pub fn make_packet(h: &Hints, host: &MadeHost, dir: Direction, kind: Kind, rng: 
     let extra = if v6 { 20 } else { 0 };
     Some(match kind {
         Kind::Syn => format!("{head} LEN={} {ip} PROTO=TCP SPT={sport} DPT={dport} SYN", 60 + extra),
+        // The segment a socket sends after the handshake: timestamps and one byte of data, DF (IPv4).
         Kind::Established => {
-            format!("{head} LEN={} {ip} PROTO=TCP SPT={sport} DPT={dport} ACK PSH CTSTATE=ESTABLISHED", 53 + extra)
+            let df = if v6 { "" } else { " DF" };
+            format!("{head} LEN={} {ip}{df} PROTO=TCP SPT={sport} DPT={dport} ACK PSH CTSTATE=ESTABLISHED", 53 + extra)
         }
         Kind::Udp => format!("{head} LEN={} {ip} PROTO=UDP SPT={sport} DPT={dport}", 60 + extra),
         Kind::Echo if v6 => format!("{head} LEN=104 {ip} PROTO=ICMPv6 TYPE=128 CODE=0"),
