@@ -222,6 +222,15 @@ fn trace_lines_keep_only_the_walk() {
         "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=198.51.100.9 DST=192.0.2.10 LEN=56 TOS=0x00 PREC=0x00 \
          TTL=64 PROTO=ICMP TYPE=3 CODE=3"
     );
+    // The mark comes after the quoted packet (and after a short header's `INCOMPLETE`).
+    let marked = "TRACE: mangle:POSTROUTING:rule:3 IN=eth0 OUT=eth1 SRC=192.0.2.9 DST=198.51.100.7 LEN=56 \
+                  TOS=0x00 PREC=0xC0 TTL=63 ID=9 PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.7 DST=192.0.2.9 LEN=28 \
+                  TOS=0x00 PREC=0x00 TTL=63 ID=7 PROTO=UDP INCOMPLETE [8 bytes] ] MARK=0x2 ";
+    assert_eq!(
+        recorder::normalize(marked),
+        "TRACE: mangle:POSTROUTING:rule:3 IN=eth0 OUT=eth1 SRC=192.0.2.9 DST=198.51.100.7 LEN=56 TOS=0x00 \
+         PREC=0xC0 TTL=63 PROTO=ICMP TYPE=3 CODE=3 MARK=0x2"
+    );
     assert_eq!(recorder::field(icmp, "DPT"), None);
     assert_eq!(recorder::field(icmp, "ID"), Some("41"));
 }
@@ -244,9 +253,10 @@ fn monitor_lines_keep_only_the_packets_walk() {
     assert_eq!(
         recorder::nft::packet_lines(printed, &pkt, 59755),
         [
-            "PACKET: 2 IN=ppp0 SRC=203.0.113.7 DST=198.51.100.2 SPORT=19327 DPORT=7788 SYN",
+            "PACKET: 2 IN=ppp0 SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x0 TTL=41 DF SPORT=19327 DPORT=7788 SYN",
             " TRACE: 2 nat:PREROUTING:rule:0x6:JUMP:DOCKER  -4 -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
-            "PACKET: 2 IN=lo SRC=203.0.113.7 DST=198.51.100.2 SPORT=19327 DPORT=7788 SYN MARK=0x7",
+            "PACKET: 2 IN=lo SRC=203.0.113.7 DST=198.51.100.2 LEN=64 TOS=0x0 TTL=41 DF SPORT=19327 DPORT=7788 SYN \
+             MARK=0x7",
             " TRACE: 2 filter:INPUT:policy:DROP",
         ]
     );

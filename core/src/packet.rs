@@ -806,10 +806,11 @@ impl fmt::Display for LogAddr {
 
 impl Packet {
     /// The packet as `xtables-monitor --trace` prints it on a `PACKET:` line (`trace_print_packet` in
-    /// iptables' `xtables-monitor.c`), less the header fields chainwalk does not model (MAC, LEN, TOS, TTL,
-    /// ID, TC, HOPLIMIT, FLOWLBL): `IN=ppp0 OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2 SPORT=41001
-    /// DPORT=7788 SYN MARK=0x1`. An absent interface is left out, addresses are in their short form, the TCP
-    /// flags come in the tool's order, and ICMP shows no type.
+    /// iptables' `xtables-monitor.c`), less the fields the packet model does not carry (MAC, ID, FLOWLBL):
+    /// `IN=ppp0 OUT=docker0 SRC=203.0.113.7 DST=172.17.0.2 LEN=64 TOS=0x0 TTL=40 DF SPORT=41001 DPORT=7788
+    /// SYN MARK=0x1`. An absent interface is left out, addresses are in their short form, the TOS byte is
+    /// whole, the TCP flags come in the tool's order, and ICMP shows no type. The tool's IPv6 `LEN=` is the
+    /// payload's length and 20, the size of an IPv4 header (as it adds them).
     pub fn monitor_text(&self) -> String {
         let mut out = String::new();
         if let Some(i) = &self.in_iface {
@@ -819,6 +820,20 @@ impl Packet {
             out += &format!("OUT={o} ");
         }
         out += &format!("SRC={} DST={}", self.src, self.dst);
+        if self.src.is_ipv6() {
+            out += &format!(" LEN={} TC={} HOPLIMIT={}", self.len.saturating_sub(20), self.tos, self.ttl);
+        } else {
+            out += &format!(" LEN={} TOS=0x{:x} TTL={}", self.len, self.tos, self.ttl);
+            for (word, set) in [("DF", self.dont_fragment), ("MF", self.more_fragments)] {
+                if set {
+                    out += " ";
+                    out += word;
+                }
+            }
+            if self.fragment_offset != 0 {
+                out += &format!(" FRAG:{}", self.fragment_offset);
+            }
+        }
         if let Some((sport, dport)) = self.l4.ports() {
             out += &format!(" SPORT={sport} DPORT={dport}");
         }
@@ -875,8 +890,10 @@ impl fmt::Display for Packet {
             }
         }
         self.fmt_transport(f)?;
-        // The mark ends the line (after the socket's owner, which the TRACE lines do not show).
-        if self.mark != 0 {
+        // The mark ends the line (after the socket's owner, which the TRACE lines do not show); IPv6's log
+        // stops at an ESP header (`dump_ipv6_packet` returns there).
+        let v6_esp = self.src.is_ipv6() && self.l4 == L4::Other { proto: 50 };
+        if self.mark != 0 && !v6_esp {
             write!(f, " MARK=0x{:x}", self.mark)?;
         }
         Ok(())
@@ -974,10 +991,12 @@ mod tests {
         p.mark = 0x121;
         assert_eq!(
             p.monitor_text(),
-            "IN=eth0 OUT=eth1 SRC=2001:db8::7 DST=2001:db8:1::10 SPORT=40000 DPORT=80 ACK FIN PSH MARK=0x121"
+            "IN=eth0 OUT=eth1 SRC=2001:db8::7 DST=2001:db8:1::10 LEN=60 TC=0 HOPLIMIT=64 SPORT=40000 DPORT=80 ACK FIN \
+             PSH MARK=0x121"
         );
-        let ping = parse("OUT=lo SRC=127.0.0.1 DST=127.0.0.1 PROTO=ICMP TYPE=8 CODE=0").unwrap();
-        assert_eq!(ping.monitor_text(), "OUT=lo SRC=127.0.0.1 DST=127.0.0.1");
+        let ping =
+            parse("OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=84 TOS=0x10 PREC=0x20 PROTO=ICMP TYPE=8 CODE=0").unwrap();
+        assert_eq!(ping.monitor_text(), "OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=84 TOS=0x30 TTL=64");
     }
 
     #[test]
@@ -1005,6 +1024,11 @@ mod tests {
             "IN=va OUT= SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:0db8:0001:0000:0000:0000:0000:0002 \
              LEN=64 TC=0 HOPLIMIT=64"
         );
+        // Nor anything after it: not even a mark, which IPv4's ESP line ends with.
+        let (mut esp6, mut esp) = (esp6, esp);
+        (esp6.mark, esp.mark) = (2, 2);
+        assert!(!esp6.to_string().contains("MARK"));
+        assert!(esp.to_string().ends_with(" PROTO=ESP MARK=0x2"));
         let ah6 = parse(
             "IN=va OUT= SRC=2001:db8:1::7 DST=2001:db8:1::2 OPT ( AH SPI=0x66 ) PROTO=UDP SPT=1000 DPT=2000 LEN=8",
         );

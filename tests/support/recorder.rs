@@ -1538,18 +1538,24 @@ const KEEP: [&str; 18] = [
 /// A kernel TRACE line as `expected` keeps it: `TRACE: table:chain:type:num IN=.. OUT=.. SRC=.. DST=..
 /// LEN=.. TOS=.. PREC=.. TTL=.. [DF] [MF] [FRAG:..] PROTO=.. SPT=.. DPT=.. FLAGS [MARK=..]` (IPv6: `TC=..
 /// HOPLIMIT=..` after `LEN=`; UDP: its `LEN=` after the ports; ICMP: `TYPE=.. CODE=..`), in the kernel's
-/// order. A UDP-Lite header's `LEN=` (its checksum coverage, which the packet model does not carry) and an
-/// ICMP error's quoted packet are left out.
+/// order. A UDP-Lite header's `LEN=` (its checksum coverage, which the packet model does not carry), an
+/// ICMP error's quoted packet and a short header's `INCOMPLETE [N bytes]` are left out.
 pub fn normalize(msg: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let mut proto = "";
+    // How deep in brackets the word is: an ICMP error's quoted packet (`[SRC=... ]`, which may hold an
+    // `INCOMPLETE [8 bytes]` of its own) or a short header's `INCOMPLETE [8 bytes]`; the packet's `MARK=`
+    // comes after them.
+    let mut depth = 0usize;
     for (i, w) in msg.split_whitespace().enumerate() {
         if i < 2 {
             out.push(w);
             continue;
         }
-        if w.starts_with('[') {
-            break;
+        if depth > 0 || w.starts_with('[') {
+            depth += w.matches('[').count();
+            depth = depth.saturating_sub(w.matches(']').count());
+            continue;
         }
         let keep = match w.split_once('=') {
             Some(("PROTO", p)) => {

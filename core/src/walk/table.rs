@@ -326,11 +326,12 @@ fn traverse(
                 let before = w.pkt.clone();
                 let result = target::apply(w, tg, (table.name, hook), &key, step);
                 // The nf_tables trace takes the packet for its `PACKET:` line when it sends the chain's first
-                // message, after that rule's target ran: with the mark it set, but with the addresses NAT
-                // rewrites only once the chain is done.
-                let shown = (w.pkt.mark != before.mark).then(|| {
-                    let mut p = before.clone();
-                    p.mark = w.pkt.mark;
+                // message, after that rule's target ran: with the mark and the header fields (TOS, TTL, the
+                // length an added TCP option grows) it set, but with the addresses NAT rewrites only once
+                // the chain is done.
+                let (mark, tos, ttl, len) = (w.pkt.mark, w.pkt.tos, w.pkt.ttl, w.pkt.len);
+                let shown = ((mark, tos, ttl, len) != (before.mark, before.tos, before.ttl, before.len)).then(|| {
+                    let p = crate::packet::Packet { mark, tos, ttl, len, ..before.clone() };
                     w.packet_at(hook, &p).monitor_text()
                 });
                 if let Some(l) = step.and_then(|s| w.trace.steps[s].log).map(|i| &mut w.trace.log[i]) {

@@ -19,10 +19,11 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// The fields of a `PACKET:` line that `expected-nft` keeps (the interfaces, addresses, ports and the
-/// packet mark); the others (MACSRC, LEN, TOS, TTL, ID, TC, HOPLIMIT, FLOWLBL...) change from run to run or
-/// are not modelled.
-const KEEP: [&str; 7] = ["IN", "OUT", "SRC", "DST", "SPORT", "DPORT", "MARK"];
+/// The fields of a `PACKET:` line that `expected-nft` keeps (the interfaces, addresses, the IP header's
+/// length, TOS or traffic class and TTL or hop limit, the ports and the packet mark); the others (MACSRC,
+/// MACDST, MACPROTO, ID, FLOWLBL) change from run to run (the recorder stamps its packets with them) or are
+/// not modelled.
+const KEEP: [&str; 12] = ["IN", "OUT", "SRC", "DST", "LEN", "TOS", "TTL", "TC", "HOPLIMIT", "SPORT", "DPORT", "MARK"];
 
 /// What recording a case on the nf_tables backend gave.
 pub enum Outcome {
@@ -221,7 +222,8 @@ pub fn packet_lines(printed: &str, pkt: &Packet, stamp: u32) -> Vec<String> {
 }
 
 /// A monitor line as `expected-nft` keeps it: without the packet id, a `PACKET:` line with only the fields
-/// in [`KEEP`] and the TCP flags, a ` TRACE:` line as printed; no trailing space.
+/// in [`KEEP`], IPv4's `DF`, `MF` and `FRAG:N` and the TCP flags, a ` TRACE:` line as printed; no trailing
+/// space.
 pub fn normalize(line: &str) -> String {
     if let Some(rest) = line.strip_prefix("PACKET: ") {
         let mut words = rest.split_whitespace();
@@ -230,7 +232,7 @@ pub fn normalize(line: &str) -> String {
         let mut out = vec!["PACKET:", family];
         out.extend(words.filter(|w| match w.split_once('=') {
             Some((k, _)) => KEEP.contains(&k),
-            None => FLAGS.iter().any(|(n, _)| n == w),
+            None => FLAGS.iter().any(|(n, _)| n == w) || matches!(*w, "DF" | "MF") || w.starts_with("FRAG:"),
         }));
         return out.join(" ");
     }
