@@ -824,15 +824,7 @@ impl Packet {
             out += &format!(" LEN={} TC={} HOPLIMIT={}", self.len.saturating_sub(20), self.tos, self.ttl);
         } else {
             out += &format!(" LEN={} TOS=0x{:x} TTL={}", self.len, self.tos, self.ttl);
-            for (word, set) in [("DF", self.dont_fragment), ("MF", self.more_fragments)] {
-                if set {
-                    out += " ";
-                    out += word;
-                }
-            }
-            if self.fragment_offset != 0 {
-                out += &format!(" FRAG:{}", self.fragment_offset);
-            }
+            let _ = self.write_fragment_words(&mut out);
         }
         if let Some((sport, dport)) = self.l4.ports() {
             out += &format!(" SPORT={sport} DPORT={dport}");
@@ -879,15 +871,7 @@ impl fmt::Display for Packet {
                 self.tos & 0xe0,
                 self.ttl
             )?;
-            if self.dont_fragment {
-                f.write_str(" DF")?;
-            }
-            if self.more_fragments {
-                f.write_str(" MF")?;
-            }
-            if self.fragment_offset != 0 {
-                write!(f, " FRAG:{}", self.fragment_offset)?;
-            }
+            self.write_fragment_words(f)?;
         }
         self.fmt_transport(f)?;
         // The mark ends the line (after the socket's owner, which the TRACE lines do not show); IPv6's log
@@ -901,8 +885,22 @@ impl fmt::Display for Packet {
 }
 
 impl Packet {
+    /// IPv4's fragment flags and offset as both logs write them after the TTL: ` DF`, ` MF`, ` FRAG:N`.
+    fn write_fragment_words(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        if self.dont_fragment {
+            out.write_str(" DF")?;
+        }
+        if self.more_fragments {
+            out.write_str(" MF")?;
+        }
+        if self.fragment_offset != 0 {
+            write!(out, " FRAG:{}", self.fragment_offset)?;
+        }
+        Ok(())
+    }
+
     /// The length of its IP header: IPv4's without options, IPv6's without extension headers.
-    fn ip_header_len(&self) -> u16 {
+    pub(crate) fn ip_header_len(&self) -> u16 {
         if self.src.is_ipv6() {
             40
         } else {

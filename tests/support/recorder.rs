@@ -1547,6 +1547,7 @@ pub fn normalize(msg: &str) -> String {
     // `INCOMPLETE [8 bytes]` of its own) or a short header's `INCOMPLETE [8 bytes]`; the packet's `MARK=`
     // comes after them.
     let mut depth = 0usize;
+    let mut v6 = false;
     for (i, w) in msg.split_whitespace().enumerate() {
         if i < 2 {
             out.push(w);
@@ -1563,13 +1564,14 @@ pub fn normalize(msg: &str) -> String {
                 true
             }
             Some(("LEN", _)) => proto.is_empty() || proto == "UDP",
+            Some(("TC", _)) => {
+                v6 = true;
+                true
+            }
             Some((k, _)) => KEEP.contains(&k),
             // The IPv4 header's flags and fragment offset (before `PROTO=`).
             // (IPv6 has neither: its fragment header shows as `OPT ( FRAG:N ... )`, which is left out.)
-            None if proto.is_empty() => {
-                let v6 = out.iter().any(|w| w.starts_with("TC="));
-                !v6 && (matches!(w, "DF" | "MF") || w.starts_with("FRAG:"))
-            }
+            None if proto.is_empty() => !v6 && (matches!(w, "DF" | "MF") || w.starts_with("FRAG:")),
             None => FLAGS.iter().any(|(n, _)| *n == w),
         };
         if keep {

@@ -1594,8 +1594,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
         // `gre_manip_pkt` needs 8 bytes of GRE header to rewrite (a PPTP header's first words); with fewer,
         // the translation fails and `nf_nat_packet` drops the packet as it was (recorded).
-        let ip_header = if self.pkt.src.is_ipv4() { 20 } else { 40 };
-        let gre_bytes = self.pkt.len.saturating_sub(ip_header);
+        let gre_bytes = self.pkt.len.saturating_sub(self.pkt.ip_header_len());
         let translated = (self.pkt.src, self.pkt.dst) != (before.src, before.dst);
         if translated && matches!(self.pkt.l4, L4::Other { proto: 47 }) && gre_bytes < 8 {
             self.pkt = before;

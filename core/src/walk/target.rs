@@ -545,7 +545,7 @@ fn tcpmss_in_options(w: &mut Walker<'_, '_>, step: Option<usize>, mut opts: Vec<
         i += crate::matches::tcp::option_len(&opts, i);
     }
     let v6 = w.pkt.dst.is_ipv6();
-    let headers = if v6 { 40 } else { 20 } + 20 + opts.len();
+    let headers = usize::from(w.pkt.ip_header_len()) + 20 + opts.len();
     if usize::from(w.pkt.len) > headers || 20 + opts.len() >= 60 {
         let why = if usize::from(w.pkt.len) > headers { "it carries data" } else { "its header is full" };
         effect(w, format!("TCPMSS: the SYN has no MSS option, and none is added because {why}; the packet goes on"));
