@@ -36,8 +36,14 @@ pub struct Host {
     /// interface's): whether IPv4 packets that come in on that interface are forwarded.
     #[serde(default)]
     pub ip_forward_dev: Vec<(String, bool)>,
-    /// `net.ipv4.conf.all.route_localnet`: whether 127.0.0.0/8 may be routed between interfaces.
-    pub route_localnet: bool,
+    /// `net.ipv4.conf.all.route_localnet` and `net.ipv4.conf.IFACE.route_localnet` as given (`all` under the
+    /// name `all`): whether packets to or from 127.0.0.0/8 that come in on an interface are routed.
+    #[serde(default)]
+    pub route_localnet: Vec<(String, bool)>,
+    /// `net.ipv4.conf.all.accept_local` and `net.ipv4.conf.IFACE.accept_local` as given (`all` under the
+    /// name `all`): whether a packet that comes in with a source address of this host is taken.
+    #[serde(default)]
+    pub accept_local: Vec<(String, bool)>,
     /// `net.ipv4.conf.all.rp_filter` and `net.ipv4.conf.IFACE.rp_filter` (`all` under the name `all`):
     /// reverse-path filtering, 0 off, 1 strict, 2 loose; an interface filters by the larger of its own and
     /// `all`.
@@ -203,6 +209,12 @@ pub struct Nexthop {
     pub dead: bool,
 }
 
+/// Whether a per-interface sysctl of the kind the kernel reads as "`all`'s or the interface's"
+/// (`IN_DEV_ORCONF`) is on for `dev`.
+fn either_on(settings: &[(String, bool)], dev: &str) -> bool {
+    settings.iter().any(|(d, on)| *on && (d == "all" || d == dev))
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -291,7 +303,8 @@ impl Host {
             ip_forward: false,
             ipv6_forward: false,
             forwarding_given: [false; 2],
-            route_localnet: false,
+            route_localnet: Vec::new(),
+            accept_local: Vec::new(),
             rp_filter: Vec::new(),
             src_valid_mark: Vec::new(),
             send_redirects: Vec::new(),
@@ -348,7 +361,9 @@ impl Host {
         self.local_dev(ip).is_some()
     }
 
-    fn local_dev(&self, ip: IpAddr) -> Option<&str> {
+    /// The interface a local address belongs to (`lo` for 127.0.0.0/8, the route's for an address of a
+    /// `local` route), or `None` when `ip` is not local.
+    pub fn local_dev(&self, ip: IpAddr) -> Option<&str> {
         if let IpAddr::V4(v4) = ip {
             if v4.is_loopback() {
                 return Some("lo");
@@ -468,7 +483,39 @@ impl Host {
     /// Whether the reverse-path check of packets coming in on `dev` looks up with their mark
     /// (`IN_DEV_SRC_VMARK`: `all`'s or the interface's `src_valid_mark`).
     pub fn src_valid_mark(&self, dev: &str) -> bool {
-        self.src_valid_mark.iter().any(|(d, on)| *on && (d == "all" || d == dev))
+        either_on(&self.src_valid_mark, dev)
+    }
+
+    /// Whether packets to or from 127.0.0.0/8 that come in on `dev` are routed (`IN_DEV_NET_ROUTE_LOCALNET`:
+    /// `all`'s or the interface's `route_localnet`).
+    pub fn route_localnet(&self, dev: &str) -> bool {
+        either_on(&self.route_localnet, dev)
+    }
+
+    /// Whether a packet that comes in on `dev` may have a source address of this host (`IN_DEV_ACCEPT_LOCAL`:
+    /// `all`'s or the interface's `accept_local`).
+    pub fn accept_local(&self, dev: &str) -> bool {
+        either_on(&self.accept_local, dev)
+    }
+
+    /// Whether `ip` is an address given to one of the interfaces (`inet_lookup_ifaddr_rcu`): not any address
+    /// of a local route, as 127.0.0.5 or one of an AnyIP range are.
+    pub fn is_interface_address(&self, ip: IpAddr) -> bool {
+        self.interfaces.iter().any(|i| i.addrs.iter().any(|a| a.addr == ip))
+    }
+
+    /// Whether routing has routes or rules of the user's that make `fib_validate_source` look the source up
+    /// in full even with the reverse-path filter off (`fib_has_custom_local_routes`, set by a `local` route
+    /// added by hand, and `fib4_has_custom_rules`, by a rule): a local route other than the kernel's own for
+    /// an address or for 127.0.0.0/8, or IPv4 rules other than the kernel's three.
+    pub fn has_custom_ipv4_routing(&self) -> bool {
+        let kernels_own = |r: &Route| {
+            (r.table == crate::policy::LOCAL_TABLE)
+                && ((r.dst == IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)) && r.prefix == 8)
+                    || (r.prefix == 32 && self.is_interface_address(r.dst)))
+        };
+        let custom_local = self.routes.iter().any(|r| r.kind == RouteKind::Local && r.dst.is_ipv4() && !kernels_own(r));
+        custom_local || crate::policy::custom_rules(&self.rules, crate::ruleset::Family::Ipv4)
     }
 
     /// The reverse-path filter mode for packets coming in on `dev`: the larger of `all`'s and its own
@@ -992,15 +1039,18 @@ fn read_line(
                 });
             }
         };
-        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".src_valid_mark")) {
-            host.src_valid_mark.retain(|(d, _)| d != dev);
-            host.src_valid_mark.push((dev.to_string(), on));
-            return Ok(());
-        }
-        if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".send_redirects")) {
-            host.send_redirects.retain(|(d, _)| d != dev);
-            host.send_redirects.push((dev.to_string(), on));
-            return Ok(());
+        let per_device = [
+            (".src_valid_mark", &mut host.src_valid_mark),
+            (".send_redirects", &mut host.send_redirects),
+            (".route_localnet", &mut host.route_localnet),
+            (".accept_local", &mut host.accept_local),
+        ];
+        for (suffix, settings) in per_device {
+            if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(suffix)) {
+                settings.retain(|(d, _)| d != dev);
+                settings.push((dev.to_string(), on));
+                return Ok(());
+            }
         }
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
@@ -1021,7 +1071,6 @@ fn read_line(
                 host.ipv6_forward = on;
                 host.forwarding_given[1] = true;
             }
-            "net.ipv4.conf.all.route_localnet" => host.route_localnet = on,
             "net.bridge.bridge-nf-call-iptables" => host.bridge_nf_call_iptables = Some(on),
             "net.bridge.bridge-nf-call-ip6tables" => host.bridge_nf_call_ip6tables = Some(on),
             "net.netfilter.nf_conntrack_checksum" => host.conntrack_checksum = Some(on),
@@ -1551,6 +1600,42 @@ mod tests {
         9: veth2@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master docker0 state forwarding priority 32 cost 2\n\
         11: veth3@if10: <BROADCAST,MULTICAST> mtu 1500 master docker0 state disabled priority 32 cost 2\n\
         # sysctl\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables=0\n";
+
+    #[test]
+    fn reads_the_source_checks_sysctls_of_all_and_of_an_interface() {
+        let text = format!(
+            "{DOCKER_HOST}net.ipv4.conf.ppp0.accept_local = 1\nnet.ipv4.conf.all.route_localnet = 0\n\
+             net.ipv4.conf.p1p1.route_localnet = 1\nnet.ipv4.conf.default.accept_local = 1\n"
+        );
+        let h = parse(&text).unwrap();
+        assert!(h.accept_local("ppp0") && !h.accept_local("p1p1") && !h.accept_local("docker0"));
+        assert!(h.route_localnet("p1p1") && !h.route_localnet("ppp0"));
+        let h =
+            parse(&format!("{text}net.ipv4.conf.all.route_localnet = 1\nnet.ipv4.conf.ppp0.accept_local=0\n")).unwrap();
+        assert!(h.route_localnet("ppp0") && h.route_localnet("docker0"));
+        assert!(!h.accept_local("ppp0"), "the last setting of an interface counts");
+        assert!(parse(&format!("{DOCKER_HOST}net.ipv4.conf.all.accept_local = 2\n")).is_err());
+    }
+
+    #[test]
+    fn tells_the_kernels_own_routing_from_the_users() {
+        let own = parse(DOCKER_HOST).unwrap();
+        assert!(!own.has_custom_ipv4_routing());
+        assert!(own.is_interface_address(ip("172.17.0.1")) && !own.is_interface_address(ip("127.0.0.5")));
+        assert!(own.is_local(ip("127.0.0.5")));
+        let listed =
+            "# ip rule\n0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n";
+        assert!(!parse(&format!("{DOCKER_HOST}{listed}")).unwrap().has_custom_ipv4_routing());
+        let ruled = "# ip rule\n0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100\n32766:\tfrom all lookup main\n";
+        assert!(parse(&format!("{DOCKER_HOST}{ruled}")).unwrap().has_custom_ipv4_routing());
+        let kernels_local =
+            "# ip route show table local\nlocal 172.17.0.1 dev docker0 proto kernel scope host src 172.17.0.1\n";
+        assert!(!parse(&format!("{DOCKER_HOST}{kernels_local}")).unwrap().has_custom_ipv4_routing());
+        let anyip = "# ip route show table local\nlocal 10.99.0.0/16 dev lo scope host\n";
+        let h = parse(&format!("{DOCKER_HOST}{anyip}")).unwrap();
+        assert!(h.has_custom_ipv4_routing());
+        assert_eq!(h.local_dev(ip("10.99.3.4")), Some("lo"));
+    }
 
     #[test]
     fn reads_bridge_ports_and_the_bridge_nf_sysctls() {

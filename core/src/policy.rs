@@ -131,6 +131,16 @@ impl Flow<'_> {
     }
 }
 
+/// Whether `rules` give `family` a routing policy other than the kernel's own (none given, or just the
+/// kernel's rules listed as `ip rule` prints them).
+pub fn custom_rules(rules: &[PolicyRule], family: Family) -> bool {
+    let given: Vec<&PolicyRule> = rules.iter().filter(|r| r.family.is_none_or(|f| f == family)).collect();
+    let own = default_rules(family);
+    !given.is_empty()
+        && (given.len() != own.len()
+            || given.iter().zip(&own).any(|(g, o)| PolicyRule { span: None, family: o.family, ..(*g).clone() } != *o))
+}
+
 /// The kernel's own rules, which stand where the host lists none.
 fn default_rules(family: Family) -> Vec<PolicyRule> {
     let rule = |priority, table| PolicyRule::new(priority, Some(family), RuleAction::Lookup(table), None);

@@ -666,7 +666,10 @@ fn rule_commands(host: &Host, family: Family) -> Vec<String> {
     let mut lines = Vec::new();
     {
         let rules: Vec<_> = host.rules.iter().filter(|r| r.family.is_none_or(|f| f == family)).collect();
-        if rules.is_empty() {
+        // The kernel's own rules, listed as `ip rule` prints them, are left as they are: flushed and added
+        // again they would be rules of the user's to the kernel (`fib4_has_custom_rules`), which makes
+        // routing check a packet's source in full (recorded).
+        if !chainwalk_core::policy::custom_rules(&host.rules, family) {
             return lines;
         }
         lines.push("rule flush".to_string());

@@ -1178,19 +1178,21 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     /// Why routing drops an IPv4 packet that came in from outside for its addresses, without an ICMP error
-    /// (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`, with `accept_local`
-    /// off): a destination in 0.0.0.0/8 or, unless `route_localnet`, in 127.0.0.0/8 (a DNAT to 127.0.0.1
-    /// included); a multicast, limited broadcast or zero source, a loopback source (unless
-    /// `route_localnet`), an address of this host, or one the reverse-path filter refuses.
+    /// (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`): a destination in
+    /// 0.0.0.0/8 or, unless `route_localnet`, in 127.0.0.0/8 (a DNAT to 127.0.0.1 included); a multicast,
+    /// limited broadcast or zero source, a loopback source (unless `route_localnet`), an address of this host
+    /// (unless `accept_local`), or one the reverse-path filter refuses.
     fn martian(&self) -> Option<String> {
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.pkt.src, self.pkt.dst) else { return None };
-        if self.in_iface.as_deref() == Some("lo") {
+        let dev = self.in_iface.as_deref()?;
+        if dev == "lo" {
             return None;
         }
+        let localnet = self.host.route_localnet(dev);
         let to = if dst.octets()[0] == 0 && src.octets()[0] != 0 {
-            Some("in 0.0.0.0/8")
-        } else if dst.is_loopback() && !self.host.route_localnet {
-            Some("a loopback address (and net.ipv4.conf.all.route_localnet is 0)")
+            Some("in 0.0.0.0/8".to_string())
+        } else if dst.is_loopback() && !localnet {
+            Some(format!("a loopback address (and route_localnet is 0 for {dev} and for all)"))
         } else {
             None
         };
@@ -1203,7 +1205,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             "the limited broadcast address"
         } else if src.octets()[0] == 0 && !dst.is_broadcast() && !(src.is_unspecified() && dst.is_unspecified()) {
             "in 0.0.0.0/8"
-        } else if src.is_loopback() && !self.host.route_localnet {
+        } else if src.is_loopback() && !localnet {
             "a loopback address"
         } else {
             // The source's checks (`fib_validate_source`) come after a lookup that found a way: a packet the
@@ -1212,12 +1214,42 @@ impl<'s, 'r> Walker<'s, 'r> {
             if matches!(forward, RouteDecision::Unroutable { .. }) {
                 return None;
             }
-            if !self.host.is_local(IpAddr::V4(src)) {
-                return self.reverse_path_fails(src, &forward);
-            }
-            "an address of this host"
+            return self.source_refused(src, dev, &forward);
         };
         Some(format!("the source {src} is {what}, so routing drops the packet as a martian"))
+    }
+
+    /// `fib_validate_source` for a packet from `src` that came in on `dev`. With the reverse-path filter
+    /// off, no routes or rules of the user's that could make a source local, and the packet not routed back
+    /// out of `dev` with redirects on, it only refuses an address given to one of the interfaces (none with
+    /// `accept_local`); else it looks the way back up in full ([`Walker::reverse_path_fails`]), where a
+    /// source that routing takes as local (127.0.0.5 too) is refused without `accept_local`, and with it
+    /// passes when its local route is on `dev`, or the filter is not strict (recorded).
+    fn source_refused(&self, src: std::net::Ipv4Addr, dev: &str, forward: &RouteDecision) -> Option<String> {
+        let mode = self.host.rp_filter_mode(dev);
+        let accept_local = self.host.accept_local(dev);
+        let hairpin =
+            matches!(forward, RouteDecision::Forward { dev: out, .. } if out == dev) && self.host.sends_redirects(dev);
+        let local = if mode == 0 && !hairpin && !self.host.has_custom_ipv4_routing() {
+            self.host.is_interface_address(IpAddr::V4(src))
+        } else {
+            self.host.is_local(IpAddr::V4(src))
+        };
+        if !local {
+            return self.reverse_path_fails(src, forward);
+        }
+        let why = if !accept_local {
+            format!("the source {src} is an address of this host (and accept_local is 0 for {dev} and for all)")
+        } else if mode == 1 && self.host.local_dev(IpAddr::V4(src)) != Some(dev) {
+            let on = self.host.local_dev(IpAddr::V4(src)).unwrap_or("lo");
+            format!(
+                "the source {src} is an address of this host on {on}, and strict reverse-path filtering \
+                 (rp_filter = 1) wants it on {dev}"
+            )
+        } else {
+            return None;
+        };
+        Some(format!("{why}, so routing drops the packet as a martian"))
     }
 
     /// Why IPv6 does not forward a packet out of `out` for its source address (`ip6_forward`, after the
