@@ -114,6 +114,9 @@ pub enum StageKind {
     Egress,
     /// A bridge forwards the frame from one of its ports to another, instead of routing it.
     Bridge,
+    /// The packet arrives at the IP layer, whose receive path checks it before any hook (IPv6's refuses
+    /// a loopback or multicast source, and a few destinations no other node may send to).
+    Arrival,
 }
 
 /// One stage of the walk: a table at a hook, conntrack, or routing.

@@ -861,7 +861,13 @@ impl Lab {
     /// peers H routes them to.
     fn place_owners(&mut self, pkt: &Packet, targets: &DumpTargets) -> Res<()> {
         let sender = self.sender.as_deref().and_then(|i| self.peers.iter().position(|p| p.iface == i));
-        let mut owners: Vec<(usize, IpAddr)> = sender.map(|s| (s, pkt.src)).into_iter().collect();
+        // IPv6 refuses to give an interface the unspecified, the loopback or a multicast address: a sender
+        // puts such a source on its raw packet without owning it.
+        let ownable = match pkt.src {
+            IpAddr::V6(a) => !(a.is_unspecified() || a.is_loopback() || a.is_multicast()),
+            IpAddr::V4(_) => true,
+        };
+        let mut owners: Vec<(usize, IpAddr)> = sender.filter(|_| ownable).map(|s| (s, pkt.src)).into_iter().collect();
         let orig = pkt.orig.unwrap_or_default();
         let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);
         for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()).chain(originals) {

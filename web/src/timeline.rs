@@ -83,6 +83,7 @@ pub fn node_of(walk: &Walk, index: usize) -> Node {
         (StageKind::Conntrack, None) => Node::Conntrack(Hook::Prerouting),
         (StageKind::Deliver, _) => Node::Local,
         (StageKind::Egress, _) => Node::Egress,
+        (StageKind::Arrival, _) => Node::Ingress,
         (StageKind::Routing | StageKind::Bridge, _) | (StageKind::Table { .. }, None) => {
             let next = walk.stages[index + 1..].iter().find_map(|s| s.hook);
             let previous = walk.stages[..index].iter().rev().find_map(|s| s.hook);

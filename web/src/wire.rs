@@ -262,6 +262,7 @@ impl Wire for StageKind {
             StageKind::Deliver => w.byte(3),
             StageKind::Egress => w.byte(4),
             StageKind::Bridge => w.byte(5),
+            StageKind::Arrival => w.byte(6),
         }
     }
     fn take(r: &mut Reader<'_>) -> Option<StageKind> {
@@ -272,6 +273,7 @@ impl Wire for StageKind {
             3 => StageKind::Deliver,
             4 => StageKind::Egress,
             5 => StageKind::Bridge,
+            6 => StageKind::Arrival,
             _ => return None,
         })
     }

@@ -43,6 +43,7 @@ pub fn walk(trace: &Trace, style: Style) -> String {
             StageKind::Deliver => "local delivery".to_string(),
             StageKind::Egress => "egress".to_string(),
             StageKind::Bridge => "bridge".to_string(),
+            StageKind::Arrival => "arrival".to_string(),
         };
         let mark = match stage.status {
             StageStatus::Passed => style.paint("32", "▶"),

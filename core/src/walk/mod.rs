@@ -737,7 +737,7 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     fn run(&mut self) {
-        if self.held_for_reassembly() {
+        if self.refused_on_arrival() || self.held_for_reassembly() {
             return;
         }
         if self.pkt.in_iface.is_some() {
@@ -745,6 +745,36 @@ impl<'s, 'r> Walker<'s, 'r> {
         } else {
             self.outgoing();
         }
+    }
+
+    /// What IPv6's receive path (`ip6_rcv_core`) drops before PREROUTING, silently, for a packet that came
+    /// in on an interface other than `lo`: a loopback source or destination (RFC 4291 2.5.3), an
+    /// interface-local multicast destination (scope 1, RFC 4291 errata 3480), a multicast destination of the
+    /// reserved scope 0, and a multicast source (RFC 4291 2.7). Recorded. A frame crossing a bridge meets
+    /// br_netfilter's PREROUTING first, which chainwalk does not take apart here.
+    fn refused_on_arrival(&mut self) -> bool {
+        let (IpAddr::V6(src), IpAddr::V6(dst)) = (self.pkt.src, self.pkt.dst) else { return false };
+        if self.pkt.in_iface.as_deref().is_none_or(|dev| dev == "lo") || self.crossing.is_some() {
+            return false;
+        }
+        let scope = |a: std::net::Ipv6Addr| a.segments()[0] & 0x000f;
+        let why = if src.is_loopback() || dst.is_loopback() {
+            let which = if src.is_loopback() { "source" } else { "destination" };
+            format!("the {which} is the loopback address ::1, which never comes from another node")
+        } else if dst.is_multicast() && scope(dst) == 1 {
+            format!("the destination {dst} is an interface-local multicast group, which never comes from another node")
+        } else if dst.is_multicast() && scope(dst) == 0 {
+            format!("the destination {dst} is a multicast group of the reserved scope 0")
+        } else if src.is_multicast() {
+            format!("the source {src} is a multicast address")
+        } else {
+            return false;
+        };
+        let why = format!("{why}, so IPv6 drops the packet as it arrives, before PREROUTING");
+        let path = if self.for_this_host() { Path::Input } else { Path::Forward };
+        self.stage(None, StageKind::Arrival, StageStatus::Stopped, why.clone());
+        self.stop_by_routing(path, why, None);
+        true
     }
 
     /// A fragment (MF set, or an offset) never meets a chain alone: connection tracking, which chainwalk takes

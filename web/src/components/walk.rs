@@ -84,6 +84,7 @@ pub fn WalkView(props: &WalkProps) -> Html {
             (StageKind::Bridge, _) => "bridge decision".into(),
             (StageKind::Deliver, _) => "local delivery".into(),
             (StageKind::Egress, _) => "leaves the host".into(),
+            (StageKind::Arrival, _) => "arrival".into(),
         };
         let own_moment = stage_moment.get(&s).copied();
         let head_class = classes!(
