@@ -765,7 +765,7 @@ impl Lab {
         }
         sysctls(&lab.h.name, &[("net.netfilter.nf_log.2", "nf_log_ipv4"), ("net.netfilter.nf_log.10", "nf_log_ipv6")])?;
         lab.place_owners(pkt, targets)?;
-        lab.fix_neighbours()?;
+        lab.fix_neighbours(host, pkt)?;
         Ok(lab)
     }
 
@@ -918,8 +918,11 @@ impl Lab {
 
     /// Fixes the neighbours on both sides of every link, so that a dump that filters neighbour discovery
     /// (ICMPv6, which INPUT and OUTPUT see, unlike ARP) still lets the case's packet cross; on a bridge,
-    /// also between the peers of its ports, and its forwarding database for every peer.
-    fn fix_neighbours(&self) -> Res<()> {
+    /// also between the peers of its ports, and its forwarding database for every peer. The sender also
+    /// knows H's link address for the packet's destination when that is an address of H on another of its
+    /// interfaces: a link-local one is on-link to the sender, which would ask for it and get no answer (H
+    /// answers neighbour solicitations only for the link's own addresses), so the packet would never leave.
+    fn fix_neighbours(&self, host: &Host, pkt: &Packet) -> Res<()> {
         let mut h_neigh = Vec::new();
         let mut fdb = Vec::new();
         for p in &self.peers {
@@ -929,6 +932,13 @@ impl Lab {
             let mut p_neigh: Vec<String> = p
                 .h_addrs
                 .iter()
+                .chain(
+                    (self.sender.as_deref() == Some(p.iface.as_str())
+                        && host.is_local(pkt.dst)
+                        && !p.h_addrs.contains(&pkt.dst)
+                        && !pkt.dst.is_loopback())
+                    .then_some(&pkt.dst),
+                )
                 .map(|a| format!("neigh replace {a} lladdr {} dev eth0 nud permanent", mac_text(p.h_mac)))
                 .collect();
             if let Some(b) = &p.bridge {

@@ -1404,6 +1404,11 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// came in (nowhere, for a packet of this host: `iif lo` to the routing policy) and its owner's uid.
     fn flow(&self) -> crate::policy::Flow<'_> {
         let ports = self.pkt.l4.ports();
+        // IPv6 looks a link-local destination up held to the interface the packet came in on
+        // (`ip6_route_input`: `rt6_need_strict`): another interface's link-local address is not this host's
+        // there, and the link's own prefix route sends the packet back out (recorded).
+        let link_local = matches!(self.pkt.dst, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        let held = self.in_iface.as_deref().filter(|_| link_local);
         crate::policy::Flow {
             dst: self.pkt.dst,
             src: (!self.unspecified_source).then_some(self.pkt.src),
@@ -1414,8 +1419,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             dport: ports.map(|p| p.1),
             tos: self.pkt.tos,
             uid: if self.in_iface.is_none() { self.pkt.uid.unwrap_or(0) } else { 0 },
-            oif: None,
-            strict_oif: false,
+            oif: held,
+            strict_oif: held.is_some(),
         }
     }
 
