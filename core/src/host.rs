@@ -384,6 +384,22 @@ impl Host {
         })
     }
 
+    /// The interface whose prefix has `ip` as its Subnet-Router anycast address (RFC 4291 2.6.1: the prefix
+    /// with the rest zero), which IPv6 joins for every address of a prefix shorter than /127 while it
+    /// forwards (`addrconf_join_anycast`): a packet to it is delivered here, not forwarded (recorded). An
+    /// anycast address is no address of the host's to `addrtype` or to the sockets it binds, so it is not
+    /// [`Host::is_local`].
+    pub fn subnet_router_anycast_dev(&self, ip: IpAddr) -> Option<&str> {
+        let IpAddr::V6(v6) = ip else { return None };
+        if !self.ipv6_forward || v6.is_unspecified() {
+            return None;
+        }
+        self.interfaces
+            .iter()
+            .find(|i| i.addrs.iter().any(|a| a.addr.is_ipv6() && a.prefix < 127 && network_of(a.addr, a.prefix) == ip))
+            .map(|i| i.name.as_str())
+    }
+
     /// The link-local IPv6 address of `dev`, and whether it is assumed: the first the host gives it, else the
     /// one Linux makes from its MAC address (EUI-64), else `fe80::1`, as Linux gives one to every interface
     /// but `lo` (whose addresses are listed without it).
@@ -432,7 +448,7 @@ impl Host {
     /// What the local table says of `dst`: this host's (`Local`, with the interface that has the address,
     /// `lo` for broadcasts and loopback addresses), or nothing.
     pub(crate) fn local_decision(&self, dst: IpAddr) -> Option<RouteDecision> {
-        if let Some(dev) = self.local_dev(dst) {
+        if let Some(dev) = self.local_dev(dst).or_else(|| self.subnet_router_anycast_dev(dst)) {
             return Some(RouteDecision::Local { dev: dev.to_string() });
         }
         self.is_broadcast(dst).then(|| RouteDecision::Local { dev: "lo".into() })

@@ -1454,6 +1454,11 @@ impl<'s, 'r> Walker<'s, 'r> {
             {
                 format!("{} is an address of this host ({dev}): the packet goes to INPUT", self.pkt.dst)
             }
+            RouteDecision::Local { dev } if self.host.subnet_router_anycast_dev(self.pkt.dst).is_some() => format!(
+                "{} is the Subnet-Router anycast address of {dev}'s prefix, which the host joins as it forwards \
+                 IPv6: the packet goes to INPUT",
+                self.pkt.dst
+            ),
             // A `local` route of a table of the host's own (a transparent proxy's `local default dev lo
             // table 100`) takes in a packet for any address.
             RouteDecision::Local { .. } => format!(
