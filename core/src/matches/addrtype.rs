@@ -304,7 +304,7 @@ fn type_v4(host: &Host, ip: Ipv4Addr, dev: Option<&str>) -> AddrType {
 /// The route types `match_lookup_rt6` in `xt_addrtype.c` reports for an IPv6 address: UNREACHABLE alone when
 /// routing refuses it (no route, a refusing route or rule); otherwise LOCAL for an address of this host
 /// (with `dev`, of `dev` only) and ANYCAST for the subnet-router anycast address of a directly connected
-/// prefix.
+/// prefix (joined by the host while it forwards, or not).
 ///
 /// The lookup is an output one (`ip6_route_output`) through the routing policy, with no source, no mark,
 /// no protocol, as from `lo`; with `dev` it is held to `dev` (`flowi6_oif` with no source makes it strict
@@ -319,11 +319,16 @@ fn route_types_v6(host: &Host, ip: Ipv6Addr, dev: Option<&str>) -> AddrTypes {
         Resolved::Route(r, _) => Some(r),
         _ => None,
     };
+    // The Subnet-Router anycast address the host joins while it forwards is in the local table as an
+    // anycast route (RTF_ANYCAST, not RTF_LOCAL): ANYCAST, not LOCAL (recorded).
+    let joined_anycast =
+        matches!(found, Resolved::Local(_)) && !host.is_local(addr) && host.subnet_router_anycast_dev(addr).is_some();
     // A `local` route of another table (`local default dev lo table 100`) counts as the local table's.
-    let is_local = matches!(found, Resolved::Local(_)) || route.is_some_and(|r| r.kind == RouteKind::Local);
+    let is_local =
+        (matches!(found, Resolved::Local(_)) && !joined_anycast) || route.is_some_and(|r| r.kind == RouteKind::Local);
     // Every interface but `lo` has a link-local prefix, which a host's text seldom lists.
     let link_local = dev.is_some_and(|d| d != "lo") && ip.segments()[0] & 0xffc0 == 0xfe80;
-    let reachable = is_local || link_local || route.is_some_and(|r| r.kind == RouteKind::Unicast);
+    let reachable = is_local || joined_anycast || link_local || route.is_some_and(|r| r.kind == RouteKind::Unicast);
     if !reachable && !ip.is_multicast() {
         return AddrTypes(AddrType::Unreachable.bit());
     }
@@ -331,7 +336,9 @@ fn route_types_v6(host: &Host, ip: Ipv6Addr, dev: Option<&str>) -> AddrTypes {
     if is_local || dev.is_some_and(|d| local_on(host, d, addr)) {
         types.0 |= AddrType::Local.bit();
     }
-    if !host.is_local(addr) && route.is_some_and(|r| r.via.is_none() && r.prefix < 127 && r.dst == addr) {
+    if joined_anycast
+        || (!host.is_local(addr) && route.is_some_and(|r| r.via.is_none() && r.prefix < 127 && r.dst == addr))
+    {
         types.0 |= AddrType::Anycast.bit();
     }
     types
