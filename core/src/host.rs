@@ -66,6 +66,10 @@ pub struct Host {
     /// PREROUTING; `None` when not given (the kernel's default, 1).
     #[serde(default)]
     pub conntrack_checksum: Option<bool>,
+    /// `net.netfilter.nf_conntrack_tcp_loose`: whether conntrack takes a TCP packet without SYN as the start
+    /// of a connection it picks up midstream; `None` when not given (the kernel's default, 1).
+    #[serde(default)]
+    pub conntrack_tcp_loose: Option<bool>,
     /// `net.bridge.bridge-nf-call-ip6tables`, likewise for IPv6 and ip6tables.
     #[serde(default)]
     pub bridge_nf_call_ip6tables: Option<bool>,
@@ -312,6 +316,7 @@ impl Host {
             bridge_nf_call_iptables: None,
             bridge_nf_call_ip6tables: None,
             conntrack_checksum: None,
+            conntrack_tcp_loose: None,
             ipsets: Vec::new(),
             rules: Vec::new(),
             table_names: Vec::new(),
@@ -1090,6 +1095,7 @@ fn read_line(
             "net.bridge.bridge-nf-call-iptables" => host.bridge_nf_call_iptables = Some(on),
             "net.bridge.bridge-nf-call-ip6tables" => host.bridge_nf_call_ip6tables = Some(on),
             "net.netfilter.nf_conntrack_checksum" => host.conntrack_checksum = Some(on),
+            "net.netfilter.nf_conntrack_tcp_loose" => host.conntrack_tcp_loose = Some(on),
             // Other sysctls are accepted and do not change what chainwalk models.
             _ => {}
         }

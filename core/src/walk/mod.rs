@@ -469,9 +469,10 @@ fn assumed_host_text(packet: &Packet) -> String {
 /// The state conntrack gives a packet on its own, whatever state the user gave, and why: INVALID for TCP
 /// flag combinations `tcp_error` refuses, a first TCP packet that cannot open a connection (`tcp_new`), an
 /// ICMP message that cannot start one and is not an error about a known connection (`icmp_new`,
-/// `icmp_error`), and a UDP-Lite packet that comes in while conntrack checks checksums (`checked`);
-/// UNTRACKED for ICMPv6 neighbour discovery and multicast listener messages.
-fn conntrack_verdict(p: &Packet, checked: bool) -> Option<(CtState, String)> {
+/// `icmp_error`), a first TCP packet without SYN when conntrack does not pick connections up midstream
+/// (`nf_conntrack_tcp_loose` 0, `loose`), and a UDP-Lite packet that comes in while conntrack checks
+/// checksums (`checked`); UNTRACKED for ICMPv6 neighbour discovery and multicast listener messages.
+fn conntrack_verdict(p: &Packet, checked: bool, loose: bool) -> Option<(CtState, String)> {
     match p.l4 {
         // `udplite_error` checks the checksum with UDP's pseudo-header (protocol 17) where UDP-Lite's has
         // 136, so a packet with a correct checksum fails (recorded on Linux 6.18, from a UDP-Lite socket too).
@@ -495,6 +496,14 @@ fn conntrack_verdict(p: &Packet, checked: bool) -> Option<(CtState, String)> {
             // `tcp_conntracks` sends a SYN ACK with no connection to sIV: "too late" to pick one up.
             if p.ct_state == CtState::New && f & 0x12 == 0x12 {
                 return Some((CtState::Invalid, "a SYN ACK cannot open a new connection".into()));
+            }
+            if p.ct_state == CtState::New && f & 0x02 == 0 && !loose {
+                return Some((
+                    CtState::Invalid,
+                    "without a SYN, a packet cannot open a new connection when conntrack does not pick connections \
+                     up midstream (net.netfilter.nf_conntrack_tcp_loose is 0)"
+                        .into(),
+                ));
             }
             None
         }
@@ -1588,10 +1597,11 @@ impl<'s, 'r> Walker<'s, 'r> {
         // The checksums of what comes in are checked at PREROUTING (`nf_conntrack_checksum`); what the host
         // sends, at OUTPUT, is not.
         let checked = hook == Hook::Prerouting && self.host.conntrack_checksum != Some(false);
-        let (given, why_invalid) = match conntrack_verdict(&self.first, checked) {
-            Some((state, why)) => (state, Some(why)),
-            None => (self.first.ct_state, None),
-        };
+        let (given, why_invalid) =
+            match conntrack_verdict(&self.first, checked, self.host.conntrack_tcp_loose != Some(false)) {
+                Some((state, why)) => (state, Some(why)),
+                None => (self.first.ct_state, None),
+            };
         self.ct.state = given;
         self.ct.seen_reply = matches!(given, CtState::Established) || self.ct.dir == CtDir::Reply;
         // ASSURED: TCP once its handshake is done (an ESTABLISHED packet), SCTP and GRE once a reply was seen;
