@@ -66,6 +66,10 @@ pub struct Host {
     /// PREROUTING; `None` when not given (the kernel's default, 1).
     #[serde(default)]
     pub conntrack_checksum: Option<bool>,
+    /// `net.ipv6.conf.IFACE.disable_ipv6` as given, in order, `all` under the name `all` (writing `all` sets
+    /// every interface's, so it clears what came before it): whether IPv6 is off on an interface.
+    #[serde(default)]
+    pub disable_ipv6: Vec<(String, bool)>,
     /// `net.netfilter.nf_conntrack_tcp_loose`: whether conntrack takes a TCP packet without SYN as the start
     /// of a connection it picks up midstream; `None` when not given (the kernel's default, 1).
     #[serde(default)]
@@ -317,6 +321,7 @@ impl Host {
             bridge_nf_call_ip6tables: None,
             conntrack_checksum: None,
             conntrack_tcp_loose: None,
+            disable_ipv6: Vec::new(),
             ipsets: Vec::new(),
             rules: Vec::new(),
             table_names: Vec::new(),
@@ -505,6 +510,12 @@ impl Host {
     /// (`IN_DEV_SRC_VMARK`: `all`'s or the interface's `src_valid_mark`).
     pub fn src_valid_mark(&self, dev: &str) -> bool {
         either_on(&self.src_valid_mark, dev)
+    }
+
+    /// Whether IPv6 is off on `dev` (`idev->cnf.disable_ipv6`: its own setting, or the last `all` written).
+    pub fn ipv6_disabled(&self, dev: &str) -> bool {
+        let own = self.disable_ipv6.iter().find(|(d, _)| d == dev);
+        own.or_else(|| self.disable_ipv6.iter().find(|(d, _)| d == "all")).is_some_and(|(_, on)| *on)
     }
 
     /// Whether packets to or from 127.0.0.0/8 that come in on `dev` are routed (`IN_DEV_NET_ROUTE_LOCALNET`:
@@ -1072,6 +1083,16 @@ fn read_line(
                 settings.push((dev.to_string(), on));
                 return Ok(());
             }
+        }
+        if let Some(dev) = key.strip_prefix("net.ipv6.conf.").and_then(|k| k.strip_suffix(".disable_ipv6")) {
+            if dev == "all" {
+                host.disable_ipv6.clear();
+            }
+            if dev != "default" {
+                host.disable_ipv6.retain(|(d, _)| d != dev);
+                host.disable_ipv6.push((dev.to_string(), on));
+            }
+            return Ok(());
         }
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {

@@ -926,7 +926,8 @@ impl Lab {
         let mut h_neigh = Vec::new();
         let mut fdb = Vec::new();
         for p in &self.peers {
-            for a in &p.addrs {
+            // An interface with IPv6 off (`disable_ipv6`) takes no IPv6 neighbour.
+            for a in p.addrs.iter().filter(|a| a.is_ipv4() || !host.ipv6_disabled(&p.h_dev)) {
                 h_neigh.push(format!("neigh replace {a} lladdr {} dev {} nud permanent", mac_text(p.mac), p.h_dev));
             }
             let mut p_neigh: Vec<String> = p

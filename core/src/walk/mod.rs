@@ -757,7 +757,7 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     /// What IPv6's receive path (`ip6_rcv_core`) drops before PREROUTING, silently, for a packet that came
-    /// in on an interface other than `lo`: a loopback source or destination (RFC 4291 2.5.3), an
+    /// in on an interface other than `lo`: any, where `disable_ipv6` turned IPv6 off; a loopback source or destination (RFC 4291 2.5.3), an
     /// interface-local multicast destination (scope 1, RFC 4291 errata 3480), a multicast destination of the
     /// reserved scope 0, and a multicast source (RFC 4291 2.7). Recorded. A frame crossing a bridge meets
     /// br_netfilter's PREROUTING first, which chainwalk does not take apart here.
@@ -767,7 +767,10 @@ impl<'s, 'r> Walker<'s, 'r> {
             return false;
         }
         let scope = |a: std::net::Ipv6Addr| a.segments()[0] & 0x000f;
-        let why = if src.is_loopback() || dst.is_loopback() {
+        let dev = self.pkt.in_iface.as_deref().unwrap_or_default();
+        let why = if self.host.ipv6_disabled(dev) {
+            format!("IPv6 is off on {dev} (net.ipv6.conf.{dev}.disable_ipv6 or all's is 1)")
+        } else if src.is_loopback() || dst.is_loopback() {
             let which = if src.is_loopback() { "source" } else { "destination" };
             format!("the {which} is the loopback address ::1, which never comes from another node")
         } else if dst.is_multicast() && scope(dst) == 1 {
