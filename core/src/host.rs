@@ -1661,6 +1661,19 @@ mod tests {
     }
 
     #[test]
+    fn disable_ipv6_of_all_sets_every_interface_and_one_of_its_own_comes_after() {
+        let read = |lines: &str| parse(&format!("{DOCKER_HOST}{lines}")).unwrap();
+        let h = read("net.ipv6.conf.ppp0.disable_ipv6 = 1\n");
+        assert!(h.ipv6_disabled("ppp0") && !h.ipv6_disabled("docker0"));
+        let h = read("net.ipv6.conf.ppp0.disable_ipv6 = 1\nnet.ipv6.conf.all.disable_ipv6 = 0\n");
+        assert!(!h.ipv6_disabled("ppp0"), "writing all sets every interface's");
+        let h = read("net.ipv6.conf.all.disable_ipv6 = 1\nnet.ipv6.conf.docker0.disable_ipv6 = 0\n");
+        assert!(h.ipv6_disabled("ppp0") && !h.ipv6_disabled("docker0"));
+        assert!(!read("net.ipv6.conf.default.disable_ipv6 = 1\n").ipv6_disabled("ppp0"));
+        assert_eq!(read("net.netfilter.nf_conntrack_tcp_loose = 0\n").conntrack_tcp_loose, Some(false));
+    }
+
+    #[test]
     fn tells_the_kernels_own_routing_from_the_users() {
         let own = parse(DOCKER_HOST).unwrap();
         assert!(!own.has_custom_ipv4_routing());
