@@ -9,7 +9,10 @@
 //!
 //! The host is one of four fixed ones (with a routing policy for one seed in four), or for one seed in
 //! eight (every one with `CHAINWALK_MATCH_DIFF_HOSTS=1`) one with random routes, rules and reverse-path
-//! filters around the same addresses (`gen::random_host`).
+//! filters around the same addresses (`gen::random_host`). With `CHAINWALK_MATCH_DIFF_SOURCES=1`, two
+//! packets in three that come in have a source routing checks twice (an address of the host, a loopback,
+//! v4-mapped, anycast or multicast one: `Pkt::spoof_source`), and the host `accept_local`,
+//! `route_localnet` and `nf_conntrack_tcp_loose` settings drawn for it (`gen::source_sysctls`).
 //!
 //! On demand, as root: `CHAINWALK_MATCH_DIFF=1 cargo test --release --test match_diff -- --nocapture`, with
 //! `CHAINWALK_MATCH_DIFF_SEED=N` (default 1, the first case's seed) and `CHAINWALK_MATCH_DIFF_COUNT=N`
@@ -139,6 +142,7 @@ fn random_rules_match_as_in_the_kernel() {
     }
     let other_only = std::env::var("CHAINWALK_MATCH_DIFF_OTHER").is_ok_and(|v| v == "1");
     let random_hosts = std::env::var("CHAINWALK_MATCH_DIFF_HOSTS").is_ok_and(|v| v == "1");
+    let sources = std::env::var("CHAINWALK_MATCH_DIFF_SOURCES").is_ok_and(|v| v == "1");
     let first = env_number("CHAINWALK_MATCH_DIFF_SEED", 1);
     let count = env_number("CHAINWALK_MATCH_DIFF_COUNT", if ci { 60 } else { 40 });
     let out = std::env::temp_dir().join("chainwalk-match-diff");
@@ -152,12 +156,16 @@ fn random_rules_match_as_in_the_kernel() {
         let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
         // One case in three is IPv6; one in seven of another protocol than TCP, UDP and ICMP (every one
         // with CHAINWALK_MATCH_DIFF_OTHER=1).
-        let pkt = gen::Pkt::make(&mut rng, seed % 3 == 0, seed % 7 == 3 || other_only);
+        let mut pkt = gen::Pkt::make(&mut rng, seed % 3 == 0, seed % 7 == 3 || other_only);
+        if sources {
+            pkt.spoof_source(&mut rng);
+        }
         let packet = pkt.text(&mut rng);
         let rules = gen::dump(&pkt, &mut rng);
         let dir = out.join(seed.to_string());
         let _ = std::fs::create_dir_all(&dir);
         let host = gen::host(&pkt, seed, random_hosts, &mut rng);
+        let host = if sources { format!("{host}{}", gen::source_sysctls(&pkt, &mut rng)) } else { host };
         let host = format!("{host}# ipset save\n{}", gen::sets(&pkt, &mut rng));
         let case = Case { rules, host, packet: packet.clone(), assume: String::new() };
         match compare(&case, &dir) {

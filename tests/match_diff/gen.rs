@@ -196,6 +196,26 @@ pub fn random_host(p: &Pkt, rng: &mut Rng) -> String {
     t
 }
 
+/// Sysctls that decide what routing makes of a packet's source (drawn with `CHAINWALK_MATCH_DIFF_SOURCES=1`,
+/// after the host): `accept_local` and `route_localnet` for all or one interface, and conntrack's
+/// `nf_conntrack_tcp_loose` off.
+pub fn source_sysctls(p: &Pkt, rng: &mut Rng) -> String {
+    let mut t = String::new();
+    let iface = |rng: &mut Rng| ["all", "eth0", "eth1"][rng.below(3)];
+    if !p.v6 {
+        if rng.below(2) == 0 {
+            t += &format!("net.ipv4.conf.{}.accept_local = 1\n", iface(rng));
+        }
+        if rng.below(2) == 0 {
+            t += &format!("net.ipv4.conf.{}.route_localnet = 1\n", iface(rng));
+        }
+    }
+    if rng.below(4) == 0 {
+        t += "net.netfilter.nf_conntrack_tcp_loose = 0\n";
+    }
+    t
+}
+
 /// The IPv6 host with a routing policy like [`HOST_POLICY`]'s (mark bit 0x1 or traffic class 0x10: table
 /// 100, through a gateway on the LAN), and a second address on the WAN link, in the remote hosts' prefix,
 /// which source address selection prefers for them.
@@ -379,6 +399,38 @@ impl Pkt {
                 };
         }
         p
+    }
+
+    /// For a packet that comes in (received or forwarded), now and then a source routing looks at twice:
+    /// an address of the host (its other interface's, or the incoming one's), a loopback one; for IPv6 also a
+    /// v4-mapped one, the LAN's Subnet-Router anycast address, `::1` and a multicast one. Drawn only with
+    /// `CHAINWALK_MATCH_DIFF_SOURCES=1`, before the dump, so that its rules are drawn from it.
+    pub fn spoof_source(&mut self, rng: &mut Rng) {
+        let Some(in_if) = self.in_if else { return };
+        if rng.below(3) == 0 {
+            return;
+        }
+        let (own, other) = match (self.v6, in_if) {
+            (false, "eth0") => (IpAddr::V4(WAN), IpAddr::V4(LAN)),
+            (false, _) => (IpAddr::V4(LAN), IpAddr::V4(WAN)),
+            (true, "eth0") => (IpAddr::V6(WAN6), IpAddr::V6(LAN6)),
+            (true, _) => (IpAddr::V6(LAN6), IpAddr::V6(WAN6)),
+        };
+        self.src = if self.v6 {
+            let choices: [IpAddr; 6] = [
+                other,
+                own,
+                "::ffff:198.51.100.9".parse().unwrap(),
+                "2001:db8:2::".parse().unwrap(),
+                Ipv6Addr::LOCALHOST.into(),
+                "ff02::1".parse().unwrap(),
+            ];
+            choices[rng.below(6)]
+        } else {
+            let choices: [IpAddr; 4] =
+                [other, own, Ipv4Addr::LOCALHOST.into(), Ipv4Addr::new(127, 0, 0, 2 + rng.below(250) as u8).into()];
+            choices[rng.below(4)]
+        };
     }
 
     /// In chainwalk's packet syntax (a kernel log line).

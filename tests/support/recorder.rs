@@ -7,9 +7,14 @@
 //! world on that side. A peer owns the gateways H routes through on that link (or another address of the
 //! link's subnet), a default route back through H, and the addresses H sends there: the packet's
 //! destination and the DNAT targets the dump names (where H's kernel routes them). The peer behind the
-//! packet's `IN=` interface is the sender and also owns the packet's source address. Neighbour entries are
-//! fixed on both sides of every link, so that a dump that drops ICMPv6 neighbour discovery still lets the
-//! packet cross (ARP, which iptables does not see, would need no help).
+//! packet's `IN=` interface is the sender and also owns the packet's source address (but for an IPv6
+//! source no interface may have, the unspecified, loopback or a multicast address, or a source that is also
+//! the destination, which it puts on its raw packet all the same). Neighbour entries are fixed on both sides of every link, so that a dump that drops
+//! ICMPv6 neighbour discovery still lets the packet cross (ARP, which iptables does not see, would need no
+//! help), and the sender knows H's link address for a destination of H's on another interface (H answers
+//! neighbour solicitations only for the link's own addresses; a link-local one is on-link to the sender).
+//! The host's `ip rule` lines replace the kernel's rules only when they are not just the kernel's own: rules
+//! added by hand make routing check sources in full (`fib4_has_custom_rules`).
 //!
 //! The host's ipsets (`ipset save` lines) are restored in H before the rules are loaded.
 //!
@@ -863,10 +868,12 @@ impl Lab {
         let sender = self.sender.as_deref().and_then(|i| self.peers.iter().position(|p| p.iface == i));
         // IPv6 refuses to give an interface the unspecified, the loopback or a multicast address: a sender
         // puts such a source on its raw packet without owning it.
-        let ownable = match pkt.src {
-            IpAddr::V6(a) => !(a.is_unspecified() || a.is_loopback() || a.is_multicast()),
-            IpAddr::V4(_) => true,
-        };
+        // Nor does it own a source that is also the destination: it would deliver the packet to itself.
+        let ownable = pkt.src != pkt.dst
+            && match pkt.src {
+                IpAddr::V6(a) => !(a.is_unspecified() || a.is_loopback() || a.is_multicast()),
+                IpAddr::V4(_) => true,
+            };
         let mut owners: Vec<(usize, IpAddr)> = sender.filter(|_| ownable).map(|s| (s, pkt.src)).into_iter().collect();
         let orig = pkt.orig.unwrap_or_default();
         let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);

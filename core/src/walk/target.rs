@@ -790,6 +790,10 @@ pub(super) fn kernel_packet_lost(
             _ => "the dump's own rules stop it on its way out (OUTPUT or POSTROUTING)".to_string(),
         });
     }
+    // An answer to a source that is an address of this host (one `accept_local` let in) is delivered here.
+    if fate.path == crate::trace::Path::Input && w.first.in_iface.is_some() {
+        return Some(format!("it is addressed to {}, an address of this host, which takes it in itself", answer.dst));
+    }
     match (&w.first.in_iface, &fate.out) {
         (Some(came_in), Some(out)) if came_in != out => {
             Some(format!("routing sends it out of {out}, not back out of {came_in} where the packet came from"))
