@@ -367,26 +367,30 @@ fn eval_v4(host: &Host, key: &str, ip: Ipv4Addr, dev: Option<&str>, test: &Negat
 /// address, and when the list has LOCAL, ANYCAST or UNREACHABLE the address must have one of those.
 fn eval_v6(host: &Host, key: &str, ip: Ipv6Addr, dev: Option<&str>, test: &Negatable<AddrTypes>) -> Outcome {
     let set = test.value;
+    // `ipv6_addr_type`: a v4-mapped address (::ffff:0:0/96) is none of the three (recorded).
     let class = if ip.is_unspecified() {
-        AddrType::Unspec
+        Some(AddrType::Unspec)
     } else if ip.is_multicast() {
-        AddrType::Multicast
+        Some(AddrType::Multicast)
+    } else if ip.to_ipv4_mapped().is_some() {
+        None
     } else {
-        AddrType::Unicast
+        Some(AddrType::Unicast)
     };
+    let class_name = class.map_or("v4-mapped (neither UNSPEC, UNICAST nor MULTICAST to IPv6)", AddrType::name);
     let classes = [AddrType::Multicast, AddrType::Unicast, AddrType::Unspec];
     let lookup = AddrTypes(set.0 & (AddrType::Local.bit() | AddrType::Anycast.bit() | AddrType::Unreachable.bit()));
-    let (holds, fact) = if let Some(t) = classes.into_iter().find(|t| set.contains(*t) && *t != class) {
+    let (holds, fact) = if let Some(t) = classes.into_iter().find(|t| set.contains(*t) && Some(*t) != class) {
         let each = if classes.iter().filter(|t| set.contains(**t)).count() > 1 {
             " (for IPv6 each of UNSPEC, UNICAST and MULTICAST that is listed must fit)"
         } else {
             ""
         };
-        (false, format!("{key}={ip} is {}, not {}{each}", class.name(), t.name()))
+        (false, format!("{key}={ip} is {class_name}, not {}{each}", t.name()))
     } else if lookup.0 != 0 {
         let found = route_types_v6(host, ip, dev);
         let common = AddrTypes(found.0 & lookup.0);
-        let found_text = if found.0 == 0 { class.name().to_string() } else { format!("{} and {found}", class.name()) };
+        let found_text = if found.0 == 0 { class_name.to_string() } else { format!("{class_name} and {found}") };
         if common.0 != 0 {
             (true, format!("{key}={ip} is {found_text}{}, which includes {common}", seen_on(dev)))
         } else {
@@ -394,7 +398,7 @@ fn eval_v6(host: &Host, key: &str, ip: Ipv6Addr, dev: Option<&str>, test: &Negat
             (false, format!("{key}={ip} is {found_text}{}, not {}", seen_on(dev), wanted.join(" or ")))
         }
     } else {
-        (true, format!("{key}={ip} is {}, which fits {set}", class.name()))
+        (true, format!("{key}={ip} is {class_name}, which fits {set}"))
     };
     conclude(holds, test.negated, fact)
 }
