@@ -73,7 +73,12 @@ enum Outcome {
 fn compare(case: &Case, dir: &Path) -> Outcome {
     case.write_to(dir);
     let parsed = chainwalk_core::parse(&case.rules, None);
-    let ours_refuses = parsed.errors().next().map(|e| format!("line {}: {}", e.span.line, e.message));
+    // (The host's ipset lines are restored with the dump: an element ipset refuses fails the load.)
+    let host_refused = chainwalk_core::host::parse(&case.host)
+        .err()
+        .and_then(|e| e.into_iter().next())
+        .map(|e| format!("host line {}: {}", e.span.line, e.message));
+    let ours_refuses = parsed.errors().next().map(|e| format!("line {}: {}", e.span.line, e.message)).or(host_refused);
     let v6 = parsed.ruleset.family == chainwalk_core::Family::Ipv6;
     match (ours_refuses, iptables_accepts(&case.rules, &case.host, v6)) {
         (None, Ok(())) => {}

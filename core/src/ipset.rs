@@ -171,6 +171,13 @@ impl IpSet {
                 }
             }
         }
+        // `hash_ip4_uadt`/`hash_ip6_uadt` refuse an address that is all zeros once cut to the netmask.
+        if self.kind == "hash:ip" && matches!(values.first(), Some(Value::Net { addr, .. }) if addr.is_unspecified()) {
+            return Err(format!(
+                "`{element}`{} is all zeros: a hash set cannot store a null-valued element",
+                self.netmask.map(|m| format!(" cut to netmask {m}")).unwrap_or_default()
+            ));
+        }
         let counter = |key: &str| {
             options.iter().position(|o| *o == key).and_then(|i| options.get(i + 1)).and_then(|n| n.parse().ok())
         };
@@ -541,6 +548,11 @@ mod tests {
         let shown: Vec<String> = s.members.iter().map(|m| m.values[1].to_string()).collect();
         assert_eq!(shown, ["ipv6-icmp:echo-request", "ipv6-icmp:address-unreachable", "gre:0", "udp:53"]);
         assert!(s.add("2001:db8::1,icmp:no-such-type", &[]).is_err());
+        // An element that is all zeros once cut is refused, as ipset refuses it.
+        let mut z = IpSet::create("z", "hash:ip", &["family", "inet6", "netmask", "64"]).unwrap();
+        assert!(z.add("::ffff:198.51.100.9", &[]).unwrap_err().contains("null-valued"));
+        assert!(z.add("2001:db8::9", &[]).is_ok());
+        assert!(IpSet::create("z", "hash:ip", &[]).unwrap().add("0.0.0.0", &[]).is_err());
         // A netmask cuts what is stored; counters are read.
         let mut m = IpSet::create("m", "hash:ip", &["netmask", "24", "counters"]).unwrap();
         m.add("192.0.2.77", &["packets", "3", "bytes", "180"]).unwrap();
