@@ -2156,7 +2156,8 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 }
 
 /// Sends `bytes` (a whole IP packet) from a raw socket in `ns`. A packet that OUTPUT drops makes `sendto`
-/// fail with EPERM; that is a fate, not an error.
+/// fail with EPERM; that is a fate, not an error. So is EINVAL, routing's refusal of a loopback source
+/// out of an interface without `route_localnet`, before OUTPUT or when NAT routes the packet again.
 /// A packet of H itself goes from a socket bound to its source address (`bind`), as an application's
 /// socket has it (bound, or connected: `ip_route_connect` looks the route up again with the source it
 /// picked), so that `from` selectors of the routing policy see it.
@@ -2190,7 +2191,7 @@ fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32, bind: Option<IpAddr>
             s.set_tos_v4(u32::from(bytes[1]))?;
         }
         match s.send_to(&bytes, &SockAddr::from(SocketAddr::new(dst, 0))) {
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => Ok(()),
             other => other.map(|_| ()),
         }
     })

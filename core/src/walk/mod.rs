@@ -1163,6 +1163,26 @@ impl<'s, 'r> Walker<'s, 'r> {
     fn take_route(&mut self, decision: RouteDecision, when: &str) -> bool {
         match &decision {
             RouteDecision::Local { .. } => self.out_iface = Some("lo".into()),
+            // `__mkroute_output`: a loopback source leaves by no interface but `lo` unless the interface has
+            // `route_localnet` (its own or all's); the sender's call fails with EINVAL, and a packet NAT or
+            // mangle OUTPUT routes again is dropped there (recorded).
+            RouteDecision::Forward { dev, .. }
+                if matches!(self.pkt.src, IpAddr::V4(s) if s.is_loopback()) && !self.host.route_localnet(dev) =>
+            {
+                let src = self.pkt.src;
+                let why = format!(
+                    "{}routing does not send a packet from {src}, a loopback address, out of {dev} \
+                     (route_localnet is 0 for {dev} and for all): the sender's call fails with EINVAL",
+                    if when.is_empty() { String::new() } else { format!("{when}, ") }
+                );
+                if let Some(stage) = self.trace.stages.last_mut().filter(|s| s.kind == StageKind::Routing) {
+                    stage.status = StageStatus::Stopped;
+                    stage.note = format!("{}, but {why}", stage.note);
+                }
+                self.stop_by_routing(Path::Output, why, None);
+                self.route_now = Some(decision.clone());
+                return false;
+            }
             RouteDecision::Forward { dev, .. } => self.out_iface = Some(dev.clone()),
             RouteDecision::Unroutable { reason, route: kind } => {
                 let why = if when.is_empty() {
@@ -2020,6 +2040,35 @@ mod tests {
         assert_eq!(crate::matches::testing::walk(with, host, packet).trace, ["filter:INPUT:rule:1"]);
         let without = "*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
         assert_eq!(crate::matches::testing::walk(without, host, packet).trace, ["filter:INPUT:policy:1"]);
+    }
+
+    #[test]
+    fn a_loopback_source_leaves_only_by_an_interface_with_route_localnet() {
+        // Recorded (`tests/cases/host-loopback-source-sent-*`, `nat-output-dnat-from-loopback-*`), and on
+        // Linux 6.18 with the recorder's dump and host, as root: `mangle:OUTPUT:policy:1`, then
+        // `nat:OUTPUT:rule:1`, the DNAT's, and nothing more, the sender's call failing with EINVAL. (That
+        // case is no folder: the recorder shows a packet dropped there with its addresses of before the
+        // DNAT, which its nat hook had rewritten.)
+        let rules = "*mangle\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+                     -A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 203.0.113.9:80\n\
+                     -A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n*filter\n:OUTPUT ACCEPT [0:0]\n\
+                     -A OUTPUT -j LOG --log-prefix \"out \"\nCOMMIT\n";
+        let host = "eth0 UP 198.51.100.2/24\ndefault via 198.51.100.1 dev eth0\n";
+        let packet = "tcp 127.0.0.1:40000 -> 127.0.0.1:8080 syn";
+        let t = crate::matches::testing::walk(rules, host, packet);
+        assert_eq!(t.trace, ["mangle:OUTPUT:policy:1", "nat:OUTPUT:rule:1"]);
+        assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Drop);
+        assert!(
+            t.fate.summary.starts_with("After NAT, routing does not send a packet from 127.0.0.1"),
+            "{}",
+            t.fate.summary
+        );
+        let on = format!("{host}net.ipv4.conf.eth0.route_localnet = 1\n");
+        let t = crate::matches::testing::walk(rules, &on, packet);
+        assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Accept);
+        assert_eq!(t.trace.last().map(String::as_str), Some("nat:POSTROUTING:rule:1"));
+        let sent = crate::matches::testing::walk(rules, host, "tcp 127.0.0.1:40000 -> 203.0.113.9:80 syn");
+        assert!(sent.trace.is_empty() && sent.fate.summary.contains("EINVAL"), "{:?}", sent.fate);
     }
 
     #[test]
