@@ -111,6 +111,10 @@ impl RpFilter {
         if host.is_broadcast(src) {
             return fail(format!("SRC={src} is a broadcast address, which has no unicast route back"));
         }
+        // The anycast route of a Subnet-Router address the host joined (RTF_ANYCAST) fails IPv6's check.
+        if let Some(dev) = host.subnet_router_anycast_dev(src) {
+            return fail(format!("SRC={src} is the Subnet-Router anycast address the host joined on {dev}"));
+        }
         let (decision, rule) = host.route_flow(back);
         match decision {
             RouteDecision::Forward { dev, via, .. } => {
