@@ -703,6 +703,14 @@ pub(super) fn answer_lost(w: &Walker<'_, '_>, l4: L4) -> Option<String> {
     // interface's address IPv4 picks towards the next hop, or IPv6 source address selection; recorded).
     let src = if reset || w.host.is_local(pkt.dst) {
         pkt.dst
+    } else if let (IpAddr::V6(to), Some(came_in)) = (pkt.src, w.first.in_iface.as_deref()) {
+        // `icmp6_send` picks the source before the lookup, by source address selection on the interface
+        // the packet came in on, unless the route back has a preferred source, so that `from` selectors of
+        // the routing policy see it (match_diff seed 50841).
+        match w.host.route(pkt.src) {
+            RouteDecision::Forward { src: Some(s), .. } => s,
+            _ => w.host.ipv6_source(came_in, to).map_or(pkt.dst, IpAddr::V6),
+        }
     } else {
         match w.host.route(pkt.src) {
             RouteDecision::Local { .. } => pkt.src,
