@@ -1553,6 +1553,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                 self.conntrack(hook);
             }
             if table == TableName::Nat {
+                let before_nat = (hook == Hook::Output).then(|| (self.pkt.src, self.pkt.dst, self.pkt.l4.ports()));
                 if !self.nat_stage(hook) {
                     return false;
                 }
@@ -1563,6 +1564,13 @@ impl<'s, 'r> Walker<'s, 'r> {
                     let decision = self.route_decision();
                     let shown = self.out_iface.clone();
                     if !self.take_route(decision, "after NAT") {
+                        // The nat hook drops it there, after the rewrite (`nf_nat_ipv4_local_fn`): the last
+                        // any log or hook shows of it is the DNAT rule's own TRACE line, with the addresses of
+                        // before; the fate gives those (the changes keep the rewrite).
+                        if let (Some(f), Some((src, dst, ports))) = (self.fate.as_mut(), before_nat) {
+                            f.src = endpoint(src, ports.map(|p| p.0));
+                            f.dst = endpoint(dst, ports.map(|p| p.1));
+                        }
                         return false;
                     }
                     self.out_iface = shown;
@@ -2044,11 +2052,9 @@ mod tests {
 
     #[test]
     fn a_loopback_source_leaves_only_by_an_interface_with_route_localnet() {
-        // Recorded (`tests/cases/host-loopback-source-sent-*`, `nat-output-dnat-from-loopback-*`), and on
-        // Linux 6.18 with the recorder's dump and host, as root: `mangle:OUTPUT:policy:1`, then
-        // `nat:OUTPUT:rule:1`, the DNAT's, and nothing more, the sender's call failing with EINVAL. (That
-        // case is no folder: the recorder shows a packet dropped there with its addresses of before the
-        // DNAT, which its nat hook had rewritten.)
+        // Recorded (`tests/cases/host-loopback-source-sent-*`, `nat-output-dnat-from-loopback-*`):
+        // `mangle:OUTPUT:policy:1`, then `nat:OUTPUT:rule:1`, the DNAT's, and nothing more, the sender's
+        // call failing with EINVAL; the fate has the addresses that rule's line shows.
         let rules = "*mangle\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
                      -A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 203.0.113.9:80\n\
                      -A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n*filter\n:OUTPUT ACCEPT [0:0]\n\
@@ -2063,6 +2069,7 @@ mod tests {
             "{}",
             t.fate.summary
         );
+        assert_eq!((t.fate.src.as_str(), t.fate.dst.as_str()), ("127.0.0.1:40000", "127.0.0.1:8080"));
         let on = format!("{host}net.ipv4.conf.eth0.route_localnet = 1\n");
         let t = crate::matches::testing::walk(rules, &on, packet);
         assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Accept);
