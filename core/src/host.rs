@@ -382,7 +382,7 @@ impl Host {
         if ip == IpAddr::V6(Ipv6Addr::LOCALHOST) {
             return Some("lo");
         }
-        self.interfaces.iter().find(|i| i.addrs.iter().any(|a| a.addr == ip)).map(|i| i.name.as_str()).or_else(|| {
+        self.interface_with(ip).or_else(|| {
             self.routes
                 .iter()
                 .find(|r| {
@@ -533,7 +533,12 @@ impl Host {
     /// Whether `ip` is an address given to one of the interfaces (`inet_lookup_ifaddr_rcu`): not any address
     /// of a local route, as 127.0.0.5 or one of an AnyIP range are.
     pub fn is_interface_address(&self, ip: IpAddr) -> bool {
-        self.interfaces.iter().any(|i| i.addrs.iter().any(|a| a.addr == ip))
+        self.interface_with(ip).is_some()
+    }
+
+    /// The interface that has `ip` as one of its addresses.
+    fn interface_with(&self, ip: IpAddr) -> Option<&str> {
+        self.interfaces.iter().find(|i| i.addrs.iter().any(|a| a.addr == ip)).map(|i| i.name.as_str())
     }
 
     /// Whether routing has routes or rules of the user's that make `fib_validate_source` look the source up

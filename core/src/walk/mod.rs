@@ -763,11 +763,11 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// br_netfilter's PREROUTING first, which chainwalk does not take apart here.
     fn refused_on_arrival(&mut self) -> bool {
         let (IpAddr::V6(src), IpAddr::V6(dst)) = (self.pkt.src, self.pkt.dst) else { return false };
-        if self.pkt.in_iface.as_deref().is_none_or(|dev| dev == "lo") || self.crossing.is_some() {
+        let Some(dev) = self.pkt.in_iface.as_deref().filter(|dev| *dev != "lo") else { return false };
+        if self.crossing.is_some() {
             return false;
         }
         let scope = |a: std::net::Ipv6Addr| a.segments()[0] & 0x000f;
-        let dev = self.pkt.in_iface.as_deref().unwrap_or_default();
         let why = if self.host.ipv6_disabled(dev) {
             format!("IPv6 is off on {dev} (net.ipv6.conf.{dev}.disable_ipv6 or all's is 1)")
         } else if src.is_loopback() || dst.is_loopback() {
@@ -1302,8 +1302,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
         let why = if !accept_local {
             format!("the source {src} is an address of this host (and accept_local is 0 for {dev} and for all)")
-        } else if mode == 1 && self.host.local_dev(IpAddr::V4(src)) != Some(dev) {
-            let on = self.host.local_dev(IpAddr::V4(src)).unwrap_or("lo");
+        } else if let Some(on) = self.host.local_dev(IpAddr::V4(src)).filter(|on| mode == 1 && *on != dev) {
             format!(
                 "the source {src} is an address of this host on {on}, and strict reverse-path filtering \
                  (rp_filter = 1) wants it on {dev}"
@@ -1439,8 +1438,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         // IPv6 looks a link-local destination up held to the interface the packet came in on
         // (`ip6_route_input`: `rt6_need_strict`): another interface's link-local address is not this host's
         // there, and the link's own prefix route sends the packet back out (recorded).
-        let link_local = matches!(self.pkt.dst, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
-        let held = self.in_iface.as_deref().filter(|_| link_local);
+        let held = self.in_iface.as_deref().filter(|_| self.dst_is_link_local());
         crate::policy::Flow {
             dst: self.pkt.dst,
             src: (!self.unspecified_source).then_some(self.pkt.src),
@@ -1462,10 +1460,16 @@ impl<'s, 'r> Walker<'s, 'r> {
         (self.pkt.src, self.pkt.dst, self.pkt.mark, self.pkt.tos)
     }
 
+    /// Whether the packet goes to an IPv6 link-local address (fe80::/10), which only has a meaning with
+    /// the interface it is on.
+    fn dst_is_link_local(&self) -> bool {
+        matches!(self.pkt.dst, IpAddr::V6(v6) if v6.is_unicast_link_local())
+    }
+
     fn route_decision(&mut self) -> RouteDecision {
         // A link-local IPv6 destination needs its interface (a scope id): a packet this host sends there
         // leaves by the interface it names (`OUT=`), whatever interface routes the prefix.
-        let link_local = matches!(self.pkt.dst, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        let link_local = self.dst_is_link_local();
         let scoped = self
             .pkt
             .out_iface
