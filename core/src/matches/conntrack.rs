@@ -738,6 +738,8 @@ pub(crate) mod fixture {
         pub host: Host,
         pub hook: Hook,
         pub table: TableName,
+        /// The walk's recent lists, which `-m recent` changes.
+        pub recent: std::cell::RefCell<Vec<crate::matches::recent::RecentEntry>>,
     }
 
     impl Scene {
@@ -763,7 +765,14 @@ pub(crate) mod fixture {
                 assured: established,
                 confirmed: established || pkt.ct_state == CtState::Related,
             };
-            Scene { pkt, ct, host: Host::loopback_only(), hook: Hook::Input, table: TableName::Filter }
+            Scene {
+                pkt,
+                ct,
+                host: Host::loopback_only(),
+                hook: Hook::Input,
+                table: TableName::Filter,
+                recent: Default::default(),
+            }
         }
 
         /// The same scene on `host` (written as `ip` prints it).
@@ -789,7 +798,8 @@ pub(crate) mod fixture {
                 table: self.table,
                 in_iface: self.pkt.in_iface.as_deref(),
                 out_iface: self.pkt.out_iface.as_deref(),
-                recent: &[],
+                recent: &self.recent,
+                effects: true,
                 ipsets: &self.host.ipsets,
                 set_counts: None,
                 now: None,

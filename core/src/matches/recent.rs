@@ -249,65 +249,123 @@ fn masked(addr: IpAddr, mask: IpAddr) -> IpAddr {
     }
 }
 
-impl Recent {
-    /// For a `--set` rule, the entry it adds for this packet: (list name, address as stored).
-    pub(crate) fn set_entry(&self, pkt: &crate::packet::Packet) -> Option<(String, IpAddr)> {
-        if self.command.value != RecentCommand::Set {
-            return None;
-        }
-        let addr = match self.side {
-            RecentSide::Source => pkt.src,
-            RecentSide::Dest => pkt.dst,
-        };
-        Some((self.name.clone(), masked(addr, self.mask)))
-    }
+/// An address a `-m recent` rule put in a list during this walk (`struct recent_entry` in `xt_recent.c`):
+/// the list, the address as stored (under `--mask`), the TTL (hop limit) it was last seen with, and how many
+/// times it was seen since; 0 once a `--remove` took it out, so it is known not to be there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentEntry {
+    /// The list (`--name`).
+    pub list: String,
+    /// The address as stored.
+    pub addr: IpAddr,
+    /// The TTL of the packet that last set or updated it.
+    pub ttl: u8,
+    /// The packets it was seen with in this walk (0: removed).
+    pub hits: u32,
 }
 
 impl Evaluate for Recent {
-    /// `recent_mt` in `xt_recent.c`: `--set` adds (or refreshes) the address and always matches; the other
-    /// commands match when the address (under `--mask`) is in the list, with `--seconds`/`--hitcount`/`--rttl`
-    /// about its entry. The list is built by earlier packets, which chainwalk does not have, so the address is
-    /// assumed not to be in it.
+    /// `recent_mt` in `xt_recent.c`, the list changed as the match runs: `--set` adds the address (or sees
+    /// it once more) and always matches; `--rcheck` matches when the address (under `--mask`) is in the list,
+    /// with `--hitcount` of its sightings (all of this walk's are within any `--seconds`) and with `--rttl`
+    /// the TTL of the last one equal to the packet's; `--update` does the same and, when it matches, counts
+    /// the packet as another sighting; `--remove` takes the address out and matches when it was there. The
+    /// TTL is the one before forwarding: one more after routing for a packet no socket sent. What earlier
+    /// packets put in the list chainwalk does not have, so an address this walk did not add is assumed
+    /// absent.
     fn eval(&self, ctx: &EvalCtx<'_>) -> Outcome {
         let (key, addr) = match self.side {
             RecentSide::Source => ("SRC", ctx.pkt.src),
             RecentSide::Dest => ("DST", ctx.pkt.dst),
         };
-        let entry = masked(addr, self.mask);
-        let shown = if entry == addr { format!("{key}={addr}") } else { format!("{key}={addr} (as {entry})") };
+        let stored = masked(addr, self.mask);
+        let shown = if stored == addr { format!("{key}={addr}") } else { format!("{key}={addr} (as {stored})") };
+        let mut ttl = ctx.pkt.ttl;
+        if ctx.out_iface.is_some() && !ctx.socket && !ctx.kernel_socket {
+            ttl = ttl.wrapping_add(1);
+        }
+        let name = &self.name;
         let command = self.command.value;
-        if command != RecentCommand::Set && command != RecentCommand::Remove {
-            // A --set earlier in this walk put the address in the list, as the kernel's list is updated at once.
-            let hits = ctx.recent.iter().filter(|(list, a)| *list == self.name && *a == entry).count() as u32;
-            if hits > 0 && !self.rttl {
-                let enough = hits >= self.hitcount.max(1);
-                let fact = format!(
-                    "a --set earlier in this walk put {shown} in recent list `{}` ({hits} hit{}{})",
-                    self.name,
-                    if hits == 1 { "" } else { "s" },
-                    if self.hitcount > 0 {
-                        format!(", --hitcount {} needs {}", self.hitcount, self.hitcount)
-                    } else {
-                        String::new()
-                    }
-                );
-                return conclude(enough, self.command.negated, fact);
-            }
-        }
+        let negated = self.command.negated;
+        let mut lists = ctx.recent.borrow_mut();
+        let at = lists.iter().position(|e| e.list == *name && e.addr == stored);
+        let same_ttl = |e: &RecentEntry| !self.rttl || ttl == 0 || e.ttl == 0 || e.ttl == ttl;
+        let found = at.filter(|&i| lists[i].hits > 0 && same_ttl(&lists[i]));
+        let effects = ctx.effects;
         if command == RecentCommand::Set {
-            let fact =
-                format!("--set adds {shown} to recent list `{}` (or refreshes it) and always matches", self.name);
-            return conclude(true, self.command.negated, fact);
+            if effects {
+                match found {
+                    Some(i) => {
+                        lists[i].hits += 1;
+                        lists[i].ttl = ttl;
+                    }
+                    None => match at {
+                        Some(i) => lists[i] = RecentEntry { list: name.clone(), addr: stored, ttl, hits: 1 },
+                        None => lists.push(RecentEntry { list: name.clone(), addr: stored, ttl, hits: 1 }),
+                    },
+                }
+            }
+            return conclude(
+                true,
+                negated,
+                format!("--set adds {shown} to recent list `{name}` (or sees it once more) and always matches"),
+            );
         }
+        let Some(i) = found else {
+            if let Some(i) = at {
+                let e = &lists[i];
+                let fact = if e.hits == 0 {
+                    format!("a --remove earlier in this walk took {shown} out of recent list `{name}`")
+                } else {
+                    format!(
+                        "recent list `{name}` has {shown} from earlier in this walk, last seen with TTL {}, but --rttl \
+                         wants this packet's TTL {ttl}",
+                        e.ttl
+                    )
+                };
+                return conclude(false, negated, fact);
+            }
+            let o = conclude(
+                false,
+                negated,
+                format!(
+                    "chainwalk does not know recent list `{name}` (earlier packets fill it) and assumes {shown} is not \
+                     in it, so --{} finds no entry (set it by hand if it is there)",
+                    command.as_str()
+                ),
+            );
+            return Outcome::assumed(o.holds, o.why);
+        };
+        let hits = lists[i].hits;
+        let seen = format!(
+            "a --set earlier in this walk put {shown} in recent list `{name}` (seen {hits} time{})",
+            if hits == 1 { "" } else { "s" }
+        );
+        if command == RecentCommand::Remove {
+            if effects {
+                lists[i].hits = 0;
+            }
+            return conclude(true, negated, format!("{seen}, and --remove takes it out"));
+        }
+        let enough = self.hitcount == 0 || hits >= self.hitcount;
+        let holds = enough != negated;
+        if command == RecentCommand::Update && holds && effects {
+            lists[i].hits += 1;
+            lists[i].ttl = ttl;
+        }
+        if enough {
+            let needs =
+                if self.hitcount > 0 { format!(", --hitcount {} is met", self.hitcount) } else { String::new() };
+            return conclude(true, negated, format!("{seen}{needs}"));
+        }
+        // Too few sightings in this walk: how many earlier packets added is not known.
         let o = conclude(
             false,
-            self.command.negated,
+            negated,
             format!(
-                "chainwalk does not know recent list `{}` (it is filled by earlier packets, and a --set earlier in this \
-                 walk is not remembered) and assumes {shown} is not in it, so --{} finds no entry (set it by hand if \
-                 it is there)",
-                self.name,
-                command.as_str()
+                "{seen}; --hitcount {} needs more, and chainwalk assumes earlier packets added none (set it by hand \
+                 if they did)",
+                self.hitcount
             ),
         );
         Outcome::assumed(o.holds, o.why)
@@ -458,8 +516,9 @@ mod tests {
 
     mod eval {
         use crate::matches::conntrack::fixture::{first_match, Scene};
+        use crate::matches::recent::RecentEntry;
         use crate::matches::MatchKind;
-        use crate::ruleset::Family;
+        use crate::ruleset::{Family, Hook, TableName};
         use crate::walk::eval::{Evaluate, Outcome};
 
         fn eval(options: &str) -> Outcome {
@@ -476,7 +535,7 @@ mod tests {
             assert!(o.holds && !o.assumed);
             assert_eq!(
                 o.why,
-                "--set adds SRC=203.0.113.7 to recent list `ssh` (or refreshes it) and always matches, so this holds"
+                "--set adds SRC=203.0.113.7 to recent list `ssh` (or sees it once more) and always matches, so this holds"
             );
             let o = eval("! --set --rdest --mask 255.255.0.0");
             assert!(!o.holds && !o.assumed);
@@ -489,14 +548,89 @@ mod tests {
             assert!(!o.holds && o.assumed);
             assert_eq!(
                 o.why,
-                "chainwalk does not know recent list `ssh` (it is filled by earlier packets, and a --set earlier in \
-                 this walk is not remembered) and assumes SRC=203.0.113.7 is not in it, so --rcheck finds no entry \
-                 (set it by hand if it is there), so this does not hold"
+                "chainwalk does not know recent list `ssh` (earlier packets fill it) and assumes SRC=203.0.113.7 is \
+                 not in it, so --rcheck finds no entry (set it by hand if it is there), so this does not hold"
             );
             let o = eval("! --update --name ssh");
             assert!(o.holds && o.assumed);
             assert!(o.why.contains("so --update finds no entry"));
             assert!(!eval("--remove --name ssh").holds);
+        }
+
+        /// The matches of `options` (one `-m recent ...` each) run in turn on one scene, as rules of one walk.
+        fn in_turn(scene: &Scene, options: &[&str]) -> Vec<Outcome> {
+            options
+                .iter()
+                .map(|o| match first_match(Family::Ipv4, &format!("-m recent {o}")) {
+                    MatchKind::Recent(m) => m.eval(&scene.ctx()),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        }
+
+        #[test]
+        fn the_walk_sees_what_it_put_in_a_list() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            let o = in_turn(
+                &s,
+                &[
+                    "--set --name a",
+                    "--rcheck --name a",
+                    "--rcheck --hitcount 2 --name a",
+                    "--update --seconds 60 --name a",
+                    "--rcheck --hitcount 2 --name a",
+                    "--rcheck --name b",
+                ],
+            );
+            let holds: Vec<(bool, bool)> = o.iter().map(|o| (o.holds, o.assumed)).collect();
+            // The update that matched is a second sighting; another list is not known.
+            assert_eq!(
+                holds,
+                [(true, false), (true, false), (false, true), (true, false), (true, false), (false, true)]
+            );
+            assert!(o[2].why.contains("(seen 1 time); --hitcount 2 needs more"), "{}", o[2].why);
+            assert!(o[4].why.contains("(seen 2 times), --hitcount 2 is met"), "{}", o[4].why);
+            // A negated update that holds counts too (the kernel updates when the match's answer is true).
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            let o =
+                in_turn(&s, &["--set --name a", "! --update --hitcount 3 --name a", "--rcheck --hitcount 2 --name a"]);
+            assert!(o[1].holds && o[2].holds);
+        }
+
+        #[test]
+        fn remove_takes_the_address_out_for_good() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 syn");
+            let o = in_turn(
+                &s,
+                &["--set --name a", "--remove --name a", "--rcheck --name a", "--set --name a", "--rcheck --name a"],
+            );
+            let holds: Vec<(bool, bool)> = o.iter().map(|o| (o.holds, o.assumed)).collect();
+            assert_eq!(holds, [(true, false), (true, false), (false, false), (true, false), (true, false)]);
+            assert!(o[2]
+                .why
+                .starts_with("a --remove earlier in this walk took SRC=203.0.113.7 out of recent list `a`"));
+        }
+
+        #[test]
+        fn rttl_compares_the_ttl_before_forwarding() {
+            let s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 ttl 64 syn");
+            let o = in_turn(&s, &["--set --name a", "--rcheck --rttl --name a"]);
+            assert!(o[1].holds);
+            // Forwarded, the packet's TTL is one less after routing; the kernel adds it back.
+            let mut s = Scene::new("tcp 203.0.113.7:40000 -> 192.0.2.2:22 in eth0 ttl 63 syn")
+                .at(Hook::Forward, TableName::Filter);
+            s.pkt.out_iface = Some("eth1".into());
+            s.recent.borrow_mut().push(RecentEntry {
+                list: "a".into(),
+                addr: "203.0.113.7".parse().unwrap(),
+                ttl: 64,
+                hits: 1,
+            });
+            assert!(in_turn(&s, &["--rcheck --rttl --name a"])[0].holds);
+            s.recent.borrow_mut()[0].ttl = 63;
+            let o = &in_turn(&s, &["--rcheck --rttl --name a"])[0];
+            assert!(!o.holds && !o.assumed);
+            assert!(o.why.contains("last seen with TTL 63, but --rttl wants this packet's TTL 64"), "{}", o.why);
         }
     }
 }

@@ -25,8 +25,11 @@ pub struct EvalCtx<'a> {
     pub in_iface: Option<&'a str>,
     /// The output interface (none before routing).
     pub out_iface: Option<&'a str>,
-    /// What `-m recent --set` rules earlier in this walk added: (list name, address as stored).
-    pub recent: &'a [(String, IpAddr)],
+    /// The addresses `-m recent` rules put in their lists during this walk (and took out).
+    pub recent: &'a std::cell::RefCell<Vec<crate::matches::recent::RecentEntry>>,
+    /// Whether what a match does to the walk's state (a recent list) takes hold: not when a rule the packet
+    /// never reached is only looked at.
+    pub effects: bool,
     /// The ipsets as the walk has them now (the host's, with what `-j SET` rules and counters changed).
     pub ipsets: &'a [crate::ipset::IpSet],
     /// Where `-m set` lookups count the packet in the elements they meet: (set, element, bytes).

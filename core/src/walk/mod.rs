@@ -591,10 +591,8 @@ struct Walker<'s, 'r> {
     bridged: bool,
     /// The bridge port the packet leaves by (bridged, or routed out of a bridge whose ports are known).
     port_out: Option<String>,
-    /// Entries `-m recent --set` added during this walk, which later `--rcheck`/`--update` rules see.
-    recent: Vec<(String, IpAddr)>,
-    /// Entries added while a rule was being evaluated, moved into `recent` after it.
-    recent_added: std::cell::RefCell<Vec<(String, IpAddr)>>,
+    /// The addresses `-m recent` rules put in their lists (or took out) during this walk, which later rules see.
+    recent: std::cell::RefCell<Vec<crate::matches::recent::RecentEntry>>,
     /// The host's ipsets as this walk changed them (`-j SET`, element counters); `None` while unchanged.
     ipsets: Option<Vec<crate::ipset::IpSet>>,
     /// The elements `-m set` lookups counted the packet in while a rule was being evaluated (set, element,
@@ -693,8 +691,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             crossing,
             bridged: false,
             port_out: None,
-            recent: Vec::new(),
-            recent_added: Default::default(),
+            recent: Default::default(),
             ipsets: sim
                 .index
                 .docker_bridges

@@ -240,8 +240,6 @@ fn traverse(
         let how = if forced_miss { Eval::ForcedMiss } else { Eval::Walk };
         let (matched, conditions, assumed) = evaluate(w, rule, hook, table.name, &key, how);
         w.matched += usize::from(matched);
-        let added = std::mem::take(&mut *w.recent_added.borrow_mut());
-        w.recent.extend(added);
         let counted = std::mem::take(&mut *w.set_counts.borrow_mut());
         if !counted.is_empty() {
             let sets = w.ipsets_mut();
@@ -460,6 +458,7 @@ fn evaluate(
         in_iface: w.in_iface.as_deref(),
         out_iface,
         recent: &w.recent,
+        effects: how != Eval::Look,
         ipsets: w.ipsets(),
         set_counts: if how == Eval::Look { None } else { Some(&w.set_counts) },
         now: w.opts.now,
@@ -524,12 +523,6 @@ fn evaluate(
             assumed: o.assumed,
             span: Some(m.span),
         });
-        // A --set takes effect when the match runs, whatever the rule's later matches say.
-        if let crate::matches::MatchKind::Recent(recent) = &m.kind {
-            if let Some(entry) = recent.set_entry(&w.pkt) {
-                w.recent_added.borrow_mut().push(entry);
-            }
-        }
         if !holds {
             ok = false;
             break;
