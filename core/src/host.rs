@@ -70,6 +70,11 @@ pub struct Host {
     /// every interface's, so it clears what came before it): whether IPv6 is off on an interface.
     #[serde(default)]
     pub disable_ipv6: Vec<(String, bool)>,
+    /// `net.ipv6.conf.IFACE.force_forwarding` as given, in order, `all` under the name `all` (writing `all`
+    /// sets every interface's; writing `net.ipv6.conf.all.forwarding` sets every interface's to 0): whether
+    /// IPv6 packets that come in on an interface are forwarded while `all.forwarding` is off (Linux 6.17).
+    #[serde(default)]
+    pub ipv6_force_forwarding: Vec<(String, bool)>,
     /// `net.netfilter.nf_conntrack_tcp_loose`: whether conntrack takes a TCP packet without SYN as the start
     /// of a connection it picks up midstream; `None` when not given (the kernel's default, 1).
     #[serde(default)]
@@ -223,6 +228,13 @@ fn either_on(settings: &[(String, bool)], dev: &str) -> bool {
     settings.iter().any(|(d, on)| *on && (d == "all" || d == dev))
 }
 
+/// A per-interface sysctl that writing `all` sets on every interface: the interface's own setting, or the
+/// last `all` written before it (off when neither was).
+fn own_or_all(settings: &[(String, bool)], dev: &str) -> bool {
+    let own = settings.iter().find(|(d, _)| d == dev);
+    own.or_else(|| settings.iter().find(|(d, _)| d == "all")).is_some_and(|(_, on)| *on)
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -322,6 +334,7 @@ impl Host {
             conntrack_checksum: None,
             conntrack_tcp_loose: None,
             disable_ipv6: Vec::new(),
+            ipv6_force_forwarding: Vec::new(),
             ipsets: Vec::new(),
             rules: Vec::new(),
             table_names: Vec::new(),
@@ -514,8 +527,13 @@ impl Host {
 
     /// Whether IPv6 is off on `dev` (`idev->cnf.disable_ipv6`: its own setting, or the last `all` written).
     pub fn ipv6_disabled(&self, dev: &str) -> bool {
-        let own = self.disable_ipv6.iter().find(|(d, _)| d == dev);
-        own.or_else(|| self.disable_ipv6.iter().find(|(d, _)| d == "all")).is_some_and(|(_, on)| *on)
+        own_or_all(&self.disable_ipv6, dev)
+    }
+
+    /// Whether IPv6 packets that come in on `dev` are forwarded (`ip6_forward`: `all.forwarding`, or the
+    /// interface's `force_forwarding`).
+    pub fn ipv6_forwards_from(&self, dev: &str) -> bool {
+        self.ipv6_forward || own_or_all(&self.ipv6_force_forwarding, dev)
     }
 
     /// Whether packets to or from 127.0.0.0/8 that come in on `dev` are routed (`IN_DEV_NET_ROUTE_LOCALNET`:
@@ -1089,15 +1107,21 @@ fn read_line(
                 return Ok(());
             }
         }
-        if let Some(dev) = key.strip_prefix("net.ipv6.conf.").and_then(|k| k.strip_suffix(".disable_ipv6")) {
-            if dev == "all" {
-                host.disable_ipv6.clear();
+        // Per interface, where writing `all` writes every interface's (`default` only seeds interfaces made
+        // later).
+        let all_sets_every =
+            [(".disable_ipv6", &mut host.disable_ipv6), (".force_forwarding", &mut host.ipv6_force_forwarding)];
+        for (suffix, settings) in all_sets_every {
+            if let Some(dev) = key.strip_prefix("net.ipv6.conf.").and_then(|k| k.strip_suffix(suffix)) {
+                if dev == "all" {
+                    settings.clear();
+                }
+                if dev != "default" {
+                    settings.retain(|(d, _)| d != dev);
+                    settings.push((dev.to_string(), on));
+                }
+                return Ok(());
             }
-            if dev != "default" {
-                host.disable_ipv6.retain(|(d, _)| d != dev);
-                host.disable_ipv6.push((dev.to_string(), on));
-            }
-            return Ok(());
         }
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
@@ -1117,6 +1141,10 @@ fn read_line(
             "net.ipv6.conf.all.forwarding" => {
                 host.ipv6_forward = on;
                 host.forwarding_given[1] = true;
+                // Writing 0 sets every interface's force_forwarding to 0 too (`addrconf_forward_change`).
+                if !on {
+                    host.ipv6_force_forwarding = vec![("all".into(), false)];
+                }
             }
             "net.bridge.bridge-nf-call-iptables" => host.bridge_nf_call_iptables = Some(on),
             "net.bridge.bridge-nf-call-ip6tables" => host.bridge_nf_call_ip6tables = Some(on),
@@ -1676,6 +1704,20 @@ mod tests {
         assert!(h.ipv6_disabled("ppp0") && !h.ipv6_disabled("docker0"));
         assert!(!read("net.ipv6.conf.default.disable_ipv6 = 1\n").ipv6_disabled("ppp0"));
         assert_eq!(read("net.netfilter.nf_conntrack_tcp_loose = 0\n").conntrack_tcp_loose, Some(false));
+    }
+
+    #[test]
+    fn force_forwarding_forwards_ipv6_from_its_interface_until_all_forwarding_is_written_0() {
+        let read = |lines: &str| parse(&format!("{DOCKER_HOST}{lines}")).unwrap();
+        let h = read("net.ipv6.conf.ppp0.force_forwarding = 1\n");
+        assert!(h.ipv6_forwards_from("ppp0") && !h.ipv6_forwards_from("docker0"));
+        let h = read("net.ipv6.conf.all.force_forwarding = 1\nnet.ipv6.conf.docker0.force_forwarding = 0\n");
+        assert!(h.ipv6_forwards_from("ppp0") && !h.ipv6_forwards_from("docker0"));
+        let h = read("net.ipv6.conf.ppp0.force_forwarding = 1\nnet.ipv6.conf.all.forwarding = 0\n");
+        assert!(!h.ipv6_forwards_from("ppp0"), "writing all.forwarding 0 clears every interface's");
+        let h = read("net.ipv6.conf.ppp0.force_forwarding = 1\nnet.ipv6.conf.all.forwarding = 1\n");
+        assert!(h.ipv6_forwards_from("docker0"));
+        assert!(!read("net.ipv6.conf.default.force_forwarding = 1\n").ipv6_forwards_from("ppp0"));
     }
 
     #[test]

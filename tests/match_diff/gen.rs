@@ -1169,12 +1169,27 @@ fn condition(p: &Pkt, proto: u8, table: &str, chain: &str, rng: &mut Rng) -> Opt
                 "-m hashlimit --hashlimit-above 5/sec --hashlimit-mode srcip --hashlimit-name cw{}",
                 rng.next() % 1_000_000
             ),
-            _ => format!(
-                "-m recent {}--{} --name cw{}",
-                not(rng),
-                ["rcheck", "set", "update"][rng.below(3)],
-                rng.below(3)
-            ),
+            _ => {
+                // A few lists, so that rules of one walk meet what earlier ones put in them.
+                let command = ["rcheck", "set", "update", "remove"][rng.below(4)];
+                let mut m = format!("-m recent {}--{command}", not(rng));
+                if matches!(command, "rcheck" | "update") {
+                    if rng.below(2) == 0 {
+                        m += " --seconds 60";
+                    }
+                    if rng.below(2) == 0 {
+                        m += &format!(" --hitcount {}", 1 + rng.below(3));
+                    }
+                    if rng.below(3) == 0 {
+                        m += " --rttl";
+                    }
+                }
+                m += &format!(" --name cw{}", rng.below(3));
+                if rng.below(4) == 0 {
+                    m += " --rdest";
+                }
+                m
+            }
         },
         30 => match rng.below(4) {
             0 => format!(

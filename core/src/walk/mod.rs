@@ -738,7 +738,10 @@ impl<'s, 'r> Walker<'s, 'r> {
                 Some(dev) => self.host.ipv4_forwards_from(dev),
                 None => self.host.ip_forward,
             },
-            Family::Ipv6 => self.host.ipv6_forward,
+            Family::Ipv6 => match self.in_iface.as_deref() {
+                Some(dev) => self.host.ipv6_forwards_from(dev),
+                None => self.host.ipv6_forward,
+            },
         }
     }
 
@@ -888,7 +891,10 @@ impl<'s, 'r> Walker<'s, 'r> {
                             question: None,
                         });
                     }
-                    let default = if given { "" } else { " (the kernel's default)" };
+                    let mut default = if given { "" } else { " (the kernel's default)" }.to_string();
+                    if self.family() == Family::Ipv6 && !self.host.ipv6_force_forwarding.is_empty() {
+                        default += &format!(", and so is net.ipv6.conf.{dev}.force_forwarding");
+                    }
                     self.stop_by_routing(
                         Path::Forward,
                         format!("the packet is not for this host and {knob} is 0{default}, so it is not forwarded"),
