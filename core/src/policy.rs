@@ -467,7 +467,9 @@ impl Host {
                 RouteDecision::Local { dev: r.dev.clone().unwrap_or_else(|| "lo".into()) }
             }
             kind => {
-                RouteDecision::Unroutable { reason: format!("a {} route covers {dst}", kind.name()), route: Some(kind) }
+                let name = kind.name();
+                let article = if name.starts_with('u') { "an" } else { "a" };
+                RouteDecision::Unroutable { reason: format!("{article} {name} route covers {dst}"), route: Some(kind) }
             }
         }
     }

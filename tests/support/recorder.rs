@@ -2156,8 +2156,10 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 }
 
 /// Sends `bytes` (a whole IP packet) from a raw socket in `ns`. A packet that OUTPUT drops makes `sendto`
-/// fail with EPERM; that is a fate, not an error. So is EINVAL, routing's refusal of a loopback source
-/// out of an interface without `route_localnet`, before OUTPUT or when NAT routes the packet again.
+/// fail with EPERM; that is a fate, not an error. So are routing's refusals, before OUTPUT or when NAT
+/// routes the packet again: EINVAL (a loopback source out of an interface without `route_localnet`, a
+/// blackhole route), ENETUNREACH (no route), EHOSTUNREACH (an unreachable route) and EACCES (a prohibit
+/// route).
 /// A packet of H itself goes from a socket bound to its source address (`bind`), as an application's
 /// socket has it (bound, or connected: `ip_route_connect` looks the route up again with the source it
 /// picked), so that `from` selectors of the routing policy see it.
@@ -2191,7 +2193,14 @@ fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32, bind: Option<IpAddr>
             s.set_tos_v4(u32::from(bytes[1]))?;
         }
         match s.send_to(&bytes, &SockAddr::from(SocketAddr::new(dst, 0))) {
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EINVAL | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EACCES)
+                ) =>
+            {
+                Ok(())
+            }
             other => other.map(|_| ()),
         }
     })
@@ -2218,6 +2227,26 @@ fn wildcard(v6: bool, port: u16) -> SockAddr {
 }
 
 /// A socket in `ns` bound to `addr` (an address of the namespace or the wildcard).
+/// Makes an IPv4 socket set DF on everything it sends, or on nothing (`IP_MTU_DISCOVER`).
+fn dont_fragment(s: &Socket, on: bool) -> Res<()> {
+    use std::os::fd::AsRawFd;
+    let mode: libc::c_int = if on { libc::IP_PMTUDISC_DO } else { libc::IP_PMTUDISC_DONT };
+    // SAFETY: the option's value is a c_int that lives for the call, and its size is given.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&mode as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(format!("IP_MTU_DISCOVER: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 fn bound_socket(ns: &str, ty: Type, addr: SockAddr) -> Res<Socket> {
     in_netns(ns, move || {
         let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
@@ -2297,6 +2326,13 @@ impl Handshake {
             }
         }
         let client = bound_socket(&flow.client_ns, Type::STREAM, SockAddr::from(flow.src))?;
+        if !v6 {
+            // The traced segment carries DF as the packet says: a socket's default sets it only where the
+            // route's MTU is not locked (`ip_dont_fragment`). Accepted sockets take the listener's setting.
+            for s in listeners.iter().chain([&client]) {
+                dont_fragment(s, pkt.dont_fragment)?;
+            }
+        }
         client.connect_timeout(&SockAddr::from(flow.dst), Duration::from_secs(3)).map_err(|e| {
             format!("the handshake before the ESTABLISHED packet failed ({e}): the rules must let the connection open")
         })?;

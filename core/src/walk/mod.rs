@@ -1193,8 +1193,16 @@ impl<'s, 'r> Walker<'s, 'r> {
                 } else {
                     format!("{when}, {reason}")
                 };
-                let kind = *kind;
-                self.stop_by_routing(Path::Output, why, route_error(self.family(), kind));
+                // No ICMP error is made for a packet of this host: the sender's own call fails with
+                // routing's error (recorded: `sendto` returns it, and nothing leaves).
+                let errno = match kind {
+                    Some(RouteKind::Blackhole) => "EINVAL",
+                    Some(RouteKind::Unreachable) => "EHOSTUNREACH",
+                    Some(RouteKind::Prohibit) => "EACCES",
+                    _ => "ENETUNREACH",
+                };
+                let why = format!("{why}; the sending program's call fails with {errno}");
+                self.stop_by_routing(Path::Output, why, None);
                 // Kept for whoever asks why the packet went no further (a REJECT's lost answer).
                 self.route_now = Some(decision.clone());
                 return false;
