@@ -75,6 +75,11 @@ pub struct Host {
     /// IPv6 packets that come in on an interface are forwarded while `all.forwarding` is off (Linux 6.17).
     #[serde(default)]
     pub ipv6_force_forwarding: Vec<(String, bool)>,
+    /// `net.ipv6.conf.IFACE.forwarding` given after the last `net.ipv6.conf.all.forwarding` (which sets every
+    /// interface's): whether an interface acts as a router, joining the Subnet-Router anycast address of
+    /// its prefixes and the all-routers group. Forwarding itself follows `all`'s alone.
+    #[serde(default)]
+    pub ipv6_forwarding_dev: Vec<(String, bool)>,
     /// `net.netfilter.nf_conntrack_tcp_loose`: whether conntrack takes a TCP packet without SYN as the start
     /// of a connection it picks up midstream; `None` when not given (the kernel's default, 1).
     #[serde(default)]
@@ -335,6 +340,7 @@ impl Host {
             conntrack_tcp_loose: None,
             disable_ipv6: Vec::new(),
             ipv6_force_forwarding: Vec::new(),
+            ipv6_forwarding_dev: Vec::new(),
             ipsets: Vec::new(),
             rules: Vec::new(),
             table_names: Vec::new(),
@@ -409,16 +415,18 @@ impl Host {
 
     /// The interface whose prefix has `ip` as its Subnet-Router anycast address (RFC 4291 2.6.1: the prefix
     /// with the rest zero), which IPv6 joins for every address of a prefix shorter than /127 while it
-    /// forwards (`addrconf_join_anycast`): a packet to it is delivered here, not forwarded (recorded). An
+    /// acts as a router (`addrconf_join_anycast`, on an interface whose own `forwarding` is on): a packet to
+    /// it is delivered here, not forwarded (recorded). An
     /// anycast address is no address of the host's to `addrtype` or to the sockets it binds, so it is not
     /// [`Host::is_local`].
     pub fn subnet_router_anycast_dev(&self, ip: IpAddr) -> Option<&str> {
         let IpAddr::V6(v6) = ip else { return None };
-        if !self.ipv6_forward || v6.is_unspecified() {
+        if v6.is_unspecified() {
             return None;
         }
         self.interfaces
             .iter()
+            .filter(|i| self.ipv6_router_on(&i.name))
             .find(|i| i.addrs.iter().any(|a| a.addr.is_ipv6() && a.prefix < 127 && network_of(a.addr, a.prefix) == ip))
             .map(|i| i.name.as_str())
     }
@@ -528,6 +536,12 @@ impl Host {
     /// Whether IPv6 is off on `dev` (`idev->cnf.disable_ipv6`: its own setting, or the last `all` written).
     pub fn ipv6_disabled(&self, dev: &str) -> bool {
         own_or_all(&self.disable_ipv6, dev)
+    }
+
+    /// Whether `dev` acts as an IPv6 router (`idev->cnf.forwarding`: its own setting, or `all`'s written
+    /// after it).
+    pub fn ipv6_router_on(&self, dev: &str) -> bool {
+        self.ipv6_forwarding_dev.iter().rev().find(|(d, _)| d == dev).map_or(self.ipv6_forward, |(_, on)| *on)
     }
 
     /// Whether IPv6 packets that come in on `dev` are forwarded (`ip6_forward`: `all.forwarding`, or the
@@ -1131,6 +1145,13 @@ fn read_line(
                 return Ok(());
             }
         }
+        if let Some(dev) = key.strip_prefix("net.ipv6.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
+            if dev != "all" && dev != "default" {
+                host.ipv6_forwarding_dev.retain(|(d, _)| d != dev);
+                host.ipv6_forwarding_dev.push((dev.to_string(), on));
+                return Ok(());
+            }
+        }
         match key {
             "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => {
                 // Writing it sets every interface's forwarding too (`inet_forward_change`).
@@ -1141,6 +1162,7 @@ fn read_line(
             "net.ipv6.conf.all.forwarding" => {
                 host.ipv6_forward = on;
                 host.forwarding_given[1] = true;
+                host.ipv6_forwarding_dev.clear();
                 // Writing 0 sets every interface's force_forwarding to 0 too (`addrconf_forward_change`).
                 if !on {
                     host.ipv6_force_forwarding = vec![("all".into(), false)];
@@ -1718,6 +1740,17 @@ mod tests {
         let h = read("net.ipv6.conf.ppp0.force_forwarding = 1\nnet.ipv6.conf.all.forwarding = 1\n");
         assert!(h.ipv6_forwards_from("docker0"));
         assert!(!read("net.ipv6.conf.default.force_forwarding = 1\n").ipv6_forwards_from("ppp0"));
+    }
+
+    #[test]
+    fn an_interface_acts_as_an_ipv6_router_by_its_own_forwarding_or_all_s_written_after_it() {
+        let read = |lines: &str| parse(&format!("{DOCKER_HOST}{lines}")).unwrap();
+        let h = read("net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.ppp0.forwarding = 0\n");
+        assert!(!h.ipv6_router_on("ppp0") && h.ipv6_router_on("docker0"));
+        assert!(h.ipv6_forwards_from("ppp0"), "forwarding itself follows all's alone");
+        let h = read("net.ipv6.conf.ppp0.forwarding = 1\n");
+        assert!(h.ipv6_router_on("ppp0") && !h.ipv6_router_on("docker0") && !h.ipv6_forwards_from("ppp0"));
+        assert!(!read("net.ipv6.conf.ppp0.forwarding = 1\nnet.ipv6.conf.all.forwarding = 0\n").ipv6_router_on("ppp0"));
     }
 
     #[test]

@@ -1400,7 +1400,7 @@ impl<'s, 'r> Walker<'s, 'r> {
     /// subnet of the host) and a group the host has joined on the input interface go to INPUT; any other group
     /// is dropped, as multicast routing (which chainwalk does not model) is what would forward it. The groups
     /// taken as joined: IPv4 all-hosts (224.0.0.1); IPv6 all-nodes (ff01::1, ff02::1), all-routers (ff02::2)
-    /// when forwarding, and the solicited-node group of each of the interface's addresses.
+    /// where the interface acts as a router, and the solicited-node group of each of the interface's addresses.
     fn group_or_broadcast(&mut self) -> Option<RouteDecision> {
         let dev = self.in_iface.clone()?;
         let dst = self.pkt.dst;
@@ -1410,7 +1410,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             IpAddr::V6(v6) if v6.is_multicast() => {
                 let s = v6.segments();
                 let all_nodes = (s[0] == 0xff01 || s[0] == 0xff02) && s[1..7] == [0; 6] && s[7] == 1;
-                let all_routers = s[0] == 0xff02 && s[1..7] == [0; 6] && s[7] == 2 && self.host.ipv6_forward;
+                let all_routers = s[0] == 0xff02 && s[1..7] == [0; 6] && s[7] == 2 && self.host.ipv6_router_on(&dev);
                 let solicited = s[0] == 0xff02 && s[1..5] == [0; 4] && s[5] == 1 && s[6] >> 8 == 0xff && {
                     let iface = self.host.interface(&dev);
                     iface.is_some_and(|i| {
