@@ -20,9 +20,11 @@
 //!
 //! A packet of the host itself (no `IN=`) is sent from a raw socket in H bound to the packet's source, as
 //! an application's bound or connected socket has it, so `from` selectors of the routing policy see it. A
-//! raw socket's packet meets the routing policy with no protocol or ports, so such a packet is not recorded
-//! when the host's rules select by `ipproto`, `sport` or `dport` (chainwalk takes an application's socket
-//! of the packet's protocol, which has them).
+//! raw socket's packet meets the routing policy with no protocol or ports, so where the host's rules select
+//! by `ipproto`, `sport` or `dport` a new UDP datagram goes from a UDP socket bound to its source and port
+//! and connected to its destination (the packet's TTL, TOS, DF and mark set on it; its identity learnt
+//! from its first TRACE line), and any other packet is not recorded (chainwalk takes an application's
+//! socket of the packet's protocol, which has them).
 //!
 //! Bridges. An interface of the host that has ports (`bridge link` lines) is a real bridge in H with the
 //! host's addresses and no peer of its own; each port is a veth end enslaved to it, with a peer namespace
@@ -528,6 +530,9 @@ struct Lab {
     sender: Option<String>,
     /// Programs started in H for the case's `assume` lines.
     helpers: Vec<Helper>,
+    /// Whether H sends the packet from a socket of its protocol rather than a raw one, so that the routing
+    /// policy's protocol and port selectors see it (a new UDP datagram, where the host's rules have them).
+    app_socket: bool,
 }
 
 /// The link whose peer sends the case's packet: the `PHYSIN=` port for a packet that comes in on a bridge,
@@ -713,15 +718,27 @@ impl Lab {
         // A raw socket's packet meets the routing policy with the raw protocol and no ports (`raw_sendmsg`),
         // where an application's socket of the packet's protocol has both.
         let selects_ports = host.rules.iter().any(|r| r.ipproto.is_some() || r.sport.is_some() || r.dport.is_some());
-        if pkt.in_iface.is_none() && selects_ports {
+        // A new UDP datagram goes from a UDP socket instead, which the kernel routes with its protocol and ports.
+        let app_socket = pkt.in_iface.is_none()
+            && selects_ports
+            && matches!(pkt.l4, L4::Udp { .. })
+            && pkt.ct_state == CtState::New
+            && !pkt.more_fragments
+            && pkt.fragment_offset == 0;
+        if pkt.in_iface.is_none() && selects_ports && !app_socket {
             return Err("the recorder sends a packet of H from a raw socket, which the routing policy sees with no \
                         protocol or ports: it cannot show rules that select them (ipproto, sport, dport)"
                 .into());
         }
         let h = Netns::new("cwrec");
         sysctls(&h.name, &QUIET)?;
-        let mut lab =
-            Lab { h, peers: Vec::new(), sender: sender_link(host, pkt).map(str::to_string), helpers: Vec::new() };
+        let mut lab = Lab {
+            h,
+            peers: Vec::new(),
+            sender: sender_link(host, pkt).map(str::to_string),
+            helpers: Vec::new(),
+            app_socket,
+        };
         let mut h_lines = vec!["link set lo up".to_string()];
         // Bridges first, so that their ports can be enslaved to them in the same batch.
         let (bridges, links): (Vec<_>, Vec<_>) = ifaces.iter().enumerate().partition(|(_, i)| host.is_bridge(&i.name));
@@ -1175,6 +1192,12 @@ impl Lab {
                     pkt.ct_state.as_str()
                 ))
             }
+            _ if self.app_socket => {
+                let kmsg = start(None)?;
+                send_udp(&sender_ns, pkt)?;
+                connection = Some(());
+                kmsg
+            }
             _ => {
                 let kmsg = start(Some(stamp.ip))?;
                 send_raw(&sender_ns, &build_packet(pkt, &stamp, None), pkt.dst, pkt.mark, bind)?;
@@ -1461,6 +1484,14 @@ impl Stamp {
                 let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
                     && field(m, "PROTO") == Some(proto)
                     && field(m, "TYPE") == Some(&icmp_type.to_string());
+                same.then(|| Some(Stamp { ip: field(m, key)?.parse().ok()?, seq: 0, ack: 0, tsval: None })).flatten()
+            });
+        }
+        if let L4::Udp { sport, .. } = pkt.l4 {
+            return marked(logs).find_map(|m| {
+                let same = field(m, "SRC").and_then(|a| a.parse::<IpAddr>().ok()) == Some(pkt.src)
+                    && field(m, "PROTO") == Some("UDP")
+                    && field(m, "SPT") == Some(&sport.to_string());
                 same.then(|| Some(Stamp { ip: field(m, key)?.parse().ok()?, seq: 0, ack: 0, tsval: None })).flatten()
             });
         }
@@ -2193,14 +2224,53 @@ fn send_raw(ns: &str, bytes: &[u8], dst: IpAddr, mark: u32, bind: Option<IpAddr>
             s.set_tos_v4(u32::from(bytes[1]))?;
         }
         match s.send_to(&bytes, &SockAddr::from(SocketAddr::new(dst, 0))) {
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EPERM | libc::EINVAL | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EACCES)
-                ) =>
-            {
-                Ok(())
-            }
+            Err(e) if is_a_fate(&e) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    })
+}
+
+/// Whether a send's error is the packet's fate (OUTPUT's drop, routing's refusal; see [`send_raw`]).
+fn is_a_fate(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM | libc::EINVAL | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EACCES))
+}
+
+/// Sends a new UDP datagram of H from a UDP socket bound to its source and connected to its destination, as
+/// an application's socket has it, so that the routing policy sees its protocol and ports: the kernel
+/// writes the header, with the packet's TTL (hop limit), TOS (traffic class), DF and mark set on the
+/// socket, and the payload its length leaves. Routing's refusal (at `connect` or when NAT routes it again)
+/// and OUTPUT's drop are fates, as for a raw socket.
+fn send_udp(ns: &str, pkt: &Packet) -> Res<()> {
+    let L4::Udp { sport, dport } = pkt.l4 else { return Err("not UDP".into()) };
+    let pkt = pkt.clone();
+    in_netns(ns, move || {
+        let v6 = pkt.dst.is_ipv6();
+        let s = Socket::new(if v6 { Domain::IPV6 } else { Domain::IPV4 }, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_reuse_address(true)?;
+        if v6 {
+            s.set_only_v6(true)?;
+            s.set_freebind_v6(true)?;
+            s.set_unicast_hops_v6(u32::from(pkt.ttl))?;
+            s.set_tclass_v6(u32::from(pkt.tos))?;
+        } else {
+            s.set_freebind_v4(true)?;
+            s.set_ttl_v4(u32::from(pkt.ttl))?;
+            s.set_tos_v4(u32::from(pkt.tos))?;
+            s.set_broadcast(true)?;
+            dont_fragment(&s, pkt.dont_fragment).map_err(io::Error::other)?;
+        }
+        if pkt.mark != 0 {
+            s.set_mark(pkt.mark)?;
+        }
+        s.bind(&SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+        match s.connect(&SockAddr::from(SocketAddr::new(pkt.dst, dport))) {
+            Err(e) if is_a_fate(&e) => return Ok(()),
+            other => other?,
+        }
+        let headers = if v6 { 48 } else { 28 };
+        let payload = vec![b'x'; usize::from(pkt.len).saturating_sub(headers)];
+        match s.send(&payload) {
+            Err(e) if is_a_fate(&e) => Ok(()),
             other => other.map(|_| ()),
         }
     })
