@@ -21,9 +21,10 @@
 //! A packet of the host itself (no `IN=`) is sent from a raw socket in H bound to the packet's source, as
 //! an application's bound or connected socket has it, so `from` selectors of the routing policy see it. A
 //! raw socket's packet meets the routing policy with no protocol or ports, so where the host's rules select
-//! by `ipproto`, `sport` or `dport` a new UDP datagram goes from a UDP socket bound to its source and port
-//! and connected to its destination (the packet's TTL, TOS, DF and mark set on it; its identity learnt
-//! from its first TRACE line), and any other packet is not recorded (chainwalk takes an application's
+//! by `ipproto`, `sport` or `dport` a new UDP datagram, or a TCP SYN as `connect` writes it (`LEN=60`, 80 in
+//! IPv6), goes from a socket of its protocol bound to its source and port and connected to its destination
+//! (the packet's TTL, TOS, DF and mark set on it; its identity learnt from its first TRACE line), and any
+//! other packet is not recorded (chainwalk takes an application's
 //! socket of the packet's protocol, which has them).
 //!
 //! Bridges. An interface of the host that has ports (`bridge link` lines) is a real bridge in H with the
@@ -718,10 +719,21 @@ impl Lab {
         // A raw socket's packet meets the routing policy with the raw protocol and no ports (`raw_sendmsg`),
         // where an application's socket of the packet's protocol has both.
         let selects_ports = host.rules.iter().any(|r| r.ipproto.is_some() || r.sport.is_some() || r.dport.is_some());
-        // A new UDP datagram goes from a UDP socket instead, which the kernel routes with its protocol and ports.
+        // A new UDP datagram, or a TCP SYN as `connect` writes it, goes from a socket of its protocol instead,
+        // which the kernel routes with its protocol and ports.
+        let socket_writes_it = match pkt.l4 {
+            L4::Udp { .. } => true,
+            L4::Tcp { flags, .. } => {
+                flags.0 == 0x02
+                    && pkt.tcp_options.is_none()
+                    && pkt.len == if pkt.dst.is_ipv6() { 80 } else { 60 }
+                    && pkt.tos & 0x03 == 0
+            }
+            _ => false,
+        };
         let app_socket = pkt.in_iface.is_none()
             && selects_ports
-            && matches!(pkt.l4, L4::Udp { .. })
+            && socket_writes_it
             && pkt.ct_state == CtState::New
             && !pkt.more_fragments
             && pkt.fragment_offset == 0;
@@ -1156,6 +1168,7 @@ impl Lab {
         // its first TRACE line.
         let mut connection = None;
         let mut handshake = None;
+        let mut app_socket = None;
         let mut kmsg = match (pkt.ct_state, pkt.l4) {
             (CtState::Established, L4::Tcp { .. }) => {
                 let conn = Handshake::open(self, pkt, &sender_ns, targets)?;
@@ -1194,7 +1207,7 @@ impl Lab {
             }
             _ if self.app_socket => {
                 let kmsg = start(None)?;
-                send_udp(&sender_ns, pkt)?;
+                app_socket = send_from_socket(&sender_ns, pkt)?;
                 connection = Some(());
                 kmsg
             }
@@ -1213,13 +1226,17 @@ impl Lab {
                 (t.label.clone(), came_in.filter_map(|(_, bytes)| Wire::parse(&bytes)).collect())
             })
             .collect();
+        // A packet an application's socket could not send (routing refused it, or OUTPUT dropped it) may
+        // have left no line at all: then there is nothing to tell apart.
+        let unsent = self.app_socket && app_socket.is_none();
         let stamp = match connection {
             None => stamp,
-            Some(()) => Stamp::learn(pkt, &logs).ok_or(
+            Some(()) => Stamp::learn(pkt, &logs).or(unsent.then_some(stamp)).ok_or(
                 "the packet the kernel sent left no TRACE line to learn its identity from (does the dump have a \
                  table on its path?)",
             )?,
         };
+        drop(app_socket);
         let delivered_ports = listener.and_then(|l| delivered_ports(&l, pkt, &stamp));
         Ok(Sighting { logs, caught, stamp, delivered_ports })
     }
@@ -2235,17 +2252,23 @@ fn is_a_fate(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPERM | libc::EINVAL | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EACCES))
 }
 
-/// Sends a new UDP datagram of H from a UDP socket bound to its source and connected to its destination, as
-/// an application's socket has it, so that the routing policy sees its protocol and ports: the kernel
-/// writes the header, with the packet's TTL (hop limit), TOS (traffic class), DF and mark set on the
-/// socket, and the payload its length leaves. Routing's refusal (at `connect` or when NAT routes it again)
-/// and OUTPUT's drop are fates, as for a raw socket.
-fn send_udp(ns: &str, pkt: &Packet) -> Res<()> {
-    let L4::Udp { sport, dport } = pkt.l4 else { return Err("not UDP".into()) };
+/// Sends a new packet of H from a socket of its protocol bound to its source and port and connected to its
+/// destination, as an application's socket has it, so that the routing policy sees its protocol and ports:
+/// a UDP datagram with the payload its length leaves, or a TCP SYN (`connect`, which the kernel writes with
+/// its usual options: 40 bytes of header, 60 in IPv6). The packet's TTL (hop limit), TOS (traffic class),
+/// DF and mark are set on the socket. Routing's refusal (at `connect`, or when NAT routes the packet again)
+/// and OUTPUT's drop are fates, as for a raw socket. The socket is returned to be kept open while the
+/// kernel logs.
+fn send_from_socket(ns: &str, pkt: &Packet) -> Res<Option<Socket>> {
+    let (ty, proto, sport, dport) = match pkt.l4 {
+        L4::Udp { sport, dport } => (Type::DGRAM, Protocol::UDP, sport, dport),
+        L4::Tcp { sport, dport, .. } => (Type::STREAM, Protocol::TCP, sport, dport),
+        _ => return Err("only UDP and TCP go from a socket of their protocol".into()),
+    };
     let pkt = pkt.clone();
     in_netns(ns, move || {
         let v6 = pkt.dst.is_ipv6();
-        let s = Socket::new(if v6 { Domain::IPV6 } else { Domain::IPV4 }, Type::DGRAM, Some(Protocol::UDP))?;
+        let s = Socket::new(if v6 { Domain::IPV6 } else { Domain::IPV4 }, ty, Some(proto))?;
         s.set_reuse_address(true)?;
         if v6 {
             s.set_only_v6(true)?;
@@ -2256,22 +2279,32 @@ fn send_udp(ns: &str, pkt: &Packet) -> Res<()> {
             s.set_freebind_v4(true)?;
             s.set_ttl_v4(u32::from(pkt.ttl))?;
             s.set_tos_v4(u32::from(pkt.tos))?;
-            s.set_broadcast(true)?;
+            if ty == Type::DGRAM {
+                s.set_broadcast(true)?;
+            }
             dont_fragment(&s, pkt.dont_fragment).map_err(io::Error::other)?;
         }
         if pkt.mark != 0 {
             s.set_mark(pkt.mark)?;
         }
         s.bind(&SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+        if ty == Type::STREAM {
+            s.set_nonblocking(true)?;
+        }
         match s.connect(&SockAddr::from(SocketAddr::new(pkt.dst, dport))) {
-            Err(e) if is_a_fate(&e) => return Ok(()),
+            Err(e) if is_a_fate(&e) => return Ok(None),
+            // The SYN is on its way.
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => return Ok(Some(s)),
             other => other?,
+        }
+        if ty == Type::STREAM {
+            return Ok(Some(s));
         }
         let headers = if v6 { 48 } else { 28 };
         let payload = vec![b'x'; usize::from(pkt.len).saturating_sub(headers)];
         match s.send(&payload) {
-            Err(e) if is_a_fate(&e) => Ok(()),
-            other => other.map(|_| ()),
+            Err(e) if is_a_fate(&e) => Ok(None),
+            other => other.map(|_| Some(s)),
         }
     })
 }
