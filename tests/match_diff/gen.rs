@@ -177,7 +177,23 @@ pub fn random_host(p: &Pkt, rng: &mut Rng) -> String {
     }
     t += &format!("# {route} show table 200\n{t200}\n# sysctl\n");
     if v6 {
-        t += "net.ipv6.conf.all.forwarding = 1\n";
+        // Forwarding off now and then, with an interface forcing it on (Linux 6.17); an interface that does
+        // not act as a router (no Subnet-Router anycast, no ff02::2).
+        match rng.below(6) {
+            0 => {
+                t += &format!(
+                    "net.ipv6.conf.all.forwarding = 0\nnet.ipv6.conf.{}.force_forwarding = 1\n",
+                    ["eth0", "eth1"][rng.below(2)]
+                )
+            }
+            1 => {
+                t += &format!(
+                    "net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.{}.forwarding = 0\n",
+                    ["eth0", "eth1"][rng.below(2)]
+                )
+            }
+            _ => t += "net.ipv6.conf.all.forwarding = 1\n",
+        }
     } else {
         t += "net.ipv4.ip_forward = 1\n";
         if rng.below(5) == 0 {
