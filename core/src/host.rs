@@ -1164,7 +1164,7 @@ fn read_line(
                 host.forwarding_given[1] = true;
                 host.ipv6_forwarding_dev.clear();
                 // Writing 0 sets every interface's force_forwarding to 0 too (`addrconf_forward_change`).
-                if !on {
+                if !on && !host.ipv6_force_forwarding.is_empty() {
                     host.ipv6_force_forwarding = vec![("all".into(), false)];
                 }
             }
