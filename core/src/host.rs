@@ -233,6 +233,12 @@ fn either_on(settings: &[(String, bool)], dev: &str) -> bool {
     settings.iter().any(|(d, on)| *on && (d == "all" || d == dev))
 }
 
+/// Gives `dev` the setting `value`, in place of any it had.
+fn set_on<T>(settings: &mut Vec<(String, T)>, dev: &str, value: T) {
+    settings.retain(|(d, _)| d != dev);
+    settings.push((dev.to_string(), value));
+}
+
 /// A per-interface sysctl that writing `all` sets on every interface: the interface's own setting, or the
 /// last `all` written before it (off when neither was).
 fn own_or_all(settings: &[(String, bool)], dev: &str) -> bool {
@@ -1093,8 +1099,7 @@ fn read_line(
                 "2" => 2,
                 other => return Err(format!("`{other}` is not 0 (off), 1 (strict) or 2 (loose)").into()),
             };
-            host.rp_filter.retain(|(d, _)| d != dev);
-            host.rp_filter.push((dev.to_string(), mode));
+            set_on(&mut host.rp_filter, dev, mode);
             return Ok(());
         }
         let on = match value {
@@ -1116,8 +1121,7 @@ fn read_line(
         ];
         for (suffix, settings) in per_device {
             if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(suffix)) {
-                settings.retain(|(d, _)| d != dev);
-                settings.push((dev.to_string(), on));
+                set_on(settings, dev, on);
                 return Ok(());
             }
         }
@@ -1131,8 +1135,7 @@ fn read_line(
                     settings.clear();
                 }
                 if dev != "default" {
-                    settings.retain(|(d, _)| d != dev);
-                    settings.push((dev.to_string(), on));
+                    set_on(settings, dev, on);
                 }
                 return Ok(());
             }
@@ -1140,15 +1143,13 @@ fn read_line(
         if let Some(dev) = key.strip_prefix("net.ipv4.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
                 host.forwarding_given[0] = true;
-                host.ip_forward_dev.retain(|(d, _)| d != dev);
-                host.ip_forward_dev.push((dev.to_string(), on));
+                set_on(&mut host.ip_forward_dev, dev, on);
                 return Ok(());
             }
         }
         if let Some(dev) = key.strip_prefix("net.ipv6.conf.").and_then(|k| k.strip_suffix(".forwarding")) {
             if dev != "all" && dev != "default" {
-                host.ipv6_forwarding_dev.retain(|(d, _)| d != dev);
-                host.ipv6_forwarding_dev.push((dev.to_string(), on));
+                set_on(&mut host.ipv6_forwarding_dev, dev, on);
                 return Ok(());
             }
         }

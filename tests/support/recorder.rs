@@ -2260,53 +2260,49 @@ fn is_a_fate(e: &io::Error) -> bool {
 /// and OUTPUT's drop are fates, as for a raw socket. The socket is returned to be kept open while the
 /// kernel logs.
 fn send_from_socket(ns: &str, pkt: &Packet) -> Res<Option<Socket>> {
-    let (ty, proto, sport, dport) = match pkt.l4 {
-        L4::Udp { sport, dport } => (Type::DGRAM, Protocol::UDP, sport, dport),
-        L4::Tcp { sport, dport, .. } => (Type::STREAM, Protocol::TCP, sport, dport),
+    let (ty, sport, dport) = match pkt.l4 {
+        L4::Udp { sport, dport } => (Type::DGRAM, sport, dport),
+        L4::Tcp { sport, dport, .. } => (Type::STREAM, sport, dport),
         _ => return Err("only UDP and TCP go from a socket of their protocol".into()),
     };
-    let pkt = pkt.clone();
-    in_netns(ns, move || {
-        let v6 = pkt.dst.is_ipv6();
-        let s = Socket::new(if v6 { Domain::IPV6 } else { Domain::IPV4 }, ty, Some(proto))?;
-        s.set_reuse_address(true)?;
+    let v6 = pkt.dst.is_ipv6();
+    let s = bound_socket(ns, ty, SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
+    // The socket belongs to H's namespace from here on: routing and sending happen there.
+    let set_up = || -> io::Result<()> {
         if v6 {
-            s.set_only_v6(true)?;
-            s.set_freebind_v6(true)?;
             s.set_unicast_hops_v6(u32::from(pkt.ttl))?;
             s.set_tclass_v6(u32::from(pkt.tos))?;
         } else {
-            s.set_freebind_v4(true)?;
             s.set_ttl_v4(u32::from(pkt.ttl))?;
             s.set_tos_v4(u32::from(pkt.tos))?;
             if ty == Type::DGRAM {
                 s.set_broadcast(true)?;
             }
-            dont_fragment(&s, pkt.dont_fragment).map_err(io::Error::other)?;
         }
         if pkt.mark != 0 {
             s.set_mark(pkt.mark)?;
         }
-        s.bind(&SockAddr::from(SocketAddr::new(pkt.src, sport)))?;
-        if ty == Type::STREAM {
-            s.set_nonblocking(true)?;
-        }
-        match s.connect(&SockAddr::from(SocketAddr::new(pkt.dst, dport))) {
-            Err(e) if is_a_fate(&e) => return Ok(None),
-            // The SYN is on its way.
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => return Ok(Some(s)),
-            other => other?,
-        }
-        if ty == Type::STREAM {
-            return Ok(Some(s));
-        }
-        let headers = if v6 { 48 } else { 28 };
-        let payload = vec![b'x'; usize::from(pkt.len).saturating_sub(headers)];
-        match s.send(&payload) {
-            Err(e) if is_a_fate(&e) => Ok(None),
-            other => other.map(|_| Some(s)),
-        }
-    })
+        s.set_nonblocking(ty == Type::STREAM)
+    };
+    set_up().map_err(|e| e.to_string())?;
+    if !v6 {
+        dont_fragment(&s, pkt.dont_fragment)?;
+    }
+    match s.connect(&SockAddr::from(SocketAddr::new(pkt.dst, dport))) {
+        Err(e) if is_a_fate(&e) => return Ok(None),
+        // The SYN is on its way.
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => return Ok(Some(s)),
+        other => other.map_err(|e| e.to_string())?,
+    }
+    if ty == Type::STREAM {
+        return Ok(Some(s));
+    }
+    let headers = if v6 { 48 } else { 28 };
+    let payload = vec![b'x'; usize::from(pkt.len).saturating_sub(headers)];
+    match s.send(&payload) {
+        Err(e) if is_a_fate(&e) => Ok(None),
+        other => other.map(|_| Some(s)).map_err(|e| e.to_string()),
+    }
 }
 
 /// Every namespace a reply can come from: H and the peers, less the sender.
