@@ -70,6 +70,11 @@ pub struct LogLine {
     /// Whether this line starts the packet's traversal of a table at a hook (the nf_tables trace prints
     /// the packet again there).
     pub first_in_stage: bool,
+    /// Whether the line is of the copy a TEE rule made, which the kernel traces as it walks OUTPUT and
+    /// POSTROUTING while the rule runs: its lines follow the rule's own in the legacy log and come before
+    /// it in the nf_tables trace (which reports a rule after its target ran). `step` is the TEE rule's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub copy: bool,
 }
 
 /// The three words the kernel uses in a TRACE line.

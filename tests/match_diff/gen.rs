@@ -715,7 +715,7 @@ fn target(
 fn rarer_target(table: &str, chain: &str, tcp: bool, p: &Pkt, rng: &mut Rng) -> Option<String> {
     let mangle = table == "mangle";
     let mask = |rng: &mut Rng| [0xffu32, 0xffff_ffff, 0x0f, 0xf0][rng.below(4)];
-    Some(match rng.below(9) {
+    Some(match rng.below(10) {
         0 => {
             let bits = 1u32 << rng.below(3);
             let way = ["--set-mark", "--or-mark", "--xor-mark", "--and-mark"][rng.below(4)];
@@ -742,6 +742,23 @@ fn rarer_target(table: &str, chain: &str, tcp: bool, p: &Pkt, rng: &mut Rng) -> 
         // A helper given to a new connection: `-m helper` still finds none, as only the connections it
         // expects have a master with one.
         7 if table == "raw" && tcp && !p.established => "-j CT --helper ftp".to_string(),
+        // A copy to a neighbour on either side (now and then through its interface by name) or to a remote
+        // host. Never to this host: a copy looped back through lo comes in again later. Nor through another
+        // interface than the gateway's: IPv4 then takes the gateway as on that link, and the copy may leave
+        // for its own destination (a broadcast one reaches the recorder's peers, which would take it for
+        // the packet, seed 53329).
+        8 if table != "nat" => {
+            let (gateway, dev) = match (p.v6, rng.below(3)) {
+                (false, 0) => ("198.51.100.9", Some("eth0")),
+                (false, 1) => ("192.0.2.9", Some("eth1")),
+                (false, _) => ("203.0.113.9", None),
+                (true, 0) => ("2001:db8:1::9", Some("eth0")),
+                (true, 1) => ("2001:db8:2::9", Some("eth1")),
+                (true, _) => ("2001:db8:ff::9", None),
+            };
+            let oif = dev.filter(|_| rng.below(3) == 0).map(|d| format!(" --oif {d}")).unwrap_or_default();
+            format!("-j TEE --gateway {gateway}{oif}")
+        }
         _ => return None,
     })
 }

@@ -156,7 +156,7 @@ fn shape(trace: Trace, nft_trace: Option<Trace>, family: Family, expand: &[usize
         .log
         .iter()
         .zip(legacy.lines())
-        .map(|(l, text)| LogEntry { step: l.step, text: text.to_string() })
+        .map(|(l, text)| LogEntry { step: l.step, text: text.to_string(), copy: l.copy })
         .collect();
     // A line of the nf_tables walk points at the step of the same table, chain and rule in the walk the
     // page shows (the two walks differ only in the order of tables at INPUT).
@@ -164,7 +164,7 @@ fn shape(trace: Trace, nft_trace: Option<Trace>, family: Family, expand: &[usize
     let step_of = |i: usize| {
         let Some(l) = nft_source.log.get(i) else { return 0 };
         let same = |t: &&chainwalk_core::trace::LogLine| {
-            (t.table, &t.chain, t.number, t.kind) == (l.table, &l.chain, l.number, l.kind)
+            (t.table, &t.chain, t.number, t.kind, t.copy) == (l.table, &l.chain, l.number, l.kind, l.copy)
         };
         match &nft_trace {
             Some(_) => trace.log.iter().find(same).map_or(l.step, |t| t.step),
@@ -173,7 +173,11 @@ fn shape(trace: Trace, nft_trace: Option<Trace>, family: Family, expand: &[usize
     };
     let nft: Vec<LogEntry> = log::nft_trace(nft_source, family)
         .into_iter()
-        .map(|l| LogEntry { step: step_of(l.log), text: l.text })
+        .map(|l| LogEntry {
+            step: step_of(l.log),
+            text: l.text,
+            copy: nft_source.log.get(l.log).is_some_and(|t| t.copy),
+        })
         .collect();
     // xtables-monitor shows the marking rule itself (with the `PACKET:` line before it); the legacy target
     // starts with the line after it.

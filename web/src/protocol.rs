@@ -217,4 +217,6 @@ pub struct LogEntry {
     pub step: usize,
     /// The line.
     pub text: String,
+    /// Whether the line is of the copy a TEE rule made (the kernel traces its walk too).
+    pub copy: bool,
 }

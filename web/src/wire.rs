@@ -314,7 +314,7 @@ wire_struct! {
         explained,
     }
     Run { first, last, stage, table, chain, depth, numbers, lines, span }
-    LogEntry { step, text }
+    LogEntry { step, text, copy }
     Span { start, end, line, col }
     Diagnostic { severity, span, message, hint }
     Stage { hook, kind, status, note }

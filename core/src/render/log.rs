@@ -41,9 +41,13 @@ pub fn nft_trace(trace: &Trace, family: Family) -> Vec<NftLine> {
         Family::Ipv6 => "-6",
     };
     let mut out = Vec::new();
-    let mut packet_due = false;
-    for (i, l) in trace.log.iter().enumerate() {
-        packet_due |= l.first_in_stage;
+    // A packet line is due for the walked packet and for a TEE rule's copy apart.
+    let mut packet_due = [false, false];
+    for i in nft_order(trace) {
+        let l = &trace.log[i];
+        let id = if l.copy { !id } else { id };
+        let packet_due = &mut packet_due[usize::from(l.copy)];
+        *packet_due |= l.first_in_stage;
         let end_of_chain = l.handle == 0;
         let text = match l.kind {
             LineKind::Policy if end_of_chain => {
@@ -61,15 +65,35 @@ pub fn nft_trace(trace: &Trace, family: Family) -> Vec<NftLine> {
             if out.is_empty() {
                 continue;
             }
-            packet_due = false;
+            *packet_due = false;
         }
-        if packet_due {
+        if *packet_due {
             out.push(NftLine { log: i, text: format!("PACKET: {fam} {id:08x} {} ", l.nft_packet) });
-            packet_due = false;
+            *packet_due = false;
         }
         out.push(NftLine { log: i, text });
     }
     out
+}
+
+/// The order of [`Trace::log`] in the nf_tables trace: a TEE rule's copy walks while the rule runs, and the
+/// kernel reports a rule once its target is done, so the copy's lines come before the rule's own (recorded).
+fn nft_order(trace: &Trace) -> Vec<usize> {
+    let log = &trace.log;
+    let mut order = Vec::with_capacity(log.len());
+    let mut i = 0;
+    while i < log.len() {
+        let copies = log[i + 1..].iter().take_while(|l| l.copy).count();
+        if log[i].copy {
+            order.push(i);
+        } else {
+            order.extend(i + 1..=i + copies);
+            order.push(i);
+            i += copies;
+        }
+        i += 1;
+    }
+    order
 }
 
 fn family_number(family: Family) -> u8 {
@@ -83,4 +107,61 @@ fn family_number(family: Family) -> u8 {
 fn packet_id(trace: &Trace) -> u32 {
     let first = trace.log.first().map(|l| l.packet.as_str()).unwrap_or("");
     first.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::TableName;
+    use crate::trace::LogLine;
+
+    fn line(table: TableName, chain: &str, kind: LineKind, number: u32, handle: u32, copy: bool) -> LogLine {
+        LogLine {
+            table,
+            chain: chain.to_string(),
+            kind,
+            number,
+            packet: format!("IN= OUT=eth{} SRC=192.0.2.7 DST=198.51.100.2", u8::from(copy)),
+            nft_packet: format!("OUT=eth{} SRC=192.0.2.7 DST=198.51.100.2", u8::from(copy)),
+            step: 0,
+            rule_text: format!("-A {chain} -j TEE --gateway 192.0.2.5"),
+            verdict: if kind == LineKind::Rule { "CONTINUE" } else { "ACCEPT" }.to_string(),
+            handle,
+            first_in_stage: false,
+            copy,
+        }
+    }
+
+    #[test]
+    fn a_tee_copys_lines_come_before_the_rule_in_the_nf_tables_trace() {
+        use LineKind::{Policy, Rule};
+        use TableName::{Filter, Mangle};
+        let mut log = vec![
+            line(Mangle, "PREROUTING", Rule, 1, 6, false),
+            line(Mangle, "OUTPUT", Policy, 1, 0, true),
+            line(Filter, "OUTPUT", Rule, 1, 4, true),
+            line(Mangle, "PREROUTING", Policy, 2, 0, false),
+        ];
+        for i in [0, 1, 2] {
+            log[i].first_in_stage = true;
+        }
+        let trace = Trace { log, ..Trace::default() };
+        assert_eq!(nft_order(&trace), [1, 2, 0, 3]);
+        let text = legacy(&trace);
+        assert!(text.starts_with("TRACE: mangle:PREROUTING:rule:1 "), "{text}");
+        let nft: Vec<String> = nft_trace(&trace, Family::Ipv4).into_iter().map(|l| l.text).collect();
+        let id = packet_id(&trace);
+        assert_eq!(
+            nft,
+            [
+                format!("PACKET: 2 {:08x} OUT=eth1 SRC=192.0.2.7 DST=198.51.100.2 ", !id),
+                format!(" TRACE: 2 {:08x} mangle:OUTPUT:policy:ACCEPT ", !id),
+                format!("PACKET: 2 {:08x} OUT=eth1 SRC=192.0.2.7 DST=198.51.100.2 ", !id),
+                format!(" TRACE: 2 {:08x} filter:OUTPUT:rule:0x4:CONTINUE  -4 -t filter -A OUTPUT -j TEE --gateway 192.0.2.5", !id),
+                format!("PACKET: 2 {id:08x} OUT=eth0 SRC=192.0.2.7 DST=198.51.100.2 "),
+                format!(" TRACE: 2 {id:08x} mangle:PREROUTING:rule:0x6:CONTINUE  -4 -t mangle -A PREROUTING -j TEE --gateway 192.0.2.5"),
+                format!(" TRACE: 2 {id:08x} mangle:PREROUTING:policy:ACCEPT "),
+            ]
+        );
+    }
 }

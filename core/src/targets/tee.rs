@@ -93,17 +93,55 @@ mod tests {
     }
 
     #[test]
-    fn the_original_goes_on() {
+    fn the_copy_walks_output_and_postrouting_while_the_original_goes_on() {
         let t = walk(
             "*mangle\n-A PREROUTING -j TEE --gateway 192.0.2.9\nCOMMIT\n",
             "lo UP 127.0.0.1/8\neth0 UP 192.0.2.2/24\n",
-            "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn",
+            "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn ttl 64",
         );
-        let step = t.steps.iter().find(|s| s.target.as_deref() == Some("TEE")).expect("the rule's step");
+        let step = t.steps.iter().position(|s| s.target.as_deref() == Some("TEE")).expect("the rule's step");
         assert_eq!(
-            step.effect.as_deref(),
-            Some("TEE: a copy of the packet is routed to 192.0.2.9; the original goes on")
+            t.steps[step].effect.as_deref(),
+            Some(
+                "TEE: a copy of the packet (UNTRACKED, TTL 63) is routed to 192.0.2.9 out of eth0 and leaves after \
+                 OUTPUT and POSTROUTING; the original goes on"
+            )
         );
+        // The copy's lines come right after the rule's, and belong to its step.
+        assert_eq!(
+            t.trace,
+            [
+                "mangle:PREROUTING:rule:1",
+                "mangle:OUTPUT:policy:1",
+                "mangle:POSTROUTING:policy:1",
+                "mangle:PREROUTING:policy:2",
+                "mangle:INPUT:policy:1"
+            ]
+        );
+        let copies: Vec<_> = t.log.iter().filter(|l| l.copy).collect();
+        assert_eq!(copies.len(), 2);
+        assert!(copies.iter().all(|l| l.step == step && l.packet.contains(" TTL=63 DF ")));
+        assert!(copies[0].packet.starts_with("IN= OUT=eth0 "), "{}", copies[0].packet);
+        assert!(copies[1].packet.starts_with("IN=eth0 OUT=eth0 "), "{}", copies[1].packet);
         assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Accept);
+        assert_eq!(t.fate.path, crate::trace::Path::Input);
+    }
+
+    #[test]
+    fn no_copy_without_the_interface_or_a_route() {
+        let host = "lo UP 127.0.0.1/8\neth0 UP 192.0.2.2/24\n";
+        let packet = "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn";
+        for (options, effect) in [
+            (
+                "--gateway 192.0.2.9 --oif eth7",
+                "TEE: no copy is made: the host has no interface eth7; the original goes on",
+            ),
+            ("--gateway 10.9.9.9", "TEE: no copy is made for 10.9.9.9: no route to 10.9.9.9; the original goes on"),
+        ] {
+            let t = walk(&format!("*mangle\n-A PREROUTING -j TEE {options}\nCOMMIT\n"), host, packet);
+            let step = t.steps.iter().find(|s| s.target.as_deref() == Some("TEE")).expect("the rule's step");
+            assert_eq!(step.effect.as_deref(), Some(effect));
+            assert!(t.log.iter().all(|l| !l.copy));
+        }
     }
 }

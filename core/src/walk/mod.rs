@@ -572,6 +572,8 @@ struct Walker<'s, 'r> {
     binding_assumed: Vec<Assumption>,
     /// Whether the packet is one the kernel makes itself (a REJECT's answer, a redirect), with no socket.
     kernel_made: bool,
+    /// Whether the packet is the copy a TEE rule made (`nf_skb_duplicated`), which TEE does not copy again.
+    duplicate: bool,
     /// Whether routing tried to send the IPv4 packet's source a redirect (`ip_rt_send_redirect`), which
     /// leaves that peer no allowance for an ICMP error for a second, whatever became of the redirect.
     redirect_tried: bool,
@@ -682,6 +684,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             binding_probe: false,
             binding_assumed: Vec::new(),
             kernel_made: false,
+            duplicate: false,
             redirect_tried: false,
             unspecified_source: false,
             in_iface: packet.in_iface.clone(),
@@ -1250,6 +1253,132 @@ impl<'s, 'r> Walker<'s, 'r> {
         }
     }
 
+    /// The copy a TEE rule at `hook` makes of the packet (`nf_dup_ipv4`, `nf_dup_ipv6`), walked at once,
+    /// while the rule runs, as the kernel sends it: routed to `gateway` (through `oif` when the rule names
+    /// one) with no mark, then out through OUTPUT and POSTROUTING by `ip_local_out`, with no socket and no
+    /// connection (UNTRACKED, so no nat chain), the original's mark, one hop less when it was copied in
+    /// PREROUTING or INPUT, and DF set. It keeps the original's mark for tracing, so its TRACE lines come
+    /// right after the TEE rule's own (recorded), marked [`LogLine::copy`]; POSTROUTING's show the
+    /// interface the copy was first routed out of as `IN=` too. What it changes of the walk's state (counters,
+    /// recent lists, ipsets) the original sees after it. Returns what became of the copy.
+    ///
+    /// [`LogLine::copy`]: crate::trace::LogLine::copy
+    fn tee_copy(&mut self, gateway: IpAddr, oif: Option<&str>, hook: Hook, step: Option<usize>) -> String {
+        if self.duplicate {
+            return "this packet is itself a copy TEE made, and the kernel does not copy a copy".to_string();
+        }
+        let to =
+            format!("{}{}", crate::ruleset::addr::Ip(gateway), oif.map(|o| format!(" out of {o}")).unwrap_or_default());
+        if self.probe {
+            return format!("a copy of the packet is routed to {to}");
+        }
+        // A named interface the host does not have leaves the target without one (`tee_netdev_event`).
+        if let Some(o) = oif.filter(|o| !self.host.assumed && self.host.interface(o).is_none()) {
+            return format!("no copy is made: the host has no interface {o}");
+        }
+        let v4 = gateway.is_ipv4();
+        let flow = crate::policy::Flow {
+            tos: if v4 { self.pkt.tos } else { 0 },
+            oif,
+            strict_oif: oif.is_some(),
+            ..crate::policy::Flow::to(gateway)
+        };
+        let decision = match (self.host.route_flow(&flow).0, oif) {
+            (RouteDecision::Local { dev }, Some(o)) if v4 && dev == o => RouteDecision::Local { dev },
+            // An IPv4 lookup through a named interface takes only routes through it, and when it finds none
+            // (or an unreachable one), takes the gateway as on its link (`fib_table_lookup`,
+            // `ip_route_output_key_hash_rcu`): the copy leaves by that interface.
+            (_, Some(o)) if v4 => RouteDecision::Forward {
+                dev: o.to_string(),
+                via: None,
+                src: None,
+                multipath: 0,
+                mtu: None,
+                mtu_locked: false,
+            },
+            (RouteDecision::Unroutable { reason, .. }, _) => {
+                return format!("no copy is made for {to}: {reason}");
+            }
+            (d, _) => d,
+        };
+        let dev = match &decision {
+            RouteDecision::Forward { dev, .. } => dev.clone(),
+            _ => "lo".to_string(),
+        };
+        let mut copy = self.pkt.clone();
+        copy.in_iface = None;
+        copy.out_iface = Some(dev.clone());
+        copy.physin = None;
+        copy.physout = None;
+        copy.ct_state = CtState::Untracked;
+        copy.ct_mark = 0;
+        copy.uid = None;
+        copy.gid = None;
+        if matches!(hook, Hook::Prerouting | Hook::Input) {
+            copy.ttl = copy.ttl.wrapping_sub(1);
+        }
+        if v4 {
+            copy.dont_fragment = true;
+        }
+        let mut c = Walker::new(self.sim, self.host, &copy, self.opts);
+        c.duplicate = true;
+        c.kernel_made = true;
+        c.traced = self.traced;
+        c.ct.state = CtState::Untracked;
+        c.ct.mark = 0;
+        c.nth_seen = self.nth_seen.clone();
+        c.recent = self.recent.clone();
+        c.ipsets = self.ipsets.clone();
+        c.out_iface = Some(dev.clone());
+        c.routed_with = c.route_key();
+        c.route_now = Some(decision);
+        let first_out = dev.clone();
+        let mut passed = c.hook(Hook::Output);
+        if passed {
+            c.out_iface = match &c.route_now {
+                Some(RouteDecision::Forward { dev, .. }) => Some(dev.clone()),
+                _ => Some("lo".into()),
+            };
+            // `ip_output` passes the device the copy was routed to first (`skb->dev`) as POSTROUTING's input.
+            c.in_iface = Some(dev.clone());
+            passed = c.hook(Hook::Postrouting);
+        }
+        self.nth_seen = c.nth_seen;
+        self.recent = c.recent;
+        if c.ipsets.is_some() {
+            self.ipsets = c.ipsets;
+        }
+        if let Some(s) = step {
+            for mut l in c.trace.log {
+                l.step = s;
+                l.copy = true;
+                self.trace.log.push(l);
+            }
+            self.trace.trace.extend(c.trace.trace);
+        }
+        let ttl = if v4 { "TTL" } else { "hop limit" };
+        let gw = crate::ruleset::addr::Ip(gateway);
+        let what = format!("a copy of the packet (UNTRACKED, {ttl} {}) is routed to {gw} out of {first_out}", copy.ttl);
+        match (passed, c.out_iface, c.fate) {
+            // Looped back, it comes in again on lo once the original is done, for the local route it took
+            // (which it keeps): chainwalk does not follow it there.
+            (true, Some(out), _) if out == "lo" => format!(
+                "{what}, an address of this host: after OUTPUT and POSTROUTING it goes out through lo and comes back \
+                 in once the original is done (chainwalk does not follow it there)"
+            ),
+            (true, Some(out), _) if out == first_out => format!("{what} and leaves after OUTPUT and POSTROUTING"),
+            (true, Some(out), _) => format!("{what}, routed again in OUTPUT, and leaves out of {out}"),
+            (_, _, Some(f)) => {
+                let mut why = f.summary;
+                if let Some(first) = why.get_mut(..1) {
+                    first.make_ascii_lowercase();
+                }
+                format!("{what}, and is {}", why.trim_end_matches('.'))
+            }
+            _ => format!("{what}; it does not get out"),
+        }
+    }
+
     /// Why routing drops an IPv4 packet that came in from outside for its addresses, without an ICMP error
     /// (`ip_route_input_slow` and `fib_validate_source` in `route.c`/`fib_frontend.c`): a destination in
     /// 0.0.0.0/8 or, unless `route_localnet`, in 127.0.0.0/8 (a DNAT to 127.0.0.1 included); a multicast,
@@ -1636,7 +1765,11 @@ impl<'s, 'r> Walker<'s, 'r> {
                 Some(hook),
                 StageKind::Conntrack,
                 StageStatus::Skipped,
-                "the packet was marked NOTRACK in raw: conntrack leaves it UNTRACKED".into(),
+                if self.duplicate {
+                    "a copy TEE made has no connection: conntrack leaves it UNTRACKED".into()
+                } else {
+                    "the packet was marked NOTRACK in raw: conntrack leaves it UNTRACKED".into()
+                },
             );
             return;
         }

@@ -463,7 +463,7 @@ fn evaluate(
         set_counts: if how == Eval::Look { None } else { Some(&w.set_counts) },
         now: w.opts.now,
         socket: w.pkt.is_local_out() && !w.kernel_made,
-        kernel_socket: w.kernel_made && matches!(w.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. }),
+        kernel_socket: w.kernel_made && !w.duplicate && matches!(w.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. }),
         backend: w.opts.backend,
     };
     // Nobody reads why a rule's addresses or interfaces did not fit when explanations are off.
@@ -738,6 +738,7 @@ fn push_log(
         verdict,
         handle: 0,
         first_in_stage,
+        copy: false,
     });
     w.trace.steps[s].log = Some(w.trace.log.len() - 1);
 }

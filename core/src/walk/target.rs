@@ -355,9 +355,8 @@ pub(super) fn apply(
             TargetResult::Continue
         }
         TargetKind::Tee(x) => {
-            let via = x.oif.as_deref().map(|o| format!(" out of {o}")).unwrap_or_default();
-            let gw = crate::ruleset::addr::Ip(x.gateway);
-            effect(w, format!("TEE: a copy of the packet is routed to {gw}{via}; the original goes on"));
+            let copy = w.tee_copy(x.gateway, x.oif.as_deref(), hook, step);
+            effect(w, format!("TEE: {copy}; the original goes on"));
             TargetResult::Continue
         }
         TargetKind::Hmark(x) => {
