@@ -77,6 +77,78 @@ fn number<T: TryFrom<u64>>(o: &Opt<'_>, min: u64, max: u64) -> Result<T, Diagnos
     T::try_from(n).map_err(|_| o.bad_arg("number out of range"))
 }
 
+/// What `-j HMARK` hashes (`struct hmark_tuple`, before the masks): the two addresses, the protocol and,
+/// for a protocol with ports or an SPI there (`proto_ports_offset`), the two 16-bit words found at them
+/// (the ports, or an ESP or AH SPI's halves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HmarkTuple {
+    /// The source address (the connection's original source with `--hmark-tuple ct`).
+    pub src: IpAddr,
+    /// The destination address (the connection's reply source with `ct`: where it really goes).
+    pub dst: IpAddr,
+    /// The protocol number.
+    pub proto: u8,
+    /// The two words at the ports' place, when the kernel reads them.
+    pub ports: Option<(u16, u16)>,
+}
+
+impl Hmark {
+    /// A rule with seed `rnd` and modulus `modulus` that hashes no part of the tuple (every mask 0).
+    pub fn new(rnd: u32, modulus: u32) -> Hmark {
+        Hmark {
+            src_mask: None,
+            dst_mask: None,
+            sport_mask: None,
+            dport_mask: None,
+            spi_mask: None,
+            sport: None,
+            dport: None,
+            spi: None,
+            proto_mask: None,
+            rnd,
+            modulus,
+            offset: None,
+            ct: false,
+        }
+    }
+
+    /// The mark `hmark_tg_v4`/`hmark_tg_v6` set (`hmark_hash`): each address under its mask (IPv6 folded
+    /// into one word by XOR), the ports under their masks or'ed with the set values and ordered high word
+    /// first, so both directions of a flow hash alike; `jhash_3words` of them with the seed, xor the
+    /// protocol under its mask, scaled into `--hmark-mod` (`reciprocal_scale`), plus `--hmark-offset`.
+    /// A part the rule does not ask for has a mask of 0.
+    pub fn mark(&self, t: &HmarkTuple) -> u32 {
+        let fold = |addr: IpAddr, mask: Option<IpAddr>| -> u32 {
+            match (addr, mask) {
+                (IpAddr::V4(a), Some(IpAddr::V4(m))) => u32::from(a) & u32::from(m),
+                (IpAddr::V6(a), Some(IpAddr::V6(m))) => {
+                    let x = u128::from(a) & u128::from(m);
+                    (x >> 96) as u32 ^ (x >> 64) as u32 ^ (x >> 32) as u32 ^ x as u32
+                }
+                _ => 0,
+            }
+        };
+        let (src, dst) = (fold(t.src, self.src_mask), fold(t.dst, self.dst_mask));
+        let (low, high) = if dst < src { (dst, src) } else { (src, dst) };
+        // The masks and set values share the place of the ports (`union hmark_ports`): an SPI's, when
+        // given, is the whole word.
+        let word = |spi: Option<u32>, s: Option<u16>, d: Option<u16>| {
+            spi.unwrap_or((u32::from(s.unwrap_or(0)) << 16) | u32::from(d.unwrap_or(0)))
+        };
+        let mask = word(self.spi_mask, self.sport_mask, self.dport_mask);
+        let set = word(self.spi, self.sport, self.dport);
+        let ports = t.ports.map_or(0, |(a, b)| {
+            let a = (a & (mask >> 16) as u16) | (set >> 16) as u16;
+            let b = (b & mask as u16) | set as u16;
+            let (hi, lo) = if b > a { (b, a) } else { (a, b) };
+            (u32::from(hi) << 16) | u32::from(lo)
+        });
+        let hash = crate::matches::cluster::jhash_words([low, high, ports], 3, self.rnd)
+            ^ u32::from(u16::from(t.proto) & self.proto_mask.unwrap_or(0));
+        (((u64::from(hash) * u64::from(self.modulus)) >> 32) as u32).wrapping_add(self.offset.unwrap_or(0))
+    }
+}
+
 impl Extension for Hmark {
     const OPTIONS: &'static [OptSpec] = &[
         opt("hmark-tuple", Args::One),
@@ -98,21 +170,7 @@ impl Extension for Hmark {
     /// ones and counts as having given those options, so giving one of them after it is giving it twice.
     fn build(opts: &[Opt<'_>], ctx: &ExtCtx<'_>, _warnings: &mut Vec<Diagnostic>) -> Result<Hmark, Diagnostic> {
         refuse_negation(opts)?;
-        let mut h = Hmark {
-            src_mask: None,
-            dst_mask: None,
-            sport_mask: None,
-            dport_mask: None,
-            spi_mask: None,
-            sport: None,
-            dport: None,
-            spi: None,
-            proto_mask: None,
-            rnd: 0,
-            modulus: 0,
-            offset: None,
-            ct: false,
-        };
+        let mut h = Hmark::new(0, 0);
         let (mut rnd, mut modulus) = (None, None);
         let mut given: Vec<&str> = Vec::new();
         for o in opts {
@@ -234,6 +292,68 @@ impl Extension for Hmark {
 
 #[cfg(test)]
 mod tests {
+    use super::{Hmark, HmarkTuple};
+
+    /// Marks the kernel set (Linux 6.18, recorded in `tests/cases/target-hmark-*` and
+    /// `ipv6-hmark-folds-the-addresses`).
+    #[test]
+    fn marks_are_the_kernels() {
+        let hmark = Hmark::new;
+        let v4 = |a: &str| std::net::IpAddr::V4(a.parse().unwrap());
+        let tuple = |proto: u8, ports: Option<(u16, u16)>| HmarkTuple {
+            src: v4("203.0.113.7"),
+            dst: v4("198.51.100.2"),
+            proto,
+            ports,
+        };
+        let all = |h: Hmark| Hmark {
+            src_mask: Some(v4("255.255.255.255")),
+            dst_mask: Some(v4("255.255.255.255")),
+            sport_mask: Some(0xffff),
+            dport_mask: Some(0xffff),
+            proto_mask: Some(0xff),
+            ..h
+        };
+        let h = Hmark { offset: Some(256), ..all(hmark(0xcafe, 16)) };
+        assert_eq!(h.mark(&tuple(6, Some((40000, 22)))), 0x10f);
+        // Both directions of a flow hash alike.
+        let back = HmarkTuple { src: v4("198.51.100.2"), dst: v4("203.0.113.7"), ..tuple(6, Some((22, 40000))) };
+        assert_eq!(h.mark(&back), 0x10f);
+        let h = Hmark {
+            src_mask: Some(v4("255.255.255.0")),
+            dst_mask: Some(v4("255.255.0.0")),
+            sport_mask: Some(0xff00),
+            dport: Some(0x8000),
+            proto_mask: Some(0x0f),
+            ..hmark(0x1234_5678, 1000)
+        };
+        assert_eq!(h.mark(&tuple(17, Some((5353, 53)))), 0x300);
+        let h = Hmark {
+            src_mask: Some(v4("255.255.255.255")),
+            spi_mask: Some(u32::MAX),
+            offset: Some(3),
+            ..hmark(0xdead_beef, 7)
+        };
+        assert_eq!(h.mark(&tuple(50, Some((0x1234, 0xabcd)))), 0x3);
+        let h = Hmark { sport: Some(0x8000), sport_mask: None, dport_mask: None, ..all(hmark(0xfeed, 1024)) };
+        assert_eq!(h.mark(&tuple(1, None)), 0x11c);
+        let ct = HmarkTuple { dst: v4("192.0.2.10"), ..tuple(6, Some((40000, 8080))) };
+        assert_eq!(Hmark { proto_mask: None, ..all(hmark(1, 64)) }.mark(&ct), 0x11);
+        let v6 = |a: &str| std::net::IpAddr::V6(a.parse().unwrap());
+        let h = Hmark {
+            src_mask: Some(v6("ffff:ffff:ffff:ffff::")),
+            dst_mask: Some(v6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")),
+            sport_mask: Some(0xffff),
+            dport_mask: Some(0xffff),
+            proto_mask: Some(0xff),
+            offset: Some(1000),
+            ..hmark(0x1234, 100)
+        };
+        let t =
+            HmarkTuple { src: v6("2001:db8:ff::7"), dst: v6("2001:db8:1::10"), proto: 17, ports: Some((40000, 53)) };
+        assert_eq!(h.mark(&t), 0x3f5);
+    }
+
     use crate::matches::testing::{error, load, saved, walk};
     use crate::ruleset::Family::{Ipv4, Ipv6};
 
@@ -383,19 +503,45 @@ mod tests {
     }
 
     #[test]
-    fn sets_a_mark_from_offset_and_hash() {
-        let t = walk(
-            "*mangle\n-A PREROUTING -j HMARK --hmark-tuple src,dst --hmark-mod 4 --hmark-rnd 1 --hmark-offset 100\nCOMMIT\n",
-            "lo UP 127.0.0.1/8\neth0 UP 192.0.2.2/24\n",
-            "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn",
-        );
+    fn the_walk_sets_the_mark_the_hash_gives() {
+        let host = "lo UP 127.0.0.1/8\neth0 UP 192.0.2.2/24\n";
+        let rules = |options: &str| {
+            format!(
+                "*mangle\n-A PREROUTING -j HMARK {options} --hmark-mod 4 --hmark-offset 100 --hmark-rnd 1\nCOMMIT\n"
+            )
+        };
+        let t = walk(&rules("--hmark-tuple src,dst"), host, "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn");
         let step = t.steps.iter().position(|s| s.target.as_deref() == Some("HMARK")).expect("the rule's step");
+        let change = t.changes.iter().find(|c| c.what == "mark").expect("a mark change");
+        let h = Hmark {
+            src_mask: Some("255.255.255.255".parse().unwrap()),
+            dst_mask: Some("255.255.255.255".parse().unwrap()),
+            offset: Some(100),
+            ..Hmark::new(1, 4)
+        };
+        let mark = h.mark(&HmarkTuple {
+            src: "192.0.2.1".parse().unwrap(),
+            dst: "192.0.2.2".parse().unwrap(),
+            proto: 6,
+            ports: Some((40000, 22)),
+        });
+        assert!((100..104).contains(&mark));
+        assert_eq!((change.from.as_str(), change.to.clone()), ("0x0", format!("{mark:#x}")));
         assert_eq!(
             t.steps[step].effect.as_deref(),
-            Some("HMARK: the packet's mark becomes 100 plus a hash of its tuple modulo 4 (chainwalk shows 100)")
+            Some(format!("HMARK: the hash of the packet's tuple gives mark {mark:#x}; it goes on").as_str())
         );
-        let change = t.changes.iter().find(|c| c.what == "mark").expect("a mark change");
-        assert_eq!((change.from.as_str(), change.to.as_str()), ("0x0", "0x64"));
-        assert!(t.assumptions.iter().any(|a| a.step == Some(step)));
+        assert!(t.assumptions.is_empty());
+        // What the packet does not say is assumed: the packet an ICMP error quotes.
+        let t = walk(&rules("--hmark-tuple src"), host, "icmp 192.0.2.1 -> 192.0.2.2 type 3 code 1 in eth0");
+        assert!(
+            t.assumptions.iter().any(|a| a.text.contains("the packet the ICMP error quotes")),
+            "{:?}",
+            t.assumptions
+        );
+        // With `ct`, a packet without a connection keeps its mark.
+        let t =
+            walk(&rules("--hmark-tuple ct,src"), host, "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 ctstate INVALID");
+        assert!(t.changes.iter().all(|c| c.what != "mark"), "{:?}", t.changes);
     }
 }

@@ -360,23 +360,45 @@ pub(super) fn apply(
             TargetResult::Continue
         }
         TargetKind::Hmark(x) => {
-            // The hash depends on the kernel's jhash of the tuple with the seed; chainwalk shows the offset.
             let before = w.pkt.mark;
-            let offset = x.offset.unwrap_or(0);
-            w.pkt.mark = offset;
-            assume(
-                w,
-                step,
-                format!("HMARK sets the mark to {offset} plus a hash of the tuple modulo {}; chainwalk does not compute the hash and takes it as 0", x.modulus),
-            );
-            effect(w, format!("HMARK: the packet's mark becomes {offset} plus a hash of its tuple modulo {} (chainwalk shows {offset})", x.modulus));
-            w.change(
-                step,
-                "mark",
-                format!("{before:#x}"),
-                format!("{offset:#x}"),
-                "HMARK sets the packet mark from a hash".into(),
-            );
+            match hmark_tuple(w, x) {
+                Ok(Some(tuple)) => {
+                    let mark = x.mark(&tuple);
+                    w.pkt.mark = mark;
+                    effect(w, format!("HMARK: the hash of the packet's tuple gives mark {mark:#x}; it goes on"));
+                    w.change(
+                        step,
+                        "mark",
+                        format!("{before:#x}"),
+                        format!("{mark:#x}"),
+                        "HMARK sets the mark from a hash".into(),
+                    );
+                }
+                Ok(None) => effect(
+                    w,
+                    "HMARK: the packet has no connection to hash (`--hmark-tuple ct`), so its mark stays; it goes on"
+                        .into(),
+                ),
+                Err(why) => {
+                    let offset = x.offset.unwrap_or(0);
+                    w.pkt.mark = offset;
+                    assume(w, step, format!("HMARK hashes {why}, which chainwalk does not know: it takes the hash as 0, so the mark is {offset:#x}"));
+                    effect(
+                        w,
+                        format!(
+                            "HMARK: the mark becomes {offset:#x} plus a hash chainwalk cannot compute, modulo {}",
+                            x.modulus
+                        ),
+                    );
+                    w.change(
+                        step,
+                        "mark",
+                        format!("{before:#x}"),
+                        format!("{offset:#x}"),
+                        "HMARK sets the mark from a hash".into(),
+                    );
+                }
+            }
             TargetResult::Continue
         }
         TargetKind::Rateest(x) => {
@@ -1194,4 +1216,43 @@ fn nat_to(
         w.trace.steps[s].effect = Some(format!("{}: {what} {from} → {to}; the nat chain ends here", t.name));
     }
     TargetResult::Accept
+}
+
+/// What `-j HMARK` hashes for the packet as it is (`hmark_pkt_set_htuple_ipv4`/`_ipv6`) or, with
+/// `--hmark-tuple ct`, for its connection (`hmark_ct_set_htuple`: the original source and the reply's
+/// source, and their ports, for any protocol but IPv4's ICMP). `Ok(None)`: the packet has no connection,
+/// and the kernel leaves its mark. `Err`: what the hash needs that the packet does not say (the packet an
+/// ICMP error quotes, which the kernel hashes instead; an SPI; an ICMPv6 connection's identifier).
+fn hmark_tuple(
+    w: &Walker<'_, '_>,
+    x: &crate::targets::hmark::Hmark,
+) -> Result<Option<crate::targets::hmark::HmarkTuple>, String> {
+    use crate::targets::hmark::HmarkTuple;
+    let pkt = &w.pkt;
+    let proto = pkt.l4.proto();
+    if x.ct {
+        if !w.ct_seen || !crate::matches::conntrack::has_connection(&w.ct) {
+            return Ok(None);
+        }
+        let (o, r) = (w.ct.original, w.ct.reply);
+        let ports = match pkt.l4 {
+            L4::Icmp { .. } => None,
+            L4::Icmpv6 { .. } => return Err("the ICMPv6 identifier of the connection".into()),
+            _ => Some((o.sport, r.sport)),
+        };
+        return Ok(Some(HmarkTuple { src: o.src, dst: r.src, proto, ports }));
+    }
+    let ports = match pkt.l4 {
+        L4::Icmp { icmp_type: 3 | 4 | 5 | 11 | 12, .. } => return Err("the packet the ICMP error quotes".into()),
+        L4::Icmpv6 { icmp_type: 1..=127, .. } => return Err("the packet the ICMPv6 error quotes".into()),
+        L4::Icmp { .. } | L4::Icmpv6 { .. } => None,
+        _ if crate::packet::ports_unknown(pkt.l4) => return Err("the packet's ports".into()),
+        L4::Other { proto: 50 | 51 } => match pkt.spi {
+            Some(spi) => Some(((spi >> 16) as u16, spi as u16)),
+            None => return Err("the packet's SPI".into()),
+        },
+        L4::Other { .. } => None,
+        l4 => l4.ports(),
+    };
+    Ok(Some(HmarkTuple { src: pkt.src, dst: pkt.dst, proto, ports }))
 }
