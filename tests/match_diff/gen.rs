@@ -715,7 +715,7 @@ fn target(
 fn rarer_target(table: &str, chain: &str, tcp: bool, p: &Pkt, rng: &mut Rng) -> Option<String> {
     let mangle = table == "mangle";
     let mask = |rng: &mut Rng| [0xffu32, 0xffff_ffff, 0x0f, 0xf0][rng.below(4)];
-    Some(match rng.below(10) {
+    Some(match rng.below(11) {
         0 => {
             let bits = 1u32 << rng.below(3);
             let way = ["--set-mark", "--or-mark", "--xor-mark", "--and-mark"][rng.below(4)];
@@ -758,6 +758,26 @@ fn rarer_target(table: &str, chain: &str, tcp: bool, p: &Pkt, rng: &mut Rng) -> 
             };
             let oif = dev.filter(|_| rng.below(3) == 0).map(|d| format!(" --oif {d}")).unwrap_or_default();
             format!("-j TEE --gateway {gateway}{oif}")
+        }
+        // A mark from a hash of parts of the tuple (or of the connection's), under masks, with set ports.
+        9 if table != "nat" => {
+            let kinds = ["src", "dst", "sport", "dport", "proto", "spi", "ct"];
+            let mut tuple: Vec<&str> = kinds.iter().copied().filter(|_| rng.below(2) == 0).collect();
+            if tuple.contains(&"spi") {
+                tuple.retain(|k| !k.ends_with("port"));
+            }
+            if tuple.iter().all(|k| *k == "ct") {
+                tuple.push("src");
+            }
+            let mut t = format!("-j HMARK --hmark-tuple {}", tuple.join(","));
+            if rng.below(3) == 0 && !tuple.contains(&"src") {
+                t += &format!(" --hmark-src-prefix {}", [8, 16, 24][rng.below(3)] * if p.v6 { 4 } else { 1 });
+            }
+            if rng.below(3) == 0 && !tuple.contains(&"spi") {
+                t += &format!(" --hmark-dport 0x{:x}", [0x8000, 0x1, 0xff00][rng.below(3)]);
+            }
+            let offset = [String::new(), " --hmark-offset 256".into()][rng.below(2)].clone();
+            t + &format!(" --hmark-rnd 0x{:x} --hmark-mod {}{offset}", rng.next() as u32, [2, 16, 1000][rng.below(3)])
         }
         _ => return None,
     })
