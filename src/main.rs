@@ -11,7 +11,7 @@ const USAGE: &str = "\
 usage: chainwalk check [-4|-6] FILE...   report what iptables-restore would refuse (FILE `-` is stdin)
        chainwalk save [-4|-6] FILE       print FILE back in canonical iptables-save form
        chainwalk trace [-4|-6] RULES --packet SPEC [--host FILE] [--format text|json|log|nft]
-                       [--trace-from-dump] [--assume TABLE:CHAIN:N=match|nomatch]...
+                       [--trace-from-dump] [--assume TABLE:CHAIN:N=match|nomatch]... [--at TIME]
                                          walk a packet through the rules as the kernel would
 options:
   -4, -6             read the dump as IPv4 (iptables-save) or IPv6 (ip6tables-save); default: guess
@@ -22,7 +22,9 @@ options:
   --format F         text (default), json (the trace), log (the kernel's TRACE lines), nft (xtables-monitor)
   --trace-from-dump  start the TRACE lines at the dump's own TRACE rule, as the user's log shows them
   --assume K=V       decide a nondeterministic match of rule K (e.g. nat:KUBE-SVC-X:1) by hand; for an
-                     NFQUEUE or QUEUE rule, `match` means a program listens on its queue (default: none)";
+                     NFQUEUE or QUEUE rule, `match` means a program listens on its queue (default: none)
+  --at TIME          when the packet arrives, for `-m time`: YYYY-MM-DDThh:mm:ss (UTC) or @SECONDS since
+                     1970; default: now";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -142,7 +144,9 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
     let mut packet = None;
     let mut host_file = None;
     let mut format = "text".to_string();
-    let mut opts = WalkOptions::default();
+    // The packet arrives now, as the kernel's clock would have it, unless `--at` says when.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).ok();
+    let mut opts = WalkOptions { now, ..WalkOptions::default() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| it.next().cloned().ok_or(format!("{a} needs {what}"));
@@ -153,6 +157,10 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
             "--host" => host_file = Some(value("a file")?),
             "--format" | "-f" => format = value("a format")?,
             "--trace-from-dump" => opts.trace_from_dump = true,
+            "--at" => {
+                let v = value("a time")?;
+                opts.now = Some(chainwalk_core::matches::time::parse_arrival(&v).map_err(|e| format!("--at: {e}"))?);
+            }
             "--assume" => {
                 let v = value("TABLE:CHAIN:N=match|nomatch")?;
                 let (key, answer) = chainwalk_core::walk::read_override(&v).map_err(|e| format!("--assume: {e}"))?;

@@ -72,3 +72,30 @@ fn trace_reports_bad_packets_with_their_column() {
     assert_eq!(code, 1);
     assert!(out.contains("packet:1:32: error:"), "{out}");
 }
+
+#[test]
+fn trace_takes_the_packet_as_arriving_now_unless_told_when() {
+    let rules = write(
+        "time.rules",
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m time --datestop 2020-01-01T00:00:00 -j DROP\nCOMMIT\n",
+    );
+    let trace = |extra: &[&str]| {
+        let mut args = vec!["trace", rules.as_str(), "--packet", "tcp 192.0.2.7:40000 -> 192.0.2.2:22 in eth0 syn"];
+        args.extend_from_slice(extra);
+        args.extend(["--format", "log"]);
+        chainwalk(&args)
+    };
+    // As the kernel does, by its clock: 2020 is over, the window is behind us.
+    let (code, out) = trace(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("TRACE: filter:INPUT:policy:2 "), "{out}");
+    let (_, out) = trace(&["--at", "2019-06-01T12:00"]);
+    assert!(out.starts_with("TRACE: filter:INPUT:rule:1 "), "{out}");
+    // The window ends with its last second.
+    let (_, out) = trace(&["--at", "@1577836800"]);
+    assert!(out.starts_with("TRACE: filter:INPUT:rule:1 "), "{out}");
+    let (_, out) = trace(&["--at", "@1577836801"]);
+    assert!(out.starts_with("TRACE: filter:INPUT:policy:2 "), "{out}");
+    let (code, _) = trace(&["--at", "yesterday"]);
+    assert_eq!(code, 2);
+}

@@ -78,7 +78,8 @@ pub fn run_indexed(parsed: &Parsed, index: &mut Option<Index>, inputs: Inputs<'_
         trace_from_dump: false,
         overrides: inputs.overrides.iter().cloned().collect(),
         explain_unmatched: outcome.dump.rules <= EXPLAIN_ALL_UP_TO || !inputs.expand.is_empty(),
-        now: None,
+        // The packet arrives now, as the kernel's clock would have it when it is sent.
+        now: crate::clock::seconds_since_1970(),
         backend: Backend::Legacy,
     };
     let start = now();

@@ -18,6 +18,19 @@ pub fn now() -> f64 {
     START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
 }
 
+/// Seconds since 1970 (UTC) by the wall clock: when a packet walked now arrives, for `-m time`.
+#[cfg(target_arch = "wasm32")]
+pub fn seconds_since_1970() -> Option<u64> {
+    let ms = js_sys::Date::now();
+    (ms.is_finite() && ms >= 0.0).then(|| (ms / 1e3) as u64)
+}
+
+/// Seconds since 1970 (UTC) by the host's clock.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn seconds_since_1970() -> Option<u64> {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).ok()
+}
+
 fn performance() -> Option<web_sys::Performance> {
     web_sys::window().and_then(|w| w.performance())
 }

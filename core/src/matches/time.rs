@@ -110,6 +110,15 @@ fn parse_date(text: &str) -> Result<u32, String> {
     Ok(t as u32)
 }
 
+/// When a packet arrives, for [`crate::walk::WalkOptions::now`]: a date as `--datestart` takes it
+/// (`YYYY[-MM[-DD[Thh[:mm[:ss]]]]]`, UTC) or `@SECONDS` since 1970.
+pub fn parse_arrival(text: &str) -> Result<u64, String> {
+    match text.strip_prefix('@') {
+        Some(secs) => secs.parse().map_err(|_| format!("`{text}` is not a number of seconds since 1970")),
+        None => parse_date(text).map(u64::from),
+    }
+}
+
 /// `time_parse_minutes`: `hh:mm[:ss]` as seconds into the day.
 fn parse_daytime(text: &str) -> Result<u32, String> {
     let bad = || format!("`{text}` is not a time of day; write hh:mm[:ss] from 00:00:00 to 23:59:59");
@@ -356,13 +365,24 @@ impl Evaluate for Time {
                 "the window `{window}` starts after it stops, so no packet is inside it, so this does not hold"
             ));
         }
+        // The walk's clock (the time it was made, unless the user said when) decides, as the kernel's does;
+        // it stays an assumption the user can flip, to see the packet arrive at another time.
         if let (Some(now), false) = (ctx.now, self.kernel_tz) {
             return match self.outside(now) {
-                None => Outcome::yes(format!("the packet arrives at {} UTC, inside `{window}`", date_text(now))),
-                Some(why) => Outcome::no(format!(
-                    "the packet arrives at {} UTC, {why} of `{window}`, so this does not hold",
-                    date_text(now)
-                )),
+                None => Outcome::assumed(
+                    true,
+                    format!(
+                        "chainwalk takes the packet as arriving at {} UTC, inside `{window}`, so this holds",
+                        date_text(now)
+                    ),
+                ),
+                Some(why) => Outcome::assumed(
+                    false,
+                    format!(
+                        "chainwalk takes the packet as arriving at {} UTC, {why} of `{window}`, so this does not hold",
+                        date_text(now)
+                    ),
+                ),
             };
         }
         Outcome::assumed(
