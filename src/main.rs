@@ -26,6 +26,11 @@ options:
   --at TIME          when the packet arrives, for `-m time`: YYYY-MM-DDThh:mm:ss (UTC) or @SECONDS since
                      1970; default: now";
 
+/// Writes to standard output; a reader that went away (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
@@ -132,7 +137,7 @@ fn save(files: &[&str], family: Option<Family>) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::from(1));
     }
-    print!("{}", chainwalk_core::canonical(&parsed));
+    emit(&chainwalk_core::canonical(&parsed));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -184,7 +189,7 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
     let parsed = parse(&read(&rules)?, family);
     let rules_name = display_name(&rules);
     for d in parsed.errors() {
-        println!("{rules_name}:{d}");
+        emit(&format!("{rules_name}:{d}\n"));
         bad = true;
     }
     let packet = match chainwalk_core::packet::parse(
@@ -192,7 +197,7 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
     ) {
         Ok(p) => Some(p),
         Err(d) => {
-            println!("packet:{d}");
+            emit(&format!("packet:{d}\n"));
             bad = true;
             None
         }
@@ -203,7 +208,7 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
             Ok(h) => Some(h),
             Err(errors) => {
                 for d in errors {
-                    println!("{}:{d}", display_name(f));
+                    emit(&format!("{}:{d}\n", display_name(f)));
                 }
                 bad = true;
                 None
@@ -214,7 +219,7 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     };
     if packet.family() != parsed.ruleset.family {
-        println!("packet: the packet is {:?} but the rules are {:?}", packet.family(), parsed.ruleset.family);
+        emit(&format!("packet: the packet is {:?} but the rules are {:?}\n", packet.family(), parsed.ruleset.family));
         return Ok(ExitCode::from(1));
     }
     let sim = Simulation::new(&parsed.ruleset);
@@ -232,6 +237,6 @@ fn trace(args: &[String]) -> Result<ExitCode, String> {
         }
         other => return Err(format!("unknown format `{other}` (text, json, log or nft)")),
     };
-    print!("{out}");
+    emit(&out);
     Ok(ExitCode::SUCCESS)
 }

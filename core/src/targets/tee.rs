@@ -144,4 +144,25 @@ mod tests {
             assert!(t.log.iter().all(|l| !l.copy));
         }
     }
+
+    #[test]
+    fn copies_share_the_walks_budget() {
+        // 21 chains that each call the next twice: the TEE rule at the bottom runs a million times in the
+        // kernel; the walk stops after MAX_MATCHED rules that matched, the copies' among them.
+        let mut rules = String::from("*mangle\n-A PREROUTING -j C0\n");
+        for i in 0..20 {
+            rules += &format!("-A C{i} -j C{}\n-A C{i} -j C{}\n", i + 1, i + 1);
+        }
+        rules += "-A C20 -j TEE --gateway 192.0.2.9\nCOMMIT\n";
+        let decl: String = (0..21).map(|i| format!(":C{i} - [0:0]\n")).collect();
+        let rules = rules.replacen("*mangle\n", &format!("*mangle\n:PREROUTING ACCEPT [0:0]\n{decl}"), 1);
+        let t = walk(
+            &rules,
+            "lo UP 127.0.0.1/8\neth0 UP 192.0.2.2/24\n",
+            "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn",
+        );
+        assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Undecided);
+        let copies = t.log.iter().filter(|l| l.copy).count();
+        assert!(copies > 0 && t.log.len() < 3 * crate::walk::MAX_MATCHED, "{copies} of {}", t.log.len());
+    }
 }

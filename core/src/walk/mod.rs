@@ -1329,6 +1329,8 @@ impl<'s, 'r> Walker<'s, 'r> {
         c.nth_seen = self.nth_seen.clone();
         c.recent = self.recent.clone();
         c.ipsets = self.ipsets.clone();
+        // The copies share the walk's budget: chains that call a TEE rule over and over make many.
+        (c.evaluated, c.matched, c.budget) = (self.evaluated, self.matched, self.budget);
         c.out_iface = Some(dev.clone());
         c.routed_with = c.route_key();
         c.route_now = Some(decision);
@@ -1343,6 +1345,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             c.in_iface = Some(dev.clone());
             passed = c.hook(Hook::Postrouting);
         }
+        (self.evaluated, self.matched) = (c.evaluated, c.matched);
         self.nth_seen = c.nth_seen;
         self.recent = c.recent;
         if c.ipsets.is_some() {
