@@ -367,3 +367,42 @@ fn nat_targets_are_read_from_the_dump() {
     assert_eq!(addrs, want);
     assert_eq!(t.ports, [80, 3128, 7788, 8443]);
 }
+
+/// Lines as the kernel printed them for `target-tee-in-postrouting-copy-keeps-its-ttl` (shortened), and for
+/// match_diff seed 53753, where only the copy left.
+#[test]
+fn tee_copies_are_told_from_the_packet() {
+    let pkt = chainwalk_core::packet::parse("IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 PROTO=TCP SPT=1 DPT=80 SYN")
+        .expect("a packet");
+    let kept_ttl = [
+        "TRACE: mangle:FORWARD:policy:1 IN=eth0 OUT=eth1 SRC=203.0.113.7",
+        "TRACE: mangle:POSTROUTING:rule:1 IN=eth0 OUT=eth1 SRC=203.0.113.7",
+        "TRACE: raw:OUTPUT:rule:1 IN= OUT=eth0 SRC=203.0.113.7",
+        "TRACE: filter:OUTPUT:rule:1 IN= OUT=eth0 SRC=203.0.113.7",
+        "TRACE: mangle:POSTROUTING:rule:2 IN=eth0 OUT=eth0 SRC=203.0.113.7",
+        "TRACE: mangle:POSTROUTING:policy:3 IN=eth0 OUT=eth0 SRC=203.0.113.7",
+        "TRACE: mangle:POSTROUTING:rule:2 IN=eth0 OUT=eth1 SRC=203.0.113.7",
+        "TRACE: nat:POSTROUTING:rule:1 IN=eth0 OUT=eth1 SRC=203.0.113.7",
+    ];
+    assert_eq!(recorder::tee_copies_out(&pkt, &kept_ttl), ["eth0"]);
+    let only_the_copy = [
+        "TRACE: mangle:PREROUTING:rule:1 IN=eth0 OUT= SRC=192.0.2.1",
+        "TRACE: raw:OUTPUT:policy:1 IN= OUT=eth0 SRC=192.0.2.1",
+        "TRACE: mangle:POSTROUTING:policy:1 IN=eth0 OUT=eth0 SRC=192.0.2.1",
+        "TRACE: mangle:PREROUTING:policy:2 IN=eth0 OUT= SRC=192.0.2.1",
+    ];
+    assert_eq!(recorder::tee_copies_out(&pkt, &only_the_copy), ["eth0"]);
+    // A copy that leaves where the packet does is not in the way: the packet is there too.
+    let both = [
+        "TRACE: mangle:POSTROUTING:policy:1 IN=eth1 OUT=eth1 SRC=1",
+        "TRACE: mangle:POSTROUTING:policy:1 IN=eth0 OUT=eth1 SRC=1",
+    ];
+    assert!(recorder::tee_copies_out(&pkt, &both).is_empty());
+    let own = chainwalk_core::packet::parse("IN= OUT=eth0 SRC=198.51.100.2 DST=203.0.113.7 PROTO=UDP SPT=1 DPT=53")
+        .expect("a packet");
+    let output = [
+        "TRACE: mangle:POSTROUTING:policy:1 IN=eth1 OUT=eth0 SRC=1",
+        "TRACE: mangle:POSTROUTING:policy:1 IN= OUT=eth0 SRC=1",
+    ];
+    assert!(recorder::tee_copies_out(&own, &output).is_empty());
+}

@@ -426,16 +426,19 @@ pub struct DumpTargets {
     pub ports: Vec<u16>,
     /// Whether a source NAT target picks ports at random (`--random`, `--random-fully`).
     pub random: bool,
+    /// Whether the dump has a `-j TEE` rule, whose copies of the packet may leave by an interface too.
+    pub tee: bool,
 }
 
 impl DumpTargets {
     /// Reads them from the text of a dump.
     pub fn read(rules: &str) -> DumpTargets {
-        let mut t = DumpTargets { addrs: Vec::new(), ports: Vec::new(), random: false };
+        let mut t = DumpTargets { addrs: Vec::new(), ports: Vec::new(), random: false, tee: false };
         for line in rules.lines() {
             let words: Vec<&str> = line.split_whitespace().collect();
             // (A destination's port is drawn at random only from ports the rule names, which the recorder
             // sees; a source's is drawn from its whole class.)
+            t.tee |= words.windows(2).any(|w| w == ["-j", "TEE"]);
             t.random |= words.iter().any(|w| w.starts_with("--random"))
                 && words.iter().any(|w| *w == "SNAT" || *w == "MASQUERADE");
             for pair in words.windows(2) {
@@ -1085,7 +1088,9 @@ impl Lab {
                 "the kernel's log shows no ports for SCTP, and the dump's source NAT picks them at random".into()
             );
         }
-        let fate = self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str))?;
+        let copies_out = if targets.tee { tee_copies_out(pkt, &trace) } else { Vec::new() };
+        let fate =
+            self.fate(pkt, &seen, last_seen, delivered.map(String::as_str), posted.map(String::as_str), &copies_out)?;
         let ports_seen = fate.starts_with("FATE: verdict=accept")
             && (!fate.contains("path=input") || seen.delivered_ports.is_some());
         if matches!(pkt.l4, L4::Sctp { .. }) && nat_ports && !ports_seen {
@@ -1249,6 +1254,7 @@ impl Lab {
         last_seen: Option<&str>,
         delivered: Option<&str>,
         posted: Option<&str>,
+        copies_out: &[&str],
     ) -> Res<String> {
         let local = pkt.in_iface.is_none();
         let proto = pkt.l4.proto();
@@ -1282,6 +1288,11 @@ impl Lab {
             .filter(|(label, _)| label != "lo")
             .filter_map(|(label, ws)| ws.iter().find(|w| seen.stamp.matches_wire(w, proto)).map(|w| (label, w)))
             .min_by_key(|(label, _)| **label == back);
+        if let Some((label, _)) = sent.filter(|(label, _)| copies_out.contains(&label.as_str())) {
+            return Err(format!(
+                "a copy a TEE rule made left by {label} too, and the recorder cannot tell it from the packet there"
+            ));
+        }
         if let Some((label, w)) = sent {
             let port = |p: u16| ports.then(|| p.to_string());
             let src = endpoint_text(&w.src.to_string(), port(w.sport).as_deref());
@@ -1574,6 +1585,38 @@ pub fn tsval_of(msg: &str) -> Option<u32> {
 fn marked(logs: &[String]) -> impl Iterator<Item = &String> {
     let trace = logs.iter().filter(|m| m.starts_with("TRACE: "));
     trace.chain(logs.iter().filter(|m| m.starts_with("cwrec-mark ")))
+}
+
+/// The interfaces TEE's copies of the packet left by and the packet did not, from the TRACE lines (which
+/// the copies inherit). A copy's POSTROUTING lines show as `IN=` the device it was routed to: for one of
+/// H's own packets, any `IN=` is a copy's; for a packet that came in, an `IN=` other than its own is, and
+/// so is one equal to `OUT=` right after OUTPUT lines (only a copy walks OUTPUT then; the packet itself
+/// is routed back out where it came in only by a hairpin).
+pub fn tee_copies_out<'a>(pkt: &Packet, trace: &[&'a str]) -> Vec<&'a str> {
+    let chain = |line: &str| line.split(' ').nth(1).and_then(|t| t.split(':').nth(1)).map(str::to_string);
+    let (mut copies, mut own) = (Vec::new(), Vec::new());
+    let mut after_output = false;
+    for line in trace {
+        let (inn, out) = (field(line, "IN").unwrap_or(""), field(line, "OUT").unwrap_or(""));
+        match chain(line).as_deref() {
+            Some("OUTPUT") => after_output = true,
+            Some("POSTROUTING") => {
+                let copy = match pkt.in_iface.as_deref() {
+                    None => !inn.is_empty(),
+                    Some(came_in) => inn != came_in || (after_output && inn == out),
+                };
+                after_output &= inn == out;
+                let list = if copy { &mut copies } else { &mut own };
+                if !out.is_empty() && !list.contains(&out) {
+                    list.push(out);
+                }
+            }
+            Some("PREROUTING" | "INPUT" | "FORWARD") => after_output = false,
+            _ => {}
+        }
+    }
+    copies.retain(|c| !own.contains(c));
+    copies
 }
 
 /// The value of `KEY=` in a log line (its first occurrence, before any quoted packet in brackets).
