@@ -368,22 +368,16 @@ impl Evaluate for Time {
         // The walk's clock (the time it was made, unless the user said when) decides, as the kernel's does;
         // it stays an assumption the user can flip, to see the packet arrive at another time.
         if let (Some(now), false) = (ctx.now, self.kernel_tz) {
-            return match self.outside(now) {
-                None => Outcome::assumed(
-                    true,
-                    format!(
-                        "chainwalk takes the packet as arriving at {} UTC, inside `{window}`, so this holds",
-                        date_text(now)
-                    ),
-                ),
-                Some(why) => Outcome::assumed(
-                    false,
-                    format!(
-                        "chainwalk takes the packet as arriving at {} UTC, {why} of `{window}`, so this does not hold",
-                        date_text(now)
-                    ),
-                ),
+            let (holds, place) = match self.outside(now) {
+                None => (true, "inside".to_string()),
+                Some(why) => (false, format!("{why} of")),
             };
+            let so = if holds { "so this holds" } else { "so this does not hold" };
+            let at = date_text(now);
+            return Outcome::assumed(
+                holds,
+                format!("chainwalk takes the packet as arriving at {at} UTC, {place} `{window}`, {so}"),
+            );
         }
         Outcome::assumed(
             true,

@@ -361,44 +361,38 @@ pub(super) fn apply(
         }
         TargetKind::Hmark(x) => {
             let before = w.pkt.mark;
-            match hmark_tuple(w, x) {
+            let mark = match hmark_tuple(w, x) {
                 Ok(Some(tuple)) => {
                     let mark = x.mark(&tuple);
-                    w.pkt.mark = mark;
                     effect(w, format!("HMARK: the hash of the packet's tuple gives mark {mark:#x}; it goes on"));
-                    w.change(
-                        step,
-                        "mark",
-                        format!("{before:#x}"),
-                        format!("{mark:#x}"),
-                        "HMARK sets the mark from a hash".into(),
-                    );
+                    mark
                 }
-                Ok(None) => effect(
-                    w,
-                    "HMARK: the packet has no connection to hash (`--hmark-tuple ct`), so its mark stays; it goes on"
-                        .into(),
-                ),
+                Ok(None) => {
+                    let text = "HMARK: the packet has no connection to hash (`--hmark-tuple ct`), so its mark stays; \
+                                it goes on";
+                    effect(w, text.into());
+                    return TargetResult::Continue;
+                }
                 Err(why) => {
                     let offset = x.offset.unwrap_or(0);
-                    w.pkt.mark = offset;
-                    assume(w, step, format!("HMARK hashes {why}, which chainwalk does not know: it takes the hash as 0, so the mark is {offset:#x}"));
-                    effect(
-                        w,
-                        format!(
-                            "HMARK: the mark becomes {offset:#x} plus a hash chainwalk cannot compute, modulo {}",
-                            x.modulus
-                        ),
+                    let text = format!(
+                        "HMARK hashes {why}, which chainwalk does not know: it takes the hash as 0, so the mark is \
+                         {offset:#x}"
                     );
-                    w.change(
-                        step,
-                        "mark",
-                        format!("{before:#x}"),
-                        format!("{offset:#x}"),
-                        "HMARK sets the mark from a hash".into(),
-                    );
+                    assume(w, step, text);
+                    let modulus = x.modulus;
+                    effect(w, format!("HMARK: the mark becomes {offset:#x} plus a hash chainwalk cannot compute, modulo {modulus}"));
+                    offset
                 }
-            }
+            };
+            w.pkt.mark = mark;
+            w.change(
+                step,
+                "mark",
+                format!("{before:#x}"),
+                format!("{mark:#x}"),
+                "HMARK sets the mark from a hash".into(),
+            );
             TargetResult::Continue
         }
         TargetKind::Rateest(x) => {
