@@ -100,9 +100,14 @@ use std::time::{Duration, Instant};
 
 type Res<T> = Result<T, String>;
 
-/// How long the recorder waits for the kernel after sending (the packet's walk takes microseconds); more
-/// is read until the log has been quiet for a while.
-const SETTLE: Duration = Duration::from_millis(400);
+/// How long the recorder waits for the kernel after sending before it reads the log, and then how long the
+/// log must stay quiet before the recording ends. A packet's walk, its answers (a reset, an ICMP error, a
+/// TEE copy) and its frames on the links all happen within a millisecond of the send (measured over every
+/// case in `tests/cases`: the last of a packet's lines came at most 5 ms after it was sent, under a
+/// compile on both cores); what comes later is the links' own chatter (IPv6 MLD reports, hundreds of
+/// milliseconds later), which the stamp leaves out anyway.
+const SETTLE: Duration = Duration::from_millis(100);
+const QUIET_FOR: Duration = Duration::from_millis(50);
 
 /// What the tracing chains log of the packet they mark: its identity, for a packet the kernel sends
 /// (`Stamp::learn`) when no legacy TRACE line shows it (the nf_tables backend traces to netlink instead).
@@ -1754,7 +1759,7 @@ impl Kmsg {
         let mut all = self.read_new();
         let start = Instant::now();
         loop {
-            sleep(Duration::from_millis(150));
+            sleep(QUIET_FOR);
             let more = self.read_new();
             if more.is_empty() || start.elapsed() > Duration::from_secs(3) {
                 break;

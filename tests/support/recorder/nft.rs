@@ -144,24 +144,40 @@ impl Monitor {
         Ok(monitor)
     }
 
-    /// Whether a netfilter netlink socket in H listens to the trace group (`NFNLGRP_NFTRACE`, group 9):
-    /// the monitor's, as nothing else in H listens there.
-    fn listening(&self) -> bool {
+    /// The bytes waiting in each netfilter netlink socket in H that listens to the trace group
+    /// (`NFNLGRP_NFTRACE`, group 9): the monitor's, as nothing else in H listens there.
+    fn trace_sockets(&self) -> Vec<u64> {
         const NETLINK_NETFILTER: &str = "12";
         const NFTRACE_GROUP_BIT: u64 = 1 << (9 - 1);
         let table = std::fs::read_to_string(format!("/proc/{}/net/netlink", self.child.id())).unwrap_or_default();
-        table.lines().skip(1).any(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            cols.len() > 3
-                && cols[1] == NETLINK_NETFILTER
-                && u64::from_str_radix(cols[3], 16).is_ok_and(|g| g & NFTRACE_GROUP_BIT != 0)
-        })
+        table
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                // sk, Eth, Pid, Groups, Rmem, ...
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                let listens = cols.len() > 4
+                    && cols[1] == NETLINK_NETFILTER
+                    && u64::from_str_radix(cols[3], 16).is_ok_and(|g| g & NFTRACE_GROUP_BIT != 0);
+                listens.then(|| cols[4].parse().unwrap_or(u64::MAX))
+            })
+            .collect()
+    }
+
+    fn listening(&self) -> bool {
+        !self.trace_sockets().is_empty()
     }
 
     /// Stops the monitor (it prints each line as it comes) and returns what it printed.
     fn stop(mut self) -> Res<Printed> {
-        // Give the last messages of the packet's walk time to arrive.
-        sleep(Duration::from_millis(50));
+        // The walk's messages reached the monitor's socket as the packet went (the recorder has waited for
+        // the kernel's log to go quiet); wait until the monitor has read them all, then give it a moment
+        // to print the last.
+        let start = Instant::now();
+        while self.trace_sockets().iter().any(|&queued| queued > 0) && start.elapsed() < Duration::from_secs(3) {
+            sleep(Duration::from_millis(5));
+        }
+        sleep(Duration::from_millis(30));
         let exited = self.child.try_wait().ok().flatten();
         // SAFETY: kill on the id of a child this value owns and has not waited for.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
