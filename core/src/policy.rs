@@ -107,8 +107,9 @@ pub struct Flow<'a> {
     pub uid: u32,
     /// The output interface of the lookup, if any, which `oif` selectors of the policy compare with.
     pub oif: Option<&'a str>,
-    /// Whether an IPv6 lookup takes only routes through `oif` (`RT6_LOOKUP_F_IFACE`: an output lookup
-    /// with an interface and no source).
+    /// Whether the lookup takes only routes through `oif`: an IPv6 output lookup with an interface and no
+    /// source (`RT6_LOOKUP_F_IFACE`), an IPv4 one with `flowi4_oif` (`fib_table_lookup` skips next hops
+    /// elsewhere, though a refusing route still refuses).
     pub strict_oif: bool,
 }
 
@@ -341,9 +342,9 @@ impl Host {
         rules.extend(defaults.iter().map(|r| (None, r)));
         rules.sort_by_key(|(_, r)| r.priority);
         let dst = flow.dst;
-        // An IPv6 lookup held to its interface finds only what goes through it, in the local table as in
-        // the others (`rt6_score_route`); a refusing route goes through `lo`.
-        let strict = flow.oif.filter(|_| family == Family::Ipv6 && flow.strict_oif);
+        // A lookup held to its interface finds only what goes through it, in the local table as in the
+        // others (`rt6_score_route`, `fib_table_lookup`).
+        let strict = flow.oif.filter(|_| flow.strict_oif);
         let mut at = 0;
         while let Some(&(index, rule)) = rules.get(at) {
             at += 1;
@@ -390,15 +391,16 @@ impl Host {
         (Resolved::Refused(RouteDecision::Unroutable { reason, route: None }), None)
     }
 
-    /// [`Host::lookup_in`], held to the routes through `oif` when there is one (a refusing route goes
-    /// through `lo`).
+    /// [`Host::lookup_in`], held to the routes through `oif` when there is one (an IPv6 refusing route goes
+    /// through `lo`; an IPv4 one refuses whatever the interface, as `fib_table_lookup` returns its error
+    /// before it looks at next hops).
     fn lookup_through(&self, table: u32, ip: IpAddr, oif: Option<&str>) -> Option<&Route> {
         let through = |r: &&Route| {
             oif.is_none_or(|oif| match r.kind {
                 RouteKind::Unicast | RouteKind::Local | RouteKind::Broadcast => {
                     r.dev.as_deref() == Some(oif) || r.nexthops.iter().any(|n| n.dev.as_deref() == Some(oif))
                 }
-                _ => oif == "lo",
+                _ => oif == "lo" || ip.is_ipv4(),
             })
         };
         self.routes

@@ -1053,19 +1053,32 @@ impl<'s, 'r> Walker<'s, 'r> {
         if self.family() != Family::Ipv4 || came_in != out || !self.host.sends_redirects(out) {
             return false;
         }
-        // `fib_validate_source` answers 1 only when the way back to the source through `out` is a route with
-        // no gateway (a next hop of host scope): the best route to it, or else the best through `out`.
-        let src = self.pkt.src;
-        let through_out = |r: &&crate::host::Route| r.dev.as_deref() == Some(out);
-        let back = self.host.lookup(src).filter(through_out).or_else(|| {
-            self.host
-                .routes
-                .iter()
-                .filter(|r| r.kind == RouteKind::Unicast && crate::host::prefix_contains(r.dst, r.prefix, src))
-                .filter(through_out)
-                .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
-        });
-        if !back.is_some_and(|r| r.kind == RouteKind::Unicast && r.via.is_none()) {
+        // `fib_validate_source` answers 1 only when the way back to the source (looked up through the
+        // routing policy as for the reverse-path filter) is a route through `out` with no gateway (a next hop
+        // of host scope); when the best way back goes elsewhere and the filter is not strict, the best way
+        // through `out` (`flowi4_oif`) decides (recorded: match_diff seed 54665, where `iif` of the way back
+        // picked a table whose route to the source has a gateway).
+        let IpAddr::V4(src) = self.pkt.src else { return false };
+        let forward = RouteDecision::Forward {
+            dev: out.to_string(),
+            via: None,
+            src: None,
+            multipath: 0,
+            mtu: None,
+            mtu_locked: false,
+        };
+        let mut flow = self.way_back(&came_in, src, &forward);
+        let direct = |decision: RouteDecision| matches!(decision, RouteDecision::Forward { via: None, .. });
+        let sends = if self.host.route_uses_dev(&flow, out) {
+            direct(self.host.route_flow(&flow).0)
+        } else if self.host.rp_filter_mode(&came_in) == 1 {
+            false
+        } else {
+            flow.oif = Some(out);
+            flow.strict_oif = true;
+            direct(self.host.route_flow(&flow).0)
+        };
+        if !sends {
             return false;
         }
         // `ip_rt_send_redirect` empties the source's token bucket before `icmp_send` decides anything.
@@ -1495,27 +1508,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         if mode == 0 {
             return None;
         }
-        let ports = self.pkt.l4.ports();
-        // A broadcast or multicast destination is asked from 0.0.0.0 (`ip_route_input_mc`, `brd_input`).
-        let to_group = matches!(self.pkt.dst, IpAddr::V4(d) if d.is_multicast() || d.is_broadcast())
-            || self.host.is_broadcast(self.pkt.dst);
-        // As a packet that came in on the interface the packet is forwarded out of (`fib_validate_source` gets
-        // the forward route's device as `oif`, which the way back takes as its `iif`), or from `lo` for one
-        // delivered here (recorded).
-        let forward_dev = match forward {
-            RouteDecision::Forward { dev, .. } if !to_group => Some(dev.as_str()),
-            _ => None,
-        };
-        let flow = crate::policy::Flow {
-            src: (!to_group).then_some(self.pkt.dst),
-            iif: forward_dev,
-            mark: if self.host.src_valid_mark(dev) { self.pkt.mark } else { 0 },
-            proto: Some(self.pkt.l4.proto()),
-            sport: ports.map(|p| p.1),
-            dport: ports.map(|p| p.0),
-            tos: self.pkt.tos,
-            ..crate::policy::Flow::to(IpAddr::V4(src))
-        };
+        let flow = self.way_back(dev, src, forward);
         let back = self.host.route_flow(&flow).0;
         let why = match (&back, mode) {
             (RouteDecision::Unroutable { reason, .. }, _) => format!("the way back to {src} is refused ({reason})"),
@@ -1525,6 +1518,32 @@ impl<'s, 'r> Walker<'s, 'r> {
             _ => return None,
         };
         Some(format!("{why}, so routing drops the packet as a martian"))
+    }
+
+    /// The lookup `__fib_validate_source` makes of the way back to `src` from a packet that came in on `dev`
+    /// and was routed by `forward`: to the source, from the destination, as a packet that came in on the
+    /// interface `forward` leaves by (`fib_validate_source` gets the forward route's device as `oif`, which
+    /// the way back takes as its `iif`), or from `lo` for one delivered here (recorded), with the packet's
+    /// TOS, its protocol and its ports swapped, and its mark only with `src_valid_mark`. A broadcast or
+    /// multicast destination is asked from 0.0.0.0 (`ip_route_input_mc`, `brd_input`).
+    fn way_back<'a>(&self, dev: &str, src: std::net::Ipv4Addr, forward: &'a RouteDecision) -> crate::policy::Flow<'a> {
+        let ports = self.pkt.l4.ports();
+        let to_group = matches!(self.pkt.dst, IpAddr::V4(d) if d.is_multicast() || d.is_broadcast())
+            || self.host.is_broadcast(self.pkt.dst);
+        let forward_dev = match forward {
+            RouteDecision::Forward { dev, .. } if !to_group => Some(dev.as_str()),
+            _ => None,
+        };
+        crate::policy::Flow {
+            src: (!to_group).then_some(self.pkt.dst),
+            iif: forward_dev,
+            mark: if self.host.src_valid_mark(dev) { self.pkt.mark } else { 0 },
+            proto: Some(self.pkt.l4.proto()),
+            sport: ports.map(|p| p.1),
+            dport: ports.map(|p| p.0),
+            tos: self.pkt.tos,
+            ..crate::policy::Flow::to(IpAddr::V4(src))
+        }
     }
 
     /// The routing decision for a packet that came in to a multicast or broadcast address, which the
