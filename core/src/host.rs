@@ -58,6 +58,10 @@ pub struct Host {
     /// name `all`); the kernel's default for both is 1.
     #[serde(default)]
     pub send_redirects: Vec<(String, bool)>,
+    /// `net.ipv4.conf.all.shared_media` and `net.ipv4.conf.IFACE.shared_media` as given; the kernel's default
+    /// for both is 1. With both off, a redirect needs the source (and the gateway) in one subnet of the way out.
+    #[serde(default)]
+    pub shared_media: Vec<(String, bool)>,
     /// `net.bridge.bridge-nf-call-iptables`: whether `br_netfilter` passes bridged IPv4 traffic through
     /// iptables; `None` when not given (the kernel's default, 1, once `br_netfilter` is loaded).
     #[serde(default)]
@@ -233,6 +237,13 @@ fn either_on(settings: &[(String, bool)], dev: &str) -> bool {
     settings.iter().any(|(d, on)| *on && (d == "all" || d == dev))
 }
 
+/// A setting that is on by default, for `all` and for each interface, and counts as on when either is
+/// (`IN_DEV_ORCONF`).
+fn on_unless_both_off(settings: &[(String, bool)], dev: &str) -> bool {
+    let get = |d: &str| settings.iter().rev().find(|(x, _)| x == d).is_none_or(|(_, on)| *on);
+    get("all") || get(dev)
+}
+
 /// Gives `dev` the setting `value`, in place of any it had.
 fn set_on<T>(settings: &mut Vec<(String, T)>, dev: &str, value: T) {
     settings.retain(|(d, _)| d != dev);
@@ -339,6 +350,7 @@ impl Host {
             rp_filter: Vec::new(),
             src_valid_mark: Vec::new(),
             send_redirects: Vec::new(),
+            shared_media: Vec::new(),
             ip_forward_dev: Vec::new(),
             bridge_nf_call_iptables: None,
             bridge_nf_call_ip6tables: None,
@@ -529,8 +541,22 @@ impl Host {
     /// (`IN_DEV_TX_REDIRECTS`: `all`'s setting or the interface's own; `default` only seeds interfaces made
     /// later, so it is not read).
     pub fn sends_redirects(&self, dev: &str) -> bool {
-        let get = |d: &str| self.send_redirects.iter().rev().find(|(x, _)| x == d).is_none_or(|(_, on)| *on);
-        get("all") || get(dev)
+        on_unless_both_off(&self.send_redirects, dev)
+    }
+
+    /// Whether `dev`'s link is taken as shared by every subnet (`IN_DEV_SHARED_MEDIA`: `all`'s setting or the
+    /// interface's own), so that a redirect need not find the source and the gateway in one subnet of it.
+    pub fn shared_media(&self, dev: &str) -> bool {
+        on_unless_both_off(&self.shared_media, dev)
+    }
+
+    /// Whether `a`, and `b` if given, are in one subnet of an address of `dev` (`inet_addr_onlink`).
+    pub fn on_link_together(&self, dev: &str, a: IpAddr, b: Option<IpAddr>) -> bool {
+        self.interface(dev).is_some_and(|i| {
+            i.addrs.iter().any(|x| {
+                x.addr.is_ipv4() == a.is_ipv4() && x.subnet_contains(a) && b.is_none_or(|b| x.subnet_contains(b))
+            })
+        })
     }
 
     /// Whether the reverse-path check of packets coming in on `dev` looks up with their mark
@@ -1116,6 +1142,7 @@ fn read_line(
         let per_device = [
             (".src_valid_mark", &mut host.src_valid_mark),
             (".send_redirects", &mut host.send_redirects),
+            (".shared_media", &mut host.shared_media),
             (".route_localnet", &mut host.route_localnet),
             (".accept_local", &mut host.accept_local),
         ];

@@ -959,7 +959,7 @@ impl<'s, 'r> Walker<'s, 'r> {
                     }
                     return;
                 }
-                let redirect = redirect6 || self.redirect_sent(&dev);
+                let redirect = redirect6 || self.redirect_sent(&dev, via);
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev.clone());
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
@@ -1045,10 +1045,11 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// Whether routing tells the sender of an IPv4 packet it forwards back out of `out`, the interface it came
     /// in on, of a better first hop: an ICMP redirect (type 5, code 1), sent before FORWARD (`__mkroute_input`
-    /// sets `IPSKB_DOREDIRECT` when the source is directly on that interface's link and `send_redirects` is
-    /// on; `ip_forward` sends it), unless NAT drops it. The redirect is the host's own packet, RELATED to the forwarded one's
+    /// sets `IPSKB_DOREDIRECT` when the source is directly on that interface's link, `send_redirects` is on
+    /// and the link is shared or the source shares a subnet with the gateway `via`; `ip_forward` sends it),
+    /// unless NAT drops it. The redirect is the host's own packet, RELATED to the forwarded one's
     /// connection, so it must get through OUTPUT and back to the sender like a REJECT's answer.
-    fn redirect_sent(&mut self, out: &str) -> bool {
+    fn redirect_sent(&mut self, out: &str, via: Option<IpAddr>) -> bool {
         let Some(came_in) = self.in_iface.clone() else { return false };
         if self.family() != Family::Ipv4 || came_in != out || !self.host.sends_redirects(out) {
             return false;
@@ -1078,7 +1079,8 @@ impl<'s, 'r> Walker<'s, 'r> {
             flow.strict_oif = true;
             direct(self.host.route_flow(&flow).0)
         };
-        if !sends {
+        // Unless the link is taken as shared, the source and the gateway must be in one subnet of it.
+        if !sends || !(self.host.shared_media(out) || self.host.on_link_together(out, IpAddr::V4(src), via)) {
             return false;
         }
         // `ip_rt_send_redirect` empties the source's token bucket before `icmp_send` decides anything.
