@@ -165,7 +165,9 @@ impl Connlimit {
         // A confirmed connection is not added again (`__nf_conncount_add` returns early for it): a packet
         // that came back in through `lo` after its connection was confirmed counts it once (recorded). An
         // INVALID packet has no connection: its tuple is added each run, as an unconfirmed one's (recorded).
-        let connection = ctx.ct.confirmed && ctx.ct.state != crate::packet::CtState::Invalid;
+        // A TEE copy has none either, but connlimit looks its tuple up: that of a confirmed connection is not
+        // added (recorded: a copy made in INPUT after the packet came back through `lo`).
+        let connection = (ctx.ct.confirmed && ctx.ct.state != crate::packet::CtState::Invalid) || ctx.ct.tuple_in_table;
         (runs > 0 && !connection).then(|| self.counted(ctx, runs + 1))
     }
 

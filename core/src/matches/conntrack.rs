@@ -764,6 +764,7 @@ pub(crate) mod fixture {
                 seen_reply: established,
                 assured: established,
                 confirmed: established || pkt.ct_state == CtState::Related,
+                tuple_in_table: false,
             };
             Scene {
                 pkt,

@@ -86,6 +86,10 @@ pub struct ConnState {
     pub assured: bool,
     /// Whether the connection is in the conntrack table already (`--ctstatus CONFIRMED`).
     pub confirmed: bool,
+    /// For a packet with no connection of its own (a TEE copy: UNTRACKED): whether its addresses and ports
+    /// are those of a connection in the table, which connlimit finds by them (`get_ct_or_tuple_from_skb`)
+    /// and does not count again.
+    pub tuple_in_table: bool,
 }
 
 /// Addresses and ports of one direction of a connection.

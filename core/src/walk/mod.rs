@@ -667,6 +667,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             seen_reply: false,
             assured: false,
             confirmed: false,
+            tuple_in_table: false,
         };
         Walker {
             sim,
@@ -1341,6 +1342,10 @@ impl<'s, 'r> Walker<'s, 'r> {
         c.traced = self.traced;
         c.ct.state = CtState::Untracked;
         c.ct.mark = 0;
+        // The copy's headers are the packet's as they are now: the connection's own tuple, when no NAT has
+        // changed them halfway (after DNAT in PREROUTING the packet matches neither direction).
+        let tuple = tuple_of(&c.pkt);
+        c.ct.tuple_in_table = self.ct.confirmed && (tuple == self.ct.original || tuple == self.ct.reply);
         c.nth_seen = self.nth_seen.clone();
         c.recent = self.recent.clone();
         c.ipsets = self.ipsets.clone();
