@@ -75,6 +75,10 @@ pub struct LogLine {
     /// it in the nf_tables trace (which reports a rule after its target ran). `step` is the TEE rule's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub copy: bool,
+    /// Whether the line is of such a copy on its way back in through `lo`, which the kernel walks later
+    /// than the rule (the nf_tables trace keeps it where it is).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub later: bool,
 }
 
 /// The three words the kernel uses in a TRACE line.

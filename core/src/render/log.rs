@@ -83,7 +83,7 @@ fn nft_order(trace: &Trace) -> Vec<usize> {
     let mut order = Vec::with_capacity(log.len());
     let mut i = 0;
     while i < log.len() {
-        let copies = log[i + 1..].iter().take_while(|l| l.copy).count();
+        let copies = log[i + 1..].iter().take_while(|l| l.copy && !l.later).count();
         if log[i].copy {
             order.push(i);
         } else {
@@ -129,6 +129,7 @@ mod tests {
             handle,
             first_in_stage: false,
             copy,
+            later: false,
         }
     }
 
@@ -145,8 +146,12 @@ mod tests {
         for i in [0, 1, 2] {
             log[i].first_in_stage = true;
         }
-        let trace = Trace { log, ..Trace::default() };
+        let mut trace = Trace { log, ..Trace::default() };
         assert_eq!(nft_order(&trace), [1, 2, 0, 3]);
+        // A copy's way back in, walked later than the rule, keeps its place.
+        trace.log[2].later = true;
+        assert_eq!(nft_order(&trace), [1, 0, 2, 3]);
+        trace.log[2].later = false;
         let text = legacy(&trace);
         assert!(text.starts_with("TRACE: mangle:PREROUTING:rule:1 "), "{text}");
         let nft: Vec<String> = nft_trace(&trace, Family::Ipv4).into_iter().map(|l| l.text).collect();

@@ -17,7 +17,7 @@ use crate::matches::MatchKind;
 use crate::packet::{CtDir, CtState, Packet, L4};
 use crate::ruleset::{Family, Hook, Ruleset, TableName};
 use crate::targets::TargetKind;
-use crate::trace::{Assumption, Change, Fate, FateVerdict, Path, Stage, StageKind, StageStatus, Trace};
+use crate::trace::{Assumption, Change, Fate, FateVerdict, LogLine, Path, Stage, StageKind, StageStatus, Trace};
 use eval::{ConnState, Tuple};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -233,12 +233,20 @@ impl<'r> Simulation<'r> {
         }
     }
 
-    /// Whether the dump's tables run in another order on the nf_tables backend than on the legacy one
-    /// (it has both a nat and a security table, which swap places at INPUT), so that a walk for one
-    /// backend cannot stand for the other.
+    /// Whether a walk for one backend cannot stand for the other: the dump's tables run in another order on
+    /// the nf_tables backend than on the legacy one (it has both a nat and a security table, which swap
+    /// places at INPUT), or it has a TEE rule, whose copy, looped back through `lo`, comes in at another
+    /// point of the walk.
     pub fn backend_matters(&self) -> bool {
-        self.index.tables[TableName::Nat as usize].is_some()
-            && self.index.tables[TableName::Security as usize].is_some()
+        let both = self.index.tables[TableName::Nat as usize].is_some()
+            && self.index.tables[TableName::Security as usize].is_some();
+        both || self
+            .ruleset
+            .tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules)
+            .any(|r| r.target.as_ref().is_some_and(|t| matches!(t.kind, TargetKind::Tee(_))))
     }
 
     /// The handle `iptables-nft-restore` gives rule `rule` of chain `chain` of table `table` (ruleset
@@ -574,6 +582,9 @@ struct Walker<'s, 'r> {
     kernel_made: bool,
     /// Whether the packet is the copy a TEE rule made (`nf_skb_duplicated`), which TEE does not copy again.
     duplicate: bool,
+    /// The lines of a TEE copy that came back in through `lo`, with their names, waiting for the kernel to
+    /// get to them: at the end of the table that made the copy (`at_table_end`), or once the packet is done.
+    looped_copies: LoopedCopies,
     /// Whether routing tried to send the IPv4 packet's source a redirect (`ip_rt_send_redirect`), which
     /// leaves that peer no allowance for an ICMP error for a second, whatever became of the redirect.
     redirect_tried: bool,
@@ -686,6 +697,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             binding_assumed: Vec::new(),
             kernel_made: false,
             duplicate: false,
+            looped_copies: LoopedCopies::default(),
             redirect_tried: false,
             unspecified_source: false,
             in_iface: packet.in_iface.clone(),
@@ -750,13 +762,27 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     fn run(&mut self) {
-        if self.refused_on_arrival() || self.held_for_reassembly() {
-            return;
+        if !(self.refused_on_arrival() || self.held_for_reassembly()) {
+            if self.pkt.in_iface.is_some() {
+                self.incoming();
+            } else {
+                self.outgoing();
+            }
         }
-        if self.pkt.in_iface.is_some() {
-            self.incoming();
-        } else {
-            self.outgoing();
+        self.take_looped_copies(true);
+    }
+
+    /// Puts the lines of the TEE copies that came back in through `lo` into the log where the kernel
+    /// prints them: at the end of a table (`ipt_do_table` runs the softirqs its copy raised when it lets
+    /// them run again), or, with `all`, once the packet's walk is over.
+    fn take_looped_copies(&mut self, all: bool) {
+        let mut waiting = std::mem::take(&mut self.looped_copies.at_table_end);
+        if all {
+            waiting.append(&mut self.looped_copies.at_walk_end);
+        }
+        for (log, names) in waiting {
+            self.trace.log.extend(log);
+            self.trace.trace.extend(names);
         }
     }
 
@@ -1365,6 +1391,20 @@ impl<'s, 'r> Walker<'s, 'r> {
             c.in_iface = Some(dev.clone());
             passed = c.hook(Hook::Postrouting);
         }
+        // A copy routed to an address of this host comes back in through `lo` with the local route it took
+        // (so INPUT, whatever its destination), still UNTRACKED (no nat chain) (recorded: match_diff seeds
+        // 55732 and 55964).
+        let (sent_log, sent_names) = (c.trace.log.len(), c.trace.trace.len());
+        let looped = passed && matches!(c.route_now, Some(RouteDecision::Local { .. }));
+        let mut delivered = false;
+        if looped {
+            // Back in, it is a packet like any other to TEE (`nf_skb_duplicated` held only while it was sent).
+            c.duplicate = false;
+            c.in_iface = Some("lo".into());
+            c.out_iface = None;
+            c.pkt.in_iface = Some("lo".into());
+            delivered = c.hook(Hook::Prerouting) && c.hook(Hook::Input);
+        }
         (self.evaluated, self.matched) = (c.evaluated, c.matched);
         self.nth_seen = c.nth_seen;
         self.recent = c.recent;
@@ -1372,23 +1412,52 @@ impl<'s, 'r> Walker<'s, 'r> {
             self.ipsets = c.ipsets;
         }
         if let Some(s) = step {
-            for mut l in c.trace.log {
+            let mut log = c.trace.log;
+            for l in &mut log {
                 l.step = s;
                 l.copy = true;
-                self.trace.log.push(l);
             }
-            self.trace.trace.extend(c.trace.trace);
+            let mut names = c.trace.trace;
+            let (back_log, back_names) = (log.split_off(sent_log), names.split_off(sent_names));
+            self.trace.log.extend(log);
+            self.trace.trace.extend(names);
+            // The copy's way back in waits in lo's queue for the softirq: a packet of a program (OUTPUT, or
+            // POSTROUTING before it loops back itself) runs it when the legacy table that made the copy
+            // ends, or, on nf_tables (no such table lock), as soon as TEE is done; a packet that came in is
+            // in the softirq already, and the copy's turn comes once it is done (recorded).
+            if !back_log.is_empty() {
+                let from_program = self.in_iface.is_none();
+                if from_program && self.opts.backend == Backend::Nft {
+                    // Walked while TEE runs: the nf_tables trace puts it before the rule's line too.
+                    self.trace.log.extend(back_log);
+                    self.trace.trace.extend(back_names);
+                } else {
+                    let later = (back_log.into_iter().map(|l| LogLine { later: true, ..l }).collect(), back_names);
+                    match from_program {
+                        true => self.looped_copies.at_table_end.push(later),
+                        false => self.looped_copies.at_walk_end.push(later),
+                    }
+                }
+            }
         }
         let ttl = if v4 { "TTL" } else { "hop limit" };
         let gw = crate::ruleset::addr::Ip(gateway);
         let what = format!("a copy of the packet (UNTRACKED, {ttl} {}) is routed to {gw} out of {first_out}", copy.ttl);
         match (passed, c.out_iface, c.fate) {
-            // Looped back, it comes in again on lo once the original is done, for the local route it took
-            // (which it keeps): chainwalk does not follow it there.
-            (true, Some(out), _) if out == "lo" => format!(
+            (true, _, _) if looped && delivered => format!(
                 "{what}, an address of this host: after OUTPUT and POSTROUTING it goes out through lo and comes back \
-                 in once the original is done (chainwalk does not follow it there)"
+                 in through PREROUTING and INPUT, to this host"
             ),
+            (true, _, Some(f)) if looped => {
+                let mut why = f.summary;
+                if let Some(first) = why.get_mut(..1) {
+                    first.make_ascii_lowercase();
+                }
+                format!(
+                    "{what}, an address of this host: it comes back in through lo, and is {}",
+                    why.trim_end_matches('.')
+                )
+            }
             (true, Some(out), _) if out == first_out => format!("{what} and leaves after OUTPUT and POSTROUTING"),
             (true, Some(out), _) => format!("{what}, routed again in OUTPUT, and leaves out of {out}"),
             (_, _, Some(f)) => {
@@ -1727,7 +1796,9 @@ impl<'s, 'r> Walker<'s, 'r> {
             }
             if table == TableName::Nat {
                 let before_nat = (hook == Hook::Output).then(|| (self.pkt.src, self.pkt.dst, self.pkt.l4.ports()));
-                if !self.nat_stage(hook) {
+                let goes_on = self.nat_stage(hook);
+                self.take_looped_copies(false);
+                if !goes_on {
                     return false;
                 }
                 // `ip_route_me_harder` in nat OUTPUT (`nf_nat_ipv4_local_fn`, `nf_nat_ipv6_local_fn`): a new
@@ -1754,7 +1825,9 @@ impl<'s, 'r> Walker<'s, 'r> {
             // looks at (a mark set in raw OUTPUT before it changes nothing there, recorded); a packet that
             // now has no route is dropped there.
             let before = self.route_key();
-            if !self.table(hook, table) {
+            let goes_on = self.table(hook, table);
+            self.take_looped_copies(false);
+            if !goes_on {
                 return false;
             }
             if hook == Hook::Output && table == TableName::Mangle && self.route_key() != before {
@@ -2170,6 +2243,16 @@ pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
 /// the type and code as the destination (recorded: `--ctorigdstport` sees 2048 for an echo request). DCCP
 /// is tracked as a protocol without ports since Linux 6.16 dropped its conntrack (recorded on 6.18:
 /// `! --ctorigdstport 53` holds for a DCCP packet to port 53).
+/// The TRACE lines (and their names) of TEE copies that came back in through `lo`, each copy's in one piece,
+/// not yet in the log.
+#[derive(Default)]
+struct LoopedCopies {
+    /// Those the kernel walks when the legacy table that made them ends.
+    at_table_end: Vec<(Vec<LogLine>, Vec<String>)>,
+    /// Those it walks once the packet is done.
+    at_walk_end: Vec<(Vec<LogLine>, Vec<String>)>,
+}
+
 pub(super) fn tuple_of(p: &Packet) -> Tuple {
     let (sport, dport) = match p.l4 {
         L4::Icmp { icmp_type, code } | L4::Icmpv6 { icmp_type, code } => (0, u16::from_be_bytes([icmp_type, code])),

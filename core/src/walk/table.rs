@@ -739,6 +739,7 @@ fn push_log(
         handle: 0,
         first_in_stage,
         copy: false,
+        later: false,
     });
     w.trace.steps[s].log = Some(w.trace.log.len() - 1);
 }

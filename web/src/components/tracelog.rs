@@ -60,7 +60,7 @@ pub fn TraceLog(props: &TraceLogProps) -> Html {
                 let here = current.is_some_and(|(a, b)| (a..=b).contains(&l.step));
                 let onclick = moment_of_step(walk, &props.shown.moments, l.step)
                     .map(|m| props.onselect.reform(move |_: MouseEvent| m));
-                let title = l.copy.then_some("The copy the TEE rule made, which the kernel traces as it goes out");
+                let title = l.copy.then_some("The copy the TEE rule made, which the kernel traces as it walks it");
                 html! {
                     <span class={classes!("log-line", here.then_some("current"), l.copy.then_some("copy"))} {title} {onclick}>
                         {l.text.clone()}{"\n"}
