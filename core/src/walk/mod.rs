@@ -1371,7 +1371,10 @@ impl<'s, 'r> Walker<'s, 'r> {
         // The copy's headers are the packet's as they are now: the connection's own tuple, when no NAT has
         // changed them halfway (after DNAT in PREROUTING the packet matches neither direction).
         let tuple = tuple_of(&c.pkt);
-        c.ct.tuple_in_table = self.ct.confirmed && (tuple == self.ct.original || tuple == self.ct.reply);
+        // (An INVALID packet has no connection to find: match_diff seed 56701.)
+        c.ct.tuple_in_table = crate::matches::conntrack::has_connection(&self.ct)
+            && self.ct.confirmed
+            && (tuple == self.ct.original || tuple == self.ct.reply);
         c.nth_seen = self.nth_seen.clone();
         c.recent = self.recent.clone();
         c.ipsets = self.ipsets.clone();
