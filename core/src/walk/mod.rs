@@ -585,6 +585,9 @@ struct Walker<'s, 'r> {
     /// The lines of a TEE copy that came back in through `lo`, with their names, waiting for the kernel to
     /// get to them: at the end of the table that made the copy (`at_table_end`), or once the packet is done.
     looped_copies: LoopedCopies,
+    /// Whether the packet is such a copy on its way back in: a copy it makes that loops back too is not
+    /// followed (the kernel would go on copying, each copy queued behind the last).
+    looped_back: bool,
     /// Whether routing tried to send the IPv4 packet's source a redirect (`ip_rt_send_redirect`), which
     /// leaves that peer no allowance for an ICMP error for a second, whatever became of the redirect.
     redirect_tried: bool,
@@ -698,6 +701,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             kernel_made: false,
             duplicate: false,
             looped_copies: LoopedCopies::default(),
+            looped_back: false,
             redirect_tried: false,
             unspecified_source: false,
             in_iface: packet.in_iface.clone(),
@@ -1398,11 +1402,13 @@ impl<'s, 'r> Walker<'s, 'r> {
         // (so INPUT, whatever its destination), still UNTRACKED (no nat chain) (recorded: match_diff seeds
         // 55732 and 55964).
         let (sent_log, sent_names) = (c.trace.log.len(), c.trace.trace.len());
-        let looped = passed && matches!(c.route_now, Some(RouteDecision::Local { .. }));
+        let to_this_host = passed && matches!(c.route_now, Some(RouteDecision::Local { .. }));
+        let looped = to_this_host && !self.looped_back;
         let mut delivered = false;
         if looped {
             // Back in, it is a packet like any other to TEE (`nf_skb_duplicated` held only while it was sent).
             c.duplicate = false;
+            c.looped_back = true;
             c.in_iface = Some("lo".into());
             c.out_iface = None;
             c.pkt.in_iface = Some("lo".into());
@@ -1447,6 +1453,10 @@ impl<'s, 'r> Walker<'s, 'r> {
         let gw = crate::ruleset::addr::Ip(gateway);
         let what = format!("a copy of the packet (UNTRACKED, {ttl} {}) is routed to {gw} out of {first_out}", copy.ttl);
         match (passed, c.out_iface, c.fate) {
+            (true, _, _) if to_this_host && !looped => format!(
+                "{what}, an address of this host: it goes out through lo and comes back in, a copy of a copy that \
+                 came back the same way (chainwalk follows one such loop; the kernel goes on copying)"
+            ),
             (true, _, _) if looped && delivered => format!(
                 "{what}, an address of this host: after OUTPUT and POSTROUTING it goes out through lo and comes back \
                  in through PREROUTING and INPUT, to this host"
@@ -2299,6 +2309,24 @@ mod tests {
         for ruleset in [&docker.ruleset, &other.ruleset] {
             let kept = super::Simulation::with_index(ruleset, &index).walk(None, &packet, &opts);
             assert_eq!(kept, super::Simulation::new(ruleset).walk(None, &packet, &opts));
+        }
+    }
+
+    #[test]
+    fn a_tee_copy_to_this_host_is_followed_back_in_once() {
+        // Every copy that comes back in through lo meets the TEE rule again and is copied again, for ever in
+        // the kernel (each copy queued behind the last); chainwalk follows the first loop and says so of the
+        // copy's copy, instead of walking copies inside copies until the stack runs out.
+        for gateway in ["192.0.2.1", "198.51.100.2"] {
+            let rules =
+                format!("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j TEE --gateway {gateway}\nCOMMIT\n");
+            let host = "eth0 UP 198.51.100.2/24\neth1 UP 192.0.2.1/24\ndefault via 198.51.100.1 dev eth0\n";
+            let t = crate::matches::testing::walk(&rules, host, "udp 203.0.113.7:1 -> 198.51.100.2:2 in eth0");
+            let rule = "mangle:PREROUTING:rule:1";
+            assert_eq!(t.trace.iter().filter(|l| *l == rule).count(), 2, "{:?}", t.trace);
+            let copied: Vec<&str> = t.steps.iter().filter_map(|s| s.effect.as_deref()).collect();
+            assert!(copied.iter().any(|e| e.contains("comes back in through PREROUTING and INPUT")), "{copied:?}");
+            assert!(t.log.iter().skip_while(|l| l.packet.starts_with("IN=eth0")).any(|l| l.later));
         }
     }
 
