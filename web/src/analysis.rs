@@ -87,7 +87,7 @@ pub fn run_indexed(parsed: &Parsed, index: &mut Option<Index>, inputs: Inputs<'_
     let simulation = Simulation::with_index(&parsed.ruleset, index);
     let indexed = now();
     let trace = simulation.walk(host.as_ref(), &packet, &opts);
-    // The nf_tables log needs a walk of its own only where the backends order the tables differently.
+    // The nf_tables log needs a walk of its own only where the backends differ (table order, TEE copies).
     let nft_trace = simulation
         .backend_matters()
         .then(|| simulation.walk(host.as_ref(), &packet, &WalkOptions { backend: Backend::Nft, ..opts.clone() }));

@@ -240,13 +240,7 @@ impl<'r> Simulation<'r> {
     pub fn backend_matters(&self) -> bool {
         let both = self.index.tables[TableName::Nat as usize].is_some()
             && self.index.tables[TableName::Security as usize].is_some();
-        both || self
-            .ruleset
-            .tables
-            .iter()
-            .flat_map(|t| &t.chains)
-            .flat_map(|c| &c.rules)
-            .any(|r| r.target.as_ref().is_some_and(|t| matches!(t.kind, TargetKind::Tee(_))))
+        both || self.index.target_names.contains("TEE")
     }
 
     /// The handle `iptables-nft-restore` gives rule `rule` of chain `chain` of table `table` (ruleset
@@ -1091,15 +1085,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         // through `out` (`flowi4_oif`) decides (recorded: match_diff seed 54665, where `iif` of the way back
         // picked a table whose route to the source has a gateway).
         let IpAddr::V4(src) = self.pkt.src else { return false };
-        let forward = RouteDecision::Forward {
-            dev: out.to_string(),
-            via: None,
-            src: None,
-            multipath: 0,
-            mtu: None,
-            mtu_locked: false,
-        };
-        let mut flow = self.way_back(&came_in, src, &forward);
+        let mut flow = self.way_back(&came_in, src, Some(out));
         let direct = |decision: RouteDecision| matches!(decision, RouteDecision::Forward { via: None, .. });
         let sends = if self.host.route_uses_dev(&flow, out) {
             direct(self.host.route_flow(&flow).0)
@@ -1597,7 +1583,11 @@ impl<'s, 'r> Walker<'s, 'r> {
         if mode == 0 {
             return None;
         }
-        let flow = self.way_back(dev, src, forward);
+        let out = match forward {
+            RouteDecision::Forward { dev, .. } => Some(dev.as_str()),
+            _ => None,
+        };
+        let flow = self.way_back(dev, src, out);
         let back = self.host.route_flow(&flow).0;
         let why = match (&back, mode) {
             (RouteDecision::Unroutable { reason, .. }, _) => format!("the way back to {src} is refused ({reason})"),
@@ -1610,19 +1600,16 @@ impl<'s, 'r> Walker<'s, 'r> {
     }
 
     /// The lookup `__fib_validate_source` makes of the way back to `src` from a packet that came in on `dev`
-    /// and was routed by `forward`: to the source, from the destination, as a packet that came in on the
-    /// interface `forward` leaves by (`fib_validate_source` gets the forward route's device as `oif`, which
-    /// the way back takes as its `iif`), or from `lo` for one delivered here (recorded), with the packet's
-    /// TOS, its protocol and its ports swapped, and its mark only with `src_valid_mark`. A broadcast or
-    /// multicast destination is asked from 0.0.0.0 (`ip_route_input_mc`, `brd_input`).
-    fn way_back<'a>(&self, dev: &str, src: std::net::Ipv4Addr, forward: &'a RouteDecision) -> crate::policy::Flow<'a> {
+    /// and is routed out of `forward` (`None`: delivered here): to the source, from the destination, as a
+    /// packet that came in on `forward` (`fib_validate_source` gets the forward route's device as `oif`,
+    /// which the way back takes as its `iif`), or from `lo` for one delivered here (recorded), with the
+    /// packet's TOS, its protocol and its ports swapped, and its mark only with `src_valid_mark`. A
+    /// broadcast or multicast destination is asked from 0.0.0.0 (`ip_route_input_mc`, `brd_input`).
+    fn way_back<'a>(&self, dev: &str, src: std::net::Ipv4Addr, forward: Option<&'a str>) -> crate::policy::Flow<'a> {
         let ports = self.pkt.l4.ports();
         let to_group = matches!(self.pkt.dst, IpAddr::V4(d) if d.is_multicast() || d.is_broadcast())
             || self.host.is_broadcast(self.pkt.dst);
-        let forward_dev = match forward {
-            RouteDecision::Forward { dev, .. } if !to_group => Some(dev.as_str()),
-            _ => None,
-        };
+        let forward_dev = forward.filter(|_| !to_group);
         crate::policy::Flow {
             src: (!to_group).then_some(self.pkt.dst),
             iif: forward_dev,
