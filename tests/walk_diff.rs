@@ -10,7 +10,11 @@
 //! - `CHAINWALK_WALK_DIFF_DUMP=name[,name...]` (`prefix*` too): which dumps (by file name without `.rules`);
 //! - `CHAINWALK_WALK_DIFF_DIR=DIR`: the `*.rules` dumps of DIR instead of the shared corpus (read in place);
 //! - `CHAINWALK_WALK_DIFF_OTHER=1`: packets of the other protocols the dump's rules name (ESP, AH, GRE,
-//!   SCTP, UDP-Lite, DCCP; ESP, GRE, SCTP and UDP-Lite in turn where it names none) instead.
+//!   SCTP, UDP-Lite, DCCP; ESP, GRE, SCTP and UDP-Lite in turn where it names none) instead;
+//! - `CHAINWALK_WALK_DIFF_REPLY=1`: the answers instead (`CTDIR=REPLY`): each packet made is walked by
+//!   chainwalk as the first of its connection, and where it gets through, the other side's answer to it
+//!   (a TCP segment, a datagram, an echo reply) is sent back to where it came from, addressed as the
+//!   first packet left (after its NAT), so that the kernel undoes the connection's NAT on the way back.
 //!
 //! Every packet's files (`rules`, `host`, `packet`, the kernel's `expected`, chainwalk's `chainwalk`) are
 //! written to `$TMPDIR/chainwalk-walk-diff/DUMP-N/`, and the summary to `$TMPDIR/chainwalk-walk-diff/report`.
@@ -112,6 +116,7 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
     }
     let seed = env_number("CHAINWALK_WALK_DIFF_SEED", 1);
     let other_only = std::env::var("CHAINWALK_WALK_DIFF_OTHER").is_ok_and(|v| v == "1");
+    let replies = std::env::var("CHAINWALK_WALK_DIFF_REPLY").is_ok_and(|v| v == "1");
     let count = env_number("CHAINWALK_WALK_DIFF_COUNT", 6) as usize;
     let out = std::env::temp_dir().join("chainwalk-walk-diff");
     let _ = std::fs::remove_dir_all(&out);
@@ -159,6 +164,17 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
                 *not_recorded.entry(format!("no {kind:?} {dir:?} packet fits the made-up host")).or_default() += 1;
                 continue;
             };
+            let packet = if replies {
+                match reply_to(&rules, &host, &packet) {
+                    Ok(reply) => reply,
+                    Err(why) => {
+                        *not_recorded.entry(why).or_default() += 1;
+                        continue;
+                    }
+                }
+            } else {
+                packet
+            };
             let dir_path = out.join(format!("{name}-{i}"));
             let _ = std::fs::create_dir_all(&dir_path);
             let case =
@@ -203,4 +219,87 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
     let _ = std::fs::write(out.join("report"), &report);
     eprintln!("\n{report}");
     assert!(differences.is_empty(), "{} walks differ from the kernel (see above)", differences.len());
+}
+
+/// An address as a FATE line gives it (`ADDR`, `ADDR:PORT`, `[ADDR]:PORT`), with its port if it has one.
+fn fate_address(text: &str) -> Option<(std::net::IpAddr, Option<u16>)> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (addr, port) = rest.split_once("]:")?;
+        return Some((addr.parse().ok()?, Some(port.parse().ok()?)));
+    }
+    if let Ok(addr) = text.parse() {
+        return Some((addr, None));
+    }
+    let (addr, port) = text.rsplit_once(':')?;
+    Some((addr.parse().ok()?, Some(port.parse().ok()?)))
+}
+
+/// The answer to `packet` (see `CHAINWALK_WALK_DIFF_REPLY`): chainwalk walks the first packet of its
+/// connection (a SYN for TCP) through `rules`; where that gets through, the answer goes from where it
+/// arrived, as it arrived, back to where it came from, written as the reply of that connection (`CTDIR=REPLY`
+/// with the original tuple); `Err` says why there is none.
+fn reply_to(rules: &str, host: &synth::MadeHost, packet: &str) -> Result<String, String> {
+    use chainwalk_core::host::RouteDecision;
+    use chainwalk_core::packet::L4;
+    use chainwalk_core::trace::{FateVerdict, Path};
+    let p = chainwalk_core::packet::parse(packet).map_err(|e| format!("packet: {e}"))?;
+    let v6 = p.src.is_ipv6() || p.dst.is_ipv6();
+    // The connection's first packet: an established segment's SYN.
+    let first = if matches!(p.l4, L4::Tcp { .. }) && packet.contains("CTSTATE=ESTABLISHED") {
+        let len = if v6 { 80 } else { 60 };
+        packet
+            .replace(" ACK PSH CTSTATE=ESTABLISHED", " SYN")
+            .replace(" LEN=53 ", " LEN=60 ")
+            .replace(" LEN=73 ", &format!(" LEN={len} "))
+    } else {
+        packet.to_string()
+    };
+    let (trace, _) = simulate::walk_case(rules, Some(&host.text), &first, &[], chainwalk_core::walk::Backend::Legacy)?;
+    let fate = &trace.fate;
+    if fate.verdict != FateVerdict::Accept {
+        return Err("the connection's first packet does not get through (chainwalk)".into());
+    }
+    let (Some((src, sport)), Some((dst, dport))) = (fate_address(&fate.src), fate_address(&fate.dst)) else {
+        return Err(format!("unread addresses in chainwalk's fate: {} {}", fate.src, fate.dst));
+    };
+    if dst.is_multicast() || host.host.addr_type(dst) == chainwalk_core::host::AddrType::Broadcast {
+        return Err("the first packet went to a broadcast or multicast address".into());
+    }
+    // The answer comes back in where the first packet left, or the host sends it when it took it in.
+    let (in_if, out_if) = match fate.path {
+        Path::Input => match host.host.route(src) {
+            RouteDecision::Forward { dev, .. } => (String::new(), dev),
+            _ => return Err("the host has no route back to the first packet's source".into()),
+        },
+        Path::Forward | Path::Output => (fate.out.clone().unwrap_or_default(), String::new()),
+    };
+    let (ip, extra) = if v6 { ("TC=0 HOPLIMIT=64 FLOWLBL=0", 20) } else { ("TTL=64", 0) };
+    let head = format!("IN={in_if} OUT={out_if} SRC={dst} DST={src}");
+    let original = format!("ORIGSRC={} ORIGDST={}", p.src, p.dst);
+    Ok(match p.l4 {
+        L4::Tcp { sport: os, dport: od, .. } => {
+            let df = if v6 { "" } else { " DF" };
+            format!(
+                "{head} LEN={} {ip}{df} PROTO=TCP SPT={} DPT={} ACK PSH CTSTATE=ESTABLISHED CTDIR=REPLY {original} \
+                 ORIGSPT={os} ORIGDPT={od}",
+                53 + extra,
+                dport.unwrap_or(od),
+                sport.unwrap_or(os)
+            )
+        }
+        L4::Udp { sport: os, dport: od } => format!(
+            "{head} LEN={} {ip} PROTO=UDP SPT={} DPT={} CTSTATE=ESTABLISHED CTDIR=REPLY {original} ORIGSPT={os} \
+             ORIGDPT={od}",
+            60 + extra,
+            dport.unwrap_or(od),
+            sport.unwrap_or(os)
+        ),
+        L4::Icmpv6 { .. } => {
+            format!("{head} LEN=104 {ip} PROTO=ICMPv6 TYPE=129 CODE=0 CTSTATE=ESTABLISHED CTDIR=REPLY {original}")
+        }
+        L4::Icmp { .. } => {
+            format!("{head} LEN=84 {ip} PROTO=ICMP TYPE=0 CODE=0 CTSTATE=ESTABLISHED CTDIR=REPLY {original}")
+        }
+        _ => return Err("no answer made for this protocol".into()),
+    })
 }
