@@ -160,20 +160,26 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
                 (true, true) => synth::Kind::Other([50, 47, 132, 136][i % 4]),
             };
             let mut rng = Rng::new(seed ^ name_hash ^ ((i as u64) << 32));
-            let Some(packet) = (0..8).find_map(|_| synth::make_packet(&hints, &host, dir, kind, &mut rng)) else {
-                *not_recorded.entry(format!("no {kind:?} {dir:?} packet fits the made-up host")).or_default() += 1;
-                continue;
-            };
-            let packet = if replies {
+            // In reply mode, up to 64 first packets are tried for one that gets through.
+            let mut why_not = None;
+            let tries = if replies { 64 } else { 8 };
+            let packet = (0..tries).find_map(|_| {
+                let packet = synth::make_packet(&hints, &host, dir, kind, &mut rng)?;
+                if !replies {
+                    return Some(packet);
+                }
                 match reply_to(&rules, &host, &packet) {
-                    Ok(reply) => reply,
+                    Ok(reply) => Some(reply),
                     Err(why) => {
-                        *not_recorded.entry(why).or_default() += 1;
-                        continue;
+                        why_not = Some(why);
+                        None
                     }
                 }
-            } else {
-                packet
+            });
+            let Some(packet) = packet else {
+                let why = why_not.unwrap_or_else(|| format!("no {kind:?} {dir:?} packet fits the made-up host"));
+                *not_recorded.entry(why).or_default() += 1;
+                continue;
             };
             let dir_path = out.join(format!("{name}-{i}"));
             let _ = std::fs::create_dir_all(&dir_path);
