@@ -33,8 +33,21 @@ pub(super) fn apply(
             let reset = matches!(r.with, crate::targets::reject::RejectWith::TcpReset);
             // Recorded on Linux 6.18 (an answered SCTP, a silent DCCP with a correct checksum, from the INPUT
             // and FORWARD chains); IPv6's REJECT answers DCCP.
-            let silent = (!reset && w.pkt.src.is_ipv4() && matches!(w.pkt.l4, L4::Dccp { .. }))
-                .then_some("the kernel's IPv4 REJECT sends no ICMP error about a DCCP packet");
+            let dccp = !reset && matches!(w.pkt.l4, L4::Dccp { .. });
+            // IPv6's REJECT checks the packet's checksum first (`reject6_csum_ok`), and NAT no longer fixes
+            // a DCCP checksum (Linux 6.16 translates DCCP as a protocol it does not know): once NAT changed
+            // the addresses its pseudo-header covers, nothing is sent (recorded, in OUTPUT and in FORWARD).
+            let translated = w.pkt.src != w.first.src || w.pkt.dst != w.first.dst;
+            let silent = if dccp && w.pkt.src.is_ipv4() {
+                Some("the kernel's IPv4 REJECT sends no ICMP error about a DCCP packet")
+            } else if dccp && translated {
+                Some(
+                    "NAT changed the packet's addresses without fixing its DCCP checksum (Linux translates DCCP \
+                     as a protocol it does not know), and REJECT answers no packet whose checksum is wrong",
+                )
+            } else {
+                None
+            };
             if let Some(why) = silent.or_else(|| nothing_sent_back(&w.pkt, w.host, reset, w.came_in_frame_to_all())) {
                 effect(w, format!("REJECT: the packet is dropped, and no {with} is sent: {why}"));
                 return TargetResult::Drop;
