@@ -77,6 +77,23 @@ pub struct Packet {
     /// The Security Parameter Index of an ESP or AH packet (`SPI=` in the kernel's log), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spi: Option<u32>,
+    /// For an ICMP error: the packet it quotes (the kernel's log prints it in brackets), whose connection
+    /// a `CTSTATE=RELATED` error belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<Quoted>,
+}
+
+/// The header an ICMP error quotes: the packet it is about, as the error's sender got it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quoted {
+    /// Its source address.
+    pub src: IpAddr,
+    /// Its destination address.
+    pub dst: IpAddr,
+    /// Its protocol number.
+    pub proto: u8,
+    /// Its ports, for a protocol with ports.
+    pub ports: Option<(u16, u16)>,
 }
 
 /// The original direction of a connection, as its first packet had it (before NAT).
@@ -301,8 +318,51 @@ impl Packet {
             mss: None,
             tcp_options: None,
             spi: None,
+            quoted: None,
         }
     }
+}
+
+/// The packet an ICMP error quotes, from the fields the kernel's log prints in brackets after the error's
+/// type and code; `None` when they do not say its addresses (a quote cut short).
+fn quoted(fields: &[(&str, &str, Span)], v6: bool) -> Result<Option<Quoted>, Diagnostic> {
+    let get = |key: &str| fields.iter().find(|(k, _, _)| *k == key).map(|&(_, v, s)| (v, s));
+    let addr = |key: &str| -> Result<Option<IpAddr>, Diagnostic> {
+        let Some((v, s)) = get(key) else { return Ok(None) };
+        match v.parse::<IpAddr>() {
+            Ok(a) if a.is_ipv6() == v6 => Ok(Some(a)),
+            Ok(_) => Err(Diagnostic::error(s, format!("the quoted packet's `{key}={v}` is of the other family"))),
+            Err(_) => Err(Diagnostic::error(s, format!("`{v}` is not an IP address"))),
+        }
+    };
+    let (Some(src), Some(dst)) = (addr("SRC")?, addr("DST")?) else { return Ok(None) };
+    let Some((proto_text, proto_span)) = get("PROTO") else { return Ok(None) };
+    let proto = match proto_text.to_ascii_uppercase().as_str() {
+        "TCP" => 6,
+        "UDP" => 17,
+        "UDPLITE" => 136,
+        "SCTP" => 132,
+        "DCCP" => 33,
+        "ICMP" => 1,
+        "ICMPV6" => 58,
+        "ESP" => 50,
+        "AH" => 51,
+        other => match parse_uint(other) {
+            Some(n) if n <= 255 => n as u8,
+            _ => {
+                return Err(Diagnostic::error(
+                    proto_span,
+                    format!("`{proto_text}` is not a protocol chainwalk knows (in the quoted packet)"),
+                ))
+            }
+        },
+    };
+    let port = |key: &str| get(key).and_then(|(v, _)| v.parse::<u16>().ok());
+    let ports = match (port("SPT"), port("DPT")) {
+        (Some(s), Some(d)) if matches!(proto, 6 | 17 | 33 | 132 | 136) => Some((s, d)),
+        _ => None,
+    };
+    Ok(Some(Quoted { src, dst, proto, ports }))
 }
 
 /// Reads a packet in either form. The text may be a whole kernel log line: anything before its first
@@ -350,8 +410,19 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     // The IPv6 log prints extension headers before `PROTO=`, each as `OPT ( NAME ... )`.
     let mut in_ext = false;
     let mut ext_headers: Vec<(&str, Span)> = Vec::new();
+    // An ICMP error's quoted packet, in brackets: its own fields, kept apart.
+    let mut quoted_fields: Vec<(&str, &str, Span)> = Vec::new();
+    let mut in_quote = false;
     for (i, &(w, range)) in words.iter().enumerate().skip(first) {
         let span = span_of(text, range);
+        if in_quote || (after_proto && w.starts_with('[')) {
+            in_quote = !w.ends_with(']');
+            let w = w.trim_start_matches('[').trim_end_matches(']');
+            if let Some((k, v)) = w.split_once('=') {
+                quoted_fields.push((k, v, span));
+            }
+            continue;
+        }
         if w == "OPT" && !after_proto && words.get(i + 1).is_some_and(|(n, _)| *n == "(") {
             in_ext = true;
         } else if in_ext && w == ")" {
@@ -523,6 +594,14 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
     };
     if orig != Original::default() {
         p.orig = Some(orig);
+    }
+    if matches!(p.l4, L4::Icmp { .. } | L4::Icmpv6 { .. }) {
+        p.quoted = quoted(&quoted_fields, src.is_ipv6())?;
+        // An error about a packet of its connection goes back to that packet's sender: the reply way when
+        // the packet went the original way, as it mostly did.
+        if p.quoted.is_some() && p.ct_state == CtState::Related && get("CTDIR").is_none() {
+            p.ct_dir = CtDir::Reply;
+        }
     }
     p.physin = iface("PHYSIN");
     p.physout = iface("PHYSOUT");
@@ -1101,6 +1180,27 @@ mod tests {
         assert_eq!((e.span.col, e.message.contains("OPT (")), (72, true));
         let e = parse("tcp 192.0.2.1:1 -> 192.0.2.2:2 syn opt 123").unwrap_err();
         assert!(e.message.contains("not TCP options in hex"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_icmp_errors_quoted_packet_is_read_apart_and_sets_its_direction() {
+        let line = "IN=eth0 OUT= SRC=203.0.113.5 DST=198.51.100.2 LEN=66 TOS=0x00 PREC=0xC0 TTL=64 ID=7 PROTO=ICMP \
+                    TYPE=3 CODE=3 [SRC=198.51.100.2 DST=203.0.113.5 LEN=38 TOS=0x00 PREC=0x00 TTL=63 ID=5 DF \
+                    PROTO=UDP SPT=41234 DPT=33434 LEN=18 ] CTSTATE=RELATED";
+        let p = parse(line).unwrap();
+        let q = p.quoted.expect("the quoted packet");
+        assert_eq!((q.src.to_string(), q.dst.to_string()), ("198.51.100.2".into(), "203.0.113.5".into()));
+        assert_eq!((q.proto, q.ports), (17, Some((41234, 33434))));
+        // The error's own fields are not the quote's: its length, TTL and DF flag.
+        assert_eq!((p.len, p.ttl, p.dont_fragment), (66, 64, false));
+        assert_eq!((p.ct_state, p.ct_dir), (CtState::Related, CtDir::Reply));
+        // Said otherwise, the direction holds; without RELATED the quote changes nothing of it.
+        assert_eq!(parse(&format!("{line} CTDIR=ORIGINAL")).unwrap().ct_dir, CtDir::Original);
+        assert_eq!(parse(&line.replace(" CTSTATE=RELATED", "")).unwrap().ct_dir, CtDir::Original);
+        // A quote cut short before its addresses is no quote; one of the other family is an error.
+        assert_eq!(parse(&line.replace("[SRC=198.51.100.2 DST=203.0.113.5", "[LEN=9")).unwrap().quoted, None);
+        let e = parse(&line.replace("[SRC=198.51.100.2", "[SRC=2001:db8::1")).unwrap_err();
+        assert!(e.message.contains("other family"), "{}", e.message);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn write(packet: &Packet, style: Style) -> String {
         || packet.fragment_offset != 0
         || packet.ct_mark != 0
         || packet.orig.is_some()
+        || packet.quoted.is_some()
         // A `=` in an interface's name (Linux allows it) would make the short form read as a log line.
         || [&packet.in_iface, &packet.out_iface, &packet.physin, &packet.physout]
             .iter()
@@ -201,6 +202,25 @@ fn log_line(p: &Packet) -> String {
     if let Some(spi) = p.spi {
         let _ = write!(out, " SPI={spi:#x}");
     }
+    if let Some(q) = p.quoted {
+        let proto = match q.proto {
+            6 => "TCP".to_string(),
+            17 => "UDP".to_string(),
+            136 => "UDPLITE".to_string(),
+            132 => "SCTP".to_string(),
+            33 => "DCCP".to_string(),
+            1 => "ICMP".to_string(),
+            58 => "ICMPv6".to_string(),
+            50 => "ESP".to_string(),
+            51 => "AH".to_string(),
+            n => n.to_string(),
+        };
+        let _ = write!(out, " [SRC={} DST={} PROTO={proto}", q.src, q.dst);
+        if let Some((sport, dport)) = q.ports {
+            let _ = write!(out, " SPT={sport} DPT={dport}");
+        }
+        out.push_str(" ]");
+    }
     if p.ct_state != CtState::New {
         let _ = write!(out, " CTSTATE={}", p.ct_state.as_str());
     }
@@ -271,6 +291,11 @@ mod tests {
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 PROTO=UDP SPT=1 DPT=2 CTSTATE=ESTABLISHED CTDIR=REPLY ORIGSRC=10.0.0.1 ORIGDPT=53",
             "IN= OUT=eth0 SRC=192.0.2.1 DST=192.0.2.2 PROTO=DCCP SPT=1 DPT=2 UID=0",
             "IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.2 LEN=548 FRAG:185 PROTO=UDP",
+            "IN=eth0 OUT= SRC=198.51.100.9 DST=192.0.2.2 LEN=84 TOS=0x00 PREC=0xC0 TTL=64 ID=1 PROTO=ICMP TYPE=3 CODE=3 \
+             [SRC=192.0.2.2 DST=198.51.100.9 LEN=56 TOS=0x00 PREC=0x00 TTL=63 ID=5 DF PROTO=UDP SPT=41234 DPT=33434 LEN=36 ] \
+             CTSTATE=RELATED",
+            "IN=eth0 OUT= SRC=2001:db8::9 DST=2001:db8::2 PROTO=ICMPv6 TYPE=1 CODE=4 [SRC=2001:db8::2 DST=2001:db8::9 \
+             LEN=60 TC=0 HOPLIMIT=63 FLOWLBL=0 PROTO=TCP SPT=1 DPT=2 SYN ]",
             "tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 syn opt 020405b4010303",
             "tcp 192.0.2.1:1 -> 192.0.2.2:2 in eth0 ack opt -",
             // Found by fuzzing: Linux allows `=` in an interface's name.

@@ -76,7 +76,9 @@
 //! `CTSTATE=ESTABLISHED` on an ICMP echo reply (write `CTDIR=REPLY`, which it is) makes the original source
 //! send an echo request to the original destination, whose kernel sends the traced reply.
 //! `CTSTATE=RELATED` on an ICMP error makes it send a UDP datagram
-//! from the packet's destination to its source first and then the error about that datagram.
+//! from the packet's destination to its source first and then the error about that datagram; an error that
+//! quotes its datagram (`[SRC=... ]`) is about one from `ORIGSRC:ORIGSPT` to `ORIGDST:ORIGDPT` (by default
+//! the quoted addresses and ports), through H's NAT.
 
 pub mod nft;
 
@@ -913,7 +915,12 @@ impl Lab {
             };
         let mut owners: Vec<(usize, IpAddr)> = sender.filter(|_| ownable).map(|s| (s, pkt.src)).into_iter().collect();
         let orig = pkt.orig.unwrap_or_default();
-        let originals = [orig.src, orig.dst].into_iter().flatten().filter(|_| pkt.ct_dir == CtDir::Reply);
+        let quoted = pkt.quoted.filter(|_| pkt.ct_state == CtState::Related).map(|q| [q.src, q.dst]);
+        let originals = [orig.src, orig.dst]
+            .into_iter()
+            .flatten()
+            .filter(|_| pkt.ct_dir == CtDir::Reply)
+            .chain(quoted.into_iter().flatten());
         for a in std::iter::once(pkt.dst).chain(targets.addrs.iter().copied()).chain(originals) {
             if a.is_ipv4() != pkt.dst.is_ipv4() {
                 continue;
@@ -1170,8 +1177,12 @@ impl Lab {
             }
             Kmsg::open_at_end()
         };
-        if pkt.ct_dir == CtDir::Reply && pkt.ct_state != CtState::Established {
-            return Err("the recorder sends a reply (CTDIR=REPLY) only with CTSTATE=ESTABLISHED".into());
+        // (An ICMP error that quotes its packet goes the reply way of that packet's connection.)
+        let quoting_error = pkt.ct_state == CtState::Related && pkt.quoted.is_some();
+        if pkt.ct_dir == CtDir::Reply && pkt.ct_state != CtState::Established && !quoting_error {
+            return Err("the recorder sends a reply (CTDIR=REPLY) only with CTSTATE=ESTABLISHED, or an ICMP error \
+                        that quotes its packet"
+                .into());
         }
         let stamp = Stamp::fresh(pkt);
         // A packet the kernel itself sends (after a handshake, or an echo reply): its stamp is learnt from
@@ -2590,25 +2601,52 @@ fn udp_exchange(lab: &Lab, pkt: &Packet, sender_ns: &str, targets: &DumpTargets)
     ))
 }
 
-/// Sends the UDP datagram a `CTSTATE=RELATED` ICMP error is about, from the error's destination to its
-/// source, and returns it as the source received it (after any NAT), ready to be quoted.
+/// Sends the UDP datagram a `CTSTATE=RELATED` ICMP error is about, and returns it as the error's sender
+/// received it (after any NAT), ready to be quoted. By default it goes from the error's destination to its
+/// source; an error that quotes its packet (`[SRC=... ]`) is about a datagram from the connection's original
+/// source (`ORIGSRC=`, else the quoted source) to its original destination, with the quoted ports, which must
+/// arrive as quoted.
 fn related_flow(lab: &Lab, pkt: &Packet, sender_ns: &str, sender_tap: &Tap) -> Res<Vec<u8>> {
     let v6 = pkt.dst.is_ipv6();
-    let origin = lab.owner_of(pkt.dst)?.to_string();
-    let _sink = bound_socket(sender_ns, Type::DGRAM, wildcard(v6, RELATED_FLOW_DPORT))?;
-    let first = bound_socket(&origin, Type::DGRAM, SockAddr::from(SocketAddr::new(pkt.dst, RELATED_FLOW_SPORT)))?;
+    let orig = pkt.orig.unwrap_or_default();
+    let (from, to) = match pkt.quoted {
+        None => (SocketAddr::new(pkt.dst, RELATED_FLOW_SPORT), SocketAddr::new(pkt.src, RELATED_FLOW_DPORT)),
+        Some(q) => {
+            if q.proto != 17 || pkt.ct_dir != CtDir::Reply {
+                return Err("the recorder makes RELATED errors about a UDP datagram of the original direction only \
+                            (PROTO=UDP in the brackets, no CTDIR=ORIGINAL)"
+                    .into());
+            }
+            let (sport, dport) = q.ports.unwrap_or((RELATED_FLOW_SPORT, RELATED_FLOW_DPORT));
+            (
+                SocketAddr::new(orig.src.unwrap_or(q.src), orig.sport.unwrap_or(sport)),
+                SocketAddr::new(orig.dst.unwrap_or(q.dst), orig.dport.unwrap_or(dport)),
+            )
+        }
+    };
+    let origin = lab.owner_of(from.ip())?.to_string();
+    let _sink = bound_socket(sender_ns, Type::DGRAM, wildcard(v6, to.port()))?;
+    let first = bound_socket(&origin, Type::DGRAM, SockAddr::from(from))?;
     sender_tap.drain();
-    first
-        .send_to(b"cwrec-flow", &SockAddr::from(SocketAddr::new(pkt.src, RELATED_FLOW_DPORT)))
-        .map_err(|e| e.to_string())?;
+    first.send_to(b"cwrec-flow", &SockAddr::from(to)).map_err(|e| e.to_string())?;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(2) {
         sleep(Duration::from_millis(20));
         for (incoming, bytes) in sender_tap.drain() {
             let Some(w) = Wire::parse(&bytes) else { continue };
-            if incoming && w.proto == 17 && w.dport == RELATED_FLOW_DPORT && w.l4.ends_with(b"cwrec-flow") {
-                return Ok(bytes);
+            if !(incoming && w.proto == 17 && w.l4.ends_with(b"cwrec-flow")) {
+                continue;
             }
+            if let Some(q) = pkt.quoted {
+                let (sport, dport) = q.ports.unwrap_or((w.sport, w.dport));
+                if (w.src, w.dst, w.sport, w.dport) != (q.src, q.dst, sport, dport) {
+                    return Err(format!(
+                        "the datagram the error is about reached its sender as {}:{} -> {}:{}, not as quoted",
+                        w.src, w.sport, w.dst, w.dport
+                    ));
+                }
+            }
+            return Ok(bytes);
         }
     }
     Err("the UDP datagram a RELATED ICMP error is about never reached the error's sender".into())

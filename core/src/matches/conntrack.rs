@@ -665,12 +665,13 @@ impl Evaluate for Conntrack {
                 ),
             ));
         }
-        // The connection of a RELATED ICMP error is the one the error is about; chainwalk knows only the
-        // error's own addresses.
+        // The connection of a RELATED ICMP error is the one the error is about: the connection of the packet
+        // it quotes, when the packet says which; else chainwalk knows only the error's own addresses.
         let icmp = matches!(ctx.pkt.l4, L4::Icmp { .. } | L4::Icmpv6 { .. });
         let related_icmp = icmp && ct.state == PacketState::Related;
+        let quoted = ctx.pkt.quoted.filter(|_| related_icmp);
         let about_ct = |mut o: Outcome| {
-            if related_icmp {
+            if related_icmp && quoted.is_none() {
                 o.assumed = true;
                 o.why.push_str(
                     " (for a RELATED ICMP error chainwalk takes the error's own addresses, ports and protocol; the \
@@ -693,7 +694,7 @@ impl Evaluate for Conntrack {
             }
         }
         if let Some(p) = &self.proto {
-            let actual = Protocol(ctx.pkt.l4.proto());
+            let actual = Protocol(quoted.map_or(ctx.pkt.l4.proto(), |q| q.proto));
             let is = actual == p.value;
             let fact =
                 format!("the connection's protocol is {actual}, {} {}", if is { "which is" } else { "not" }, p.value);

@@ -1884,7 +1884,9 @@ impl<'s, 'r> Walker<'s, 'r> {
                 None => (self.first.ct_state, None),
             };
         self.ct.state = given;
-        self.ct.seen_reply = matches!(given, CtState::Established) || self.ct.dir == CtDir::Reply;
+        // (An ICMP error is no reply: it joins its connection as RELATED, whatever that has seen.)
+        self.ct.seen_reply =
+            matches!(given, CtState::Established) || (self.ct.dir == CtDir::Reply && given != CtState::Related);
         // ASSURED: TCP once its handshake is done (an ESTABLISHED packet), SCTP and GRE once a reply was seen;
         // UDP only when its exchange is still active two seconds after the reply (chainwalk takes it as
         // younger, see the ctstatus match), ICMP and the rest never (DCCP among them since Linux 6.16 tracks

@@ -35,13 +35,53 @@ fn probe(w: &Walker<'_, '_>, first: &Packet) -> (Packet, u32, Vec<Assumption>) {
     (p.pkt, p.ct.mark, p.binding_assumed)
 }
 
+/// Where a connection's first packet from `src` came in: nowhere for this host's own (it sent it), else
+/// where the way back to `src` goes out.
+fn arrival_of(w: &Walker<'_, '_>, src: IpAddr) -> Option<String> {
+    if w.host.is_local(src) {
+        return None;
+    }
+    match w.host.route(src) {
+        crate::host::RouteDecision::Forward { dev, .. } => Some(dev),
+        _ => w.first.out_iface.clone(),
+    }
+}
+
 /// The first packet of the connection `w`'s packet belongs to, in the original direction.
 fn first_packet(w: &Walker<'_, '_>) -> Packet {
     let pkt = &w.first;
     let mut first = pkt.clone();
     first.ct_state = CtState::New;
     first.ct_dir = CtDir::Original;
-    if pkt.ct_dir == CtDir::Reply {
+    first.quoted = None;
+    if let (CtState::Related, Some(q)) = (pkt.ct_state, pkt.quoted) {
+        // An ICMP error belongs to the connection of the packet it quotes. Going the reply way, it quotes a
+        // packet of the original direction as it left (after its NAT); going the original way, one of the
+        // reply direction.
+        let reply = pkt.ct_dir == CtDir::Reply;
+        let orig = pkt.orig.unwrap_or_default();
+        let (qs, qd, qports) =
+            if reply { (q.src, q.dst, q.ports) } else { (q.dst, q.src, q.ports.map(|(s, d)| (d, s))) };
+        first.src = orig.src.unwrap_or(qs);
+        first.dst = orig.dst.unwrap_or(qd);
+        let (sport, dport) = qports.unwrap_or((0, 0));
+        let (sport, dport) = (orig.sport.unwrap_or(sport), orig.dport.unwrap_or(dport));
+        let v6 = first.dst.is_ipv6();
+        first.l4 = match q.proto {
+            6 => L4::Tcp { sport, dport, flags: crate::matches::tcp::TcpFlags(0x02) },
+            17 => L4::Udp { sport, dport },
+            136 => L4::Udplite { sport, dport },
+            132 => L4::Sctp { sport, dport },
+            33 => L4::Dccp { sport, dport },
+            1 if !v6 => L4::Icmp { icmp_type: 8, code: 0 },
+            58 if v6 => L4::Icmpv6 { icmp_type: 128, code: 0 },
+            proto => L4::Other { proto },
+        };
+        first.tcp_options = None;
+        first.spi = None;
+        first.len = (if v6 { 40 } else { 20 }) + 8;
+        first.in_iface = if reply { arrival_of(w, first.src) } else { pkt.in_iface.clone() };
+    } else if pkt.ct_dir == CtDir::Reply {
         let orig = pkt.orig.unwrap_or_default();
         let (sport, dport) = ports(pkt);
         first.src = orig.src.unwrap_or(pkt.dst);
@@ -59,14 +99,7 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
             other => other,
         };
         // It came in where the reply goes out, or from this host.
-        first.in_iface = if w.host.is_local(first.src) {
-            None
-        } else {
-            match w.host.route(first.src) {
-                crate::host::RouteDecision::Forward { dev, .. } => Some(dev),
-                _ => pkt.out_iface.clone(),
-            }
-        };
+        first.in_iface = arrival_of(w, first.src);
     }
     if let L4::Tcp { sport, dport, .. } = first.l4 {
         first.l4 = L4::Tcp { sport, dport, flags: crate::matches::tcp::TcpFlags(0x02) };
