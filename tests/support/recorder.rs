@@ -1238,7 +1238,7 @@ impl Lab {
                 kmsg
             }
         };
-        let logs = kmsg.settle();
+        let logs = kmsg.settle()?;
         drop(handshake);
         let caught = taps
             .iter()
@@ -1729,6 +1729,8 @@ fn endpoint_text(addr: &str, port: Option<&str>) -> String {
 /// The kernel log, read from `/dev/kmsg`.
 struct Kmsg {
     file: File,
+    /// Whether the ring buffer overran this reader: records it had not read yet were lost.
+    overran: bool,
 }
 
 impl Kmsg {
@@ -1740,7 +1742,7 @@ impl Kmsg {
             .open("/dev/kmsg")
             .map_err(|e| format!("/dev/kmsg: {e}"))?;
         file.seek(SeekFrom::End(0)).map_err(|e| format!("/dev/kmsg: {e}"))?;
-        Ok(Kmsg { file })
+        Ok(Kmsg { file, overran: false })
     }
 
     /// The messages logged since the last read.
@@ -1757,27 +1759,38 @@ impl Kmsg {
                     }
                 }
                 // The ring buffer overran this reader: it continues with the oldest record still there.
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                    self.overran = true;
+                    continue;
+                }
                 Err(_) => break,
             }
         }
         out
     }
 
-    /// Waits until the kernel has been quiet for a while, and returns everything it logged.
-    fn settle(&mut self) -> Vec<String> {
+    /// Waits until the kernel has been quiet for a while, and returns everything it logged; an error when
+    /// some of it was lost (a packet that loops for ever, as a TEE copy that comes back in and is copied
+    /// again does, floods the log).
+    fn settle(&mut self) -> Res<Vec<String>> {
         sleep(SETTLE);
         let mut all = self.read_new();
         let start = Instant::now();
         loop {
             sleep(QUIET_FOR);
             let more = self.read_new();
-            if more.is_empty() || start.elapsed() > Duration::from_secs(3) {
+            if more.is_empty() {
                 break;
+            }
+            if start.elapsed() > Duration::from_secs(3) {
+                return Err("the kernel was still logging the walk 3 s after the packet was sent: it loops".into());
             }
             all.extend(more);
         }
-        all
+        if self.overran {
+            return Err("the kernel's log overflowed while the packet was walked (it loops): lines were lost".into());
+        }
+        Ok(all)
     }
 }
 
