@@ -14,7 +14,9 @@
 //! - `CHAINWALK_WALK_DIFF_REPLY=1`: the answers instead (`CTDIR=REPLY`): each packet made is walked by
 //!   chainwalk as the first of its connection, and where it gets through, the other side's answer to it
 //!   (a TCP segment, a datagram, an echo reply) is sent back to where it came from, addressed as the
-//!   first packet left (after its NAT), so that the kernel undoes the connection's NAT on the way back.
+//!   first packet left (after its NAT), so that the kernel undoes the connection's NAT on the way back;
+//! - `CHAINWALK_WALK_DIFF_RELATED=1`: likewise, but for each UDP datagram the receiver's ICMP port
+//!   unreachable, quoting the datagram as it arrived (`CTSTATE=RELATED`).
 //!
 //! Every packet's files (`rules`, `host`, `packet`, the kernel's `expected`, chainwalk's `chainwalk`) are
 //! written to `$TMPDIR/chainwalk-walk-diff/DUMP-N/`, and the summary to `$TMPDIR/chainwalk-walk-diff/report`.
@@ -116,7 +118,8 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
     }
     let seed = env_number("CHAINWALK_WALK_DIFF_SEED", 1);
     let other_only = std::env::var("CHAINWALK_WALK_DIFF_OTHER").is_ok_and(|v| v == "1");
-    let replies = std::env::var("CHAINWALK_WALK_DIFF_REPLY").is_ok_and(|v| v == "1");
+    let related = std::env::var("CHAINWALK_WALK_DIFF_RELATED").is_ok_and(|v| v == "1");
+    let replies = related || std::env::var("CHAINWALK_WALK_DIFF_REPLY").is_ok_and(|v| v == "1");
     let count = env_number("CHAINWALK_WALK_DIFF_COUNT", 6) as usize;
     let out = std::env::temp_dir().join("chainwalk-walk-diff");
     let _ = std::fs::remove_dir_all(&out);
@@ -154,7 +157,9 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
             let (dir, kind) = synth::combination(seed as usize + i);
             // With CHAINWALK_WALK_DIFF_OTHER=1, packets of the other protocols the dump names (or, when it
             // names none, ESP, GRE, SCTP and UDP-Lite in turn).
+            // (With CHAINWALK_WALK_DIFF_RELATED=1, UDP datagrams, whose errors the recorder can make.)
             let kind = match (other_only, others.is_empty()) {
+                _ if related => synth::Kind::Udp,
                 (false, _) => kind,
                 (true, false) => synth::Kind::Other(others[i % others.len()]),
                 (true, true) => synth::Kind::Other([50, 47, 132, 136][i % 4]),
@@ -168,7 +173,7 @@ fn walks_agree_with_the_kernel_on_real_dumps() {
                 if !replies {
                     return Some(packet);
                 }
-                match reply_to(&rules, &host, &packet) {
+                match reply_to(&rules, &host, &packet, related) {
                     Ok(reply) => Some(reply),
                     Err(why) => {
                         why_not = Some(why);
@@ -244,7 +249,7 @@ fn fate_address(text: &str) -> Option<(std::net::IpAddr, Option<u16>)> {
 /// connection (a SYN for TCP) through `rules`; where that gets through, the answer goes from where it
 /// arrived, as it arrived, back to where it came from, written as the reply of that connection (`CTDIR=REPLY`
 /// with the original tuple); `Err` says why there is none.
-fn reply_to(rules: &str, host: &synth::MadeHost, packet: &str) -> Result<String, String> {
+fn reply_to(rules: &str, host: &synth::MadeHost, packet: &str, error: bool) -> Result<String, String> {
     use chainwalk_core::host::RouteDecision;
     use chainwalk_core::packet::L4;
     use chainwalk_core::trace::{FateVerdict, Path};
@@ -280,6 +285,21 @@ fn reply_to(rules: &str, host: &synth::MadeHost, packet: &str) -> Result<String,
         Path::Forward | Path::Output => (fate.out.clone().unwrap_or_default(), String::new()),
     };
     let (ip, extra) = if v6 { ("TC=0 HOPLIMIT=64 FLOWLBL=0", 20) } else { ("TTL=64", 0) };
+    if error {
+        // The receiver's port unreachable, quoting the datagram as it arrived (a ten-byte payload).
+        let L4::Udp { sport: os, dport: od } = p.l4 else {
+            return Err("the recorder makes RELATED errors about UDP datagrams only".into());
+        };
+        let (Some(sp), Some(dp)) = (sport, dport) else {
+            return Err(format!("no ports in chainwalk's fate: {} {}", fate.src, fate.dst));
+        };
+        let (kind, len) = if v6 { ("ICMPv6 TYPE=1 CODE=4", 106) } else { ("ICMP TYPE=3 CODE=3", 66) };
+        return Ok(format!(
+            "IN={in_if} OUT={out_if} SRC={dst} DST={src} LEN={len} {ip} PROTO={kind} [SRC={src} DST={dst} PROTO=UDP \
+             SPT={sp} DPT={dp} ] CTSTATE=RELATED ORIGSRC={} ORIGDST={} ORIGSPT={os} ORIGDPT={od}",
+            p.src, p.dst
+        ));
+    }
     let head = format!("IN={in_if} OUT={out_if} SRC={dst} DST={src}");
     let original = format!("ORIGSRC={} ORIGDST={}", p.src, p.dst);
     Ok(match p.l4 {
