@@ -198,6 +198,21 @@ impl L4 {
         }
     }
 
+    /// A header of protocol `proto` with `ports` where it has ports (TCP with no flags); ICMP and ICMPv6
+    /// (by `v6`) as an echo request.
+    pub fn of_protocol(proto: u8, (sport, dport): (u16, u16), v6: bool) -> L4 {
+        match proto {
+            6 => L4::Tcp { sport, dport, flags: TcpFlags(0) },
+            17 => L4::Udp { sport, dport },
+            33 => L4::Dccp { sport, dport },
+            132 => L4::Sctp { sport, dport },
+            136 => L4::Udplite { sport, dport },
+            1 if !v6 => L4::Icmp { icmp_type: 8, code: 0 },
+            58 if v6 => L4::Icmpv6 { icmp_type: 128, code: 0 },
+            proto => L4::Other { proto },
+        }
+    }
+
     /// The same header with other ports (for protocols that have ports).
     pub fn with_ports(self, sport: u16, dport: u16) -> L4 {
         match self {
@@ -337,26 +352,9 @@ fn quoted(fields: &[(&str, &str, Span)], v6: bool) -> Result<Option<Quoted>, Dia
     };
     let (Some(src), Some(dst)) = (addr("SRC")?, addr("DST")?) else { return Ok(None) };
     let Some((proto_text, proto_span)) = get("PROTO") else { return Ok(None) };
-    let proto = match proto_text.to_ascii_uppercase().as_str() {
-        "TCP" => 6,
-        "UDP" => 17,
-        "UDPLITE" => 136,
-        "SCTP" => 132,
-        "DCCP" => 33,
-        "ICMP" => 1,
-        "ICMPV6" => 58,
-        "ESP" => 50,
-        "AH" => 51,
-        other => match parse_uint(other) {
-            Some(n) if n <= 255 => n as u8,
-            _ => {
-                return Err(Diagnostic::error(
-                    proto_span,
-                    format!("`{proto_text}` is not a protocol chainwalk knows (in the quoted packet)"),
-                ))
-            }
-        },
-    };
+    let proto = crate::ruleset::addr::Protocol::parse(proto_text)
+        .map_err(|e| Diagnostic::error(proto_span, format!("in the quoted packet: {e}")))?
+        .0;
     let port = |key: &str| get(key).and_then(|(v, _)| v.parse::<u16>().ok());
     let ports = match (port("SPT"), port("DPT")) {
         (Some(s), Some(d)) if matches!(proto, 6 | 17 | 33 | 132 | 136) => Some((s, d)),
@@ -527,13 +525,9 @@ fn parse_log(text: &str, words: &[(&str, (usize, usize))]) -> Result<Packet, Dia
         other => match parse_uint(other) {
             // A protocol with ports given by number, with them (`PROTO=132 SPT=1 DPT=2`).
             Some(n @ (6 | 17 | 33 | 132 | 136)) if get("SPT").is_some() && get("DPT").is_some() => {
-                let (sport, dport) = (port("SPT")?, port("DPT")?);
-                match n {
-                    6 => L4::Tcp { sport, dport, flags },
-                    17 => L4::Udp { sport, dport },
-                    33 => L4::Dccp { sport, dport },
-                    132 => L4::Sctp { sport, dport },
-                    _ => L4::Udplite { sport, dport },
+                match L4::of_protocol(n as u8, (port("SPT")?, port("DPT")?), false) {
+                    L4::Tcp { sport, dport, .. } => L4::Tcp { sport, dport, flags },
+                    other => other,
                 }
             }
             Some(n) if n <= 255 => L4::Other { proto: n as u8 },

@@ -203,16 +203,13 @@ fn log_line(p: &Packet) -> String {
         let _ = write!(out, " SPI={spi:#x}");
     }
     if let Some(q) = p.quoted {
+        // As the kernel's log names them; the others by number, as it prints SCTP and DCCP.
         let proto = match q.proto {
             6 => "TCP".to_string(),
             17 => "UDP".to_string(),
             136 => "UDPLITE".to_string(),
-            132 => "SCTP".to_string(),
-            33 => "DCCP".to_string(),
             1 => "ICMP".to_string(),
             58 => "ICMPv6".to_string(),
-            50 => "ESP".to_string(),
-            51 => "AH".to_string(),
             n => n.to_string(),
         };
         let _ = write!(out, " [SRC={} DST={} PROTO={proto}", q.src, q.dst);

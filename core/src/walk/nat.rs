@@ -65,18 +65,10 @@ fn first_packet(w: &Walker<'_, '_>) -> Packet {
         first.src = orig.src.unwrap_or(qs);
         first.dst = orig.dst.unwrap_or(qd);
         let (sport, dport) = qports.unwrap_or((0, 0));
-        let (sport, dport) = (orig.sport.unwrap_or(sport), orig.dport.unwrap_or(dport));
+        let ports = (orig.sport.unwrap_or(sport), orig.dport.unwrap_or(dport));
         let v6 = first.dst.is_ipv6();
-        first.l4 = match q.proto {
-            6 => L4::Tcp { sport, dport, flags: crate::matches::tcp::TcpFlags(0x02) },
-            17 => L4::Udp { sport, dport },
-            136 => L4::Udplite { sport, dport },
-            132 => L4::Sctp { sport, dport },
-            33 => L4::Dccp { sport, dport },
-            1 if !v6 => L4::Icmp { icmp_type: 8, code: 0 },
-            58 if v6 => L4::Icmpv6 { icmp_type: 128, code: 0 },
-            proto => L4::Other { proto },
-        };
+        // (A TCP connection's first packet is made its SYN below.)
+        first.l4 = L4::of_protocol(q.proto, ports, v6);
         first.tcp_options = None;
         first.spi = None;
         first.len = (if v6 { 40 } else { 20 }) + 8;
