@@ -70,15 +70,21 @@ pub struct LogLine {
     /// Whether this line starts the packet's traversal of a table at a hook (the nf_tables trace prints
     /// the packet again there).
     pub first_in_stage: bool,
-    /// Whether the line is of the copy a TEE rule made, which the kernel traces as it walks OUTPUT and
-    /// POSTROUTING while the rule runs: its lines follow the rule's own in the legacy log and come before
-    /// it in the nf_tables trace (which reports a rule after its target ran). `step` is the TEE rule's.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub copy: bool,
+    /// How many TEE copies deep the line is: 0 for the packet walked, 1 for the copy a TEE rule made, which
+    /// the kernel traces as it walks OUTPUT and POSTROUTING while the rule runs, 2 for the copy that copy's
+    /// own TEE rule made once it came back in through `lo`, and so on. A copy's lines follow the rule's own
+    /// in the legacy log and come before it in the nf_tables trace (which reports a rule after its target
+    /// ran). `step` is the TEE rule's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub copy: u8,
     /// Whether the line is of such a copy on its way back in through `lo`, which the kernel walks later
     /// than the rule (the nf_tables trace keeps it where it is).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub later: bool,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// The three words the kernel uses in a TRACE line.

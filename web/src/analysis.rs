@@ -157,7 +157,7 @@ fn shape(trace: Trace, nft_trace: Option<Trace>, family: Family, expand: &[usize
         .log
         .iter()
         .zip(legacy.lines())
-        .map(|(l, text)| LogEntry { step: l.step, text: text.to_string(), copy: l.copy })
+        .map(|(l, text)| LogEntry { step: l.step, text: text.to_string(), copy: l.copy > 0 })
         .collect();
     // A line of the nf_tables walk points at the step of the same table, chain and rule in the walk the
     // page shows (the two walks differ only in the order of tables at INPUT).
@@ -177,7 +177,7 @@ fn shape(trace: Trace, nft_trace: Option<Trace>, family: Family, expand: &[usize
         .map(|l| LogEntry {
             step: step_of(l.log),
             text: l.text,
-            copy: nft_source.log.get(l.log).is_some_and(|t| t.copy),
+            copy: nft_source.log.get(l.log).is_some_and(|t| t.copy > 0),
         })
         .collect();
     // xtables-monitor shows the marking rule itself (with the `PACKET:` line before it); the legacy target

@@ -41,11 +41,11 @@ pub fn nft_trace(trace: &Trace, family: Family) -> Vec<NftLine> {
         Family::Ipv6 => "-6",
     };
     let mut out = Vec::new();
-    // A packet line is due for the walked packet and for a TEE rule's copy apart.
-    let mut packet_due = [false, false];
+    // A packet line is due for the walked packet and for each TEE copy (a copy's copy too) apart.
+    let mut packet_due = vec![false; trace.log.iter().map(|l| usize::from(l.copy) + 1).max().unwrap_or(1)];
     for i in nft_order(trace) {
         let l = &trace.log[i];
-        let id = if l.copy { !id } else { id };
+        let id = if l.copy > 0 { !id.wrapping_add(u32::from(l.copy) - 1) } else { id };
         let packet_due = &mut packet_due[usize::from(l.copy)];
         *packet_due |= l.first_in_stage;
         let end_of_chain = l.handle == 0;
@@ -77,23 +77,25 @@ pub fn nft_trace(trace: &Trace, family: Family) -> Vec<NftLine> {
 }
 
 /// The order of [`Trace::log`] in the nf_tables trace: a TEE rule's copy walks while the rule runs, and the
-/// kernel reports a rule once its target is done, so the copy's lines come before the rule's own (recorded).
+/// kernel reports a rule once its target is done, so the copy's lines come before the rule's own (recorded),
+/// and so do those of a copy's copy before the line of the rule that made it (recorded: match_diff seed
+/// 60023). A copy's way back in, walked later than the rule (`later`), keeps its place.
 fn nft_order(trace: &Trace) -> Vec<usize> {
-    let log = &trace.log;
-    let mut order = Vec::with_capacity(log.len());
+    let mut order = Vec::with_capacity(trace.log.len());
+    nft_order_of(&trace.log, 0, &mut order);
+    order
+}
+
+/// [`nft_order`] for `log`, whose first line is at `start` in the whole log.
+fn nft_order_of(log: &[crate::trace::LogLine], start: usize, order: &mut Vec<usize>) {
     let mut i = 0;
     while i < log.len() {
-        let copies = log[i + 1..].iter().take_while(|l| l.copy && !l.later).count();
-        if log[i].copy {
-            order.push(i);
-        } else {
-            order.extend(i + 1..=i + copies);
-            order.push(i);
-            i += copies;
-        }
-        i += 1;
+        let (depth, later) = (log[i].copy, log[i].later);
+        let copies = log[i + 1..].iter().take_while(|l| l.copy > depth && l.later == later).count();
+        nft_order_of(&log[i + 1..=i + copies], start + i + 1, order);
+        order.push(start + i);
+        i += copies + 1;
     }
-    order
 }
 
 fn family_number(family: Family) -> u8 {
@@ -115,14 +117,14 @@ mod tests {
     use crate::ruleset::TableName;
     use crate::trace::LogLine;
 
-    fn line(table: TableName, chain: &str, kind: LineKind, number: u32, handle: u32, copy: bool) -> LogLine {
+    fn line(table: TableName, chain: &str, kind: LineKind, number: u32, handle: u32, copy: u8) -> LogLine {
         LogLine {
             table,
             chain: chain.to_string(),
             kind,
             number,
-            packet: format!("IN= OUT=eth{} SRC=192.0.2.7 DST=198.51.100.2", u8::from(copy)),
-            nft_packet: format!("OUT=eth{} SRC=192.0.2.7 DST=198.51.100.2", u8::from(copy)),
+            packet: format!("IN= OUT=eth{} SRC=192.0.2.7 DST=198.51.100.2", copy),
+            nft_packet: format!("OUT=eth{} SRC=192.0.2.7 DST=198.51.100.2", copy),
             step: 0,
             rule_text: format!("-A {chain} -j TEE --gateway 192.0.2.5"),
             verdict: if kind == LineKind::Rule { "CONTINUE" } else { "ACCEPT" }.to_string(),
@@ -138,10 +140,10 @@ mod tests {
         use LineKind::{Policy, Rule};
         use TableName::{Filter, Mangle};
         let mut log = vec![
-            line(Mangle, "PREROUTING", Rule, 1, 6, false),
-            line(Mangle, "OUTPUT", Policy, 1, 0, true),
-            line(Filter, "OUTPUT", Rule, 1, 4, true),
-            line(Mangle, "PREROUTING", Policy, 2, 0, false),
+            line(Mangle, "PREROUTING", Rule, 1, 6, 0),
+            line(Mangle, "OUTPUT", Policy, 1, 0, 1),
+            line(Filter, "OUTPUT", Rule, 1, 4, 1),
+            line(Mangle, "PREROUTING", Policy, 2, 0, 0),
         ];
         for i in [0, 1, 2] {
             log[i].first_in_stage = true;
@@ -168,5 +170,23 @@ mod tests {
                 format!(" TRACE: 2 {id:08x} mangle:PREROUTING:policy:ACCEPT "),
             ]
         );
+    }
+
+    #[test]
+    fn a_copys_copy_comes_before_the_rule_that_made_it_in_the_nf_tables_trace() {
+        use LineKind::{Policy, Rule};
+        use TableName::{Filter, Mangle};
+        // The packet's TEE rule in filter INPUT; its copy back in through lo meets the same rule, whose copy
+        // (the copy's copy) walks OUTPUT while that rule runs.
+        let log = vec![
+            line(Filter, "INPUT", Rule, 1, 12, 0),
+            line(Mangle, "OUTPUT", Policy, 1, 0, 1),
+            line(Filter, "INPUT", Rule, 1, 12, 1),
+            line(Mangle, "OUTPUT", Policy, 1, 0, 2),
+            line(Filter, "INPUT", Policy, 2, 0, 1),
+            line(Filter, "INPUT", Policy, 2, 0, 0),
+        ];
+        let trace = Trace { log, ..Trace::default() };
+        assert_eq!(nft_order(&trace), [1, 3, 2, 4, 0, 5]);
     }
 }

@@ -118,7 +118,7 @@ mod tests {
                 "mangle:INPUT:policy:1"
             ]
         );
-        let copies: Vec<_> = t.log.iter().filter(|l| l.copy).collect();
+        let copies: Vec<_> = t.log.iter().filter(|l| l.copy > 0).collect();
         assert_eq!(copies.len(), 2);
         assert!(copies.iter().all(|l| l.step == step && l.packet.contains(" TTL=63 DF ")));
         assert!(copies[0].packet.starts_with("IN= OUT=eth0 "), "{}", copies[0].packet);
@@ -141,7 +141,7 @@ mod tests {
             let t = walk(&format!("*mangle\n-A PREROUTING -j TEE {options}\nCOMMIT\n"), host, packet);
             let step = t.steps.iter().find(|s| s.target.as_deref() == Some("TEE")).expect("the rule's step");
             assert_eq!(step.effect.as_deref(), Some(effect));
-            assert!(t.log.iter().all(|l| !l.copy));
+            assert!(t.log.iter().all(|l| l.copy == 0));
         }
     }
 
@@ -162,7 +162,7 @@ mod tests {
             "tcp 192.0.2.1:40000 -> 192.0.2.2:22 in eth0 syn",
         );
         assert_eq!(t.fate.verdict, crate::trace::FateVerdict::Undecided);
-        let copies = t.log.iter().filter(|l| l.copy).count();
+        let copies = t.log.iter().filter(|l| l.copy > 0).count();
         assert!(copies > 0 && t.log.len() < 3 * crate::walk::MAX_MATCHED, "{copies} of {}", t.log.len());
     }
 }

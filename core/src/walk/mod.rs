@@ -1410,7 +1410,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             let mut log = c.trace.log;
             for l in &mut log {
                 l.step = s;
-                l.copy = true;
+                l.copy = l.copy.saturating_add(1);
             }
             let mut names = c.trace.trace;
             let (back_log, back_names) = (log.split_off(sent_log), names.split_off(sent_names));

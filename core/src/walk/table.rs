@@ -738,7 +738,7 @@ fn push_log(
         verdict,
         handle: 0,
         first_in_stage,
-        copy: false,
+        copy: 0,
         later: false,
     });
     w.trace.steps[s].log = Some(w.trace.log.len() - 1);
