@@ -585,6 +585,10 @@ struct Walker<'s, 'r> {
     /// Whether routing tried to send the IPv4 packet's source a redirect (`ip_rt_send_redirect`), which
     /// leaves that peer no allowance for an ICMP error for a second, whatever became of the redirect.
     redirect_tried: bool,
+    /// The first ICMP message the kernel sent the packet's sender about it while it was walked, before its
+    /// fate (a redirect, the fragmentation needed about a TEE copy too big for its route): its name as
+    /// `--reject-with` gives it, and in words. A packet stopped later got that first.
+    early_answer: Option<(&'static str, &'static str)>,
     /// Whether its first route is looked up without its source address (an IPv4 ICMP error about a packet
     /// that was not for this host).
     unspecified_source: bool,
@@ -633,6 +637,10 @@ struct Walker<'s, 'r> {
 pub fn evaluation_budget(rules: usize) -> usize {
     MIN_EVALUATIONS.max(rules.saturating_mul(8))
 }
+
+/// The redirects routing sends, as [`Walker::answer_early`] takes them.
+const REDIRECT: (&str, &str) = ("icmp-type-5-code-1", "an ICMP redirect (type 5, code 1)");
+const REDIRECT6: (&str, &str) = ("icmp6-type-137-code-0", "an ICMPv6 redirect (type 137)");
 
 /// The smallest budget of [`evaluation_budget`].
 pub const MIN_EVALUATIONS: usize = 250_000;
@@ -697,6 +705,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             looped_copies: LoopedCopies::default(),
             looped_back: false,
             redirect_tried: false,
+            early_answer: None,
             unspecified_source: false,
             in_iface: packet.in_iface.clone(),
             out_iface: None,
@@ -768,6 +777,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             }
         }
         self.take_looped_copies(true);
+        self.answered_early();
     }
 
     /// Puts the lines of the TEE copies that came back in through `lo` into the log where the kernel
@@ -972,35 +982,29 @@ impl<'s, 'r> Walker<'s, 'r> {
                     return;
                 }
                 // IPv6 sends its redirect before it checks the size, IPv4 after.
-                let redirect6 = self.ipv6_redirect_sent(&dev, via);
+                if self.ipv6_redirect_sent(&dev, via) {
+                    self.answer_early(REDIRECT6);
+                }
                 // IPv6 checks a forwarded packet against its route's MTU here only when that MTU is locked
                 // (`ip6_dst_mtu_maybe_forward`), and against it after POSTROUTING otherwise.
                 let v6 = self.family() == Family::Ipv6;
                 let (mtu_now, mtu_later) = if v6 && !mtu_locked { (None, mtu) } else { (mtu, None) };
                 if let Some((why, icmp)) = self.too_big(&dev, mtu_now, "before FORWARD") {
                     self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
-                    if redirect6 {
-                        self.answered_by_redirect();
-                    }
                     return;
                 }
-                let redirect = redirect6 || self.redirect_sent(&dev, via);
+                if self.redirect_sent(&dev, via) {
+                    self.answer_early(REDIRECT);
+                }
                 self.pkt.ttl -= 1;
                 self.out_iface = Some(dev.clone());
                 if self.hook(Hook::Forward) && self.hook(Hook::Postrouting) {
                     // `ip6_fragment` checks an unlocked route MTU (and does not fragment what it forwards).
                     let when = "after POSTROUTING (an unlocked route MTU is not checked before FORWARD)";
                     match mtu_later.and_then(|m| self.too_big(&dev, Some(m), when)) {
-                        Some((why, icmp)) => {
-                            self.stop_by_routing(Path::Forward, why, Some(icmp.into()));
-                            if redirect {
-                                self.answered_by_redirect();
-                            }
-                        }
+                        Some((why, icmp)) => self.stop_by_routing(Path::Forward, why, Some(icmp.into())),
                         None => self.egress(Path::Forward, via),
                     }
-                } else if redirect {
-                    self.answered_by_redirect();
                 }
             }
             RouteDecision::Unroutable { reason, route: kind } => {
@@ -1182,14 +1186,20 @@ impl<'s, 'r> Walker<'s, 'r> {
         sent
     }
 
-    /// A forwarded packet whose sender got a redirect was stopped later: what came back to the sender about it
-    /// is the redirect, before any answer of a REJECT.
-    fn answered_by_redirect(&mut self) {
-        let (name, what) = match self.family() {
-            Family::Ipv4 => ("icmp-type-5-code-1", "an ICMP redirect (type 5, code 1)"),
-            Family::Ipv6 => ("icmp6-type-137-code-0", "an ICMPv6 redirect (type 137)"),
-        };
-        if let Some(f) = self.fate.as_mut().filter(|f| f.verdict != FateVerdict::Accept) {
+    /// Notes that the kernel sent the packet's sender `answer` (its `--reject-with` name, and in words) about
+    /// it now, unless it had sent it something else first.
+    fn answer_early(&mut self, answer: (&'static str, &'static str)) {
+        if !self.probe && self.early_answer.is_none() {
+            self.early_answer = Some(answer);
+        }
+    }
+
+    /// A packet stopped after the kernel had sent its sender something about it (a redirect, an error about a
+    /// TEE copy): what came back to the sender first is that, before any answer of a REJECT.
+    fn answered_early(&mut self) {
+        let Some((name, what)) = self.early_answer else { return };
+        let stopped = |f: &&mut Fate| !matches!(f.verdict, FateVerdict::Accept | FateVerdict::Undecided);
+        if let Some(f) = self.fate.as_mut().filter(stopped) {
             f.verdict = FateVerdict::Reject;
             f.reject_with = Some(name.into());
             f.summary.push_str(&format!(" Its sender had already been sent {what}."));
@@ -1389,6 +1399,7 @@ impl<'s, 'r> Walker<'s, 'r> {
         // 55732 and 55964).
         let (sent_log, sent_names) = (c.trace.log.len(), c.trace.trace.len());
         let to_this_host = passed && matches!(c.route_now, Some(RouteDecision::Local { .. }));
+        let too_big = self.tee_copy_too_big(&c, passed && !to_this_host);
         let looped = to_this_host && !self.looped_back;
         let mut delivered = false;
         if looped {
@@ -1438,7 +1449,8 @@ impl<'s, 'r> Walker<'s, 'r> {
         let ttl = if v4 { "TTL" } else { "hop limit" };
         let gw = crate::ruleset::addr::Ip(gateway);
         let what = format!("a copy of the packet (UNTRACKED, {ttl} {}) is routed to {gw} out of {first_out}", copy.ttl);
-        match (passed, c.out_iface, c.fate) {
+        let leaves = if too_big.is_some() { "gets through" } else { "leaves after" };
+        let done = match (passed, c.out_iface, c.fate) {
             (true, _, _) if to_this_host && !looped => format!(
                 "{what}, an address of this host: it goes out through lo and comes back in, a copy of a copy that \
                  came back the same way (chainwalk follows one such loop; the kernel goes on copying)"
@@ -1457,7 +1469,8 @@ impl<'s, 'r> Walker<'s, 'r> {
                     why.trim_end_matches('.')
                 )
             }
-            (true, Some(out), _) if out == first_out => format!("{what} and leaves after OUTPUT and POSTROUTING"),
+            (true, Some(out), _) if out == first_out => format!("{what} and {leaves} OUTPUT and POSTROUTING"),
+            (true, Some(out), _) if too_big.is_some() => format!("{what}, routed again in OUTPUT, out of {out}"),
             (true, Some(out), _) => format!("{what}, routed again in OUTPUT, and leaves out of {out}"),
             (_, _, Some(f)) => {
                 let mut why = f.summary;
@@ -1467,7 +1480,53 @@ impl<'s, 'r> Walker<'s, 'r> {
                 format!("{what}, and is {}", why.trim_end_matches('.'))
             }
             _ => format!("{what}; it does not get out"),
+        };
+        match too_big {
+            Some(why) => format!("{done}, {why}"),
+            None => done,
         }
+    }
+
+    /// What becomes of the copy `c` a TEE rule made of this packet once it has left POSTROUTING (`leaves`) by
+    /// its route, if it is bigger than that route's MTU (or its interface's): `nf_dup_ipv4` sets DF on the
+    /// copy so that the packet's sender hears of a smaller MTU on the copy's way, so the kernel drops it
+    /// there (`ip_fragment`; `ip6_fragment` for IPv6, which never fragments it either) and sends the
+    /// sender an ICMP fragmentation needed (ICMPv6 packet too big) about it, at once, ahead of anything it
+    /// sends about the packet itself later (recorded).
+    fn tee_copy_too_big(&mut self, c: &Walker<'_, '_>, leaves: bool) -> Option<String> {
+        let Some(RouteDecision::Forward { dev, mtu, .. }) = c.route_now.as_ref().filter(|_| leaves) else {
+            return None;
+        };
+        let (_, name) = c.too_big(dev, *mtu, "")?;
+        let (l4, what, early) = match self.family() {
+            Family::Ipv4 => (
+                L4::Icmp { icmp_type: 3, code: 4 },
+                "an ICMP fragmentation needed",
+                "an ICMP fragmentation needed about a TEE rule's copy of it",
+            ),
+            Family::Ipv6 => (
+                L4::Icmpv6 { icmp_type: 2, code: 0 },
+                "an ICMPv6 packet too big",
+                "an ICMPv6 packet too big about a TEE rule's copy of it",
+            ),
+        };
+        let src = self.pkt.src;
+        let given = mtu.or_else(|| self.host.interface(dev).and_then(|i| i.mtu));
+        let mtu = given.map_or_else(|| format!("{dev}'s"), |m| m.to_string());
+        let why = match self.family() {
+            Family::Ipv4 => "may not be fragmented (TEE sets DF on its copies)",
+            Family::Ipv6 => "IPv6 fragments only what a socket sends",
+        };
+        let dropped =
+            format!("but it is bigger than the MTU of its way out ({mtu}) and {why}, so the kernel drops it there");
+        let lost = target::nothing_sent_back(&c.pkt, self.host, false, self.came_in_frame_to_all())
+            .map(str::to_string)
+            .or_else(|| target::answer_lost(c, l4));
+        if let Some(why) = lost {
+            return Some(format!("{dropped}; {what} about it does not reach {src}: {why}"));
+        }
+        self.answer_early((name, early));
+        Some(format!("{dropped} and sends {src} {what} about it"))
     }
 
     /// Why routing drops an IPv4 packet that came in from outside for its addresses, without an ICMP error
