@@ -1051,6 +1051,19 @@ impl Lab {
         }
     }
 
+    /// The next hop of H's route to `dst` out of `dev`, if H tried to reach it there and nobody answered
+    /// (its neighbour entry is INCOMPLETE or FAILED): what H sent that way never left.
+    fn unanswered_next_hop(&self, dst: IpAddr, dev: &str) -> Option<IpAddr> {
+        let h = self.h.name.as_str();
+        let route = Command::new("ip").args(["-n", h, "-o", "route", "get", &dst.to_string(), "oif", dev]).output();
+        let route = String::from_utf8_lossy(&route.ok()?.stdout).into_owned();
+        let words: Vec<&str> = route.split_whitespace().collect();
+        let hop = words.windows(2).find(|w| w[0] == "via").and_then(|w| w[1].parse().ok()).unwrap_or(dst);
+        let neigh = Command::new("ip").args(["-n", h, "neigh", "show", &hop.to_string(), "dev", dev]).output();
+        let neigh = String::from_utf8_lossy(&neigh.ok()?.stdout).into_owned();
+        (neigh.contains("INCOMPLETE") || neigh.contains("FAILED")).then_some(hop)
+    }
+
     fn peer(&self, iface: &str) -> Option<&Peer> {
         self.peers.iter().find(|p| p.iface == iface)
     }
@@ -1330,6 +1343,16 @@ impl Lab {
                      host for it there\n  {p}"
                 ));
             }
+        }
+        // A packet on its way out that no table after FORWARD traced (an INVALID one skips nat POSTROUTING)
+        // may have been lost for want of a host on its link: H then asked for its next hop in vain.
+        let out_dev = last_seen.and_then(|m| field(m, "OUT")).filter(|o| !o.is_empty() && *o != "lo");
+        let dst_seen = last_seen.and_then(|m| field(m, "DST")).and_then(|d| d.parse().ok());
+        if let Some(hop) = out_dev.zip(dst_seen).and_then(|(out, dst)| self.unanswered_next_hop(dst, out)) {
+            return Err(format!(
+                "the packet went out of {} towards {hop}, for which no host of the recorder's network answers",
+                out_dev.unwrap_or_default()
+            ));
         }
         // Dropped or rejected: the packet as the last TRACE line shows it.
         let last = |k: &str| last_seen.and_then(|m| field(m, k)).map(str::to_string);
