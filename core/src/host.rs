@@ -257,8 +257,9 @@ fn own_or_all(settings: &[(String, bool)], dev: &str) -> bool {
     own.or_else(|| settings.iter().find(|(d, _)| d == "all")).is_some_and(|(_, on)| *on)
 }
 
-fn is_zero(n: &u32) -> bool {
-    *n == 0
+/// Whether a count is zero, for serde's `skip_serializing_if` (a route's paths, a log line's copy depth).
+pub(crate) fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 fn main_table() -> u32 {

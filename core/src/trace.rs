@@ -75,16 +75,12 @@ pub struct LogLine {
     /// own TEE rule made once it came back in through `lo`, and so on. A copy's lines follow the rule's own
     /// in the legacy log and come before it in the nf_tables trace (which reports a rule after its target
     /// ran). `step` is the TEE rule's.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::host::is_zero")]
     pub copy: u8,
     /// Whether the line is of such a copy on its way back in through `lo`, which the kernel walks later
     /// than the rule (the nf_tables trace keeps it where it is).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub later: bool,
-}
-
-fn is_zero(n: &u8) -> bool {
-    *n == 0
 }
 
 /// The three words the kernel uses in a TRACE line.

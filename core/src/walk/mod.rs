@@ -777,7 +777,7 @@ impl<'s, 'r> Walker<'s, 'r> {
             }
         }
         self.take_looped_copies(true);
-        self.answered_early();
+        self.report_early_answer();
     }
 
     /// Puts the lines of the TEE copies that came back in through `lo` into the log where the kernel
@@ -1196,7 +1196,7 @@ impl<'s, 'r> Walker<'s, 'r> {
 
     /// A packet stopped after the kernel had sent its sender something about it (a redirect, an error about a
     /// TEE copy): what came back to the sender first is that, before any answer of a REJECT.
-    fn answered_early(&mut self) {
+    fn report_early_answer(&mut self) {
         let Some((name, what)) = self.early_answer else { return };
         let stopped = |f: &&mut Fate| !matches!(f.verdict, FateVerdict::Accept | FateVerdict::Undecided);
         if let Some(f) = self.fate.as_mut().filter(stopped) {
@@ -1498,25 +1498,23 @@ impl<'s, 'r> Walker<'s, 'r> {
             return None;
         };
         let (_, name) = c.too_big(dev, *mtu, "")?;
-        let (l4, what, early) = match self.family() {
+        let (l4, what, early, why) = match self.family() {
             Family::Ipv4 => (
                 L4::Icmp { icmp_type: 3, code: 4 },
                 "an ICMP fragmentation needed",
                 "an ICMP fragmentation needed about a TEE rule's copy of it",
+                "may not be fragmented (TEE sets DF on its copies)",
             ),
             Family::Ipv6 => (
                 L4::Icmpv6 { icmp_type: 2, code: 0 },
                 "an ICMPv6 packet too big",
                 "an ICMPv6 packet too big about a TEE rule's copy of it",
+                "IPv6 fragments only what a socket sends",
             ),
         };
         let src = self.pkt.src;
         let given = mtu.or_else(|| self.host.interface(dev).and_then(|i| i.mtu));
         let mtu = given.map_or_else(|| format!("{dev}'s"), |m| m.to_string());
-        let why = match self.family() {
-            Family::Ipv4 => "may not be fragmented (TEE sets DF on its copies)",
-            Family::Ipv6 => "IPv6 fragments only what a socket sends",
-        };
         let dropped =
             format!("but it is bigger than the MTU of its way out ({mtu}) and {why}, so the kernel drops it there");
         let lost = target::nothing_sent_back(&c.pkt, self.host, false, self.came_in_frame_to_all())
